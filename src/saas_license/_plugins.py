@@ -1,0 +1,200 @@
+"""Finding spokes (entry points), loading them safely, and calling exactly one spoke's hooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .errors import SpokeError, SpokeNotFoundError
+from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
+from .subscriptions import ActivityRecord, Subscription, SubscriptionRecord
+
+__all__ = ["PluginProblem", "Spoke", "SpokeRegistry", "make_plugin_manager"]
+
+log = logging.getLogger("saas_license.plugins")
+
+ENTRY_POINT_GROUP = "saas_license"
+ENV_DISABLE = "SAAS_LICENSE_DISABLE_SPOKES"  # comma-separated spoke names to skip
+ENV_STRICT = "SAAS_LICENSE_STRICT_SPOKES"  # "1": a spoke that fails to load is an error
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager that knows the spoke hookspecs (no global state)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+@attrs.frozen(kw_only=True)
+class PluginProblem:
+    """A spoke that was found but could not be loaded; the others keep working."""
+
+    name: str
+    target: str
+    error: str
+
+
+class Spoke:
+    """Typed facade over one spoke's hooks: calls reach this spoke and no other."""
+
+    def __init__(self, pm: pluggy.PluginManager, name: str, plugin: object) -> None:
+        self.name = name
+        self._pm = pm
+        self._plugin = plugin
+        self._info: SpokeInfo | None = None
+
+    def __repr__(self) -> str:
+        return f"Spoke(name={self.name!r})"
+
+    def _call(self, hook: str, **kwargs: Any) -> Any:
+        others = [p for p in self._pm.get_plugins() if p is not self._plugin]
+        caller = self._pm.subset_hook_caller(hook, remove_plugins=others)
+        return caller(**kwargs)
+
+    def _required(self, hook: str, **kwargs: Any) -> Any:
+        result = self._call(hook, **kwargs)
+        if result is None:
+            raise SpokeError(
+                f"spoke {self.name!r} does not implement {hook}",
+                hint="the spoke is incomplete; upgrade it or report the problem to its authors",
+            )
+        return result
+
+    def info(self) -> SpokeInfo:
+        """The spoke's self-description (cached)."""
+        if self._info is None:
+            info = self._required("saas_license_spoke_info")
+            if not isinstance(info, SpokeInfo):
+                raise SpokeError(
+                    f"spoke {self.name!r} returned {type(info).__name__}, not SpokeInfo"
+                )
+            self._info = info
+        return self._info
+
+    def download(self, context: SpokeContext) -> Iterator[SubscriptionRecord]:
+        """Every seat in the vendor account."""
+        for record in self._required("saas_license_download_subscriptions", context=context):
+            if not isinstance(record, SubscriptionRecord):
+                raise SpokeError(
+                    f"spoke {self.name!r} yielded {type(record).__name__} from download, "
+                    "expected SubscriptionRecord"
+                )
+            yield record
+
+    def activity(self, context: SpokeContext, since: dt.datetime) -> Iterator[ActivityRecord]:
+        """Each user's last activity."""
+        for record in self._required(
+            "saas_license_pull_user_activity", context=context, since=since
+        ):
+            if not isinstance(record, ActivityRecord):
+                raise SpokeError(
+                    f"spoke {self.name!r} yielded {type(record).__name__} from activity, "
+                    "expected ActivityRecord"
+                )
+            yield record
+
+    def reclaim(self, context: SpokeContext, subscription: Subscription) -> ReclaimResult:
+        """Take one seat back (idempotent)."""
+        result = self._required(
+            "saas_license_reclaim_subscription", context=context, subscription=subscription
+        )
+        if not isinstance(result, ReclaimResult):
+            raise SpokeError(f"spoke {self.name!r} returned {type(result).__name__} from reclaim")
+        return result
+
+    def restore(self, context: SpokeContext, subscription: Subscription) -> ReclaimResult:
+        """Undo a reclaim, when the spoke supports it."""
+        result = self._required(
+            "saas_license_restore_subscription", context=context, subscription=subscription
+        )
+        if not isinstance(result, ReclaimResult):
+            raise SpokeError(f"spoke {self.name!r} returned {type(result).__name__} from restore")
+        return result
+
+    def validate(self, context: SpokeContext) -> ValidationReport:
+        """Per-process connection checks; changes nothing at the vendor."""
+        result = self._required("saas_license_validate_connection", context=context)
+        if not isinstance(result, ValidationReport):
+            raise SpokeError(f"spoke {self.name!r} returned {type(result).__name__} from validate")
+        return result
+
+
+class SpokeRegistry:
+    """The installed spokes, loaded from the ``saas_license`` entry-point group.
+
+    A spoke that fails to import is recorded in :attr:`problems` and skipped (set
+    ``SAAS_LICENSE_STRICT_SPOKES=1`` to raise instead); ``SAAS_LICENSE_DISABLE_SPOKES`` skips
+    spokes by name.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_entry_points: bool = True,
+        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        self.pm = make_plugin_manager()
+        self.problems: list[PluginProblem] = []
+        self._spokes: dict[str, Spoke] = {}
+        self._strict = os.environ.get(ENV_STRICT) == "1" if strict is None else strict
+        if entry_points is None and load_entry_points:
+            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        disabled = {n.strip() for n in os.environ.get(ENV_DISABLE, "").split(",") if n.strip()}
+        for ep in entry_points or ():
+            if ep.name in disabled:
+                log.info("spoke %s disabled by %s", ep.name, ENV_DISABLE)
+                continue
+            try:
+                plugin = ep.load()
+                self.register(plugin, name=ep.name)
+            except Exception as exc:
+                if self._strict:
+                    raise SpokeError(
+                        f"spoke {ep.name!r} ({ep.value}) failed to load: {exc}"
+                    ) from exc
+                log.warning(
+                    "skipping spoke %s (%s): %s: %s", ep.name, ep.value, type(exc).__name__, exc
+                )
+                self.problems.append(
+                    PluginProblem(
+                        name=ep.name, target=ep.value, error=f"{type(exc).__name__}: {exc}"
+                    )
+                )
+
+    def register(self, plugin: ModuleType | object, *, name: str) -> Spoke:
+        """Register a spoke object or module under ``name`` (what entry points do, by hand)."""
+        if name in self._spokes:
+            raise SpokeError(f"a spoke named {name!r} is already registered")
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        spoke = Spoke(self.pm, name, plugin)
+        self._spokes[name] = spoke
+        return spoke
+
+    def names(self) -> list[str]:
+        """Names of the loaded spokes, sorted."""
+        return sorted(self._spokes)
+
+    def get(self, name: str) -> Spoke:
+        """The spoke called ``name``, or a clear error listing what is installed."""
+        try:
+            return self._spokes[name]
+        except KeyError:
+            have = ", ".join(self.names()) or "none"
+            raise SpokeNotFoundError(
+                f"no spoke named {name!r} is installed (installed: {have})",
+                hint="install the spoke's package; it registers itself under the 'saas_license' entry points",
+            ) from None
+
+    def __iter__(self) -> Iterator[Spoke]:
+        return iter(self._spokes[n] for n in self.names())

@@ -1,0 +1,152 @@
+"""``saas-license demo``: the whole product against the bundled Aha! sandbox, nothing beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from typing import Any
+
+import click
+
+from .._time import days_between
+from ..candidates import OPEN_STATES
+from ..errors import ProfileStateError
+from ..pipeline import RunReport
+from ..profiles import ProfileStatus
+from ..workspace import Workspace
+from . import _State, cli
+from ._cmd_core import _echo_plan, _echo_run
+from ._output import echo_json, echo_table
+
+DEMO_ALIAS = "aha-sandbox"
+DEMO_PROFILE = "aha-demo"
+_BUCKETS = ("0-30", "30-60", "60-90", "90+", "never")
+
+
+def _bucket(days: int | None) -> str:
+    if days is None:
+        return "never"
+    if days < 30:
+        return "0-30"
+    if days < 60:
+        return "30-60"
+    if days < 90:
+        return "60-90"
+    return "90+"
+
+
+def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> dict[str, Any]:
+    now = ws.clock()
+    per_model: dict[str, Counter[str]] = {}
+    for sub in ws.store.iter_subscriptions(DEMO_PROFILE):
+        model = sub.software_model or "(unrecognized)"
+        counts = per_model.setdefault(model, Counter())
+        counts["seats"] += 1
+        days = (
+            None
+            if sub.last_activity is None
+            else days_between(sub.last_activity, now, ws.policy.timezone)
+        )
+        counts[_bucket(days)] += 1
+        if days is None or days >= 60:
+            counts["inactive_60d"] += 1
+    open_cands = ws.candidates(DEMO_PROFILE, states=set(OPEN_STATES))
+    by_model = Counter(c.software_model or "(unrecognized)" for c in open_cands)
+    plan = report.plan
+    return {
+        "workspace": str(ws.path),
+        "profile": DEMO_PROFILE,
+        "sandbox": {"base_url": sandbox_url, "users": users},
+        "subscriptions": {
+            "total": sum(c["seats"] for c in per_model.values()),
+            "by_software_model": {
+                m: {
+                    "seats": c["seats"],
+                    "inactive_60d": c["inactive_60d"],
+                    "last_activity_days": {b: c[b] for b in _BUCKETS},
+                }
+                for m, c in sorted(per_model.items())
+            },
+        },
+        "verdicts": dict(sorted(report.verdicts.items())),
+        "candidates": {
+            "open": len(open_cands),
+            "created_this_run": report.candidates_created,
+            "by_software_model": dict(sorted(by_model.items())),
+        },
+        "plan": {
+            "dry_run": plan.dry_run,
+            "reclaim_enabled": plan.reclaim_enabled,
+            "seats": len(plan),
+            "action": plan.items[0].action if plan.items else None,
+        },
+        "jobs": [
+            {"process": j.process, "status": j.status.value, "counts": j.counts}
+            for j in report.jobs
+        ],
+    }
+
+
+@cli.command("demo")
+@click.option(
+    "--users",
+    type=click.IntRange(10, 200_000),
+    default=1000,
+    show_default=True,
+    help="Size of the sandbox account.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def demo(state: _State, users: int, as_json: bool) -> None:
+    """Run one full daily cycle against the bundled Aha! sandbox and summarise it (dry run)."""
+    from saas_license_aha.sandbox import SandboxApp, SandboxServer
+
+    key = secrets.token_urlsafe(24)
+    app = SandboxApp(user_count=users, api_keys=[key])
+    ws = state.open()
+    with SandboxServer(app) as server:
+        ws.add_alias(DEMO_ALIAS, spoke="aha", base_url=server.base_url, api_key=key)
+        if ws.store.get_profile(DEMO_PROFILE) is None:
+            ws.create_profile(
+                DEMO_PROFILE, spoke="aha", alias=DEMO_ALIAS, display_name="Aha! sandbox (demo)"
+            )
+        report_v = ws.validate(DEMO_PROFILE)
+        if not report_v.download_ok:
+            raise ProfileStateError(
+                "the sandbox profile did not validate: "
+                + "; ".join(c.message for c in report_v.checks if not c.ok)
+            )
+        if ws.profile(DEMO_PROFILE).status is not ProfileStatus.PUBLISHED:
+            ws.publish(DEMO_PROFILE)
+        report = ws.run(DEMO_PROFILE)
+        summary = _summary(ws, report, server.base_url, users)
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"Aha! sandbox: {users} users at {summary['sandbox']['base_url']} (stopped)")
+    click.echo(f"workspace:    {summary['workspace']}\n")
+    click.echo("Jobs")
+    _echo_run(report)
+    click.echo("\nSubscriptions per software model (days since last activity)")
+    echo_table(
+        ["software model", "seats", *_BUCKETS, "inactive 60d+"],
+        [
+            (m, c["seats"], *(c["last_activity_days"][b] for b in _BUCKETS), c["inactive_60d"])
+            for m, c in summary["subscriptions"]["by_software_model"].items()
+        ],
+    )
+    click.echo(
+        f"\nRemoval candidates: {summary['candidates']['open']} open "
+        f"({summary['candidates']['created_this_run']} new this run)"
+    )
+    echo_table(
+        ["software model", "open candidates"],
+        sorted(summary["candidates"]["by_software_model"].items()),
+    )
+    click.echo("\nWhy seats were or were not proposed")
+    echo_table(["verdict", "seats"], sorted(summary["verdicts"].items()))
+    click.echo()
+    _echo_plan(report.plan, limit=10)
+    click.echo(
+        f"\nNext: saas-license --workspace {summary['workspace']} candidates --profile {DEMO_PROFILE}"
+    )

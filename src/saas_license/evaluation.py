@@ -1,0 +1,219 @@
+"""Evaluate: pure decisions about which seats are idle, and which open candidates must close.
+
+No I/O here. Given the same seats, rules and clock, the answer is always the same, which is what
+lets the safety rules be property-tested.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from ._time import days_between
+from .candidates import RemovalCandidate
+from .rules import ExclusionRule, ReclamationRule, first_exclusion
+from .subscriptions import Subscription
+
+__all__ = [
+    "Assessment",
+    "Evaluation",
+    "EvaluationPolicy",
+    "Proposal",
+    "Verdict",
+    "assess",
+    "evaluate",
+]
+
+
+class Verdict(str, enum.Enum):
+    """Why a seat is, or is not, proposed for reclaim."""
+
+    IDLE = "idle"  # the only verdict that proposes a candidate
+    ACTIVE = "active"
+    EXCLUDED = "excluded"
+    ADMINISTRATOR = "administrator"
+    INTEGRATION_USER = "integration_user"
+    NO_ACTIVITY_DATA = "no_activity_data"
+    STALE_ACTIVITY_DATA = "stale_activity_data"
+    NEW_ACCOUNT_GRACE = "new_account_grace"
+    NO_RULE = "no_rule"
+    FILTERED_OUT = "filtered_out"
+    CANDIDATES_OFF = "candidates_off"
+    INACTIVE_SEAT = "inactive_seat"
+
+    @property
+    def protects(self) -> bool:
+        """Verdicts that must close an open candidate as skipped, not merely leave it."""
+        return self in {
+            Verdict.EXCLUDED,
+            Verdict.ADMINISTRATOR,
+            Verdict.INTEGRATION_USER,
+            Verdict.INACTIVE_SEAT,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class EvaluationPolicy:
+    """Organisation-wide settings of the evaluation.
+
+    ``activity_max_age`` is how old the last activity *check* may be before the data counts as
+    stale: a seat whose activity was not re-read recently is never proposed.
+    """
+
+    timezone: str = "UTC"
+    activity_max_age: dt.timedelta = dt.timedelta(hours=48)
+
+
+@attrs.frozen(kw_only=True)
+class Assessment:
+    """The verdict on one seat, with the numbers behind it."""
+
+    verdict: Verdict
+    inactive_days: int | None = None
+    rule: ReclamationRule | None = None
+    exclusion: ExclusionRule | None = None
+
+    @property
+    def idle(self) -> bool:
+        """True when the seat should be (or stay) a removal candidate."""
+        return self.verdict is Verdict.IDLE
+
+
+def assess(
+    sub: Subscription,
+    *,
+    now: dt.datetime,
+    profile_type: str | None,
+    exclusions: Sequence[ExclusionRule],
+    rules: Mapping[str, ReclamationRule],
+    integration_user_id: str | None,
+    policy: EvaluationPolicy = EvaluationPolicy(),
+) -> Assessment:
+    """Decide one seat. Safety checks come first and cannot be overridden by any rule."""
+    if not sub.active:
+        return Assessment(verdict=Verdict.INACTIVE_SEAT)
+    excluded = first_exclusion(exclusions, sub, profile_type, reclaim=True)
+    if excluded is not None:
+        return Assessment(verdict=Verdict.EXCLUDED, exclusion=excluded)
+    if sub.is_administrator:
+        return Assessment(verdict=Verdict.ADMINISTRATOR)
+    if integration_user_id is not None and sub.external_user_id == integration_user_id:
+        return Assessment(verdict=Verdict.INTEGRATION_USER)
+    if sub.activity_checked_at is None:
+        return Assessment(verdict=Verdict.NO_ACTIVITY_DATA)
+    if now - sub.activity_checked_at > policy.activity_max_age:
+        return Assessment(verdict=Verdict.STALE_ACTIVITY_DATA)
+    rule = rules.get(sub.software_model or "")
+    if rule is None or not rule.active:
+        return Assessment(verdict=Verdict.NO_RULE)
+    if not rule.applies_to(sub):
+        return Assessment(verdict=Verdict.FILTERED_OUT, rule=rule)
+    reference = sub.last_activity
+    if reference is None:
+        # Never active: measure from when the seat was created or assigned, if we know it.
+        reference = max(
+            (d for d in (sub.external_created, sub.assigned_at) if d is not None), default=None
+        )
+        if reference is None:
+            return Assessment(verdict=Verdict.NO_ACTIVITY_DATA, rule=rule)
+    inactive = days_between(reference, now, policy.timezone)
+    newest_grant = max(
+        (d for d in (sub.external_created, sub.assigned_at) if d is not None), default=None
+    )
+    if (
+        newest_grant is not None
+        and days_between(newest_grant, now, policy.timezone) < rule.new_account_grace_days
+    ):
+        return Assessment(verdict=Verdict.NEW_ACCOUNT_GRACE, inactive_days=inactive, rule=rule)
+    if inactive < rule.inactivity_days:
+        return Assessment(verdict=Verdict.ACTIVE, inactive_days=inactive, rule=rule)
+    if not rule.create_candidates:
+        return Assessment(verdict=Verdict.CANDIDATES_OFF, inactive_days=inactive, rule=rule)
+    return Assessment(verdict=Verdict.IDLE, inactive_days=inactive, rule=rule)
+
+
+@attrs.frozen(kw_only=True)
+class Proposal:
+    """A seat that should become a removal candidate."""
+
+    subscription: Subscription
+    assessment: Assessment
+
+
+@attrs.frozen(kw_only=True)
+class Evaluation:
+    """What one evaluation pass decided."""
+
+    proposals: tuple[Proposal, ...]
+    still_idle: tuple[RemovalCandidate, ...]
+    to_cancel: tuple[tuple[RemovalCandidate, Assessment], ...]
+    to_skip: tuple[tuple[RemovalCandidate, Assessment], ...]
+    verdicts: Mapping[str, int]
+
+
+def evaluate(
+    subscriptions: Iterable[Subscription],
+    *,
+    open_candidates: Iterable[RemovalCandidate],
+    now: dt.datetime,
+    profile_type: str | None,
+    exclusions: Sequence[ExclusionRule],
+    rules: Iterable[ReclamationRule],
+    integration_user_id: str | None,
+    policy: EvaluationPolicy = EvaluationPolicy(),
+) -> Evaluation:
+    """Assess every seat of one profile and reconcile the verdicts with its open candidates.
+
+    * idle seat, no open candidate → a new proposal;
+    * open candidate, seat now active again → cancel;
+    * open candidate, seat now protected (excluded, admin, integration user, gone) → skip;
+    * otherwise the open candidate stays as it is.
+    """
+    by_model = {r.software_model: r for r in rules if r.active}
+    open_by_sub = {c.subscription_id: c for c in open_candidates if c.is_open}
+    proposals: list[Proposal] = []
+    still: list[RemovalCandidate] = []
+    cancel: list[tuple[RemovalCandidate, Assessment]] = []
+    skip: list[tuple[RemovalCandidate, Assessment]] = []
+    verdicts: Counter[str] = Counter()
+    seen: set[int] = set()
+    for sub in subscriptions:
+        seen.add(sub.id)
+        result = assess(
+            sub,
+            now=now,
+            profile_type=profile_type,
+            exclusions=exclusions,
+            rules=by_model,
+            integration_user_id=integration_user_id,
+            policy=policy,
+        )
+        verdicts[result.verdict.value] += 1
+        candidate = open_by_sub.get(sub.id)
+        if candidate is None:
+            if result.idle:
+                proposals.append(Proposal(subscription=sub, assessment=result))
+        elif result.idle:
+            still.append(candidate)
+        elif result.verdict.protects:
+            skip.append((candidate, result))
+        elif result.verdict in (Verdict.ACTIVE, Verdict.NEW_ACCOUNT_GRACE):
+            cancel.append((candidate, result))
+        else:
+            # No data, stale data, rule removed: nothing proves the seat is idle any more, and
+            # nothing proves it is in use. Hold the candidate where it is; acting re-checks.
+            still.append(candidate)
+    for sub_id, candidate in open_by_sub.items():
+        if sub_id not in seen:
+            skip.append((candidate, Assessment(verdict=Verdict.INACTIVE_SEAT)))
+    return Evaluation(
+        proposals=tuple(proposals),
+        still_idle=tuple(still),
+        to_cancel=tuple(cancel),
+        to_skip=tuple(skip),
+        verdicts=dict(verdicts),
+    )

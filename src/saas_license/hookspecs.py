@@ -1,0 +1,65 @@
+"""The spoke contract: hook specifications a vendor connector implements.
+
+Every hook is ``firstresult``; the core only ever calls the hooks of the profile's own spoke (see
+:class:`saas_license.Spoke`), so one spoke can never answer for another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
+    from .subscriptions import ActivityRecord, Subscription, SubscriptionRecord
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+PROJECT_NAME = "saas_license"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec(firstresult=True)
+def saas_license_spoke_info() -> SpokeInfo:  # type: ignore[empty-body]
+    """Describe the spoke: name, profile type, permissions per process, known identifiers."""
+
+
+@hookspec(firstresult=True)
+def saas_license_download_subscriptions(  # type: ignore[empty-body]
+    context: SpokeContext,
+) -> Iterable[SubscriptionRecord]:
+    """Yield every seat in the vendor account, one record per (user, identifier).
+
+    Must raise (not return partial data) if the listing cannot be completed: only a complete
+    download may close subscriptions that vanished.
+    """
+
+
+@hookspec(firstresult=True)
+def saas_license_pull_user_activity(  # type: ignore[empty-body]
+    context: SpokeContext, since: dt.datetime
+) -> Iterable[ActivityRecord]:
+    """Yield each user's last activity known to the vendor (None = never active)."""
+
+
+@hookspec(firstresult=True)
+def saas_license_reclaim_subscription(  # type: ignore[empty-body]
+    context: SpokeContext, subscription: Subscription
+) -> ReclaimResult:
+    """Take the seat back. Idempotent: a seat already free is ``ALREADY_DONE``, not an error."""
+
+
+@hookspec(firstresult=True)
+def saas_license_restore_subscription(  # type: ignore[empty-body]
+    context: SpokeContext, subscription: Subscription
+) -> ReclaimResult:
+    """Undo a reclaim: give the seat back to its user. Optional; idempotent."""
+
+
+@hookspec(firstresult=True)
+def saas_license_validate_connection(context: SpokeContext) -> ValidationReport:  # type: ignore[empty-body]
+    """Check each enabled process against the vendor without changing anything."""

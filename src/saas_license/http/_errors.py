@@ -1,0 +1,118 @@
+"""Turn any failed vendor response (JSON in several shapes, HTML, empty) into the core error tree."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from ..errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    VendorError,
+)
+
+__all__ = ["error_from_response", "extract_error_message", "parse_retry_after"]
+
+_MAX_MESSAGE = 300
+
+
+def extract_error_message(body: bytes, content_type: str = "") -> str | None:
+    """Best human message in an error body: ``error``, ``message``, ``errors[]`` or ``{field: [msgs]}``.
+
+    Returns None for empty, HTML or unreadable bodies.
+    """
+    if not body.strip():
+        return None
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return None
+    parts: list[str] = []
+    if isinstance(data, dict):
+        for key in ("error", "message", "error_description"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                parts.append(value.strip())
+            elif isinstance(value, dict) and isinstance(value.get("message"), str):
+                parts.append(value["message"].strip())
+        errors = data.get("errors")
+        if isinstance(errors, list):
+            for item in errors:
+                if isinstance(item, str):
+                    parts.append(item)
+                elif isinstance(item, dict) and isinstance(item.get("message"), str):
+                    parts.append(item["message"])
+        elif isinstance(errors, dict):
+            for field, msgs in errors.items():
+                msgs = msgs if isinstance(msgs, list) else [msgs]
+                parts.extend(f"{field} {m}" for m in msgs if isinstance(m, str))
+    elif isinstance(data, str) and data.strip():
+        parts.append(data.strip())
+    if not parts:
+        return None
+    text = "; ".join(dict.fromkeys(parts))
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``Retry-After`` / ``retry_after`` (seconds only), never negative."""
+    for name in ("retry-after", "retry_after"):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            continue
+    return None
+
+
+def error_from_response(response: httpx.Response, *, vendor: str = "the vendor") -> VendorError:
+    """The core error for a non-2xx ``response``, with a message that says what to do."""
+    status = response.status_code
+    request = response.request
+    where = f"{request.method} {request.url.copy_with(query=None)}"
+    detail = extract_error_message(response.content, response.headers.get("content-type", ""))
+    said = f": {detail}" if detail else ""
+    kw: dict[str, Any] = {"status_code": status, "url": str(request.url.copy_with(query=None))}
+    if status == 401:
+        return AuthenticationError(
+            f"{vendor} rejected the credentials (401) on {where}{said}",
+            hint="check the API key or re-authorize this profile (saas-license connect)",
+            **kw,
+        )
+    if status == 403:
+        return PermissionDeniedError(
+            f"{vendor} refused {where} (403){said}",
+            hint="the integration user needs the administrator role listed by `saas-license spokes`",
+            **kw,
+        )
+    if status == 404:
+        return NotFoundError(
+            f"{vendor} has no such resource (404): {where}{said}",
+            hint="check the account URL; a 404 can also mean the token cannot see the record",
+            **kw,
+        )
+    if status == 429:
+        return RateLimitedError(
+            f"{vendor} rate limit exceeded (429) on {where}{said}",
+            hint="wait and run again; lower concurrency if it keeps happening",
+            retry_after=parse_retry_after(response.headers),
+            **kw,
+        )
+    if status >= 500:
+        return ServerError(
+            f"{vendor} failed on its side ({status}) on {where}{said}",
+            hint="this is usually temporary: run again later",
+            **kw,
+        )
+    return VendorError(
+        f"{vendor} answered {status} to {where}{said}",
+        hint="check the request parameters and the profile's configuration",
+        **kw,
+    )

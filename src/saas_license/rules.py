@@ -1,0 +1,178 @@
+"""Exclusion rules (keep seats out of cost and/or reclamation) and reclamation rules (when a seat is idle)."""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from .errors import ConfigError
+
+__all__ = [
+    "ExclusionEffect",
+    "ExclusionKind",
+    "ExclusionRule",
+    "ReclamationRule",
+    "first_exclusion",
+]
+
+
+class SeatLike(Protocol):
+    """What a rule needs to see of a seat: a record from a spoke or a stored subscription."""
+
+    @property
+    def user_principal_name(self) -> str: ...
+    @property
+    def identifier(self) -> str: ...
+    @property
+    def attributes(self) -> dict[str, Any]: ...
+
+
+class ExclusionKind(str, enum.Enum):
+    """What an exclusion rule matches on."""
+
+    USER = "user"  # user principal name, exact or glob pattern (``svc-*@corp.com``)
+    DOMAIN = "domain"  # the part after '@' of the user principal name
+    IDENTIFIER = "identifier"  # the subscription identifier, per profile type
+    ATTRIBUTE = "attribute"  # any subscription attribute (group, department, administrator…)
+
+
+class ExclusionEffect(str, enum.Enum):
+    """What an exclusion keeps a seat out of."""
+
+    COST = "cost"
+    RECLAIM = "reclaim"
+    BOTH = "both"
+
+    @property
+    def excludes_cost(self) -> bool:
+        """True when the matched seat is not counted in license cost."""
+        return self in (ExclusionEffect.COST, ExclusionEffect.BOTH)
+
+    @property
+    def excludes_reclaim(self) -> bool:
+        """True when the matched seat is never proposed for reclaim."""
+        return self in (ExclusionEffect.RECLAIM, ExclusionEffect.BOTH)
+
+
+def _non_empty(field: str):  # type: ignore[no-untyped-def]
+    def check(_inst: object, _attr: object, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError("must not be empty", field=field)
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class ExclusionRule:
+    """A rule that keeps matching seats out of cost, reclamation, or both.
+
+    User, domain and attribute rules apply to every profile; identifier rules apply to the
+    ``profile_type`` they name (or to all types when it is None). Matching is case-insensitive
+    for principal names and domains, exact for identifiers.
+    """
+
+    kind: ExclusionKind = attrs.field(converter=ExclusionKind)
+    value: str = attrs.field(validator=_non_empty("exclusion_rule.value"))
+    attribute: str | None = None
+    profile_type: str | None = None
+    effect: ExclusionEffect = attrs.field(default=ExclusionEffect.BOTH, converter=ExclusionEffect)
+    active: bool = True
+    description: str = ""
+    id: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind is ExclusionKind.ATTRIBUTE and not self.attribute:
+            raise ConfigError(
+                "an attribute rule needs the attribute to match",
+                field="exclusion_rule.attribute",
+                hint="e.g. attribute='department', value='Executive'",
+            )
+
+    def matches(self, seat: SeatLike, profile_type: str | None = None) -> bool:
+        """Whether this rule (if active) covers ``seat`` within a profile of ``profile_type``."""
+        if not self.active:
+            return False
+        if self.kind is ExclusionKind.USER:
+            return fnmatch.fnmatchcase(seat.user_principal_name.lower(), self.value.lower())
+        if self.kind is ExclusionKind.DOMAIN:
+            domain = seat.user_principal_name.rpartition("@")[2].lower()
+            want = self.value.lower().lstrip("@")
+            return domain == want or domain.endswith("." + want)
+        if self.kind is ExclusionKind.IDENTIFIER:
+            same_type = self.profile_type is None or self.profile_type == profile_type
+            return same_type and seat.identifier == self.value
+        got = seat.attributes.get(self.attribute or "")
+        if isinstance(got, (list, tuple)):
+            return any(str(item).lower() == self.value.lower() for item in got)
+        if isinstance(got, bool):
+            return str(got).lower() == self.value.lower()
+        return got is not None and str(got).lower() == self.value.lower()
+
+
+def first_exclusion(
+    rules: Sequence[ExclusionRule],
+    seat: SeatLike,
+    profile_type: str | None,
+    *,
+    reclaim: bool,
+) -> ExclusionRule | None:
+    """The first active rule that excludes ``seat`` from reclaim (``reclaim=True``) or from cost."""
+    for rule in rules:
+        wanted = rule.effect.excludes_reclaim if reclaim else rule.effect.excludes_cost
+        if wanted and rule.matches(seat, profile_type):
+            return rule
+    return None
+
+
+def _days(field: str, low: int, high: int):  # type: ignore[no-untyped-def]
+    def check(_inst: object, _attr: object, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                f"{value!r} is out of range",
+                field=field,
+                hint=f"use whole days from {low} to {high}",
+            )
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class ReclamationRule:
+    """When a seat of one software model counts as idle, and how it is taken back.
+
+    ``filter`` narrows the rule to seats whose attributes equal the given values.
+    """
+
+    software_model: str = attrs.field(validator=_non_empty("reclamation_rule.software_model"))
+    inactivity_days: int = attrs.field(
+        default=60, validator=_days("reclamation_rule.inactivity_days", 1, 3650)
+    )
+    new_account_grace_days: int = attrs.field(
+        default=30, validator=_days("reclamation_rule.new_account_grace_days", 0, 3650)
+    )
+    notify_user: bool = False
+    days_before_auto_reclaim: int = attrs.field(
+        default=7, validator=_days("reclamation_rule.days_before_auto_reclaim", 0, 365)
+    )
+    cooldown_days: int = attrs.field(
+        default=30, validator=_days("reclamation_rule.cooldown_days", 0, 3650)
+    )
+    create_candidates: bool = True
+    filter: dict[str, Any] = attrs.Factory(dict)
+    active: bool = True
+    id: int | None = None
+
+    def applies_to(self, seat: SeatLike) -> bool:
+        """Whether the rule's filter matches ``seat`` (an empty filter matches everything)."""
+        for key, want in self.filter.items():
+            got = seat.attributes.get(key)
+            if isinstance(got, (list, tuple)):
+                if want not in got:
+                    return False
+            elif got != want:
+                return False
+        return True

@@ -1,0 +1,124 @@
+"""The records that pass between the core and a spoke: what a spoke is, gets and returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .http import HttpOptions
+from .profiles import ConnectionAlias, IntegrationProfile, Process
+from .secrets import Secret
+from .subscriptions import KnownIdentifier
+
+__all__ = [
+    "Identity",
+    "ProcessPermission",
+    "ReclaimResult",
+    "ReclaimStatus",
+    "SpokeContext",
+    "SpokeInfo",
+    "ValidationCheck",
+    "ValidationReport",
+]
+
+
+@attrs.frozen(kw_only=True)
+class ProcessPermission:
+    """The least vendor privilege one process needs: shown before credentials are asked for."""
+
+    process: Process
+    vendor_role: str
+    scopes: tuple[str, ...] = ()
+    note: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SpokeInfo:
+    """How a spoke describes itself to the core."""
+
+    name: str
+    display_name: str
+    profile_type: str
+    permissions: tuple[ProcessPermission, ...]
+    identifiers: tuple[KnownIdentifier, ...]
+    default_base_url: str = ""
+    auth_types: tuple[str, ...] = ("api_key",)
+    reclaim_effect: str = "deactivate"
+    supports_undo: bool = False
+    version: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SpokeContext:
+    """Everything a spoke hook needs for one call: the profile, its connection and credentials."""
+
+    profile: IntegrationProfile
+    alias: ConnectionAlias
+    credentials: Mapping[str, Secret] = attrs.Factory(dict)
+    http: HttpOptions = attrs.Factory(HttpOptions)
+    now: dt.datetime | None = None
+    integration_user_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Identity:
+    """Who the integration's credentials act as on the vendor side."""
+
+    external_user_id: str
+    user_principal_name: str
+    is_administrator: bool
+
+
+@attrs.frozen(kw_only=True)
+class ValidationCheck:
+    """The result of checking one process against the vendor."""
+
+    process: Process
+    ok: bool
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class ValidationReport:
+    """Per-process validation results plus the identity the credentials act as."""
+
+    checks: tuple[ValidationCheck, ...]
+    identity: Identity | None = None
+
+    def check(self, process: Process) -> ValidationCheck | None:
+        """The check for ``process``, if the spoke ran one."""
+        return next((c for c in self.checks if c.process is process), None)
+
+    @property
+    def download_ok(self) -> bool:
+        """Publishing requires at least this."""
+        check = self.check(Process.DOWNLOAD)
+        return bool(check and check.ok)
+
+
+class ReclaimStatus(str, enum.Enum):
+    """Outcome of one reclaim (or undo) attempt."""
+
+    SUCCESS = "success"
+    ALREADY_DONE = "already_done"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+    @property
+    def ok(self) -> bool:
+        """Success or already done: the seat is free."""
+        return self in (ReclaimStatus.SUCCESS, ReclaimStatus.ALREADY_DONE)
+
+
+@attrs.frozen(kw_only=True)
+class ReclaimResult:
+    """What happened when the spoke tried to reclaim (or restore) one seat."""
+
+    status: ReclaimStatus
+    message: str = ""
+    before: dict[str, Any] = attrs.Factory(dict)
+    after: dict[str, Any] = attrs.Factory(dict)

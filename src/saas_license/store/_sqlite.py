@@ -1,0 +1,698 @@
+"""The embedded store: one SQLite file per workspace, WAL, migrations, batched transactional writes."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .._convert import converter
+from .._time import format_instant, parse_instant
+from ..audit import AuditEntry
+from ..candidates import CandidateState, RemovalCandidate
+from ..errors import ConfigError, StoreError
+from ..jobs import JobResult
+from ..profiles import ConnectionAlias, IntegrationProfile
+from ..rules import ExclusionRule, ReclamationRule
+from ..subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
+from ._schema import MIGRATIONS
+
+__all__ = ["BATCH_SIZE", "SqliteStore"]
+
+BATCH_SIZE = 500
+
+_SUB_COLUMNS = (
+    "id, profile, external_user_id, identifier, user_principal_name, display_name, software_model, "
+    "last_activity, activity_checked_at, external_created, assigned_at, first_seen_at, "
+    "last_seen_at, active, attributes"
+)
+
+
+def _ts(value: dt.datetime | None) -> str | None:
+    return None if value is None else format_instant(value)
+
+
+def _dt(value: str | None) -> dt.datetime | None:
+    return None if value is None else parse_instant(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+class SqliteStore:
+    """A :class:`~saas_license.store.Store` on one SQLite database file (``":memory:"`` for tests).
+
+    Writes run in transactions; nesting :meth:`transaction` joins the outer one, so a whole
+    download either lands or leaves the store as it was.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the workspace database {self.path}: {exc}",
+                hint="check the path and permissions, or point --workspace at another file",
+            ) from None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore(path={self.path!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nested calls join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _q(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, tuple(params))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"workspace database error: {exc}") from exc
+
+    def _migrate(self) -> None:
+        try:
+            tables = {
+                r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a saas-license workspace database ({exc})",
+                hint="point --workspace at a new file or at an existing workspace",
+            ) from None
+        with self.transaction():
+            if "schema_versions" not in tables:
+                self._db.execute(
+                    "CREATE TABLE schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+                )
+            versions = {
+                r["namespace"]: r["version"]
+                for r in self._db.execute("SELECT * FROM schema_versions")
+            }
+            for namespace, steps in MIGRATIONS.items():
+                have = versions.get(namespace, 0)
+                if have > len(steps):
+                    raise StoreError(
+                        f"workspace schema {namespace!r} is version {have}, newer than this "
+                        f"saas-license knows ({len(steps)})",
+                        hint="upgrade saas-license to open this workspace",
+                    )
+                for step in steps[have:]:
+                    for statement in _split_sql(step):
+                        self._db.execute(statement)
+                if len(steps) != have:
+                    self._db.execute(
+                        "INSERT INTO schema_versions (namespace, version) VALUES (?, ?) "
+                        "ON CONFLICT(namespace) DO UPDATE SET version = excluded.version",
+                        (namespace, len(steps)),
+                    )
+
+    def schema_versions(self) -> dict[str, int]:
+        """Applied migration count per namespace."""
+        return {r[0]: r[1] for r in self._q("SELECT namespace, version FROM schema_versions")}
+
+    # -- meta -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A workspace-level setting."""
+        row = self._q("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a workspace-level setting."""
+        with self.transaction():
+            self._q(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- aliases and profiles ---------------------------------------------------------------
+
+    def save_alias(self, alias: ConnectionAlias) -> None:
+        """Create or replace a connection alias."""
+        with self.transaction():
+            self._q(
+                "INSERT INTO aliases (name, data) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET data = excluded.data",
+                (alias.name, _dumps(converter.unstructure(alias))),
+            )
+
+    def get_alias(self, name: str) -> ConnectionAlias | None:
+        """The alias called ``name``."""
+        row = self._q("SELECT data FROM aliases WHERE name = ?", (name,)).fetchone()
+        return None if row is None else converter.structure(json.loads(row[0]), ConnectionAlias)
+
+    def list_aliases(self) -> list[ConnectionAlias]:
+        """All aliases, by name."""
+        rows = self._q("SELECT data FROM aliases ORDER BY name")
+        return [converter.structure(json.loads(r[0]), ConnectionAlias) for r in rows]
+
+    def save_profile(self, profile: IntegrationProfile) -> None:
+        """Create or replace a profile."""
+        with self.transaction():
+            self._q(
+                "INSERT INTO profiles (name, data) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET data = excluded.data",
+                (profile.name, _dumps(converter.unstructure(profile))),
+            )
+
+    def get_profile(self, name: str) -> IntegrationProfile | None:
+        """The profile called ``name``."""
+        row = self._q("SELECT data FROM profiles WHERE name = ?", (name,)).fetchone()
+        return None if row is None else converter.structure(json.loads(row[0]), IntegrationProfile)
+
+    def list_profiles(self) -> list[IntegrationProfile]:
+        """All profiles, by name."""
+        rows = self._q("SELECT data FROM profiles ORDER BY name")
+        return [converter.structure(json.loads(r[0]), IntegrationProfile) for r in rows]
+
+    def delete_profile(self, name: str) -> None:
+        """Delete a profile with its subscriptions and job results (candidates are closed by the caller)."""
+        with self.transaction():
+            self._q("DELETE FROM subscriptions WHERE profile = ?", (name,))
+            self._q("DELETE FROM jobs WHERE profile = ?", (name,))
+            self._q("DELETE FROM profiles WHERE name = ?", (name,))
+
+    # -- software models --------------------------------------------------------------------
+
+    def ensure_software_model(self, model: SoftwareModel) -> bool:
+        """Create ``model`` unless one with its name exists; True if it was created."""
+        with self.transaction():
+            cur = self._q(
+                "INSERT INTO software_models (name, publisher, paid, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO NOTHING",
+                (model.name, model.publisher, int(model.paid), _ts(model.created_at)),
+            )
+            return cur.rowcount == 1
+
+    def list_software_models(self) -> list[SoftwareModel]:
+        """All software models, by name."""
+        rows = self._q("SELECT * FROM software_models ORDER BY name")
+        return [
+            SoftwareModel(
+                name=r["name"],
+                publisher=r["publisher"],
+                paid=bool(r["paid"]),
+                created_at=_dt(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    def map_identifier(self, identifier: str, software_model: str) -> int:
+        """Map ``identifier`` to a model and re-point every subscription carrying it; returns that count."""
+        with self.transaction():
+            if not self._q(
+                "SELECT 1 FROM software_models WHERE name = ?", (software_model,)
+            ).fetchone():
+                raise ConfigError(
+                    f"no software model named {software_model!r}",
+                    field="software_model",
+                    hint="create the model first or pick one from `saas-license models`",
+                )
+            self._q(
+                "INSERT INTO identifier_map (identifier, software_model) VALUES (?, ?) "
+                "ON CONFLICT(identifier) DO UPDATE SET software_model = excluded.software_model",
+                (identifier, software_model),
+            )
+            cur = self._q(
+                "UPDATE subscriptions SET software_model = ? WHERE identifier = ?",
+                (software_model, identifier),
+            )
+            return cur.rowcount
+
+    def identifier_map(self) -> dict[str, str]:
+        """identifier → software model name."""
+        return {
+            r[0]: r[1] for r in self._q("SELECT identifier, software_model FROM identifier_map")
+        }
+
+    def unmapped_identifiers(self, profile: str | None = None) -> dict[str, int]:
+        """Identifiers on active subscriptions that map to no model, with their subscription counts."""
+        sql = "SELECT identifier, COUNT(*) FROM subscriptions WHERE active = 1 AND software_model IS NULL"
+        params: tuple[Any, ...] = ()
+        if profile is not None:
+            sql += " AND profile = ?"
+            params = (profile,)
+        return {
+            r[0]: r[1] for r in self._q(sql + " GROUP BY identifier ORDER BY identifier", params)
+        }
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def upsert_subscriptions(
+        self, profile: str, records: Iterable[SubscriptionRecord], *, run_id: str, now: dt.datetime
+    ) -> int:
+        """Insert or update seats in batches; a seat is (profile, user, identifier). Returns rows seen.
+
+        Last activity only moves forward; a seat that had vanished and is back is active again.
+        """
+        now_s = format_instant(now)
+        sql = (
+            "INSERT INTO subscriptions (profile, external_user_id, identifier, user_principal_name, "
+            "display_name, software_model, last_activity, external_created, assigned_at, "
+            "first_seen_at, last_seen_at, created_run, seen_run, active, attributes) "
+            "VALUES (?, ?, ?, ?, ?, (SELECT software_model FROM identifier_map WHERE identifier = ?), "
+            "?, ?, ?, ?, ?, ?, ?, 1, ?) "
+            "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
+            "user_principal_name = excluded.user_principal_name, "
+            "display_name = excluded.display_name, "
+            "software_model = COALESCE(excluded.software_model, subscriptions.software_model), "
+            "last_activity = CASE WHEN excluded.last_activity IS NOT NULL AND "
+            "(subscriptions.last_activity IS NULL OR excluded.last_activity > subscriptions.last_activity) "
+            "THEN excluded.last_activity ELSE subscriptions.last_activity END, "
+            "external_created = COALESCE(excluded.external_created, subscriptions.external_created), "
+            "assigned_at = COALESCE(excluded.assigned_at, subscriptions.assigned_at), "
+            "last_seen_at = excluded.last_seen_at, seen_run = excluded.seen_run, active = 1, "
+            "attributes = excluded.attributes"
+        )
+        seen = 0
+        with self.transaction():
+            for batch in _batched(records, BATCH_SIZE):
+                rows = [
+                    (
+                        profile,
+                        r.external_user_id,
+                        r.identifier,
+                        r.user_principal_name,
+                        r.display_name,
+                        r.identifier,
+                        _ts(r.last_activity),
+                        _ts(r.external_created),
+                        _ts(r.assigned_at),
+                        now_s,
+                        now_s,
+                        run_id,
+                        run_id,
+                        _dumps(r.attributes),
+                    )
+                    for r in batch
+                ]
+                try:
+                    self._db.executemany(sql, rows)
+                except sqlite3.DatabaseError as exc:
+                    raise StoreError(f"could not store subscriptions: {exc}") from exc
+                seen += len(rows)
+        return seen
+
+    def count_created(self, profile: str, run_id: str) -> int:
+        """Subscriptions first created by ``run_id``."""
+        row = self._q(
+            "SELECT COUNT(*) FROM subscriptions WHERE profile = ? AND created_run = ?",
+            (profile, run_id),
+        ).fetchone()
+        return int(row[0])
+
+    def close_unseen(self, profile: str, *, run_id: str) -> list[int]:
+        """Mark active seats not seen by the *completed* download ``run_id`` inactive; their ids."""
+        with self.transaction():
+            ids = [
+                r[0]
+                for r in self._q(
+                    "SELECT id FROM subscriptions WHERE profile = ? AND active = 1 "
+                    "AND (seen_run IS NULL OR seen_run != ?)",
+                    (profile, run_id),
+                )
+            ]
+            self._q(
+                "UPDATE subscriptions SET active = 0 WHERE profile = ? AND active = 1 "
+                "AND (seen_run IS NULL OR seen_run != ?)",
+                (profile, run_id),
+            )
+        return ids
+
+    def deactivate_subscription(self, subscription_id: int) -> None:
+        """Mark one seat inactive (after a successful reclaim)."""
+        with self.transaction():
+            self._q("UPDATE subscriptions SET active = 0 WHERE id = ?", (subscription_id,))
+
+    def reactivate_subscription(self, subscription_id: int) -> None:
+        """Mark one seat active again (after an undo)."""
+        with self.transaction():
+            self._q("UPDATE subscriptions SET active = 1 WHERE id = ?", (subscription_id,))
+
+    def apply_activity(
+        self, profile: str, records: Iterable[ActivityRecord], *, now: dt.datetime
+    ) -> tuple[int, int]:
+        """Move each user's last activity forward and stamp when it was checked.
+
+        Returns (records read, subscription rows touched).
+        """
+        now_s = format_instant(now)
+        sql = (
+            "UPDATE subscriptions SET activity_checked_at = ?, last_activity = CASE "
+            "WHEN ? IS NOT NULL AND (last_activity IS NULL OR ? > last_activity) THEN ? "
+            "ELSE last_activity END WHERE profile = ? AND external_user_id = ?"
+        )
+        read = touched = 0
+        with self.transaction():
+            for batch in _batched(records, BATCH_SIZE):
+                rows = []
+                for r in batch:
+                    ts = _ts(r.last_activity)
+                    rows.append((now_s, ts, ts, ts, profile, r.external_user_id))
+                cur = self._db.executemany(sql, rows)
+                read += len(rows)
+                touched += max(cur.rowcount, 0)
+        return read, touched
+
+    def _row_to_subscription(self, r: sqlite3.Row) -> Subscription:
+        return Subscription(
+            id=r["id"],
+            profile=r["profile"],
+            external_user_id=r["external_user_id"],
+            user_principal_name=r["user_principal_name"],
+            identifier=r["identifier"],
+            software_model=r["software_model"],
+            display_name=r["display_name"],
+            last_activity=_dt(r["last_activity"]),
+            activity_checked_at=_dt(r["activity_checked_at"]),
+            external_created=_dt(r["external_created"]),
+            assigned_at=_dt(r["assigned_at"]),
+            first_seen_at=_dt(r["first_seen_at"]),
+            last_seen_at=_dt(r["last_seen_at"]),
+            active=bool(r["active"]),
+            attributes=json.loads(r["attributes"]),
+        )
+
+    def iter_subscriptions(
+        self, profile: str | None = None, *, active_only: bool = True
+    ) -> Iterator[Subscription]:
+        """Stream subscriptions (ordered by id) without loading them all at once."""
+        where, params = [], []
+        if profile is not None:
+            where.append("profile = ?")
+            params.append(profile)
+        if active_only:
+            where.append("active = 1")
+        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        last_id = 0
+        while True:
+            clause = (" AND " if where else " WHERE ") + "id > ?"
+            rows = self._q(
+                sql + clause + " ORDER BY id LIMIT ?", (*params, last_id, BATCH_SIZE)
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield self._row_to_subscription(r)
+            last_id = rows[-1]["id"]
+
+    def get_subscription(self, subscription_id: int) -> Subscription | None:
+        """One subscription by id, active or not."""
+        row = self._q(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
+        ).fetchone()
+        return None if row is None else self._row_to_subscription(row)
+
+    def count_subscriptions(
+        self, profile: str | None = None, *, by: str | None = None
+    ) -> dict[str, int]:
+        """Active subscription counts, in total (``{"total": n}``) or grouped by a column."""
+        allowed = {None, "software_model", "identifier", "profile"}
+        if by not in allowed:
+            raise ConfigError(
+                f"cannot group by {by!r}",
+                field="by",
+                hint=f"use one of {sorted(filter(None, allowed))}",
+            )
+        params: tuple[Any, ...] = (profile,) if profile else ()
+        where = "WHERE active = 1" + (" AND profile = ?" if profile else "")
+        if by is None:
+            return {
+                "total": int(
+                    self._q(f"SELECT COUNT(*) FROM subscriptions {where}", params).fetchone()[0]
+                )
+            }
+        rows = self._q(
+            f"SELECT COALESCE({by}, '(unrecognized)'), COUNT(*) FROM subscriptions {where} "
+            f"GROUP BY 1 ORDER BY 1",
+            params,
+        )
+        return {r[0]: r[1] for r in rows}
+
+    # -- rules ------------------------------------------------------------------------------
+
+    def add_exclusion_rule(self, rule: ExclusionRule) -> ExclusionRule:
+        """Store a new exclusion rule; returns it with its id."""
+        with self.transaction():
+            data = converter.unstructure(rule)
+            data.pop("id", None)
+            cur = self._q("INSERT INTO exclusion_rules (data) VALUES (?)", (_dumps(data),))
+            return converter.structure({**data, "id": cur.lastrowid}, ExclusionRule)
+
+    def list_exclusion_rules(self) -> list[ExclusionRule]:
+        """All exclusion rules, oldest first."""
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, ExclusionRule)
+            for r in self._q("SELECT id, data FROM exclusion_rules ORDER BY id")
+        ]
+
+    def delete_exclusion_rule(self, rule_id: int) -> bool:
+        """Remove an exclusion rule; True if it existed."""
+        with self.transaction():
+            return self._q("DELETE FROM exclusion_rules WHERE id = ?", (rule_id,)).rowcount == 1
+
+    def save_reclamation_rule(self, rule: ReclamationRule) -> ReclamationRule:
+        """Insert (no id) or replace (with id) a reclamation rule; returns it with its id."""
+        data = converter.unstructure(rule)
+        data.pop("id", None)
+        with self.transaction():
+            if rule.id is None:
+                cur = self._q(
+                    "INSERT INTO reclamation_rules (software_model, data) VALUES (?, ?)",
+                    (rule.software_model, _dumps(data)),
+                )
+                rule_id = cur.lastrowid
+            else:
+                cur = self._q(
+                    "UPDATE reclamation_rules SET software_model = ?, data = ? WHERE id = ?",
+                    (rule.software_model, _dumps(data), rule.id),
+                )
+                if cur.rowcount != 1:
+                    raise ConfigError(
+                        f"no reclamation rule with id {rule.id}", field="reclamation_rule.id"
+                    )
+                rule_id = rule.id
+        return converter.structure({**data, "id": rule_id}, ReclamationRule)
+
+    def list_reclamation_rules(self) -> list[ReclamationRule]:
+        """All reclamation rules, oldest first."""
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclamationRule)
+            for r in self._q("SELECT id, data FROM reclamation_rules ORDER BY id")
+        ]
+
+    # -- candidates -------------------------------------------------------------------------
+
+    def add_candidate(self, candidate: RemovalCandidate) -> RemovalCandidate:
+        """Store a new candidate (its ``id`` is assigned here); one open candidate per seat."""
+        data = converter.unstructure(candidate)
+        with self.transaction():
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO candidates (subscription_id, profile, state, opened_at, closed_at, data) "
+                    "VALUES (?, ?, ?, ?, ?, '{}')",
+                    (
+                        candidate.subscription_id,
+                        candidate.profile,
+                        candidate.state.value,
+                        _ts(candidate.opened_at),
+                        _ts(candidate.closed_at),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(
+                    f"subscription {candidate.subscription_id} already has an open removal candidate"
+                ) from None
+            data["id"] = cur.lastrowid
+            self._q("UPDATE candidates SET data = ? WHERE id = ?", (_dumps(data), cur.lastrowid))
+        return converter.structure(data, RemovalCandidate)
+
+    def update_candidate(self, candidate: RemovalCandidate) -> None:
+        """Replace a stored candidate with a new version of itself."""
+        with self.transaction():
+            cur = self._q(
+                "UPDATE candidates SET state = ?, closed_at = ?, data = ? WHERE id = ?",
+                (
+                    candidate.state.value,
+                    _ts(candidate.closed_at),
+                    _dumps(converter.unstructure(candidate)),
+                    candidate.id,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no removal candidate with id {candidate.id}")
+
+    def get_candidate(self, candidate_id: int) -> RemovalCandidate | None:
+        """One candidate by id."""
+        row = self._q("SELECT data FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
+        return None if row is None else converter.structure(json.loads(row[0]), RemovalCandidate)
+
+    def list_candidates(
+        self, profile: str | None = None, *, states: Iterable[CandidateState] | None = None
+    ) -> list[RemovalCandidate]:
+        """Candidates, oldest first, optionally for one profile and some states."""
+        sql, params = "SELECT data FROM candidates", []
+        where = []
+        if profile is not None:
+            where.append("profile = ?")
+            params.append(profile)
+        if states is not None:
+            wanted = [s.value for s in states]
+            where.append(f"state IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._q(sql + " ORDER BY id", params)
+        return [converter.structure(json.loads(r[0]), RemovalCandidate) for r in rows]
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def save_job(self, job: JobResult) -> JobResult:
+        """Insert a job result (no id) or update it (with id); returns it with its id."""
+        data = converter.unstructure(job)
+        data.pop("id", None)
+        with self.transaction():
+            if job.id is None:
+                cur = self._q(
+                    "INSERT INTO jobs (profile, process, status, started_at, data) VALUES (?, ?, ?, ?, ?)",
+                    (job.profile, job.process, job.status.value, _ts(job.started_at), _dumps(data)),
+                )
+                job_id = cur.lastrowid
+            else:
+                self._q(
+                    "UPDATE jobs SET status = ?, data = ? WHERE id = ?",
+                    (job.status.value, _dumps(data), job.id),
+                )
+                job_id = job.id
+        return converter.structure({**data, "id": job_id}, JobResult)
+
+    def list_jobs(self, profile: str | None = None, *, limit: int = 100) -> list[JobResult]:
+        """Most recent job results first."""
+        sql, params = "SELECT id, data FROM jobs", []
+        if profile is not None:
+            sql += " WHERE profile = ?"
+            params.append(profile)
+        rows = self._q(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, JobResult) for r in rows
+        ]
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append one entry to the audit log (which cannot be updated or deleted)."""
+        with self.transaction():
+            cur = self._q(
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, profile, before, after, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _ts(entry.at),
+                    entry.actor,
+                    entry.action,
+                    entry.entity,
+                    entry.entity_id,
+                    entry.profile,
+                    None if entry.before is None else _dumps(entry.before),
+                    None if entry.after is None else _dumps(entry.after),
+                    entry.detail,
+                ),
+            )
+        return converter.structure(
+            {**converter.unstructure(entry), "id": cur.lastrowid}, AuditEntry
+        )
+
+    def list_audit(
+        self, *, profile: str | None = None, entity: str | None = None, limit: int = 1000
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first."""
+        sql, where, params = "SELECT * FROM audit_log", [], []
+        if profile is not None:
+            where.append("profile = ?")
+            params.append(profile)
+        if entity is not None:
+            where.append("entity = ?")
+            params.append(entity)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._q(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        return [
+            AuditEntry(
+                id=r["id"],
+                at=parse_instant(r["at"]),
+                actor=r["actor"],
+                action=r["action"],
+                entity=r["entity"],
+                entity_id=r["entity_id"],
+                profile=r["profile"],
+                before=None if r["before"] is None else json.loads(r["before"]),
+                after=None if r["after"] is None else json.loads(r["after"]),
+                detail=r["detail"],
+            )
+            for r in rows
+        ]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (``BEGIN … END;``) whole."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            statements.append(text)
+            current = []
+    if "\n".join(current).strip():
+        statements.append("\n".join(current).strip())
+    return statements

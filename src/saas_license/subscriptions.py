@@ -1,0 +1,96 @@
+"""Seats as the spoke reports them (records) and as the store keeps them (subscriptions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "ActivityRecord",
+    "KnownIdentifier",
+    "SoftwareModel",
+    "Subscription",
+    "SubscriptionRecord",
+]
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionRecord:
+    """One user holding one seat type, as a spoke yields it during download.
+
+    ``attributes`` carries whatever else rules may filter on (administrator flag, roles,
+    identity provider, group…); values must be JSON-compatible.
+    """
+
+    external_user_id: str
+    user_principal_name: str
+    identifier: str
+    display_name: str = ""
+    last_activity: dt.datetime | None = None
+    external_created: dt.datetime | None = None
+    assigned_at: dt.datetime | None = None
+    attributes: dict[str, Any] = attrs.Factory(dict)
+
+    @property
+    def is_administrator(self) -> bool:
+        """Whether the vendor marks this user as an administrator of the account."""
+        return bool(self.attributes.get("administrator"))
+
+
+@attrs.frozen(kw_only=True)
+class ActivityRecord:
+    """When one user was last active, as the activity process reports it (None = never)."""
+
+    external_user_id: str
+    last_activity: dt.datetime | None
+    user_principal_name: str | None = None
+    source: str = "vendor"
+
+
+@attrs.frozen(kw_only=True)
+class KnownIdentifier:
+    """A subscription identifier the spoke understands and the software model it maps to."""
+
+    identifier: str
+    software_model: str
+    publisher: str
+    paid: bool = True
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SoftwareModel:
+    """The product a seat is for; created automatically for identifiers the spoke knows."""
+
+    name: str
+    publisher: str
+    paid: bool = True
+    created_at: dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Subscription:
+    """A seat as stored: the vendor's record plus what the library learned about it."""
+
+    id: int
+    profile: str
+    external_user_id: str
+    user_principal_name: str
+    identifier: str
+    software_model: str | None
+    display_name: str = ""
+    last_activity: dt.datetime | None = None
+    activity_checked_at: dt.datetime | None = None
+    external_created: dt.datetime | None = None
+    assigned_at: dt.datetime | None = None
+    first_seen_at: dt.datetime | None = None
+    last_seen_at: dt.datetime | None = None
+    active: bool = True
+    attributes: dict[str, Any] = attrs.Factory(dict)
+
+    @property
+    def is_administrator(self) -> bool:
+        """Whether the vendor marks this user as an administrator of the account."""
+        return bool(self.attributes.get("administrator"))

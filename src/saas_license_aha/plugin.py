@@ -1,0 +1,63 @@
+"""The Aha! spoke's hook implementations, registered through the ``saas_license`` entry point."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from saas_license import (
+    ActivityRecord,
+    ReclaimResult,
+    SpokeContext,
+    SpokeInfo,
+    Subscription,
+    SubscriptionRecord,
+    ValidationReport,
+    hookimpl,
+)
+
+from .spoke import INFO, AhaSpoke
+
+_spoke = AhaSpoke()
+
+
+@hookimpl
+def saas_license_spoke_info() -> SpokeInfo:
+    """Describe the Aha! spoke."""
+    return INFO
+
+
+@hookimpl
+def saas_license_download_subscriptions(context: SpokeContext) -> Iterable[SubscriptionRecord]:
+    """Seats of every enabled Aha! user."""
+    return _spoke.download(context)
+
+
+@hookimpl
+def saas_license_pull_user_activity(
+    context: SpokeContext, since: dt.datetime
+) -> Iterable[ActivityRecord]:
+    """``accessed_at`` per user."""
+    return _spoke.activity(context, since)
+
+
+@hookimpl
+def saas_license_reclaim_subscription(
+    context: SpokeContext, subscription: Subscription
+) -> ReclaimResult:
+    """Disable the user."""
+    return _spoke.reclaim(context, subscription)
+
+
+@hookimpl
+def saas_license_restore_subscription(
+    context: SpokeContext, subscription: Subscription
+) -> ReclaimResult:
+    """Re-enable the user."""
+    return _spoke.restore(context, subscription)
+
+
+@hookimpl
+def saas_license_validate_connection(context: SpokeContext) -> ValidationReport:
+    """Check identity, users list, activity field and reclaim rights."""
+    return _spoke.validate(context)

@@ -1,0 +1,56 @@
+"""Shared fixtures: an in-process Aha! sandbox and a workspace wired to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from saas_license import HttpOptions, Workspace
+from saas_license_aha.sandbox import SandboxApp
+
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
+
+API_KEY = "test-key-0123456789"
+
+
+@pytest.fixture
+def sandbox() -> SandboxApp:
+    """A 120-user fake Aha! account, reachable in-process."""
+    return SandboxApp(user_count=120, api_keys=[API_KEY], seed=11)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sandbox: SandboxApp) -> Iterator[Workspace]:
+    """A fresh file-backed workspace whose HTTP goes to the in-process sandbox."""
+    ws = Workspace.open(
+        tmp_path / "ws.db", http=HttpOptions(transport=sandbox.transport(), rate_limit=False)
+    )
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def published(workspace: Workspace) -> Workspace:
+    """The workspace with a validated, published Aha! profile called ``aha``."""
+    workspace.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY)
+    workspace.create_profile("aha", spoke="aha", alias="aha-main")
+    assert workspace.validate("aha").download_ok
+    workspace.publish("aha")
+    return workspace
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """A fixed instant for pure tests."""
+    return dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)

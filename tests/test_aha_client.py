@@ -1,0 +1,172 @@
+"""The Aha! client and mapping: pagination, payload shapes, error bodies (respx + in-process sandbox)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from saas_license import (
+    AuthenticationError,
+    BadPayloadError,
+    HttpOptions,
+    NotFoundError,
+    PermissionDeniedError,
+    Secret,
+    ServerError,
+    VendorConnectionError,
+)
+from saas_license.http import BearerAuth, extract_error_message
+from saas_license_aha import AhaClient, identifiers_for
+from saas_license_aha._payloads import parse_user
+from saas_license_aha.sandbox import SandboxApp, generate_users
+
+BASE = "https://acme.aha.io"
+
+
+def _client(transport: httpx.BaseTransport, key: str = "k") -> AhaClient:
+    return AhaClient(BASE, auth=BearerAuth(Secret(key)), options=HttpOptions(transport=transport))
+
+
+@settings(max_examples=25)
+@given(size=st.integers(1, 650), per_page=st.sampled_from([1, 7, 50, 200, 500]))
+def test_pagination_yields_every_user_exactly_once(size: int, per_page: int) -> None:
+    app = SandboxApp(generate_users(size, seed=size), api_keys=["k"])
+    with _client(app.transport()) as client:
+        ids = [u.id for u in client.iter_users(per_page=per_page)]
+    assert len(ids) == len(set(ids)) == size
+    assert set(ids) == {u["id"] for u in app.users()}
+
+
+def test_client_sends_per_page_200_bearer_and_user_agent() -> None:
+    app = SandboxApp(generate_users(450), api_keys=["k"])
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return app(request)
+
+    with _client(httpx.MockTransport(handler)) as client:
+        assert sum(1 for _ in client.iter_users()) == 450
+    assert [r.url.params["per_page"] for r in seen] == ["200"] * 3
+    assert [r.url.params["page"] for r in seen] == ["1", "2", "3"]
+    assert all(r.headers["authorization"] == "Bearer k" for r in seen)
+    assert all(r.headers["user-agent"].startswith("saas-license/") for r in seen)
+
+
+@respx.mock(base_url=BASE, assert_all_called=True)
+def test_empty_account_stops_after_one_page(respx_mock: respx.MockRouter) -> None:
+    respx_mock.get("/api/v1/users").respond(
+        json={"users": [], "pagination": {"total_records": 0, "total_pages": 0, "current_page": 1}}
+    )
+    with AhaClient(BASE, auth=BearerAuth(Secret("k"))) as client:
+        assert list(client.iter_users()) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "ctype", "error", "fragment"),
+    [
+        (401, b"", "text/html", AuthenticationError, "rejected the credentials"),
+        (401, b"<html>sign in</html>", "text/html", AuthenticationError, "re-authorize"),
+        (403, b'{"error":"Admins only"}', "application/json", PermissionDeniedError, "Admins only"),
+        (
+            404,
+            b'{"message":"Record not found"}',
+            "application/json",
+            NotFoundError,
+            "Record not found",
+        ),
+        (
+            500,
+            b'{"errors":[{"message":"boom"},"bang"]}',
+            "application/json",
+            ServerError,
+            "boom; bang",
+        ),
+    ],
+)
+def test_vendor_error_bodies_become_clear_errors(
+    status: int, body: bytes, ctype: str, error: type[Exception], fragment: str
+) -> None:
+    transport = httpx.MockTransport(
+        lambda r: httpx.Response(status, content=body, headers={"Content-Type": ctype})
+    )
+    with _client(transport) as client, pytest.raises(error, match=fragment) as info:
+        client.me()
+    assert "Bearer" not in str(info.value) and " k " not in f" {info.value} "
+
+
+def test_error_message_shapes() -> None:
+    assert (
+        extract_error_message(b'{"errors":{"email":["is taken","is bad"]}}')
+        == "email is taken; email is bad"
+    )
+    assert extract_error_message(b"<html></html>") is None
+    assert extract_error_message(b"   ") is None
+
+
+def test_refused_connection_names_the_url_and_what_to_do() -> None:
+    client = AhaClient(
+        "http://127.0.0.1:9", auth=BearerAuth(Secret("k")), options=HttpOptions(timeout=2)
+    )
+    with (
+        client,
+        pytest.raises(VendorConnectionError, match=r"127\.0\.0\.1:9.*check the account URL"),
+    ):
+        client.me()
+
+
+def test_non_json_page_is_a_bad_payload() -> None:
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, content=b"<html>login</html>"))
+    with _client(transport) as client, pytest.raises(BadPayloadError, match="not JSON"):
+        list(client.iter_users())
+
+
+def test_malformed_user_names_the_field() -> None:
+    page = {
+        "users": [{"id": "1", "email": "a@b.c"}, {"id": "2", "email": None}],
+        "pagination": {"total_records": 2, "total_pages": 1, "current_page": 1},
+    }
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=page))
+    with (
+        _client(transport) as client,
+        pytest.raises(BadPayloadError, match=r"users page 1\[1\]\.email"),
+    ):
+        list(client.iter_users())
+
+
+def test_unknown_fields_are_tolerated_and_strings_are_not_booleans() -> None:
+    user = parse_user(
+        {"user": {"id": 7, "email": "a@b.c", "shiny_new_field": {"x": 1}, "enabled": True}}
+    )
+    assert user.id == "7"
+    with pytest.raises(BadPayloadError, match="enabled"):
+        parse_user({"id": "7", "email": "a@b.c", "enabled": "yes"})
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"paid_seat": True, "roadmaps_seat": True, "develop_seat": True},
+            ["aha.roadmaps", "aha.develop"],
+        ),
+        ({"paid_seat": True}, ["aha.paid"]),
+        (
+            {
+                "paid_seat": True,
+                "roadmaps_seat": False,
+                "develop_seat": False,
+                "teamwork_seat": False,
+            },
+            ["aha.paid"],
+        ),
+        ({"paid_seat": False, "product_roles": [{"role": 40}]}, ["aha.reviewer"]),
+        ({"paid_seat": False, "product_roles": [{"role": 50}]}, ["aha.viewer"]),
+        ({"paid_seat": True, "roadmaps_seat": True, "enabled": False}, []),
+    ],
+)
+def test_identifiers_from_seat_flags(fields: dict[str, object], expected: list[str]) -> None:
+    assert identifiers_for(parse_user({"id": "1", "email": "a@b.c", **fields})) == expected

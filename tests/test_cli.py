@@ -1,0 +1,107 @@
+"""The CLI: the demo end to end over real HTTP on 127.0.0.1, sandbox serve, and error reporting."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from saas_license.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_json_is_stable_across_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "demo.db")
+    code, out, _ = _run(capsys, "--workspace", ws, "demo", "--users", "300", "--json")
+    assert code == 0
+    first = json.loads(out)
+    assert {"subscriptions", "candidates", "workspace"} <= set(first)
+    assert first["workspace"] == str(Path(ws).resolve())
+    assert first["subscriptions"]["total"] > 300 * 0.6
+    assert first["candidates"]["open"] == first["plan"]["seats"] > 0
+    assert first["plan"]["dry_run"] is True
+    code, out, _ = _run(capsys, "--workspace", ws, "demo", "--users", "300", "--json")
+    second = json.loads(out)
+    assert second["subscriptions"] == first["subscriptions"]
+    assert second["candidates"]["open"] == first["candidates"]["open"]
+    assert second["candidates"]["created_this_run"] == 0
+
+
+def test_demo_text_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAAS_LICENSE_WORKSPACE", str(tmp_path / "env.db"))
+    code, out, _ = _run(capsys, "demo", "--users", "200")
+    assert code == 0
+    assert "Subscriptions per software model" in out and "Aha! Roadmaps" in out
+    assert "dry run — nothing was changed" in out
+    assert str(tmp_path / "env.db") in out
+    code, out, _ = _run(capsys, "candidates", "--json")
+    assert code == 0 and json.loads(out)["candidates"]
+    code, out, _ = _run(capsys, "jobs", "--json")
+    assert {j["process"] for j in json.loads(out)["jobs"]} == {"download", "activity", "evaluate"}
+
+
+def test_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "--workspace", str(tmp_path / "w.db"), "validate", "nope")
+    assert code == 2 and err.startswith("error: profile: no profile named 'nope'")
+    assert "Traceback" not in err
+
+
+def test_sandbox_serve_is_usable_by_any_http_client(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from saas_license.cli import main; main()",
+            "sandbox",
+            "serve",
+            "--users",
+            "250",
+            "--port",
+            "0",
+            "--api-key",
+            "k3y",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        base = next(line.split()[-1] for line in lines if line.startswith("base URL"))
+        assert base.startswith("http://127.0.0.1:")
+        assert "k3y" in "".join(lines)
+        ids: set[str] = set()
+        page = 1
+        with httpx.Client(base_url=base, headers={"Authorization": "Bearer k3y"}) as client:
+            while True:
+                body = client.get("/api/v1/users", params={"page": page, "per_page": 100}).json()
+                ids.update(u["id"] for u in body["users"])
+                if page >= body["pagination"]["total_pages"]:
+                    break
+                page += 1
+            assert (
+                client.get("/api/v1/me", headers={"Authorization": "Bearer wrong"}).status_code
+                == 401
+            )
+        assert len(ids) == 250
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

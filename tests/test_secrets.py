@@ -1,0 +1,54 @@
+"""Secrets never leak: reprs, files, the database, CLI output and logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from saas_license import Secret, SecretStore, Workspace
+from saas_license.http import BearerAuth
+
+from .conftest import API_KEY
+
+
+def test_secret_hides_its_value() -> None:
+    s = Secret("hunter2-abc")
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s) and "hunter2" not in f"{s}"
+    assert s.reveal() == "hunter2-abc"
+    assert "hunter2" not in repr(BearerAuth(s))
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(s)
+
+
+def test_secret_file_is_owner_only(tmp_path: Path) -> None:
+    store = SecretStore(tmp_path / "s.json")
+    store.set("alias/a/api_key", Secret("v1"))
+    mode = stat.S_IMODE(os.stat(tmp_path / "s.json").st_mode)
+    assert mode == 0o600
+    assert store.get("alias/a/api_key") == Secret("v1")
+    assert list(store.names()) == ["alias/a/api_key"]
+
+
+def test_api_key_never_reaches_db_reprs_or_logs(
+    published: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    report = published.run("aha")
+    assert published.path is not None
+    raw = b"".join(
+        p.read_bytes() for p in published.path.parent.glob("ws.db*") if "secrets" not in p.name
+    )
+    assert API_KEY.encode() not in raw
+    for text in (
+        repr(published.context("aha")),
+        repr(report),
+        caplog.text,
+        repr(published.audit()),
+    ):
+        assert API_KEY not in text
