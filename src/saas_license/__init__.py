@@ -31,6 +31,7 @@ from .hookspecs import hookimpl
 from .http import HttpOptions
 from .jobs import JobResult, JobStatus
 from .pipeline import RunReport, build_plan, run_profile
+from .pricing import NoPrices, PriceBook, UnitPrice
 from .profiles import ConnectionAlias, IntegrationProfile, Process, Processes, ProfileStatus
 from .reclaim import PlanItem, ReclaimPlan
 from .rules import ExclusionEffect, ExclusionKind, ExclusionRule, ReclamationRule
@@ -79,10 +80,12 @@ __all__ = [
     "JobStatus",
     "Justification",
     "KnownIdentifier",
+    "NoPrices",
     "NotFoundError",
     "PermissionDeniedError",
     "PlanItem",
     "PluginProblem",
+    "PriceBook",
     "Process",
     "ProcessPermission",
     "Processes",
@@ -112,6 +115,7 @@ __all__ = [
     "StoreError",
     "Subscription",
     "SubscriptionRecord",
+    "UnitPrice",
     "ValidationCheck",
     "ValidationReport",
     "VendorConnectionError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+from typing import Any
 
 import attrs
 
@@ -95,7 +96,10 @@ class ConnectionAlias:
 
 @attrs.frozen(kw_only=True)
 class IntegrationProfile:
-    """One configured connection to one vendor account and what the library does with it."""
+    """One configured connection to one vendor account and what the library does with it.
+
+    ``options`` holds spoke-specific settings, namespaced by spoke (e.g. ``{"aha.audits": True}``).
+    """
 
     name: str = attrs.field(validator=_slug("profile.name"))
     display_name: str
@@ -109,6 +113,7 @@ class IntegrationProfile:
     validated_at: dt.datetime | None = None
     published_at: dt.datetime | None = None
     integration_user_id: str | None = None
+    options: dict[str, Any] = attrs.Factory(dict)
 
     @activity_look_back_days.validator
     def _check_look_back(self, _attr: object, value: int) -> None:

@@ -19,6 +19,7 @@ from .evaluation import EvaluationPolicy
 from .http import HttpOptions
 from .jobs import JobResult
 from .pipeline import ProgressCallback, RunReport, build_plan, run_profile
+from .pricing import NoPrices, PriceBook
 from .profiles import ConnectionAlias, IntegrationProfile, Processes, ProfileStatus
 from .reclaim import ReclaimPlan
 from .secrets import Secret, SecretStore
@@ -65,6 +66,7 @@ class Workspace:
         self.clock = clock
         self.policy = policy or EvaluationPolicy()
         self.path = path
+        self.prices: PriceBook = NoPrices()
 
     @classmethod
     def open(
@@ -317,6 +319,14 @@ class Workspace:
     def audit(self, *, profile: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         """The audit log, oldest first."""
         return self.store.list_audit(profile=profile, limit=limit)
+
+    # -- lifecycle: rules, candidates, apply/undo, scheduling (issue 4) -------------------------
+
+    # -- finance: entitlements, reconciliation, reports (issue 5) ------------------------------
+
+    # -- connections: OAuth and credentials (issue 3) ------------------------------------------
+
+    # -- internals -----------------------------------------------------------------------------
 
     def _audit(
         self,
