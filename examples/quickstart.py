@@ -26,5 +26,7 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
     print(f"reclaim plan (dry run): {len(report.plan)} seats")
     for item in report.plan.items[:5]:
         sub = item.subscription
-        print(f"  {sub.user_principal_name:32} {sub.identifier:13} idle {item.candidate.inactive_days} days")
+        print(
+            f"  {sub.user_principal_name:32} {sub.identifier:13} idle {item.candidate.inactive_days} days"
+        )
     assert len(report.plan) > 0

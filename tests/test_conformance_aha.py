@@ -31,9 +31,17 @@ class TestAhaConformance(SpokeConformance):
 
     def reclaimable_subscription(self, context: SpokeContext) -> Subscription:
         user = next(
-            u for u in self.sandbox.users()
-            if u["enabled"] and not u["administrator"] and u["id"] != self.sandbox.integration_user_id
+            u
+            for u in self.sandbox.users()
+            if u["enabled"]
+            and not u["administrator"]
+            and u["id"] != self.sandbox.integration_user_id
         )
-        return Subscription(id=1, profile="conformance", external_user_id=user["id"],
-                            user_principal_name=user["email"], identifier="aha.roadmaps",
-                            software_model="Aha! Roadmaps")
+        return Subscription(
+            id=1,
+            profile="conformance",
+            external_user_id=user["id"],
+            user_principal_name=user["email"],
+            identifier="aha.roadmaps",
+            software_model="Aha! Roadmaps",
+        )

@@ -18,8 +18,11 @@ def make_test_profile(spoke: Spoke, *, alias: str = "conformance") -> Integratio
     """A published-looking profile for ``spoke``, for building contexts in tests."""
     info = spoke.info()
     return IntegrationProfile(
-        name="conformance", display_name=f"{info.display_name} conformance", spoke=info.name,
-        profile_type=info.profile_type, connection_alias=alias,
+        name="conformance",
+        display_name=f"{info.display_name} conformance",
+        spoke=info.name,
+        profile_type=info.profile_type,
+        connection_alias=alias,
     )
 
 
@@ -40,7 +43,9 @@ class SpokeConformance:
 
     def reclaimable_subscription(self, context: SpokeContext) -> Subscription:
         """A stored-looking subscription of an ordinary idle user that may be reclaimed."""
-        raise NotImplementedError("SpokeConformance subclasses must implement reclaimable_subscription()")
+        raise NotImplementedError(
+            "SpokeConformance subclasses must implement reclaimable_subscription()"
+        )
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -60,7 +65,11 @@ class SpokeConformance:
         assert isinstance(info, SpokeInfo)
         assert info.name == self.spoke_name
         assert info.profile_type
-        assert {p.process for p in info.permissions} >= {Process.DOWNLOAD, Process.ACTIVITY, Process.RECLAIM}
+        assert {p.process for p in info.permissions} >= {
+            Process.DOWNLOAD,
+            Process.ACTIVITY,
+            Process.RECLAIM,
+        }
         idents = [k.identifier for k in info.identifiers]
         assert len(idents) == len(set(idents)), "identifiers must be unique"
 
@@ -70,11 +79,17 @@ class SpokeConformance:
         assert records, "the fake vendor should hold at least one seat"
         assert all(isinstance(r, SubscriptionRecord) for r in records)
         assert all(r.external_user_id and r.user_principal_name and r.identifier for r in records)
-        dupes = [k for k, n in Counter((r.external_user_id, r.identifier) for r in records).items() if n > 1]
+        dupes = [
+            k
+            for k, n in Counter((r.external_user_id, r.identifier) for r in records).items()
+            if n > 1
+        ]
         assert not dupes, f"duplicate (user, identifier) pairs: {dupes[:5]}"
         for r in records:
             for stamp in (r.last_activity, r.external_created, r.assigned_at):
-                assert stamp is None or stamp.tzinfo is not None, "timestamps must be timezone-aware"
+                assert stamp is None or stamp.tzinfo is not None, (
+                    "timestamps must be timezone-aware"
+                )
 
     def test_activity_yields_activity_records(self) -> None:
         """Activity records carry aware timestamps (or None for never active)."""
