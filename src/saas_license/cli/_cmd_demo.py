@@ -15,7 +15,6 @@ from ..pipeline import RunReport
 from ..profiles import ProfileStatus
 from ..workspace import Workspace
 from . import _State, cli
-from ._cmd_core import _echo_plan, _echo_run
 from ._output import echo_json, echo_table
 
 DEMO_ALIAS = "aha-sandbox"
@@ -126,7 +125,20 @@ def demo(state: _State, users: int, as_json: bool) -> None:
     click.echo(f"Aha! sandbox: {users} users at {summary['sandbox']['base_url']} (stopped)")
     click.echo(f"workspace:    {summary['workspace']}\n")
     click.echo("Jobs")
-    _echo_run(report)
+    echo_table(
+        ["job", "status", "records", "seconds"],
+        [
+            (
+                j.process,
+                j.status.value,
+                j.counts.get(
+                    "records", sum(v for k, v in j.counts.items() if k.startswith("verdict_"))
+                ),
+                f"{j.duration_seconds:.2f}" if j.duration_seconds is not None else "",
+            )
+            for j in report.jobs
+        ],
+    )
     click.echo("\nSubscriptions per software model (days since last activity)")
     echo_table(
         ["software model", "seats", *_BUCKETS, "inactive 60d+"],
@@ -145,8 +157,28 @@ def demo(state: _State, users: int, as_json: bool) -> None:
     )
     click.echo("\nWhy seats were or were not proposed")
     echo_table(["verdict", "seats"], sorted(summary["verdicts"].items()))
-    click.echo()
-    _echo_plan(report.plan, limit=10)
+    plan = report.plan
+    click.echo(
+        f"\nReclaim plan (dry run — nothing was changed): {len(plan)} seats would be reclaimed"
+        f" ({plan.items[0].action if plan.items else 'no action'})"
+    )
+    top = sorted(plan.items, key=lambda i: -i.candidate.inactive_days)[:10]
+    echo_table(
+        ["candidate", "user", "identifier", "inactive days"],
+        [
+            (
+                i.candidate.id,
+                i.subscription.user_principal_name,
+                i.subscription.identifier,
+                i.candidate.inactive_days,
+            )
+            for i in top
+        ],
+    )
+    if len(plan) > len(top):
+        click.echo(
+            f"  … the {len(top)} longest idle of {len(plan)}; all: saas-license reclaim {DEMO_PROFILE} --plan"
+        )
     click.echo(
         f"\nNext: saas-license --workspace {summary['workspace']} candidates --profile {DEMO_PROFILE}"
     )
