@@ -27,7 +27,11 @@ BASE = "https://acme.aha.io"
 
 
 def _client(transport: httpx.BaseTransport, key: str = "k") -> AhaClient:
-    return AhaClient(BASE, auth=BearerAuth(Secret(key)), options=HttpOptions(transport=transport))
+    return AhaClient(
+        BASE,
+        auth=BearerAuth(Secret(key)),
+        options=HttpOptions(transport=transport, rate_limit=False, backoff_base=0.0),
+    )
 
 
 @settings(max_examples=25)
@@ -109,7 +113,9 @@ def test_error_message_shapes() -> None:
 
 def test_refused_connection_names_the_url_and_what_to_do() -> None:
     client = AhaClient(
-        "http://127.0.0.1:9", auth=BearerAuth(Secret("k")), options=HttpOptions(timeout=2)
+        "http://127.0.0.1:9",
+        auth=BearerAuth(Secret("k")),
+        options=HttpOptions(timeout=2, backoff_base=0.0),
     )
     with (
         client,

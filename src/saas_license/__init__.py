@@ -6,8 +6,22 @@ everything in a workspace store.
 """
 
 from ._plugins import PluginProblem, Spoke, SpokeRegistry, make_plugin_manager
+from .apply import ApplyOutcome, ApplyReport, UndoResult
 from .audit import AuditEntry
-from .candidates import OPEN_STATES, CandidateState, Justification, RemovalCandidate
+from .candidates import (
+    OPEN_STATES,
+    CandidateState,
+    Justification,
+    RemovalCandidate,
+    UserResponse,
+)
+from .entitlements import (
+    Entitlement,
+    EntitlementPriceBook,
+    EntitlementState,
+    SubscriptionPeriod,
+)
+from .entitlements_csv import CsvImportError, RowProblem, read_entitlements_csv
 from .errors import (
     AuthenticationError,
     BadPayloadError,
@@ -28,13 +42,35 @@ from .errors import (
 )
 from .evaluation import Assessment, Evaluation, EvaluationPolicy, Verdict, assess, evaluate
 from .hookspecs import hookimpl
-from .http import HttpOptions
-from .jobs import JobResult, JobStatus
-from .pipeline import RunReport, build_plan, run_profile
+from .http import HttpOptions, InconsistentListingError, OAuth2Token, RateLimit, TokenStore
+from .jobs import JobResult, JobStatus, RunLock, ScheduledJob
+from .lifecycle import CandidateEvent, InvalidTransitionError, Route
+from .models import UnrecognizedIdentifier
+from .notify import DeliveryStatus, Notification, NotificationKind, NotifierRegistry
+from .pipeline import RunReport, ScheduledRun, build_plan, run_profile
 from .pricing import NoPrices, PriceBook, UnitPrice
 from .profiles import ConnectionAlias, IntegrationProfile, Process, Processes, ProfileStatus
-from .reclaim import PlanItem, ReclaimPlan
-from .rules import ExclusionEffect, ExclusionKind, ExclusionRule, ReclamationRule
+from .reclaim import HeldItem, PlanAction, PlanItem, ReclaimAction, ReclaimPlan
+from .reconciliation import (
+    ActivityBuckets,
+    ReclaimOpportunity,
+    Reconciliation,
+    ReconciliationRow,
+    Remediation,
+    RemediationOption,
+    UnlicensedSubscription,
+    UnmappedIdentifier,
+    reconcile,
+)
+from .rules import (
+    ExclusionEffect,
+    ExclusionKind,
+    ExclusionRule,
+    ReclamationRule,
+    RuleSet,
+    load_rule_set,
+)
+from .savings import SavingsSummary
 from .secrets import Secret, SecretStore
 from .spokes import (
     Identity,
@@ -54,35 +90,55 @@ from .subscriptions import (
     Subscription,
     SubscriptionRecord,
 )
+from .tables import Table
+from .workflow import CandidateWorkflow
 from .workspace import Workspace, default_workspace_path
 
 __version__ = "0.1.0"
 
 __all__ = [
     "OPEN_STATES",
+    "ActivityBuckets",
     "ActivityRecord",
+    "ApplyOutcome",
+    "ApplyReport",
     "Assessment",
     "AuditEntry",
     "AuthenticationError",
     "BadPayloadError",
+    "CandidateEvent",
     "CandidateState",
+    "CandidateWorkflow",
     "ConfigError",
     "ConnectionAlias",
+    "CsvImportError",
+    "DeliveryStatus",
+    "Entitlement",
+    "EntitlementPriceBook",
+    "EntitlementState",
     "Evaluation",
     "EvaluationPolicy",
     "ExclusionEffect",
     "ExclusionKind",
     "ExclusionRule",
+    "HeldItem",
     "HttpOptions",
     "Identity",
+    "InconsistentListingError",
     "IntegrationProfile",
+    "InvalidTransitionError",
     "JobResult",
     "JobStatus",
     "Justification",
     "KnownIdentifier",
     "NoPrices",
     "NotFoundError",
+    "Notification",
+    "NotificationKind",
+    "NotifierRegistry",
+    "OAuth2Token",
     "PermissionDeniedError",
+    "PlanAction",
     "PlanItem",
     "PluginProblem",
     "PriceBook",
@@ -91,15 +147,29 @@ __all__ = [
     "Processes",
     "ProfileStateError",
     "ProfileStatus",
+    "RateLimit",
     "RateLimitedError",
+    "ReclaimAction",
+    "ReclaimOpportunity",
     "ReclaimPlan",
     "ReclaimResult",
     "ReclaimStatus",
     "ReclamationRule",
+    "Reconciliation",
+    "ReconciliationRow",
+    "Remediation",
+    "RemediationOption",
     "RemovalCandidate",
+    "Route",
+    "RowProblem",
+    "RuleSet",
     "RunInProgressError",
+    "RunLock",
     "RunReport",
     "SaasLicenseError",
+    "SavingsSummary",
+    "ScheduledJob",
+    "ScheduledRun",
     "Secret",
     "SecretStore",
     "ServerError",
@@ -114,8 +184,16 @@ __all__ = [
     "Store",
     "StoreError",
     "Subscription",
+    "SubscriptionPeriod",
     "SubscriptionRecord",
+    "Table",
+    "TokenStore",
+    "UndoResult",
     "UnitPrice",
+    "UnlicensedSubscription",
+    "UnmappedIdentifier",
+    "UnrecognizedIdentifier",
+    "UserResponse",
     "ValidationCheck",
     "ValidationReport",
     "VendorConnectionError",
@@ -129,6 +207,9 @@ __all__ = [
     "default_workspace_path",
     "evaluate",
     "hookimpl",
+    "load_rule_set",
     "make_plugin_manager",
+    "read_entitlements_csv",
+    "reconcile",
     "run_profile",
 ]

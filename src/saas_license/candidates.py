@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import attrs
 
-__all__ = ["OPEN_STATES", "CandidateState", "Justification", "RemovalCandidate"]
+__all__ = ["OPEN_STATES", "CandidateState", "Justification", "RemovalCandidate", "UserResponse"]
 
 
 class CandidateState(str, enum.Enum):
@@ -37,11 +37,24 @@ class Justification(str, enum.Enum):
 
     LOW_USAGE = "low_usage"
     UNLICENSED = "unlicensed"
+    MANUAL = "manual"
+
+
+class UserResponse(str, enum.Enum):
+    """What the seat's user answered to a reclaim notice."""
+
+    KEEP = "keep"
+    FOREGO = "forego"
 
 
 @attrs.frozen(kw_only=True)
 class RemovalCandidate:
-    """A seat proposed for reclaim, with the evidence that put it there."""
+    """A seat proposed for reclaim, with the evidence that put it there and how it went since.
+
+    ``recipient`` is who is notified (the seat's user by default), ``approver`` who decides a
+    "keep" request. ``keep_until`` is the cooldown: no new candidate for the seat before then.
+    Money is ``Decimal`` in ``currency``; ``actual_savings`` is set when the seat is reclaimed.
+    """
 
     subscription_id: int
     profile: str
@@ -60,8 +73,30 @@ class RemovalCandidate:
     message: str = ""
     potential_savings: Decimal | None = None
     id: int | None = None
+    # -- lifecycle (issue 4) ---------------------------------------------------------------
+    updated_at: dt.datetime | None = None
+    recipient: str | None = None
+    approver: str | None = None
+    notified_at: dt.datetime | None = None
+    reminded_at: dt.datetime | None = None
+    respond_by: dt.datetime | None = None
+    response: UserResponse | None = None
+    responded_at: dt.datetime | None = None
+    decided_by: str | None = None
+    keep_until: dt.datetime | None = None
+    reclaim_id: int | None = None
+    reclaimed_at: dt.datetime | None = None
+    undo_until: dt.datetime | None = None
+    undone_at: dt.datetime | None = None
+    currency: str | None = None
+    actual_savings: Decimal | None = None
 
     @property
     def is_open(self) -> bool:
         """True until the candidate reaches a closed state."""
         return not self.state.is_closed
+
+    @property
+    def reclaimed(self) -> bool:
+        """True when the seat was taken back and the reclaim has not been undone."""
+        return self.state is CandidateState.CLOSED_COMPLETE and self.undone_at is None

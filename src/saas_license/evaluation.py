@@ -10,11 +10,13 @@ import datetime as dt
 import enum
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from ._time import days_between
 from .candidates import RemovalCandidate
+from .errors import ConfigError
 from .rules import ExclusionRule, ReclamationRule, first_exclusion
 from .subscriptions import Subscription
 
@@ -43,6 +45,7 @@ class Verdict(str, enum.Enum):
     NO_RULE = "no_rule"
     FILTERED_OUT = "filtered_out"
     CANDIDATES_OFF = "candidates_off"
+    COOLDOWN = "cooldown"  # idle, but its user kept it (or a reclaim was undone) recently
     INACTIVE_SEAT = "inactive_seat"
 
     @property
@@ -56,16 +59,56 @@ class Verdict(str, enum.Enum):
         }
 
 
+def _check_zone(_inst: object, _attr: object, value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(
+            f"{value!r} is not a known time zone",
+            field="policy.timezone",
+            hint="use an IANA name such as 'Europe/Berlin' or 'UTC'",
+        ) from None
+
+
+def _positive(field: str):  # type: ignore[no-untyped-def]
+    def check(_inst: object, _attr: object, value: dt.timedelta) -> None:
+        if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+            raise ConfigError(f"{value!r} must be a positive duration", field=field)
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class EvaluationPolicy:
-    """Organisation-wide settings of the evaluation.
+    """Organisation-wide settings of the evaluation and the reclaim lifecycle.
 
+    ``timezone`` is where inactivity days are counted (instants are stored in UTC).
     ``activity_max_age`` is how old the last activity *check* may be before the data counts as
-    stale: a seat whose activity was not re-read recently is never proposed.
+    stale: a seat whose activity was not re-read recently is never proposed nor reclaimed.
+    ``undo_window`` is how long a reclaim can be undone; ``plan_ttl`` how long a reclaim plan
+    may wait before ``apply`` refuses it; ``job_interval`` how often scheduled jobs fall due
+    (``job_retry`` after a failure); ``run_lock_ttl`` when a crashed run's lock counts as stale.
     """
 
-    timezone: str = "UTC"
-    activity_max_age: dt.timedelta = dt.timedelta(hours=48)
+    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+    activity_max_age: dt.timedelta = attrs.field(
+        default=dt.timedelta(hours=48), validator=_positive("policy.activity_max_age")
+    )
+    undo_window: dt.timedelta = attrs.field(
+        default=dt.timedelta(days=30), validator=_positive("policy.undo_window")
+    )
+    plan_ttl: dt.timedelta = attrs.field(
+        default=dt.timedelta(hours=24), validator=_positive("policy.plan_ttl")
+    )
+    job_interval: dt.timedelta = attrs.field(
+        default=dt.timedelta(days=1), validator=_positive("policy.job_interval")
+    )
+    job_retry: dt.timedelta = attrs.field(
+        default=dt.timedelta(hours=1), validator=_positive("policy.job_retry")
+    )
+    run_lock_ttl: dt.timedelta = attrs.field(
+        default=dt.timedelta(hours=6), validator=_positive("policy.run_lock_ttl")
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -92,8 +135,13 @@ def assess(
     rules: Mapping[str, ReclamationRule],
     integration_user_id: str | None,
     policy: EvaluationPolicy = EvaluationPolicy(),
+    cooldown_until: dt.datetime | None = None,
 ) -> Assessment:
-    """Decide one seat. Safety checks come first and cannot be overridden by any rule."""
+    """Decide one seat. Safety checks come first and cannot be overridden by any rule.
+
+    The same function runs at evaluation time and again right before every reclaim.
+    ``cooldown_until`` holds back a seat that would otherwise be idle.
+    """
     if not sub.active:
         return Assessment(verdict=Verdict.INACTIVE_SEAT)
     excluded = first_exclusion(exclusions, sub, profile_type, reclaim=True)
@@ -133,6 +181,8 @@ def assess(
         return Assessment(verdict=Verdict.ACTIVE, inactive_days=inactive, rule=rule)
     if not rule.create_candidates:
         return Assessment(verdict=Verdict.CANDIDATES_OFF, inactive_days=inactive, rule=rule)
+    if cooldown_until is not None and now < cooldown_until:
+        return Assessment(verdict=Verdict.COOLDOWN, inactive_days=inactive, rule=rule)
     return Assessment(verdict=Verdict.IDLE, inactive_days=inactive, rule=rule)
 
 
@@ -165,6 +215,7 @@ def evaluate(
     rules: Iterable[ReclamationRule],
     integration_user_id: str | None,
     policy: EvaluationPolicy = EvaluationPolicy(),
+    cooldowns: Mapping[int, dt.datetime] | None = None,
 ) -> Evaluation:
     """Assess every seat of one profile and reconcile the verdicts with its open candidates.
 
@@ -172,6 +223,8 @@ def evaluate(
     * open candidate, seat now active again → cancel;
     * open candidate, seat now protected (excluded, admin, integration user, gone) → skip;
     * otherwise the open candidate stays as it is.
+
+    ``cooldowns`` maps subscription ids to the instant before which they must not be proposed.
     """
     by_model = {r.software_model: r for r in rules if r.active}
     open_by_sub = {c.subscription_id: c for c in open_candidates if c.is_open}
@@ -191,6 +244,7 @@ def evaluate(
             rules=by_model,
             integration_user_id=integration_user_id,
             policy=policy,
+            cooldown_until=(cooldowns or {}).get(sub.id),
         )
         verdicts[result.verdict.value] += 1
         candidate = open_by_sub.get(sub.id)

@@ -1,7 +1,8 @@
-"""The spoke contract: hook specifications a vendor connector implements.
+"""The plugin contracts: hook specifications a vendor connector (spoke) or a notifier implements.
 
-Every hook is ``firstresult``; the core only ever calls the hooks of the profile's own spoke (see
-:class:`saas_license.Spoke`), so one spoke can never answer for another.
+Every spoke hook is ``firstresult``; the core only ever calls the hooks of the profile's own spoke
+(see :class:`saas_license.Spoke`), so one spoke can never answer for another. The notifier hook
+is offered to every registered notifier, one at a time (see :class:`saas_license.NotifierRegistry`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .notify import Notification
     from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
     from .subscriptions import ActivityRecord, Subscription, SubscriptionRecord
 
@@ -63,3 +65,12 @@ def saas_license_restore_subscription(  # type: ignore[empty-body]
 @hookspec(firstresult=True)
 def saas_license_validate_connection(context: SpokeContext) -> ValidationReport:  # type: ignore[empty-body]
     """Check each enabled process against the vendor without changing anything."""
+
+
+@hookspec
+def saas_license_notify(notification: Notification) -> bool | None:
+    """Deliver one notification (email, chat message, ticket…) to ``notification.recipient``.
+
+    Return True when delivered, None or False to pass. Raising is recorded in the outbox and the
+    other notifiers still get their turn; the notification is never lost.
+    """

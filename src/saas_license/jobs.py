@@ -1,4 +1,4 @@
-"""Job results: what one run of one process did for one profile."""
+"""Job results (what one run of one process did), the per-profile schedule, and the run lock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import enum
 
 import attrs
 
-__all__ = ["JobResult", "JobStatus"]
+__all__ = ["JobResult", "JobStatus", "RunLock", "ScheduledJob"]
 
 
 class JobStatus(str, enum.Enum):
@@ -21,7 +21,11 @@ class JobStatus(str, enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class JobResult:
-    """One run of one process (download, activity, evaluate, reclaim) for one profile."""
+    """One run of one process (download, activity, evaluate, reclaim, undo) for one profile.
+
+    ``run_id`` ties together the jobs of one daily run; ``trigger`` says who started it
+    (``manual``, ``schedule`` or ``apply``).
+    """
 
     profile: str
     process: str
@@ -32,6 +36,8 @@ class JobResult:
     error: str | None = None
     dry_run: bool = True
     id: int | None = None
+    run_id: str | None = None
+    trigger: str = "manual"
 
     @property
     def duration_seconds(self) -> float | None:
@@ -39,3 +45,36 @@ class JobResult:
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+@attrs.frozen(kw_only=True)
+class ScheduledJob:
+    """A recurring job of a published profile ("SAM - Refresh <profile> Subscriptions").
+
+    Publishing creates one per enabled process (``download``, ``activity``); ``run --due``
+    runs every profile with a job whose ``next_run_at`` has passed.
+    """
+
+    profile: str
+    process: str
+    interval: dt.timedelta
+    next_run_at: dt.datetime
+    last_run_at: dt.datetime | None = None
+    last_status: JobStatus | None = None
+    enabled: bool = True
+
+    def is_due(self, now: dt.datetime) -> bool:
+        """True when the job should run at ``now``."""
+        return self.enabled and self.next_run_at <= now
+
+
+@attrs.frozen(kw_only=True)
+class RunLock:
+    """Who holds a profile's run lock: two runs of one profile never overlap."""
+
+    profile: str
+    owner: str
+    host: str
+    pid: int
+    acquired_at: dt.datetime
+    expires_at: dt.datetime

@@ -1,4 +1,8 @@
-"""The daily pipeline of one profile: download → activity → evaluate → plan, each a recorded job."""
+"""The daily pipeline of one profile: download → activity → evaluate → plan, each a recorded job.
+
+Evaluate also moves the clock-driven transitions (unanswered notices time out, reminders go out).
+Nothing here changes anything at the vendor: reclaims happen in :mod:`saas_license.apply`.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,23 @@ import attrs
 
 from ._plugins import Spoke
 from ._time import utcnow
-from .audit import AuditEntry
-from .candidates import OPEN_STATES, CandidateState, RemovalCandidate
+from .candidates import OPEN_STATES
 from .errors import SaasLicenseError
-from .evaluation import Evaluation, EvaluationPolicy, evaluate
+from .evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from .jobs import JobResult, JobStatus
-from .profiles import IntegrationProfile
-from .reclaim import PLANNABLE_STATES, PlanItem, ReclaimPlan
+from .lifecycle import CandidateEvent
+from .notify import NotifierRegistry
+from .planning import build_plan
+from .pricing import PriceBook
+from .reclaim import ReclaimPlan
 from .rules import ReclamationRule
+from .scheduling import record_run, run_lock
 from .spokes import SpokeContext
 from .store import Store
 from .subscriptions import SoftwareModel
+from .workflow import CandidateWorkflow
 
-__all__ = ["RunReport", "build_plan", "run_profile"]
+__all__ = ["RunReport", "ScheduledRun", "build_plan", "run_profile"]
 
 log = logging.getLogger("saas_license.pipeline")
 T = TypeVar("T")
@@ -43,11 +51,27 @@ class RunReport:
     candidates_canceled: int
     candidates_skipped: int
     plan: ReclaimPlan
+    timeouts: int = 0
+    reminders: int = 0
 
     @property
     def ok(self) -> bool:
         """True when every job completed."""
         return all(j.status is not JobStatus.FAILED for j in self.jobs)
+
+
+@attrs.frozen(kw_only=True)
+class ScheduledRun:
+    """One profile's outcome in ``run --due`` / ``run --all``.
+
+    ``status`` is ``complete``, ``failed`` (``error`` says why) or ``in_progress`` (another
+    run of the profile holds its lock, so this one did nothing).
+    """
+
+    profile: str
+    status: str
+    report: RunReport | None = None
+    error: str = ""
 
 
 def _counting(
@@ -71,6 +95,8 @@ class _Job:
         *,
         dry_run: bool,
         clock: Callable[[], dt.datetime],
+        run_id: str | None = None,
+        trigger: str = "manual",
     ):
         self.store, self.clock = store, clock
         self.counts: dict[str, int] = {}
@@ -81,6 +107,8 @@ class _Job:
                 status=JobStatus.RUNNING,
                 started_at=clock(),
                 dry_run=dry_run,
+                run_id=run_id,
+                trigger=trigger,
             )
         )
 
@@ -174,116 +202,38 @@ def _activity(
     job.counts.update(records=read, subscriptions_updated=touched)
 
 
-def _close(
-    store: Store, candidate: RemovalCandidate, state: CandidateState, reason: str, now: dt.datetime
-) -> None:
-    closed = attrs.evolve(candidate, state=state, closed_at=now, message=reason)
-    store.update_candidate(closed)
-    store.append_audit(
-        AuditEntry(
-            at=now,
-            actor="system",
-            action=f"candidate.{state.value}",
-            entity="candidate",
-            entity_id=str(candidate.id),
-            profile=candidate.profile,
-            before={"state": candidate.state.value},
-            after={"state": state.value},
-            detail=reason,
-        )
-    )
-
-
-def _apply_evaluation(
-    store: Store, profile: IntegrationProfile, ev: Evaluation, now: dt.datetime
-) -> int:
+def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
+    """Store what the evaluation decided: new candidates, cancellations, skips (each audited)."""
     created = 0
+    store = workflow.store
     with store.transaction():
         for proposal in ev.proposals:
-            sub, verdict = proposal.subscription, proposal.assessment
-            rule = verdict.rule
-            notify = bool(rule and rule.notify_user)
-            state = (
-                CandidateState.ATTENTION_REQUIRED
-                if notify and "@" not in sub.user_principal_name
-                else CandidateState.READY
-            )
-            candidate = store.add_candidate(
-                RemovalCandidate(
-                    subscription_id=sub.id,
-                    profile=profile.name,
-                    external_user_id=sub.external_user_id,
-                    user_principal_name=sub.user_principal_name,
-                    identifier=sub.identifier,
-                    software_model=sub.software_model,
-                    state=state,
-                    inactive_days=verdict.inactive_days or 0,
-                    last_activity=sub.last_activity,
-                    opened_at=now,
-                    rule_id=rule.id if rule else None,
-                    notify_user=notify,
-                    message=f"no activity for {verdict.inactive_days} days (rule: {rule.inactivity_days if rule else '?'})",
-                )
-            )
-            store.append_audit(
-                AuditEntry(
-                    at=now,
-                    actor="system",
-                    action="candidate.created",
-                    entity="candidate",
-                    entity_id=str(candidate.id),
-                    profile=profile.name,
-                    before=None,
-                    after={
-                        "state": state.value,
-                        "subscription_id": sub.id,
-                        "inactive_days": candidate.inactive_days,
-                    },
-                )
-            )
+            workflow.create(proposal.subscription, proposal.assessment)
             created += 1
         for candidate, verdict in ev.to_cancel:
-            _close(
-                store,
+            workflow.move(
                 candidate,
-                CandidateState.CLOSED_CANCELED,
-                f"activity came back ({verdict.verdict.value})",
-                now,
+                CandidateEvent.ACTIVITY_RETURNED,
+                actor="system",
+                reason=f"activity came back ({verdict.verdict.value})",
             )
         for candidate, verdict in ev.to_skip:
-            _close(
-                store,
+            event = (
+                CandidateEvent.VANISHED
+                if verdict.verdict is Verdict.INACTIVE_SEAT
+                else CandidateEvent.PROTECTED
+            )
+            workflow.move(
                 candidate,
-                CandidateState.CLOSED_SKIPPED,
-                f"no longer reclaimable ({verdict.verdict.value})",
-                now,
+                event,
+                actor="system",
+                reason=(
+                    "the seat is gone from the vendor"
+                    if event is CandidateEvent.VANISHED
+                    else f"no longer reclaimable ({verdict.verdict.value})"
+                ),
             )
     return created
-
-
-def build_plan(
-    store: Store, profile: IntegrationProfile, *, now: dt.datetime, action: str = "reclaim"
-) -> ReclaimPlan:
-    """The reclaim plan of ``profile``: its open candidates that the next applied run would act on."""
-    items = []
-    for candidate in store.list_candidates(profile.name, states=PLANNABLE_STATES):
-        sub = store.get_subscription(candidate.subscription_id)
-        if sub is None or not sub.active:
-            continue
-        items.append(
-            PlanItem(
-                candidate=candidate,
-                subscription=sub,
-                action=action,
-                potential_savings=candidate.potential_savings,
-            )
-        )
-    return ReclaimPlan(
-        profile=profile.name,
-        created_at=now,
-        items=tuple(items),
-        reclaim_enabled=profile.processes.reclaim,
-    )
 
 
 def run_profile(
@@ -294,54 +244,80 @@ def run_profile(
     policy: EvaluationPolicy | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
     progress: ProgressCallback | None = None,
+    prices: PriceBook | None = None,
+    notifiers: NotifierRegistry | None = None,
+    trigger: str = "manual",
 ) -> RunReport:
     """Run one daily cycle of a published profile and plan (never apply) the reclaims.
 
+    Holds the profile's run lock throughout (a second run raises :class:`RunInProgressError`).
     A failing step records a failed job and raises; what earlier steps stored stays, and the
-    failed step's own writes are rolled back.
+    failed step's own writes are rolled back. The profile's schedule moves on either way.
     """
     profile = ctx.profile
     policy = policy or EvaluationPolicy()
     run_id = uuid.uuid4().hex
     now = clock()
+    started = now
     jobs: list[JobResult] = []
+    workflow = CandidateWorkflow(store, notifiers=notifiers, prices=prices, clock=clock)
+    me = ctx.integration_user_id or profile.integration_user_id
 
     def step(process: str) -> _Job:
-        return _Job(store, profile.name, process, dry_run=True, clock=clock)
+        return _Job(
+            store, profile.name, process, dry_run=True, clock=clock, run_id=run_id, trigger=trigger
+        )
 
-    try:
-        with step("download") as job:
-            _download(store, spoke, ctx, run_id=run_id, now=now, job=job, progress=progress)
-        jobs.append(job.job)
-        if profile.processes.activity:
-            with step("activity") as job:
-                _activity(store, spoke, ctx, now=clock(), job=job, progress=progress)
+    with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl):
+        status = JobStatus.FAILED
+        try:
+            with step("download") as job:
+                _download(store, spoke, ctx, run_id=run_id, now=now, job=job, progress=progress)
             jobs.append(job.job)
-        with step("evaluate") as job:
-            now = clock()
-            ev = evaluate(
-                store.iter_subscriptions(profile.name),
-                open_candidates=store.list_candidates(profile.name, states=OPEN_STATES),
-                now=now,
-                profile_type=profile.profile_type,
-                exclusions=store.list_exclusion_rules(),
-                rules=store.list_reclamation_rules(),
-                integration_user_id=ctx.integration_user_id or profile.integration_user_id,
-                policy=policy,
-            )
-            created = _apply_evaluation(store, profile, ev, now)
-            job.counts.update(
-                created=created,
-                canceled=len(ev.to_cancel),
-                skipped=len(ev.to_skip),
-                unchanged=len(ev.still_idle),
-                **{f"verdict_{k}": v for k, v in ev.verdicts.items()},
-            )
-        jobs.append(job.job)
-    except BaseException:
-        log.debug("run %s of %s failed", run_id, profile.name, exc_info=True)
-        raise
-    plan = build_plan(store, profile, now=now, action=spoke.info().reclaim_effect)
+            if profile.processes.activity:
+                with step("activity") as job:
+                    _activity(store, spoke, ctx, now=clock(), job=job, progress=progress)
+                jobs.append(job.job)
+            with step("evaluate") as job:
+                now = clock()
+                ev = evaluate(
+                    store.iter_subscriptions(profile.name),
+                    open_candidates=store.list_candidates(profile.name, states=OPEN_STATES),
+                    now=now,
+                    profile_type=profile.profile_type,
+                    exclusions=store.list_exclusion_rules(),
+                    rules=store.list_reclamation_rules(),
+                    integration_user_id=me,
+                    policy=policy,
+                    cooldowns=store.cooldowns(profile.name, now=now),
+                )
+                created = _apply_evaluation(workflow, ev)
+                timeouts, reminders = workflow.advance(profile.name)
+                job.counts.update(
+                    created=created,
+                    canceled=len(ev.to_cancel),
+                    skipped=len(ev.to_skip),
+                    unchanged=len(ev.still_idle),
+                    timeouts=timeouts,
+                    reminders=reminders,
+                    **{f"verdict_{k}": v for k, v in ev.verdicts.items()},
+                )
+            jobs.append(job.job)
+            status = JobStatus.COMPLETE
+        except BaseException:
+            log.debug("run %s of %s failed", run_id, profile.name, exc_info=True)
+            raise
+        finally:
+            record_run(store, profile, started=started, status=status, retry=policy.job_retry)
+    plan = build_plan(
+        store,
+        profile,
+        now=now,
+        action=spoke.info().reclaim_effect,
+        policy=policy,
+        prices=prices,
+        integration_user_id=me,
+    )
     return RunReport(
         profile=profile.name,
         run_id=run_id,
@@ -351,4 +327,6 @@ def run_profile(
         candidates_canceled=len(ev.to_cancel),
         candidates_skipped=len(ev.to_skip),
         plan=plan,
+        timeouts=timeouts,
+        reminders=reminders,
     )

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import enum
 import fnmatch
-from collections.abc import Sequence
-from typing import Any, Protocol
+import importlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import attrs
+import cattrs
 
+from ._convert import config_converter, converter
 from .errors import ConfigError
+from .lifecycle import Route
 
 __all__ = [
     "ExclusionEffect",
     "ExclusionKind",
     "ExclusionRule",
     "ReclamationRule",
+    "RuleSet",
+    "exclusion_effects",
     "first_exclusion",
+    "load_rule_set",
+    "structure_rule",
 ]
+
+T = TypeVar("T")
 
 
 class SeatLike(Protocol):
@@ -128,6 +140,23 @@ def first_exclusion(
     return None
 
 
+def exclusion_effects(
+    rules: Iterable[ExclusionRule], seat: SeatLike, profile_type: str | None
+) -> frozenset[str]:
+    """What the active rules keep ``seat`` out of: a subset of ``{"cost", "reclaim"}``.
+
+    The answer depends only on the *set* of rules: order and repetition never change it.
+    """
+    out: set[str] = set()
+    for rule in rules:
+        if rule.matches(seat, profile_type):
+            if rule.effect.excludes_cost:
+                out.add("cost")
+            if rule.effect.excludes_reclaim:
+                out.add("reclaim")
+    return frozenset(out)
+
+
 def _days(field: str, low: int, high: int):  # type: ignore[no-untyped-def]
     def check(_inst: object, _attr: object, value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -144,7 +173,11 @@ def _days(field: str, low: int, high: int):  # type: ignore[no-untyped-def]
 class ReclamationRule:
     """When a seat of one software model counts as idle, and how it is taken back.
 
-    ``filter`` narrows the rule to seats whose attributes equal the given values.
+    ``filter`` narrows the rule to seats whose attributes equal the given values. With
+    ``notify_user`` the user is asked first and has ``days_before_auto_reclaim`` days to answer;
+    a "keep" goes to ``approver`` unless ``keep_requires_approval`` is off, and a kept seat is
+    not proposed again for ``cooldown_days``. Seats created or assigned less than
+    ``new_account_grace_days`` ago are never proposed.
     """
 
     software_model: str = attrs.field(validator=_non_empty("reclamation_rule.software_model"))
@@ -165,6 +198,20 @@ class ReclamationRule:
     filter: dict[str, Any] = attrs.Factory(dict)
     active: bool = True
     id: int | None = None
+    keep_requires_approval: bool = True
+    approver: str | None = None
+    remind_days_before: int = attrs.field(
+        default=1, validator=_days("reclamation_rule.remind_days_before", 0, 365)
+    )
+
+    @property
+    def route(self) -> Route:
+        """The settings that steer a candidate of this rule through the state machine."""
+        return Route(
+            notify_user=self.notify_user,
+            days_before_auto_reclaim=self.days_before_auto_reclaim,
+            keep_requires_approval=self.keep_requires_approval,
+        )
 
     def applies_to(self, seat: SeatLike) -> bool:
         """Whether the rule's filter matches ``seat`` (an empty filter matches everything)."""
@@ -176,3 +223,79 @@ class ReclamationRule:
             elif got != want:
                 return False
         return True
+
+
+def _find_config_error(exc: BaseException) -> ConfigError | None:
+    if isinstance(exc, ConfigError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _find_config_error(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def structure_rule(data: Any, cls: type[T], *, what: str) -> T:
+    """Build a rule (or :class:`RuleSet`) from user config; unknown keys and bad values are errors
+    that name the field."""
+    try:
+        return config_converter.structure(data, cls)
+    except ConfigError:
+        raise
+    except cattrs.ClassValidationError as exc:
+        found = _find_config_error(exc)
+        if found is not None:
+            raise found from None
+        details = "; ".join(cattrs.transform_error(exc, path=what))
+        raise ConfigError(details, hint=f"fix the {what} and try again") from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc), field=what) from None
+
+
+@attrs.frozen(kw_only=True)
+class RuleSet:
+    """Exclusion and reclamation rules as one document, for import and export (JSON or TOML)."""
+
+    exclusions: list[ExclusionRule] = attrs.Factory(list)
+    reclamation: list[ReclamationRule] = attrs.Factory(list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict without store ids, loadable again with :func:`load_rule_set`."""
+        out: dict[str, Any] = converter.unstructure(self)
+        for section in ("exclusions", "reclamation"):
+            for item in out[section]:
+                item.pop("id", None)
+        return out
+
+
+def load_rule_set(source: str | Path | dict[str, Any]) -> RuleSet:
+    """Read a rule set from a dict, a ``.json`` file or a ``.toml`` file (Python 3.11+)."""
+    if isinstance(source, dict):
+        return structure_rule(source, RuleSet, what="rules")
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", field="rules file") from None
+    if path.suffix.lower() == ".toml":
+        try:
+            tomllib = importlib.import_module("tomllib")
+        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+            raise ConfigError(
+                "TOML rule files need Python 3.11+", field="rules file", hint="use JSON instead"
+            ) from None
+        try:
+            data = tomllib.loads(text)
+        except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+            raise ConfigError(f"{path} is not valid TOML: {exc}", field="rules file") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}", field="rules file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "a rules file holds an object with 'exclusions' and/or 'reclamation' lists",
+            field="rules file",
+        )
+    return structure_rule(data, RuleSet, what="rules")

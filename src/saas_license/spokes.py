@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from .http import HttpOptions
+from .http import HttpOptions, OAuth2Endpoints, TokenStore
 from .profiles import ConnectionAlias, IntegrationProfile, Process
 from .secrets import Secret
 from .subscriptions import KnownIdentifier
@@ -50,6 +50,7 @@ class SpokeInfo:
     reclaim_effect: str = "deactivate"
     supports_undo: bool = False
     version: str = ""
+    oauth: OAuth2Endpoints | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +63,7 @@ class SpokeContext:
     http: HttpOptions = attrs.Factory(HttpOptions)
     now: dt.datetime | None = None
     integration_user_id: str | None = None
+    token_store: TokenStore | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -4,28 +4,53 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from . import _finance
+from ._convert import converter
 from ._plugins import Spoke, SpokeRegistry
 from ._time import utcnow
+from .apply import ApplyReport, UndoResult, apply_plan, undo_reclaim
 from .audit import AuditEntry
-from .candidates import CandidateState, RemovalCandidate
-from .errors import ConfigError, ProfileStateError
+from .candidates import OPEN_STATES, CandidateState, Justification, RemovalCandidate, UserResponse
+from .entitlements import ENTITLEMENT_COLUMNS, Entitlement, local_date
+from .entitlements_csv import read_entitlements_csv
+from .errors import ConfigError, ProfileStateError, RunInProgressError, SaasLicenseError
 from .evaluation import EvaluationPolicy
-from .http import HttpOptions
-from .jobs import JobResult
-from .pipeline import ProgressCallback, RunReport, build_plan, run_profile
-from .pricing import NoPrices, PriceBook
+from .http import (
+    DEFAULT_REDIRECT_URI,
+    AuthorizationCodeFlow,
+    HttpOptions,
+    OAuth2App,
+    OAuth2Token,
+    SecretTokenStore,
+    TokenStore,
+)
+from .jobs import JobResult, ScheduledJob
+from .lifecycle import CandidateEvent
+from .models import UnrecognizedIdentifier
+from .notify import DeliveryStatus, Notification, NotifierRegistry, deliver_pending
+from .pipeline import ProgressCallback, RunReport, ScheduledRun, build_plan, run_profile
+from .pricing import PriceBook
 from .profiles import ConnectionAlias, IntegrationProfile, Processes, ProfileStatus
-from .reclaim import ReclaimPlan
+from .reclaim import ReclaimAction, ReclaimPlan
+from .reconciliation import Reconciliation
+from .rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
+from .savings import SavingsSummary, summarize_savings
+from .scheduling import due_profiles, schedule_profile
 from .secrets import Secret, SecretStore
 from .spokes import SpokeContext, ValidationReport
 from .store import SqliteStore, Store
-from .subscriptions import Subscription
+from .store._finance import SavedReconciliation
+from .subscriptions import SoftwareModel, Subscription
+from .tables import Table
+from .workflow import CandidateWorkflow
 
 __all__ = ["ENV_WORKSPACE", "Workspace", "default_workspace_path"]
 
@@ -66,7 +91,7 @@ class Workspace:
         self.clock = clock
         self.policy = policy or EvaluationPolicy()
         self.path = path
-        self.prices: PriceBook = NoPrices()
+        self.prices: PriceBook = _finance.price_book_for(store, self.policy.timezone)
 
     @classmethod
     def open(
@@ -219,6 +244,7 @@ class Workspace:
             http=self.http,
             now=self.clock(),
             integration_user_id=prof.integration_user_id,
+            token_store=self.token_store(alias),
         )
 
     def spoke_for(self, profile: IntegrationProfile) -> Spoke:
@@ -261,21 +287,30 @@ class Workspace:
                 hint=f"run `saas-license validate {name}` first",
             )
         new = attrs.evolve(prof, status=ProfileStatus.PUBLISHED, published_at=self.clock())
-        self.store.save_profile(new)
-        self._audit(
-            "profile.published",
-            "profile",
-            name,
-            {"status": prof.status.value},
-            {"status": new.status.value},
-            profile=name,
-        )
+        with self.store.transaction():
+            self.store.save_profile(new)
+            jobs = schedule_profile(
+                self.store, new, now=self.clock(), interval=self.policy.job_interval
+            )
+            self._audit(
+                "profile.published",
+                "profile",
+                name,
+                {"status": prof.status.value},
+                {"status": new.status.value, "scheduled": [j.process for j in jobs]},
+                profile=name,
+            )
         return new
 
     # -- running ----------------------------------------------------------------------------
 
-    def run(self, name: str, *, progress: ProgressCallback | None = None) -> RunReport:
-        """Run one daily cycle of a published profile (download, activity, evaluate, plan)."""
+    def run(
+        self, name: str, *, progress: ProgressCallback | None = None, trigger: str = "manual"
+    ) -> RunReport:
+        """Run one daily cycle of a published profile (download, activity, evaluate, plan).
+
+        Raises :class:`RunInProgressError` at once when another run of the profile is going.
+        """
         prof = self.profile(name)
         if not prof.is_published:
             raise ProfileStateError(
@@ -289,14 +324,31 @@ class Workspace:
             policy=self.policy,
             clock=self.clock,
             progress=progress,
+            prices=self.prices,
+            notifiers=self.notifiers,
+            trigger=trigger,
         )
 
-    def plan(self, name: str) -> ReclaimPlan:
-        """The reclaim plan of a profile as it stands now (dry run: nothing is changed)."""
+    def plan(self, name: str, *, save: bool = True) -> ReclaimPlan:
+        """The reclaim plan of a profile as it stands now (dry run: nothing changes at the vendor
+        or to any candidate). With ``save`` it is stored under an id that :meth:`apply` takes."""
         prof = self.profile(name)
-        return build_plan(
-            self.store, prof, now=self.clock(), action=self.spoke_for(prof).info().reclaim_effect
+        now = self.clock()
+        plan = build_plan(
+            self.store,
+            prof,
+            now=now,
+            action=self.spoke_for(prof).info().reclaim_effect,
+            policy=self.policy,
+            prices=self.prices,
+            integration_user_id=prof.integration_user_id,
         )
+        if save:
+            plan = attrs.evolve(
+                plan, id=secrets.token_hex(6), expires_at=now + self.policy.plan_ttl
+            )
+            self.store.save_plan(plan)
+        return plan
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -316,15 +368,726 @@ class Workspace:
         """Recent job results, newest first."""
         return self.store.list_jobs(profile, limit=limit)
 
-    def audit(self, *, profile: str | None = None, limit: int = 1000) -> list[AuditEntry]:
-        """The audit log, oldest first."""
-        return self.store.list_audit(profile=profile, limit=limit)
+    def audit(
+        self,
+        *,
+        profile: str | None = None,
+        limit: int = 1000,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        last: bool = False,
+    ) -> list[AuditEntry]:
+        """The audit log, oldest first; ``action`` is a prefix (``candidate.``, ``vendor.``),
+        ``last`` keeps the newest ``limit`` entries."""
+        return self.store.list_audit(
+            profile=profile,
+            limit=limit,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            since=since,
+            last=last,
+        )
 
     # -- lifecycle: rules, candidates, apply/undo, scheduling (issue 4) -------------------------
 
+    @property
+    def notifiers(self) -> NotifierRegistry:
+        """Notifier plugins (entry-point group ``saas_license.notifiers``); ``register`` more by hand."""
+        registry: NotifierRegistry | None = getattr(self, "_notifiers", None)
+        if registry is None:
+            registry = self._notifiers = NotifierRegistry()
+        return registry
+
+    @property
+    def workflow(self) -> CandidateWorkflow:
+        """The candidate workflow bound to this workspace (store, notifiers, prices, clock)."""
+        return CandidateWorkflow(
+            self.store, notifiers=self.notifiers, prices=self.prices, clock=self.clock
+        )
+
+    def update_profile(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        activity: bool | None = None,
+        reclaim: bool | None = None,
+        activity_look_back_days: int | None = None,
+        options: dict[str, Any] | None = None,
+        actor: str = "user",
+    ) -> IntegrationProfile:
+        """Edit a profile. Turning activity off on a published profile sends it back to draft
+        (validate and publish again); ``options`` are merged (a None value removes a key)."""
+        prof = self.profile(name)
+        changes: dict[str, Any] = {}
+        if display_name is not None:
+            if not display_name.strip():
+                raise ConfigError("must not be empty", field="profile.display_name")
+            changes["display_name"] = display_name
+        if activity is not None or reclaim is not None:
+            changes["processes"] = Processes(
+                activity=prof.processes.activity if activity is None else activity,
+                reclaim=prof.processes.reclaim if reclaim is None else reclaim,
+            )
+        if activity_look_back_days is not None:
+            changes["activity_look_back_days"] = activity_look_back_days
+        if options is not None:
+            merged = {**prof.options, **options}
+            changes["options"] = {k: v for k, v in merged.items() if v is not None}
+        if activity is False and prof.processes.activity and prof.status is ProfileStatus.PUBLISHED:
+            changes["status"] = ProfileStatus.DRAFT
+        new = attrs.evolve(prof, **changes)
+        if new == prof:
+            return prof
+        with self.store.transaction():
+            self.store.save_profile(new)
+            schedule_profile(self.store, new, now=self.clock(), interval=self.policy.job_interval)
+            before = converter.unstructure(prof)
+            after = converter.unstructure(new)
+            self._audit(
+                "profile.updated",
+                "profile",
+                name,
+                {k: before[k] for k in after if before[k] != after[k]},
+                {k: after[k] for k in after if before[k] != after[k]},
+                profile=name,
+                actor=actor,
+                detail=(
+                    "activity switched off: back to draft; validate and publish again"
+                    if new.status is not prof.status
+                    else ""
+                ),
+            )
+        return new
+
+    def delete_profile(self, name: str, *, actor: str = "user") -> dict[str, int]:
+        """Delete a profile: its subscriptions, job results and schedule go, its open candidates
+        close as skipped, reclamation rules stay. Returns what was removed or closed."""
+        prof = self.profile(name)
+        workflow = self.workflow
+        with self.store.transaction():
+            open_candidates = self.store.list_candidates(name, states=OPEN_STATES)
+            for candidate in open_candidates:
+                workflow.move(
+                    candidate,
+                    CandidateEvent.PROFILE_DELETED,
+                    actor=actor,
+                    reason=f"profile {name} was deleted",
+                )
+            counts = {
+                "subscriptions": self.store.count_subscriptions(name)["total"],
+                "candidates_skipped": len(open_candidates),
+                "jobs": len(self.store.list_jobs(name, limit=1_000_000)),
+            }
+            self.store.delete_profile(name)
+            self._audit(
+                "profile.deleted",
+                "profile",
+                name,
+                {"status": prof.status.value},
+                None,
+                profile=name,
+                actor=actor,
+                detail=", ".join(f"{k}={v}" for k, v in counts.items()),
+            )
+        return counts
+
+    def schedules(self, profile: str | None = None) -> list[ScheduledJob]:
+        """Scheduled jobs (one per enabled process of each published profile)."""
+        return self.store.list_schedules(profile)
+
+    def due(self) -> list[str]:
+        """Names of the published profiles with a job due now."""
+        return [
+            p.name
+            for p in due_profiles(self.store, now=self.clock(), interval=self.policy.job_interval)
+        ]
+
+    def run_due(
+        self, *, progress: ProgressCallback | None = None, all_published: bool = False
+    ) -> list[ScheduledRun]:
+        """Run every profile whose jobs are due (every published one with ``all_published``).
+
+        One profile's failure or lock does not stop the others.
+        """
+        names = [p.name for p in self.profiles() if p.is_published] if all_published else self.due()
+        out = []
+        for name in names:
+            try:
+                report = self.run(name, progress=progress, trigger="schedule")
+            except RunInProgressError as exc:
+                out.append(ScheduledRun(profile=name, status="in_progress", error=str(exc)))
+            except SaasLicenseError as exc:
+                out.append(ScheduledRun(profile=name, status="failed", error=str(exc)))
+            else:
+                out.append(ScheduledRun(profile=name, status="complete", report=report))
+        return out
+
+    def unlock(self, profile: str, *, actor: str = "user") -> bool:
+        """Break a profile's run lock left by a crashed run; True if there was one."""
+        held = self.store.get_run_lock(profile)
+        broken = self.store.break_run_lock(profile)
+        if broken and held is not None:
+            self._audit(
+                "profile.unlocked",
+                "profile",
+                profile,
+                {"owner": held.owner, "host": held.host, "pid": held.pid},
+                None,
+                profile=profile,
+                actor=actor,
+            )
+        return broken
+
+    def software_models(self) -> list[SoftwareModel]:
+        """All software models."""
+        return self.store.list_software_models()
+
+    def add_software_model(
+        self, name: str, *, publisher: str, paid: bool = True, actor: str = "user"
+    ) -> SoftwareModel:
+        """Create a software model (a paid one gets the default reclamation rule)."""
+        if not name.strip() or not publisher.strip():
+            raise ConfigError("name and publisher must not be empty", field="software_model")
+        model = SoftwareModel(name=name, publisher=publisher, paid=paid, created_at=self.clock())
+        with self.store.transaction():
+            if not self.store.ensure_software_model(model):
+                raise ConfigError(f"a software model named {name!r} exists", field="software_model")
+            if paid and self.store.get_reclamation_rule(name) is None:
+                self.store.save_reclamation_rule(ReclamationRule(software_model=name))
+            self._audit(
+                "software_model.created",
+                "software_model",
+                name,
+                None,
+                {"publisher": publisher, "paid": paid},
+                actor=actor,
+            )
+        return model
+
+    def unrecognized_identifiers(self) -> list[UnrecognizedIdentifier]:
+        """Identifiers on active seats that map to no software model, with subscription counts."""
+        return [
+            UnrecognizedIdentifier(
+                identifier=ident, subscriptions=sum(per.values()), profiles=dict(per)
+            )
+            for ident, per in self.store.unrecognized_identifiers().items()
+        ]
+
+    def map_identifier(self, identifier: str, software_model: str, *, actor: str = "user") -> int:
+        """Map an identifier to a model; every subscription carrying it is re-pointed. Returns
+        how many were."""
+        before = self.store.identifier_map().get(identifier)
+        with self.store.transaction():
+            count = self.store.map_identifier(identifier, software_model)
+            self._audit(
+                "identifier.mapped",
+                "identifier",
+                identifier,
+                {"software_model": before},
+                {"software_model": software_model, "subscriptions": count},
+                actor=actor,
+            )
+        return count
+
+    def exclusion_rules(self) -> list[ExclusionRule]:
+        """All exclusion rules."""
+        return self.store.list_exclusion_rules()
+
+    def add_exclusion_rule(
+        self, rule: ExclusionRule | None = None, *, actor: str = "user", **fields: Any
+    ) -> ExclusionRule:
+        """Add an exclusion rule (a record, or its fields: ``kind``, ``value``, ``effect``…)."""
+        if rule is None:
+            rule = structure_rule(fields, ExclusionRule, what="exclusion_rule")
+        elif fields:
+            raise ConfigError("pass a rule or its fields, not both", field="exclusion_rule")
+        with self.store.transaction():
+            saved = self.store.add_exclusion_rule(rule)
+            self._audit(
+                "exclusion_rule.created",
+                "exclusion_rule",
+                str(saved.id),
+                None,
+                converter.unstructure(saved),
+                actor=actor,
+            )
+        return saved
+
+    def update_exclusion_rule(
+        self, rule_id: int, *, actor: str = "user", **changes: Any
+    ) -> ExclusionRule:
+        """Change fields of an exclusion rule (e.g. ``active=False``)."""
+        before = self.store.get_exclusion_rule(rule_id)
+        if before is None:
+            raise ConfigError(f"no exclusion rule with id {rule_id}", field="exclusion_rule.id")
+        data = {**converter.unstructure(before), **changes, "id": rule_id}
+        after = structure_rule(data, ExclusionRule, what="exclusion_rule")
+        with self.store.transaction():
+            self.store.update_exclusion_rule(after)
+            self._audit(
+                "exclusion_rule.updated",
+                "exclusion_rule",
+                str(rule_id),
+                converter.unstructure(before),
+                converter.unstructure(after),
+                actor=actor,
+            )
+        return after
+
+    def remove_exclusion_rule(self, rule_id: int, *, actor: str = "user") -> None:
+        """Delete an exclusion rule."""
+        before = self.store.get_exclusion_rule(rule_id)
+        if before is None:
+            raise ConfigError(f"no exclusion rule with id {rule_id}", field="exclusion_rule.id")
+        with self.store.transaction():
+            self.store.delete_exclusion_rule(rule_id)
+            self._audit(
+                "exclusion_rule.deleted",
+                "exclusion_rule",
+                str(rule_id),
+                converter.unstructure(before),
+                None,
+                actor=actor,
+            )
+
+    def reclamation_rules(self) -> list[ReclamationRule]:
+        """All reclamation rules (one per paid software model, generated on first download)."""
+        return self.store.list_reclamation_rules()
+
+    def set_reclamation_rule(
+        self, software_model: str, *, actor: str = "user", **changes: Any
+    ) -> ReclamationRule:
+        """Create or edit the reclamation rule of ``software_model``; bad values name the field."""
+        before = self.store.get_reclamation_rule(software_model)
+        base = converter.unstructure(before) if before else {"software_model": software_model}
+        base.pop("id", None)
+        if "software_model" in changes:
+            raise ConfigError("cannot move a rule to another model", field="software_model")
+        after = structure_rule({**base, **changes}, ReclamationRule, what="reclamation_rule")
+        with self.store.transaction():
+            saved = self.store.save_reclamation_rule(
+                attrs.evolve(after, id=before.id if before else None)
+            )
+            self._audit(
+                "reclamation_rule.updated" if before else "reclamation_rule.created",
+                "reclamation_rule",
+                str(saved.id),
+                converter.unstructure(before) if before else None,
+                converter.unstructure(saved),
+                actor=actor,
+            )
+        return saved
+
+    def export_rules(self) -> RuleSet:
+        """Every exclusion and reclamation rule, as one document."""
+        return RuleSet(exclusions=self.exclusion_rules(), reclamation=self.reclamation_rules())
+
+    def import_rules(
+        self,
+        source: str | os.PathLike[str] | dict[str, Any],
+        *,
+        replace: bool = False,
+        actor: str = "user",
+    ) -> RuleSet:
+        """Import rules from a JSON/TOML file or a dict: all of them or none.
+
+        Reclamation rules update the rule of their model; exclusion rules are added (with
+        ``replace``, existing exclusion rules are removed first).
+        """
+        rules = load_rule_set(source if isinstance(source, dict) else Path(source))
+        with self.store.transaction():
+            if replace:
+                for old in self.exclusion_rules():
+                    self.remove_exclusion_rule(old.id or 0, actor=actor)
+            for ex in rules.exclusions:
+                self.add_exclusion_rule(attrs.evolve(ex, id=None), actor=actor)
+            for rec in rules.reclamation:
+                data = converter.unstructure(rec)
+                data.pop("id", None)
+                data.pop("software_model")
+                self.set_reclamation_rule(rec.software_model, actor=actor, **data)
+        return rules
+
+    def candidate(self, candidate_id: int) -> RemovalCandidate:
+        """One removal candidate."""
+        return self.workflow.get(candidate_id)
+
+    def candidate_history(self, candidate_id: int) -> list[AuditEntry]:
+        """Every audit entry of one candidate, oldest first."""
+        return self.store.list_audit(entity="candidate", entity_id=str(candidate_id), limit=100_000)
+
+    def propose(
+        self, subscription_id: int, *, actor: str = "user", reason: str = ""
+    ) -> RemovalCandidate:
+        """Open a candidate by hand for one seat (it still passes every safety check on apply)."""
+        sub = self.store.get_subscription(subscription_id)
+        if sub is None or not sub.active:
+            raise ConfigError(
+                f"no active subscription with id {subscription_id}", field="subscription"
+            )
+        return self.workflow.create(
+            sub, None, actor=actor, justification=Justification.MANUAL, reason=reason
+        )
+
+    def keep(self, candidate_id: int, *, actor: str = "user", note: str = "") -> RemovalCandidate:
+        """The user keeps the seat: to the approver (or kept, if the rule needs no approval)."""
+        return self.workflow.respond(candidate_id, UserResponse.KEEP, actor=actor, note=note)
+
+    def forego(self, candidate_id: int, *, actor: str = "user", note: str = "") -> RemovalCandidate:
+        """The user does not need the seat: on to revocation."""
+        return self.workflow.respond(candidate_id, UserResponse.FOREGO, actor=actor, note=note)
+
+    def approve(
+        self, candidate_id: int, *, actor: str = "user", note: str = ""
+    ) -> RemovalCandidate:
+        """The approver lets the reclaim go ahead despite the user's "keep"."""
+        return self.workflow.decide(candidate_id, approve=True, actor=actor, note=note)
+
+    def decline(
+        self, candidate_id: int, *, actor: str = "user", note: str = ""
+    ) -> RemovalCandidate:
+        """The approver lets the user keep the seat (cooldown starts)."""
+        return self.workflow.decide(candidate_id, approve=False, actor=actor, note=note)
+
+    def resolve(
+        self,
+        candidate_id: int,
+        *,
+        recipient: str | None = None,
+        actor: str = "user",
+        note: str = "",
+    ) -> RemovalCandidate:
+        """Attention required → ready (set ``recipient`` when the notice had nobody to go to)."""
+        return self.workflow.resolve(candidate_id, actor=actor, recipient=recipient, note=note)
+
+    def skip(
+        self,
+        candidate_id: int,
+        *,
+        actor: str = "user",
+        note: str = "",
+        cooldown_days: int | None = None,
+    ) -> RemovalCandidate:
+        """Close a candidate without reclaiming (``cooldown_days``: no new one before then)."""
+        return self.workflow.skip(candidate_id, actor=actor, note=note, cooldown_days=cooldown_days)
+
+    def close_complete(
+        self, candidate_id: int, *, actor: str = "user", note: str = ""
+    ) -> RemovalCandidate:
+        """Close a candidate awaiting revocation as complete: the seat was freed by hand."""
+        return self.workflow.close_complete(candidate_id, actor=actor, note=note)
+
+    def apply(self, plan_id: str, *, cap: int | None = None, actor: str = "user") -> ApplyReport:
+        """Execute the stored plan ``plan_id`` (from :meth:`plan`): notices, then reclaims through
+        the profile's spoke, each re-checked first; at most ``cap`` seats."""
+        found = self.store.get_plan(plan_id)
+        if found is None:
+            raise ConfigError(
+                f"no reclaim plan with id {plan_id!r}",
+                field="plan",
+                hint="make one with `saas-license reclaim <profile> --plan`",
+            )
+        prof = self.profile(found[0].profile)
+        return apply_plan(
+            self.store,
+            self.spoke_for(prof),
+            self.context(prof),
+            plan_id,
+            workflow=self.workflow,
+            policy=self.policy,
+            cap=cap,
+            actor=actor,
+            clock=self.clock,
+        )
+
+    def undo(self, candidate_id: int, *, actor: str = "user") -> UndoResult:
+        """Undo the reclaim that closed ``candidate_id`` (and the user's other seats with it)."""
+        candidate = self.candidate(candidate_id)
+        prof = self.profile(candidate.profile)
+        return undo_reclaim(
+            self.store,
+            self.spoke_for(prof),
+            self.context(prof),
+            candidate_id,
+            workflow=self.workflow,
+            actor=actor,
+        )
+
+    def reclaim_actions(self, profile: str | None = None) -> list[ReclaimAction]:
+        """Every vendor reclaim made, oldest first (with undo state)."""
+        return self.store.list_reclaim_actions(profile)
+
+    def savings(
+        self, profile: str | None = None, *, since: dt.datetime | None = None
+    ) -> SavingsSummary:
+        """Potential savings of open candidates and actual savings of reclaimed seats."""
+        return summarize_savings(
+            self.store.list_candidates(profile), self.prices, now=self.clock(), since=since
+        )
+
+    def outbox(
+        self, *, status: DeliveryStatus | None = None, profile: str | None = None
+    ) -> list[Notification]:
+        """Notifications in the outbox (pending ones wait for a notifier)."""
+        return self.store.list_notifications(status=status, profile=profile)
+
+    def deliver_outbox(self, *, retry_failed: bool = False) -> list[Notification]:
+        """Offer pending notifications to the notifiers again."""
+        return deliver_pending(self.store, self.notifiers, self.clock(), retry_failed=retry_failed)
+
     # -- finance: entitlements, reconciliation, reports (issue 5) ------------------------------
 
+    def add_entitlement(
+        self,
+        software_model: str,
+        *,
+        purchased_rights: int,
+        unit_cost: Decimal | str | int,
+        currency: str,
+        start: dt.date | str,
+        end: dt.date | str | None = None,
+        period: str = "annually",
+        profile: str | None = None,
+        name: str = "",
+    ) -> Entitlement:
+        """Record rights bought for a software model (``profile`` None: for every profile)."""
+        ent = Entitlement(
+            software_model=software_model,
+            purchased_rights=purchased_rights,
+            unit_cost=unit_cost,
+            currency=currency,
+            start=start,
+            end=end,
+            period=period,
+            profile=profile,
+            name=name,
+        )
+        _finance.check_entitlement(self.store, ent)
+        with self.store.transaction():
+            saved = _finance.finance_store(self.store).add_entitlements([ent])[0]
+            self._audit_entitlement("entitlement.created", None, saved)
+        return saved
+
+    def entitlements(self, software_model: str | None = None) -> list[Entitlement]:
+        """Entitlements, oldest first (their state follows their dates; see ``state_at``)."""
+        return _finance.finance_store(self.store).list_entitlements(software_model)
+
+    def entitlement(self, entitlement_id: int) -> Entitlement:
+        """One entitlement by id."""
+        found = _finance.finance_store(self.store).get_entitlement(entitlement_id)
+        if found is None:
+            raise ConfigError(f"no entitlement with id {entitlement_id}", field="entitlement.id")
+        return found
+
+    def edit_entitlement(self, entitlement_id: int, **changes: Any) -> Entitlement:
+        """Change fields of an entitlement (same names as :meth:`add_entitlement`)."""
+        before = self.entitlement(entitlement_id)
+        unknown = set(changes) - {f.name for f in attrs.fields(Entitlement)} | (
+            set(changes) & {"id"}
+        )
+        if unknown:
+            raise ConfigError(f"cannot change {', '.join(sorted(unknown))}", field="entitlement")
+        after = attrs.evolve(before, **changes)
+        _finance.check_entitlement(self.store, after)
+        with self.store.transaction():
+            _finance.finance_store(self.store).update_entitlement(after)
+            self._audit_entitlement("entitlement.updated", before, after)
+        return after
+
+    def retire_entitlement(
+        self, entitlement_id: int, *, on: dt.date | str | None = None
+    ) -> Entitlement:
+        """Retire an entitlement from ``on`` (default: today in the organisation's time zone)."""
+        day = on if on is not None else local_date(self.clock(), self.policy.timezone)
+        before = self.entitlement(entitlement_id)
+        after = attrs.evolve(before, retired_on=day)
+        with self.store.transaction():
+            _finance.finance_store(self.store).update_entitlement(after)
+            self._audit_entitlement("entitlement.retired", before, after)
+        return after
+
+    def import_entitlements(self, path: str | os.PathLike[str]) -> list[Entitlement]:
+        """Import entitlements from a CSV file: all rows, or none when any row is bad.
+
+        Raises :class:`~saas_license.entitlements_csv.CsvImportError` naming each bad line.
+        """
+        rows = read_entitlements_csv(
+            Path(path),
+            check=lambda ent, earlier: _finance.check_entitlement(self.store, ent, earlier),
+        )
+        with self.store.transaction():
+            saved = _finance.finance_store(self.store).add_entitlements(rows)
+            for ent in saved:
+                self._audit_entitlement("entitlement.imported", None, ent, detail=str(path))
+        return saved
+
+    def entitlements_table(self) -> Table:
+        """All entitlements as a table, each with its state as of now."""
+        now = self.clock()
+        return Table.from_dicts(
+            "entitlements",
+            ENTITLEMENT_COLUMNS,
+            [e.to_row(at=now, timezone=self.policy.timezone) for e in self.entitlements()],
+            title="Entitlements",
+            as_of=now,
+        )
+
+    def reconcile(self, *, save: bool = False) -> Reconciliation:
+        """Reconcile seats against entitlements now; ``save`` keeps the result in the workspace."""
+        result = _finance.reconcile_store(
+            self.store, now=self.clock(), timezone=self.policy.timezone
+        )
+        if save:
+            _finance.finance_store(self.store).save_reconciliation(
+                result.as_of, result.to_json_data()
+            )
+        return result
+
+    def reconcile_if_due(self, every: dt.timedelta = dt.timedelta(days=7)) -> Reconciliation | None:
+        """Reconcile and save, unless a saved result is younger than ``every`` (then None).
+
+        Call it from cron or a scheduler as often as you like; it reconciles on its own cadence.
+        """
+        last = self.reconciliations(limit=1)
+        if last and self.clock() - last[0].as_of < every:
+            return None
+        return self.reconcile(save=True)
+
+    def reconciliations(self, *, limit: int = 20) -> list[SavedReconciliation]:
+        """Saved reconciliation results, newest first."""
+        return _finance.finance_store(self.store).list_reconciliations(limit=limit)
+
+    def report_html(self, result: Reconciliation | None = None) -> str:
+        """The self-contained HTML report (charts and tables) of ``result`` or of a fresh run."""
+        from .reports import render_html
+
+        return render_html(result if result is not None else self.reconcile())
+
+    def _audit_entitlement(
+        self,
+        action: str,
+        before: Entitlement | None,
+        after: Entitlement,
+        *,
+        detail: str = "",
+    ) -> None:
+        self._audit(
+            action,
+            "entitlement",
+            str(after.id),
+            None if before is None else converter.unstructure(before),
+            converter.unstructure(after),
+            detail=detail,
+        )
+
     # -- connections: OAuth and credentials (issue 3) ------------------------------------------
+
+    def _alias_of(self, profile: str) -> tuple[IntegrationProfile, ConnectionAlias]:
+        prof = self.profile(profile)
+        alias = self.store.get_alias(prof.connection_alias)
+        if alias is None:
+            raise ConfigError(
+                f"profile {prof.name!r} points at a missing alias {prof.connection_alias!r}",
+                field="profile.connection_alias",
+            )
+        return prof, alias
+
+    def use_token_store(self, factory: Callable[[ConnectionAlias], TokenStore] | None) -> None:
+        """Keep OAuth2 tokens elsewhere (a vault, a keyring): ``factory(alias)`` gives each alias
+        its own store. None restores the default, the workspace's owner-only secrets file."""
+        self.__dict__["_token_store_factory"] = factory
+
+    def token_store(self, alias: ConnectionAlias) -> TokenStore:
+        """Where the OAuth2 token of ``alias`` is kept."""
+        factory = self.__dict__.get("_token_store_factory")
+        if factory is not None:
+            store: TokenStore = factory(alias)
+            return store
+        return SecretTokenStore(self.secrets, alias.secret_key("oauth_token"))
+
+    def connect_api_key(self, profile: str, api_key: str | Secret) -> ConnectionAlias:
+        """Give the profile's connection alias an API key (bearer) and make it the alias's auth."""
+        prof, alias = self._alias_of(profile)
+        key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        self.secrets.set(alias.secret_key("api_key"), key)
+        updated = attrs.evolve(alias, auth_type="api_key")
+        self.store.save_alias(updated)
+        self._audit(
+            "alias.connected",
+            "alias",
+            alias.name,
+            {"auth_type": alias.auth_type},
+            {"auth_type": "api_key"},
+            profile=prof.name,
+        )
+        return updated
+
+    def oauth_begin(
+        self,
+        profile: str,
+        *,
+        client_id: str,
+        client_secret: str | Secret,
+        redirect_uri: str = DEFAULT_REDIRECT_URI,
+    ) -> str:
+        """Start OAuth2 for a profile: returns the URL a person opens to approve access.
+
+        Then call :meth:`oauth_complete` with the URL the browser was redirected to. Nothing is
+        stored until then.
+        """
+        prof, alias = self._alias_of(profile)
+        info = self.spoke_for(prof).info()
+        if info.oauth is None:
+            raise ConfigError(
+                f"the {info.display_name} spoke does not support OAuth2",
+                field="alias.auth_type",
+                hint="use an API key: saas-license connect <profile> --api-key-env VAR",
+            )
+        app = OAuth2App.for_account(
+            alias.base_url,
+            info.oauth,
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+        )
+        flow = AuthorizationCodeFlow(app, options=self.http, vendor=info.display_name)
+        pending: dict[str, AuthorizationCodeFlow] = self.__dict__.setdefault("_oauth_flows", {})
+        pending[prof.name] = flow
+        return flow.authorization_url
+
+    def oauth_complete(self, profile: str, redirected_url: str) -> OAuth2Token:
+        """Finish OAuth2: check ``state``, exchange the code, store client and token for the alias.
+
+        The token goes to the owner-only secrets file; the alias switches to OAuth2.
+        """
+        prof, alias = self._alias_of(profile)
+        pending: dict[str, AuthorizationCodeFlow] = self.__dict__.setdefault("_oauth_flows", {})
+        flow = pending.get(prof.name)
+        if flow is None:
+            raise ConfigError(
+                f"no authorization is in progress for profile {prof.name!r}",
+                field="profile",
+                hint="call oauth_begin first (in the same workspace object)",
+            )
+        token = flow.exchange(redirected_url)
+        del pending[prof.name]
+        self.secrets.set(alias.secret_key("client_id"), Secret(flow.app.client_id))
+        self.secrets.set(alias.secret_key("client_secret"), flow.app.client_secret)
+        self.token_store(alias).save(token)
+        self.store.save_alias(attrs.evolve(alias, auth_type="oauth2"))
+        self._audit(
+            "alias.connected",
+            "alias",
+            alias.name,
+            {"auth_type": alias.auth_type},
+            {"auth_type": "oauth2", "refresh_token": token.refreshable},
+            profile=prof.name,
+        )
+        return token
 
     # -- internals -----------------------------------------------------------------------------
 

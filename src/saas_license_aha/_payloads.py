@@ -11,7 +11,15 @@ import cattrs
 from saas_license._convert import converter as _core
 from saas_license.errors import BadPayloadError
 
-__all__ = ["AhaPagination", "AhaProductRole", "AhaUser", "parse_user", "parse_users_page"]
+__all__ = [
+    "AhaAudit",
+    "AhaPagination",
+    "AhaProductRole",
+    "AhaUser",
+    "parse_audits_page",
+    "parse_user",
+    "parse_users_page",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -42,6 +50,7 @@ class AhaUser:
     updated_at: dt.datetime | None = None
     accessed_at: dt.datetime | None = None
     product_roles: list[AhaProductRole] = attrs.Factory(list)
+    user_roles: list[dict[str, Any]] = attrs.Factory(list)
     identity_provider: dict[str, Any] | None = None
     paid_seat_group: dict[str, Any] | None = None
     timezone: str | None = None
@@ -54,6 +63,25 @@ class AhaPagination:
     total_records: int = 0
     total_pages: int = 0
     current_page: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class AhaAuditActor:
+    """The user who made an audited change (absent for system changes)."""
+
+    id: str
+    email: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AhaAudit:
+    """One audit record: who changed what, when (only writes are audited, never reads)."""
+
+    id: str
+    created_at: dt.datetime
+    audit_action: str | None = None
+    auditable_type: str | None = None
+    user: AhaAuditActor | None = None
 
 
 def _strict_bool(value: Any, _t: Any) -> bool:
@@ -119,12 +147,30 @@ def parse_users_page(data: Any, *, page: int) -> tuple[list[AhaUser], AhaPaginat
             hint="check that the base URL is the account URL (https://<account>.aha.io)",
         )
     users = [parse_user(u, where=f"users page {page}[{i}]") for i, u in enumerate(data["users"])]
+    return users, _pagination(data, len(users), page, "users")
+
+
+def _pagination(data: dict[str, Any], count: int, page: int, what: str) -> AhaPagination:
     raw = data.get("pagination")
     if raw is None:
-        pagination = AhaPagination(total_records=len(users), total_pages=1, current_page=page)
-    else:
+        return AhaPagination(total_records=count, total_pages=1, current_page=page)
+    try:
+        return converter.structure(raw, AhaPagination)
+    except Exception as exc:
+        raise _explain(exc, f"{what} page {page}.pagination") from None
+
+
+def parse_audits_page(data: Any, *, page: int) -> tuple[list[AhaAudit], AhaPagination]:
+    """One page of ``GET /api/v1/audits``: the ``audits`` array and the top-level ``pagination``."""
+    if not isinstance(data, dict) or not isinstance(data.get("audits"), list):
+        raise BadPayloadError(
+            f"Aha! audits page {page} has no 'audits' list",
+            hint="check that the base URL is the account URL (https://<account>.aha.io)",
+        )
+    audits = []
+    for i, raw in enumerate(data["audits"]):
         try:
-            pagination = converter.structure(raw, AhaPagination)
+            audits.append(converter.structure(raw, AhaAudit))
         except Exception as exc:
-            raise _explain(exc, f"users page {page}.pagination") from None
-    return users, pagination
+            raise _explain(exc, f"audits page {page}[{i}]") from None
+    return audits, _pagination(data, len(audits), page, "audits")

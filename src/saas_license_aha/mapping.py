@@ -94,7 +94,12 @@ def attributes_for(user: AhaUser) -> dict[str, Any]:
         "product_roles": sorted(
             {r.role_description for r in user.product_roles if r.role_description}
         ),
+        "product_role_codes": sorted({r.role for r in user.product_roles if r.role is not None}),
+        "custom_roles": sorted(
+            {str(r.get("name")) for r in user.user_roles if isinstance(r, dict) and r.get("name")}
+        ),
         "identity_provider": (user.identity_provider or {}).get("type"),
+        "identity_provider_name": (user.identity_provider or {}).get("name"),
         "paid_seat_group": (user.paid_seat_group or {}).get("name"),
         "timezone": user.timezone,
     }

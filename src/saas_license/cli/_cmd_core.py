@@ -1,21 +1,30 @@
-"""Everyday commands: spokes, aliases, profiles, validate, publish, run, candidates, plan, jobs, audit."""
+"""Everyday commands: spokes, aliases, profiles, validate, publish, run, candidates, reclaim,
+undo, jobs, audit."""
 
 from __future__ import annotations
 
+import datetime as dt
+import getpass
+import json
 import os
 import sys
+from decimal import Decimal
+from typing import Any
 
 import click
 
-from ..candidates import OPEN_STATES
-from ..errors import ConfigError
+from ..apply import ApplyReport
+from ..candidates import OPEN_STATES, CandidateState, RemovalCandidate
+from ..errors import ConfigError, RunInProgressError, SaasLicenseError
+from ..jobs import ScheduledJob
 from ..pipeline import RunReport
 from ..profiles import Processes
 from ..reclaim import ReclaimPlan
 from ..secrets import Secret
 from ..spokes import ValidationReport
+from ..workspace import Workspace
 from . import _State, cli
-from ._output import echo_json, echo_table
+from ._output import echo_json, echo_table, to_jsonable
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -196,6 +205,116 @@ def publish_cmd(profile: str) -> None:
     click.echo(f"profile {prof.name} is {prof.status.value}")
 
 
+def _actor() -> str:
+    """Who is acting, for the audit log: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
+@profile_group.command("show")
+@click.argument("name")
+@json_option
+def profile_show(name: str, as_json: bool) -> None:
+    """Show one profile with its schedule."""
+    ws = _state().open()
+    prof = ws.profile(name)
+    schedule = ws.schedules(name)
+    if as_json:
+        echo_json({"profile": prof, "schedule": [_schedule_json(j) for j in schedule]})
+        return
+    click.echo(f"{prof.name}: {prof.display_name}")
+    click.echo(f"  status: {prof.status.value}; spoke {prof.spoke}; alias {prof.connection_alias}")
+    click.echo(
+        "  processes: "
+        + ", ".join(p.value for p in prof.processes.enabled())
+        + f"; activity look-back {prof.activity_look_back_days} days"
+    )
+    _echo_schedule(schedule)
+
+
+@profile_group.command("edit")
+@click.argument("name")
+@click.option("--display-name")
+@click.option(
+    "--activity/--no-activity",
+    default=None,
+    help="Pull user activity (switching it off sends a published profile back to draft).",
+)
+@click.option("--reclaim/--no-reclaim", default=None, help="Allow reclaims (off = detect only).")
+@click.option("--look-back-days", type=int, help="Activity look-back, 1-365 days.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a spoke option (VALUE as JSON, else text; empty VALUE removes it).",
+)
+def profile_edit(
+    name: str,
+    display_name: str | None,
+    activity: bool | None,
+    reclaim: bool | None,
+    look_back_days: int | None,
+    options: tuple[str, ...],
+) -> None:
+    """Edit a profile."""
+    ws = _state().open()
+    before = ws.profile(name)
+    parsed = _key_values(options, field="--option", empty_is_none=True) if options else None
+    prof = ws.update_profile(
+        name,
+        display_name=display_name,
+        activity=activity,
+        reclaim=reclaim,
+        activity_look_back_days=look_back_days,
+        options=parsed,
+        actor=_actor(),
+    )
+    click.echo(f"profile {prof.name} saved ({prof.status.value})")
+    if prof.status is not before.status:
+        click.echo(
+            f"  activity is off, so the profile is back to draft: "
+            f"saas-license validate {name} && saas-license publish {name}"
+        )
+
+
+@profile_group.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def profile_delete(name: str, yes: bool) -> None:
+    """Delete a profile: its seats, jobs and schedule go; open candidates close as skipped;
+    reclamation rules stay."""
+    ws = _state().open()
+    ws.profile(name)
+    if not yes:
+        click.confirm(f"Delete profile {name} and all its subscriptions?", abort=True)
+    counts = ws.delete_profile(name, actor=_actor())
+    click.echo(
+        f"profile {name} deleted: {counts['subscriptions']} subscriptions, {counts['jobs']} job "
+        f"results removed; {counts['candidates_skipped']} open candidates closed as skipped"
+    )
+
+
+def _key_values(
+    pairs: tuple[str, ...], *, field: str, empty_is_none: bool = False
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{pair!r} is not KEY=VALUE", field=field)
+        if raw == "" and empty_is_none:
+            out[key.strip()] = None
+            continue
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
 def _echo_run(report: RunReport) -> None:
     echo_table(
         ["job", "status", "counts"],
@@ -206,35 +325,107 @@ def _echo_run(report: RunReport) -> None:
     )
     click.echo(
         f"candidates: {report.candidates_created} new, {report.candidates_canceled} canceled, "
-        f"{report.candidates_skipped} skipped; plan: {len(report.plan)} seats (dry run)"
+        f"{report.candidates_skipped} skipped, {report.timeouts} timed out; "
+        f"plan: {len(report.plan)} seats (dry run)"
     )
 
 
+#: Exit code when a run is refused because another run of the profile holds the lock
+#: (EX_TEMPFAIL: "try again later", which cron and systemd understand).
+EXIT_IN_PROGRESS = 75
+
+
 @cli.command("run")
-@click.argument("profile")
+@click.argument("profile", required=False)
+@click.option("--due", is_flag=True, help="Run every published profile whose jobs are due.")
+@click.option("--all", "run_all", is_flag=True, help="Run every published profile now.")
 @json_option
-def run_cmd(profile: str, as_json: bool) -> None:
-    """Run one daily cycle of a published profile: download, activity, evaluate, plan (dry run)."""
-    report = _state().open().run(profile)
+def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> None:
+    """Run the daily cycle (download, activity, evaluate, plan; dry run) of one profile, of
+    every due profile (--due: for cron or a systemd timer) or of all published ones (--all).
+
+    A profile that is already running is left alone (exit code 75 for a single profile)."""
+    if sum((profile is not None, due, run_all)) != 1:
+        raise click.UsageError("give a PROFILE, --due or --all (exactly one)")
+    ws = _state().open()
+    if profile is not None:
+        try:
+            report = ws.run(profile)
+        except RunInProgressError as exc:
+            click.echo(f"skipped: {exc}", err=True)
+            sys.exit(EXIT_IN_PROGRESS)
+        if as_json:
+            echo_json(report)
+        else:
+            _echo_run(report)
+        return
+    results = ws.run_due(all_published=run_all)
     if as_json:
-        echo_json(report)
+        echo_json({"runs": results})
     else:
-        _echo_run(report)
+        if not results:
+            click.echo("nothing is due")
+        for r in results:
+            if r.report is not None:
+                click.echo(f"{r.profile}: complete")
+                _echo_run(r.report)
+            elif r.status == "in_progress":
+                click.echo(f"{r.profile}: skipped, another run is in progress")
+            else:
+                click.echo(f"{r.profile}: FAILED: {r.error}", err=True)
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
 
 
-@cli.command("candidates")
+def _money(values: dict[str, Decimal]) -> str:
+    return ", ".join(f"{v} {c}".strip() for c, v in sorted(values.items())) or "unknown"
+
+
+_STATE_NAMES = sorted(s.value for s in CandidateState)
+
+
+@cli.group("candidates", invoke_without_command=True)
 @click.option("--profile")
 @click.option("--all", "show_all", is_flag=True, help="Include closed candidates.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(_STATE_NAMES),
+    help="Only these states (repeatable).",
+)
 @json_option
-def candidates_cmd(profile: str | None, show_all: bool, as_json: bool) -> None:
-    """List removal candidates (open ones unless --all)."""
-    states = None if show_all else set(OPEN_STATES)
-    cands = _state().open().candidates(profile, states=states)
+@click.pass_context
+def candidates_cmd(
+    ctx: click.Context,
+    profile: str | None,
+    show_all: bool,
+    states: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """List removal candidates (open ones unless --all or --state), or act on them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ws = _state().open()
+    wanted = (
+        {CandidateState(s) for s in states} if states else (None if show_all else set(OPEN_STATES))
+    )
+    cands = ws.candidates(profile, states=wanted)
+    savings = ws.savings(profile)
     if as_json:
-        echo_json({"candidates": cands})
+        echo_json({"candidates": cands, "savings": savings})
         return
     echo_table(
-        ["id", "profile", "user", "identifier", "state", "inactive days", "last activity"],
+        [
+            "id",
+            "profile",
+            "user",
+            "identifier",
+            "state",
+            "inactive days",
+            "last activity",
+            "savings",
+        ],
         [
             (
                 c.id,
@@ -244,22 +435,144 @@ def candidates_cmd(profile: str | None, show_all: bool, as_json: bool) -> None:
                 c.state.value,
                 c.inactive_days,
                 c.last_activity.date().isoformat() if c.last_activity else "never",
+                _seat_money(c),
             )
             for c in cands
         ],
     )
+    click.echo(
+        f"potential savings ({savings.open_candidates} open): {_money(savings.potential)}; "
+        f"actual ({savings.reclaimed_seats} reclaimed): {_money(savings.actual)}"
+    )
+
+
+def _seat_money(c: RemovalCandidate) -> str:
+    amount = c.actual_savings if c.actual_savings is not None else c.potential_savings
+    return "" if amount is None else f"{amount} {c.currency or ''}".strip()
+
+
+def _echo_candidate(c: RemovalCandidate) -> None:
+    click.echo(
+        f"candidate {c.id}: {c.state.value} — {c.user_principal_name} {c.identifier} "
+        f"({c.profile})" + (f": {c.message}" if c.message else "")
+    )
+
+
+@candidates_cmd.command("show")
+@click.argument("candidate_id", type=int)
+@json_option
+def candidates_show(candidate_id: int, as_json: bool) -> None:
+    """One candidate with its full history from the audit log."""
+    ws = _state().open()
+    cand = ws.candidate(candidate_id)
+    history = ws.candidate_history(candidate_id)
+    if as_json:
+        echo_json({"candidate": cand, "history": history})
+        return
+    _echo_candidate(cand)
+    for name in ("recipient", "approver", "respond_by", "keep_until", "undo_until", "undone_at"):
+        value = getattr(cand, name)
+        if value is not None:
+            click.echo(f"  {name.replace('_', ' ')}: {value}")
+    echo_table(
+        ["at", "actor", "action", "from", "to", "detail"],
+        [
+            (
+                e.at.replace(microsecond=0).isoformat(),
+                e.actor,
+                e.action,
+                (e.before or {}).get("state", ""),
+                (e.after or {}).get("state", ""),
+                e.detail,
+            )
+            for e in history
+        ],
+    )
+
+
+def _candidate_action(name: str, help_text: str, call: Any, *, note: bool = True) -> None:
+    @candidates_cmd.command(name, help=help_text)
+    @click.argument("candidate_ids", type=int, nargs=-1, required=True)
+    @click.option("--by", "actor", help="Who acts (default: cli:<login>).")
+    @click.option("--note", default="", help="Why, for the audit log.")
+    def action(candidate_ids: tuple[int, ...], actor: str | None, note: str) -> None:
+        ws = _state().open()
+        failed = 0
+        for cid in candidate_ids:
+            try:
+                _echo_candidate(call(ws, cid, actor=actor or _actor(), note=note))
+            except SaasLicenseError as exc:
+                failed += 1
+                click.echo(f"candidate {cid}: error: {exc}", err=True)
+        if failed:
+            sys.exit(1)
+
+
+_candidate_action("keep", "The user keeps the seat (to the approver, or kept).", Workspace.keep)
+_candidate_action("forego", "The user does not need the seat (on to revocation).", Workspace.forego)
+_candidate_action(
+    "approve", "Approve the reclaim despite the user's keep request.", Workspace.approve
+)
+_candidate_action("decline", "Let the user keep the seat (a cooldown starts).", Workspace.decline)
+_candidate_action(
+    "close-complete",
+    "Close as complete: the seat was freed by hand at the vendor.",
+    Workspace.close_complete,
+)
+
+
+@candidates_cmd.command("resolve")
+@click.argument("candidate_ids", type=int, nargs=-1, required=True)
+@click.option("--recipient", help="Who gets the notice (an email address).")
+@click.option("--by", "actor", help="Who acts (default: cli:<login>).")
+@click.option("--note", default="")
+def candidates_resolve(
+    candidate_ids: tuple[int, ...], recipient: str | None, actor: str | None, note: str
+) -> None:
+    """Attention required → ready (the error was fixed or a recipient set)."""
+    ws = _state().open()
+    for cid in candidate_ids:
+        _echo_candidate(ws.resolve(cid, recipient=recipient, actor=actor or _actor(), note=note))
+
+
+@candidates_cmd.command("skip")
+@click.argument("candidate_ids", type=int, nargs=-1, required=True)
+@click.option("--cooldown-days", type=click.IntRange(0, 3650), help="No new candidate before.")
+@click.option("--by", "actor", help="Who acts (default: cli:<login>).")
+@click.option("--note", default="")
+def candidates_skip(
+    candidate_ids: tuple[int, ...], cooldown_days: int | None, actor: str | None, note: str
+) -> None:
+    """Close candidates without reclaiming."""
+    ws = _state().open()
+    for cid in candidate_ids:
+        _echo_candidate(
+            ws.skip(cid, actor=actor or _actor(), note=note, cooldown_days=cooldown_days)
+        )
+
+
+@candidates_cmd.command("propose")
+@click.argument("subscription_id", type=int)
+@click.option("--note", default="", help="Why, for the audit log.")
+def candidates_propose(subscription_id: int, note: str) -> None:
+    """Open a candidate by hand for one subscription (safety checks still apply)."""
+    _echo_candidate(_state().open().propose(subscription_id, actor=_actor(), reason=note))
 
 
 def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
     mode = "dry run — nothing was changed" if plan.dry_run else "applied"
-    click.echo(f"reclaim plan for {plan.profile} ({mode}): {len(plan)} seats")
+    ident = f" {plan.id}" if plan.id else ""
+    click.echo(
+        f"reclaim plan{ident} for {plan.profile} ({mode}): {len(plan.reclaims)} seats to reclaim, "
+        f"{len(plan.notices)} seats whose users are notified first, {len(plan.held)} held"
+    )
     if not plan.reclaim_enabled:
         click.echo(
             "  the profile's reclaim process is off: candidates are reported, never acted on"
         )
     items = plan.items if limit is None else plan.items[:limit]
     echo_table(
-        ["candidate", "user", "identifier", "action", "inactive days"],
+        ["candidate", "user", "identifier", "action", "inactive days", "savings"],
         [
             (
                 i.candidate.id,
@@ -267,12 +580,41 @@ def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
                 i.subscription.identifier,
                 i.action,
                 i.candidate.inactive_days,
+                "" if i.potential_savings is None else f"{i.potential_savings} {i.currency or ''}",
             )
             for i in items
         ],
     )
     if limit is not None and len(plan) > limit:
-        click.echo(f"  … and {len(plan) - limit} more (saas-license reclaim --plan {plan.profile})")
+        click.echo(f"  … and {len(plan) - limit} more (saas-license reclaim {plan.profile} --plan)")
+    click.echo(f"  potential savings: {_money(plan.savings_by_currency)}")
+    if plan.held:
+        click.echo("  held (not acted on):")
+        for h in plan.held[: limit or len(plan.held)]:
+            click.echo(f"    {h.candidate.id} {h.candidate.user_principal_name}: {h.reason}")
+    if plan.id and plan.reclaim_enabled and len(plan):
+        expires = f"{plan.expires_at:%Y-%m-%d %H:%M} UTC" if plan.expires_at else "?"
+        click.echo(
+            f"  apply it (until {expires}): saas-license reclaim {plan.profile} "
+            f"--apply {plan.id} [--cap N]"
+        )
+
+
+def _echo_apply(report: ApplyReport) -> None:
+    click.echo(
+        f"applied plan {report.plan_id} to {report.profile}: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+    )
+    echo_table(
+        ["candidate", "user", "identifier", "outcome", "message"],
+        [
+            (o.candidate_id, o.user_principal_name, o.identifier, o.outcome, o.message)
+            for o in report.outcomes
+        ],
+    )
+    click.echo(f"  actual savings: {_money(report.savings_by_currency)}")
+    if report.halted:
+        click.echo(f"  halted: {report.halted}", err=True)
 
 
 @cli.command("reclaim")
@@ -281,31 +623,147 @@ def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
     "--plan",
     "plan_only",
     is_flag=True,
-    default=True,
-    help="Show the plan (the default; nothing changes).",
+    help="Make and show a plan (the default; nothing changes at the vendor).",
 )
+@click.option("--apply", "apply_id", metavar="PLAN_ID", help="Execute exactly this stored plan.")
+@click.option(
+    "--cap",
+    type=click.IntRange(0, None),
+    help="Reclaim at most this many seats in this run (a kill switch for mass reclaims).",
+)
+@click.option("--yes", is_flag=True, help="Apply without asking for confirmation.")
 @json_option
-def reclaim_cmd(profile: str, plan_only: bool, as_json: bool) -> None:
-    """Show exactly what would be reclaimed for a profile (dry run)."""
-    plan = _state().open().plan(profile)
+def reclaim_cmd(
+    profile: str,
+    plan_only: bool,
+    apply_id: str | None,
+    cap: int | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Plan reclaims for a profile (dry run, the default) or apply a plan made before."""
+    ws = _state().open()
+    if apply_id is None:
+        if cap is not None:
+            raise click.UsageError("--cap only applies with --apply PLAN_ID")
+        plan = ws.plan(profile)
+        if as_json:
+            echo_json({**to_jsonable(plan), "potential_savings": plan.savings_by_currency})
+        else:
+            _echo_plan(plan)
+        return
+    if plan_only:
+        raise click.UsageError("give --plan or --apply PLAN_ID, not both")
+    found = ws.store.get_plan(apply_id)
+    if found is not None and found[0].profile != profile:
+        raise ConfigError(
+            f"plan {apply_id} is for profile {found[0].profile!r}, not {profile!r}", field="--apply"
+        )
+    if found is not None and not yes:
+        plan = found[0]
+        cap_text = f" (at most {cap})" if cap is not None else ""
+        click.confirm(
+            f"Apply plan {apply_id} to {profile}: reclaim {len(plan.reclaims)} seats{cap_text} "
+            f"and notify the users of {len(plan.notices)} seats?",
+            abort=True,
+        )
+    report = ws.apply(apply_id, cap=cap, actor=_actor())
     if as_json:
-        echo_json(plan)
+        echo_json(report)
     else:
-        _echo_plan(plan)
+        _echo_apply(report)
+    if report.halted or report.counts.get("failed"):
+        sys.exit(1)
 
 
-@cli.command("jobs")
+@cli.command("undo")
+@click.argument("candidate_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def undo_cmd(candidate_id: int, yes: bool, as_json: bool) -> None:
+    """Undo a completed reclaim (within the undo window), through the profile's spoke."""
+    ws = _state().open()
+    cand = ws.candidate(candidate_id)
+    if not yes:
+        click.confirm(
+            f"Give {cand.user_principal_name} their seat(s) back in {cand.profile}?", abort=True
+        )
+    result = ws.undo(candidate_id, actor=_actor())
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(
+            f"undo of reclaim {result.reclaim_id} (candidates "
+            f"{', '.join(map(str, result.candidate_ids))}): {result.status.value} — {result.message}"
+        )
+    if not result.status.ok:
+        sys.exit(1)
+
+
+def _schedule_json(job: ScheduledJob) -> dict[str, Any]:
+    return {
+        "profile": job.profile,
+        "process": job.process,
+        "interval_seconds": int(job.interval.total_seconds()),
+        "next_run_at": to_jsonable(job.next_run_at),
+        "last_run_at": to_jsonable(job.last_run_at),
+        "last_status": to_jsonable(job.last_status),
+        "enabled": job.enabled,
+    }
+
+
+def _every(interval: dt.timedelta) -> str:
+    seconds = int(interval.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _echo_schedule(jobs: list[ScheduledJob]) -> None:
+    echo_table(
+        ["profile", "process", "every", "next run", "last run", "last status"],
+        [
+            (
+                j.profile,
+                j.process,
+                _every(j.interval),
+                j.next_run_at.replace(microsecond=0).isoformat(),
+                j.last_run_at.replace(microsecond=0).isoformat() if j.last_run_at else "",
+                j.last_status.value if j.last_status else "",
+            )
+            for j in jobs
+        ],
+        empty="(no scheduled jobs: publish a profile)",
+    )
+
+
+@cli.group("jobs", invoke_without_command=True)
 @click.option("--profile")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--scheduled", is_flag=True, help="Show the schedule instead of the history.")
 @json_option
-def jobs_cmd(profile: str | None, limit: int, as_json: bool) -> None:
-    """Recent job results, newest first."""
-    jobs = _state().open().jobs(profile, limit=limit)
+@click.pass_context
+def jobs_cmd(
+    ctx: click.Context, profile: str | None, limit: int, scheduled: bool, as_json: bool
+) -> None:
+    """Recent job results, newest first (or the schedule with --scheduled)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ws = _state().open()
+    if scheduled:
+        schedule = ws.schedules(profile)
+        if as_json:
+            echo_json({"scheduled": [_schedule_json(j) for j in schedule], "due": ws.due()})
+        else:
+            _echo_schedule(schedule)
+        return
+    jobs = ws.jobs(profile, limit=limit)
     if as_json:
         echo_json({"jobs": jobs})
         return
     echo_table(
-        ["id", "profile", "process", "status", "started", "seconds", "error"],
+        ["id", "profile", "process", "status", "started", "seconds", "counts", "error"],
         [
             (
                 j.id,
@@ -314,6 +772,9 @@ def jobs_cmd(profile: str | None, limit: int, as_json: bool) -> None:
                 j.status.value,
                 j.started_at.replace(microsecond=0).isoformat(),
                 f"{j.duration_seconds:.2f}" if j.duration_seconds is not None else "",
+                ", ".join(
+                    f"{k}={v}" for k, v in sorted(j.counts.items()) if not k.startswith("verdict_")
+                ),
                 j.error or "",
             )
             for j in jobs
@@ -321,18 +782,58 @@ def jobs_cmd(profile: str | None, limit: int, as_json: bool) -> None:
     )
 
 
+@jobs_cmd.command("unlock")
+@click.argument("profile")
+def jobs_unlock(profile: str) -> None:
+    """Break a profile's run lock left behind by a crashed run."""
+    ws = _state().open()
+    ws.profile(profile)
+    if ws.unlock(profile, actor=_actor()):
+        click.echo(f"run lock of {profile} removed")
+    else:
+        click.echo(f"{profile} was not locked")
+
+
 @cli.command("audit")
 @click.option("--profile")
+@click.option("--candidate", "candidate_id", type=int, help="Only this candidate's entries.")
+@click.option("--action", help="Only actions starting with this (candidate., vendor., profile.).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only entries at or after this UTC date/time.",
+)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--first", is_flag=True, help="The oldest entries instead of the newest.")
 @json_option
-def audit_cmd(profile: str | None, limit: int, as_json: bool) -> None:
-    """The append-only audit log, oldest first."""
-    entries = _state().open().audit(profile=profile, limit=limit)
+def audit_cmd(
+    profile: str | None,
+    candidate_id: int | None,
+    action: str | None,
+    since: dt.datetime | None,
+    limit: int,
+    first: bool,
+    as_json: bool,
+) -> None:
+    """The append-only audit log (the newest --limit entries, oldest first)."""
+    entries = (
+        _state()
+        .open()
+        .audit(
+            profile=profile,
+            entity="candidate" if candidate_id is not None else None,
+            entity_id=str(candidate_id) if candidate_id is not None else None,
+            action=action,
+            since=since.replace(tzinfo=dt.timezone.utc) if since else None,
+            limit=limit,
+            last=not first,
+        )
+    )
     if as_json:
         echo_json({"audit": entries})
         return
     echo_table(
-        ["id", "at", "actor", "action", "entity", "detail"],
+        ["id", "at", "actor", "action", "entity", "from", "to", "detail"],
         [
             (
                 e.id,
@@ -340,6 +841,8 @@ def audit_cmd(profile: str | None, limit: int, as_json: bool) -> None:
                 e.actor,
                 e.action,
                 f"{e.entity}:{e.entity_id}",
+                (e.before or {}).get("state", ""),
+                (e.after or {}).get("state", ""),
                 e.detail,
             )
             for e in entries

@@ -1,14 +1,74 @@
-"""The HTTP toolkit shared by spokes: client factory, auth, error mapping. Only this layer imports httpx."""
+"""The HTTP toolkit shared by spokes. Only this layer (and the spokes) import httpx.
+
+- :func:`make_client` / :class:`HttpOptions`: timeouts, User-Agent, auth, and a
+  :class:`GovernedTransport` that paces every request through a per-account :class:`RateGovernor`
+  and retries with capped, jittered backoff (never a mutation blindly).
+- :func:`request_json` / :func:`error_from_response`: one request, every failure mapped to the
+  core error tree with a message that says what to do.
+- :func:`paginate`: page-numbered listings fetched concurrently inside the budget, streamed,
+  de-duplicated, re-read when they drift.
+- OAuth2: :class:`AuthorizationCodeFlow`, :class:`OAuth2Auth` (refresh early and once on 401),
+  :class:`TokenStore` and its stores, :class:`LoopbackRedirect` for the browser redirect.
+"""
 
 from ._auth import BearerAuth
-from ._client import HttpOptions, make_client, request_json
+from ._client import HttpOptions, make_client, request_json, transport_stats
 from ._errors import error_from_response, extract_error_message
+from ._loopback import LoopbackRedirect
+from ._oauth import (
+    DEFAULT_REDIRECT_URI,
+    AuthorizationCodeFlow,
+    OAuth2App,
+    OAuth2Auth,
+    OAuth2Endpoints,
+    is_loopback_url,
+)
+from ._pagination import InconsistentListingError, KeySet, Page, paginate
+from ._ratelimit import GovernorRegistry, Lease, RateGovernor, RateLimit, rate_limit_floor
+from ._retry import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    is_idempotent,
+    parse_retry_after,
+)
+from ._tokens import FileTokenStore, MemoryTokenStore, OAuth2Token, SecretTokenStore, TokenStore
+from ._transport import GovernedTransport, TransportStats
 
 __all__ = [
+    "DEFAULT_REDIRECT_URI",
+    "IDEMPOTENT_METHODS",
+    "RETRYABLE_STATUSES",
+    "AuthorizationCodeFlow",
     "BearerAuth",
+    "FileTokenStore",
+    "GovernedTransport",
+    "GovernorRegistry",
     "HttpOptions",
+    "InconsistentListingError",
+    "KeySet",
+    "Lease",
+    "LoopbackRedirect",
+    "MemoryTokenStore",
+    "OAuth2App",
+    "OAuth2Auth",
+    "OAuth2Endpoints",
+    "OAuth2Token",
+    "Page",
+    "RateGovernor",
+    "RateLimit",
+    "RetryPolicy",
+    "SecretTokenStore",
+    "TokenStore",
+    "TransportStats",
     "error_from_response",
     "extract_error_message",
+    "is_idempotent",
+    "is_loopback_url",
     "make_client",
+    "paginate",
+    "parse_retry_after",
+    "rate_limit_floor",
     "request_json",
+    "transport_stats",
 ]

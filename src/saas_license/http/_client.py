@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
+import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -10,6 +14,9 @@ import httpx
 
 from ..errors import BadPayloadError, ConfigError, VendorConnectionError, VendorTimeoutError
 from ._errors import error_from_response
+from ._ratelimit import GovernorRegistry, RateLimit
+from ._retry import RetryPolicy
+from ._transport import GovernedTransport
 
 __all__ = ["HttpOptions", "make_client", "request_json"]
 
@@ -18,33 +25,97 @@ USER_AGENT = "saas-license/0.1 (+https://github.com/saas-license/saas-license)"
 
 @attrs.frozen(kw_only=True)
 class HttpOptions:
-    """How a spoke talks HTTP: timeouts, retries, rate limiting, and an optional transport.
+    """How a spoke talks HTTP: timeouts, retries, rate limiting, concurrency, an optional transport.
 
     ``transport`` replaces the network (an in-process sandbox or a respx router in tests).
+    ``rate_limit`` switches the governor off (tests); ``rate_limits`` overrides the budgets the
+    spoke declares (a different plan, or a benchmark's scaled clock). Clients made from the same
+    options share one governor per account, so parallel work never exceeds the account's budget.
     """
 
     timeout: float = 30.0
     max_retries: int = 4
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    max_wait: float = 120.0
     rate_limit: bool = True
+    rate_limits: tuple[RateLimit, ...] | None = None
+    max_concurrency: int = 4
     transport: httpx.BaseTransport | None = attrs.field(default=None, repr=False)
+    proxy: str | None = attrs.field(default=None, repr=False)
     user_agent: str = USER_AGENT
+    governors: GovernorRegistry = attrs.field(
+        factory=GovernorRegistry, repr=False, eq=False, hash=False
+    )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy these options describe."""
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            max_wait=self.max_wait,
+        )
+
+
+def _account_key(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port or ''}"
+
+
+def _env_proxy(url: httpx.URL) -> str | None:
+    """The proxy the environment asks for (``HTTPS_PROXY``…), honouring ``NO_PROXY``."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(url.host):
+        return None
+    return proxy
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One verified TLS context per process: building one costs 30-60 ms, and spokes make a
+    client per call."""
+    return httpx.create_ssl_context()
 
 
 def make_client(
-    base_url: str, *, auth: httpx.Auth | None = None, options: HttpOptions | None = None
+    base_url: str,
+    *,
+    auth: httpx.Auth | None = None,
+    options: HttpOptions | None = None,
+    rate_limits: Sequence[RateLimit] = (),
 ) -> httpx.Client:
-    """An ``httpx.Client`` with our timeouts, headers and auth; never follows redirects silently."""
+    """An ``httpx.Client`` with our timeouts, headers, auth, rate governor and retry policy.
+
+    ``rate_limits`` are the vendor's budgets (the spoke knows them); ``options.rate_limits``
+    overrides them and ``options.rate_limit=False`` turns pacing off. Never follows redirects.
+    """
     options = options or HttpOptions()
     try:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise httpx.InvalidURL("need an http(s) URL with a host")
+        inner = options.transport
+        if inner is None:
+            inner = httpx.HTTPTransport(
+                verify=_ssl_context(), proxy=options.proxy or _env_proxy(url)
+            )
+        limits = options.rate_limits if options.rate_limits is not None else tuple(rate_limits)
+        governor = (
+            options.governors.get(_account_key(url), limits)
+            if options.rate_limit and limits
+            else None
+        )
         return httpx.Client(
             base_url=base_url,
             auth=auth,
             timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0)),
             headers={"User-Agent": options.user_agent, "Accept": "application/json"},
-            transport=options.transport,
+            transport=GovernedTransport(inner, governor=governor, policy=options.retry_policy),
             follow_redirects=False,
         )
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError) as exc:
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
         raise ConfigError(
             f"{base_url!r} is not a usable base URL ({exc})", field="alias.base_url"
         ) from None
@@ -94,3 +165,9 @@ def request_json(
             status_code=response.status_code,
             url=url,
         ) from None
+
+
+def transport_stats(client: httpx.Client) -> Any:
+    """The :class:`TransportStats` of a client made by :func:`make_client` (None otherwise)."""
+    transport = client._transport  # the one transport make_client installed
+    return transport.stats if isinstance(transport, GovernedTransport) else None

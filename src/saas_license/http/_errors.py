@@ -15,8 +15,9 @@ from ..errors import (
     ServerError,
     VendorError,
 )
+from ._retry import parse_retry_after
 
-__all__ = ["error_from_response", "extract_error_message", "parse_retry_after"]
+__all__ = ["error_from_response", "extract_error_message"]
 
 _MAX_MESSAGE = 300
 
@@ -57,19 +58,6 @@ def extract_error_message(body: bytes, content_type: str = "") -> str | None:
         return None
     text = "; ".join(dict.fromkeys(parts))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
-
-
-def parse_retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from ``Retry-After`` / ``retry_after`` (seconds only), never negative."""
-    for name in ("retry-after", "retry_after"):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            continue
-    return None
 
 
 def error_from_response(response: httpx.Response, *, vendor: str = "the vendor") -> VendorError:

@@ -91,5 +91,76 @@ MIGRATIONS: dict[str, list[str]] = {
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
+        # 2: the reclamation lifecycle (issue 4): cooldowns, schedules, run locks, stored plans,
+        # vendor reclaim actions (for undo) and the notification outbox
+        """
+        ALTER TABLE candidates ADD COLUMN keep_until TEXT;
+        CREATE INDEX candidates_keep_until ON candidates (profile, keep_until)
+            WHERE keep_until IS NOT NULL;
+        CREATE INDEX candidates_subscription ON candidates (subscription_id);
+        CREATE INDEX audit_log_entity ON audit_log (entity, entity_id);
+        CREATE TABLE scheduled_jobs (
+            profile TEXT NOT NULL,
+            process TEXT NOT NULL,
+            interval_seconds INTEGER NOT NULL,
+            next_run_at TEXT NOT NULL,
+            last_run_at TEXT,
+            last_status TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (profile, process)
+        );
+        CREATE TABLE run_locks (
+            profile TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            acquired_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE TABLE reclaim_plans (
+            id TEXT PRIMARY KEY,
+            profile TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            applied_at TEXT,
+            data TEXT NOT NULL
+        );
+        CREATE TABLE reclaim_actions (
+            id INTEGER PRIMARY KEY,
+            profile TEXT NOT NULL,
+            external_user_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX reclaim_actions_profile ON reclaim_actions (profile, at);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            profile TEXT,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX outbox_status ON outbox (status, id);
+        """,
+    ],
+    "finance": [
+        # 1: entitlements (rights bought) and saved reconciliation results (issue 5)
+        """
+        CREATE TABLE finance_entitlements (
+            id INTEGER PRIMARY KEY,
+            software_model TEXT NOT NULL,
+            profile TEXT,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX finance_entitlements_model ON finance_entitlements (software_model);
+        CREATE TABLE finance_reconciliations (
+            id INTEGER PRIMARY KEY,
+            as_of TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX finance_reconciliations_as_of ON finance_reconciliations (as_of);
+        """,
     ],
 }

@@ -17,10 +17,13 @@ from .._time import format_instant, parse_instant
 from ..audit import AuditEntry
 from ..candidates import CandidateState, RemovalCandidate
 from ..errors import ConfigError, StoreError
-from ..jobs import JobResult
+from ..jobs import JobResult, JobStatus, RunLock, ScheduledJob
+from ..notify import DeliveryStatus, Notification
 from ..profiles import ConnectionAlias, IntegrationProfile
+from ..reclaim import ReclaimAction, ReclaimPlan
 from ..rules import ExclusionRule, ReclamationRule
 from ..subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
+from ._finance import FinanceStoreMixin
 from ._schema import MIGRATIONS
 
 __all__ = ["BATCH_SIZE", "SqliteStore"]
@@ -52,7 +55,7 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-class SqliteStore:
+class SqliteStore(FinanceStoreMixin):
     """A :class:`~saas_license.store.Store` on one SQLite database file (``":memory:"`` for tests).
 
     Writes run in transactions; nesting :meth:`transaction` joins the outer one, so a whole
@@ -216,10 +219,17 @@ class SqliteStore:
         return [converter.structure(json.loads(r[0]), IntegrationProfile) for r in rows]
 
     def delete_profile(self, name: str) -> None:
-        """Delete a profile with its subscriptions and job results (candidates are closed by the caller)."""
+        """Delete a profile with its subscriptions, job results, schedule, lock and unapplied plans.
+
+        Candidates (closed by the caller), reclaim actions, the outbox, the audit log and
+        reclamation rules are kept.
+        """
         with self.transaction():
             self._q("DELETE FROM subscriptions WHERE profile = ?", (name,))
             self._q("DELETE FROM jobs WHERE profile = ?", (name,))
+            self._q("DELETE FROM scheduled_jobs WHERE profile = ?", (name,))
+            self._q("DELETE FROM run_locks WHERE profile = ?", (name,))
+            self._q("DELETE FROM reclaim_plans WHERE profile = ? AND applied_at IS NULL", (name,))
             self._q("DELETE FROM profiles WHERE name = ?", (name,))
 
     # -- software models --------------------------------------------------------------------
@@ -268,6 +278,17 @@ class SqliteStore:
                 (software_model, identifier),
             )
             return cur.rowcount
+
+    def unrecognized_identifiers(self) -> dict[str, dict[str, int]]:
+        """identifier → {profile: active subscriptions} for identifiers mapped to no model."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self._q(
+            "SELECT identifier, profile, COUNT(*) FROM subscriptions "
+            "WHERE active = 1 AND software_model IS NULL "
+            "GROUP BY identifier, profile ORDER BY identifier, profile"
+        ):
+            out.setdefault(r[0], {})[r[1]] = r[2]
+        return out
 
     def identifier_map(self) -> dict[str, str]:
         """identifier → software model name."""
@@ -448,6 +469,15 @@ class SqliteStore:
                 yield self._row_to_subscription(r)
             last_id = rows[-1]["id"]
 
+    def user_subscriptions(self, profile: str, external_user_id: str) -> list[Subscription]:
+        """The active seats one user holds in one profile (what a per-user reclaim frees)."""
+        rows = self._q(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions "
+            "WHERE profile = ? AND external_user_id = ? AND active = 1 ORDER BY id",
+            (profile, external_user_id),
+        )
+        return [self._row_to_subscription(r) for r in rows]
+
     def get_subscription(self, subscription_id: int) -> Subscription | None:
         """One subscription by id, active or not."""
         row = self._q(
@@ -526,6 +556,35 @@ class SqliteStore:
                 rule_id = rule.id
         return converter.structure({**data, "id": rule_id}, ReclamationRule)
 
+    def get_exclusion_rule(self, rule_id: int) -> ExclusionRule | None:
+        """One exclusion rule by id."""
+        row = self._q("SELECT id, data FROM exclusion_rules WHERE id = ?", (rule_id,)).fetchone()
+        if row is None:
+            return None
+        return converter.structure({**json.loads(row["data"]), "id": row["id"]}, ExclusionRule)
+
+    def update_exclusion_rule(self, rule: ExclusionRule) -> ExclusionRule:
+        """Replace a stored exclusion rule (found by its id)."""
+        data = converter.unstructure(rule)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "UPDATE exclusion_rules SET data = ? WHERE id = ?", (_dumps(data), rule.id)
+            )
+            if cur.rowcount != 1:
+                raise ConfigError(f"no exclusion rule with id {rule.id}", field="exclusion_rule.id")
+        return rule
+
+    def get_reclamation_rule(self, software_model: str) -> ReclamationRule | None:
+        """The (first) reclamation rule of ``software_model``."""
+        row = self._q(
+            "SELECT id, data FROM reclamation_rules WHERE software_model = ? ORDER BY id LIMIT 1",
+            (software_model,),
+        ).fetchone()
+        if row is None:
+            return None
+        return converter.structure({**json.loads(row["data"]), "id": row["id"]}, ReclamationRule)
+
     def list_reclamation_rules(self) -> list[ReclamationRule]:
         """All reclamation rules, oldest first."""
         return [
@@ -541,14 +600,15 @@ class SqliteStore:
         with self.transaction():
             try:
                 cur = self._db.execute(
-                    "INSERT INTO candidates (subscription_id, profile, state, opened_at, closed_at, data) "
-                    "VALUES (?, ?, ?, ?, ?, '{}')",
+                    "INSERT INTO candidates (subscription_id, profile, state, opened_at, closed_at, "
+                    "keep_until, data) VALUES (?, ?, ?, ?, ?, ?, '{}')",
                     (
                         candidate.subscription_id,
                         candidate.profile,
                         candidate.state.value,
                         _ts(candidate.opened_at),
                         _ts(candidate.closed_at),
+                        _ts(candidate.keep_until),
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -563,10 +623,12 @@ class SqliteStore:
         """Replace a stored candidate with a new version of itself."""
         with self.transaction():
             cur = self._q(
-                "UPDATE candidates SET state = ?, closed_at = ?, data = ? WHERE id = ?",
+                "UPDATE candidates SET state = ?, closed_at = ?, keep_until = ?, data = ? "
+                "WHERE id = ?",
                 (
                     candidate.state.value,
                     _ts(candidate.closed_at),
+                    _ts(candidate.keep_until),
                     _dumps(converter.unstructure(candidate)),
                     candidate.id,
                 ),
@@ -580,21 +642,32 @@ class SqliteStore:
         return None if row is None else converter.structure(json.loads(row[0]), RemovalCandidate)
 
     def list_candidates(
-        self, profile: str | None = None, *, states: Iterable[CandidateState] | None = None
+        self,
+        profile: str | None = None,
+        *,
+        states: Iterable[CandidateState] | None = None,
+        ids: Iterable[int] | None = None,
+        subscription_ids: Iterable[int] | None = None,
     ) -> list[RemovalCandidate]:
-        """Candidates, oldest first, optionally for one profile and some states."""
-        sql, params = "SELECT data FROM candidates", []
-        where = []
+        """Candidates, oldest first, optionally for one profile, some states, ids or seats."""
+        sql = "SELECT data FROM candidates"
+        where: list[str] = []
+        params_: list[Any] = []
         if profile is not None:
             where.append("profile = ?")
-            params.append(profile)
-        if states is not None:
-            wanted = [s.value for s in states]
-            where.append(f"state IN ({', '.join('?' * len(wanted))})")
-            params.extend(wanted)
+            params_.append(profile)
+        values: list[Any] | None
+        for column, values in (
+            ("state", None if states is None else [s.value for s in states]),
+            ("id", None if ids is None else [int(i) for i in ids]),
+            ("subscription_id", None if subscription_ids is None else list(subscription_ids)),
+        ):
+            if values is not None:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params_.extend(values)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        rows = self._q(sql + " ORDER BY id", params)
+        rows = self._q(sql + " ORDER BY id", params_)
         return [converter.structure(json.loads(r[0]), RemovalCandidate) for r in rows]
 
     # -- jobs -------------------------------------------------------------------------------
@@ -654,19 +727,41 @@ class SqliteStore:
         )
 
     def list_audit(
-        self, *, profile: str | None = None, entity: str | None = None, limit: int = 1000
+        self,
+        *,
+        profile: str | None = None,
+        entity: str | None = None,
+        limit: int = 1000,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        last: bool = False,
     ) -> list[AuditEntry]:
-        """Audit entries, oldest first."""
-        sql, where, params = "SELECT * FROM audit_log", [], []
+        """Audit entries, oldest first; ``action`` matches a prefix (``candidate.``), ``last``
+        keeps the newest ``limit`` entries instead of the oldest."""
+        sql, where = "SELECT * FROM audit_log", []
+        params: list[Any] = []
         if profile is not None:
             where.append("profile = ?")
             params.append(profile)
         if entity is not None:
             where.append("entity = ?")
             params.append(entity)
+        if entity_id is not None:
+            where.append("entity_id = ?")
+            params.append(entity_id)
+        if action is not None:
+            where.append("substr(action, 1, ?) = ?")
+            params.extend([len(action), action])
+        if since is not None:
+            where.append("at >= ?")
+            params.append(format_instant(since))
         if where:
             sql += " WHERE " + " AND ".join(where)
-        rows = self._q(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        order = "DESC" if last else "ASC"
+        rows = list(self._q(sql + f" ORDER BY id {order} LIMIT ?", (*params, limit)))
+        if last:
+            rows.reverse()
         return [
             AuditEntry(
                 id=r["id"],
@@ -680,6 +775,268 @@ class SqliteStore:
                 after=None if r["after"] is None else json.loads(r["after"]),
                 detail=r["detail"],
             )
+            for r in rows
+        ]
+
+    # -- lifecycle: cooldowns, schedules, run locks, plans, reclaim actions, outbox -----------
+
+    def cooldowns(self, profile: str, *, now: dt.datetime) -> dict[int, dt.datetime]:
+        """subscription id → end of its cooldown, for seats that must not be proposed yet."""
+        rows = self._q(
+            "SELECT subscription_id, MAX(keep_until) FROM candidates "
+            "WHERE profile = ? AND keep_until > ? GROUP BY subscription_id",
+            (profile, format_instant(now)),
+        )
+        return {r[0]: parse_instant(r[1]) for r in rows}
+
+    def save_schedule(self, job: ScheduledJob) -> None:
+        """Create or replace the scheduled job (profile, process)."""
+        with self.transaction():
+            self._q(
+                "INSERT INTO scheduled_jobs (profile, process, interval_seconds, next_run_at, "
+                "last_run_at, last_status, enabled) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(profile, process) DO UPDATE SET "
+                "interval_seconds = excluded.interval_seconds, next_run_at = excluded.next_run_at, "
+                "last_run_at = excluded.last_run_at, last_status = excluded.last_status, "
+                "enabled = excluded.enabled",
+                (
+                    job.profile,
+                    job.process,
+                    int(job.interval.total_seconds()),
+                    format_instant(job.next_run_at),
+                    _ts(job.last_run_at),
+                    None if job.last_status is None else job.last_status.value,
+                    int(job.enabled),
+                ),
+            )
+
+    def list_schedules(self, profile: str | None = None) -> list[ScheduledJob]:
+        """Scheduled jobs, by profile and process."""
+        sql, params = "SELECT * FROM scheduled_jobs", []
+        if profile is not None:
+            sql += " WHERE profile = ?"
+            params.append(profile)
+        return [
+            ScheduledJob(
+                profile=r["profile"],
+                process=r["process"],
+                interval=dt.timedelta(seconds=r["interval_seconds"]),
+                next_run_at=parse_instant(r["next_run_at"]),
+                last_run_at=_dt(r["last_run_at"]),
+                last_status=None if r["last_status"] is None else JobStatus(r["last_status"]),
+                enabled=bool(r["enabled"]),
+            )
+            for r in self._q(sql + " ORDER BY profile, process", params)
+        ]
+
+    def delete_schedules(self, profile: str, process: str | None = None) -> int:
+        """Remove a profile's scheduled jobs (or one of them); returns how many went."""
+        with self.transaction():
+            if process is None:
+                cur = self._q("DELETE FROM scheduled_jobs WHERE profile = ?", (profile,))
+            else:
+                cur = self._q(
+                    "DELETE FROM scheduled_jobs WHERE profile = ? AND process = ?",
+                    (profile, process),
+                )
+            return cur.rowcount
+
+    def _row_to_lock(self, r: sqlite3.Row) -> RunLock:
+        return RunLock(
+            profile=r["profile"],
+            owner=r["owner"],
+            host=r["host"],
+            pid=r["pid"],
+            acquired_at=parse_instant(r["acquired_at"]),
+            expires_at=parse_instant(r["expires_at"]),
+        )
+
+    def get_run_lock(self, profile: str) -> RunLock | None:
+        """Who holds ``profile``'s run lock, if anyone (expired locks included)."""
+        row = self._q("SELECT * FROM run_locks WHERE profile = ?", (profile,)).fetchone()
+        return None if row is None else self._row_to_lock(row)
+
+    def acquire_run_lock(self, lock: RunLock, *, now: dt.datetime) -> RunLock | None:
+        """Take ``lock`` unless another owner holds an unexpired one; returns that holder if so.
+
+        Reads first without waiting for the write lock, so a second run is told at once.
+        """
+        held = self.get_run_lock(lock.profile)
+        if held is not None and held.owner != lock.owner and held.expires_at > now:
+            return held
+        with self.transaction():
+            held = self.get_run_lock(lock.profile)
+            if held is not None and held.owner != lock.owner and held.expires_at > now:
+                return held
+            self._q(
+                "INSERT INTO run_locks (profile, owner, host, pid, acquired_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(profile) DO UPDATE SET "
+                "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+                (
+                    lock.profile,
+                    lock.owner,
+                    lock.host,
+                    lock.pid,
+                    format_instant(lock.acquired_at),
+                    format_instant(lock.expires_at),
+                ),
+            )
+        return None
+
+    def release_run_lock(self, profile: str, owner: str) -> bool:
+        """Release ``profile``'s lock if ``owner`` holds it; True if it did."""
+        with self.transaction():
+            cur = self._q("DELETE FROM run_locks WHERE profile = ? AND owner = ?", (profile, owner))
+            return cur.rowcount == 1
+
+    def break_run_lock(self, profile: str) -> bool:
+        """Remove ``profile``'s lock whoever holds it (a crashed run); True if there was one."""
+        with self.transaction():
+            return self._q("DELETE FROM run_locks WHERE profile = ?", (profile,)).rowcount == 1
+
+    def save_plan(self, plan: ReclaimPlan) -> None:
+        """Store a reclaim plan under its id (which must be set, with ``expires_at``)."""
+        if plan.id is None or plan.expires_at is None:
+            raise StoreError("a stored reclaim plan needs an id and an expiry")
+        with self.transaction():
+            self._q(
+                "INSERT INTO reclaim_plans (id, profile, created_at, expires_at, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    plan.id,
+                    plan.profile,
+                    format_instant(plan.created_at),
+                    format_instant(plan.expires_at),
+                    _dumps(converter.unstructure(plan)),
+                ),
+            )
+
+    def get_plan(self, plan_id: str) -> tuple[ReclaimPlan, dt.datetime | None] | None:
+        """A stored plan and when it was applied (None = not yet)."""
+        row = self._q(
+            "SELECT data, applied_at FROM reclaim_plans WHERE id = ?", (plan_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return converter.structure(json.loads(row[0]), ReclaimPlan), _dt(row[1])
+
+    def mark_plan_applied(self, plan_id: str, at: dt.datetime) -> bool:
+        """Mark a plan applied; False if it already was (a plan is applied at most once)."""
+        with self.transaction():
+            cur = self._q(
+                "UPDATE reclaim_plans SET applied_at = ? WHERE id = ? AND applied_at IS NULL",
+                (format_instant(at), plan_id),
+            )
+            return cur.rowcount == 1
+
+    def add_reclaim_action(self, action: ReclaimAction) -> ReclaimAction:
+        """Record one vendor reclaim call; returns it with its id."""
+        data = converter.unstructure(action)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "INSERT INTO reclaim_actions (profile, external_user_id, at, status, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    action.profile,
+                    action.external_user_id,
+                    format_instant(action.at),
+                    action.status,
+                    _dumps(data),
+                ),
+            )
+        return converter.structure({**data, "id": cur.lastrowid}, ReclaimAction)
+
+    def update_reclaim_action(self, action: ReclaimAction) -> None:
+        """Replace a stored reclaim action (after an undo)."""
+        data = converter.unstructure(action)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "UPDATE reclaim_actions SET status = ?, data = ? WHERE id = ?",
+                (action.status, _dumps(data), action.id),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no reclaim action with id {action.id}")
+
+    def get_reclaim_action(self, action_id: int) -> ReclaimAction | None:
+        """One reclaim action by id."""
+        row = self._q("SELECT id, data FROM reclaim_actions WHERE id = ?", (action_id,)).fetchone()
+        if row is None:
+            return None
+        return converter.structure({**json.loads(row["data"]), "id": row["id"]}, ReclaimAction)
+
+    def list_reclaim_actions(
+        self, profile: str | None = None, *, limit: int = 1000
+    ) -> list[ReclaimAction]:
+        """Reclaim actions, oldest first."""
+        sql, params = "SELECT id, data FROM reclaim_actions", []
+        if profile is not None:
+            sql += " WHERE profile = ?"
+            params.append(profile)
+        rows = self._q(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
+            for r in rows
+        ]
+
+    def add_notification(self, notification: Notification) -> Notification:
+        """Put a notification in the outbox; returns it with its id."""
+        data = converter.unstructure(notification)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "INSERT INTO outbox (created_at, profile, kind, status, data) VALUES (?, ?, ?, ?, ?)",
+                (
+                    format_instant(notification.created_at),
+                    notification.profile,
+                    notification.kind.value,
+                    notification.status.value,
+                    _dumps(data),
+                ),
+            )
+        return converter.structure({**data, "id": cur.lastrowid}, Notification)
+
+    def update_notification(self, notification: Notification) -> None:
+        """Record a delivery attempt on a stored notification."""
+        data = converter.unstructure(notification)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "UPDATE outbox SET status = ?, data = ? WHERE id = ?",
+                (notification.status.value, _dumps(data), notification.id),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no notification with id {notification.id}")
+
+    def get_notification(self, notification_id: int) -> Notification | None:
+        """One notification by id."""
+        row = self._q("SELECT id, data FROM outbox WHERE id = ?", (notification_id,)).fetchone()
+        if row is None:
+            return None
+        return converter.structure({**json.loads(row["data"]), "id": row["id"]}, Notification)
+
+    def list_notifications(
+        self,
+        *,
+        status: DeliveryStatus | None = None,
+        profile: str | None = None,
+        limit: int = 1000,
+    ) -> list[Notification]:
+        """Notifications in the outbox, oldest first."""
+        sql, where, params = "SELECT id, data FROM outbox", [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if profile is not None:
+            where.append("profile = ?")
+            params.append(profile)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._q(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, Notification)
             for r in rows
         ]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from saas_license._time import UTC, format_instant
 
-__all__ = ["INTEGRATION_USER_ID", "generate_users"]
+__all__ = ["INTEGRATION_USER_ID", "generate_audits", "generate_users", "iter_users"]
 
 INTEGRATION_USER_ID = "1000000001"
 _FIRST = [
@@ -118,6 +119,13 @@ def generate_users(
     same day yields the same account. Mix: ~5% administrators, ~8% disabled, ~20% free
     reviewers/viewers, ~12% of paid users never accessed, the rest spread over the last year.
     """
+    return list(iter_users(count, seed=seed, today=today))
+
+
+def iter_users(
+    count: int, *, seed: int = 7, today: dt.date | None = None, first_id: int = 1_000_000_001
+) -> Iterator[dict[str, Any]]:
+    """The users of :func:`generate_users`, one at a time (large accounts without the big list)."""
     if count < 1:
         raise ValueError("a sandbox account needs at least one user")
     rng = random.Random(seed)
@@ -127,8 +135,8 @@ def generate_users(
     def days_ago(days: int) -> dt.datetime:
         return anchor - dt.timedelta(days=days, seconds=rng.randrange(0, 86_400))
 
-    users = [
-        _user(
+    if first_id == int(INTEGRATION_USER_ID):
+        yield _user(
             INTEGRATION_USER_ID,
             "saas-license@example.com",
             "SaaS License Integration",
@@ -136,11 +144,13 @@ def generate_users(
             accessed=days_ago(0),
             admin=True,
         )
-    ]
-    for n in range(1, count):
-        uid = str(1_000_000_001 + n)
+        start = 1
+    else:
+        start = 0
+    for n in range(start, count):
+        uid = str(first_id + n)
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        email = f"{first}.{last}.{n}@example.com"
+        email = f"{first}.{last}.{first_id + n - 1_000_000_001}@example.com"
         name = f"{first.title()} {last.title()}"
         roll = rng.random()
         new_account = rng.random() < 0.05
@@ -159,7 +169,7 @@ def generate_users(
             accessed = days_ago(min(age, rng.randrange(90, 365)))
         pid, pname = rng.choice(_PRODUCTS)
         if roll < 0.05:  # administrators
-            users.append(
+            yield (
                 _user(
                     uid,
                     email,
@@ -179,7 +189,7 @@ def generate_users(
             )
             continue
         if roll < 0.13:  # disabled: hold no seat
-            users.append(
+            yield (
                 _user(
                     uid,
                     email,
@@ -193,7 +203,7 @@ def generate_users(
             continue
         if roll < 0.33:  # free reviewers / viewers
             role = rng.choice([40, 50])
-            users.append(
+            yield (
                 _user(
                     uid,
                     email,
@@ -217,7 +227,7 @@ def generate_users(
         if not any(seats):
             seats = (True, False, False)
         role = rng.choice([20, 30, 30, 35])
-        users.append(
+        yield (
             _user(
                 uid,
                 email,
@@ -236,4 +246,60 @@ def generate_users(
                 ],
             )
         )
-    return users
+
+
+_AUDITABLE = ("feature", "idea", "release", "epic", "requirement", "note")
+
+
+def generate_audits(
+    users: Iterable[dict[str, Any]], *, seed: int = 7, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Audit records (writes) for an account, newest first, within Aha!'s 12-month window.
+
+    Most active users wrote something on or before their last access; a few users write through
+    integrations without ever opening Aha! (``accessed_at`` null or old, recent audits): for them
+    the audits are the only sign of life.
+    """
+    rng = random.Random(seed * 7919 + 1)
+    anchor = now or dt.datetime.now(UTC)
+    oldest = anchor - dt.timedelta(days=365)
+    audits: list[dict[str, Any]] = []
+    next_id = 6_776_757_454_436_000_000
+    for user in users:
+        if not user.get("enabled", True):
+            continue
+        accessed = user.get("accessed_at")
+        times: list[dt.datetime] = []
+        stale = accessed is None or (
+            anchor - dt.datetime.fromisoformat(accessed.replace("Z", "+00:00"))
+        ) > dt.timedelta(days=90)
+        if stale and rng.random() < 0.04:  # writes through an integration, no UI access
+            times = [anchor - dt.timedelta(seconds=rng.randrange(3600, 20 * 86_400))]
+        elif accessed is not None and rng.random() < 0.6:
+            last = dt.datetime.fromisoformat(accessed.replace("Z", "+00:00"))
+            times = [
+                last - dt.timedelta(seconds=rng.randrange(0, 30 * 86_400))
+                for _ in range(rng.randrange(1, 4))
+            ]
+        for when in times:
+            if when < oldest:
+                continue
+            kind = rng.choice(_AUDITABLE)
+            next_id += rng.randrange(1, 1000)
+            actor = {"id": user["id"], "name": user.get("name", ""), "email": user.get("email")}
+            audits.append(
+                {
+                    "id": str(next_id),
+                    "audit_action": rng.choice(["create", "update", "update", "destroy"]),
+                    "created_at": format_instant(when),
+                    "interesting": True,
+                    "user": actor,
+                    "contributors": [{"user": actor}],
+                    "auditable_type": kind,
+                    "auditable_id": rng.randrange(1_000_000_000, 2_000_000_000),
+                    "description": f"updated {kind}",
+                    "changes": [{"field_name": "Name", "value": "old &rarr; new"}],
+                }
+            )
+    audits.sort(key=lambda a: a["created_at"], reverse=True)
+    return audits

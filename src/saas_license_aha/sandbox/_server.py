@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from typing import Any
 
 import httpx
 
 from ._app import SandboxApp
+from ._faults import SandboxTimeout
 
 __all__ = ["SandboxServer"]
 
@@ -26,7 +28,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers=list(self.headers.items()),
             content=body,
         )
-        response = self.server.app(request)
+        try:
+            response = self.server.app(request)
+        except SandboxTimeout as exc:  # hang, then drop the connection without an answer
+            time.sleep(exc.hang)
+            self.close_connection = True
+            return
         payload = response.content
         self.send_response(response.status_code)
         for name, value in response.headers.items():

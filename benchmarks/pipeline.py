@@ -1,0 +1,119 @@
+"""``python -m benchmarks.pipeline``: one full daily run of the core into the SQLite store.
+
+A seeded sandbox account is served over real HTTP on 127.0.0.1 by the parent process with rate
+limits off, so the figures are the core's (client parsing, mapping, store writes, evaluation,
+candidates) and not the vendor's pacing. Each size is measured by two fresh child processes: a
+timed run, then a memory run under tracemalloc, so that peak memory is the core's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+
+def _child(base_url: str, key: str, *, traced: bool) -> dict[str, Any]:
+    from saas_license import HttpOptions, Workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.open(Path(tmp) / "bench.db", http=HttpOptions(rate_limit=False))
+        ws.add_alias("a", spoke="aha", base_url=base_url, api_key=key)
+        ws.create_profile("p", spoke="aha", alias="a")
+        ws.validate("p")
+        ws.publish("p")
+        if traced:
+            tracemalloc.start()
+        t0 = time.perf_counter()
+        report = ws.run("p")
+        wall = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] if traced else 0
+        tracemalloc.stop()
+        t1 = time.perf_counter()
+        again = ws.run("p")
+        rerun = time.perf_counter() - t1
+        seats = ws.store.count_subscriptions("p")["total"]
+        db_bytes = sum(f.stat().st_size for f in Path(tmp).glob("bench.db*"))
+        ws.close()
+    return {
+        "seats": seats,
+        "candidates": report.candidates_created,
+        "wall": wall,
+        "jobs": {j.process: j.duration_seconds or 0.0 for j in report.jobs},
+        "rerun": rerun,
+        "rerun_new": again.candidates_created,
+        "peak_mib": peak / 2**20,
+        "db_mib": db_bytes / 2**20,
+    }
+
+
+def _spawn(base_url: str, key: str, mode: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pipeline", "--child", mode, base_url, key],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(size: int) -> dict[str, Any]:
+    """Timed and memory runs of one daily cycle against a ``size``-user account."""
+    from saas_license_aha.sandbox import SandboxApp, SandboxServer
+
+    key = secrets.token_urlsafe(16)
+    app = SandboxApp(user_count=size, api_keys=[key], seed=1)
+    with SandboxServer(app) as server:
+        timed = _spawn(server.base_url, key, "timed")
+        memory = _spawn(server.base_url, key, "memory")
+    return {"users": size, **timed, "peak_mib": memory["peak_mib"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.pipeline", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--sizes", default="10000,50000", help="Comma-separated account sizes (users)."
+    )
+    parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "URL", "KEY"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        mode, url, key = args.child
+        print(json.dumps(_child(url, key, traced=mode == "memory")))
+        return 0
+    rows = [measure(int(s.replace("_", ""))) for s in args.sizes.split(",") if s.strip()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(
+        "daily run of one profile (download, activity, evaluate, plan) into SQLite; sandbox unthrottled"
+    )
+    for r in rows:
+        jobs = ", ".join(f"{k} {v:.2f}s" for k, v in r["jobs"].items())
+        print(
+            f"{r['users']:>8,} users: {r['seats']:,} seats, {r['candidates']:,} candidates, "
+            f"wall {r['wall']:.2f}s ({jobs}), {r['seats'] / r['wall']:,.0f} seats/s; "
+            f"re-run {r['rerun']:.2f}s with {r['rerun_new']} new candidates; "
+            f"peak traced {r['peak_mib']:.1f} MiB; database {r['db_mib']:.1f} MiB"
+        )
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        print(
+            f"peak memory {b['users']:,} vs {a['users']:,} users: {b['peak_mib'] / a['peak_mib']:.2f}x "
+            f"for {b['users'] / a['users']:.0f}x the users"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

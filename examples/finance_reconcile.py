@@ -1,0 +1,61 @@
+"""Entitlements, reconciliation and the HTML report, end to end against the in-process sandbox.
+
+Run: python examples/finance_reconcile.py  (no network; everything lives in a temp directory)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from saas_license import CsvImportError, HttpOptions, Workspace
+from saas_license.reports import render_html, write_csv, write_json
+from saas_license_aha.sandbox import SandboxApp
+
+sandbox = SandboxApp(user_count=400, api_keys=["example-key"], seed=5)
+http = HttpOptions(transport=sandbox.transport(), rate_limit=False)
+
+with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", http=http) as ws:
+    ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key")
+    ws.create_profile("aha", spoke="aha", alias="aha-main")
+    ws.validate("aha")
+    ws.publish("aha")
+    ws.run("aha")  # download, activity, evaluate: seats, software models and candidates
+
+    # What was bought, from a CSV (all rows or none; bad rows are named by line).
+    contracts = Path(tmp) / "entitlements.csv"
+    contracts.write_text(
+        "software_model,purchased_rights,unit_cost,currency,period,start,end,name\n"
+        "Aha! Roadmaps,200,59.00,USD,monthly,2025-01-01,,RM-2025\n"
+        "Aha! Develop,40,708.00,USD,annually,2025-01-01,2027-12-31,DEV-2025\n",
+        encoding="utf-8",
+    )
+    print(f"imported {len(ws.import_entitlements(contracts))} entitlements")
+    broken = Path(tmp) / "broken.csv"
+    broken.write_text(contracts.read_text().replace("59.00", "59,00,00"), encoding="utf-8")
+    try:
+        ws.import_entitlements(broken)
+    except CsvImportError as exc:
+        print(f"refused {broken.name}: {exc.problems[0]}")
+
+    result = ws.reconcile(save=True)
+    print(f"\nreconciliation as of {result.as_of:%Y-%m-%d %H:%M} UTC")
+    for row in result.models:
+        status = "compliant" if row.compliant else f"short {row.rights_needed}"
+        print(
+            f"  {row.software_model:16} owned {row.rights_owned:4}  used {row.rights_used:4}  "
+            f"{status:12} true-up {row.true_up_cost}  potential savings {row.potential_savings}"
+        )
+    for currency, sums in result.totals().items():
+        print(f"  {currency}: {', '.join(f'{k} {v}' for k, v in sums.items())}")
+    print(f"  unlicensed seats: {len(result.unlicensed)}; unmapped: {len(result.unmapped)}")
+    print(
+        f"  a seat of Aha! Roadmaps costs {ws.prices.unit_price('Aha! Roadmaps', at=result.as_of)}"
+    )
+
+    report = Path(tmp) / "report.html"
+    report.write_text(render_html(result), encoding="utf-8")
+    write_json(result, Path(tmp) / "report.json")
+    tables = write_csv(result, Path(tmp) / "tables")
+    print(f"\nreport: {report.stat().st_size:,} bytes of HTML, {len(tables)} CSV tables")
+    assert result.models and report.stat().st_size > 10_000

@@ -1,0 +1,83 @@
+"""Glue between the workspace and the finance area: checks entitlements against the store and
+feeds :func:`~saas_license.reconciliation.reconcile` from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from .candidates import OPEN_STATES, CandidateState
+from .entitlements import Entitlement, EntitlementPriceBook, check_currency
+from .errors import ConfigError, StoreError
+from .jobs import JobStatus
+from .pricing import NoPrices, PriceBook
+from .reconciliation import Reconciliation, reconcile
+from .store import Store
+from .store._finance import FinanceStore
+
+__all__ = ["check_entitlement", "finance_store", "price_book_for", "reconcile_store"]
+
+
+def finance_store(store: Store) -> FinanceStore:
+    """The store as a :class:`FinanceStore`, or a clear error if it keeps no entitlements."""
+    if not isinstance(store, FinanceStore):
+        raise StoreError(
+            f"{type(store).__name__} does not keep entitlements",
+            hint="use SqliteStore, or add the FinanceStore methods to your store",
+        )
+    return store
+
+
+def price_book_for(store: Store, timezone: str) -> PriceBook:
+    """Entitlement prices when the store keeps entitlements, else no prices."""
+    if isinstance(store, FinanceStore):
+        return EntitlementPriceBook(store, timezone=timezone)
+    return NoPrices()
+
+
+def check_entitlement(store: Store, ent: Entitlement, pending: Sequence[Entitlement] = ()) -> None:
+    """Refuse an entitlement for an unknown model or profile, or in a second currency."""
+    models = {m.name for m in store.list_software_models()}
+    if ent.software_model not in models:
+        raise ConfigError(
+            f"no software model named {ent.software_model!r}",
+            field="entitlement.software_model",
+            hint="known models: " + (", ".join(sorted(models)) or "none yet; run a profile first"),
+        )
+    if ent.profile is not None and store.get_profile(ent.profile) is None:
+        raise ConfigError(
+            f"no profile named {ent.profile!r}",
+            field="entitlement.profile",
+            hint="leave the profile empty for rights that cover every profile",
+        )
+    check_currency(ent, [*finance_store(store).list_entitlements(ent.software_model), *pending])
+
+
+def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconciliation:
+    """Reconcile everything the store holds, as of ``now``."""
+    fin = finance_store(store)
+    profiles = store.list_profiles()
+    data_as_of: dict[str, dt.datetime | None] = {}
+    for prof in profiles:
+        done = [
+            j
+            for j in store.list_jobs(prof.name, limit=50)
+            if j.process == "download" and j.status is JobStatus.COMPLETE
+        ]
+        data_as_of[prof.name] = done[0].finished_at if done else None
+    thresholds: dict[str, int] = {}
+    for rule in store.list_reclamation_rules():
+        if rule.active:
+            thresholds.setdefault(rule.software_model, rule.inactivity_days)
+    return reconcile(
+        subscriptions=store.iter_subscriptions(),
+        entitlements=fin.list_entitlements(),
+        candidates=store.list_candidates(states=[*OPEN_STATES, CandidateState.CLOSED_COMPLETE]),
+        models=store.list_software_models(),
+        exclusions=store.list_exclusion_rules(),
+        profile_types={p.name: p.profile_type for p in profiles},
+        now=now,
+        timezone=timezone,
+        inactivity_days=thresholds,
+        data_as_of=data_as_of,
+    )

@@ -1,0 +1,303 @@
+"""Finance commands: ``entitlements`` (add/list/edit/retire/import), ``reconcile`` and ``report``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._time import format_instant
+from ..entitlements import SubscriptionPeriod
+from ..entitlements_csv import CsvImportError
+from ..errors import ConfigError
+from ..reports import render_html, write_csv, write_json
+from ..tables import Table, cell_text
+from . import _State, cli
+from ._output import echo_json, echo_table
+
+#: Entitlement fields → the CLI options that set them, so errors name what the user typed.
+_OPTIONS = {
+    "entitlement.software_model": "--model",
+    "entitlement.purchased_rights": "--rights",
+    "entitlement.unit_cost": "--unit-cost",
+    "entitlement.currency": "--currency",
+    "entitlement.period": "--period",
+    "entitlement.start": "--start",
+    "entitlement.end": "--end",
+    "entitlement.profile": "--profile",
+    "entitlement.retired_on": "--on",
+}
+_TABLE_NAMES = (
+    "models",
+    "profiles",
+    "remediation",
+    "unlicensed",
+    "unmapped",
+    "activity",
+    "opportunities",
+    "totals",
+)
+
+
+def _state() -> _State:
+    return click.get_current_context().find_object(_State)  # type: ignore[return-value]
+
+
+@contextmanager
+def _as_options() -> Iterator[None]:
+    """Re-word entitlement field errors with the option the user typed."""
+    try:
+        yield
+    except ConfigError as exc:
+        option = _OPTIONS.get(exc.field or "")
+        if option is None:
+            raise
+        message = exc.message.removeprefix(f"{exc.field}: ")
+        raise ConfigError(message, field=option, hint=exc.hint) from None
+
+
+def _format_options(func: Any) -> Any:
+    func = click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        func
+    )
+
+
+def _emit(table: Table, *, as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise ConfigError("choose one of --json and --csv", field="--csv")
+    if as_json:
+        echo_json(table.to_json_data())
+    elif as_csv:
+        click.echo(table.to_csv(), nl=False)
+    else:
+        stamp = f" (as of {format_instant(table.as_of)})" if table.as_of else ""
+        click.echo(f"{table.title or table.name}{stamp}")
+        echo_table(table.columns, [[cell_text(v) for v in row] for row in table.rows])
+
+
+@cli.group("entitlements")
+def entitlements_group() -> None:
+    """Entitlements: rights bought per software model, with unit cost and dates."""
+
+
+_period_choice = click.Choice([p.value for p in SubscriptionPeriod])
+
+
+@entitlements_group.command("add")
+@click.option("--model", "software_model", required=True, help="Software model the rights are for.")
+@click.option("--rights", "purchased_rights", required=True, type=int, help="Purchased rights.")
+@click.option("--unit-cost", required=True, help="Cost of one right per period, e.g. 59.00.")
+@click.option("--currency", required=True, help="ISO currency code, e.g. USD.")
+@click.option("--start", required=True, help="First day in force (YYYY-MM-DD).")
+@click.option("--end", help="Last day in force (YYYY-MM-DD); open-ended if omitted.")
+@click.option("--period", type=_period_choice, default="annually", show_default=True)
+@click.option("--profile", help="Only for this profile (default: every profile).")
+@click.option("--name", default="", help="A label, e.g. the contract number.")
+@click.option("--json", "as_json", is_flag=True, help="Print the entitlement as JSON.")
+def entitlements_add(
+    software_model: str,
+    purchased_rights: int,
+    unit_cost: str,
+    currency: str,
+    start: str,
+    end: str | None,
+    period: str,
+    profile: str | None,
+    name: str,
+    as_json: bool,
+) -> None:
+    """Record rights bought for a software model."""
+    ws = _state().open()
+    with _as_options():
+        ent = ws.add_entitlement(
+            software_model,
+            purchased_rights=purchased_rights,
+            unit_cost=unit_cost,
+            currency=currency,
+            start=start,
+            end=end,
+            period=period,
+            profile=profile,
+            name=name,
+        )
+    if as_json:
+        echo_json(ent.to_row(at=ws.clock(), timezone=ws.policy.timezone))
+        return
+    click.echo(
+        f"entitlement {ent.id} added: {ent.purchased_rights} rights of {ent.software_model} "
+        f"at {ent.currency} {ent.unit_cost} {ent.period.value} "
+        f"({ent.state_at(ws.clock(), ws.policy.timezone).value})"
+    )
+
+
+@entitlements_group.command("list")
+@click.option("--model", "software_model", help="Only this software model.")
+@_format_options
+def entitlements_list(software_model: str | None, as_json: bool, as_csv: bool) -> None:
+    """List entitlements with their state as of now."""
+    table = _state().open().entitlements_table()
+    if software_model is not None:
+        i = table.columns.index("software_model")
+        table = Table(
+            name=table.name,
+            columns=table.columns,
+            rows=tuple(r for r in table.rows if r[i] == software_model),
+            title=table.title,
+            as_of=table.as_of,
+        )
+    _emit(table, as_json=as_json, as_csv=as_csv)
+
+
+@entitlements_group.command("edit")
+@click.argument("entitlement_id", type=int)
+@click.option("--model", "software_model")
+@click.option("--rights", "purchased_rights", type=int)
+@click.option("--unit-cost")
+@click.option("--currency")
+@click.option("--start")
+@click.option("--end", help="New last day; 'none' makes it open-ended.")
+@click.option("--period", type=_period_choice)
+@click.option("--profile", help="Scope to a profile; 'none' for every profile.")
+@click.option("--name")
+def entitlements_edit(entitlement_id: int, **options: Any) -> None:
+    """Change an entitlement's fields (only those given)."""
+    changes = {k: v for k, v in options.items() if v is not None}
+    for key in ("end", "profile"):
+        if isinstance(changes.get(key), str) and changes[key].lower() == "none":
+            changes[key] = None
+    if not changes:
+        raise ConfigError("nothing to change", field="options", hint="give at least one option")
+    with _as_options():
+        ent = _state().open().edit_entitlement(entitlement_id, **changes)
+    click.echo(f"entitlement {ent.id} updated: {', '.join(sorted(changes))}")
+
+
+@entitlements_group.command("retire")
+@click.argument("entitlement_id", type=int)
+@click.option("--on", "on", help="Retire from this day (YYYY-MM-DD); default today.")
+def entitlements_retire(entitlement_id: int, on: str | None) -> None:
+    """Retire an entitlement: its rights stop counting from that day."""
+    with _as_options():
+        ent = _state().open().retire_entitlement(entitlement_id, on=on)
+    click.echo(f"entitlement {ent.id} retired from {ent.retired_on}")
+
+
+@entitlements_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def entitlements_import(path: Path) -> None:
+    """Import entitlements from CSV (all rows or none). Columns: software_model, purchased_rights,
+    unit_cost, currency, start, and optionally period, end, profile, name."""
+    try:
+        saved = _state().open().import_entitlements(path)
+    except CsvImportError as exc:
+        click.echo(f"error: {path}: {len(exc.problems)} problem(s); nothing was imported", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {path}:{problem.line}: {problem.field}: {problem.message}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"imported {len(saved)} entitlements from {path}")
+
+
+@cli.command("reconcile")
+@click.option(
+    "--table",
+    "table_name",
+    type=click.Choice(_TABLE_NAMES),
+    help="Show only this table (default: a summary).",
+)
+@click.option("--save", is_flag=True, help="Keep the result in the workspace.")
+@click.option(
+    "--every",
+    "every_days",
+    type=click.IntRange(1, 366),
+    help="Reconcile and save only if the last saved result is older than this many days "
+    "(for cron).",
+)
+@_format_options
+def reconcile_cmd(
+    table_name: str | None, save: bool, every_days: int | None, as_json: bool, as_csv: bool
+) -> None:
+    """Reconcile seats against entitlements: owned, used, available, true-up, savings."""
+    ws = _state().open()
+    if every_days is not None:
+        result = ws.reconcile_if_due(dt.timedelta(days=every_days))
+        if result is None:
+            last = ws.reconciliations(limit=1)[0]
+            click.echo(
+                f"not due: last saved reconciliation is from {format_instant(last.as_of)}",
+                err=True,
+            )
+            return
+    else:
+        result = ws.reconcile(save=save)
+    if table_name is not None:
+        _emit(result.table(table_name), as_json=as_json, as_csv=as_csv)
+        return
+    if as_csv:
+        raise ConfigError("--csv prints one table; choose it with --table", field="--table")
+    if as_json:
+        echo_json(result.to_json_data())
+        return
+    zone = result.timezone
+    click.echo(
+        f"reconciliation as of {format_instant(result.as_of)} ({zone}): "
+        + ("compliant" if result.compliant else "NOT compliant")
+    )
+    for name in ("models", "remediation"):
+        click.echo()
+        _emit(result.table(name), as_json=False, as_csv=False)
+    click.echo(
+        f"\nunlicensed seats: {len(result.unlicensed)}; seats with unmapped identifiers: "
+        f"{sum(u.subscriptions for u in result.unmapped)}; open candidates on counted seats: "
+        f"{len(result.opportunities)}"
+    )
+    for currency, sums in result.totals().items():
+        click.echo(
+            f"{currency} per year: true-up {sums['true_up_cost']}, over-licensed "
+            f"{sums['over_licensed_amount']}, potential savings {sums['potential_savings']}, "
+            f"realised {sums['actual_savings']}"
+        )
+
+
+@cli.command("report")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the HTML report (one self-contained file).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every table as one JSON document.",
+)
+@click.option(
+    "--csv",
+    "csv_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one CSV file per table into this directory.",
+)
+@click.option("--save", is_flag=True, help="Also keep the reconciliation in the workspace.")
+def report_cmd(
+    html_path: Path | None, json_path: Path | None, csv_dir: Path | None, save: bool
+) -> None:
+    """Reconcile now and write the report: HTML with charts, and/or JSON and CSV tables."""
+    if html_path is None and json_path is None and csv_dir is None:
+        raise ConfigError(
+            "nothing to write", field="--html", hint="give --html FILE, --json FILE or --csv DIR"
+        )
+    ws = _state().open()
+    result = ws.reconcile(save=save)
+    if html_path is not None:
+        html_path.write_text(render_html(result), encoding="utf-8")
+        click.echo(f"wrote {html_path}")
+    if json_path is not None:
+        click.echo(f"wrote {write_json(result, json_path)}")
+    if csv_dir is not None:
+        for path in write_csv(result, csv_dir):
+            click.echo(f"wrote {path}")

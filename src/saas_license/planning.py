@@ -1,0 +1,201 @@
+"""Building a reclaim plan (read-only) and the safety re-check that runs before every reclaim."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import attrs
+
+from .candidates import OPEN_STATES, CandidateState, RemovalCandidate
+from .evaluation import Assessment, EvaluationPolicy, assess
+from .lifecycle import Route
+from .pricing import NoPrices, PriceBook
+from .profiles import IntegrationProfile
+from .reclaim import HeldItem, PlanAction, PlanItem, ReclaimPlan
+from .rules import ReclamationRule
+from .store import Store
+from .subscriptions import Subscription
+
+__all__ = ["build_plan", "recheck", "reclaim_key"]
+
+
+def reclaim_key(profile: IntegrationProfile, sub: Subscription | RemovalCandidate) -> str:
+    """What one vendor reclaim frees: the whole user (the default, as for Aha!) or one seat.
+
+    A profile whose spoke reclaims single seats may set ``options["reclaim.scope"] = "seat"``.
+    """
+    if profile.options.get("reclaim.scope") == "seat":
+        seat_id = sub.id if isinstance(sub, Subscription) else sub.subscription_id
+        return f"seat:{seat_id}"
+    return f"user:{sub.external_user_id}"
+
+
+def recheck(
+    store: Store,
+    profile: IntegrationProfile,
+    sub: Subscription,
+    *,
+    now: dt.datetime,
+    policy: EvaluationPolicy,
+    integration_user_id: str | None,
+) -> Assessment:
+    """Assess one seat again with the rules as they are *now* (the last check before a reclaim)."""
+    rules = {r.software_model: r for r in store.list_reclamation_rules() if r.active}
+    return assess(
+        sub,
+        now=now,
+        profile_type=profile.profile_type,
+        exclusions=store.list_exclusion_rules(),
+        rules=rules,
+        integration_user_id=integration_user_id,
+        policy=policy,
+    )
+
+
+def _route(
+    candidate: RemovalCandidate,
+    rules: dict[int, ReclamationRule],
+    by_model: dict[str, ReclamationRule],
+) -> Route:
+    """The same decision as :meth:`CandidateWorkflow.route_for` (a ready candidate follows its rule)."""
+    rule = rules.get(candidate.rule_id or -1) or by_model.get(candidate.software_model or "")
+    if rule is None:
+        return Route(notify_user=candidate.notify_user)
+    if candidate.state in (CandidateState.READY, CandidateState.ATTENTION_REQUIRED):
+        return rule.route
+    return attrs.evolve(rule.route, notify_user=candidate.notify_user)
+
+
+def build_plan(
+    store: Store,
+    profile: IntegrationProfile,
+    *,
+    now: dt.datetime,
+    action: str = "reclaim",
+    policy: EvaluationPolicy | None = None,
+    prices: PriceBook | None = None,
+    integration_user_id: str | None = None,
+) -> ReclaimPlan:
+    """The reclaim plan of ``profile`` as things stand: what an apply would do, item by item.
+
+    Changes nothing. Open candidates it would not act on are listed in ``held`` with the reason
+    (waiting for a person, no longer idle, or the user holds other seats a reclaim would take).
+    """
+    policy = policy or EvaluationPolicy()
+    prices = prices or NoPrices()
+    me = integration_user_id or profile.integration_user_id
+    all_rules = store.list_reclamation_rules()
+    rules_by_id = {r.id: r for r in all_rules if r.id is not None}
+    by_model = {r.software_model: r for r in all_rules if r.active}
+    exclusions = store.list_exclusion_rules()
+    seats_by_key: dict[str, set[int]] = defaultdict(set)
+    subs: dict[int, Subscription] = {}
+    for sub in store.iter_subscriptions(profile.name):
+        subs[sub.id] = sub
+        seats_by_key[reclaim_key(profile, sub)].add(sub.id)
+    items: list[PlanItem] = []
+    held: list[HeldItem] = []
+    for candidate in store.list_candidates(profile.name, states=OPEN_STATES):
+        state = candidate.state
+        if state is CandidateState.ATTENTION_REQUIRED:
+            held.append(
+                HeldItem(candidate=candidate, reason=f"attention required: {candidate.message}")
+            )
+            continue
+        if state is CandidateState.AWAITING_APPROVAL:
+            held.append(
+                HeldItem(
+                    candidate=candidate,
+                    reason=f"waiting for approval by {candidate.approver or 'an approver'}",
+                )
+            )
+            continue
+        if state is CandidateState.AWAITING_USER and (
+            candidate.respond_by is None or candidate.respond_by > now
+        ):
+            when = (
+                candidate.respond_by.strftime("%Y-%m-%d %H:%M UTC") if candidate.respond_by else "?"
+            )
+            held.append(
+                HeldItem(candidate=candidate, reason=f"waiting for the user's answer until {when}")
+            )
+            continue
+        seat = subs.get(candidate.subscription_id)
+        if seat is None:
+            held.append(
+                HeldItem(
+                    candidate=candidate,
+                    reason="the seat is gone; the next run closes the candidate",
+                )
+            )
+            continue
+        sub = seat
+        verdict = assess(
+            sub,
+            now=now,
+            profile_type=profile.profile_type,
+            exclusions=exclusions,
+            rules=by_model,
+            integration_user_id=me,
+            policy=policy,
+        )
+        if not verdict.idle:
+            held.append(
+                HeldItem(
+                    candidate=candidate, reason=f"not reclaimable now: {verdict.verdict.value}"
+                )
+            )
+            continue
+        price = prices.unit_price(sub.software_model, at=now) if sub.software_model else None
+        kind = (
+            PlanAction.NOTIFY
+            if state is CandidateState.READY and _route(candidate, rules_by_id, by_model).asks_user
+            else PlanAction.RECLAIM
+        )
+        items.append(
+            PlanItem(
+                candidate=candidate,
+                subscription=sub,
+                action="notify user" if kind is PlanAction.NOTIFY else action,
+                kind=kind,
+                potential_savings=price.amount if price else candidate.potential_savings,
+                currency=price.currency if price else candidate.currency,
+            )
+        )
+    # One vendor reclaim may free every seat a user holds: only act when all of them are planned.
+    planned: dict[str, set[int]] = defaultdict(set)
+    for item in items:
+        if item.kind is PlanAction.RECLAIM:
+            planned[reclaim_key(profile, item.subscription)].add(item.subscription.id)
+    final: list[PlanItem] = []
+    for item in items:
+        key = reclaim_key(profile, item.subscription)
+        if item.kind is PlanAction.RECLAIM and planned[key] != seats_by_key[key]:
+            others = sorted(
+                subs[i].identifier for i in seats_by_key[key] - planned[key] if i in subs
+            )
+            held.append(
+                HeldItem(
+                    candidate=item.candidate,
+                    reason="the user also holds "
+                    + ", ".join(others)
+                    + ", which a reclaim would take too and the plan does not cover",
+                )
+            )
+            continue
+        final.append(item)
+    final.sort(
+        key=lambda i: (
+            i.kind is not PlanAction.NOTIFY,
+            reclaim_key(profile, i.subscription),
+            i.candidate.id or 0,
+        )
+    )
+    return ReclaimPlan(
+        profile=profile.name,
+        created_at=now,
+        items=tuple(final),
+        reclaim_enabled=profile.processes.reclaim,
+        held=tuple(held),
+    )

@@ -1,0 +1,804 @@
+"""Reconciliation: rights bought (entitlements) against rights used (seats), per model and profile.
+
+Pure maths over records; :meth:`saas_license.Workspace.reconcile` feeds it from the store.
+
+Per software model, every profile with seats (or with rights bought for it alone) is one
+*unit*. A unit owns the rights scoped to its profile, plus rights lent from the model's
+company-wide pool (entitlements with no profile) to cover its shortfall, largest shortfall
+first. Then, per unit and summed per model::
+
+    used      = active seats of the model, minus seats excluded from cost
+    available = max(0, owned - used)
+    needed    = max(0, used - owned)                     (compliant ⇔ needed == 0)
+    used + available == owned + needed                   (the model row adds the unlent pool)
+
+Money uses one price per model: the rights-weighted average annual unit cost of its
+entitlements in use, rounded to cents. True-up cost = needed * price; over-licensed amount =
+available * price; potential savings = open candidates on counted seats * price; actual
+savings = seats reclaimed (closed complete, not undone) this calendar year, each at the price
+recorded when it was reclaimed, else the price in force then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from ._time import days_between, format_instant
+from .candidates import OPEN_STATES, CandidateState, RemovalCandidate
+from .entitlements import Entitlement, average_annual_price, entitlements_in_use, quantize_money
+from .rules import ExclusionRule, first_exclusion
+from .subscriptions import SoftwareModel, Subscription
+from .tables import Table
+
+__all__ = [
+    "ACTIVITY_BUCKETS",
+    "ActivityBuckets",
+    "ReclaimOpportunity",
+    "Reconciliation",
+    "ReconciliationRow",
+    "Remediation",
+    "RemediationOption",
+    "UnlicensedSubscription",
+    "UnmappedIdentifier",
+    "activity_bucket",
+    "reconcile",
+]
+
+#: Days-since-last-activity buckets, in chart order.
+ACTIVITY_BUCKETS = ("0-30", "30-60", "60-90", "90+", "never")
+DEFAULT_INACTIVITY_DAYS = 60
+
+
+def activity_bucket(days: int | None) -> str:
+    """The bucket of a seat whose user was last active ``days`` ago (None: never)."""
+    if days is None:
+        return "never"
+    if days < 30:
+        return "0-30"
+    if days < 60:
+        return "30-60"
+    if days < 90:
+        return "60-90"
+    return "90+"
+
+
+class Remediation(str, enum.Enum):
+    """What can be done about a result."""
+
+    PURCHASE_RIGHTS = "purchase_rights"  # buy the shortfall
+    RECLAIM_UNUSED = "reclaim_unused"  # take back idle seats (open removal candidates)
+    REDUCE_RIGHTS = "reduce_rights"  # buy fewer rights at renewal
+
+
+@attrs.frozen(kw_only=True)
+class RemediationOption:
+    """One way to fix or improve a result, with the rights and money it moves."""
+
+    software_model: str
+    profile: str | None
+    action: Remediation
+    rights: int
+    amount: Decimal | None
+    currency: str | None
+    affects_compliance: bool
+    note: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ReconciliationRow:
+    """The result for one software model (``profile`` None: all profiles) or one model in one profile."""
+
+    software_model: str
+    profile: str | None
+    rights_owned: int
+    rights_used: int
+    rights_available: int
+    rights_needed: int
+    compliant: bool
+    excluded_seats: int
+    active_seats: int
+    inactive_seats: int
+    entitlements_in_use: int
+    unit_price: Decimal | None
+    currency: str | None
+    true_up_cost: Decimal | None
+    over_licensed_amount: Decimal | None
+    open_candidates: int
+    potential_savings: Decimal | None
+    reclaimed_seats: int
+    actual_savings: Decimal | None
+    as_of: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class UnlicensedSubscription:
+    """A counted seat not covered by any right: its model has no entitlement, or too few."""
+
+    subscription_id: int
+    profile: str
+    software_model: str
+    user_principal_name: str
+    identifier: str
+    reason: str
+    last_activity: dt.datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class UnmappedIdentifier:
+    """An identifier on active seats that maps to no software model, so they cannot be reconciled."""
+
+    identifier: str
+    profile: str
+    subscriptions: int
+
+
+@attrs.frozen(kw_only=True)
+class ActivityBuckets:
+    """Counted seats of one model by days since the user was last active."""
+
+    software_model: str
+    days_0_30: int
+    days_30_60: int
+    days_60_90: int
+    days_90_plus: int
+    never: int
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """bucket label → seats, in :data:`ACTIVITY_BUCKETS` order."""
+        return dict(
+            zip(
+                ACTIVITY_BUCKETS,
+                (self.days_0_30, self.days_30_60, self.days_60_90, self.days_90_plus, self.never),
+                strict=True,
+            )
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ReclaimOpportunity:
+    """An open removal candidate on a counted seat, with what reclaiming it would save a year."""
+
+    candidate_id: int | None
+    profile: str
+    software_model: str
+    user_principal_name: str
+    identifier: str
+    state: CandidateState
+    days_inactive: int | None
+    last_activity: dt.datetime | None
+    savings: Decimal | None
+    currency: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Reconciliation:
+    """One reconciliation: results per model and per profile, and what could not be reconciled."""
+
+    as_of: dt.datetime
+    timezone: str
+    savings_since: dt.datetime
+    models: tuple[ReconciliationRow, ...]
+    profiles: tuple[ReconciliationRow, ...]
+    remediation: tuple[RemediationOption, ...]
+    unlicensed: tuple[UnlicensedSubscription, ...]
+    unmapped: tuple[UnmappedIdentifier, ...]
+    activity: tuple[ActivityBuckets, ...]
+    opportunities: tuple[ReclaimOpportunity, ...]
+    data_as_of: dict[str, dt.datetime | None] = attrs.Factory(dict)
+
+    @property
+    def compliant(self) -> bool:
+        """True when no model needs more rights."""
+        return all(r.compliant for r in self.models)
+
+    def totals(self) -> dict[str, dict[str, Decimal]]:
+        """Money summed per currency: true-up, over-licensed, potential and actual savings."""
+        out: dict[str, dict[str, Decimal]] = {}
+        for row in self.models:
+            if row.currency is None:
+                continue
+            sums = out.setdefault(
+                row.currency,
+                {
+                    k: Decimal("0.00")
+                    for k in (
+                        "true_up_cost",
+                        "over_licensed_amount",
+                        "potential_savings",
+                        "actual_savings",
+                    )
+                },
+            )
+            for key in sums:
+                value = getattr(row, key)
+                if value is not None:
+                    sums[key] += value
+        return dict(sorted(out.items()))
+
+    def tables(self) -> dict[str, Table]:
+        """Every result as a :class:`~saas_license.tables.Table`, by name."""
+        return {name: build(self) for name, build in _TABLES.items()}
+
+    def table(self, name: str) -> Table:
+        """One result table: models, profiles, remediation, unlicensed, unmapped, activity,
+        opportunities or totals."""
+        try:
+            return _TABLES[name](self)
+        except KeyError:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"no table named {name!r}", field="table", hint="use one of " + ", ".join(_TABLES)
+            ) from None
+
+    def to_pandas(self, table: str = "models") -> Any:
+        """One table as a ``pandas.DataFrame`` (needs the ``pandas`` extra)."""
+        return self.table(table).to_pandas()
+
+    def to_json_data(self) -> dict[str, Any]:
+        """The whole result as one JSON document (money as strings, instants in UTC)."""
+        return {
+            "as_of": format_instant(self.as_of),
+            "timezone": self.timezone,
+            "savings_since": format_instant(self.savings_since),
+            "compliant": self.compliant,
+            "data_as_of": {
+                k: None if v is None else format_instant(v) for k, v in self.data_as_of.items()
+            },
+            "tables": {name: t.to_json_data() for name, t in self.tables().items()},
+        }
+
+    def _repr_html_(self) -> str:
+        status = "compliant" if self.compliant else "NOT compliant"
+        head = (
+            f"<p><b>Reconciliation</b> as of {format_instant(self.as_of)} "
+            f"({self.timezone}): {status}; {len(self.unlicensed)} unlicensed seats, "
+            f"{sum(u.subscriptions for u in self.unmapped)} seats with unmapped identifiers</p>"
+        )
+        return head + self.table("models").to_html() + self.table("totals").to_html()
+
+
+# -- the maths ---------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Seat:
+    id: int
+    profile: str
+    upn: str
+    identifier: str
+    last_activity: dt.datetime | None
+    first_seen: dt.datetime | None
+    days: int | None
+
+
+@attrs.define
+class _Unit:
+    seats: list[_Seat] = attrs.Factory(list)
+    excluded: int = 0
+    own: int = 0
+    lent: int = 0
+    open_candidates: list[tuple[RemovalCandidate, _Seat]] = attrs.Factory(list)
+    reclaimed: list[RemovalCandidate] = attrs.Factory(list)
+
+
+def _money(rights: int, price: Decimal | None) -> Decimal | None:
+    return None if price is None else quantize_money(price * rights)
+
+
+def reconcile(
+    *,
+    subscriptions: Iterable[Subscription],
+    entitlements: Sequence[Entitlement],
+    candidates: Iterable[RemovalCandidate],
+    models: Sequence[SoftwareModel],
+    exclusions: Sequence[ExclusionRule],
+    profile_types: Mapping[str, str],
+    now: dt.datetime,
+    timezone: str = "UTC",
+    inactivity_days: Mapping[str, int] | None = None,
+    data_as_of: Mapping[str, dt.datetime | None] | None = None,
+) -> Reconciliation:
+    """Reconcile seats against entitlements as of ``now`` (see the module docstring for the rules).
+
+    ``subscriptions`` are active seats (streamed once); ``candidates`` may hold any states;
+    ``inactivity_days`` gives each model's idle threshold (default 60) for active/inactive.
+    """
+    thresholds = inactivity_days or {}
+    free = {m.name for m in models if not m.paid}
+    zone = ZoneInfo(timezone)
+    local_now = now.astimezone(zone)
+    savings_since = dt.datetime(local_now.year, 1, 1, tzinfo=zone).astimezone(dt.timezone.utc)
+
+    units: dict[str, dict[str, _Unit]] = defaultdict(lambda: defaultdict(_Unit))
+    unmapped: dict[tuple[str, str], int] = defaultdict(int)
+    counted: dict[int, tuple[str, _Seat]] = {}
+    for sub in subscriptions:
+        if not sub.active:
+            continue
+        model = sub.software_model
+        if model is None:
+            unmapped[(sub.identifier, sub.profile)] += 1
+            continue
+        unit = units[model][sub.profile]
+        if first_exclusion(exclusions, sub, profile_types.get(sub.profile), reclaim=False):
+            unit.excluded += 1
+            continue
+        seat = _Seat(
+            id=sub.id,
+            profile=sub.profile,
+            upn=sub.user_principal_name,
+            identifier=sub.identifier,
+            last_activity=sub.last_activity,
+            first_seen=sub.first_seen_at,
+            days=None
+            if sub.last_activity is None
+            else max(0, days_between(sub.last_activity, now, timezone)),
+        )
+        unit.seats.append(seat)
+        counted[sub.id] = (model, seat)
+
+    in_force = entitlements_in_use(entitlements, now, timezone)
+    by_model: dict[str, list[Entitlement]] = defaultdict(list)
+    for ent in in_force:
+        by_model[ent.software_model].append(ent)
+        if ent.profile is not None:
+            units[ent.software_model][ent.profile].own += ent.purchased_rights
+        else:
+            _ = units[ent.software_model]  # a pooled entitlement gives its model a row
+
+    for cand in candidates:
+        model = cand.software_model
+        if model is None:
+            continue
+        if cand.state in OPEN_STATES:
+            hit = counted.get(cand.subscription_id)
+            if hit is not None and hit[0] == model:
+                units[model][cand.profile].open_candidates.append((cand, hit[1]))
+        elif cand.state is CandidateState.CLOSED_COMPLETE:
+            when = _reclaimed_at(cand)
+            if when is not None and savings_since <= when <= now:
+                units[model][cand.profile].reclaimed.append(cand)
+
+    model_rows: list[ReconciliationRow] = []
+    profile_rows: list[ReconciliationRow] = []
+    remediation: list[RemediationOption] = []
+    unlicensed: list[UnlicensedSubscription] = []
+    activity: list[ActivityBuckets] = []
+    opportunities: list[ReclaimOpportunity] = []
+
+    for model in sorted(units):
+        ents = by_model.get(model, [])
+        profiles = units[model]
+        if model in free and not ents:
+            continue
+        raw_price = average_annual_price(ents)
+        price = None if raw_price is None else quantize_money(raw_price)
+        currency = ents[0].currency if ents else None
+        pool = sum(e.purchased_rights for e in ents if e.profile is None)
+        # Lend the company-wide pool to the units that are short, largest shortfall first.
+        order = sorted(profiles, key=lambda p: (-(len(profiles[p].seats) - profiles[p].own), p))
+        for name in order:
+            unit = profiles[name]
+            short = max(0, len(unit.seats) - unit.own)
+            unit.lent = min(short, pool)
+            pool -= unit.lent
+        threshold = thresholds.get(model, DEFAULT_INACTIVITY_DAYS)
+        rows = []
+        for name in sorted(profiles):
+            unit = profiles[name]
+            row = _row(
+                model,
+                name,
+                unit,
+                owned=unit.own + unit.lent,
+                price=price,
+                currency=currency,
+                threshold=threshold,
+                entitlement_count=sum(1 for e in ents if e.profile in (None, name)),
+                price_at=functools.partial(
+                    _price_at, entitlements, model, timezone=timezone, currency=currency
+                ),
+                now=now,
+            )
+            rows.append(row)
+            profile_rows.append(row)
+            remediation.extend(_options(row))
+            reason = "no entitlement" if not ents else "not enough rights"
+            newest = sorted(
+                unit.seats,
+                key=lambda s: (
+                    s.first_seen or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                    s.id,
+                ),
+                reverse=True,
+            )
+            unlicensed.extend(
+                UnlicensedSubscription(
+                    subscription_id=s.id,
+                    profile=s.profile,
+                    software_model=model,
+                    user_principal_name=s.upn,
+                    identifier=s.identifier,
+                    reason=reason,
+                    last_activity=s.last_activity,
+                )
+                for s in newest[: row.rights_needed]
+            )
+            opportunities.extend(
+                ReclaimOpportunity(
+                    candidate_id=c.id,
+                    profile=name,
+                    software_model=model,
+                    user_principal_name=s.upn,
+                    identifier=s.identifier,
+                    state=c.state,
+                    days_inactive=s.days,
+                    last_activity=s.last_activity,
+                    savings=price,
+                    currency=currency,
+                )
+                for c, s in unit.open_candidates
+            )
+        model_row = _sum_rows(model, rows, pool_left=pool, price=price, currency=currency, now=now)
+        model_row = attrs.evolve(model_row, entitlements_in_use=len(ents))
+        model_rows.append(model_row)
+        buckets = dict.fromkeys(ACTIVITY_BUCKETS, 0)
+        for unit in profiles.values():
+            for seat in unit.seats:
+                buckets[activity_bucket(seat.days)] += 1
+        activity.append(
+            ActivityBuckets(
+                software_model=model,
+                days_0_30=buckets["0-30"],
+                days_30_60=buckets["30-60"],
+                days_60_90=buckets["60-90"],
+                days_90_plus=buckets["90+"],
+                never=buckets["never"],
+            )
+        )
+    opportunities.sort(
+        key=lambda o: (
+            o.days_inactive is not None,
+            -(o.days_inactive or 0),
+            o.profile,
+            o.user_principal_name,
+        )
+    )
+    return Reconciliation(
+        as_of=now,
+        timezone=timezone,
+        savings_since=savings_since,
+        models=tuple(model_rows),
+        profiles=tuple(profile_rows),
+        remediation=tuple(remediation),
+        unlicensed=tuple(unlicensed),
+        unmapped=tuple(
+            UnmappedIdentifier(identifier=i, profile=p, subscriptions=n)
+            for (i, p), n in sorted(unmapped.items())
+        ),
+        activity=tuple(activity),
+        opportunities=tuple(opportunities),
+        data_as_of=dict(data_as_of or {}),
+    )
+
+
+def _reclaimed_at(cand: RemovalCandidate) -> dt.datetime | None:
+    """When a closed-complete candidate's seat was taken back; None if the reclaim was undone."""
+    if getattr(cand, "undone_at", None) is not None:
+        return None
+    reclaimed: dt.datetime | None = getattr(cand, "reclaimed_at", None)
+    return reclaimed or cand.closed_at
+
+
+def _price_at(
+    entitlements: Sequence[Entitlement],
+    model: str,
+    at: dt.datetime,
+    *,
+    timezone: str,
+    currency: str | None,
+) -> Decimal | None:
+    """The model's price when a seat was reclaimed (same currency as today's, else None)."""
+    then = [e for e in entitlements_in_use(entitlements, at, timezone) if e.software_model == model]
+    price = average_annual_price(then)
+    if price is None or then[0].currency != currency:
+        return None
+    return quantize_money(price)
+
+
+def _row(
+    model: str,
+    profile: str,
+    unit: _Unit,
+    *,
+    owned: int,
+    price: Decimal | None,
+    currency: str | None,
+    threshold: int,
+    entitlement_count: int,
+    price_at: Callable[[dt.datetime], Decimal | None],
+    now: dt.datetime,
+) -> ReconciliationRow:
+    used = len(unit.seats)
+    inactive = sum(1 for s in unit.seats if s.days is None or s.days >= threshold)
+    actual = None if price is None else Decimal("0.00")
+    for cand in unit.reclaimed:
+        recorded = getattr(cand, "actual_savings", None)
+        if recorded is not None and getattr(cand, "currency", None) == currency:
+            paid: Decimal | None = quantize_money(recorded)  # priced when it was reclaimed
+        else:
+            when = _reclaimed_at(cand)
+            paid = price_at(when) if when is not None else None
+            paid = price if paid is None else paid
+        if paid is not None:
+            actual = (actual or Decimal("0.00")) + paid
+    return ReconciliationRow(
+        software_model=model,
+        profile=profile,
+        rights_owned=owned,
+        rights_used=used,
+        rights_available=max(0, owned - used),
+        rights_needed=max(0, used - owned),
+        compliant=used <= owned,
+        excluded_seats=unit.excluded,
+        active_seats=used - inactive,
+        inactive_seats=inactive,
+        entitlements_in_use=entitlement_count,
+        unit_price=price,
+        currency=currency,
+        true_up_cost=_money(max(0, used - owned), price),
+        over_licensed_amount=_money(max(0, owned - used), price),
+        open_candidates=len(unit.open_candidates),
+        potential_savings=_money(len(unit.open_candidates), price),
+        reclaimed_seats=len(unit.reclaimed),
+        actual_savings=actual,
+        as_of=now,
+    )
+
+
+def _sum_rows(
+    model: str,
+    rows: Sequence[ReconciliationRow],
+    *,
+    pool_left: int,
+    price: Decimal | None,
+    currency: str | None,
+    now: dt.datetime,
+) -> ReconciliationRow:
+    def total(name: str) -> int:
+        return sum(getattr(r, name) for r in rows)
+
+    owned = total("rights_owned") + pool_left
+    available = total("rights_available") + pool_left
+    needed = total("rights_needed")
+    actuals = [r.actual_savings for r in rows if r.actual_savings is not None]
+    return ReconciliationRow(
+        software_model=model,
+        profile=None,
+        rights_owned=owned,
+        rights_used=total("rights_used"),
+        rights_available=available,
+        rights_needed=needed,
+        compliant=needed == 0,
+        excluded_seats=total("excluded_seats"),
+        active_seats=total("active_seats"),
+        inactive_seats=total("inactive_seats"),
+        entitlements_in_use=0,
+        unit_price=price,
+        currency=currency,
+        true_up_cost=_money(needed, price),
+        over_licensed_amount=_money(available, price),
+        open_candidates=total("open_candidates"),
+        potential_savings=_money(total("open_candidates"), price),
+        reclaimed_seats=total("reclaimed_seats"),
+        actual_savings=sum(actuals, Decimal("0.00")) if actuals or price is not None else None,
+        as_of=now,
+    )
+
+
+def _options(row: ReconciliationRow) -> list[RemediationOption]:
+    out = []
+    if row.rights_needed:
+        out.append(
+            RemediationOption(
+                software_model=row.software_model,
+                profile=row.profile,
+                action=Remediation.PURCHASE_RIGHTS,
+                rights=row.rights_needed,
+                amount=row.true_up_cost,
+                currency=row.currency,
+                affects_compliance=True,
+                note=f"buy {row.rights_needed} rights"
+                + ("" if row.unit_price is not None else " (no unit cost recorded)"),
+            )
+        )
+    if row.open_candidates:
+        covers = min(row.open_candidates, row.rights_needed)
+        out.append(
+            RemediationOption(
+                software_model=row.software_model,
+                profile=row.profile,
+                action=Remediation.RECLAIM_UNUSED,
+                rights=row.open_candidates,
+                amount=row.potential_savings,
+                currency=row.currency,
+                affects_compliance=covers > 0,
+                note=f"reclaim {row.open_candidates} idle seats"
+                + (f", covering {covers} of the shortfall" if covers else ""),
+            )
+        )
+    if row.rights_available and row.unit_price is not None:
+        out.append(
+            RemediationOption(
+                software_model=row.software_model,
+                profile=row.profile,
+                action=Remediation.REDUCE_RIGHTS,
+                rights=row.rights_available,
+                amount=row.over_licensed_amount,
+                currency=row.currency,
+                affects_compliance=False,
+                note=f"renew {row.rights_available} fewer rights",
+            )
+        )
+    return out
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+_ROW_COLUMNS = (
+    "software_model",
+    "profile",
+    "rights_owned",
+    "rights_used",
+    "rights_available",
+    "rights_needed",
+    "compliant",
+    "excluded_seats",
+    "active_seats",
+    "inactive_seats",
+    "entitlements_in_use",
+    "unit_price",
+    "currency",
+    "true_up_cost",
+    "over_licensed_amount",
+    "open_candidates",
+    "potential_savings",
+    "reclaimed_seats",
+    "actual_savings",
+)
+
+
+def _records(items: Iterable[Any]) -> list[dict[str, Any]]:
+    return [attrs.asdict(i, recurse=False) for i in items]
+
+
+def _models_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "models",
+        [c for c in _ROW_COLUMNS if c != "profile"],
+        _records(r.models),
+        title="Reconciliation per software model",
+        as_of=r.as_of,
+    )
+
+
+def _profiles_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "profiles",
+        _ROW_COLUMNS,
+        _records(r.profiles),
+        title="Reconciliation per software model and profile",
+        as_of=r.as_of,
+    )
+
+
+def _remediation_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "remediation",
+        [
+            "software_model",
+            "profile",
+            "action",
+            "rights",
+            "amount",
+            "currency",
+            "affects_compliance",
+            "note",
+        ],
+        _records(r.remediation),
+        title="Remediation options",
+        as_of=r.as_of,
+    )
+
+
+def _unlicensed_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "unlicensed",
+        [
+            "subscription_id",
+            "profile",
+            "software_model",
+            "user_principal_name",
+            "identifier",
+            "reason",
+            "last_activity",
+        ],
+        _records(r.unlicensed),
+        title="Unlicensed subscriptions",
+        as_of=r.as_of,
+    )
+
+
+def _unmapped_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "unmapped",
+        ["identifier", "profile", "subscriptions"],
+        _records(r.unmapped),
+        title="Identifiers mapped to no software model (not reconciled)",
+        as_of=r.as_of,
+    )
+
+
+def _activity_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "activity",
+        ["software_model", "days_0_30", "days_30_60", "days_60_90", "days_90_plus", "never"],
+        _records(r.activity),
+        title="Counted seats by days since last activity",
+        as_of=r.as_of,
+    )
+
+
+def _opportunities_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "opportunities",
+        [
+            "candidate_id",
+            "profile",
+            "software_model",
+            "user_principal_name",
+            "identifier",
+            "state",
+            "days_inactive",
+            "last_activity",
+            "savings",
+            "currency",
+        ],
+        _records(r.opportunities),
+        title="Reclaim candidates (idlest first)",
+        as_of=r.as_of,
+    )
+
+
+def _totals_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "totals",
+        ["currency", "true_up_cost", "over_licensed_amount", "potential_savings", "actual_savings"],
+        [{"currency": c, **sums} for c, sums in r.totals().items()],
+        title="Totals per currency (per year)",
+        as_of=r.as_of,
+        note=f"actual savings count seats reclaimed since {format_instant(r.savings_since)}",
+    )
+
+
+_TABLES = {
+    "models": _models_table,
+    "profiles": _profiles_table,
+    "remediation": _remediation_table,
+    "unlicensed": _unlicensed_table,
+    "unmapped": _unmapped_table,
+    "activity": _activity_table,
+    "opportunities": _opportunities_table,
+    "totals": _totals_table,
+}

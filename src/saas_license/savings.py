@@ -1,0 +1,83 @@
+"""Savings from removal candidates: potential (open candidates) and actual (seats reclaimed).
+
+Money is ``Decimal`` and is summed per currency; a candidate whose unit price is unknown counts
+in the totals of candidates but adds no money.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+import attrs
+
+from .candidates import CandidateState, RemovalCandidate
+from .pricing import PriceBook
+
+__all__ = ["SavingsSummary", "summarize_savings"]
+
+
+@attrs.frozen(kw_only=True)
+class SavingsSummary:
+    """Potential and actual savings as of one instant, per currency.
+
+    ``potential`` is one seat's unit price for every open candidate (at today's prices);
+    ``actual`` sums what each reclaimed seat was worth when it was reclaimed (undone reclaims
+    and skipped or canceled candidates never count). ``*_unpriced`` count seats with no price.
+    """
+
+    as_of: dt.datetime
+    potential: dict[str, Decimal]
+    actual: dict[str, Decimal]
+    open_candidates: int
+    reclaimed_seats: int
+    open_unpriced: int = 0
+    reclaimed_unpriced: int = 0
+    period: str | None = None
+
+
+def summarize_savings(
+    candidates: Iterable[RemovalCandidate],
+    prices: PriceBook,
+    *,
+    now: dt.datetime,
+    since: dt.datetime | None = None,
+) -> SavingsSummary:
+    """Sum potential savings of open candidates and actual savings of reclaimed seats
+    (reclaimed at or after ``since``, when given: e.g. the start of the year)."""
+    potential: dict[str, Decimal] = defaultdict(Decimal)
+    actual: dict[str, Decimal] = defaultdict(Decimal)
+    n_open = n_reclaimed = open_unpriced = reclaimed_unpriced = 0
+    periods: set[str] = set()
+    for c in candidates:
+        if c.is_open:
+            n_open += 1
+            price = prices.unit_price(c.software_model, at=now) if c.software_model else None
+            if price is not None:
+                potential[price.currency] += price.amount
+                periods.add(price.period)
+            elif c.potential_savings is not None:
+                potential[c.currency or ""] += c.potential_savings
+            else:
+                open_unpriced += 1
+        elif c.state is CandidateState.CLOSED_COMPLETE and c.undone_at is None:
+            when = c.reclaimed_at or c.closed_at
+            if since is not None and (when is None or when < since):
+                continue
+            n_reclaimed += 1
+            if c.actual_savings is not None:
+                actual[c.currency or ""] += c.actual_savings
+            else:
+                reclaimed_unpriced += 1
+    return SavingsSummary(
+        as_of=now,
+        potential=dict(potential),
+        actual=dict(actual),
+        open_candidates=n_open,
+        reclaimed_seats=n_reclaimed,
+        open_unpriced=open_unpriced,
+        reclaimed_unpriced=reclaimed_unpriced,
+        period=periods.pop() if len(periods) == 1 else None,
+    )

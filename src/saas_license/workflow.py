@@ -1,0 +1,552 @@
+"""The candidate workflow: every state change stored together with its audit entry, and the
+notices it sends (through the outbox).
+
+:mod:`saas_license.lifecycle` says *where* an event leads; this module makes it happen in the
+store, one transaction per change, re-reading the candidate first so two actors never overwrite
+each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from ._time import format_instant, utcnow
+from .audit import AuditEntry
+from .candidates import CandidateState, Justification, RemovalCandidate, UserResponse
+from .errors import ConfigError
+from .evaluation import Assessment
+from .lifecycle import CandidateEvent, InvalidTransitionError, Route, initial_state, transition
+from .notify import Notification, NotificationKind, NotifierRegistry, send
+from .pricing import NoPrices, PriceBook
+from .rules import ReclamationRule
+from .store import Store
+from .subscriptions import Subscription
+
+__all__ = ["CandidateWorkflow"]
+
+
+def _day(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+class CandidateWorkflow:
+    """Stores candidate transitions with their audit entries and sends the notices they imply."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        notifiers: NotifierRegistry | None = None,
+        prices: PriceBook | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.notifiers = notifiers
+        self.prices: PriceBook = prices if prices is not None else NoPrices()
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"CandidateWorkflow(store={self.store!r})"
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def get(self, candidate_id: int) -> RemovalCandidate:
+        """The stored candidate, or a clear error."""
+        found = self.store.get_candidate(int(candidate_id))
+        if found is None:
+            raise ConfigError(
+                f"no removal candidate with id {candidate_id}",
+                field="candidate",
+                hint="list them with `saas-license candidates --all`",
+            )
+        return found
+
+    def rule_for(self, candidate: RemovalCandidate) -> ReclamationRule | None:
+        """The reclamation rule that governs ``candidate`` (by id, else by software model)."""
+        rules = self.store.list_reclamation_rules()
+        if candidate.rule_id is not None:
+            for rule in rules:
+                if rule.id == candidate.rule_id:
+                    return rule
+        return next((r for r in rules if r.software_model == candidate.software_model), None)
+
+    def route_for(self, candidate: RemovalCandidate) -> Route:
+        """How ``candidate`` moves through START and KEEP, from its rule as it is now.
+
+        Whether the user is notified follows the rule until the reclaim starts; from then on
+        the candidate keeps what was decided at the start.
+        """
+        rule = self.rule_for(candidate)
+        base = rule.route if rule is not None else Route()
+        if rule is not None and candidate.state in (
+            CandidateState.READY,
+            CandidateState.ATTENTION_REQUIRED,
+        ):
+            return base
+        return attrs.evolve(base, notify_user=candidate.notify_user)
+
+    def price(
+        self, software_model: str | None, at: dt.datetime
+    ) -> tuple[Decimal | None, str | None]:
+        """One seat's unit price and currency (None, None when unknown)."""
+        if software_model is None:
+            return None, None
+        found = self.prices.unit_price(software_model, at=at)
+        return (None, None) if found is None else (found.amount, found.currency)
+
+    # -- moving one candidate ------------------------------------------------------------------
+
+    def move(
+        self,
+        candidate: RemovalCandidate | int,
+        event: CandidateEvent,
+        *,
+        actor: str,
+        reason: str = "",
+        expect: Iterable[CandidateState] | None = None,
+        **changes: Any,
+    ) -> RemovalCandidate:
+        """Apply ``event`` to the stored candidate: new state and audit entry in one transaction.
+
+        ``expect`` guards against races: if the stored state is not one of them, nothing changes
+        and :class:`InvalidTransitionError` says so.
+        """
+        cid = candidate if isinstance(candidate, int) else candidate.id
+        if cid is None:
+            raise InvalidTransitionError("only a stored candidate (with an id) can change state")
+        now = self.clock()
+        with self.store.transaction():
+            fresh = self.get(cid)
+            if expect is not None and fresh.state not in set(expect):
+                raise InvalidTransitionError(
+                    f"candidate {cid} is {fresh.state.value} now; {event.value!r} needs it "
+                    + " or ".join(sorted(s.value for s in expect)),
+                    hint=f"see where it stands: saas-license candidates show {cid}",
+                )
+            route = self.route_for(fresh)
+            completes = event in (
+                CandidateEvent.RECLAIMED,
+                CandidateEvent.VANISHED,
+                CandidateEvent.CLOSE_COMPLETE,
+            )
+            if (
+                completes
+                and fresh.state is CandidateState.AWAITING_REVOCATION
+                and "actual_savings" not in changes
+            ):
+                amount, currency = self.price(fresh.software_model, now)
+                if amount is None:
+                    amount, currency = fresh.potential_savings, fresh.currency
+                changes.update(actual_savings=amount, currency=currency)
+            new, entry = transition(
+                fresh, event, now=now, actor=actor, reason=reason, route=route, **changes
+            )
+            self.store.update_candidate(new)
+            self.store.append_audit(entry)
+        return new
+
+    def annotate(
+        self,
+        candidate: RemovalCandidate,
+        action: str,
+        *,
+        actor: str,
+        detail: str = "",
+        **changes: Any,
+    ) -> RemovalCandidate:
+        """Change fields of a candidate without changing its state (audited all the same)."""
+        now = self.clock()
+        with self.store.transaction():
+            fresh = self.get(candidate.id or 0)
+            new = attrs.evolve(fresh, updated_at=now, **changes)
+            self.store.update_candidate(new)
+            self.store.append_audit(
+                AuditEntry(
+                    at=now,
+                    actor=actor,
+                    action=f"candidate.{action}",
+                    entity="candidate",
+                    entity_id=str(fresh.id),
+                    profile=fresh.profile,
+                    before={"state": fresh.state.value},
+                    after={"state": new.state.value, **_plain(changes)},
+                    detail=detail,
+                )
+            )
+        return new
+
+    # -- creation --------------------------------------------------------------------------------
+
+    def create(
+        self,
+        sub: Subscription,
+        assessment: Assessment | None,
+        *,
+        actor: str = "system",
+        justification: Justification = Justification.LOW_USAGE,
+        reason: str = "",
+    ) -> RemovalCandidate:
+        """Open a candidate for ``sub`` (one open candidate per seat), audited."""
+        now = self.clock()
+        rule = assessment.rule if assessment is not None else None
+        if rule is None:
+            rule = next(
+                (
+                    r
+                    for r in self.store.list_reclamation_rules()
+                    if r.software_model == sub.software_model
+                ),
+                None,
+            )
+        notify = bool(rule and rule.notify_user)
+        recipient = sub.user_principal_name or None
+        approver = sub.attributes.get("manager")  # else the rule's approver, when it is asked
+        amount, currency = self.price(sub.software_model, now)
+        state = initial_state(notify_user=notify, recipient=recipient)
+        inactive = assessment.inactive_days if assessment is not None else None
+        message = reason or (
+            f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
+            if rule is not None and inactive is not None
+            else "proposed by hand"
+        )
+        if state is CandidateState.ATTENTION_REQUIRED:
+            message += "; the notice has no recipient: set one and resolve"
+        with self.store.transaction():
+            candidate = self.store.add_candidate(
+                RemovalCandidate(
+                    subscription_id=sub.id,
+                    profile=sub.profile,
+                    external_user_id=sub.external_user_id,
+                    user_principal_name=sub.user_principal_name,
+                    identifier=sub.identifier,
+                    software_model=sub.software_model,
+                    state=state,
+                    inactive_days=inactive or 0,
+                    last_activity=sub.last_activity,
+                    opened_at=now,
+                    updated_at=now,
+                    rule_id=rule.id if rule else None,
+                    justification=justification,
+                    notify_user=notify,
+                    recipient=recipient,
+                    approver=str(approver) if approver else None,
+                    message=message,
+                    potential_savings=amount,
+                    currency=currency,
+                )
+            )
+            self.store.append_audit(
+                AuditEntry(
+                    at=now,
+                    actor=actor,
+                    action="candidate.created",
+                    entity="candidate",
+                    entity_id=str(candidate.id),
+                    profile=sub.profile,
+                    before=None,
+                    after={
+                        "state": state.value,
+                        "subscription_id": sub.id,
+                        "inactive_days": candidate.inactive_days,
+                        "justification": justification.value,
+                    },
+                    detail=message,
+                )
+            )
+        return candidate
+
+    # -- people's actions ------------------------------------------------------------------------
+
+    def start(
+        self, candidates: Sequence[RemovalCandidate], *, actor: str
+    ) -> list[RemovalCandidate]:
+        """ "Reclaim" ready candidates: notify their users (one notice per user) or send them
+        straight to revocation, as their rule says."""
+        now = self.clock()
+        moved: list[RemovalCandidate] = []
+        to_notify: dict[tuple[str, str], list[RemovalCandidate]] = defaultdict(list)
+        for candidate in candidates:
+            route = self.route_for(candidate)
+            changes: dict[str, Any] = {"notify_user": route.notify_user}
+            if route.asks_user:
+                changes.update(
+                    respond_by=now + dt.timedelta(days=route.days_before_auto_reclaim),
+                    notified_at=now,
+                )
+            new = self.move(
+                candidate,
+                CandidateEvent.START,
+                actor=actor,
+                expect={CandidateState.READY},
+                reason="reclaim requested" + ("; user notified" if route.asks_user else ""),
+                **changes,
+            )
+            moved.append(new)
+            if new.state is CandidateState.AWAITING_USER:
+                to_notify[(new.profile, new.recipient or new.user_principal_name)].append(new)
+        for (profile, recipient), group in to_notify.items():
+            self._send_notice(NotificationKind.RECLAIM_NOTICE, profile, recipient, group, now)
+        return moved
+
+    def respond(
+        self, candidate_id: int, response: UserResponse, *, actor: str, note: str = ""
+    ) -> RemovalCandidate:
+        """The user's answer to a notice: forego → revocation; keep → approver (or kept)."""
+        candidate = self.get(candidate_id)
+        now = self.clock()
+        if response is UserResponse.FOREGO:
+            return self.move(
+                candidate,
+                CandidateEvent.FOREGO,
+                actor=actor,
+                expect={CandidateState.AWAITING_USER},
+                reason=note or "the user does not need the seat",
+                response=response,
+                responded_at=now,
+            )
+        route = self.route_for(candidate)
+        extra: dict[str, Any] = {}
+        if not route.keep_requires_approval:
+            extra["keep_until"] = self.cooldown_end(candidate, now)
+        else:
+            rule = self.rule_for(candidate)
+            approver = candidate.approver or (rule.approver if rule else None)
+            if approver:
+                extra["approver"] = approver
+        new = self.move(
+            candidate,
+            CandidateEvent.KEEP,
+            actor=actor,
+            expect={CandidateState.AWAITING_USER},
+            reason=note or "the user wants to keep the seat",
+            response=response,
+            responded_at=now,
+            **extra,
+        )
+        if new.state is CandidateState.AWAITING_APPROVAL:
+            self._send_notice(
+                NotificationKind.APPROVAL_REQUEST,
+                new.profile,
+                new.approver or "approvers",
+                [new],
+                now,
+            )
+        return new
+
+    def decide(
+        self, candidate_id: int, *, approve: bool, actor: str, note: str = ""
+    ) -> RemovalCandidate:
+        """The approver's decision on a "keep" request: approve the reclaim, or let the user keep it."""
+        candidate = self.get(candidate_id)
+        now = self.clock()
+        if approve:
+            return self.move(
+                candidate,
+                CandidateEvent.APPROVE,
+                actor=actor,
+                expect={CandidateState.AWAITING_APPROVAL},
+                reason=note or "reclaim approved despite the keep request",
+                decided_by=actor,
+            )
+        return self.move(
+            candidate,
+            CandidateEvent.DECLINE,
+            actor=actor,
+            expect={CandidateState.AWAITING_APPROVAL},
+            reason=note or "the user keeps the seat",
+            decided_by=actor,
+            keep_until=self.cooldown_end(candidate, now),
+        )
+
+    def resolve(
+        self, candidate_id: int, *, actor: str, recipient: str | None = None, note: str = ""
+    ) -> RemovalCandidate:
+        """Attention required → ready, optionally naming who gets the notice."""
+        candidate = self.get(candidate_id)
+        changes: dict[str, Any] = {}
+        if recipient is not None:
+            if "@" not in recipient:
+                raise ConfigError(
+                    f"{recipient!r} is not an address",
+                    field="recipient",
+                    hint="give an email address",
+                )
+            changes["recipient"] = recipient
+        elif candidate.notify_user and not (candidate.recipient and "@" in candidate.recipient):
+            raise ConfigError(
+                "the notice still has no recipient",
+                field="recipient",
+                hint="pass --recipient someone@example.com",
+            )
+        return self.move(
+            candidate,
+            CandidateEvent.RESOLVE,
+            actor=actor,
+            expect={CandidateState.ATTENTION_REQUIRED},
+            reason=note or "resolved",
+            **changes,
+        )
+
+    def skip(
+        self, candidate_id: int, *, actor: str, note: str = "", cooldown_days: int | None = None
+    ) -> RemovalCandidate:
+        """Close an open candidate without reclaiming; ``cooldown_days`` holds off a new one."""
+        candidate = self.get(candidate_id)
+        extra: dict[str, Any] = {}
+        if cooldown_days:
+            extra["keep_until"] = self.clock() + dt.timedelta(days=cooldown_days)
+        return self.move(
+            candidate, CandidateEvent.SKIP, actor=actor, reason=note or "skipped by hand", **extra
+        )
+
+    def close_complete(self, candidate_id: int, *, actor: str, note: str = "") -> RemovalCandidate:
+        """Awaiting revocation → closed complete without a vendor call (the seat was freed by hand)."""
+        candidate = self.get(candidate_id)
+        new = self.move(
+            candidate,
+            CandidateEvent.CLOSE_COMPLETE,
+            actor=actor,
+            expect={CandidateState.AWAITING_REVOCATION},
+            reason=note or "freed by hand at the vendor",
+            reclaimed_at=self.clock(),
+        )
+        self.store.deactivate_subscription(candidate.subscription_id)
+        return new
+
+    # -- the clock -------------------------------------------------------------------------------
+
+    def advance(self, profile: str) -> tuple[int, int]:
+        """Deadlines: unanswered notices go to revocation, reminders go out. Returns (timeouts, reminders)."""
+        now = self.clock()
+        timeouts = reminders = 0
+        remind: dict[tuple[str, str], list[RemovalCandidate]] = defaultdict(list)
+        for candidate in self.store.list_candidates(profile, states={CandidateState.AWAITING_USER}):
+            if candidate.respond_by is not None and candidate.respond_by <= now:
+                self.move(
+                    candidate,
+                    CandidateEvent.TIMEOUT,
+                    actor="system",
+                    expect={CandidateState.AWAITING_USER},
+                    reason=f"no answer by {_day(candidate.respond_by)}: reclaim",
+                )
+                timeouts += 1
+                continue
+            rule = self.rule_for(candidate)
+            days = rule.remind_days_before if rule else 0
+            if (
+                days
+                and candidate.reminded_at is None
+                and candidate.respond_by is not None
+                and now >= candidate.respond_by - dt.timedelta(days=days)
+            ):
+                new = self.annotate(candidate, "reminded", actor="system", reminded_at=now)
+                remind[(new.profile, new.recipient or new.user_principal_name)].append(new)
+                reminders += 1
+        for (prof, recipient), group in remind.items():
+            self._send_notice(NotificationKind.REMINDER, prof, recipient, group, now)
+        return timeouts, reminders
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def cooldown_end(self, candidate: RemovalCandidate, now: dt.datetime) -> dt.datetime | None:
+        rule = self.rule_for(candidate)
+        days = rule.cooldown_days if rule is not None else 30
+        return now + dt.timedelta(days=days) if days else None
+
+    def notify_reclaimed(
+        self, candidates: Sequence[RemovalCandidate], *, restored: bool = False
+    ) -> None:
+        """Tell users whose seats were reclaimed (or restored), when their rule notifies users."""
+        now = self.clock()
+        groups: dict[tuple[str, str], list[RemovalCandidate]] = defaultdict(list)
+        for c in candidates:
+            if c.notify_user:
+                groups[(c.profile, c.recipient or c.user_principal_name)].append(c)
+        kind = NotificationKind.RESTORED if restored else NotificationKind.RECLAIMED
+        for (profile, recipient), group in groups.items():
+            self._send_notice(kind, profile, recipient, group, now)
+
+    def _send_notice(
+        self,
+        kind: NotificationKind,
+        profile: str,
+        recipient: str,
+        candidates: Sequence[RemovalCandidate],
+        now: dt.datetime,
+    ) -> Notification:
+        seats = ", ".join(
+            f"{c.software_model or c.identifier} ({c.identifier})" for c in candidates
+        )
+        ids = tuple(c.id for c in candidates if c.id is not None)
+        user = candidates[0].user_principal_name
+        idle = max(c.inactive_days for c in candidates)
+        respond_by = min((c.respond_by for c in candidates if c.respond_by), default=None)
+        refs = " ".join(str(i) for i in ids)
+        if kind is NotificationKind.RECLAIM_NOTICE or kind is NotificationKind.REMINDER:
+            deadline = _day(respond_by) if respond_by else "soon"
+            subject = ("Reminder: " if kind is NotificationKind.REMINDER else "") + (
+                f"Your {seats} seat will be reclaimed on {deadline}"
+            )
+            body = (
+                f"Hello {user},\n\nyou have not used {seats} for {idle} days, so the seat will be "
+                f"reclaimed after {deadline} unless you ask to keep it.\n"
+                f"Keep it:    saas-license candidates keep {refs}\n"
+                f"Release it: saas-license candidates forego {refs}\n"
+            )
+        elif kind is NotificationKind.APPROVAL_REQUEST:
+            subject = f"{user} asks to keep {seats}"
+            body = (
+                f"{user} has not used {seats} for {idle} days but asked to keep it.\n"
+                f"Approve the reclaim: saas-license candidates approve {refs}\n"
+                f"Let them keep it:    saas-license candidates decline {refs}\n"
+            )
+        elif kind is NotificationKind.RECLAIMED:
+            subject = f"Your {seats} seat was reclaimed"
+            body = (
+                f"Hello {user},\n\nyour {seats} seat was reclaimed after {idle} days without use. "
+                "Ask your software managers if you need it back.\n"
+            )
+        else:
+            subject = f"Your {seats} seat was restored"
+            body = f"Hello {user},\n\nyour {seats} seat was given back to you.\n"
+        notification = Notification(
+            kind=kind,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            created_at=now,
+            profile=profile,
+            candidate_ids=ids,
+            respond_by=respond_by,
+        )
+        sent = send(self.store, self.notifiers, notification, now)
+        self.store.append_audit(
+            AuditEntry(
+                at=now,
+                actor="system",
+                action=f"notification.{kind.value}",
+                entity="notification",
+                entity_id=str(sent.id),
+                profile=profile,
+                after={
+                    "recipient": recipient,
+                    "candidate_ids": list(ids),
+                    "status": sent.status.value,
+                    "respond_by": None if respond_by is None else format_instant(respond_by),
+                },
+                detail=subject,
+            )
+        )
+        return sent
+
+
+def _plain(changes: dict[str, Any]) -> dict[str, Any]:
+    from ._convert import converter
+
+    return {k: converter.unstructure(v) for k, v in changes.items()}

@@ -1,0 +1,154 @@
+"""Fault knobs for the sandbox: latency, 429 bursts, 5xx, timeouts, malformed JSON, drifting users.
+
+Rates are probabilities per API request, drawn from a seeded generator; :meth:`FaultPlan.queue`
+forces the next few requests to fail a given way (deterministic tests).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import threading
+from collections import deque
+
+import attrs
+import httpx
+
+from saas_license import ConfigError
+
+__all__ = ["Fault", "FaultPlan", "SandboxFaults", "SandboxTimeout"]
+
+
+class Fault(str, enum.Enum):
+    """One way a request can go wrong."""
+
+    THROTTLE = "throttle"  # 429 with Retry-After
+    SERVER_ERROR = "server_error"  # 500/502/503
+    TIMEOUT = "timeout"  # no answer in time
+    MALFORMED = "malformed"  # 200 with a truncated JSON body
+    DRIFT_ADD = "drift_add"  # a user appears before this users page is served
+    DRIFT_REMOVE = "drift_remove"  # a user disappears before this users page is served
+
+
+class SandboxTimeout(httpx.ReadTimeout):
+    """Raised by the in-process sandbox for a timeout fault; the HTTP server hangs instead."""
+
+    def __init__(self, request: httpx.Request, hang: float) -> None:
+        super().__init__("sandbox fault: the server did not answer in time", request=request)
+        self.hang = hang
+
+
+def _rate(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{value!r} is not a rate between 0 and 1", field=f"faults.{attr.name}")
+
+
+def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:
+        raise ConfigError(f"{value!r} must be zero or more", field=f"faults.{attr.name}")
+
+
+@attrs.frozen(kw_only=True)
+class SandboxFaults:
+    """Per-request fault rates (0 to 1) and the latency added to every request (seconds)."""
+
+    latency: float = attrs.field(default=0.0, validator=_non_negative)
+    latency_jitter: float = attrs.field(default=0.0, validator=_non_negative)
+    throttle_rate: float = attrs.field(default=0.0, validator=_rate)
+    throttle_burst: int = 3
+    throttle_retry_after: float = attrs.field(default=1.0, validator=_non_negative)
+    server_error_rate: float = attrs.field(default=0.0, validator=_rate)
+    timeout_rate: float = attrs.field(default=0.0, validator=_rate)
+    hang: float = attrs.field(default=30.0, validator=_non_negative)
+    malformed_rate: float = attrs.field(default=0.0, validator=_rate)
+    drift_rate: float = attrs.field(default=0.0, validator=_rate)
+
+
+@attrs.define
+class _Queued:
+    fault: Fault
+    skip: int
+
+
+class FaultPlan:
+    """Decides, request by request, which fault (if any) to inject."""
+
+    def __init__(self, faults: SandboxFaults, *, seed: int = 7) -> None:
+        self.faults = faults
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._queued: deque[_Queued] = deque()
+        self._burst = 0
+        self.injected: dict[Fault, int] = dict.fromkeys(Fault, 0)
+
+    def queue(self, fault: Fault, count: int = 1, *, after: int = 0) -> None:
+        """The next ``count`` requests that can carry ``fault`` get it, once ``after`` such
+        requests have passed untouched."""
+        with self._lock:
+            self._queued.extend([_Queued(fault, after)] + [_Queued(fault, 0)] * (count - 1))
+
+    def latency(self) -> float:
+        """Seconds to delay this request."""
+        f = self.faults
+        if not f.latency and not f.latency_jitter:
+            return 0.0
+        with self._lock:
+            return max(0.0, f.latency + self._rng.uniform(-f.latency_jitter, f.latency_jitter))
+
+    def _take(self, allowed: set[Fault]) -> Fault | None:
+        for i, entry in enumerate(self._queued):
+            if entry.fault not in allowed:
+                continue
+            if entry.skip > 0:
+                entry.skip -= 1
+                return None
+            del self._queued[i]
+            return entry.fault
+        return None
+
+    def next(self, *, users_page: bool, is_get: bool) -> list[Fault]:
+        """Faults for one API request (drift first, then at most one failure)."""
+        allowed = {Fault.THROTTLE, Fault.SERVER_ERROR, Fault.TIMEOUT}
+        if is_get:
+            allowed.add(Fault.MALFORMED)
+        out: list[Fault] = []
+        with self._lock:
+            if users_page:
+                drift = self._take({Fault.DRIFT_ADD, Fault.DRIFT_REMOVE})
+                if (
+                    drift is None
+                    and self.faults.drift_rate
+                    and self._rng.random() < self.faults.drift_rate
+                ):
+                    drift = self._rng.choice([Fault.DRIFT_ADD, Fault.DRIFT_REMOVE])
+                if drift is not None:
+                    out.append(drift)
+            failure = self._take(allowed)
+            if failure is None and self._burst > 0:
+                self._burst -= 1
+                failure = Fault.THROTTLE
+            if failure is None:
+                f = self.faults
+                roll = self._rng.random()
+                for fault, rate in (
+                    (Fault.THROTTLE, f.throttle_rate),
+                    (Fault.SERVER_ERROR, f.server_error_rate),
+                    (Fault.TIMEOUT, f.timeout_rate),
+                    (Fault.MALFORMED, f.malformed_rate if is_get else 0.0),
+                ):
+                    if roll < rate:
+                        failure = fault
+                        if fault is Fault.THROTTLE:
+                            self._burst = max(0, f.throttle_burst - 1)
+                        break
+                    roll -= rate
+            if failure is not None:
+                out.append(failure)
+            for fault in out:
+                self.injected[fault] += 1
+        return out
+
+    def server_error_status(self) -> int:
+        """Which 5xx to send."""
+        with self._lock:
+            return self._rng.choice([500, 502, 503])

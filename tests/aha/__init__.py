@@ -1,0 +1,1 @@
+"""Tests of the Aha! spoke and its sandbox."""

@@ -1,0 +1,127 @@
+"""Downloading an Aha! account: concurrent, inside the rate limits, complete under drift and faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import attrs
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from saas_license import BadPayloadError, HttpOptions, RateLimitedError, Secret
+from saas_license.http import BearerAuth
+from saas_license_aha import AHA_RATE_LIMITS, AhaClient
+from saas_license_aha.sandbox import Fault, SandboxApp, SandboxFaults
+
+BASE = "https://acme.aha.io"
+FAST = HttpOptions(rate_limit=False, backoff_base=0.0)
+
+
+def _client(transport: httpx.BaseTransport, options: HttpOptions = FAST) -> AhaClient:
+    return AhaClient(
+        BASE, auth=BearerAuth(Secret("k")), options=attrs.evolve(options, transport=transport)
+    )
+
+
+class Watch(httpx.BaseTransport):
+    """Counts requests in flight at once."""
+
+    def __init__(self, app: SandboxApp) -> None:
+        self.app, self.inflight, self.peak = app, 0, 0
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.inflight += 1
+            self.peak = max(self.peak, self.inflight)
+        try:
+            time.sleep(0.005)
+            return self.app(request)
+        finally:
+            with self.lock:
+                self.inflight -= 1
+
+
+def test_pages_after_the_first_are_fetched_concurrently() -> None:
+    app = SandboxApp(user_count=2000, api_keys=["k"])
+    watch = Watch(app)
+    options = HttpOptions(rate_limit=False, max_concurrency=4)
+    with _client(watch, options) as client:
+        ids = [u.id for u in client.iter_users()]
+    assert len(ids) == len(set(ids)) == 2000
+    assert 2 <= watch.peak <= 4
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.integers(5, 700),
+    drifts=st.lists(st.sampled_from([Fault.DRIFT_ADD, Fault.DRIFT_REMOVE]), max_size=4),
+    workers=st.integers(1, 4),
+)
+def test_users_changing_between_pages_are_neither_missed_nor_repeated(
+    size: int, drifts: list[Fault], workers: int
+) -> None:
+    app = SandboxApp(user_count=size, api_keys=["k"], seed=size)
+    before = set(app.user_ids())
+    for fault in drifts:
+        app.inject(fault)
+    options = HttpOptions(rate_limit=False, max_concurrency=workers)
+    with _client(app.transport(), options) as client:
+        got = [u.id for u in client.iter_users(per_page=50)]
+    after = set(app.user_ids())
+    assert len(got) == len(set(got))
+    assert before & after <= set(got)  # everyone there throughout was read
+    assert set(got) <= before | after
+
+
+def test_the_governor_keeps_a_fast_client_inside_the_sandbox_limits() -> None:
+    scale = 50.0  # 300 per 1.2 s and 20 per 0.02 s: the minute window is hit within the test
+    app = SandboxApp(user_count=700, api_keys=["k"], rate_limit=True, time_scale=scale)
+    options = HttpOptions(
+        rate_limits=tuple(limit.scaled(scale) for limit in AHA_RATE_LIMITS), max_concurrency=6
+    )
+    with _client(app.transport(), options) as client:
+        for _ in range(3):  # 3 x 140 pages of 5 = 420 requests > 300 per (scaled) minute
+            assert sum(1 for _ in client.iter_users(per_page=5)) == 700
+        assert client.stats is not None and client.stats.throttled == 0
+    assert app.stats.throttled == 0 and app.stats.api_requests == 420
+
+
+def test_without_the_governor_429s_are_retried_and_nothing_is_lost() -> None:
+    app = SandboxApp(user_count=400, api_keys=["k"], rate_limit=True, time_scale=20.0)
+    options = HttpOptions(rate_limit=False, max_concurrency=4, max_retries=50)
+    with _client(app.transport(), options) as client:
+        assert len({u.id for u in client.iter_users(per_page=5)}) == 400
+        assert client.stats is not None and client.stats.throttled > 0
+    assert app.stats.throttled > 0
+
+
+def test_transient_faults_during_download_are_retried() -> None:
+    app = SandboxApp(user_count=600, api_keys=["k"], faults=SandboxFaults(throttle_retry_after=0))
+    app.inject(Fault.SERVER_ERROR, 3)
+    app.inject(Fault.TIMEOUT, 2)
+    app.inject(Fault.THROTTLE, 1)
+    options = HttpOptions(rate_limit=False, backoff_base=0.0, max_retries=6)
+    with _client(app.transport(), options) as client:
+        assert len({u.id for u in client.iter_users(per_page=100)}) == 600
+        assert client.stats is not None and client.stats.retries == 6
+
+
+def test_too_many_429s_end_in_a_clear_error() -> None:
+    app = SandboxApp(user_count=10, api_keys=["k"], faults=SandboxFaults(throttle_retry_after=0))
+    app.inject(Fault.THROTTLE, 10)
+    with (
+        _client(app.transport(), HttpOptions(rate_limit=False, backoff_base=0, max_retries=2)) as c,
+        pytest.raises(RateLimitedError, match="rate limit"),
+    ):
+        list(c.iter_users())
+
+
+def test_malformed_json_fails_the_download_clearly() -> None:
+    app = SandboxApp(user_count=300, api_keys=["k"])
+    app.inject(Fault.MALFORMED)
+    with _client(app.transport()) as client, pytest.raises(BadPayloadError, match="not JSON"):
+        list(client.iter_users())

@@ -1,0 +1,91 @@
+"""The workspace's finance API over a real run: reconcile on its own schedule, saved results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+from decimal import Decimal
+
+import attrs
+import pytest
+
+import saas_license
+from saas_license import (
+    CandidateState,
+    NoPrices,
+    SqliteStore,
+    StoreError,
+    Workspace,
+)
+from saas_license._finance import finance_store, price_book_for
+
+
+def test_reconcile_after_a_real_run(published: Workspace) -> None:
+    published.run("aha")
+    published.add_entitlement(
+        "Aha! Roadmaps", purchased_rights=10, unit_cost="100", currency="EUR", start="2020-01-01"
+    )
+    result = published.reconcile()
+    seats = published.store.count_subscriptions("aha", by="software_model")
+    roadmaps = next(r for r in result.models if r.software_model == "Aha! Roadmaps")
+    assert roadmaps.rights_used == seats["Aha! Roadmaps"]  # no exclusion rules yet
+    assert roadmaps.rights_needed == roadmaps.rights_used - 10
+    assert roadmaps.true_up_cost == Decimal(100) * roadmaps.rights_needed
+    open_ids = {
+        c.subscription_id
+        for c in published.candidates("aha", states=set(saas_license.OPEN_STATES))
+        if c.software_model == "Aha! Roadmaps"
+    }
+    assert roadmaps.open_candidates == len(open_ids) > 0
+    assert "Aha! Reviewer & Viewer (free)" not in {r.software_model for r in result.models}
+    assert result.data_as_of["aha"] is not None
+    # reclaiming one seat: it leaves "used" and counts as realised savings
+    cand = next(c for c in published.candidates("aha") if c.software_model == "Aha! Roadmaps")
+    published.store.update_candidate(
+        attrs.evolve(cand, state=CandidateState.CLOSED_COMPLETE, closed_at=published.clock())
+    )
+    published.store.deactivate_subscription(cand.subscription_id)
+    again = published.reconcile()
+    after = next(r for r in again.models if r.software_model == "Aha! Roadmaps")
+    assert after.rights_used == roadmaps.rights_used - 1
+    assert (after.reclaimed_seats, after.actual_savings) == (1, Decimal("100.00"))
+    assert 'data-chart="utilisation"' in published.report_html(again)
+
+
+def test_reconcile_runs_on_its_own_schedule(fin_ws: Workspace) -> None:
+    now = [dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)]
+    fin_ws.clock = lambda: now[0]
+    first = fin_ws.reconcile_if_due(dt.timedelta(days=7))
+    assert first is not None
+    now[0] += dt.timedelta(days=3)
+    assert fin_ws.reconcile_if_due(dt.timedelta(days=7)) is None
+    now[0] += dt.timedelta(days=5)
+    assert fin_ws.reconcile_if_due(dt.timedelta(days=7)) is not None
+    saved = fin_ws.reconciliations()
+    assert [s.as_of for s in saved] == [now[0], first.as_of]
+    assert saved[0].data["tables"]["models"]["as_of"] == "2026-06-09T00:00:00.000Z"
+
+
+def test_finance_schema_and_stores_without_finance() -> None:
+    store = SqliteStore(":memory:")
+    assert store.schema_versions()["finance"] == 1
+    assert finance_store(store) is store
+
+    class Bare:
+        pass
+
+    with pytest.raises(StoreError, match="does not keep entitlements"):
+        finance_store(Bare())  # type: ignore[arg-type]
+    assert isinstance(price_book_for(Bare(), "UTC"), NoPrices)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("module", ["saas_license.reports", "saas_license.reconciliation"])
+def test_finance_modules_are_documented(module: str) -> None:
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{module}.{name} has no docstring"
+    for name in ("Entitlement", "Reconciliation", "Table", "reconcile", "CsvImportError"):
+        assert name in saas_license.__all__

@@ -1,0 +1,1 @@
+"""Tests of the shared HTTP toolkit (rate governor, retries, pagination, OAuth2)."""

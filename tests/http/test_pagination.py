@@ -1,0 +1,148 @@
+"""Concurrent pagination: every item once, streamed in order, and correct when the listing drifts."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from saas_license.http import InconsistentListingError, KeySet, Page, paginate
+
+
+class Listing:
+    """A page-numbered listing whose items can change between fetches (thread-safe)."""
+
+    def __init__(
+        self,
+        items: list[int],
+        per_page: int,
+        events: dict[int, list[tuple[str, float]]] | None = None,
+    ) -> None:
+        self.items = list(items)
+        self.per_page = per_page
+        self.events = events or {}
+        self.fetches = 0
+        self.ever = set(items)
+        self.removed: set[int] = set()
+        self.next_id = max(items, default=0) + 1
+        self.lock = threading.Lock()
+
+    def fetch(self, number: int) -> Page[int]:
+        with self.lock:
+            self.fetches += 1
+            for kind, where in self.events.get(self.fetches, []):
+                if kind == "add":
+                    at = int(where * (len(self.items) + 1))
+                    self.items.insert(min(at, len(self.items)), self.next_id)
+                    self.ever.add(self.next_id)
+                    self.next_id += 1
+                elif self.items:
+                    gone = self.items.pop(int(where * len(self.items)) % len(self.items))
+                    self.removed.add(gone)
+            total = len(self.items)
+            pages = -(-total // self.per_page)
+            chunk = self.items[(number - 1) * self.per_page : number * self.per_page]
+            return Page(number=number, items=chunk, total_pages=pages, total_records=total)
+
+
+@settings(max_examples=80)
+@given(
+    size=st.integers(0, 300),
+    per_page=st.integers(1, 40),
+    workers=st.integers(1, 6),
+)
+def test_every_item_exactly_once_in_order(size: int, per_page: int, workers: int) -> None:
+    listing = Listing(list(range(1, size + 1)), per_page)
+    got = list(paginate(listing.fetch, key=lambda i: i, workers=workers))
+    assert got == list(range(1, size + 1))
+    assert listing.fetches == max(1, -(-size // per_page))
+
+
+@settings(max_examples=120)
+@given(
+    size=st.integers(1, 200),
+    per_page=st.integers(1, 25),
+    workers=st.integers(1, 5),
+    data=st.data(),
+)
+def test_drift_is_detected_and_relisted_without_missing_or_repeating_anyone(
+    size: int, per_page: int, workers: int, data: st.DataObject
+) -> None:
+    pages = -(-size // per_page)
+    # one change (a user added or removed) before some of the first pass's fetches
+    fetch_numbers = data.draw(st.lists(st.integers(1, pages + 1), unique=True, max_size=6))
+    events = {
+        n: [(data.draw(st.sampled_from(["add", "remove"])), data.draw(st.floats(0, 0.999)))]
+        for n in fetch_numbers
+    }
+    listing = Listing(list(range(1, size + 1)), per_page, events)
+    got = list(paginate(listing.fetch, key=lambda i: i, workers=workers, max_passes=3))
+    assert len(got) == len(set(got)), "an item was yielded twice"
+    stable = set(range(1, size + 1)) - listing.removed
+    assert stable <= set(got), f"missed {sorted(stable - set(got))[:5]}"
+    assert set(got) <= listing.ever
+    assert set(listing.items) - listing.removed <= set(got) | (
+        listing.ever - set(range(1, size + 1))
+    )
+
+
+def test_a_listing_that_never_settles_is_an_error_not_a_partial_result() -> None:
+    events = {n: [("add", 0.0)] for n in range(2, 200)}
+    listing = Listing(list(range(1, 50)), 10, events)
+    with pytest.raises(InconsistentListingError, match="kept changing"):
+        list(paginate(listing.fetch, key=lambda i: i, workers=2, max_passes=3, what="users list"))
+
+
+def test_without_a_key_there_is_one_pass_and_no_deduplication() -> None:
+    listing = Listing([1, 2, 3, 4], 2, {2: [("add", 0.0)]})
+    got = list(paginate(listing.fetch, workers=1))
+    assert listing.fetches == 2 and got == [1, 2, 2, 3]
+
+
+def test_pages_are_not_fetched_far_ahead_of_the_consumer() -> None:
+    listing = Listing(list(range(1, 401)), 10)  # 40 pages
+    stream = paginate(listing.fetch, key=lambda i: i, workers=3)
+    first = [next(stream) for _ in range(11)]  # page 1 and the start of page 2
+    assert first == list(range(1, 12))
+    assert listing.fetches <= 1 + 3 + 1
+    stream.close()  # stopping early cancels what is queued
+    fetched = listing.fetches
+    assert fetched <= 6
+
+
+def test_a_failing_page_fails_the_listing() -> None:
+    listing = Listing(list(range(1, 101)), 10)
+
+    def fetch(number: int) -> Page[int]:
+        if number == 5:
+            raise RuntimeError("page 5 broke")
+        return listing.fetch(number)
+
+    with pytest.raises(RuntimeError, match="page 5"):
+        list(paginate(fetch, key=lambda i: i, workers=3))
+
+
+@given(
+    keys=st.lists(
+        st.one_of(
+            st.integers(-(2**70), 2**70),
+            st.integers(0, 10**19).map(str),
+            st.sampled_from(["007", "0", "-1", "abc", "٣", " 5"]),
+        )
+    )
+)
+def test_keyset_behaves_like_a_set(keys: list[object]) -> None:
+    KeySet._FLUSH = 8  # exercise run merging on small inputs
+    try:
+        packed, plain = KeySet(), set()
+        for key in keys:
+            assert packed.add(key) == (key not in plain)  # type: ignore[arg-type]
+            plain.add(key)
+            assert key in packed
+        assert len(packed) == len(plain)
+        assert all(k in packed for k in plain)
+        assert ("nope" in packed) is False
+    finally:
+        KeySet._FLUSH = 2048
