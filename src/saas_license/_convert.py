@@ -43,7 +43,24 @@ def structure_config(data: Any, cls: type[T], *, what: str) -> T:
     except ConfigError:
         raise
     except cattrs.ClassValidationError as exc:
+        own = _config_errors(exc)
+        if own:  # our validators already named the field and what to do: keep their words
+            raise ConfigError(
+                "; ".join(e.message for e in own),
+                hint=own[0].hint or f"fix the {what} and try again",
+            ) from None
         details = "; ".join(cattrs.transform_error(exc, path=what))
         raise ConfigError(details, hint=f"fix the {what} and try again") from None
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc), field=what) from None
+
+
+def _config_errors(exc: BaseException) -> list[ConfigError]:
+    """The ConfigErrors raised by attrs validators inside a cattrs exception group."""
+    found: list[ConfigError] = []
+    for inner in getattr(exc, "exceptions", ()):
+        if isinstance(inner, ConfigError):
+            found.append(inner)
+        else:
+            found.extend(_config_errors(inner))
+    return found

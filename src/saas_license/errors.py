@@ -9,6 +9,7 @@
     ├── SpokeError               a spoke is missing, broken, or answered out of contract
     │   └── SpokeNotFoundError
     ├── RunInProgressError       another run of the same profile holds the lock
+    ├── InvalidTransitionError   a candidate event its state does not allow (saas_license.lifecycle)
     └── VendorError              talking to the vendor failed
         ├── VendorConnectionError    refused, DNS, TLS
         │   └── VendorTimeoutError
@@ -17,7 +18,10 @@
         ├── NotFoundError            404
         ├── RateLimitedError         429, with ``retry_after`` seconds when known
         ├── ServerError              5xx
-        └── BadPayloadError          the vendor answered something we cannot read
+        ├── BadPayloadError          the vendor answered something we cannot read
+        └── InconsistentListingError the listing changed on every pass; no consistent copy
+
+``CsvImportError`` (a ``ConfigError``) lives with the CSV import; its rows name their lines.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "AuthenticationError",
     "BadPayloadError",
     "ConfigError",
+    "InconsistentListingError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProfileStateError",
@@ -132,3 +137,7 @@ class ServerError(VendorError):
 
 class BadPayloadError(VendorError):
     """The vendor answered with a body we cannot interpret (bad JSON, missing fields)."""
+
+
+class InconsistentListingError(VendorError):
+    """The listing changed on every pass; no complete, consistent copy could be read."""

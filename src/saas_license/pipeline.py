@@ -293,15 +293,18 @@ def run_profile(
                 )
                 created = _apply_evaluation(workflow, ev)
                 timeouts, reminders = workflow.advance(profile.name)
+                verdicts = dict(ev.verdicts)
+                canceled, skipped = len(ev.to_cancel), len(ev.to_skip)
                 job.counts.update(
                     created=created,
-                    canceled=len(ev.to_cancel),
-                    skipped=len(ev.to_skip),
+                    canceled=canceled,
+                    skipped=skipped,
                     unchanged=len(ev.still_idle),
                     timeouts=timeouts,
                     reminders=reminders,
-                    **{f"verdict_{k}": v for k, v in ev.verdicts.items()},
+                    **{f"verdict_{k}": v for k, v in verdicts.items()},
                 )
+                del ev  # its proposals hold every new candidate's seat; free them before planning
             jobs.append(job.job)
             status = JobStatus.COMPLETE
         except BaseException:
@@ -322,10 +325,10 @@ def run_profile(
         profile=profile.name,
         run_id=run_id,
         jobs=tuple(jobs),
-        verdicts=dict(ev.verdicts),
+        verdicts=verdicts,
         candidates_created=created,
-        candidates_canceled=len(ev.to_cancel),
-        candidates_skipped=len(ev.to_skip),
+        candidates_canceled=canceled,
+        candidates_skipped=skipped,
         plan=plan,
         timeouts=timeouts,
         reminders=reminders,

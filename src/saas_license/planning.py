@@ -89,14 +89,24 @@ def build_plan(
     rules_by_id = {r.id: r for r in all_rules if r.id is not None}
     by_model = {r.software_model: r for r in all_rules if r.active}
     exclusions = store.list_exclusion_rules()
+    candidates = store.list_candidates(profile.name, states=OPEN_STATES)
+    wanted = {c.subscription_id for c in candidates}
+    wanted_keys = {reclaim_key(profile, c) for c in candidates}
+    # Stream the seats once, keeping only those of users with an open candidate: memory follows
+    # the number of candidates, not the size of the account.
     seats_by_key: dict[str, set[int]] = defaultdict(set)
+    identifiers: dict[int, str] = {}
     subs: dict[int, Subscription] = {}
     for sub in store.iter_subscriptions(profile.name):
-        subs[sub.id] = sub
-        seats_by_key[reclaim_key(profile, sub)].add(sub.id)
+        key = reclaim_key(profile, sub)
+        if key in wanted_keys:
+            seats_by_key[key].add(sub.id)
+            identifiers[sub.id] = sub.identifier
+        if sub.id in wanted:
+            subs[sub.id] = sub
     items: list[PlanItem] = []
     held: list[HeldItem] = []
-    for candidate in store.list_candidates(profile.name, states=OPEN_STATES):
+    for candidate in candidates:
         state = candidate.state
         if state is CandidateState.ATTENTION_REQUIRED:
             held.append(
@@ -172,9 +182,7 @@ def build_plan(
     for item in items:
         key = reclaim_key(profile, item.subscription)
         if item.kind is PlanAction.RECLAIM and planned[key] != seats_by_key[key]:
-            others = sorted(
-                subs[i].identifier for i in seats_by_key[key] - planned[key] if i in subs
-            )
+            others = sorted(identifiers[i] for i in seats_by_key[key] - planned[key])
             held.append(
                 HeldItem(
                     candidate=item.candidate,

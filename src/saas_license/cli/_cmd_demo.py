@@ -13,25 +13,13 @@ from ..candidates import OPEN_STATES
 from ..errors import ProfileStateError
 from ..pipeline import RunReport
 from ..profiles import ProfileStatus
+from ..reconciliation import ACTIVITY_BUCKETS, activity_bucket
 from ..workspace import Workspace
 from . import _State, cli
 from ._output import echo_json, echo_table
 
 DEMO_ALIAS = "aha-sandbox"
 DEMO_PROFILE = "aha-demo"
-_BUCKETS = ("0-30", "30-60", "60-90", "90+", "never")
-
-
-def _bucket(days: int | None) -> str:
-    if days is None:
-        return "never"
-    if days < 30:
-        return "0-30"
-    if days < 60:
-        return "30-60"
-    if days < 90:
-        return "60-90"
-    return "90+"
 
 
 def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> dict[str, Any]:
@@ -46,7 +34,7 @@ def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> 
             if sub.last_activity is None
             else days_between(sub.last_activity, now, ws.policy.timezone)
         )
-        counts[_bucket(days)] += 1
+        counts[activity_bucket(days)] += 1
         if days is None or days >= 60:
             counts["inactive_60d"] += 1
     open_cands = ws.candidates(DEMO_PROFILE, states=set(OPEN_STATES))
@@ -62,7 +50,7 @@ def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> 
                 m: {
                     "seats": c["seats"],
                     "inactive_60d": c["inactive_60d"],
-                    "last_activity_days": {b: c[b] for b in _BUCKETS},
+                    "last_activity_days": {b: c[b] for b in ACTIVITY_BUCKETS},
                 }
                 for m, c in sorted(per_model.items())
             },
@@ -141,9 +129,14 @@ def demo(state: _State, users: int, as_json: bool) -> None:
     )
     click.echo("\nSubscriptions per software model (days since last activity)")
     echo_table(
-        ["software model", "seats", *_BUCKETS, "inactive 60d+"],
+        ["software model", "seats", *ACTIVITY_BUCKETS, "inactive 60d+"],
         [
-            (m, c["seats"], *(c["last_activity_days"][b] for b in _BUCKETS), c["inactive_60d"])
+            (
+                m,
+                c["seats"],
+                *(c["last_activity_days"][b] for b in ACTIVITY_BUCKETS),
+                c["inactive_60d"],
+            )
             for m, c in summary["subscriptions"]["by_software_model"].items()
         ],
     )

@@ -19,17 +19,13 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from ..errors import VendorError
+from ..errors import InconsistentListingError
 
 __all__ = ["InconsistentListingError", "KeySet", "Page", "paginate"]
 
 log = logging.getLogger("saas_license.http")
 
 T = TypeVar("T")
-
-
-class InconsistentListingError(VendorError):
-    """The listing changed on every pass; no complete, consistent copy could be read."""
 
 
 @attrs.frozen(kw_only=True)
