@@ -13,6 +13,7 @@ from ..candidates import OPEN_STATES
 from ..errors import ProfileStateError
 from ..pipeline import RunReport
 from ..profiles import ProfileStatus
+from ..reclaim import PlanAction
 from ..reconciliation import ACTIVITY_BUCKETS, activity_bucket
 from ..workspace import Workspace
 from . import _State, cli
@@ -65,6 +66,9 @@ def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> 
             "dry_run": plan.dry_run,
             "reclaim_enabled": plan.reclaim_enabled,
             "seats": len(plan),
+            "reclaim": sum(1 for i in plan.items if i.kind is PlanAction.RECLAIM),
+            "notify": sum(1 for i in plan.items if i.kind is PlanAction.NOTIFY),
+            "held": len(plan.held),
             "action": plan.items[0].action if plan.items else None,
         },
         "jobs": [
@@ -151,9 +155,12 @@ def demo(state: _State, users: int, as_json: bool) -> None:
     click.echo("\nWhy seats were or were not proposed")
     echo_table(["verdict", "seats"], sorted(summary["verdicts"].items()))
     plan = report.plan
+    kinds = Counter(i.kind for i in plan.items)
+    spoke_action = ws.spoke_for(ws.profile(DEMO_PROFILE)).info().reclaim_effect
     click.echo(
-        f"\nReclaim plan (dry run — nothing was changed): {len(plan)} seats would be reclaimed"
-        f" ({plan.items[0].action if plan.items else 'no action'})"
+        f"\nReclaim plan (dry run — nothing was changed): {kinds[PlanAction.RECLAIM]} seats would be"
+        f" reclaimed ({spoke_action}), {kinds[PlanAction.NOTIFY]} users notified first,"
+        f" {len(plan.held)} held"
     )
     top = sorted(plan.items, key=lambda i: -i.candidate.inactive_days)[:10]
     echo_table(
