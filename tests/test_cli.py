@@ -105,3 +105,17 @@ def test_sandbox_serve_is_usable_by_any_http_client(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_demo_restores_its_profile_if_someone_edited_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "demo.db")
+    assert _run(capsys, "--workspace", ws, "demo", "--users", "150", "--json")[0] == 0
+    code, _, _ = _run(capsys, "--workspace", ws, "profile", "edit", "aha-demo", "--no-activity")
+    assert code == 0
+    code, out, _ = _run(capsys, "--workspace", ws, "demo", "--users", "150", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert [j["process"] for j in summary["jobs"]] == ["download", "activity", "evaluate"]
+    assert summary["plan"]["reclaim"] == summary["candidates"]["open"] > 0
