@@ -187,6 +187,7 @@ def _activity(
     spoke: Spoke,
     ctx: SpokeContext,
     *,
+    run_id: str,
     now: dt.datetime,
     job: _Job,
     progress: ProgressCallback | None,
@@ -194,12 +195,20 @@ def _activity(
     since = now - dt.timedelta(days=ctx.profile.activity_look_back_days)
     counter = [0]
     with store.transaction():
+        from_download = 0
+        if spoke.info().activity_from_download:
+            # the download already carried last activity; count it as checked now
+            from_download = store.stamp_activity_checked(ctx.profile.name, run_id=run_id, now=now)
         read, touched = store.apply_activity(
             ctx.profile.name,
             _counting(spoke.activity(ctx, since), counter, progress, "activity"),
             now=now,
         )
-    job.counts.update(records=read, subscriptions_updated=touched)
+    job.counts.update(
+        records=from_download + read,
+        from_download=from_download,
+        subscriptions_updated=from_download + touched,
+    )
 
 
 def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
@@ -276,7 +285,9 @@ def run_profile(
             jobs.append(job.job)
             if profile.processes.activity:
                 with step("activity") as job:
-                    _activity(store, spoke, ctx, now=clock(), job=job, progress=progress)
+                    _activity(
+                        store, spoke, ctx, run_id=run_id, now=clock(), job=job, progress=progress
+                    )
                 jobs.append(job.job)
             with step("evaluate") as job:
                 now = clock()

@@ -49,6 +49,9 @@ class SpokeInfo:
     auth_types: tuple[str, ...] = ("api_key",)
     reclaim_effect: str = "deactivate"
     supports_undo: bool = False
+    #: The download's records carry each user's last activity as the vendor knows it, so the core
+    #: counts them as checked activity and the activity hook need only yield *extra* signals.
+    activity_from_download: bool = False
     version: str = ""
     oauth: OAuth2Endpoints | None = None
 

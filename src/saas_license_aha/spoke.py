@@ -28,7 +28,7 @@ from . import __version__
 from ._payloads import AhaUser, parse_users_page
 from .auth import AHA_OAUTH, auth_for
 from .client import AhaClient
-from .mapping import IDENTIFIERS, activity_record, subscription_records
+from .mapping import IDENTIFIERS, subscription_records
 
 __all__ = ["AUDITS_OPTION", "INFO", "AhaSpoke"]
 
@@ -65,6 +65,7 @@ INFO = SpokeInfo(
     auth_types=("api_key", "oauth2"),
     reclaim_effect="disable user",
     supports_undo=True,
+    activity_from_download=True,
     version=__version__,
     oauth=AHA_OAUTH,
 )
@@ -109,32 +110,32 @@ class AhaSpoke:
                 yield from subscription_records(user)
 
     def activity(self, ctx: SpokeContext, since: dt.datetime) -> Iterator[ActivityRecord]:
-        """``accessed_at`` of every enabled user, then (if the profile asks) their last audited write.
+        """Activity beyond the download: each user's last audited write, if the profile asks.
 
-        Any signal counts: the store keeps the most recent. Audits cover writes only and at most
-        the last 12 months, so they are read from ``since`` (the look-back window) onwards.
+        ``accessed_at`` arrives with the download (``INFO.activity_from_download``), so listing
+        every user again would only double the requests. Any signal counts: the store keeps the
+        most recent. Audits cover writes only and at most the last 12 months, so they are read
+        from ``since`` (the look-back window) onwards.
         """
+        if not ctx.profile.options.get(AUDITS_OPTION):
+            return
         with self.client(ctx) as client:
-            for user in client.iter_users():
-                if user.enabled:
-                    yield activity_record(user)
-            if ctx.profile.options.get(AUDITS_OPTION):
-                now = ctx.now or dt.datetime.now(dt.timezone.utc)
-                start = max(since, now - _AUDIT_RETENTION)
-                latest: dict[str, tuple[dt.datetime, str | None]] = {}
-                for audit in client.iter_audits(since=start):
-                    if audit.user is None:
-                        continue
-                    known = latest.get(audit.user.id)
-                    if known is None or audit.created_at > known[0]:
-                        latest[audit.user.id] = (audit.created_at, audit.user.email)
-                for user_id, (when, email) in latest.items():
-                    yield ActivityRecord(
-                        external_user_id=user_id,
-                        user_principal_name=email,
-                        last_activity=when,
-                        source="aha.audits",
-                    )
+            now = ctx.now or dt.datetime.now(dt.timezone.utc)
+            start = max(since, now - _AUDIT_RETENTION)
+            latest: dict[str, tuple[dt.datetime, str | None]] = {}
+            for audit in client.iter_audits(since=start):
+                if audit.user is None:
+                    continue
+                known = latest.get(audit.user.id)
+                if known is None or audit.created_at > known[0]:
+                    latest[audit.user.id] = (audit.created_at, audit.user.email)
+            for user_id, (when, email) in latest.items():
+                yield ActivityRecord(
+                    external_user_id=user_id,
+                    user_principal_name=email,
+                    last_activity=when,
+                    source="aha.audits",
+                )
 
     # -- reclaim and undo -------------------------------------------------------------------
 

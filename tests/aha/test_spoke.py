@@ -20,6 +20,7 @@ from saas_license import (
     Secret,
     SpokeContext,
     Subscription,
+    Workspace,
 )
 from saas_license_aha import AUDITS_OPTION, INFO, AhaSpoke, identifiers_for
 from saas_license_aha._payloads import parse_user
@@ -129,14 +130,32 @@ def test_attributes_for_rules() -> None:
     assert (attrs_["identity_provider"], attrs_["identity_provider_name"]) == ("saml", "Okta")
 
 
-def test_activity_reads_accessed_at_and_never_accessed_is_none() -> None:
+def test_activity_comes_with_the_download_and_the_hook_adds_only_extra_signals(
+    tmp_path: Any,
+) -> None:
+    assert INFO.activity_from_download
     app = SandboxApp(user_count=200, api_keys=["k"])
-    records = list(AhaSpoke().activity(_ctx(app), dt.datetime.now(UTC) - dt.timedelta(days=60)))
+    since = dt.datetime.now(UTC) - dt.timedelta(days=60)
+    assert list(AhaSpoke().activity(_ctx(app), since)) == []  # no second listing of users
+    ws = Workspace.open(
+        tmp_path / "ws.db", http=HttpOptions(transport=app.transport(), rate_limit=False)
+    )
+    ws.add_alias("a", spoke="aha", base_url="https://acme.aha.io", api_key="k")
+    ws.create_profile("p", spoke="aha", alias="a")
+    ws.validate("p")
+    ws.publish("p")
+    app.requests.clear()
+    report = ws.run("p")
+    listings = [path for method, path in app.requests if path == "/api/v1/users"]
+    assert len(listings) == 1  # 200 users: one page, read once for seats and activity
+    activity = next(j for j in report.jobs if j.process == "activity")
+    subs = ws.subscriptions("p")
+    assert activity.counts["from_download"] == len(subs)
     enabled = {u["id"]: u for u in app.users() if u["enabled"]}
-    assert {r.external_user_id for r in records} == set(enabled)
-    never = [r for r in records if enabled[r.external_user_id]["accessed_at"] is None]
-    assert never and all(r.last_activity is None for r in never)
-    assert {r.source for r in records} == {"aha.accessed_at"}
+    assert all(s.activity_checked_at is not None for s in subs)
+    never = [s for s in subs if enabled[s.external_user_id]["accessed_at"] is None]
+    assert never and all(s.last_activity is None for s in never)
+    ws.close()
 
 
 def test_audits_add_write_activity_when_the_profile_asks() -> None:

@@ -400,6 +400,15 @@ class SqliteStore(FinanceStoreMixin):
         with self.transaction():
             self._q("UPDATE subscriptions SET active = 1 WHERE id = ?", (subscription_id,))
 
+    def stamp_activity_checked(self, profile: str, *, run_id: str, now: dt.datetime) -> int:
+        """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped."""
+        with self.transaction():
+            cur = self._q(
+                "UPDATE subscriptions SET activity_checked_at = ? WHERE profile = ? AND seen_run = ?",
+                (format_instant(now), profile, run_id),
+            )
+        return max(cur.rowcount, 0)
+
     def apply_activity(
         self, profile: str, records: Iterable[ActivityRecord], *, now: dt.datetime
     ) -> tuple[int, int]:
