@@ -46,3 +46,4 @@ def benchmarks(session: nox.Session) -> None:
     """Speed and memory figures (see benchmarks/README.md)."""
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks", *session.posargs)
+    session.run("python", "-m", "benchmarks.pipeline")
