@@ -495,9 +495,9 @@ def reconcile(
 
 def _reclaimed_at(cand: RemovalCandidate) -> dt.datetime | None:
     """When a closed-complete candidate's seat was taken back; None if the reclaim was undone."""
-    if getattr(cand, "undone_at", None) is not None:
+    if cand.undone_at is not None:
         return None
-    reclaimed: dt.datetime | None = getattr(cand, "reclaimed_at", None)
+    reclaimed: dt.datetime | None = cand.reclaimed_at
     return reclaimed or cand.closed_at
 
 
@@ -534,8 +534,8 @@ def _row(
     inactive = sum(1 for s in unit.seats if s.days is None or s.days >= threshold)
     actual = None if price is None else Decimal("0.00")
     for cand in unit.reclaimed:
-        recorded = getattr(cand, "actual_savings", None)
-        if recorded is not None and getattr(cand, "currency", None) == currency:
+        recorded = cand.actual_savings
+        if recorded is not None and cand.currency == currency:
             paid: Decimal | None = quantize_money(recorded)  # priced when it was reclaimed
         else:
             when = _reclaimed_at(cand)
