@@ -85,6 +85,7 @@ from .spokes import (
 from .store import SqliteStore, Store
 from .subscriptions import (
     ActivityRecord,
+    CurrentUser,
     KnownIdentifier,
     SoftwareModel,
     Subscription,
@@ -112,6 +113,7 @@ __all__ = [
     "ConfigError",
     "ConnectionAlias",
     "CsvImportError",
+    "CurrentUser",
     "DeliveryStatus",
     "Entitlement",
     "EntitlementPriceBook",

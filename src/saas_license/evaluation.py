@@ -47,6 +47,9 @@ class Verdict(str, enum.Enum):
     CANDIDATES_OFF = "candidates_off"
     COOLDOWN = "cooldown"  # idle, but its user kept it (or a reclaim was undone) recently
     INACTIVE_SEAT = "inactive_seat"
+    #: A protective field (administrator flag, enabled…) is missing or unreadable: never
+    #: "not protected", so neither proposed nor reclaimed; the run reports it.
+    UNKNOWN_PROTECTION = "unknown_protection"
 
     @property
     def protects(self) -> bool:

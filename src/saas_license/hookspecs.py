@@ -16,7 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from .notify import Notification
     from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
-    from .subscriptions import ActivityRecord, Subscription, SubscriptionRecord
+    from .subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -46,6 +46,18 @@ def saas_license_pull_user_activity(  # type: ignore[empty-body]
     context: SpokeContext, since: dt.datetime
 ) -> Iterable[ActivityRecord]:
     """Yield each user's last activity known to the vendor (None = never active)."""
+
+
+@hookspec(firstresult=True)
+def saas_license_current_user(  # type: ignore[empty-body]
+    context: SpokeContext, external_user_id: str
+) -> CurrentUser:
+    """Read one user's current record from the vendor (one read, nothing changed).
+
+    The core re-assesses this fresh record right before every reclaim and reads it again right
+    after to confirm the outcome. Must raise when the vendor cannot answer: a guess here could
+    disable a protected user.
+    """
 
 
 @hookspec(firstresult=True)

@@ -6,6 +6,7 @@ import enum
 import fnmatch
 import importlib
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -269,7 +270,7 @@ class RuleSet:
 
 
 def load_rule_set(source: str | Path | dict[str, Any]) -> RuleSet:
-    """Read a rule set from a dict, a ``.json`` file or a ``.toml`` file (Python 3.11+)."""
+    """Read a rule set from a dict, a ``.json`` file or a ``.toml`` file."""
     if isinstance(source, dict):
         return structure_rule(source, RuleSet, what="rules")
     path = Path(source)
@@ -278,12 +279,8 @@ def load_rule_set(source: str | Path | dict[str, Any]) -> RuleSet:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", field="rules file") from None
     if path.suffix.lower() == ".toml":
-        try:
-            tomllib = importlib.import_module("tomllib")
-        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-            raise ConfigError(
-                "TOML rule files need Python 3.11+", field="rules file", hint="use JSON instead"
-            ) from None
+        # tomllib is in the standard library from 3.11; tomli is the same parser for 3.10.
+        tomllib = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
         try:
             data = tomllib.loads(text)
         except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError

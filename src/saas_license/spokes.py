@@ -52,6 +52,13 @@ class SpokeInfo:
     #: The download's records carry each user's last activity as the vendor knows it, so the core
     #: counts them as checked activity and the activity hook need only yield *extra* signals.
     activity_from_download: bool = False
+    #: What one reclaim frees: ``"seat"`` (only the seat named) or ``"user"`` (every seat of the
+    #: user at once, e.g. disabling the account). A ``"user"`` reclaim is held when any seat of
+    #: that user is protected. A fact of the vendor, never a user setting.
+    reclaim_scope: str = "seat"
+    #: Record fields whose value protects a seat (``attributes`` keys, or ``"enabled"``). When one
+    #: of them is in a record's ``unknown`` set, the seat is never proposed nor reclaimed.
+    protective_fields: tuple[str, ...] = ("administrator",)
     version: str = ""
     oauth: OAuth2Endpoints | None = None
 
@@ -112,6 +119,9 @@ class ReclaimStatus(str, enum.Enum):
     ALREADY_DONE = "already_done"
     REFUSED = "refused"
     FAILED = "failed"
+    #: The vendor may or may not have acted (answer lost, confirming read failed): resolved later
+    #: by reading the vendor, never guessed.
+    UNKNOWN = "unknown"
 
     @property
     def ok(self) -> bool:

@@ -9,6 +9,7 @@ import attrs
 
 __all__ = [
     "ActivityRecord",
+    "CurrentUser",
     "KnownIdentifier",
     "SoftwareModel",
     "Subscription",
@@ -32,11 +33,31 @@ class SubscriptionRecord:
     external_created: dt.datetime | None = None
     assigned_at: dt.datetime | None = None
     attributes: dict[str, Any] = attrs.Factory(dict)
+    #: Fields the vendor did not report, or reported in a form that cannot be trusted (e.g.
+    #: ``"administrator"``, ``"last_activity"``). An unknown protective field (see
+    #: ``SpokeInfo.protective_fields``) never counts as "not protected"; an unknown
+    #: ``last_activity`` never counts as "never active" (``last_activity=None`` with
+    #: ``"last_activity"`` absent from this set means the vendor says: never active).
+    unknown: frozenset[str] = frozenset()
 
     @property
     def is_administrator(self) -> bool:
         """Whether the vendor marks this user as an administrator of the account."""
         return bool(self.attributes.get("administrator"))
+
+
+@attrs.frozen(kw_only=True)
+class CurrentUser:
+    """A user as the vendor reports them *right now*: the fresh facts the core re-assesses right
+    before every reclaim and reads again right after it to confirm the outcome.
+
+    ``exists`` is False when the vendor no longer knows the user; ``seats`` are the seats the
+    user holds now (empty for a disabled user), with the same fields as a download's records.
+    """
+
+    external_user_id: str
+    exists: bool = True
+    seats: tuple[SubscriptionRecord, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +110,8 @@ class Subscription:
     last_seen_at: dt.datetime | None = None
     active: bool = True
     attributes: dict[str, Any] = attrs.Factory(dict)
+    #: As :attr:`SubscriptionRecord.unknown`, as of the latest download.
+    unknown: frozenset[str] = frozenset()
 
     @property
     def is_administrator(self) -> bool:
