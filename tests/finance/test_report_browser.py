@@ -61,6 +61,7 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
+@pytest.mark.browser
 def test_charts_are_drawn_in_chromium(tmp_path: Path) -> None:
     result = estate()
     page = tmp_path / "report.html"
