@@ -14,8 +14,11 @@ from typing import TypeVar
 
 import attrs
 
+from ._faultpoints import kill_point
 from ._plugins import Spoke
 from ._time import utcnow
+from .apply import ReconcileReport, recover_locked
+from .boundary import BoundaryCheck
 from .candidates import OPEN_STATES
 from .errors import SaasLicenseError
 from .evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
@@ -53,6 +56,15 @@ class RunReport:
     plan: ReclaimPlan
     timeouts: int = 0
     reminders: int = 0
+    #: Spoke records the core's boundary checks refused this run (see ``jobs``).
+    quarantined: int = 0
+    #: What the run's first step found left behind by a dead process (issue 8).
+    recovered: ReconcileReport | None = None
+
+    @property
+    def unknown_protection(self) -> int:
+        """Seats neither proposed nor reclaimed because a protective field was unknown."""
+        return self.verdicts.get(Verdict.UNKNOWN_PROTECTION.value, 0)
 
     @property
     def ok(self) -> bool:
@@ -147,13 +159,23 @@ def _download(
     counter = [0]
     info = spoke.info()
     known = {k.identifier: k for k in info.identifiers}
+    boundary = BoundaryCheck(
+        spoke=spoke.name,
+        profile=profile,
+        run_id=run_id,
+        now=now,
+        protective_fields=info.protective_fields,
+    )
     with store.transaction():  # all or nothing: a failed download leaves the store as it was
         store.upsert_subscriptions(
             profile,
-            _counting(spoke.download(ctx), counter, progress, "download"),
+            boundary.filter(_counting(spoke.download(ctx), counter, progress, "download")),
             run_id=run_id,
             now=now,
         )
+        # A quarantined record never closes or changes the seat it names.
+        store.mark_seen(profile, boundary.seen, run_id=run_id)
+        store.add_quarantined(boundary.quarantined)
         closed = store.close_unseen(profile, run_id=run_id)
         models_created = rules_created = 0
         rule_models = {r.software_model for r in store.list_reclamation_rules()}
@@ -179,7 +201,10 @@ def _download(
             models_created=models_created,
             rules_created=rules_created,
             unrecognized=sum(store.unmapped_identifiers(profile).values()),
+            quarantined=len(boundary.quarantined),
         )
+    for q in boundary.quarantined[:20]:
+        log.warning("quarantined a record: %s", q)
 
 
 def _activity(
@@ -277,18 +302,23 @@ def run_profile(
             store, profile.name, process, dry_run=True, clock=clock, run_id=run_id, trigger=trigger
         )
 
+    info = spoke.info()
     with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl):
         status = JobStatus.FAILED
         try:
+            # What a dead process left: abandoned jobs, reclaims of unknown outcome (issue 8).
+            recovered = recover_locked(store, spoke, ctx, workflow=workflow, policy=policy)
             with step("download") as job:
                 _download(store, spoke, ctx, run_id=run_id, now=now, job=job, progress=progress)
             jobs.append(job.job)
+            kill_point("run.after_download")
             if profile.processes.activity:
                 with step("activity") as job:
                     _activity(
                         store, spoke, ctx, run_id=run_id, now=clock(), job=job, progress=progress
                     )
                 jobs.append(job.job)
+                kill_point("run.after_activity")
             with step("evaluate") as job:
                 now = clock()
                 ev = evaluate(
@@ -301,6 +331,7 @@ def run_profile(
                     integration_user_id=me,
                     policy=policy,
                     cooldowns=store.cooldowns(profile.name, now=now),
+                    protective_fields=info.protective_fields,
                 )
                 created = _apply_evaluation(workflow, ev)
                 timeouts, reminders = workflow.advance(profile.name)
@@ -317,6 +348,7 @@ def run_profile(
                 )
                 del ev  # its proposals hold every new candidate's seat; free them before planning
             jobs.append(job.job)
+            kill_point("run.after_evaluate")
             status = JobStatus.COMPLETE
         except BaseException:
             log.debug("run %s of %s failed", run_id, profile.name, exc_info=True)
@@ -331,6 +363,8 @@ def run_profile(
         policy=policy,
         prices=prices,
         integration_user_id=me,
+        scope=info.reclaim_scope,
+        protective_fields=info.protective_fields,
     )
     return RunReport(
         profile=profile.name,
@@ -343,4 +377,6 @@ def run_profile(
         plan=plan,
         timeouts=timeouts,
         reminders=reminders,
+        quarantined=jobs[0].counts.get("quarantined", 0),
+        recovered=recovered,
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from saas_license import (
     ActivityRecord,
+    CurrentUser,
     ReclaimResult,
     SpokeContext,
     SpokeInfo,
@@ -16,7 +17,7 @@ from saas_license import (
     hookimpl,
 )
 
-from .spoke import INFO, AhaSpoke
+from .spoke import INFO, AhaSpoke, current_user
 
 _spoke = AhaSpoke()
 
@@ -47,6 +48,12 @@ def saas_license_reclaim_subscription(
 ) -> ReclaimResult:
     """Disable the user."""
     return _spoke.reclaim(context, subscription)
+
+
+@hookimpl
+def saas_license_current_user(context: SpokeContext, external_user_id: str) -> CurrentUser:
+    """The user as Aha! holds them now (one read)."""
+    return current_user(context, external_user_id)
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from typing import Any
 
 from saas_license import (
     ActivityRecord,
+    CurrentUser,
     Identity,
     NotFoundError,
     PermissionDeniedError,
@@ -66,6 +67,7 @@ INFO = SpokeInfo(
     reclaim_effect="disable user",
     supports_undo=True,
     activity_from_download=True,
+    reclaim_scope="user",  # disabling the user frees every seat they hold
     version=__version__,
     oauth=AHA_OAUTH,
 )
@@ -289,3 +291,16 @@ class AhaSpoke:
             message=f"{me.email} is an administrator and can read users one by one; "
             "reclaim disables users (checked without changing anything)",
         )
+
+
+# -- issue 8 (h2-safety): minimal current-user read; h1-aha owns the full version -------------
+
+
+def current_user(ctx: SpokeContext, external_user_id: str) -> CurrentUser:
+    """The user as Aha! holds them now: one GET /api/v1/users/:id (a 404 = no such user)."""
+    with AhaSpoke().client(ctx) as client:
+        try:
+            user = client.get_user(external_user_id)
+        except NotFoundError:
+            return CurrentUser(external_user_id=external_user_id, exists=False)
+    return CurrentUser(external_user_id=external_user_id, seats=tuple(subscription_records(user)))

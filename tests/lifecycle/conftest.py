@@ -112,6 +112,8 @@ class RecordingAha:
         self.restores: list[Subscription] = []
         self.check: Callable[[SpokeContext, Subscription], None] | None = None
         self.extra: list[SubscriptionRecord] = []  # seats the vendor lists beyond Aha!'s own
+        self.reads: list[str] = []  # current-user reads (fresh facts, confirmations)
+        self.read_fails: Exception | None = None  # make every current-user read raise this
 
     @hookimpl
     def saas_license_spoke_info(self) -> Any:
@@ -134,6 +136,13 @@ class RecordingAha:
             self.check(context, subscription)
         self.reclaims.append(subscription)
         return aha_plugin.saas_license_reclaim_subscription(context, subscription)
+
+    @hookimpl
+    def saas_license_current_user(self, context: SpokeContext, external_user_id: str) -> Any:
+        self.reads.append(external_user_id)
+        if self.read_fails is not None:
+            raise self.read_fails
+        return aha_plugin.saas_license_current_user(context, external_user_id)
 
     @hookimpl
     def saas_license_restore_subscription(
