@@ -632,6 +632,11 @@ def _echo_apply(report: ApplyReport) -> None:
     help="Reclaim at most this many seats in this run (a kill switch for mass reclaims).",
 )
 @click.option("--yes", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="Resolve reclaims of unknown outcome by reading the vendor; mark dead jobs abandoned.",
+)
 @json_option
 def reclaim_cmd(
     profile: str,
@@ -639,10 +644,16 @@ def reclaim_cmd(
     apply_id: str | None,
     cap: int | None,
     yes: bool,
+    reconcile: bool,
     as_json: bool,
 ) -> None:
     """Plan reclaims for a profile (dry run, the default) or apply a plan made before."""
     ws = _state().open()
+    if reconcile:
+        if apply_id is not None or plan_only or cap is not None:
+            raise click.UsageError("--reconcile stands alone (no --plan, --apply or --cap)")
+        _reconcile(ws, profile, as_json)
+        return
     if apply_id is None:
         if cap is not None:
             raise click.UsageError("--cap only applies with --apply PLAN_ID")
@@ -672,7 +683,26 @@ def reclaim_cmd(
         echo_json(report)
     else:
         _echo_apply(report)
-    if report.halted or report.counts.get("failed"):
+    if report.halted or report.counts.get("failed") or report.counts.get("unknown"):
+        sys.exit(1)
+
+
+def _reconcile(ws: Workspace, profile: str, as_json: bool) -> None:
+    """``reclaim PROFILE --reconcile``: one recovery step, reading the vendor (issue 8)."""
+    report = ws.reconcile_reclaims(profile, actor=_actor())
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(
+            f"{profile}: {report.abandoned_jobs} abandoned job(s), "
+            f"{len(report.resolved)} reclaim(s) of unknown outcome checked at the vendor"
+        )
+        for r in report.resolved:
+            click.echo(
+                f"  reclaim {r.reclaim_id} (user {r.external_user_id}): {r.previous} -> "
+                f"{r.status} — {r.message}"
+            )
+    if report.unresolved:
         sys.exit(1)
 
 
@@ -760,7 +790,7 @@ def jobs_cmd(
         return
     jobs = ws.jobs(profile, limit=limit)
     if as_json:
-        echo_json({"jobs": jobs})
+        echo_json({"jobs": jobs, "quarantined": ws.quarantined(profile, limit=limit)})
         return
     echo_table(
         ["id", "profile", "process", "status", "started", "seconds", "counts", "error"],
@@ -780,6 +810,24 @@ def jobs_cmd(
             for j in jobs
         ],
     )
+    quarantined = ws.quarantined(profile, limit=limit)
+    if quarantined:
+        click.echo(f"\nquarantined spoke records (newest {len(quarantined)}):")
+        echo_table(
+            ["profile", "spoke", "user", "identifier", "field", "reason", "at"],
+            [
+                (
+                    q.profile,
+                    q.spoke,
+                    q.external_user_id,
+                    q.identifier,
+                    q.field,
+                    q.reason,
+                    q.at.replace(microsecond=0).isoformat(),
+                )
+                for q in quarantined
+            ],
+        )
 
 
 @jobs_cmd.command("unlock")
