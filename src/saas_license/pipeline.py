@@ -334,6 +334,7 @@ def run_profile(
                     protective_fields=info.protective_fields,
                 )
                 created = _apply_evaluation(workflow, ev)
+                kill_point("run.in_evaluate")  # candidates stored, the job still running
                 timeouts, reminders = workflow.advance(profile.name)
                 verdicts = dict(ev.verdicts)
                 canceled, skipped = len(ev.to_cancel), len(ev.to_skip)
