@@ -162,7 +162,7 @@ class Estate:
         env["SAAS_LICENSE_TEST_KEY"] = self.key
         if kill_at:
             env["SAAS_LICENSE_KILL_AT"] = kill_at
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
             [sys.executable, "-c", "from saas_license.cli import main; main()", *args],
             env=env,
             capture_output=True,
