@@ -6,8 +6,9 @@ everything in a workspace store.
 """
 
 from ._plugins import PluginProblem, Spoke, SpokeRegistry, make_plugin_manager
-from .apply import ApplyOutcome, ApplyReport, UndoResult
+from .apply import ApplyOutcome, ApplyReport, ReconcileReport, ResolvedReclaim, UndoResult
 from .audit import AuditEntry
+from .boundary import QuarantinedRecord
 from .candidates import (
     OPEN_STATES,
     CandidateState,
@@ -149,6 +150,7 @@ __all__ = [
     "Processes",
     "ProfileStateError",
     "ProfileStatus",
+    "QuarantinedRecord",
     "RateLimit",
     "RateLimitedError",
     "ReclaimAction",
@@ -157,11 +159,13 @@ __all__ = [
     "ReclaimResult",
     "ReclaimStatus",
     "ReclamationRule",
+    "ReconcileReport",
     "Reconciliation",
     "ReconciliationRow",
     "Remediation",
     "RemediationOption",
     "RemovalCandidate",
+    "ResolvedReclaim",
     "Route",
     "RowProblem",
     "RuleSet",

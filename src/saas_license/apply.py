@@ -1,8 +1,10 @@
 """Applying a stored reclaim plan, and undoing a reclaim: the only code that changes seats at a vendor.
 
-Safety is re-checked item by item right before each vendor call (the pure ``assess()`` with the
-rules as they are *now*), the profile's reclaim process must be on, and an optional cap stops a
-run after so many seats. Every vendor call is audited before and after it happens.
+Safety is re-checked item by item right before each vendor call: the pure ``assess()``, with the
+rules as they are *now*, on the vendor's fresh record of the user (the spoke's current-user hook).
+The profile's reclaim process must be on, and an optional cap stops a run after so many seats.
+Every vendor call is recorded before it is made and confirmed by reading the user again after;
+an outcome not seen is ``unknown`` and resolved later by reading the vendor (never re-sent).
 """
 
 from __future__ import annotations

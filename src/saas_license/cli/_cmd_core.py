@@ -615,6 +615,12 @@ def _echo_apply(report: ApplyReport) -> None:
     click.echo(f"  actual savings: {_money(report.savings_by_currency)}")
     if report.halted:
         click.echo(f"  halted: {report.halted}", err=True)
+    if report.counts.get("unknown"):
+        click.echo(
+            f"  {report.counts['unknown']} seat(s) of unknown outcome: "
+            f"`saas-license reclaim {report.profile} --reconcile` reads the vendor",
+            err=True,
+        )
 
 
 @cli.command("reclaim")
