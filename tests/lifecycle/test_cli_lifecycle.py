@@ -219,8 +219,9 @@ def test_jobs_shows_quarantined_records_and_reconcile_stands_alone(
     user = app.user("2003")
     user["accessed_at"] = "2999-01-01T00:00:00Z"  # in the future: quarantined, seat untouched
     app.set_user(user)
-    code, _, err = _cli(capsys, ws, "run", "aha")
+    code, out, err = _cli(capsys, ws, "run", "aha")
     assert code == 0, err
+    assert "1 spoke record(s) quarantined" in out
     code, out, _ = _cli(capsys, ws, "jobs", "--profile", "aha")
     assert code == 0
     assert "quarantined spoke records" in out and "last_activity" in out and "2003" in out

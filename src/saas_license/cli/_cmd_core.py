@@ -328,6 +328,18 @@ def _echo_run(report: RunReport) -> None:
         f"{report.candidates_skipped} skipped, {report.timeouts} timed out; "
         f"plan: {len(report.plan)} seats (dry run)"
     )
+    if report.unknown_protection:
+        click.echo(
+            f"  {report.unknown_protection} seat(s) with unknown protective data "
+            "(unknown_protection): neither proposed nor reclaimed"
+        )
+    if report.quarantined:
+        click.echo(f"  {report.quarantined} spoke record(s) quarantined: see `saas-license jobs`")
+    if report.recovered and (report.recovered.abandoned_jobs or report.recovered.resolved):
+        click.echo(
+            f"  recovered first: {report.recovered.abandoned_jobs} abandoned job(s), "
+            f"{len(report.recovered.resolved)} reclaim(s) of unknown outcome read at the vendor"
+        )
 
 
 #: Exit code when a run is refused because another run of the profile holds the lock
