@@ -40,7 +40,7 @@ from .http import (
     SecretTokenStore,
     TokenStore,
 )
-from .jobs import JobResult, ScheduledJob
+from .jobs import JobResult, JobStatus, ScheduledJob
 from .lifecycle import CandidateEvent
 from .models import UnrecognizedIdentifier
 from .notify import DeliveryStatus, Notification, NotifierRegistry, deliver_pending
@@ -51,7 +51,7 @@ from .reclaim import ReclaimAction, ReclaimPlan
 from .reconciliation import Reconciliation
 from .rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
 from .savings import SavingsSummary, summarize_savings
-from .scheduling import due_profiles, schedule_profile
+from .scheduling import due_profiles, run_lock, schedule_profile
 from .secrets import Secret, SecretStore
 from .spokes import SpokeContext, ValidationReport
 from .store import SqliteStore, Store
@@ -376,8 +376,21 @@ class Workspace:
         return self.store.list_candidates(profile, states=states)
 
     def jobs(self, profile: str | None = None, *, limit: int = 100) -> list[JobResult]:
-        """Recent job results, newest first."""
-        return self.store.list_jobs(profile, limit=limit)
+        """Recent job results, newest first. A job still ``running`` whose profile's run lock no
+        live process holds is marked ``abandoned`` first (its process died)."""
+        jobs = self.store.list_jobs(profile, limit=limit)
+        dead = {j.profile for j in jobs if j.status is JobStatus.RUNNING}
+        for name in sorted(dead):
+            try:
+                with run_lock(self.store, name, now=self.clock(), ttl=dt.timedelta(minutes=1)):
+                    self.store.abandon_running_jobs(
+                        name,
+                        now=self.clock(),
+                        reason="abandoned: the process running it died (no live run lock)",
+                    )
+            except RunInProgressError:
+                continue  # a live run holds the lock: its jobs are really running
+        return self.store.list_jobs(profile, limit=limit) if dead else jobs
 
     def audit(
         self,

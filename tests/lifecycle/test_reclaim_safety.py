@@ -7,6 +7,8 @@ workspace's.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 import pytest
 
@@ -26,6 +28,7 @@ from saas_license import (
 from saas_license._time import format_instant
 from saas_license.audit import AuditEntry
 from saas_license.lifecycle import CandidateEvent
+from saas_license.scheduling import run_lock
 
 from .conftest import Harness
 
@@ -382,3 +385,16 @@ def test_an_orphaned_requested_audit_entry_is_resolved_and_undo_works(harness: H
     assert ws.undo(cand.id or 0).status is ReclaimStatus.SUCCESS
     assert "2004" not in _disabled(harness)
     assert format_instant(clock.now)  # the clock did not move: nothing waited
+
+
+def test_jobs_of_a_dead_process_show_as_abandoned_without_a_run(harness: Harness) -> None:
+    ws, clock = harness.ws, harness.clock
+    dead = ws.store.save_job(
+        JobResult(profile="aha", process="reclaim", status=JobStatus.RUNNING, started_at=clock.now)
+    )
+    (job,) = [j for j in ws.jobs("aha") if j.id == dead.id]
+    assert job.status is JobStatus.ABANDONED  # no live process holds the profile's run lock
+    alive = ws.store.save_job(attrs.evolve(dead, id=None, status=JobStatus.RUNNING))
+    with run_lock(ws.store, "aha", now=clock.now, ttl=dt.timedelta(hours=1)):  # a live run
+        (job,) = [j for j in ws.jobs("aha") if j.id == alive.id]
+        assert job.status is JobStatus.RUNNING
