@@ -15,9 +15,15 @@ from typing import Any
 
 import attrs
 
-from .subscriptions import SubscriptionRecord
+from .subscriptions import ActivityRecord, SubscriptionRecord
 
-__all__ = ["CLOCK_SKEW", "BoundaryCheck", "QuarantinedRecord", "problem_with"]
+__all__ = [
+    "CLOCK_SKEW",
+    "BoundaryCheck",
+    "QuarantinedRecord",
+    "activity_problem_with",
+    "problem_with",
+]
 
 #: How far in the future a vendor timestamp may be (clock skew) before it is refused.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -86,6 +92,23 @@ def problem_with(
     return None
 
 
+def activity_problem_with(record: Any, *, now: dt.datetime) -> tuple[str, str] | None:
+    """As :func:`problem_with`, for one record of the activity hook."""
+    if not isinstance(record, ActivityRecord):
+        return "record", f"expected an ActivityRecord, got {type(record).__name__}"
+    if not isinstance(record.external_user_id, str) or not record.external_user_id.strip():
+        return "external_user_id", f"empty or not text ({record.external_user_id!r})"
+    value: Any = record.last_activity  # typed, but spokes are third-party code
+    if value is not None:
+        if not isinstance(value, dt.datetime):
+            return "last_activity", f"not a datetime ({type(value).__name__})"
+        if value.tzinfo is None or value.utcoffset() is None:
+            return "last_activity", f"naive timestamp {value.isoformat()} (no time zone)"
+        if value > now + CLOCK_SKEW:
+            return "last_activity", f"in the future ({value.isoformat()})"
+    return None
+
+
 class BoundaryCheck:
     """Filters one download's records: trusted ones pass, the others are kept in
     :attr:`quarantined` (with :attr:`seen` the seats they name, which must stay open)."""
@@ -141,4 +164,13 @@ class BoundaryCheck:
                 self._refuse(record, "identifier", "the same seat twice in one download")
                 continue
             self._keys.add(key)
+            yield record
+
+    def filter_activity(self, records: Iterable[Any]) -> Iterator[ActivityRecord]:
+        """Yield the activity records the core can trust; quarantine the rest."""
+        for record in records:
+            problem = activity_problem_with(record, now=self.now)
+            if problem is not None:
+                self._refuse(record, *problem)
+                continue
             yield record

@@ -219,6 +219,7 @@ def _activity(
 ) -> None:
     since = now - dt.timedelta(days=ctx.profile.activity_look_back_days)
     counter = [0]
+    boundary = BoundaryCheck(spoke=spoke.name, profile=ctx.profile.name, run_id=run_id, now=now)
     with store.transaction():
         from_download = 0
         if spoke.info().activity_from_download:
@@ -226,13 +227,17 @@ def _activity(
             from_download = store.stamp_activity_checked(ctx.profile.name, run_id=run_id, now=now)
         read, touched = store.apply_activity(
             ctx.profile.name,
-            _counting(spoke.activity(ctx, since), counter, progress, "activity"),
+            boundary.filter_activity(
+                _counting(spoke.activity(ctx, since), counter, progress, "activity")
+            ),
             now=now,
         )
+        store.add_quarantined(boundary.quarantined)
     job.counts.update(
         records=from_download + read,
         from_download=from_download,
         subscriptions_updated=from_download + touched,
+        quarantined=len(boundary.quarantined),
     )
 
 
@@ -378,6 +383,6 @@ def run_profile(
         plan=plan,
         timeouts=timeouts,
         reminders=reminders,
-        quarantined=jobs[0].counts.get("quarantined", 0),
+        quarantined=sum(j.counts.get("quarantined", 0) for j in jobs),
         recovered=recovered,
     )

@@ -123,6 +123,8 @@ class RecordingAha:
         self.lose_answers: set[str] = set()
         #: rewrite a whole current-user answer (e.g. a lagging read after a disable)
         self.override: Callable[[CurrentUser], CurrentUser] | None = None
+        #: replace the activity hook's answer
+        self.activity_override: Callable[[SpokeContext, dt.datetime], Any] | None = None
 
     @hookimpl
     def saas_license_spoke_info(self) -> Any:
@@ -139,6 +141,8 @@ class RecordingAha:
 
     @hookimpl
     def saas_license_pull_user_activity(self, context: SpokeContext, since: dt.datetime) -> Any:
+        if self.activity_override is not None:
+            return self.activity_override(context, since)
         return aha_plugin.saas_license_pull_user_activity(context, since)
 
     @hookimpl

@@ -8,11 +8,13 @@ workspace's.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import attrs
 import pytest
 
 from saas_license import (
+    ActivityRecord,
     CandidateState,
     CurrentUser,
     ExclusionRule,
@@ -398,3 +400,23 @@ def test_jobs_of_a_dead_process_show_as_abandoned_without_a_run(harness: Harness
     with run_lock(ws.store, "aha", now=clock.now, ttl=dt.timedelta(hours=1)):  # a live run
         (job,) = [j for j in ws.jobs("aha") if j.id == alive.id]
         assert job.status is JobStatus.RUNNING
+
+
+def test_bad_activity_records_are_quarantined_too(harness: Harness) -> None:
+    ws, clock = harness.ws, harness.clock
+    ws.run("aha")
+    (before,) = [s for s in ws.subscriptions("aha") if s.external_user_id == "2003"]
+
+    def activity(context: SpokeContext, since: dt.datetime) -> Iterator[ActivityRecord]:
+        yield ActivityRecord(external_user_id="2003", last_activity=clock.now.replace(year=2099))
+        yield ActivityRecord(external_user_id="", last_activity=clock.now)
+        yield ActivityRecord(external_user_id="2003", last_activity=clock.now.replace(tzinfo=None))
+
+    harness.spoke.activity_override = activity
+    try:
+        report = ws.run("aha")
+    finally:
+        harness.spoke.activity_override = None
+    assert report.quarantined == 3
+    (after,) = [s for s in ws.subscriptions("aha") if s.external_user_id == "2003"]
+    assert after.last_activity == before.last_activity  # a future date never made it "active"
