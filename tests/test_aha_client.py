@@ -130,26 +130,48 @@ def test_non_json_page_is_a_bad_payload() -> None:
         list(client.iter_users())
 
 
-def test_malformed_user_names_the_field() -> None:
+def test_a_user_without_an_id_names_the_field() -> None:
     page = {
-        "users": [{"id": "1", "email": "a@b.c"}, {"id": "2", "email": None}],
+        "users": [{"id": "1", "email": "a@b.c"}, {"id": None, "email": "b@b.c"}],
         "pagination": {"total_records": 2, "total_pages": 1, "current_page": 1},
     }
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json=page))
     with (
         _client(transport) as client,
-        pytest.raises(BadPayloadError, match=r"users page 1\[1\]\.email"),
+        pytest.raises(BadPayloadError, match=r"users page 1\[1\]\.id"),
     ):
         list(client.iter_users())
 
 
-def test_unknown_fields_are_tolerated_and_strings_are_not_booleans() -> None:
+def test_odd_records_parse_without_failing_the_page() -> None:
+    page = {
+        "users": [
+            {"id": "1", "email": "a@b.c", "enabled": True, "accessed_at": None},
+            {"id": "2", "name": None, "enabled": True, "accessed_at": None},  # no email
+            {"id": "3", "email": "c@b.c", "accessed_at": 1700000000, "paid_seat": None},
+            {"id": "4", "email": "d@b.c", "enabled": "yes", "administrator": "maybe"},
+        ],
+        "pagination": {"total_records": 4, "total_pages": 1, "current_page": 1},
+    }
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=page))
+    with _client(transport) as client:
+        users = {u.id: u for u in client.iter_users()}
+    assert set(users) == {"1", "2", "3", "4"}
+    assert users["2"].email is None and users["2"].name is None and "email" in users["2"].missing
+    assert users["3"].accessed_at is None and "accessed_at" in users["3"].unreadable
+    assert users["3"].paid_seat is None and "paid_seat" in users["3"].unreadable
+    assert users["4"].enabled is None and "enabled" in users["4"].unreadable
+    assert users["1"].accessed_at is None and not users["1"].unclear("accessed_at")
+
+
+def test_unknown_fields_are_tolerated_and_strings_are_read_as_documented() -> None:
     user = parse_user(
         {"user": {"id": 7, "email": "a@b.c", "shiny_new_field": {"x": 1}, "enabled": True}}
     )
-    assert user.id == "7"
-    with pytest.raises(BadPayloadError, match="enabled"):
-        parse_user({"id": "7", "email": "a@b.c", "enabled": "yes"})
+    assert user.id == "7" and user.enabled is True and not user.unreadable
+    assert parse_user({"id": "7", "enabled": "false"}).enabled is False  # the documented form
+    odd = parse_user({"id": "7", "email": "a@b.c", "enabled": "yes"})
+    assert odd.enabled is None and odd.unreadable == {"enabled"}
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,8 @@ def test_permissions_table_and_auth_types() -> None:
     [
         ({"paid_seat": True, "teamwork_seat": True}, ["aha.teamwork"]),
         ({"paid_seat": False, "product_roles": []}, ["aha.viewer"]),
-        ({"paid_seat": False, "roadmaps_seat": True}, ["aha.roadmaps"]),
+        # paid_seat is the arbiter: a Roadmaps seat flag without paid_seat is not a paid seat
+        ({"paid_seat": False, "roadmaps_seat": True}, ["aha.viewer"]),
         ({"enabled": False, "paid_seat": False, "product_roles": [{"role": 40}]}, []),
     ],
 )
@@ -209,9 +210,11 @@ def test_administrators_and_the_integration_user_are_never_reclaimed() -> None:
     refused = AhaSpoke().reclaim(_ctx(spy), _sub(admin["id"]))
     assert refused.status is ReclaimStatus.REFUSED and "administrator" in refused.message
     # the integration's own user, even if it were not an administrator
-    app.set_user({**app.user(app.integration_user_id), "administrator": False})
-    me = AhaSpoke().reclaim(_ctx(spy), _sub(app.integration_user_id))
-    assert me.status is ReclaimStatus.REFUSED and "own user" in me.message
+    me = app.user(app.integration_user_id)
+    roles = dict.fromkeys(me["administrator_roles"], False)
+    app.set_user({**me, "administrator": False, "administrator_roles": roles})
+    own = AhaSpoke().reclaim(_ctx(spy), _sub(app.integration_user_id))
+    assert own.status is ReclaimStatus.REFUSED and "own user" in own.message
     assert not [c for c in spy.calls if c[0] == "PUT"]
     assert app.user(admin["id"])["enabled"] and app.user(app.integration_user_id)["enabled"]
 

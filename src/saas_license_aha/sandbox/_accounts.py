@@ -188,7 +188,7 @@ def iter_users(
                 )
             )
             continue
-        if roll < 0.13:  # disabled: hold no seat
+        if roll < 0.13:  # disabled: as in Aha!'s examples they keep paid_seat, yet hold no seat
             yield (
                 _user(
                     uid,
@@ -197,7 +197,6 @@ def iter_users(
                     created=created,
                     accessed=accessed,
                     enabled=False,
-                    seats=(False, False, False),
                 )
             )
             continue
@@ -286,8 +285,15 @@ def generate_audits(
                 continue
             kind = rng.choice(_AUDITABLE)
             next_id += rng.randrange(1, 1000)
-            actor = {"id": user["id"], "name": user.get("name", ""), "email": user.get("email")}
-            audits.append(
+            actor = {
+                "id": user["id"],
+                "name": user.get("name") or "",
+                "email": user.get("email") or "",
+                "created_at": user.get("created_at") or format_instant(oldest),
+                "updated_at": user.get("updated_at") or format_instant(oldest),
+            }
+            auditable_id = rng.randrange(1_000_000_000, 2_000_000_000)
+            audits.append(  # the shape of Aha!'s published audit example
                 {
                     "id": str(next_id),
                     "audit_action": rng.choice(["create", "update", "update", "destroy"]),
@@ -296,8 +302,11 @@ def generate_audits(
                     "user": actor,
                     "contributors": [{"user": actor}],
                     "auditable_type": kind,
-                    "auditable_id": rng.randrange(1_000_000_000, 2_000_000_000),
+                    "auditable_id": auditable_id,
+                    "associated_type": "release",
+                    "associated_id": rng.randrange(100_000_000, 1_000_000_000),
                     "description": f"updated {kind}",
+                    "auditable_url": f"https://sandbox.aha.io/{kind}s/{auditable_id}",
                     "changes": [{"field_name": "Name", "value": "old &rarr; new"}],
                 }
             )
