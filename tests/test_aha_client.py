@@ -37,7 +37,7 @@ def _client(transport: httpx.BaseTransport, key: str = "k") -> AhaClient:
 @settings(max_examples=25)
 @given(size=st.integers(1, 650), per_page=st.sampled_from([1, 7, 50, 200, 500]))
 def test_pagination_yields_every_user_exactly_once(size: int, per_page: int) -> None:
-    app = SandboxApp(generate_users(size, seed=size), api_keys=["k"])
+    app = SandboxApp(generate_users(size, seed=size), api_keys=["k"], strict_shapes=True)
     with _client(app.transport()) as client:
         ids = [u.id for u in client.iter_users(per_page=per_page)]
     assert len(ids) == len(set(ids)) == size
@@ -45,7 +45,7 @@ def test_pagination_yields_every_user_exactly_once(size: int, per_page: int) -> 
 
 
 def test_client_sends_per_page_200_bearer_and_user_agent() -> None:
-    app = SandboxApp(generate_users(450), api_keys=["k"])
+    app = SandboxApp(generate_users(450), api_keys=["k"], strict_shapes=True)
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
