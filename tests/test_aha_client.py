@@ -198,3 +198,38 @@ def test_unknown_fields_are_tolerated_and_strings_are_read_as_documented() -> No
 )
 def test_identifiers_from_seat_flags(fields: dict[str, object], expected: list[str]) -> None:
     assert identifiers_for(parse_user({"id": "1", "email": "a@b.c", **fields})) == expected
+
+
+def test_audits_cursor_falls_back_to_pages_when_a_cursor_page_is_not_ascending() -> None:
+    def audit(n: int) -> dict[str, object]:
+        return {"id": str(n), "created_at": "2026-01-01T00:00:00.000Z"}
+
+    seen: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        seen.append(params)
+        if "after_id" in params:  # newest first: the largest id is no safe cursor
+            body = {"audits": [audit(9), audit(5)], "pagination": {"total_pages": 2}}
+        elif params["page"] == "1":
+            body = {
+                "audits": [audit(9), audit(5)],
+                "pagination": {"total_pages": 2, "total_records": 3},
+            }
+        else:
+            body = {"audits": [audit(2)], "pagination": {"total_pages": 2, "total_records": 3}}
+        return httpx.Response(200, json=body)
+
+    with _client(httpx.MockTransport(handler)) as client:
+        ids = sorted(int(a.id) for a in client.iter_audits(per_page=2))
+    assert ids == [2, 5, 9]
+    assert "after_id" in seen[0] and {"page": "2", "per_page": "200"}.items() <= seen[-1].items()
+
+
+def test_audits_cursor_walks_every_record_once_against_the_sandbox() -> None:
+    app = SandboxApp(user_count=300, api_keys=["k"], strict_shapes=True)
+    with _client(app.transport()) as client:
+        ids = [a.id for a in client.iter_audits(per_page=9)]
+    assert sorted(ids, key=int) == ids and set(ids) == {a["id"] for a in app.audits()}
+    assert len(ids) == len(set(ids))
+    assert len(app.requests) <= len(ids) // 9 + 2  # one cursor pass, no numbered pages after it

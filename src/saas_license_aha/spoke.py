@@ -8,6 +8,7 @@ from typing import Any
 
 from saas_license import (
     ActivityRecord,
+    BadPayloadError,
     CurrentUser,
     Identity,
     NotFoundError,
@@ -160,6 +161,11 @@ class AhaSpoke:
                 user = client.get_user(external_user_id)
             except NotFoundError:
                 return CurrentUser(external_user_id=external_user_id, exists=False)
+        if user.id != external_user_id:
+            raise BadPayloadError(
+                f"Aha! answered GET /api/v1/users/{external_user_id} with user {user.id}",
+                hint="nothing was changed; report this answer",
+            )
         return CurrentUser(
             external_user_id=user.id, exists=True, seats=tuple(subscription_records(user))
         )

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from saas_license import (
+    BadPayloadError,
     ConnectionAlias,
     HttpOptions,
     IntegrationProfile,
@@ -287,3 +288,13 @@ def test_a_lost_answer_over_real_http_drops_the_connection() -> None:
             headers={"Authorization": "Bearer k"},
         )
     assert app.user(user["id"])["enabled"] is False
+
+
+def test_current_user_refuses_an_answer_about_someone_else() -> None:
+    app = SandboxApp(user_count=20, api_keys=["k"])
+    user, other = _ordinary(app), app.user(app.user_ids()[-1])
+    swapped = httpx.MockTransport(
+        lambda r: httpx.Response(200, json={"user": other}) if "users/" in r.url.path else app(r)
+    )
+    with pytest.raises(BadPayloadError, match="answered GET"):
+        AhaSpoke().current_user(_ctx(swapped), user["id"])

@@ -269,6 +269,7 @@ def test_sandbox_serve_flags(tmp_path: Any) -> None:
             "off",
             "--latency",
             "40",
+            "--strict-shapes",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -276,7 +277,8 @@ def test_sandbox_serve_flags(tmp_path: Any) -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines = [proc.stdout.readline() for _ in range(6)]
+        assert any(line.startswith("control:") and "strict shapes on" in line for line in lines)
         base = next(line.split()[-1] for line in lines if line.startswith("base URL"))
         assert any(line.startswith("limits:   off") for line in lines)
         assert any("/oauth/authorize" in line for line in lines)
@@ -285,6 +287,9 @@ def test_sandbox_serve_flags(tmp_path: Any) -> None:
             codes = [c.get("/api/v1/me").status_code for _ in range(25)]
             elapsed = time.monotonic() - start
         assert codes == [200] * 25  # limits off: 25 quick requests, no 429
+        with httpx.Client(base_url=base, headers={"Authorization": "Bearer sandbox-key"}) as c:
+            refused = c.get("/api/v1/users", params={"fields": "*"})
+            assert refused.status_code == 400 and "strict shapes" in refused.text
         assert elapsed >= 25 * 0.04
     finally:
         proc.terminate()

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from saas_license._time import UTC, format_instant
+from saas_license._time import UTC, format_instant, parse_instant
 
 __all__ = ["INTEGRATION_USER_ID", "generate_audits", "generate_users", "iter_users"]
 
@@ -267,15 +267,16 @@ def generate_audits(
     for user in users:
         if not user.get("enabled", True):
             continue
-        accessed = user.get("accessed_at")
+        try:  # a test may have stored an odd accessed_at: treat it as never accessed
+            accessed = parse_instant(user["accessed_at"]) if user.get("accessed_at") else None
+        except (TypeError, ValueError, AttributeError):
+            accessed = None
         times: list[dt.datetime] = []
-        stale = accessed is None or (
-            anchor - dt.datetime.fromisoformat(accessed.replace("Z", "+00:00"))
-        ) > dt.timedelta(days=90)
+        stale = accessed is None or (anchor - accessed) > dt.timedelta(days=90)
         if stale and rng.random() < 0.04:  # writes through an integration, no UI access
             times = [anchor - dt.timedelta(seconds=rng.randrange(3600, 20 * 86_400))]
         elif accessed is not None and rng.random() < 0.6:
-            last = dt.datetime.fromisoformat(accessed.replace("Z", "+00:00"))
+            last = accessed
             times = [
                 last - dt.timedelta(seconds=rng.randrange(0, 30 * 86_400))
                 for _ in range(rng.randrange(1, 4))
