@@ -277,7 +277,7 @@ def test_sandbox_serve_flags(tmp_path: Any) -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(6)]
+        lines = [proc.stdout.readline() for _ in range(7)]
         assert any(line.startswith("control:") and "strict shapes on" in line for line in lines)
         base = next(line.split()[-1] for line in lines if line.startswith("base URL"))
         assert any(line.startswith("limits:   off") for line in lines)
