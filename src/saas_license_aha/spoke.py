@@ -70,9 +70,10 @@ INFO = SpokeInfo(
     supports_undo=True,
     activity_from_download=True,
     # Disabling frees every seat of the user at once; a user is protected by an administrator
-    # role and by being disabled already (an unknown value of either holds the seat).
+    # role and by being disabled already, and an unreadable paid_seat leaves unknown whether the
+    # seat is reclaimable at all (an unknown value of any of them holds the seat).
     reclaim_scope="user",
-    protective_fields=("administrator", "enabled"),
+    protective_fields=("administrator", "enabled", "paid_seat"),
     version=__version__,
     oauth=AHA_OAUTH,
 )

@@ -56,7 +56,7 @@ _DROP: Any = object()
 
 def test_the_spoke_declares_what_a_reclaim_frees_and_what_protects() -> None:
     assert INFO.reclaim_scope == "user"
-    assert INFO.protective_fields == ("administrator", "enabled")
+    assert INFO.protective_fields == ("administrator", "enabled", "paid_seat")
 
 
 @pytest.mark.parametrize(
