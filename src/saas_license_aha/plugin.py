@@ -17,7 +17,7 @@ from saas_license import (
     hookimpl,
 )
 
-from .spoke import INFO, AhaSpoke, current_user
+from .spoke import INFO, AhaSpoke
 
 _spoke = AhaSpoke()
 
@@ -30,7 +30,7 @@ def saas_license_spoke_info() -> SpokeInfo:
 
 @hookimpl
 def saas_license_download_subscriptions(context: SpokeContext) -> Iterable[SubscriptionRecord]:
-    """Seats of every enabled Aha! user."""
+    """Seats of every enabled Aha! user (and of users whose ``enabled`` is unknown)."""
     return _spoke.download(context)
 
 
@@ -43,17 +43,17 @@ def saas_license_pull_user_activity(
 
 
 @hookimpl
+def saas_license_current_user(context: SpokeContext, external_user_id: str) -> CurrentUser:
+    """One fresh ``GET /api/v1/users/:id``, mapped as the download maps it."""
+    return _spoke.current_user(context, external_user_id)
+
+
+@hookimpl
 def saas_license_reclaim_subscription(
     context: SpokeContext, subscription: Subscription
 ) -> ReclaimResult:
     """Disable the user."""
     return _spoke.reclaim(context, subscription)
-
-
-@hookimpl
-def saas_license_current_user(context: SpokeContext, external_user_id: str) -> CurrentUser:
-    """The user as Aha! holds them now (one read)."""
-    return current_user(context, external_user_id)
 
 
 @hookimpl

@@ -131,8 +131,8 @@ class Estate:
     # -- the vendor's side --------------------------------------------------------------
 
     def disabled(self) -> set[str]:
-        """Users disabled at the vendor (its own records)."""
-        return {u["id"] for u in self.app.users() if not u["enabled"]}
+        """Users disabled at the vendor (its own records; a missing or null flag is not false)."""
+        return {u["id"] for u in self.app.users() if u.get("enabled") is False}
 
     def set_vendor(self, uid: str, **fields: Any) -> None:
         user = self.app.user(uid)
@@ -195,8 +195,9 @@ class Estate:
             active = ws.subscriptions(PROFILE)
             keys = [(s.external_user_id, s.identifier) for s in active]
             assert len(keys) == len(set(keys)), f"seed {self.seed}: duplicated seats"
+            # every user not disabled holds at least one seat (a paid one, or a free viewer's)
             enabled_with_seats = {
-                u["id"] for u in self.app.users() if u["enabled"] and u.get("paid_seat")
+                u["id"] for u in self.app.users() if u.get("enabled") is not False
             }
             holders = {s.external_user_id for s in active}
             assert holders == enabled_with_seats, (
@@ -257,3 +258,71 @@ def make_estate(root: Path, seed: int) -> Iterator[Estate]:
         yield estate
     finally:
         server.stop()
+
+
+class ServedSandbox:
+    """``saas-license sandbox serve`` in its own process, driven through its control channel
+    (``/__sandbox/…``): the vendor is another process too, as in production."""
+
+    def __init__(self, *, users: int, seed: int, key: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            [
+                sys.executable,
+                "-c",
+                "from saas_license.cli import main; main()",
+                *("sandbox", "serve", "--port", "0", "--users", str(users), "--seed", str(seed)),
+                *("--api-key", key, "--rate-limit", "off"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.base_url = ""
+        for line in self.proc.stdout:
+            if line.startswith("base URL:"):
+                self.base_url = line.split(":", 1)[1].strip()
+                break
+        assert self.base_url.startswith("http://127.0.0.1:"), "sandbox serve did not start"
+        self.key = key
+        self.http = httpx.Client(base_url=self.base_url, timeout=10)
+        self.ids = self._ids()
+
+    def _ids(self) -> list[str]:
+        """Every user id, from the API listing (before any fault is set)."""
+        out: list[str] = []
+        page = 1
+        while True:
+            listing = self.http.get(
+                "/api/v1/users",
+                params={"page": page, "per_page": 200},
+                headers={"Authorization": f"Bearer {self.key}"},
+            ).json()
+            out.extend(str(u["id"]) for u in listing["users"])
+            if page >= listing["pagination"]["total_pages"]:
+                return out
+            page += 1
+
+    def users(self) -> list[dict[str, Any]]:
+        """The vendor's own records, as stored (read through the control channel: never faulted)."""
+        return [self.user(uid) for uid in self.ids]
+
+    def user(self, uid: str) -> dict[str, Any]:
+        got = self.http.get(f"/__sandbox/users/{uid}")
+        got.raise_for_status()
+        return dict(got.json())
+
+    def faults(self, **changes: Any) -> None:
+        self.http.post("/__sandbox/faults", json=changes).raise_for_status()
+
+    def puts(self) -> Counter[str]:
+        """``PUT /api/v1/users/:id`` requests seen, per user id."""
+        seen = self.http.get("/__sandbox/requests").json()["requests"]
+        return Counter(p.rsplit("/", 1)[-1] for m, p in seen if m == "PUT")
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)

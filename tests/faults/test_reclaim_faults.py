@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from saas_license import CandidateState, ReclaimStatus
-from saas_license_aha._payloads import parse_user
-from saas_license_aha.mapping import subscription_records
+from saas_license import CandidateState, ReclaimStatus, Workspace
+from saas_license._time import parse_instant, utcnow
 
-from ._procs import PROFILE, Estate, make_estate
+from ..lifecycle.conftest import aha_user
+from ._procs import PROFILE, Estate, ServedSandbox, make_estate
 
 #: Where ``reclaim --apply`` is killed, and the planned users (in plan order) it reaches.
 APPLY_POINTS = (
@@ -174,31 +177,122 @@ def test_activity_and_admin_changes_between_plan_and_apply(estate: Estate) -> No
     estate.check_invariants(protected={active: "active since the plan", promoted: "new admin"})
 
 
-def _mapping_marks_unknown() -> bool:
-    """True once the Aha! mapping reports dropped fields as unknown (h1-aha's part of issue 8)."""
-    raw = {"id": "1", "email": "a@b.test", "name": "a", "enabled": True, "paid_seat": True}
-    try:
-        records = subscription_records(parse_user(raw, where="probe"))
-    except Exception:
-        return False
-    return bool(records) and "administrator" in records[0].unknown
-
-
-@pytest.mark.skipif(
-    not _mapping_marks_unknown(),
-    reason="awaits h1-aha: the Aha! mapping does not yet mark dropped fields as unknown",
-)
 @pytest.mark.parametrize("null", [False, True], ids=["dropped", "null"])
 def test_dropped_and_null_protective_fields_protect(estate: Estate, null: bool) -> None:
+    """Fields the vendor stops sending (or sends as null) never read as "not protected"."""
     estate.cli("run", PROFILE, check=True)
     estate.drop("2007", "administrator", null=null)  # an idle admin (roles still all true)
     estate.drop("2003", "enabled", null=null)
-    if not null:
-        estate.drop("2001", "accessed_at")  # absent = unknown (null means never accessed)
-    estate.cli("run", PROFILE, check=True)
+    estate.drop("2004", "paid_seat", null=null)
+    guard = {"2007": "administrator", "2003": "unknown enabled", "2004": "unknown paid_seat"}
+    if not null:  # absent = unknown; null would mean "never accessed"
+        estate.drop("2001", "accessed_at")
+        newcomer = aha_user("2009", "new@acme.test", accessed_days_ago=None, now=utcnow())
+        del newcomer["accessed_at"]  # seen for the first time, activity unknown
+        estate.app.set_user(newcomer)
+        guard.update({"2001": "unknown activity", "2009": "unknown activity (new user)"})
+    print(f"dropped ({'null' if null else 'absent'}): {guard}")
+    ran = estate.cli("run", PROFILE, "--json", check=True)
+    verdicts = json.loads(ran.stdout)["verdicts"]
+    assert verdicts.get("unknown_protection", 0) >= 2  # enabled, paid_seat
+    assert verdicts.get("administrator", 0) == 2  # gus still counts: his roles are all true
     estate.cli("reclaim", PROFILE, "--apply", estate.plan_id(), "--yes")
-    guard = {"2007": "administrator", "2003": "unknown enabled"}
-    if not null:
-        guard["2001"] = "unknown activity"
     wrongful = {u: why for u, why in guard.items() if u in estate.disabled()}
     assert not wrongful, f"seed {estate.seed}: {wrongful}"
+    assert estate.disabled() >= {"2002", "2005", "2006"}  # the others were reclaimed
+    estate.check_invariants(protected=guard)
+
+
+def test_against_a_sandbox_serve_process_with_field_faults_and_a_lost_answer(
+    tmp_path: Path, seed: int
+) -> None:
+    """Vendor and CLI in separate processes: fields dropped or nulled by the sandbox's own fault
+    knobs (control channel), one PUT answer lost; checked on the vendor's stored records."""
+    rng = random.Random(seed)
+    key = f"served-{seed}"
+    served = ServedSandbox(users=40, seed=seed % 1000, key=key)
+    try:
+        now = utcnow()
+
+        def idle_candidate(u: dict[str, Any]) -> bool:
+            roles = u.get("administrator_roles") or {}
+            accessed = u.get("accessed_at")
+            return (
+                u.get("enabled") is True
+                and u.get("paid_seat") is True
+                and not u.get("administrator")
+                and not any(roles.values())
+                and (accessed is None or (now - parse_instant(accessed)).days > 90)
+            )
+
+        before = served.users()
+        me = served.http.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).json()
+        protected = {str(me["user"]["id"]): "integration user"}
+        for u in before:
+            roles = u.get("administrator_roles") or {}
+            if u.get("administrator") or any(roles.values()):
+                protected[u["id"]] = "administrator"
+            accessed = u.get("accessed_at")
+            if u.get("enabled") is True and accessed and (now - parse_instant(accessed)).days < 30:
+                protected[u["id"]] = "active"
+        idle = [u["id"] for u in before if idle_candidate(u)]
+        assert len(idle) >= 3, f"seed {seed}: the synthetic account has too few idle users"
+        dropped = rng.sample(idle, 3)
+        mode = rng.choice(["drop_fields", "null_fields"])
+        for uid in dropped:
+            protected[uid] = f"protective fields ({mode}) after the plan"
+        print(f"FAULT_SEED={seed}: {mode} administrator/enabled/paid_seat of {dropped}")
+        ws = Workspace.open(tmp_path / "ws.db")
+        ws.add_alias("aha-main", spoke="aha", base_url=served.base_url, api_key=key)
+        ws.create_profile(PROFILE, spoke="aha", alias="aha-main")
+        assert ws.validate(PROFILE).download_ok
+        ws.publish(PROFILE)
+        ws.close()
+        env = {**os.environ, "SAAS_LICENSE_WORKSPACE": str(tmp_path / "ws.db")}
+        env.pop("SAAS_LICENSE_KILL_AT", None)
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+                [sys.executable, "-c", "from saas_license.cli import main; main()", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+
+        ran = cli("run", PROFILE, "--json")
+        assert ran.returncode == 0, ran.stderr
+        plan = json.loads(cli("reclaim", PROFILE, "--json").stdout)
+        planned = {i["subscription"]["external_user_id"] for i in plan["items"]}
+        assert set(dropped) <= planned, f"seed {seed}: the idle users were not planned"
+        # after the plan, with no run in between, the vendor stops sending protective fields
+        served.faults(**{mode: ["administrator", "enabled", "paid_seat"]}, field_users=dropped)
+        served.faults(inject={"lost_answer": 1})  # and the first PUT's answer never arrives
+        applied = cli("reclaim", PROFILE, "--apply", plan["id"], "--yes", "--json")
+        assert applied.returncode in (0, 1), applied.stderr
+        outcomes = json.loads(applied.stdout)["outcomes"]
+        held = {o["user_principal_name"] for o in outcomes if o["outcome"] == "held"}
+        emails = {served.user(uid)["email"] for uid in dropped}
+        assert emails <= held, f"seed {seed}: {emails - held} not held"
+        rerun = json.loads(cli("run", PROFILE, "--json").stdout)
+        assert rerun["verdicts"].get("unknown_protection", 0) >= len(dropped)
+        recovered = cli("reclaim", PROFILE, "--reconcile")
+        assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+        after = {u["id"]: u for u in served.users()}
+        disabled = {uid for uid, u in after.items() if u.get("enabled") is False}
+        newly = disabled - {u["id"] for u in before if u.get("enabled") is False}
+        wrongful = {uid: why for uid, why in protected.items() if uid in newly}
+        assert not wrongful, f"seed {seed}: protected users disabled at the vendor: {wrongful}"
+        assert newly, f"seed {seed}: nothing was reclaimed at all (the test proves nothing)"
+        puts = served.puts()
+        assert all(n == 1 for n in puts.values()), f"seed {seed}: a PUT was re-sent: {puts}"
+        ws = Workspace.open(tmp_path / "ws.db")
+        try:
+            assert not ws.store.unresolved_reclaim_actions(PROFILE)
+            reclaimed = {c.external_user_id for c in ws.candidates(PROFILE) if c.reclaimed}
+            assert reclaimed == newly, f"seed {seed}: workspace {reclaimed} vs vendor {newly}"
+        finally:
+            ws.close()
+    finally:
+        served.stop()
