@@ -859,35 +859,45 @@ class ReconcileReport:
 
 def _adopt_orphans(store: Store, profile: str) -> None:
     """Give every ``vendor.reclaim.requested`` audit entry with no reclaim action (written by a
-    version that audited before recording) a ``requested`` action, so it gets resolved too."""
-    known = {
-        cid for a in store.list_reclaim_actions(profile, limit=1_000_000) for cid in a.candidate_ids
-    }
-    for entry in store.list_audit(
-        profile=profile, action="vendor.reclaim.requested", limit=1_000_000
-    ):
-        ids = tuple(int(i) for i in (entry.after or {}).get("candidate_ids", []) if i is not None)
-        if not ids or known.intersection(ids):
-            continue
-        candidates = [c for c in (store.get_candidate(i) for i in ids) if c is not None]
-        if not candidates or not all(
-            c.state is CandidateState.AWAITING_REVOCATION for c in candidates
+    version that audited before recording) a ``requested`` action, so it gets resolved too.
+
+    Only candidates awaiting revocation can have one, so only their users' entries are read
+    (an indexed lookup, not a scan of the whole audit log).
+    """
+    waiting = store.list_candidates(profile, states={CandidateState.AWAITING_REVOCATION})
+    if not waiting:
+        return
+    # a candidate still awaiting revocation after a recorded reclaim has an unresolved action
+    known = {cid for a in store.unresolved_reclaim_actions(profile) for cid in a.candidate_ids}
+    orphans = {c.id: c for c in waiting if c.id not in known}
+    for user_id in sorted({c.external_user_id for c in orphans.values()}):
+        for entry in store.list_audit(
+            profile=profile,
+            entity="user",
+            entity_id=user_id,
+            action="vendor.reclaim.requested",
+            limit=1_000,
+            last=True,
         ):
-            continue
-        store.add_reclaim_action(
-            ReclaimAction(
-                profile=profile,
-                external_user_id=entry.entity_id or candidates[0].external_user_id,
-                at=entry.at,
-                status=REQUESTED,
-                candidate_ids=ids,
-                subscription_ids=tuple(c.subscription_id for c in candidates),
-                actor=entry.actor,
-                plan_id=(entry.after or {}).get("plan_id"),
-                message=f"adopted from audit entry {entry.id}",
+            raw = (entry.after or {}).get("candidate_ids") or []
+            ids = tuple(int(i) for i in raw if i is not None)
+            candidates = [orphans[i] for i in ids if i in orphans]
+            if not ids or len(candidates) != len(ids) or known.intersection(ids):
+                continue
+            store.add_reclaim_action(
+                ReclaimAction(
+                    profile=profile,
+                    external_user_id=user_id,
+                    at=entry.at,
+                    status=REQUESTED,
+                    candidate_ids=ids,
+                    subscription_ids=tuple(c.subscription_id for c in candidates),
+                    actor=entry.actor,
+                    plan_id=(entry.after or {}).get("plan_id"),
+                    message=f"adopted from audit entry {entry.id}",
+                )
             )
-        )
-        known.update(ids)
+            known.update(ids)
 
 
 def recover_locked(
