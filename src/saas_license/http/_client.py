@@ -161,16 +161,17 @@ def request_json(
         response = client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise VendorTimeoutError(
-            f"{vendor} did not answer {where} in time ({type(exc).__name__}){_what_happened(exc)}",
+            f"{vendor} did not answer {where} in time"
+            f"{_what_happened(exc) or f' ({type(exc).__name__})'}",
             hint="check the network, or raise the timeout",
             url=safe_url(client.base_url.join(url)),
         ) from None
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise ConfigError(f"cannot request {url!r}: {exc}", field="alias.base_url") from None
     except httpx.TransportError as exc:
+        happened = _what_happened(exc) or f" ({type(exc).__name__}: {exc})"
         raise VendorConnectionError(
-            f"could not reach {vendor} at {safe_url(client.base_url)} for {where} "
-            f"({type(exc).__name__}: {exc}){_what_happened(exc)}",
+            f"could not reach {vendor} for {where}{happened}",
             hint="check the account URL in the connection alias and that the service is reachable",
             url=safe_url(client.base_url),
         ) from None

@@ -259,9 +259,12 @@ class RetryPolicy:
                 delay=None,
                 reason=f"the {method} may have been applied, so it is never resent",
             )
-        limit = self.max_retries if sent else min(self.max_retries, _MAX_CONNECT_RETRIES)
-        if retries >= limit:
-            return RetryDecision(delay=None, reason=f"{retries} retries allowed")
+        if sent and retries >= self.max_retries:
+            return RetryDecision(delay=None, reason=f"{retries} retries allowed (max_retries)")
+        if not sent and retries >= min(self.max_retries, _MAX_CONNECT_RETRIES):
+            return RetryDecision(
+                delay=None, reason="a connection that cannot be made is tried 3 times at most"
+            )
         return self._within_budget(self.backoff(retries, rand), waited, None)
 
     def delay_for_error(
