@@ -177,7 +177,7 @@ def test_a_run_completes_under_a_10_percent_429_rate(
 ) -> None:
     # 10% of requests start a burst of three 429s; ~55 requests make a quiet run unlikely (0.3%)
     box = Sandbox(
-        tmp_path, seed, "--throttle-rate", "0.1", "--throttle-retry-after", "0.2", users=10_000
+        tmp_path, seed, "--throttle-rate", "0.1", "--retry-after", "0.2", users=10_000
     ).start()
     sandboxes.append(box)
     ws = _workspace(tmp_path, box, monkeypatch)

@@ -357,3 +357,22 @@ def test_options_stay_comparable_and_hide_the_clock() -> None:
     assert one == two and "clock" not in repr(one) and one.retry_budget == 600.0
     assert attrs.evolve(one, retry_budget=60).retry_policy.budget == 60
     assert json.dumps(one.retry_policy.budget) == "600.0"
+
+
+def test_an_unexpected_error_never_leaves_a_lease_in_flight() -> None:
+    calls = iter([RuntimeError("bug in a fake transport"), httpx.Response(200, json=1)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(calls)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    options = _options(handler, rate_limits=(RateLimit(requests=1, per=1.0),))
+    with _client(options) as client:
+        with pytest.raises(RuntimeError):
+            request_json(client, "GET", "/x")
+        governor = client._transport.governor  # type: ignore[attr-defined]
+        assert all(lease.end is not None for lease in governor._leases)
+        assert request_json(client, "GET", "/x") == 1  # the budget frees up after 1 s
+    assert _clock(options).monotonic() == pytest.approx(1.0, abs=0.05)

@@ -65,12 +65,12 @@ _RATE = click.FloatRange(0.0, 1.0)
 @click.option("--error-rate", type=_RATE, default=0.0, help="Share of API requests answered 5xx.")
 @click.option("--throttle-rate", type=_RATE, default=0.0, help="Share starting a burst of 429s.")
 @click.option(
-    "--throttle-retry-after",
+    "--retry-after",
+    "throttle_retry_after",
     type=click.FloatRange(0, 3600),
     default=1.0,
-    show_default=True,
     metavar="SECONDS",
-    help="Retry-After sent with injected 429s.",
+    help="Retry-After of those 429s (default 1).",
 )
 @click.option("--timeout-rate", type=_RATE, default=0.0, help="Share that never get an answer.")
 @click.option("--malformed-rate", type=_RATE, default=0.0, help="Share of GETs with broken JSON.")

@@ -217,6 +217,10 @@ class GovernedTransport(httpx.BaseTransport):
                 state.retries += 1
                 self._wait(state, decision, everyone=False)
                 continue
+            except BaseException:
+                if governor is not None and lease is not None:
+                    governor.release(lease)  # never leave a lease "in flight" forever
+                raise
             if governor is not None and lease is not None:
                 governor.release(lease)
                 governor.observe(response.headers)
