@@ -77,8 +77,12 @@ def retry_record(obj: httpx.Response | BaseException) -> RetryRecord | None:
 
 
 def parsed_json(response: httpx.Response) -> tuple[Any] | None:
-    """``(body,)`` when the transport already parsed this response's JSON body, else None."""
-    cached = response.extensions.get(_JSON)
+    """``(body,)`` when the transport already parsed this response's JSON body, else None.
+
+    Hands it over once: the response forgets it (httpx responses sit in a reference cycle until
+    the garbage collector runs, and a parsed page is far bigger than its bytes).
+    """
+    cached = response.extensions.pop(_JSON, None)
     return cached if isinstance(cached, tuple) and len(cached) == 1 else None
 
 
