@@ -254,7 +254,7 @@ def test_a_sandbox_killed_mid_download_fails_the_run_cleanly_and_the_next_run_re
     assert run.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "Traceback" not in err and KEY not in err
-    assert "could not reach Aha! for GET http://127.0.0.1:" in lines[0]
+    assert "could not connect to Aha! for GET http://127.0.0.1:" in lines[0]
     assert "tries over" in lines[0] and "check the account URL" in lines[0]
     assert _workspace_seats(ws) == before  # nothing half-written
     workspace = Workspace.open(ws)

@@ -171,7 +171,7 @@ def request_json(
     except httpx.TransportError as exc:
         happened = _what_happened(exc) or f" ({type(exc).__name__}: {exc})"
         raise VendorConnectionError(
-            f"could not reach {vendor} for {where}{happened}",
+            f"could not connect to {vendor} for {where}{happened}",
             hint="check the account URL in the connection alias and that the service is reachable",
             url=safe_url(client.base_url),
         ) from None
