@@ -58,9 +58,12 @@ def test_demo_text_summary(
 
 
 def test_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(capsys, "--workspace", str(tmp_path / "w.db"), "validate", "nope")
+    ws = str(tmp_path / "w.db")
+    code, _, err = _run(capsys, "--workspace", ws, "--create", "validate", "nope")
     assert code == 2 and err.startswith("error: profile: no profile named 'nope'")
-    assert "Traceback" not in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(capsys, "validate", "nope", "--workspace", ws)  # after the subcommand
+    assert code == 2 and err.startswith("error: profile: no profile named 'nope'")
 
 
 def test_sandbox_serve_is_usable_by_any_http_client(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from saas_license import (
     ActivityRecord,
     Identity,
     NotFoundError,
+    OptionSpec,
     PermissionDeniedError,
     Process,
     ProcessPermission,
@@ -68,6 +69,14 @@ INFO = SpokeInfo(
     activity_from_download=True,
     version=__version__,
     oauth=AHA_OAUTH,
+    options=(
+        OptionSpec(
+            key=AUDITS_OPTION,
+            type=bool,
+            default=False,
+            doc="also read write activity from /api/v1/audits (a second activity signal)",
+        ),
+    ),
 )
 
 

@@ -24,7 +24,7 @@ from ..secrets import Secret
 from ..spokes import ValidationReport
 from ..workspace import Workspace
 from . import _State, cli
-from ._output import echo_json, echo_table, to_jsonable
+from ._output import DEFAULT_LIMIT, echo_json, echo_table, limit_options, safe, to_jsonable
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -82,6 +82,10 @@ def alias_add(
     parent: str | None,
 ) -> None:
     """Create or update a connection alias. Keys are never taken as plain options (shell history)."""
+    if api_key_env and api_key_stdin:
+        raise ConfigError(
+            "give one of --api-key-env and --api-key-stdin, not both", field="--api-key-stdin"
+        )
     ws = _state().open()
     info = ws.spokes.get(spoke).info()
     click.echo(f"{info.display_name} needs these vendor permissions:")
@@ -394,6 +398,13 @@ _STATE_NAMES = sorted(s.value for s in CandidateState)
     type=click.Choice(_STATE_NAMES),
     help="Only these states (repeatable).",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(0, None),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Rows to print (0 = every row; --json is always complete).",
+)
 @json_option
 @click.pass_context
 def candidates_cmd(
@@ -401,12 +412,15 @@ def candidates_cmd(
     profile: str | None,
     show_all: bool,
     states: tuple[str, ...],
+    limit: int,
     as_json: bool,
 ) -> None:
     """List removal candidates (open ones unless --all or --state), or act on them."""
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
+    if profile is not None:
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
     wanted = (
         {CandidateState(s) for s in states} if states else (None if show_all else set(OPEN_STATES))
     )
@@ -439,6 +453,8 @@ def candidates_cmd(
             )
             for c in cands
         ],
+        limit=limit or None,
+        more="--limit 0 or --json",
     )
     click.echo(
         f"potential savings ({savings.open_candidates} open): {_money(savings.potential)}; "
@@ -453,8 +469,10 @@ def _seat_money(c: RemovalCandidate) -> str:
 
 def _echo_candidate(c: RemovalCandidate) -> None:
     click.echo(
-        f"candidate {c.id}: {c.state.value} — {c.user_principal_name} {c.identifier} "
-        f"({c.profile})" + (f": {c.message}" if c.message else "")
+        safe(
+            f"candidate {c.id}: {c.state.value} — {c.user_principal_name} {c.identifier} "
+            f"({c.profile})" + (f": {c.message}" if c.message else "")
+        )
     )
 
 
@@ -586,12 +604,16 @@ def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
         ],
     )
     if limit is not None and len(plan) > limit:
-        click.echo(f"  … and {len(plan) - limit} more (saas-license reclaim {plan.profile} --plan)")
+        click.echo(
+            f"  … and {len(plan) - limit:,} more of {len(plan):,} (see all: --all or --json)"
+        )
     click.echo(f"  potential savings: {_money(plan.savings_by_currency)}")
     if plan.held:
         click.echo("  held (not acted on):")
         for h in plan.held[: limit or len(plan.held)]:
-            click.echo(f"    {h.candidate.id} {h.candidate.user_principal_name}: {h.reason}")
+            click.echo(safe(f"    {h.candidate.id} {h.candidate.user_principal_name}: {h.reason}"))
+        if limit is not None and len(plan.held) > limit:
+            click.echo(f"    … and {len(plan.held) - limit:,} more held (see all: --all or --json)")
     if plan.id and plan.reclaim_enabled and len(plan):
         expires = f"{plan.expires_at:%Y-%m-%d %H:%M} UTC" if plan.expires_at else "?"
         click.echo(
@@ -600,7 +622,7 @@ def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
         )
 
 
-def _echo_apply(report: ApplyReport) -> None:
+def _echo_apply(report: ApplyReport, *, limit: int | None = None) -> None:
     click.echo(
         f"applied plan {report.plan_id} to {report.profile}: "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
@@ -611,6 +633,8 @@ def _echo_apply(report: ApplyReport) -> None:
             (o.candidate_id, o.user_principal_name, o.identifier, o.outcome, o.message)
             for o in report.outcomes
         ],
+        limit=limit,
+        more="--all or --json",
     )
     click.echo(f"  actual savings: {_money(report.savings_by_currency)}")
     if report.halted:
@@ -632,6 +656,7 @@ def _echo_apply(report: ApplyReport) -> None:
     help="Reclaim at most this many seats in this run (a kill switch for mass reclaims).",
 )
 @click.option("--yes", is_flag=True, help="Apply without asking for confirmation.")
+@limit_options
 @json_option
 def reclaim_cmd(
     profile: str,
@@ -639,6 +664,8 @@ def reclaim_cmd(
     apply_id: str | None,
     cap: int | None,
     yes: bool,
+    limit: int,
+    show_all_rows: bool,
     as_json: bool,
 ) -> None:
     """Plan reclaims for a profile (dry run, the default) or apply a plan made before."""
@@ -650,7 +677,7 @@ def reclaim_cmd(
         if as_json:
             echo_json({**to_jsonable(plan), "potential_savings": plan.savings_by_currency})
         else:
-            _echo_plan(plan)
+            _echo_plan(plan, limit=None if show_all_rows else limit)
         return
     if plan_only:
         raise click.UsageError("give --plan or --apply PLAN_ID, not both")
@@ -671,7 +698,7 @@ def reclaim_cmd(
     if as_json:
         echo_json(report)
     else:
-        _echo_apply(report)
+        _echo_apply(report, limit=None if show_all_rows else limit)
     if report.halted or report.counts.get("failed"):
         sys.exit(1)
 
