@@ -182,6 +182,10 @@ def _describe(path: str, leaf: BaseException, what: str) -> ConfigError:
         )
     if isinstance(leaf, KeyError):
         return ConfigError("is required", field=_join(what, path))
+    if isinstance(leaf, AttributeError) and ("'keys'" in str(leaf) or "'items'" in str(leaf)):
+        return ConfigError(
+            "is not an object", field=_join(what, path), hint="use an object of keys and values"
+        )
     return ConfigError(str(leaf), field=_join(what, path))
 
 

@@ -215,8 +215,10 @@ def _period(value: object) -> SubscriptionPeriod:
 
 
 def _rights(value: object) -> int:
+    shown = value
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip()) if len(value.strip()) <= 18 else MAX_RIGHTS + 1
+        shown = value.strip()
+        value = int(shown) if len(shown) <= 18 else MAX_RIGHTS + 1
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(
             f"{value!r} is not a whole number of rights",
@@ -225,7 +227,7 @@ def _rights(value: object) -> int:
         )
     if not 0 <= value <= MAX_RIGHTS:
         raise ConfigError(
-            f"{value!r} is out of range",
+            f"{shown} is out of range",
             field="entitlement.purchased_rights",
             hint=f"use a whole number from 0 to {MAX_RIGHTS:,}",
         )

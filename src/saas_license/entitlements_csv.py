@@ -64,6 +64,8 @@ def _field_of(exc: ConfigError) -> tuple[str, str]:
     message = exc.message
     if message.startswith(f"{field}: "):
         message = message[len(field) + 2 :]
+    if exc.hint:
+        message = f"{message} — {exc.hint}"
     return field.removeprefix("entitlement."), message
 
 

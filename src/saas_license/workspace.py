@@ -76,7 +76,7 @@ def default_workspace_path() -> Path:
     return Path(base) / "saas-license" / "workspace.db"
 
 
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # "://", or ":/" once a Path ate a slash
 
 
 def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
@@ -110,21 +110,21 @@ def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
 
 
 def _did_you_mean(target: Path) -> str:
-    create = "or create it with --create (or `saas-license demo`, `alias add`, `profile create`)"
+    create = "create it with --create (or `saas-license demo`, `alias add`, `profile create`)"
     folder = target.parent
     if not folder.is_dir():
-        return f"the directory {folder} does not exist; check the path, {create}"
+        return f"the directory {folder} does not exist; check the path, or {create}"
     try:
         names = [p.name for p in folder.iterdir() if p.is_file() and p.suffix in {".db", ".sqlite"}]
     except OSError:
         names = []
     close = difflib.get_close_matches(target.name, names, n=3, cutoff=0.5)
     if close:
-        return "did you mean " + " or ".join(str(folder / n) for n in close) + f"? {create}"
+        return "did you mean " + " or ".join(str(folder / n) for n in close) + f"? Or {create}"
     default = default_workspace_path()
     if default.exists() and default != target:
-        return f"did you mean the default workspace {default}? {create}"
-    return f"check the path, {create}"
+        return f"did you mean the default workspace {default}? Or {create}"
+    return f"check the path, or {create}"
 
 
 class Workspace:
@@ -796,6 +796,15 @@ class Workspace:
         or one with a big effect (see :meth:`set_reclamation_rule`), refuses the whole import.
         """
         rules = load_rule_set(source if isinstance(source, dict) else Path(source))
+        models = {m.name for m in self.store.list_software_models()}
+        label = "rules." if isinstance(source, dict) else f"{Path(source).name}: "
+        for i, rec in enumerate(rules.reclamation):
+            if rec.software_model not in models:
+                raise ConfigError(
+                    f"no software model named {rec.software_model!r}",
+                    field=f"{label}reclamation[{i}].software_model",
+                    hint="known models: " + (", ".join(sorted(models)) or "none yet"),
+                )
         with self.store.transaction():
             if replace:
                 for old in self.exclusion_rules():

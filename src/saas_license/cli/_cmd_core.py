@@ -18,7 +18,7 @@ from ..candidates import OPEN_STATES, CandidateState, RemovalCandidate
 from ..errors import ConfigError, RunInProgressError, SaasLicenseError
 from ..jobs import ScheduledJob
 from ..pipeline import RunReport
-from ..profiles import Processes
+from ..profiles import Processes, check_base_url
 from ..reclaim import ReclaimPlan
 from ..secrets import Secret
 from ..spokes import ValidationReport
@@ -86,6 +86,7 @@ def alias_add(
         raise ConfigError(
             "give one of --api-key-env and --api-key-stdin, not both", field="--api-key-stdin"
         )
+    check_base_url(base_url, field="--url")
     ws = _state().open()
     info = ws.spokes.get(spoke).info()
     click.echo(f"{info.display_name} needs these vendor permissions:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,12 +21,19 @@ from ._output import echo_json, echo_table, to_jsonable
 T = TypeVar("T")
 
 
+def _interactive() -> bool:
+    """Whether a person can answer a question on standard input."""
+    return sys.stdin.isatty()
+
+
 def _big_change(store: Callable[[bool], T], *, yes: bool) -> T:
     """Run ``store(allow_big_change)``; when the change has a big effect, say how big and ask
     first (``--yes`` answers for the user)."""
     try:
         return store(False)
     except BigChangeError as exc:
+        if not yes and not _interactive():
+            raise
         click.echo(f"warning: {exc.impact.describe()}", err=True)
         if not yes:
             click.confirm("Store the change anyway?", abort=True, err=True)
