@@ -110,12 +110,13 @@ def check_base_url(value: object, *, field: str) -> None:
 class OptionSpec:
     """One profile option a spoke (or the core) understands: its key, type, default and meaning.
 
-    ``type`` is ``bool``, ``int``, ``float`` or ``str``; ``choices`` limits a text, ``low`` and
-    ``high`` a number. Options are checked when written, so a stored option is always usable.
+    ``type`` is ``"bool"``, ``"int"``, ``"float"`` or ``"str"`` (a name, so the declaration is
+    plain data in ``spokes --json``); ``choices`` limits a text, ``low`` and ``high`` a number.
+    Options are checked when written, so a stored option is always usable.
     """
 
     key: str
-    type: type
+    type: str = attrs.field(validator=attrs.validators.in_(("bool", "int", "float", "str")))
     default: Any = None
     doc: str = ""
     choices: tuple[str, ...] = ()
@@ -124,11 +125,11 @@ class OptionSpec:
 
     def allowed(self) -> str:
         """What values are allowed, in words."""
-        if self.type is bool:
+        if self.type == "bool":
             return "true or false"
         if self.choices:
             return "one of " + ", ".join(self.choices)
-        kind = {int: "a whole number", float: "a number", str: "a text"}.get(self.type, "a value")
+        kind = {"int": "a whole number", "float": "a number"}.get(self.type, "a text")
         if self.low is not None and self.high is not None:
             return f"{kind} from {self.low:g} to {self.high:g}"
         return kind
@@ -137,17 +138,17 @@ class OptionSpec:
         """``value`` if it is allowed for this option (a bool is never a number, text never a
         bool); otherwise a :class:`ConfigError` naming the option."""
         ok = False
-        if self.type is bool:
+        if self.type == "bool":
             ok = isinstance(value, bool)
-        elif self.type is int:
+        elif self.type == "int":
             ok = isinstance(value, int) and not isinstance(value, bool)
-        elif self.type is float:
+        elif self.type == "float":
             ok = (
                 isinstance(value, (int, float))
                 and not isinstance(value, bool)
                 and math.isfinite(value)
             )
-        elif self.type is str:
+        elif self.type == "str":
             ok = isinstance(value, str) and (not self.choices or value in self.choices)
         if ok and isinstance(value, (int, float)) and not isinstance(value, bool):
             ok = (self.low is None or value >= self.low) and (

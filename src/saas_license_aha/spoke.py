@@ -72,7 +72,7 @@ INFO = SpokeInfo(
     options=(
         OptionSpec(
             key=AUDITS_OPTION,
-            type=bool,
+            type="bool",
             default=False,
             doc="also read write activity from /api/v1/audits (a second activity signal)",
         ),

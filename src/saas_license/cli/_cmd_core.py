@@ -53,6 +53,10 @@ def spokes_cmd(as_json: bool) -> None:
                 for p in info.permissions
             ],
         )
+        if info.options:
+            click.echo("  profile options (saas-license profile edit NAME --option KEY=VALUE):")
+            for o in info.options:
+                click.echo(f"    {o.key} ({o.allowed()}, default {json.dumps(o.default)}): {o.doc}")
     for problem in ws.spokes.problems:
         click.echo(f"skipped spoke {problem.name} ({problem.target}): {problem.error}", err=True)
 
