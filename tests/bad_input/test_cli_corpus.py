@@ -597,7 +597,7 @@ CASES: list[tuple[str, list[str], int, str, dict[str, str | bytes]]] = [
     ("reclaim-cap-without-apply", ["reclaim", "aha", "--cap", "5"], 2, "--cap", {}),
     ("reclaim-unknown-plan", ["reclaim", "aha", "--apply", "nosuch", "--yes"], 2, "plan", {}),
     ("reclaim-negative-cap", ["reclaim", "aha", "--apply", "x", "--cap", "-1"], 2, "--cap", {}),
-    ("reclaim-zero-limit", ["reclaim", "aha", "--limit", "0"], 2, "--limit", {}),
+    ("reclaim-negative-limit", ["reclaim", "aha", "--limit", "-2"], 2, "--limit", {}),
     ("undo-missing", ["undo", "99999", "--yes"], 2, "candidate", {}),
     ("jobs-zero-limit", ["jobs", "--limit", "0"], 2, "--limit", {}),
     ("jobs-unlock-missing", ["jobs", "unlock", "nope"], 2, "nope", {}),
@@ -692,7 +692,7 @@ CASES: list[tuple[str, list[str], int, str, dict[str, str | bytes]]] = [
     ("edit-currency", ["entitlements", "edit", "1", "--currency", "XYZ"], 2, "--currency", {}),
     ("retire-bad-date", ["entitlements", "retire", "1", "--on", "soon"], 2, "--on", {}),
     ("list-json-and-csv", ["entitlements", "list", "--json", "--csv"], 2, "--csv", {}),
-    ("list-zero-limit", ["entitlements", "list", "--limit", "0"], 2, "--limit", {}),
+    ("list-negative-limit", ["entitlements", "list", "--limit", "-1"], 2, "--limit", {}),
     # -- entitlements import: one bad row and nothing is imported ---------------------------
     (
         "csv-european-amount",

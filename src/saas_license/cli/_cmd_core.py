@@ -682,7 +682,7 @@ def reclaim_cmd(
         if as_json:
             echo_json({**to_jsonable(plan), "potential_savings": plan.savings_by_currency})
         else:
-            _echo_plan(plan, limit=None if show_all_rows else limit)
+            _echo_plan(plan, limit=None if show_all_rows or not limit else limit)
         return
     if plan_only:
         raise click.UsageError("give --plan or --apply PLAN_ID, not both")
@@ -703,7 +703,7 @@ def reclaim_cmd(
     if as_json:
         echo_json(report)
     else:
-        _echo_apply(report, limit=None if show_all_rows else limit)
+        _echo_apply(report, limit=None if show_all_rows or not limit else limit)
     if report.halted or report.counts.get("failed"):
         sys.exit(1)
 

@@ -162,7 +162,9 @@ def entitlements_list(
             title=table.title,
             as_of=table.as_of,
         )
-    _emit(table, as_json=as_json, as_csv=as_csv, limit=None if show_all_rows else limit)
+    _emit(
+        table, as_json=as_json, as_csv=as_csv, limit=None if show_all_rows or not limit else limit
+    )
 
 
 @entitlements_group.command("edit")

@@ -44,14 +44,14 @@ def limit_options(func: Any) -> Any:
         "--all",
         "show_all_rows",
         is_flag=True,
-        help="Print every row (--json and --csv always do).",
+        help="Print every row (same as --limit 0; JSON and CSV are always complete).",
     )(func)
     return click.option(
         "--limit",
-        type=click.IntRange(1, None),
+        type=click.IntRange(0, None),
         default=DEFAULT_LIMIT,
         show_default=True,
-        help="Rows to print on a terminal; the rest are counted.",
+        help="Rows to print on a terminal (0 = every row); the rest are counted.",
     )(func)
 
 
