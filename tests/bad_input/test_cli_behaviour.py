@@ -87,6 +87,13 @@ def test_creating_commands_and_create_make_a_workspace(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output  # loopback http is allowed, and alias add creates
 
 
+def test_spokes_needs_no_workspace(tmp_path: Path) -> None:
+    nowhere = tmp_path / "none.db"
+    result = _invoke(nowhere, "spokes")
+    assert result.exit_code == 0 and "aha.audits (true or false" in result.stdout
+    assert not nowhere.exists()
+
+
 def test_a_big_rule_change_is_shown_and_confirmed(
     ws_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .._plugins import SpokeRegistry
 from ..apply import ApplyReport
 from ..candidates import OPEN_STATES, CandidateState, RemovalCandidate
 from ..errors import ConfigError, RunInProgressError, SaasLicenseError
@@ -37,10 +38,10 @@ def _state() -> _State:
 @json_option
 def spokes_cmd(as_json: bool) -> None:
     """List installed spokes with the vendor permissions each process needs."""
-    ws = _state().open()
-    infos = [s.info() for s in ws.spokes]
+    registry = SpokeRegistry()  # no workspace needed to list what is installed
+    infos = [s.info() for s in registry]
     if as_json:
-        echo_json({"spokes": infos, "problems": ws.spokes.problems})
+        echo_json({"spokes": infos, "problems": registry.problems})
         return
     for info in infos:
         click.echo(
@@ -57,7 +58,7 @@ def spokes_cmd(as_json: bool) -> None:
             click.echo("  profile options (saas-license profile edit NAME --option KEY=VALUE):")
             for o in info.options:
                 click.echo(f"    {o.key} ({o.allowed()}, default {json.dumps(o.default)}): {o.doc}")
-    for problem in ws.spokes.problems:
+    for problem in registry.problems:
         click.echo(f"skipped spoke {problem.name} ({problem.target}): {problem.error}", err=True)
 
 
@@ -180,8 +181,10 @@ def profile_list(as_json: bool) -> None:
 def _echo_validation(report: ValidationReport) -> None:
     if report.identity:
         click.echo(
-            f"identity: {report.identity.user_principal_name} "
-            f"(administrator: {'yes' if report.identity.is_administrator else 'no'})"
+            safe(
+                f"identity: {report.identity.user_principal_name} "
+                f"(administrator: {'yes' if report.identity.is_administrator else 'no'})"
+            )
         )
     echo_table(
         ["process", "ok", "message"],
@@ -381,7 +384,7 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
             elif r.status == "in_progress":
                 click.echo(f"{r.profile}: skipped, another run is in progress")
             else:
-                click.echo(f"{r.profile}: FAILED: {r.error}", err=True)
+                click.echo(safe(f"{r.profile}: FAILED: {r.error}"), err=True)
     if any(r.status == "failed" for r in results):
         sys.exit(1)
 
@@ -496,7 +499,7 @@ def candidates_show(candidate_id: int, as_json: bool) -> None:
     for name in ("recipient", "approver", "respond_by", "keep_until", "undo_until", "undone_at"):
         value = getattr(cand, name)
         if value is not None:
-            click.echo(f"  {name.replace('_', ' ')}: {value}")
+            click.echo(safe(f"  {name.replace('_', ' ')}: {value}"))
     echo_table(
         ["at", "actor", "action", "from", "to", "detail"],
         [
@@ -526,7 +529,7 @@ def _candidate_action(name: str, help_text: str, call: Any, *, note: bool = True
                 _echo_candidate(call(ws, cid, actor=actor or _actor(), note=note))
             except SaasLicenseError as exc:
                 failed += 1
-                click.echo(f"candidate {cid}: error: {exc}", err=True)
+                click.echo(safe(f"candidate {cid}: error: {exc}"), err=True)
         if failed:
             sys.exit(1)
 
@@ -643,7 +646,7 @@ def _echo_apply(report: ApplyReport, *, limit: int | None = None) -> None:
     )
     click.echo(f"  actual savings: {_money(report.savings_by_currency)}")
     if report.halted:
-        click.echo(f"  halted: {report.halted}", err=True)
+        click.echo(safe(f"  halted: {report.halted}"), err=True)
 
 
 @cli.command("reclaim")

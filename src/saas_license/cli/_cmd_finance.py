@@ -241,9 +241,16 @@ def entitlements_import(path: Path) -> None:
     help="Reconcile and save only if the last saved result is older than this many days "
     "(for cron).",
 )
+@limit_options
 @_format_options
 def reconcile_cmd(
-    table_name: str | None, save: bool, every_days: int | None, as_json: bool, as_csv: bool
+    table_name: str | None,
+    save: bool,
+    every_days: int | None,
+    limit: int,
+    show_all_rows: bool,
+    as_json: bool,
+    as_csv: bool,
 ) -> None:
     """Reconcile seats against entitlements: owned, used, available, true-up, savings."""
     ws = _state().open()
@@ -258,8 +265,9 @@ def reconcile_cmd(
             return
     else:
         result = ws.reconcile(save=save)
+    rows = None if show_all_rows or not limit else limit
     if table_name is not None:
-        _emit(result.table(table_name), as_json=as_json, as_csv=as_csv)
+        _emit(result.table(table_name), as_json=as_json, as_csv=as_csv, limit=rows)
         return
     if as_csv:
         raise ConfigError("--csv prints one table; choose it with --table", field="--table")
@@ -273,7 +281,7 @@ def reconcile_cmd(
     )
     for name in ("models", "remediation"):
         click.echo()
-        _emit(result.table(name), as_json=False, as_csv=False)
+        _emit(result.table(name), as_json=False, as_csv=False, limit=rows)
     click.echo(
         f"\nunlicensed seats: {len(result.unlicensed)}; seats with unmapped identifiers: "
         f"{sum(u.subscriptions for u in result.unmapped)}; open candidates on counted seats: "
