@@ -20,7 +20,14 @@ from .rules import ExclusionRule, ReclamationRule
 from .store import Store
 from .subscriptions import Subscription
 
-__all__ = ["BIG_CHANGE_SHARE", "BigChangeError", "RuleImpact", "rule_impact"]
+__all__ = [
+    "BIG_CHANGE_SHARE",
+    "VERDICT_FIELDS",
+    "BigChangeError",
+    "RuleImpact",
+    "may_add_candidates",
+    "rule_impact",
+]
 
 #: A rule change that would make more than this share of one profile's active seats new
 #: candidates needs confirmation (documented in docs/rules.md).
@@ -74,6 +81,24 @@ class BigChangeError(ConfigError):
             hint="confirm with allow_big_change=True (CLI: answer yes, or pass --yes)",
         )
         self.impact = impact
+
+
+#: The fields of a reclamation rule that decide whether a seat is idle; a change to any other
+#: field (notices, approver, cooldown…) cannot add candidates and is not measured.
+VERDICT_FIELDS = (
+    "active",
+    "filter",
+    "inactivity_days",
+    "new_account_grace_days",
+    "create_candidates",
+)
+
+
+def may_add_candidates(before: ReclamationRule | None, after: ReclamationRule) -> bool:
+    """Whether going from ``before`` to ``after`` could make any seat newly idle."""
+    if before is None:
+        return after.active and after.create_candidates
+    return any(getattr(before, f) != getattr(after, f) for f in VERDICT_FIELDS)
 
 
 def rule_impact(

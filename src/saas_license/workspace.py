@@ -49,7 +49,7 @@ from .profiles import (
 )
 from .reclaim import ReclaimAction, ReclaimPlan
 from .reconciliation import Reconciliation
-from .rule_impact import BigChangeError, rule_impact
+from .rule_impact import BigChangeError, may_add_candidates, rule_impact
 from .rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
 from .savings import SavingsSummary, summarize_savings
 from .scheduling import due_profiles, schedule_profile
@@ -753,7 +753,7 @@ class Workspace:
         if "software_model" in changes:
             raise ConfigError("cannot move a rule to another model", field="software_model")
         after = structure_rule({**base, **changes}, ReclamationRule, what="reclamation_rule")
-        if not allow_big_change:
+        if not allow_big_change and may_add_candidates(before, after):
             impact = rule_impact(
                 self.store,
                 after,

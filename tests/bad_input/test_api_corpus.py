@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from saas_license import (
@@ -269,3 +270,19 @@ def test_strict_config_still_takes_what_is_right() -> None:
 
 def test_the_api_corpus_is_large() -> None:
     assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_only_changes_that_decide_idleness_are_measured() -> None:
+    from saas_license.rule_impact import RuleImpact, may_add_candidates
+
+    rule = ReclamationRule(software_model=RM)
+    assert not may_add_candidates(rule, attrs.evolve(rule, approver="it@x.test", cooldown_days=9))
+    assert may_add_candidates(rule, attrs.evolve(rule, inactivity_days=30))
+    assert may_add_candidates(None, rule)
+    assert not may_add_candidates(None, attrs.evolve(rule, create_candidates=False))
+    quiet = RuleImpact(software_model=RM, free_model=True, new_candidates={"a": 0}, seats={"a": 9})
+    assert not quiet.big
+    share = RuleImpact(
+        software_model=RM, free_model=False, new_candidates={"a": 10}, seats={"a": 100}
+    )
+    assert not share.big and attrs.evolve(share, new_candidates={"a": 11}).big
