@@ -179,8 +179,8 @@ def check_options(
             names = ", ".join(f"{k} ({known[k].allowed()})" for k in sorted(known)) or "none"
             raise ConfigError(
                 f"unknown option {key!r}",
-                field="--option",
-                hint=f"options of the {spoke or 'profile'}'s spoke: {names}",
+                field="profile.options",
+                hint=f"options of the {spoke + ' ' if spoke else ''}spoke: {names}",
             )
         out[key] = None if value is None else spec.check(value)
     return out
