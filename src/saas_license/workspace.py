@@ -87,6 +87,12 @@ def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
     if text == ":memory:":
         return
     scheme = _URL.match(text)
+    if scheme and scheme.group(1).lower() == "sqlite":
+        raise ConfigError(
+            f"{text!r} is a URL; a SQLite workspace is given by its file path",
+            field="workspace",
+            hint="drop the sqlite:// prefix, e.g. --workspace ~/licenses.db",
+        )
     if scheme:
         raise ConfigError(
             f"{scheme.group(1)!r} workspaces are not supported by the installed stores",

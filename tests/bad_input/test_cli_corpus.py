@@ -555,6 +555,7 @@ CASES: list[tuple[str, list[str], int, str, dict[str, str | bytes]]] = [
         "postgresql",
         {},
     ),
+    ("workspace-sqlite-url", ["--workspace", "sqlite:///tmp/w.db", "rules"], 2, "sqlite://", {}),
     ("workspace-missing", ["--workspace", "{dir}/missing.db", "rules"], 2, "no workspace at", {}),
     (
         "workspace-missing-after",
