@@ -882,13 +882,15 @@ def test_refused_in_one_line_and_nothing_changes(
     before = dump(ws_path)
     result = CliRunner().invoke(cli, [_fill(a, ws_path, folder) for a in argv], input="")
     lines = result.stderr.splitlines()
-    errors = [i for i, line in enumerate(lines) if "error:" in line.lower()]
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output and not isinstance(result.exception, Exception)
-    assert len(errors) == 1, result.stderr
-    message = lines[errors[0]]
-    if message.endswith("nothing was imported"):  # a CSV import: each bad row on its own line
-        message = lines[errors[0] + 1]
+    assert lines and "error:" in lines[0], result.stderr
+    message = lines[0]
+    if message.endswith("nothing was imported"):  # a CSV import: then each bad row, indented
+        assert all(line.startswith("  ") for line in lines[1:]), result.stderr
+        message = lines[1]
+    else:
+        assert len(lines) == 1, result.stderr
     assert field in message, result.stderr
     assert dump(ws_path) == before
     assert not (folder / "missing.db").exists() and not (folder / "no").exists()

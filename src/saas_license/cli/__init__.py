@@ -10,7 +10,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -81,12 +81,30 @@ class _State:
             self._ws.close()
 
 
+def _usage_error(exc: click.UsageError, ctx: click.Context) -> NoReturn:
+    """A usage error as one line naming the option, then exit 2 (a bare group still shows its
+    help, as click does)."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        raise exc
+    where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+    click.echo(f"error: {safe(exc.format_message())} — see `{where} --help`", err=True)
+    ctx.exit(exc.exit_code)
+
+
 class _Cli(click.Group):
     """The root group: maps every exception a command raises to one line and an exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _usage_error(exc, ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            _usage_error(exc, ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:
