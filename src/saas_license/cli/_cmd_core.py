@@ -795,6 +795,8 @@ def jobs_cmd(
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
+    if profile is not None:
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
     if scheduled:
         schedule = ws.schedules(profile)
         if as_json:
@@ -860,6 +862,8 @@ def audit_cmd(
     as_json: bool,
 ) -> None:
     """The append-only audit log (the newest --limit entries, oldest first)."""
+    if profile is not None:
+        _state().open().profile(profile)  # an unknown profile is an error, not an empty list
     entries = (
         _state()
         .open()

@@ -152,8 +152,16 @@ def entitlements_list(
     software_model: str | None, limit: int, show_all_rows: bool, as_json: bool, as_csv: bool
 ) -> None:
     """List entitlements with their state as of now."""
-    table = _state().open().entitlements_table()
+    ws = _state().open()
+    table = ws.entitlements_table()
     if software_model is not None:
+        models = sorted(m.name for m in ws.software_models())
+        if software_model not in models:
+            raise ConfigError(
+                f"no software model named {software_model!r}",
+                field="--model",
+                hint="known models: " + (", ".join(models) or "none yet"),
+            )
         i = table.columns.index("software_model")
         table = Table(
             name=table.name,

@@ -389,6 +389,8 @@ def outbox_group(
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
+    if profile is not None:
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
     items = ws.outbox(status=DeliveryStatus(status) if status else None, profile=profile)
     if as_json:
         echo_json({"notifications": items, "notifiers": ws.notifiers.names()})
