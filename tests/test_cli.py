@@ -122,3 +122,19 @@ def test_demo_restores_its_profile_if_someone_edited_it(
     summary = json.loads(out)
     assert [j["process"] for j in summary["jobs"]] == ["download", "activity", "evaluate"]
     assert summary["plan"]["reclaim"] == summary["candidates"]["open"] > 0
+
+
+def test_main_gives_one_line_and_the_documented_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.db")
+    code, _, err = _run(capsys, "--workspace", ws, "--create", "rules", "set")
+    assert code == 2 and err.splitlines() == [
+        "error: Missing argument 'SOFTWARE_MODEL'. — see `saas-license rules set --help`"
+    ]
+    code, _, err = _run(capsys, "--workspace", str(tmp_path / "typo.db"), "rules")
+    assert code == 2 and err.startswith("error: workspace: no workspace at ")
+    assert not (tmp_path / "typo.db").exists()
+    assert not Path(ws).exists()  # refused before anything was opened
+    code, out, _ = _run(capsys, "--workspace", ws, "--create", "rules")
+    assert code == 0 and "Reclamation rules" in out and Path(ws).exists()
