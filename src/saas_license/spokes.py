@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from .http import HttpOptions, OAuth2Endpoints, TokenStore
-from .profiles import ConnectionAlias, IntegrationProfile, Process
+from .profiles import ConnectionAlias, IntegrationProfile, OptionSpec, Process
 from .secrets import Secret
 from .subscriptions import KnownIdentifier
 
@@ -61,6 +61,9 @@ class SpokeInfo:
     protective_fields: tuple[str, ...] = ("administrator",)
     version: str = ""
     oauth: OAuth2Endpoints | None = None
+    #: The profile options this spoke reads (key, type, default, doc): ``profile edit --option``
+    #: refuses any other key, or a value of the wrong type, before it is stored.
+    options: tuple[OptionSpec, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -100,6 +103,9 @@ class ValidationReport:
 
     checks: tuple[ValidationCheck, ...]
     identity: Identity | None = None
+    #: What the spoke found for each vendor behaviour that is not published (one line each),
+    #: printed by ``saas-license validate --explain``.
+    explain: tuple[str, ...] = ()
 
     def check(self, process: Process) -> ValidationCheck | None:
         """The check for ``process``, if the spoke ran one."""
