@@ -142,22 +142,23 @@ def _download(
     now: dt.datetime,
     job: _Job,
     progress: ProgressCallback | None,
+    fence: str | None = None,
 ) -> None:
     profile = ctx.profile.name
     counter = [0]
     info = spoke.info()
     known = {k.identifier: k for k in info.identifiers}
-    with store.transaction():  # all or nothing: a failed download leaves the store as it was
-        store.upsert_subscriptions(
-            profile,
-            _counting(spoke.download(ctx), counter, progress, "download"),
-            run_id=run_id,
-            now=now,
-        )
-        closed = store.close_unseen(profile, run_id=run_id)
+    # staged outside the write lock, then swapped in by short transactions; a download that
+    # fails while staging leaves the store as it was, and only a complete one closes seats
+    with store.stage_download(profile, run_id=run_id, fence=fence) as stage:
+        stage.add(_counting(spoke.download(ctx), counter, progress, "download"))
         models_created = rules_created = 0
         rule_models = {r.software_model for r in store.list_reclamation_rules()}
-        for identifier in store.unmapped_identifiers(profile):
+        mapped = store.identifier_map()
+        # models first, so the merged seats get theirs as they land
+        for identifier in sorted(
+            (stage.identifiers - set(mapped)) | set(store.unmapped_identifiers(profile))
+        ):
             k = known.get(identifier)
             if k is None:
                 continue
@@ -172,6 +173,8 @@ def _download(
                 store.save_reclamation_rule(ReclamationRule(software_model=k.software_model))
                 rule_models.add(k.software_model)
                 rules_created += 1
+        stage.merge(now=now)
+        closed = stage.close_unseen()
         job.counts.update(
             records=counter[0],
             created=store.count_created(profile, run_id),
@@ -194,16 +197,16 @@ def _activity(
 ) -> None:
     since = now - dt.timedelta(days=ctx.profile.activity_look_back_days)
     counter = [0]
-    with store.transaction():
-        from_download = 0
-        if spoke.info().activity_from_download:
-            # the download already carried last activity; count it as checked now
-            from_download = store.stamp_activity_checked(ctx.profile.name, run_id=run_id, now=now)
-        read, touched = store.apply_activity(
-            ctx.profile.name,
-            _counting(spoke.activity(ctx, since), counter, progress, "activity"),
-            now=now,
-        )
+    from_download = 0
+    if spoke.info().activity_from_download:
+        # the download already carried last activity; count it as checked now
+        from_download = store.stamp_activity_checked(ctx.profile.name, run_id=run_id, now=now)
+    # in short batches: the vendor's activity stream is never read under the write lock
+    read, touched = store.apply_activity(
+        ctx.profile.name,
+        _counting(spoke.activity(ctx, since), counter, progress, "activity"),
+        now=now,
+    )
     job.counts.update(
         records=from_download + read,
         from_download=from_download,
@@ -277,11 +280,20 @@ def run_profile(
             store, profile.name, process, dry_run=True, clock=clock, run_id=run_id, trigger=trigger
         )
 
-    with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl):
+    with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl) as lock:
         status = JobStatus.FAILED
         try:
             with step("download") as job:
-                _download(store, spoke, ctx, run_id=run_id, now=now, job=job, progress=progress)
+                _download(
+                    store,
+                    spoke,
+                    ctx,
+                    run_id=run_id,
+                    now=now,
+                    job=job,
+                    progress=progress,
+                    fence=lock.owner,
+                )
             jobs.append(job.job)
             if profile.processes.activity:
                 with step("activity") as job:

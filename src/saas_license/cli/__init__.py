@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
 import click
 
 from .. import __version__
-from ..errors import ConfigError, SaasLicenseError
+from ..errors import ConfigError, RunInProgressError, SaasLicenseError, WorkspaceBusyError
 from ..workspace import ENV_WORKSPACE, Workspace, default_workspace_path
 
-__all__ = ["cli", "main"]
+__all__ = ["EXIT_BUSY", "cli", "main"]
+
+#: Exit code of every command refused because a profile or the workspace is busy (EX_TEMPFAIL:
+#: "try again later", which cron and systemd understand).
+EXIT_BUSY = 75
 
 
 class _State:
@@ -62,6 +67,17 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except (RunInProgressError, WorkspaceBusyError) as exc:
+        click.echo(f"busy: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        click.echo(
+            "busy: the workspace is locked by another saas-license process — try again in a moment",
+            err=True,
+        )
+        sys.exit(EXIT_BUSY)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
