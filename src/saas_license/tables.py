@@ -139,11 +139,14 @@ class Table:
         """
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
+        # Python < 3.12 does not quote a bare CR, which would split the row: quote such rows
+        quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
         with_as_of = self.as_of is not None and "as_of" not in self.columns
         writer.writerow([*(csv_cell(c) for c in self.columns), *(["as_of"] if with_as_of else [])])
         stamp = [csv_cell(self.as_of)] if with_as_of else []
         for row in self.rows:
-            writer.writerow([*(csv_cell(v) for v in row), *stamp])
+            cells = [*(csv_cell(v) for v in row), *stamp]
+            (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
         return buf.getvalue()
 
     def to_pandas(self) -> Any:

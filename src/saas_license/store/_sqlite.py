@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import logging
 import pickle
 import re
 import sqlite3
@@ -35,6 +36,8 @@ from ._integrity import append_chained, verify_chain
 from ._schema import MIGRATIONS
 
 __all__ = ["BATCH_SIZE", "STAGE_BATCH", "DownloadStage", "SqliteStore", "WriteStats"]
+
+log = logging.getLogger("saas_license.store")
 
 BATCH_SIZE = 500
 #: Seats merged (or closed) per write transaction when a staged download is swapped in: small
@@ -109,7 +112,14 @@ class SqliteStore(FinanceStoreMixin):
     # -- plumbing ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (its write-lock figures go to the debug log)."""
+        stats = self.write_stats
+        log.debug(
+            "write transactions: %d, longest %.1f ms, total %.2f s",
+            stats.transactions,
+            stats.longest_seconds * 1000,
+            stats.total_seconds,
+        )
         with self._side_lock:
             if self._side_db is not None:
                 self._side_db.close()
@@ -470,13 +480,23 @@ class SqliteStore(FinanceStoreMixin):
             self._q("UPDATE subscriptions SET active = 1 WHERE id = ?", (subscription_id,))
 
     def stamp_activity_checked(self, profile: str, *, run_id: str, now: dt.datetime) -> int:
-        """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped."""
-        with self.transaction():
-            cur = self._q(
-                "UPDATE subscriptions SET activity_checked_at = ? WHERE profile = ? AND seen_run = ?",
-                (format_instant(now), profile, run_id),
-            )
-        return max(cur.rowcount, 0)
+        """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped.
+
+        Stamps by windows of :data:`STAGE_BATCH` ids, one short transaction each (issue 8).
+        """
+        sql = "UPDATE subscriptions SET activity_checked_at = ? WHERE profile = ? AND seen_run = ?"
+        lo, hi = self._q(
+            "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
+        ).fetchone()
+        stamped = 0
+        for start in range(0 if lo is None else lo - 1, 0 if hi is None else hi, STAGE_BATCH):
+            with self.transaction():
+                cur = self._q(
+                    sql + " AND id > ? AND id <= ?",
+                    (format_instant(now), profile, run_id, start, start + STAGE_BATCH),
+                )
+            stamped += max(cur.rowcount, 0)
+        return stamped
 
     def apply_activity(
         self, profile: str, records: Iterable[ActivityRecord], *, now: dt.datetime
