@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_entries_chain_per_profile_and_workspace(store: SqliteStore) -> None:
         mine = [e for e in entries if e.chain == chain]
         assert [e.seq for e in mine] == [1, 2, 3, 4]
         assert mine[0].prev_hash == GENESIS_HASH
-        assert all(b.prev_hash == a.hash for a, b in zip(mine, mine[1:], strict=False))
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(mine))
     result = store.verify_audit()
     assert result.ok and result.entries == 12
     assert result.chains == {"profile:a": 4, "profile:b": 4, "workspace": 4}

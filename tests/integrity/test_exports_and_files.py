@@ -17,7 +17,7 @@ from saas_license.http import FileTokenStore, OAuth2Token
 from saas_license.secrets import Secret
 from saas_license.tables import FORMULA_PREFIXES, csv_cell
 
-EVIL = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "=1"]
+EVIL = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "=1"]
 
 
 def _mode(path: Path) -> int:
@@ -90,7 +90,12 @@ def test_workspace_files_are_owner_only(tmp_path: Path) -> None:
             ws.add_alias("a", spoke="aha", base_url="https://acme.aha.io", api_key="k" * 20)
             ws.store.set_meta("x", "y")
             files = sorted(target.parent.glob("ws.db*"))
-            assert {f.name for f in files} >= {"ws.db", "ws.db-wal", "ws.db-shm", "ws.db.secrets.json"}
+            assert {f.name for f in files} >= {
+                "ws.db",
+                "ws.db-wal",
+                "ws.db-shm",
+                "ws.db.secrets.json",
+            }
             assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
         assert _mode(tmp_path / "new") == 0o700 and _mode(target.parent) == 0o700
     finally:
@@ -100,7 +105,7 @@ def test_workspace_files_are_owner_only(tmp_path: Path) -> None:
 def test_an_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
-    os.chmod(shared, 0o755)
+    os.chmod(shared, 0o755)  # noqa: S103 - a directory someone else set up
     with Workspace.open(shared / "ws.db"):
         pass
     assert _mode(shared) == 0o755 and _mode(shared / "ws.db") == 0o600

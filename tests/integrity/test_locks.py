@@ -189,9 +189,11 @@ def test_reads_and_writes_work_during_a_download(
 
 def test_deleting_a_running_profile_is_refused(published: Workspace) -> None:
     ws = published
-    with run_lock(ws.store, "aha", now=ws.clock(), ttl=STALE_AFTER):
-        with pytest.raises(RunInProgressError, match="already running"):
-            ws.delete_profile("aha")
+    with (
+        run_lock(ws.store, "aha", now=ws.clock(), ttl=STALE_AFTER),
+        pytest.raises(RunInProgressError, match="already running"),
+    ):
+        ws.delete_profile("aha")
     assert ws.profile("aha").name == "aha"
 
 
