@@ -6,11 +6,12 @@ Nothing here changes anything at the vendor: reclaims happen in :mod:`saas_licen
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -214,15 +215,42 @@ def _activity(
     )
 
 
+class _Chunks:
+    """Commit every ``size`` decisions: storing a big evaluation never holds the write lock for
+    long (issue 8). Each decision (a candidate and its audit entries) is whole on its own."""
+
+    def __init__(self, store: Store, size: int = 250) -> None:
+        self.store, self.size, self.count = store, size, 0
+        self._tx: contextlib.AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> _Chunks:
+        self._tx = self.store.transaction()
+        self._tx.__enter__()
+        return self
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count % self.size == 0 and self._tx is not None:
+            self._tx.__exit__(None, None, None)
+            self._tx = self.store.transaction()
+            self._tx.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._tx is not None:
+            self._tx.__exit__(*exc)
+
+
 def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
     """Store what the evaluation decided: new candidates, cancellations, skips (each audited)."""
     created = 0
     store = workflow.store
-    with store.transaction():
+    with _Chunks(store) as chunks:
         for proposal in ev.proposals:
             workflow.create(proposal.subscription, proposal.assessment)
             created += 1
+            chunks.tick()
         for candidate, verdict in ev.to_cancel:
+            chunks.tick()
             workflow.move(
                 candidate,
                 CandidateEvent.ACTIVITY_RETURNED,
@@ -230,6 +258,7 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
                 reason=f"activity came back ({verdict.verdict.value})",
             )
         for candidate, verdict in ev.to_skip:
+            chunks.tick()
             event = (
                 CandidateEvent.VANISHED
                 if verdict.verdict is Verdict.INACTIVE_SEAT

@@ -484,7 +484,11 @@ class SqliteStore(FinanceStoreMixin):
 
         Stamps by windows of :data:`STAGE_BATCH` ids, one short transaction each (issue 8).
         """
-        sql = "UPDATE subscriptions SET activity_checked_at = ? WHERE profile = ? AND seen_run = ?"
+        # NOT INDEXED: walk the id window (a rowid range), never a whole profile's index entries
+        sql = (
+            "UPDATE subscriptions NOT INDEXED SET activity_checked_at = ? "
+            "WHERE profile = ? AND seen_run = ?"
+        )
         lo, hi = self._q(
             "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
         ).fetchone()
