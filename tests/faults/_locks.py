@@ -23,7 +23,7 @@ def cli(
     ws: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``saas-license --workspace WS ARGS…`` in a fresh process."""
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - our own CLI, fixed argv
         [*CLI, "--workspace", str(ws), *args],
         capture_output=True,
         text=True,
@@ -35,7 +35,7 @@ def cli(
 
 def popen_cli(ws: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start ``saas-license --workspace WS ARGS…`` without waiting."""
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - our own CLI, fixed argv
         [*CLI, "--workspace", str(ws), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -47,7 +47,7 @@ def popen_cli(ws: Path, *args: str, env: dict[str, str] | None = None) -> subpro
 @contextlib.contextmanager
 def served_sandbox(*, users: int, seed: int, latency_ms: float = 0) -> Iterator[str]:
     """``saas-license sandbox serve`` on 127.0.0.1 (rate limits off); yields its base URL."""
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed argv
         [
             *CLI,
             *("sandbox", "serve", "--port", "0", "--rate-limit", "off"),

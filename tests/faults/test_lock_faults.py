@@ -88,7 +88,7 @@ def test_exactly_one_process_takes_over_a_stale_lock(tmp_path: Path) -> None:
     store.close()
     start = time.time() + 3.0  # after every racer has started and imported
     procs = [
-        subprocess.Popen(
+        subprocess.Popen(  # noqa: S603 - our own racer script
             [sys.executable, "-c", _RACER, str(path), str(start), str(rounds), str(gap)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -104,7 +104,9 @@ def test_exactly_one_process_takes_over_a_stale_lock(tmp_path: Path) -> None:
             k, result = line.split()
             outcomes[int(k)].append(result)
     wins = [results.count("won") for results in outcomes.values()]
-    print(f"lock race: {racers} processes x {rounds} rounds = {racers * rounds} tries, wins per round {wins}")
+    print(
+        f"lock race: {racers} processes x {rounds} rounds = {racers * rounds} tries, wins per round {wins}"
+    )
     assert all(len(results) == racers for results in outcomes.values())
     assert wins == [1] * rounds
 
@@ -220,7 +222,7 @@ def test_reads_and_rule_edits_work_during_a_long_download(tmp_path: Path) -> Non
         audit = cli(ws, "audit", "verify")
         assert audit.returncode == 0, audit.stdout + audit.stderr
         still_running = run.poll() is None
-        out, err = run.communicate(timeout=300)
+        _, err = run.communicate(timeout=300)
         assert run.returncode == 0, err[-2000:]
         assert still_running  # every write above happened while the download ran
         assert "Traceback" not in err and "database is locked" not in err
