@@ -126,10 +126,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def lock_is_stale(lock: RunLock, now: dt.datetime, *, stale_after: dt.timedelta) -> bool:
-    """True when ``lock``'s holder is gone: its process is dead on this host, or its heartbeat
-    is older than ``stale_after`` (a crashed run on another host)."""
-    if lock.last_sign_of_life + stale_after <= now:
+def lock_is_stale(lock: RunLock, now: dt.datetime) -> bool:
+    """True when ``lock``'s holder is gone: its process is dead on this host, or it let its
+    ``expires_at`` pass (its last heartbeat plus the stale-after time *it* runs with: a crashed
+    run on another host)."""
+    if lock.expires_at <= now:
         return True
     return lock.host == socket.gethostname() and not _pid_alive(lock.pid)
 
@@ -193,9 +194,10 @@ def run_lock(
 ) -> Iterator[RunLock]:
     """Hold ``profile``'s run lock for the block, or raise :class:`RunInProgressError` at once.
 
-    ``ttl`` is the stale-after time: the lock's heartbeat is refreshed by a background thread
-    (six times per ``ttl``) and a lock whose heartbeat is older than ``ttl`` is taken over, as is
-    at once a lock whose process is dead on this host. The takeover is a compare-and-set on the
+    ``ttl`` is the stale-after time: the lock's heartbeat (and ``expires_at``, heartbeat plus
+    ``ttl``) is refreshed by a background thread six times per ``ttl``; a lock whose holder let
+    its ``expires_at`` pass is taken over, as is at once a lock whose process is dead on this
+    host. The takeover is a compare-and-set on the
     lock row, so of several processes racing for a stale lock exactly one wins.
     """
     lock = RunLock(
@@ -208,7 +210,7 @@ def run_lock(
         heartbeat_at=now,
     )
     holder = store.acquire_run_lock(lock, now=now)
-    if holder is not None and lock_is_stale(holder, now, stale_after=ttl):
+    if holder is not None and lock_is_stale(holder, now):
         if store.take_over_run_lock(lock, expected=holder):
             log.warning(
                 "took over the stale run lock of %s (host %s, pid %s, last heartbeat %s)",
@@ -228,8 +230,9 @@ def run_lock(
             f"started {holder.acquired_at:%Y-%m-%d %H:%M} UTC, last heartbeat "
             f"{holder.last_sign_of_life:%H:%M:%S} UTC); this run stops here",
             hint=(
-                f"try again later; a crashed run's lock is taken over {_span(ttl)} after its last "
-                f"heartbeat (at once on the same host), or `saas-license jobs unlock {profile}`"
+                f"try again later; a crashed run's lock is taken over at "
+                f"{holder.expires_at:%H:%M:%S} UTC ({_span(ttl)} after its last heartbeat; at once "
+                f"on the same host), or `saas-license jobs unlock {profile}`"
             ),
         )
     heartbeat = _Heartbeat(store, lock, stale_after=ttl)

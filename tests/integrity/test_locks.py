@@ -77,14 +77,38 @@ def test_a_heartbeat_in_between_defeats_a_takeover(store: SqliteStore) -> None:
 
 def test_stale_means_no_heartbeat_for_two_minutes_or_a_dead_pid_here() -> None:
     other = _lock("x", host="elsewhere", pid=os.getpid())
-    assert not lock_is_stale(other, NOW + dt.timedelta(seconds=119), stale_after=STALE_AFTER)
-    assert lock_is_stale(other, NOW + dt.timedelta(seconds=120), stale_after=STALE_AFTER)
+    assert not lock_is_stale(other, NOW + dt.timedelta(seconds=119))
+    assert lock_is_stale(other, NOW + dt.timedelta(seconds=120))
     here_dead = _lock("y", host=socket.gethostname(), pid=DEAD_PID)
-    assert lock_is_stale(here_dead, NOW, stale_after=STALE_AFTER)  # at once
+    assert lock_is_stale(here_dead, NOW)  # at once
     here_alive = _lock("z", host=socket.gethostname(), pid=os.getpid())
-    assert not lock_is_stale(here_alive, NOW, stale_after=STALE_AFTER)
-    old_style = attrs_evolve(other, heartbeat_at=None)  # written before heartbeats: its start
-    assert lock_is_stale(old_style, NOW + STALE_AFTER, stale_after=STALE_AFTER)
+    assert not lock_is_stale(here_alive, NOW)
+    # a holder that runs with a longer stale-after (say, an undo) is judged by its own
+    patient = attrs_evolve(other, expires_at=NOW + dt.timedelta(hours=1))
+    assert not lock_is_stale(patient, NOW + dt.timedelta(minutes=30))
+
+
+def test_a_six_hour_lock_from_before_the_upgrade_blocks_two_minutes(tmp_path: Path) -> None:
+    """The migration gives locks written with the old 6 h expiry the new 2 min one."""
+    path = tmp_path / "old.db"
+    SqliteStore(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DELETE FROM schema_versions WHERE namespace = 'integrity'")
+    db.execute("DROP TABLE audit_chains")
+    db.execute("DROP INDEX audit_log_chain_seq")
+    for trigger in ("audit_log_no_replace", "audit_log_chained"):
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("ALTER TABLE run_locks DROP COLUMN heartbeat_at")
+    for column in ("chain", "seq", "prev_hash", "hash"):
+        db.execute(f"ALTER TABLE audit_log DROP COLUMN {column}")
+    db.execute(
+        "INSERT INTO run_locks (profile, owner, host, pid, acquired_at, expires_at) VALUES "
+        "('p', 'old', 'elsewhere', 1, '2026-06-15T12:00:00.000Z', '2026-06-15T18:00:00.000Z')"
+    )
+    db.close()
+    lock = SqliteStore(path).get_run_lock("p")
+    assert lock is not None and lock.heartbeat_at == NOW
+    assert lock.expires_at == NOW + STALE_AFTER
 
 
 def attrs_evolve(lock: RunLock, **changes: Any) -> RunLock:
@@ -108,14 +132,14 @@ def test_a_crashed_run_on_another_host_blocks_for_two_minutes_only(harness: Harn
         host="another-host.example",
         pid=4242,
         acquired_at=clock.now - dt.timedelta(hours=1),
-        expires_at=clock.now + dt.timedelta(hours=5),  # an old 6 h lock: no longer what counts
+        expires_at=clock.now + STALE_AFTER,
         heartbeat_at=clock.now,
     )
     assert ws.store.acquire_run_lock(crashed, now=clock.now) is None
     clock.advance(seconds=90)
     with pytest.raises(RunInProgressError, match="already running on another-host.example") as e:
         ws.run("aha")
-    assert "taken over 2 min after its last heartbeat" in str(e.value)
+    assert "2 min after its last heartbeat" in str(e.value)
     clock.advance(seconds=31)
     assert ws.run("aha").ok
     assert ws.store.get_run_lock("aha") is None

@@ -188,7 +188,8 @@ MIGRATIONS["integrity"] = [
     # each chain's head is kept; replacing an entry is refused even by INSERT OR REPLACE
     """
     ALTER TABLE run_locks ADD COLUMN heartbeat_at TEXT;
-    UPDATE run_locks SET heartbeat_at = acquired_at;
+    UPDATE run_locks SET heartbeat_at = acquired_at,
+        expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', acquired_at, '+2 minutes');
     ALTER TABLE audit_log ADD COLUMN chain TEXT;
     ALTER TABLE audit_log ADD COLUMN seq INTEGER;
     ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
