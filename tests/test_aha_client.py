@@ -37,7 +37,7 @@ def _client(transport: httpx.BaseTransport, key: str = "k") -> AhaClient:
 @settings(max_examples=25)
 @given(size=st.integers(1, 650), per_page=st.sampled_from([1, 7, 50, 200, 500]))
 def test_pagination_yields_every_user_exactly_once(size: int, per_page: int) -> None:
-    app = SandboxApp(generate_users(size, seed=size), api_keys=["k"])
+    app = SandboxApp(generate_users(size, seed=size), api_keys=["k"], strict_shapes=True)
     with _client(app.transport()) as client:
         ids = [u.id for u in client.iter_users(per_page=per_page)]
     assert len(ids) == len(set(ids)) == size
@@ -45,7 +45,7 @@ def test_pagination_yields_every_user_exactly_once(size: int, per_page: int) -> 
 
 
 def test_client_sends_per_page_200_bearer_and_user_agent() -> None:
-    app = SandboxApp(generate_users(450), api_keys=["k"])
+    app = SandboxApp(generate_users(450), api_keys=["k"], strict_shapes=True)
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -130,26 +130,48 @@ def test_non_json_page_is_a_bad_payload() -> None:
         list(client.iter_users())
 
 
-def test_malformed_user_names_the_field() -> None:
+def test_a_user_without_an_id_names_the_field() -> None:
     page = {
-        "users": [{"id": "1", "email": "a@b.c"}, {"id": "2", "email": None}],
+        "users": [{"id": "1", "email": "a@b.c"}, {"id": None, "email": "b@b.c"}],
         "pagination": {"total_records": 2, "total_pages": 1, "current_page": 1},
     }
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json=page))
     with (
         _client(transport) as client,
-        pytest.raises(BadPayloadError, match=r"users page 1\[1\]\.email"),
+        pytest.raises(BadPayloadError, match=r"users page 1\[1\]\.id"),
     ):
         list(client.iter_users())
 
 
-def test_unknown_fields_are_tolerated_and_strings_are_not_booleans() -> None:
+def test_odd_records_parse_without_failing_the_page() -> None:
+    page = {
+        "users": [
+            {"id": "1", "email": "a@b.c", "enabled": True, "accessed_at": None},
+            {"id": "2", "name": None, "enabled": True, "accessed_at": None},  # no email
+            {"id": "3", "email": "c@b.c", "accessed_at": 1700000000, "paid_seat": None},
+            {"id": "4", "email": "d@b.c", "enabled": "yes", "administrator": "maybe"},
+        ],
+        "pagination": {"total_records": 4, "total_pages": 1, "current_page": 1},
+    }
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=page))
+    with _client(transport) as client:
+        users = {u.id: u for u in client.iter_users()}
+    assert set(users) == {"1", "2", "3", "4"}
+    assert users["2"].email is None and users["2"].name is None and "email" in users["2"].missing
+    assert users["3"].accessed_at is None and "accessed_at" in users["3"].unreadable
+    assert users["3"].paid_seat is None and "paid_seat" in users["3"].unreadable
+    assert users["4"].enabled is None and "enabled" in users["4"].unreadable
+    assert users["1"].accessed_at is None and not users["1"].unclear("accessed_at")
+
+
+def test_unknown_fields_are_tolerated_and_strings_are_read_as_documented() -> None:
     user = parse_user(
         {"user": {"id": 7, "email": "a@b.c", "shiny_new_field": {"x": 1}, "enabled": True}}
     )
-    assert user.id == "7"
-    with pytest.raises(BadPayloadError, match="enabled"):
-        parse_user({"id": "7", "email": "a@b.c", "enabled": "yes"})
+    assert user.id == "7" and user.enabled is True and not user.unreadable
+    assert parse_user({"id": "7", "enabled": "false"}).enabled is False  # the documented form
+    odd = parse_user({"id": "7", "email": "a@b.c", "enabled": "yes"})
+    assert odd.enabled is None and odd.unreadable == {"enabled"}
 
 
 @pytest.mark.parametrize(
@@ -176,3 +198,38 @@ def test_unknown_fields_are_tolerated_and_strings_are_not_booleans() -> None:
 )
 def test_identifiers_from_seat_flags(fields: dict[str, object], expected: list[str]) -> None:
     assert identifiers_for(parse_user({"id": "1", "email": "a@b.c", **fields})) == expected
+
+
+def test_audits_cursor_falls_back_to_pages_when_a_cursor_page_is_not_ascending() -> None:
+    def audit(n: int) -> dict[str, object]:
+        return {"id": str(n), "created_at": "2026-01-01T00:00:00.000Z"}
+
+    seen: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        seen.append(params)
+        if "after_id" in params:  # newest first: the largest id is no safe cursor
+            body = {"audits": [audit(9), audit(5)], "pagination": {"total_pages": 2}}
+        elif params["page"] == "1":
+            body = {
+                "audits": [audit(9), audit(5)],
+                "pagination": {"total_pages": 2, "total_records": 3},
+            }
+        else:
+            body = {"audits": [audit(2)], "pagination": {"total_pages": 2, "total_records": 3}}
+        return httpx.Response(200, json=body)
+
+    with _client(httpx.MockTransport(handler)) as client:
+        ids = sorted(int(a.id) for a in client.iter_audits(per_page=2))
+    assert ids == [2, 5, 9]
+    assert "after_id" in seen[0] and {"page": "2", "per_page": "200"}.items() <= seen[-1].items()
+
+
+def test_audits_cursor_walks_every_record_once_against_the_sandbox() -> None:
+    app = SandboxApp(user_count=300, api_keys=["k"], strict_shapes=True)
+    with _client(app.transport()) as client:
+        ids = [a.id for a in client.iter_audits(per_page=9)]
+    assert sorted(ids, key=int) == ids and set(ids) == {a["id"] for a in app.audits()}
+    assert len(ids) == len(set(ids))
+    assert len(app.requests) <= len(ids) // 9 + 2  # one cursor pass, no numbered pages after it

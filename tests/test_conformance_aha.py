@@ -18,7 +18,11 @@ class TestAhaConformance(SpokeConformance):
     spoke_name = "aha"
 
     def setup_method(self) -> None:
-        self.sandbox = SandboxApp(user_count=80, api_keys=["conf-key"], seed=3)
+        self.sandbox = SandboxApp(user_count=80, api_keys=["conf-key"], seed=3, strict_shapes=True)
+
+    def teardown_method(self) -> None:
+        # every request of the conformance suite is one Aha! documents
+        assert self.sandbox.stats.strict_refusals == 0, list(self.sandbox.refusals)
 
     def make_context(self, profile: IntegrationProfile) -> SpokeContext:
         return SpokeContext(

@@ -100,6 +100,9 @@ class ValidationReport:
 
     checks: tuple[ValidationCheck, ...]
     identity: Identity | None = None
+    #: What the spoke found for each vendor behaviour that is not published (one line each),
+    #: printed by ``saas-license validate --explain``.
+    explain: tuple[str, ...] = ()
 
     def check(self, process: Process) -> ValidationCheck | None:
         """The check for ``process``, if the spoke ran one."""

@@ -1,25 +1,40 @@
-"""Aha! wire records: tolerant of unknown fields, strict about the ones we rely on."""
+"""Aha! wire records: tolerant of unknown fields and of one odd field, honest about what was odd.
+
+A user record is read field by field (not in one strict pass): a null ``name``, a missing
+``email``, a numeric ``accessed_at`` or a ``paid_seat: null`` must not fail a whole page of
+users. Each field that was absent (``missing``) or present in a form we cannot read
+(``unreadable``) is recorded on the record, so the mapping can report it as unknown instead
+of guessing. Only a record without a usable ``id`` (nothing can be said about it) or a page
+that is not a page fails.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import cattrs
 
 from saas_license._convert import converter as _core
+from saas_license._time import parse_instant
 from saas_license.errors import BadPayloadError
 
 __all__ = [
+    "ADMIN_ROLES",
     "AhaAudit",
     "AhaPagination",
     "AhaProductRole",
     "AhaUser",
     "parse_audits_page",
+    "parse_bool",
     "parse_user",
     "parse_users_page",
 ]
+
+#: The administrator roles Aha! documents on users (read and ``PUT``).
+ADMIN_ROLES = ("administer_account", "administer_billing", "administer_configuration")
 
 
 @attrs.frozen(kw_only=True)
@@ -34,18 +49,24 @@ class AhaProductRole:
 
 @attrs.frozen(kw_only=True)
 class AhaUser:
-    """The fields of an Aha! account user that license management reads."""
+    """The fields of an Aha! account user that license management reads.
+
+    ``None`` means absent, null or unreadable; ``missing`` and ``unreadable`` say which (wire
+    field names, e.g. ``"accessed_at"``), so "never accessed" (an explicit null) stays apart
+    from "not reported".
+    """
 
     id: str
-    email: str
-    name: str = ""
-    enabled: bool = True
-    paid_seat: bool = False
+    email: str | None = None
+    name: str | None = None
+    enabled: bool | None = None
+    paid_seat: bool | None = None
     roadmaps_seat: bool | None = None
     develop_seat: bool | None = None
     teamwork_seat: bool | None = None
-    administrator: bool = False
-    administrator_roles: dict[str, bool] = attrs.Factory(dict)
+    administrator: bool | None = None
+    #: Role name → value; a role whose value could not be read maps to None.
+    administrator_roles: dict[str, bool | None] | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     accessed_at: dt.datetime | None = None
@@ -54,6 +75,12 @@ class AhaUser:
     identity_provider: dict[str, Any] | None = None
     paid_seat_group: dict[str, Any] | None = None
     timezone: str | None = None
+    missing: frozenset[str] = frozenset()
+    unreadable: frozenset[str] = frozenset()
+
+    def unclear(self, field: str) -> bool:
+        """Whether ``field`` was absent or unreadable."""
+        return field in self.missing or field in self.unreadable
 
 
 @attrs.frozen(kw_only=True)
@@ -84,12 +111,17 @@ class AhaAudit:
     user: AhaAuditActor | None = None
 
 
-def _strict_bool(value: Any, _t: Any) -> bool:
+def parse_bool(value: Any) -> bool:
+    """A JSON boolean, or the ``'true'``/``'false'`` strings Aha! documents for some attributes."""
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
         return bool(value == "true")
     raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _strict_bool(value: Any, _t: Any) -> bool:
+    return parse_bool(value)
 
 
 def _strict_str(value: Any, _t: Any) -> str:
@@ -125,18 +157,137 @@ def _explain(exc: Exception, where: str) -> BadPayloadError:
     )
 
 
+class _Reader:
+    """Reads one user object field by field, noting what was absent or unreadable."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.missing: set[str] = set()
+        self.unreadable: set[str] = set()
+
+    def _get(self, name: str) -> tuple[bool, Any]:
+        if name not in self.data:
+            self.missing.add(name)
+            return False, None
+        return True, self.data[name]
+
+    def text(self, name: str) -> str | None:
+        present, value = self._get(name)
+        if not present or value is None:
+            return None
+        try:
+            return _strict_str(value, str)
+        except ValueError:
+            self.unreadable.add(name)
+            return None
+
+    def flag(self, name: str) -> bool | None:
+        present, value = self._get(name)
+        if not present:
+            return None
+        try:
+            return parse_bool(value)
+        except ValueError:
+            self.unreadable.add(name)  # null counts as unreadable: a flag is true or false
+            return None
+
+    def instant(self, name: str) -> dt.datetime | None:
+        present, value = self._get(name)
+        if not present or value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                return parse_instant(value)
+            except ValueError:
+                pass
+        self.unreadable.add(name)
+        return None
+
+    def obj(self, name: str) -> dict[str, Any] | None:
+        present, value = self._get(name)
+        if not present or value is None:
+            return None
+        if isinstance(value, dict):
+            return dict(value)
+        self.unreadable.add(name)
+        return None
+
+    def roles(self) -> dict[str, bool | None] | None:
+        raw = self.obj("administrator_roles")
+        if raw is None:
+            return None
+        out: dict[str, bool | None] = {}
+        for key, value in raw.items():
+            try:
+                out[str(key)] = parse_bool(value)
+            except ValueError:
+                out[str(key)] = None
+                self.unreadable.add("administrator_roles")
+        return out
+
+    def product_roles(self) -> list[AhaProductRole]:
+        present, value = self._get("product_roles")
+        if not present or value is None:
+            return []
+        if not isinstance(value, list):
+            self.unreadable.add("product_roles")
+            return []
+        out = []
+        for item in value:
+            try:
+                out.append(converter.structure(item, AhaProductRole))
+            except Exception:
+                self.unreadable.add("product_roles")
+        return out
+
+    def user_roles(self) -> list[dict[str, Any]]:
+        present, value = self._get("user_roles")
+        if not present or value is None:
+            return []
+        if not isinstance(value, list):
+            self.unreadable.add("user_roles")
+            return []
+        return [dict(item) for item in value if isinstance(item, dict)]
+
+
 def parse_user(data: Any, *, where: str = "user") -> AhaUser:
-    """One user object (GET is wrapped in ``user``, PUT is not: both are accepted)."""
+    """One user object (GET is wrapped in ``user``, PUT is not: both are accepted).
+
+    Odd fields are recorded (``missing``/``unreadable``), never fatal; only a record that is
+    not an object or has no usable ``id`` raises :class:`BadPayloadError`.
+    """
     if isinstance(data, dict) and isinstance(data.get("user"), dict):
         data = data["user"]
     if not isinstance(data, dict):
         raise BadPayloadError(
             f"Aha! sent {type(data).__name__} where a user object was expected ({where})"
         )
-    try:
-        return converter.structure(data, AhaUser)
-    except Exception as exc:
-        raise _explain(exc, where) from None
+    raw_id = data.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or str(raw_id) == "":
+        raise _explain(ValueError(f"a user without a usable id ({raw_id!r})"), f"{where}.id")
+    r = _Reader(data)
+    return AhaUser(
+        id=str(raw_id),
+        email=r.text("email"),
+        name=r.text("name"),
+        enabled=r.flag("enabled"),
+        paid_seat=r.flag("paid_seat"),
+        roadmaps_seat=r.flag("roadmaps_seat"),
+        develop_seat=r.flag("develop_seat"),
+        teamwork_seat=r.flag("teamwork_seat"),
+        administrator=r.flag("administrator"),
+        administrator_roles=r.roles(),
+        created_at=r.instant("created_at"),
+        updated_at=r.instant("updated_at"),
+        accessed_at=r.instant("accessed_at"),
+        product_roles=r.product_roles(),
+        user_roles=r.user_roles(),
+        identity_provider=r.obj("identity_provider"),
+        paid_seat_group=r.obj("paid_seat_group"),
+        timezone=r.text("timezone"),
+        missing=frozenset(r.missing),
+        unreadable=frozenset(r.unreadable),
+    )
 
 
 def parse_users_page(data: Any, *, page: int) -> tuple[list[AhaUser], AhaPagination]:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from saas_license._time import format_instant
+from saas_license.errors import BadPayloadError
 from saas_license.http import (
     HttpOptions,
     Page,
@@ -37,6 +38,12 @@ __all__ = ["AHA_RATE_LIMITS", "MAX_PER_PAGE", "AhaClient"]
 
 MAX_PER_PAGE = 200
 VENDOR = "Aha!"
+_NOTED_HEADERS = (
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "retry-after",
+)
 
 #: Aha!'s documented budget per account: 300 requests a minute and 20 a second.
 AHA_RATE_LIMITS: tuple[RateLimit, ...] = (
@@ -57,6 +64,18 @@ class AhaClient:
             self.base_url, auth=auth, options=self.options, rate_limits=AHA_RATE_LIMITS
         )
         self._http.headers["Content-Type"] = "application/json"
+        #: Rate-limit and retry headers as last seen on any answer (for ``validate --explain``):
+        #: Aha! publishes neither their presence nor the unit of ``X-Ratelimit-Reset``.
+        self.seen_headers: dict[str, str] = {}
+        hooks = dict(self._http.event_hooks)
+        hooks["response"] = [*hooks.get("response", []), self._note_headers]
+        self._http.event_hooks = hooks
+
+    def _note_headers(self, response: httpx.Response) -> None:
+        for name in _NOTED_HEADERS:
+            value = response.headers.get(name)
+            if value is not None:
+                self.seen_headers[name] = value
 
     def __repr__(self) -> str:
         return f"AhaClient(base_url={self.base_url!r})"
@@ -83,8 +102,21 @@ class AhaClient:
     # -- users ------------------------------------------------------------------------------
 
     def me(self) -> AhaUser:
-        """The user the credentials act as."""
+        """The user the credentials act as.
+
+        Aha!'s documented ``/me`` carries no administrator fields: read the roles with
+        :meth:`get_user` (``me().id``) — the mapping reports them unknown here.
+        """
         return parse_user(self._json("GET", "/api/v1/me"), where="me")
+
+    def me_json(self) -> Any:
+        """``/me`` exactly as Aha! sent it (for checks on the raw shape)."""
+        return self._json("GET", "/api/v1/me")
+
+    def find_user_by_email(self, email: str) -> list[AhaUser]:
+        """Users whose email is ``email`` (the one filter Aha! documents on the users list)."""
+        data = self._json("GET", "/api/v1/users", params={"email": email})
+        return parse_users_page(data, page=1)[0]
 
     def users_page(
         self, page: int, *, per_page: int = MAX_PER_PAGE
@@ -92,9 +124,13 @@ class AhaClient:
         """One page of account users."""
         return parse_users_page(self.users_page_json(page, per_page=per_page), page=page)
 
-    def users_page_json(self, page: int, *, per_page: int = MAX_PER_PAGE) -> Any:
-        """One page of account users exactly as Aha! sent it (for checks on the raw shape)."""
-        return self._json("GET", "/api/v1/users", params={"page": page, "per_page": per_page})
+    def users_page_json(self, page: int, *, per_page: int | None = MAX_PER_PAGE) -> Any:
+        """One page of account users exactly as Aha! sent it (for checks on the raw shape);
+        ``per_page=None`` leaves the page size to Aha!'s (unpublished) default."""
+        params: dict[str, Any] = {"page": page}
+        if per_page is not None:
+            params["per_page"] = per_page
+        return self._json("GET", "/api/v1/users", params=params)
 
     def iter_users(
         self, *, per_page: int = MAX_PER_PAGE, workers: int | None = None
@@ -134,17 +170,54 @@ class AhaClient:
     # -- audits -----------------------------------------------------------------------------
 
     def audits_page(
-        self, page: int, *, since: dt.datetime | None = None, per_page: int = MAX_PER_PAGE
+        self,
+        page: int = 1,
+        *,
+        since: dt.datetime | None = None,
+        per_page: int = MAX_PER_PAGE,
+        after_id: str | None = None,
     ) -> tuple[list[AhaAudit], AhaPagination]:
-        """One page of audit records (writes only; Aha! keeps the last 12 months)."""
-        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        """One page of audit records (writes only; Aha! keeps the last 12 months).
+
+        With ``after_id`` only records with a larger id come back (Aha!'s recommended cursor).
+        """
+        params: dict[str, Any] = {"per_page": per_page}
+        if after_id is None:
+            params["page"] = page
+        else:
+            params["after_id"] = after_id
         if since is not None:
             params["created_since"] = format_instant(since)
         return parse_audits_page(self._json("GET", "/api/v1/audits", params=params), page=page)
 
-    def iter_audits(self, *, since: dt.datetime | None = None) -> Iterator[AhaAudit]:
-        """Audit records created since ``since``, streamed (duplicates possible while it grows)."""
+    def iter_audits(
+        self, *, since: dt.datetime | None = None, per_page: int = MAX_PER_PAGE
+    ) -> Iterator[AhaAudit]:
+        """Audit records created since ``since``, each once, walked with the ``after_id`` cursor.
 
+        Aha! recommends ``after_id`` over pages for audits. The order of a cursor page is not
+        published: a cursor page must come back in ascending id order (so the largest id is the
+        next cursor); if one does not, the walk falls back to numbered pages for the rest
+        rather than risk skipping records.
+        """
+        size = max(1, min(per_page, MAX_PER_PAGE))
+        cursor = 0
+        seen: set[str] = set()
+        while True:
+            audits, _ = self.audits_page(since=since, per_page=size, after_id=str(cursor))
+            ids = [_audit_number(a.id) for a in audits]
+            if ids != sorted(ids):
+                yield from self._audit_pages(since=since, seen=seen)
+                return
+            for audit in audits:
+                if audit.id not in seen:
+                    seen.add(audit.id)
+                    yield audit
+            if not audits or len(audits) < size or ids[-1] <= cursor:
+                return
+            cursor = ids[-1]
+
+    def _audit_pages(self, *, since: dt.datetime | None, seen: set[str]) -> Iterator[AhaAudit]:
         def fetch(number: int) -> Page[AhaAudit]:
             audits, pagination = self.audits_page(number, since=since)
             return Page(
@@ -154,4 +227,18 @@ class AhaClient:
                 total_records=pagination.total_records,
             )
 
-        return paginate(fetch, key=None, workers=self.options.max_concurrency, what="Aha! audits")
+        for audit in paginate(
+            fetch, key=None, workers=self.options.max_concurrency, what="Aha! audits"
+        ):
+            if audit.id not in seen:
+                seen.add(audit.id)
+                yield audit
+
+
+def _audit_number(audit_id: str) -> int:
+    try:
+        return int(audit_id)
+    except ValueError:
+        raise BadPayloadError(
+            f"Aha! sent an audit id that is not a number ({audit_id!r}); the after_id cursor needs one"
+        ) from None

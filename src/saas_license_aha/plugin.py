@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from saas_license import (
     ActivityRecord,
+    CurrentUser,
     ReclaimResult,
     SpokeContext,
     SpokeInfo,
@@ -29,7 +30,7 @@ def saas_license_spoke_info() -> SpokeInfo:
 
 @hookimpl
 def saas_license_download_subscriptions(context: SpokeContext) -> Iterable[SubscriptionRecord]:
-    """Seats of every enabled Aha! user."""
+    """Seats of every enabled Aha! user (and of users whose ``enabled`` is unknown)."""
     return _spoke.download(context)
 
 
@@ -39,6 +40,12 @@ def saas_license_pull_user_activity(
 ) -> Iterable[ActivityRecord]:
     """``accessed_at`` per user."""
     return _spoke.activity(context, since)
+
+
+@hookimpl
+def saas_license_current_user(context: SpokeContext, external_user_id: str) -> CurrentUser:
+    """One fresh ``GET /api/v1/users/:id``, mapped as the download maps it."""
+    return _spoke.current_user(context, external_user_id)
 
 
 @hookimpl

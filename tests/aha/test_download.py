@@ -46,7 +46,7 @@ class Watch(httpx.BaseTransport):
 
 
 def test_pages_after_the_first_are_fetched_concurrently() -> None:
-    app = SandboxApp(user_count=2000, api_keys=["k"])
+    app = SandboxApp(user_count=2000, api_keys=["k"], strict_shapes=True)
     watch = Watch(app)
     options = HttpOptions(rate_limit=False, max_concurrency=4)
     with _client(watch, options) as client:
@@ -121,7 +121,7 @@ def test_too_many_429s_end_in_a_clear_error() -> None:
 
 
 def test_malformed_json_fails_the_download_clearly() -> None:
-    app = SandboxApp(user_count=300, api_keys=["k"])
+    app = SandboxApp(user_count=300, api_keys=["k"], strict_shapes=True)
     app.inject(Fault.MALFORMED)
     with _client(app.transport()) as client, pytest.raises(BadPayloadError, match="not JSON"):
         list(client.iter_users())

@@ -23,6 +23,7 @@ from saas_license_aha.sandbox import (
     SandboxFaults,
     SandboxServer,
     ServerRateLimiter,
+    generate_users,
 )
 
 KEY = "k"
@@ -268,6 +269,7 @@ def test_sandbox_serve_flags(tmp_path: Any) -> None:
             "off",
             "--latency",
             "40",
+            "--strict-shapes",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -275,7 +277,8 @@ def test_sandbox_serve_flags(tmp_path: Any) -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines = [proc.stdout.readline() for _ in range(7)]
+        assert any(line.startswith("control:") and "strict shapes on" in line for line in lines)
         base = next(line.split()[-1] for line in lines if line.startswith("base URL"))
         assert any(line.startswith("limits:   off") for line in lines)
         assert any("/oauth/authorize" in line for line in lines)
@@ -284,7 +287,156 @@ def test_sandbox_serve_flags(tmp_path: Any) -> None:
             codes = [c.get("/api/v1/me").status_code for _ in range(25)]
             elapsed = time.monotonic() - start
         assert codes == [200] * 25  # limits off: 25 quick requests, no 429
+        with httpx.Client(base_url=base, headers={"Authorization": "Bearer sandbox-key"}) as c:
+            refused = c.get("/api/v1/users", params={"fields": "*"})
+            assert refused.status_code == 400 and "strict shapes" in refused.text
         assert elapsed >= 25 * 0.04
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_me_carries_only_the_documented_fields() -> None:
+    app = SandboxApp(user_count=5, api_keys=[KEY])
+    with _client(app) as c:
+        me = c.get("/api/v1/me").json()["user"]
+    assert set(me) == {
+        "id",
+        "name",
+        "email",
+        "timezone",
+        "created_at",
+        "updated_at",
+        "accessed_at",
+        "product_roles",
+        "preferences",
+        "accounts",
+    }
+    assert me["id"] == app.integration_user_id
+
+
+def test_put_follows_the_documented_attributes_and_permissions() -> None:
+    users = generate_users(6, seed=3)
+    plain = next(u for u in users[1:] if not u["administrator"])
+    billing = {
+        **users[2],
+        "id": "77",
+        "email": "billing@example.com",
+        "administrator": True,
+        "administrator_roles": {
+            "administer_account": False,
+            "administer_billing": True,
+            "administer_configuration": False,
+        },
+    }
+    config = {
+        **billing,
+        "id": "78",
+        "email": "config@example.com",
+        "administrator_roles": {
+            "administer_account": False,
+            "administer_billing": False,
+            "administer_configuration": True,
+        },
+    }
+    app = SandboxApp(
+        [*users, billing, config],
+        api_keys={"admin": users[0]["id"], "plain": plain["id"], "bill": "77", "conf": "78"},
+    )
+    target = next(u["id"] for u in users[1:] if u["id"] != plain["id"])
+    path = f"/api/v1/users/{target}"
+    with _client(app, key="plain") as c:
+        denied = c.put(path, json={"user": {"enabled": False}})
+    assert denied.status_code == 403 and app.user(target)["enabled"] is True
+    with _client(app, key="conf") as c:  # configuration only: our documented assumption
+        assert c.put(path, json={"user": {"enabled": False}}).status_code == 403
+    with _client(app, key="bill") as c:
+        assert c.put(path, json={"user": {"enabled": "false"}}).json()["enabled"] is False
+        assert c.put(path, json={"user": {"enabled": "true"}}).json()["enabled"] is True
+        assert c.put(path, json={"user": {"enabled": "nope"}}).status_code == 422
+    with _client(app, key="admin") as c:
+        promoted = c.put(path, json={"user": {"administrator": "true"}}).json()
+        assert promoted["administrator"] is True
+        assert set(promoted["administrator_roles"].values()) == {True}
+        demoted = c.put(path, json={"user": {"administrator": "false"}}).json()
+        assert demoted["administrator"] is False  # "false" is not truthy here
+        one = c.put(
+            path, json={"user": {"administrator_roles": {"administer_billing": "true"}}}
+        ).json()
+        assert one["administrator"] is True and one["administrator_roles"] == {
+            "administer_account": False,
+            "administer_billing": True,
+            "administer_configuration": False,
+        }
+        assert "user_roles" not in one  # as in Aha!'s PUT example
+
+
+def test_field_faults_drop_or_null_fields_in_every_record_served() -> None:
+    app = SandboxApp(user_count=10, api_keys=[KEY])
+    some, other = app.user_ids()[3], app.user_ids()[4]
+    app.set_faults(drop_fields={"email"}, null_fields=["enabled"], field_users=[some])
+    with _client(app) as c:
+        listed = {u["id"]: u for u in c.get("/api/v1/users").json()["users"]}
+        one = c.get(f"/api/v1/users/{some}").json()["user"]
+    assert "email" not in listed[some] and listed[some]["enabled"] is None
+    assert "email" not in one and one["enabled"] is None
+    assert "email" in listed[other] and isinstance(listed[other]["enabled"], bool)
+    assert "email" in app.user(some)  # stored state untouched
+    app.set_faults(drop_fields=(), null_fields=(), field_users=None)
+    with _client(app) as c:
+        assert "email" in c.get(f"/api/v1/users/{some}").json()["user"]
+
+
+def test_audits_after_id_walks_ids_upwards() -> None:
+    app = SandboxApp(user_count=300, api_keys=[KEY])
+    ids = sorted(int(a["id"]) for a in app.audits())
+    walked: list[int] = []
+    cursor = 0
+    with _client(app) as c:
+        while True:
+            page = c.get("/api/v1/audits", params={"after_id": cursor, "per_page": 7}).json()
+            got = [int(a["id"]) for a in page["audits"]]
+            if not got:
+                break
+            assert got == sorted(got) and got[0] > cursor
+            walked += got
+            cursor = got[-1]
+        assert c.get("/api/v1/audits", params={"after_id": "x"}).status_code == 400
+    assert walked == ids
+
+
+def test_control_channel_over_real_http() -> None:
+    app = SandboxApp(user_count=20, api_keys=[KEY])
+    uid = app.user_ids()[5]
+    with SandboxServer(app) as server, httpx.Client(base_url=server.base_url) as c:
+        raw = c.get(f"/__sandbox/users/{uid}").json()
+        assert raw["id"] == uid and "enabled" in raw
+        merged = c.post(f"/__sandbox/users/{uid}", json={"enabled": False, "email": None}).json()
+        assert merged["enabled"] is False and merged["email"] is None
+        assert app.user(uid)["enabled"] is False
+        state = c.post(
+            "/__sandbox/faults",
+            json={
+                "drop_fields": ["administrator"],
+                "field_users": [uid],
+                "inject": {"lost_answer": 1, "user_read_error": 2},
+            },
+        ).json()
+        assert state["faults"]["drop_fields"] == ["administrator"]
+        assert state["queued"] == {"lost_answer": 1, "user_read_error": 2}
+        api = {"Authorization": f"Bearer {KEY}"}
+        assert c.get(f"/api/v1/users/{uid}", headers=api).status_code == 503
+        assert c.get("/__sandbox/faults").json()["queued"] == {
+            "lost_answer": 1,
+            "user_read_error": 1,
+        }
+        assert c.post("/__sandbox/faults", json={"clear": True}).json()["queued"] == {}
+        assert c.post("/__sandbox/faults", json={"bogus": 1}).status_code == 400
+        assert c.post("/__sandbox/faults", json={"server_error_rate": 2}).status_code == 400
+        assert "administrator" not in c.get(f"/api/v1/users/{uid}", headers=api).json()["user"]
+        seen = c.get("/__sandbox/requests").json()["requests"]
+        assert ["GET", f"/api/v1/users/{uid}"] in seen
+        assert c.get("/__sandbox/users/424242").status_code == 404
+        assert c.post("/__sandbox/users/555", json={"name": "New"}).json()["id"] == "555"
+        assert c.delete("/__sandbox/users/555").status_code == 204
+        assert c.get("/__sandbox/nothing").status_code == 404

@@ -98,7 +98,8 @@ def test_permissions_table_and_auth_types() -> None:
     [
         ({"paid_seat": True, "teamwork_seat": True}, ["aha.teamwork"]),
         ({"paid_seat": False, "product_roles": []}, ["aha.viewer"]),
-        ({"paid_seat": False, "roadmaps_seat": True}, ["aha.roadmaps"]),
+        # paid_seat is the arbiter: a Roadmaps seat flag without paid_seat is not a paid seat
+        ({"paid_seat": False, "roadmaps_seat": True}, ["aha.viewer"]),
         ({"enabled": False, "paid_seat": False, "product_roles": [{"role": 40}]}, []),
     ],
 )
@@ -134,7 +135,7 @@ def test_activity_comes_with_the_download_and_the_hook_adds_only_extra_signals(
     tmp_path: Any,
 ) -> None:
     assert INFO.activity_from_download
-    app = SandboxApp(user_count=200, api_keys=["k"])
+    app = SandboxApp(user_count=200, api_keys=["k"], strict_shapes=True)
     since = dt.datetime.now(UTC) - dt.timedelta(days=60)
     assert list(AhaSpoke().activity(_ctx(app), since)) == []  # no second listing of users
     ws = Workspace.open(
@@ -159,7 +160,7 @@ def test_activity_comes_with_the_download_and_the_hook_adds_only_extra_signals(
 
 
 def test_audits_add_write_activity_when_the_profile_asks() -> None:
-    app = SandboxApp(user_count=50, api_keys=["k"])
+    app = SandboxApp(user_count=50, api_keys=["k"], strict_shapes=True)
     quiet = _ordinary(app)
     now = dt.datetime.now(UTC)
     wrote = (now - dt.timedelta(days=3)).isoformat().replace("+00:00", "Z")
@@ -184,7 +185,7 @@ def test_audits_add_write_activity_when_the_profile_asks() -> None:
 
 
 def test_reclaim_disables_reads_before_and_after_and_is_idempotent() -> None:
-    app = SandboxApp(user_count=60, api_keys=["k"])
+    app = SandboxApp(user_count=60, api_keys=["k"], strict_shapes=True)
     spy = Spy(app)
     user = _ordinary(app)
     first = AhaSpoke().reclaim(_ctx(spy), _sub(user["id"]))
@@ -199,7 +200,7 @@ def test_reclaim_disables_reads_before_and_after_and_is_idempotent() -> None:
 
 
 def test_administrators_and_the_integration_user_are_never_reclaimed() -> None:
-    app = SandboxApp(user_count=120, api_keys=["k"])
+    app = SandboxApp(user_count=120, api_keys=["k"], strict_shapes=True)
     spy = Spy(app)
     admin = next(
         u
@@ -209,9 +210,11 @@ def test_administrators_and_the_integration_user_are_never_reclaimed() -> None:
     refused = AhaSpoke().reclaim(_ctx(spy), _sub(admin["id"]))
     assert refused.status is ReclaimStatus.REFUSED and "administrator" in refused.message
     # the integration's own user, even if it were not an administrator
-    app.set_user({**app.user(app.integration_user_id), "administrator": False})
-    me = AhaSpoke().reclaim(_ctx(spy), _sub(app.integration_user_id))
-    assert me.status is ReclaimStatus.REFUSED and "own user" in me.message
+    me = app.user(app.integration_user_id)
+    roles = dict.fromkeys(me["administrator_roles"], False)
+    app.set_user({**me, "administrator": False, "administrator_roles": roles})
+    own = AhaSpoke().reclaim(_ctx(spy), _sub(app.integration_user_id))
+    assert own.status is ReclaimStatus.REFUSED and "own user" in own.message
     assert not [c for c in spy.calls if c[0] == "PUT"]
     assert app.user(admin["id"])["enabled"] and app.user(app.integration_user_id)["enabled"]
 
@@ -231,7 +234,7 @@ class AppliedThenTimedOut(httpx.BaseTransport):
 
 
 def test_an_applied_disable_whose_answer_was_lost_is_confirmed_by_reading() -> None:
-    app = SandboxApp(user_count=60, api_keys=["k"])
+    app = SandboxApp(user_count=60, api_keys=["k"], strict_shapes=True)
     lossy = AppliedThenTimedOut(app)
     user = _ordinary(app)
     result = AhaSpoke().reclaim(_ctx(lossy), _sub(user["id"]))
@@ -252,7 +255,7 @@ class RejectPut(httpx.BaseTransport):
 
 @pytest.mark.parametrize(("status", "fragment"), [(500, "did not apply"), (403, "refused")])
 def test_a_rejected_disable_fails_without_a_retry(status: int, fragment: str) -> None:
-    app = SandboxApp(user_count=60, api_keys=["k"])
+    app = SandboxApp(user_count=60, api_keys=["k"], strict_shapes=True)
     reject = RejectPut(app, status)
     user = _ordinary(app)
     result = AhaSpoke().reclaim(_ctx(reject), _sub(user["id"]))
@@ -261,7 +264,7 @@ def test_a_rejected_disable_fails_without_a_retry(status: int, fragment: str) ->
 
 
 def test_undo_re_enables_and_is_idempotent() -> None:
-    app = SandboxApp(user_count=60, api_keys=["k"])
+    app = SandboxApp(user_count=60, api_keys=["k"], strict_shapes=True)
     user = _ordinary(app)
     spoke = AhaSpoke()
     assert spoke.reclaim(_ctx(app), _sub(user["id"])).status is ReclaimStatus.SUCCESS
@@ -271,13 +274,13 @@ def test_undo_re_enables_and_is_idempotent() -> None:
 
 
 def test_unknown_user_is_a_clear_failure() -> None:
-    app = SandboxApp(user_count=10, api_keys=["k"])
+    app = SandboxApp(user_count=10, api_keys=["k"], strict_shapes=True)
     result = AhaSpoke().reclaim(_ctx(app), _sub("424242"))
     assert result.status is ReclaimStatus.FAILED and "404" in result.message
 
 
 def test_validate_reports_each_process() -> None:
-    app = SandboxApp(user_count=40, api_keys=["k"])
+    app = SandboxApp(user_count=40, api_keys=["k"], strict_shapes=True)
     report = AhaSpoke().validate(_ctx(app, options={AUDITS_OPTION: True}))
     assert report.download_ok and report.identity is not None
     assert report.identity.external_user_id == app.integration_user_id
@@ -292,7 +295,7 @@ def test_validate_reports_each_process() -> None:
 
 
 def test_validate_flags_a_token_that_cannot_reclaim() -> None:
-    app = SandboxApp(user_count=40, api_keys=["k"])
+    app = SandboxApp(user_count=40, api_keys=["k"], strict_shapes=True)
     me = app.user(app.integration_user_id)
     app.set_user(
         {
@@ -314,7 +317,7 @@ def test_validate_flags_a_token_that_cannot_reclaim() -> None:
 
 
 def test_validate_fails_download_on_bad_credentials_or_missing_rights() -> None:
-    app = SandboxApp(user_count=10, api_keys=["k"])
+    app = SandboxApp(user_count=10, api_keys=["k"], strict_shapes=True)
     bad = AhaSpoke().validate(_ctx(app, key="wrong"))
     assert not bad.download_ok and "rejected the credentials" in bad.checks[0].message
     forbidden = httpx.MockTransport(
@@ -329,7 +332,7 @@ def test_validate_fails_download_on_bad_credentials_or_missing_rights() -> None:
 
 
 def test_missing_credentials_name_the_field_and_the_fix() -> None:
-    app = SandboxApp(user_count=5, api_keys=["k"])
+    app = SandboxApp(user_count=5, api_keys=["k"], strict_shapes=True)
     ctx = attrs.evolve(_ctx(app), credentials={})
     with pytest.raises(ConfigError, match=r"alias\.api_key.*saas-license connect aha"):
         AhaSpoke().client(ctx)
@@ -342,3 +345,78 @@ def test_missing_credentials_name_the_field_and_the_fix() -> None:
                 oauth, credentials={"client_id": Secret("c"), "client_secret": Secret("s")}
             )
         )
+
+
+def test_validate_reads_the_integration_users_roles_from_users_id() -> None:
+    app = SandboxApp(user_count=40, api_keys=["k"], strict_shapes=True)
+    spy = Spy(app)
+    report = AhaSpoke().validate(_ctx(spy))
+    me = app.integration_user_id
+    assert ("GET", f"/api/v1/users/{me}") in spy.calls
+    assert report.identity is not None and report.identity.is_administrator
+    reclaim = report.check(Process.RECLAIM)
+    assert reclaim is not None and reclaim.ok and f"GET /api/v1/users/{me}" in reclaim.message
+    assert app.stats.strict_refusals == 0
+
+
+def test_validate_falls_back_to_the_users_list_by_email() -> None:
+    app = SandboxApp(user_count=40, api_keys=["k"], strict_shapes=True)
+    me = app.integration_user_id
+    hidden = httpx.MockTransport(
+        lambda r: (
+            httpx.Response(404, json={"error": "Record not found"})
+            if r.url.path == f"/api/v1/users/{me}"
+            else app(r)
+        )
+    )
+    report = AhaSpoke().validate(_ctx(hidden))
+    reclaim = report.check(Process.RECLAIM)
+    assert reclaim is not None and reclaim.ok and "?email=" in reclaim.message
+    assert report.identity is not None and report.identity.is_administrator
+
+
+def test_validate_does_not_guess_unreadable_roles() -> None:
+    app = SandboxApp(user_count=40, api_keys=["k"], strict_shapes=True)
+    app.set_faults(drop_fields={"administrator", "administrator_roles"})
+    report = AhaSpoke().validate(_ctx(app))
+    reclaim = report.check(Process.RECLAIM)
+    assert report.download_ok and reclaim is not None and not reclaim.ok
+    assert "roles readably" in reclaim.message
+    assert report.identity is not None and not report.identity.is_administrator
+
+
+def test_validate_explains_every_unpublished_behaviour() -> None:
+    app = SandboxApp(user_count=45, api_keys=["k"], rate_limit=True)
+    report = AhaSpoke().validate(_ctx(app))
+    text = "\n".join(report.explain)
+    assert len(report.explain) == 6
+    assert "/me documents none" in text and "no administrator fields" in text
+    assert "administrator role a disable needs" in text and "administer_billing" in text
+    assert "default per_page" in text and "30 users on a page" in text  # the sandbox's 30
+    assert "x-ratelimit-reset=" in text and "epoch seconds" in text
+    assert "an API key is in use" in text
+    assert "seat flags" in text and "roadmaps_seat, develop_seat, teamwork_seat" in text
+
+
+def test_validate_explain_on_the_command_line(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from saas_license.cli import main
+    from saas_license_aha.sandbox import SandboxServer
+
+    app = SandboxApp(user_count=20, api_keys=["k"], strict_shapes=True)
+    ws_path = tmp_path / "ws.db"
+    with SandboxServer(app) as server:
+        ws = Workspace.open(ws_path)
+        ws.add_alias("a", spoke="aha", base_url=server.base_url, api_key="k")
+        ws.create_profile("p", spoke="aha", alias="a")
+        ws.close()
+        code = 0
+        try:
+            main(["--workspace", str(ws_path), "validate", "p", "--explain"])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "unpublished vendor behaviour" in out
+    assert "- default per_page" in out and "- OAuth2 refresh tokens" in out

@@ -182,8 +182,13 @@ def _echo_validation(report: ValidationReport) -> None:
 
 @cli.command("validate")
 @click.argument("profile")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also print what was found for each vendor behaviour that is not published.",
+)
 @json_option
-def validate_cmd(profile: str, as_json: bool) -> None:
+def validate_cmd(profile: str, explain: bool, as_json: bool) -> None:
     """Check a profile's connection for each process (changes nothing at the vendor)."""
     ws = _state().open()
     report = ws.validate(profile)
@@ -191,6 +196,10 @@ def validate_cmd(profile: str, as_json: bool) -> None:
         echo_json(report)
     else:
         _echo_validation(report)
+        if explain:
+            click.echo("unpublished vendor behaviour, and what this account showed:")
+            for line in report.explain or ("(the spoke explains nothing)",):
+                click.echo(f"- {line}")
     if not report.download_ok:
         raise click.ClickException(
             "validation failed: the download process must pass before publishing"

@@ -83,6 +83,11 @@ _RATE = click.FloatRange(0.0, 1.0)
     default=None,
     help="OAuth2 tokens expire after this many seconds and come with refresh tokens.",
 )
+@click.option(
+    "--strict-shapes",
+    is_flag=True,
+    help="Refuse (400) every request Aha! does not document (paths, parameters, PUT attributes).",
+)
 @click.option("--log-requests", is_flag=True, help="Log each request to stderr.")
 def serve(
     users: int,
@@ -99,6 +104,7 @@ def serve(
     drift_rate: float,
     oauth_client: tuple[str, str],
     token_ttl: float | None,
+    strict_shapes: bool,
     log_requests: bool,
 ) -> None:
     """Serve a seeded Aha! account until interrupted."""
@@ -121,6 +127,7 @@ def serve(
         faults=faults,
         oauth_clients={oauth_client[0]: oauth_client[1]},
         token_ttl=token_ttl,
+        strict_shapes=strict_shapes,
     )
     try:
         server = SandboxServer(app, port=port, verbose=log_requests)
@@ -143,6 +150,10 @@ def serve(
     click.echo(f"limits:   {limits}")
     click.echo(
         "try:      curl -H 'Authorization: Bearer <key>' '<base URL>/api/v1/users?per_page=2'"
+    )
+    click.echo(
+        f"control:  {server.base_url}/__sandbox/users/<id>, /__sandbox/faults (loopback only)"
+        + ("; strict shapes on" if strict_shapes else "")
     )
     click.echo("Ctrl-C to stop.", err=True)
     try:

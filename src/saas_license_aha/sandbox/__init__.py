@@ -2,12 +2,14 @@
 
 One request handler (:class:`SandboxApp`), two ways to reach it: an in-process httpx transport
 (``app.transport()``) for tests, and a real HTTP server on 127.0.0.1 (:class:`SandboxServer`)
-for the demo, benchmarks and any third-party Aha! client. Rate limits and faults are opt-in.
+for the demo, benchmarks and any third-party Aha! client. Rate limits and faults are opt-in;
+``strict_shapes=True`` refuses every request Aha! does not document; ``/__sandbox/…`` is the
+control channel for tests in other processes.
 """
 
 from ._accounts import INTEGRATION_USER_ID, generate_audits, generate_users, iter_users
 from ._app import DEFAULT_OAUTH_CLIENT, SandboxApp, SandboxStats
-from ._faults import Fault, SandboxFaults, SandboxTimeout
+from ._faults import Fault, SandboxFaults, SandboxLostAnswer, SandboxTimeout
 from ._limits import AHA_LIMITS, ServerRateLimiter
 from ._server import SandboxServer
 
@@ -18,6 +20,7 @@ __all__ = [
     "Fault",
     "SandboxApp",
     "SandboxFaults",
+    "SandboxLostAnswer",
     "SandboxServer",
     "SandboxStats",
     "SandboxTimeout",

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from saas_license._time import UTC, format_instant
+from saas_license._time import UTC, format_instant, parse_instant
 
 __all__ = ["INTEGRATION_USER_ID", "generate_audits", "generate_users", "iter_users"]
 
@@ -188,7 +188,7 @@ def iter_users(
                 )
             )
             continue
-        if roll < 0.13:  # disabled: hold no seat
+        if roll < 0.13:  # disabled: as in Aha!'s examples they keep paid_seat, yet hold no seat
             yield (
                 _user(
                     uid,
@@ -197,7 +197,6 @@ def iter_users(
                     created=created,
                     accessed=accessed,
                     enabled=False,
-                    seats=(False, False, False),
                 )
             )
             continue
@@ -268,15 +267,16 @@ def generate_audits(
     for user in users:
         if not user.get("enabled", True):
             continue
-        accessed = user.get("accessed_at")
+        try:  # a test may have stored an odd accessed_at: treat it as never accessed
+            accessed = parse_instant(user["accessed_at"]) if user.get("accessed_at") else None
+        except (TypeError, ValueError, AttributeError):
+            accessed = None
         times: list[dt.datetime] = []
-        stale = accessed is None or (
-            anchor - dt.datetime.fromisoformat(accessed.replace("Z", "+00:00"))
-        ) > dt.timedelta(days=90)
+        stale = accessed is None or (anchor - accessed) > dt.timedelta(days=90)
         if stale and rng.random() < 0.04:  # writes through an integration, no UI access
             times = [anchor - dt.timedelta(seconds=rng.randrange(3600, 20 * 86_400))]
         elif accessed is not None and rng.random() < 0.6:
-            last = dt.datetime.fromisoformat(accessed.replace("Z", "+00:00"))
+            last = accessed
             times = [
                 last - dt.timedelta(seconds=rng.randrange(0, 30 * 86_400))
                 for _ in range(rng.randrange(1, 4))
@@ -286,8 +286,15 @@ def generate_audits(
                 continue
             kind = rng.choice(_AUDITABLE)
             next_id += rng.randrange(1, 1000)
-            actor = {"id": user["id"], "name": user.get("name", ""), "email": user.get("email")}
-            audits.append(
+            actor = {
+                "id": user["id"],
+                "name": user.get("name") or "",
+                "email": user.get("email") or "",
+                "created_at": user.get("created_at") or format_instant(oldest),
+                "updated_at": user.get("updated_at") or format_instant(oldest),
+            }
+            auditable_id = rng.randrange(1_000_000_000, 2_000_000_000)
+            audits.append(  # the shape of Aha!'s published audit example
                 {
                     "id": str(next_id),
                     "audit_action": rng.choice(["create", "update", "update", "destroy"]),
@@ -296,8 +303,11 @@ def generate_audits(
                     "user": actor,
                     "contributors": [{"user": actor}],
                     "auditable_type": kind,
-                    "auditable_id": rng.randrange(1_000_000_000, 2_000_000_000),
+                    "auditable_id": auditable_id,
+                    "associated_type": "release",
+                    "associated_id": rng.randrange(100_000_000, 1_000_000_000),
                     "description": f"updated {kind}",
+                    "auditable_url": f"https://sandbox.aha.io/{kind}s/{auditable_id}",
                     "changes": [{"field_name": "Name", "value": "old &rarr; new"}],
                 }
             )

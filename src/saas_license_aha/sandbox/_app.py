@@ -1,9 +1,16 @@
 """The sandbox's one request handler: a fake of the Aha! v1 API subset, shared by both transports.
 
-Shapes follow the documented API: ``GET`` responses are wrapped (``{"user": …}``,
-``{"users": […], "pagination": …}``), ``PUT`` answers are not; ``per_page`` is capped at 200;
-unknown ids give 404; a missing or wrong bearer token gives an HTML 401. Users are kept as
-encoded JSON, so large accounts stay small and pages are cheap to serve.
+Shapes follow Aha!'s published examples (checked by ``tests/aha/contract``): ``GET`` responses
+are wrapped (``{"user": …}``, ``{"users": […], "pagination": …}``), ``PUT`` answers are not;
+``/me`` carries only its documented fields (no administrator fields); ``/users/:id`` and ``PUT``
+answers carry no ``user_roles``; ``per_page`` is capped at 200; unknown ids give 404; a missing
+or wrong bearer token gives an HTML 401; a caller who is not an account or billing
+administrator gets 403 on ``PUT``. Users are kept as encoded JSON, so large accounts stay
+small and pages are cheap to serve.
+
+``strict_shapes=True`` refuses (400) every request Aha! does not document: other paths,
+methods, query parameters, ``PUT`` attributes or value types. The control channel
+(``/__sandbox/…``, see :meth:`SandboxApp.control`) lives outside ``/api/v1`` and always answers.
 """
 
 from __future__ import annotations
@@ -21,17 +28,58 @@ from typing import Any
 import attrs
 import httpx
 
+from saas_license import ConfigError
 from saas_license._time import format_instant, parse_instant
 from saas_license.http import RateLimit
 
 from ._accounts import INTEGRATION_USER_ID, generate_audits, iter_users
-from ._faults import Fault, FaultPlan, SandboxFaults, SandboxTimeout
+from ._faults import Fault, FaultPlan, SandboxFaults, SandboxLostAnswer, SandboxTimeout
 from ._limits import AHA_LIMITS, ServerRateLimiter
 from ._oauth import SandboxOAuth
 
 __all__ = ["DEFAULT_OAUTH_CLIENT", "SandboxApp", "SandboxStats"]
 
 _USER_PATH = re.compile(r"^/api/v1/users/([^/]+)$")
+_CONTROL_USER = re.compile(r"^/__sandbox/users/([^/]+)$")
+CONTROL_PREFIX = "/__sandbox/"
+#: Documented attributes of ``PUT /api/v1/users/:id`` and the administrator roles.
+PUT_ATTRIBUTES = frozenset(
+    {"first_name", "last_name", "email", "enabled", "administrator", "administrator_roles"}
+)
+ADMIN_ROLES = ("administer_account", "administer_billing", "administer_configuration")
+#: Query parameters Aha! documents per endpoint (``page``/``per_page`` on every list).
+_DOCUMENTED_PARAMS: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/api/v1/me"): frozenset(),
+    ("GET", "/api/v1/users"): frozenset({"page", "per_page", "email"}),
+    ("GET", "/api/v1/users/:id"): frozenset(),
+    ("PUT", "/api/v1/users/:id"): frozenset(),
+    ("GET", "/api/v1/audits"): frozenset(
+        {
+            "page",
+            "per_page",
+            "auditable_id",
+            "auditable_type",
+            "associated_id",
+            "associated_type",
+            "audit_action",
+            "created_since",
+            "created_before",
+            "after_id",
+            "user_id",
+        }
+    ),
+}
+#: The fields of Aha!'s documented ``/me`` user (no administrator fields, no seat flags).
+ME_FIELDS = (
+    "id",
+    "name",
+    "email",
+    "timezone",
+    "created_at",
+    "updated_at",
+    "accessed_at",
+    "product_roles",
+)
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 30
 #: The OAuth application every sandbox knows unless told otherwise: (client id, client secret).
@@ -51,6 +99,32 @@ def _encode(user: Mapping[str, Any]) -> bytes:
     return json.dumps(user, separators=(",", ":")).encode()
 
 
+def _flag(value: Any) -> bool | None:
+    """A boolean, or Aha!'s documented ``'true'``/``'false'`` string form; None otherwise."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return bool(value == "true")
+    return None
+
+
+def _may_update_users(user: Mapping[str, Any]) -> bool:
+    """The sandbox's choice for an unpublished rule: account or billing administrators may
+    update (enable, disable) users; older records with only the flag fall back to it."""
+    roles = user.get("administrator_roles")
+    if isinstance(roles, dict) and roles:
+        return bool(
+            _flag(roles.get("administer_account")) or _flag(roles.get("administer_billing"))
+        )
+    return _flag(user.get("administrator")) is True
+
+
+def _refuse(reason: str) -> httpx.Response:
+    response = _json(400, {"errors": [{"message": f"sandbox strict shapes: {reason}"}]})
+    response.headers["X-Sandbox-Refused"] = "strict-shapes"
+    return response
+
+
 @attrs.define
 class SandboxStats:
     """What the sandbox saw: requests, 429s from the rate limiter, statuses, drift events."""
@@ -59,6 +133,7 @@ class SandboxStats:
     api_requests: int = 0
     throttled: int = 0
     drift_events: int = 0
+    strict_refusals: int = 0
     by_status: Counter[int] = attrs.Factory(Counter)
 
 
@@ -66,16 +141,20 @@ class SandboxApp:
     """A fake Aha! account. Call it with an ``httpx.Request`` to get the ``httpx.Response`` Aha! would send.
 
     Knobs (all keyword, all off by default so tests and the demo run at full speed):
-    ``rate_limit`` enforces Aha!'s budgets (``rate_limits``, windows divided by ``time_scale``);
-    ``faults`` adds latency and failures; ``oauth_clients`` (id → secret) are the registered OAuth
-    applications and ``token_ttl`` makes tokens expire and come with refresh tokens.
+    ``api_keys`` are the bearer keys (a list: all act as the integration user; a mapping: key →
+    user id, e.g. a non-administrator's key); ``rate_limit`` enforces Aha!'s budgets
+    (``rate_limits``, windows divided by ``time_scale``); ``faults`` adds latency, failures and
+    odd records (:class:`SandboxFaults`, changeable later with :meth:`set_faults`);
+    ``strict_shapes`` refuses every request Aha! does not document; ``oauth_clients`` (id →
+    secret) are the registered OAuth applications and ``token_ttl`` makes tokens expire and
+    come with refresh tokens.
     """
 
     def __init__(
         self,
         users: Iterable[dict[str, Any]] | None = None,
         *,
-        api_keys: Iterable[str] = ("sandbox-key",),
+        api_keys: Iterable[str] | Mapping[str, str] = ("sandbox-key",),
         user_count: int = 25,
         seed: int = 7,
         rate_limit: bool = False,
@@ -85,6 +164,7 @@ class SandboxApp:
         oauth_clients: Mapping[str, str] | None = None,
         oauth_redirect_uris: Mapping[str, str] | None = None,
         token_ttl: float | None = None,
+        strict_shapes: bool = False,
     ) -> None:
         source = users if users is not None else iter_users(user_count, seed=seed)
         self._users: dict[str, bytes] = {}
@@ -94,14 +174,20 @@ class SandboxApp:
             self._store(dict(user))
         if not self._users:
             raise ValueError("a sandbox account needs at least one user")
-        self._api_keys = frozenset(api_keys)
         self._lock = threading.Lock()
+        self.strict_shapes = strict_shapes
+        #: Why each refused request was refused (strict shapes), newest last.
+        self.refusals: deque[str] = deque(maxlen=1000)
         self._seed = seed
         self._rng = random.Random(seed + 1)
         self._next_id = max((int(i) for i in self._users if i.isdigit()), default=1_000_000_000) + 1
         self.integration_user_id = (
             INTEGRATION_USER_ID if INTEGRATION_USER_ID in self._users else self._order[0]
         )
+        if isinstance(api_keys, Mapping):
+            self._api_keys = {str(k): str(v) for k, v in api_keys.items()}
+        else:
+            self._api_keys = dict.fromkeys(api_keys, self.integration_user_id)
         self._rate_limits = tuple(rate_limits)
         self.time_scale = time_scale
         self.limiter: ServerRateLimiter | None = None
@@ -177,10 +263,37 @@ class SandboxApp:
         self._store(user)
         return str(uid)
 
+    def merge_user(self, user_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge ``fields`` into one stored user (created when absent); returns the stored user.
+
+        Values are stored as given (``{"enabled": "yes"}`` or ``{"email": None}`` too), so a test
+        can make the account say anything Aha! might.
+        """
+        with self._lock:
+            raw = self._users.get(user_id)
+            user = json.loads(raw) if raw is not None else {"id": user_id}
+            user.update(fields)
+            user["id"] = user_id
+            self._store(user)
+            return dict(user)
+
     def inject(self, fault: Fault | str, count: int = 1, *, after: int = 0) -> None:
         """Make the next ``count`` API requests that can carry ``fault`` fail that way, once
-        ``after`` of them have passed (drift faults count users-page requests only)."""
+        ``after`` of them have passed (drift faults count users-page requests only;
+        ``LOST_ANSWER`` counts ``PUT /users/:id`` only; ``USER_READ_ERROR`` counts
+        ``GET /users/:id`` only)."""
         self.fault_plan.queue(Fault(fault), count, after=after)
+
+    @property
+    def faults(self) -> SandboxFaults:
+        """The fault knobs in force."""
+        return self.fault_plan.faults
+
+    def set_faults(self, **changes: Any) -> SandboxFaults:
+        """Change fault knobs while the sandbox runs, e.g. ``set_faults(drop_fields={"email"},
+        field_users={"1000000005"})``; ``set_faults(drop_fields=(), null_fields=())`` undoes."""
+        self.fault_plan.faults = attrs.evolve(self.fault_plan.faults, **changes)
+        return self.fault_plan.faults
 
     def enable_rate_limit(self, on: bool = True) -> None:
         """Switch Aha!'s rate limits on (fresh windows) or off."""
@@ -219,7 +332,7 @@ class SandboxApp:
         if scheme.lower() != "bearer" or not token:
             return None
         if token in self._api_keys:
-            return self.integration_user_id
+            return self._api_keys[token]
         return self.oauth.user_for(token)
 
     def _count(self, response: httpx.Response) -> httpx.Response:
@@ -229,6 +342,8 @@ class SandboxApp:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(request)
         with self._lock:
             self.requests.append((request.method, path))
             self.stats.requests += 1
@@ -237,11 +352,73 @@ class SandboxApp:
             time.sleep(delay)
         if path == "/oauth/authorize" and request.method == "GET":
             return self._count(self.oauth.authorize(request))
-        if path == "/oauth/token":
+        if path == "/oauth/token" and (request.method == "POST" or not self.strict_shapes):
             return self._count(self.oauth.token(request))
+        if self.strict_shapes:
+            reason = self._undocumented(request)
+            if reason is not None:
+                with self._lock:
+                    self.stats.strict_refusals += 1
+                    self.refusals.append(f"{request.method} {path}: {reason}")
+                return self._count(_refuse(reason))
         if not path.startswith("/api/v1/"):
             return self._count(_json(404, {"error": "Not found"}))
         return self._count(self._api(request))
+
+    # -- strict shapes ----------------------------------------------------------------------
+
+    def _undocumented(self, request: httpx.Request) -> str | None:
+        """Why Aha! would not document this request (None: it does)."""
+        method, path = request.method, request.url.path
+        key = (method, "/api/v1/users/:id" if _USER_PATH.match(path) else path)
+        if key not in _DOCUMENTED_PARAMS:
+            return f"{method} {path} is not a documented endpoint of this API subset"
+        extra = sorted(set(request.url.params) - _DOCUMENTED_PARAMS[key])
+        if extra:
+            return f"query parameter {extra[0]!r} is not documented for {method} {key[1]}"
+        if method == "PUT":
+            return self._undocumented_put(request)
+        if request.content:
+            return f"{method} {key[1]} takes no body"
+        return None
+
+    @staticmethod
+    def _undocumented_put(request: httpx.Request) -> str | None:
+        ctype = request.headers.get("content-type", "")
+        if not ctype.startswith("application/json"):
+            return "PUT bodies are JSON (Content-Type: application/json)"
+        try:
+            body = json.loads(request.content or b"")
+        except ValueError:
+            return "the PUT body is not JSON"
+        if (
+            not isinstance(body, dict)
+            or set(body) != {"user"}
+            or not isinstance(body["user"], dict)
+        ):
+            return 'the PUT body must be {"user": {...}}'
+        fields = body["user"]
+        unknown = sorted(set(fields) - PUT_ATTRIBUTES)
+        if unknown:
+            return f"PUT attribute {unknown[0]!r} is not documented"
+        for name in ("enabled", "administrator"):
+            if name in fields and _flag(fields[name]) is None:
+                return f"{name} must be true/false or 'true'/'false'"
+        for name in ("first_name", "last_name", "email"):
+            if name in fields and not isinstance(fields[name], str):
+                return f"{name} must be a string"
+        if "administrator_roles" in fields:
+            roles = fields["administrator_roles"]
+            if not isinstance(roles, dict):
+                return "administrator_roles must be an object of roles"
+            for role, value in roles.items():
+                if role not in ADMIN_ROLES:
+                    return f"administrator role {role!r} is not documented"
+                if _flag(value) is None:
+                    return f"administrator_roles.{role} must be true/false or 'true'/'false'"
+        return None
+
+    # -- the API ----------------------------------------------------------------------------
 
     def _api(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
@@ -263,8 +440,12 @@ class SandboxApp:
                 headers={"Content-Type": "text/html", **headers},
             )
         path, method = request.url.path, request.method
+        one_user = _USER_PATH.match(path) is not None
         faults = self.fault_plan.next(
-            users_page=path == "/api/v1/users" and method == "GET", is_get=method == "GET"
+            users_page=path == "/api/v1/users" and method == "GET",
+            is_get=method == "GET",
+            user_get=one_user and method == "GET",
+            user_put=one_user and method == "PUT",
         )
         for fault in faults:
             if fault in (Fault.DRIFT_ADD, Fault.DRIFT_REMOVE):
@@ -292,9 +473,13 @@ class SandboxApp:
                     headers={"Content-Type": "text/html"},
                 )
             return _json(status, {"error": "Something went wrong on our side"})
+        if failure is Fault.USER_READ_ERROR:
+            return _json(503, {"error": "Service temporarily unavailable"})
         if failure is Fault.TIMEOUT:
             raise SandboxTimeout(request, self.fault_plan.faults.hang)
         response = self._route(request, caller)
+        if failure is Fault.LOST_ANSWER:
+            raise SandboxLostAnswer(request)  # the update above was applied; its answer is lost
         if failure is Fault.MALFORMED and response.status_code == 200:
             body = response.content
             response = _raw(200, body[: max(1, len(body) // 2)])
@@ -311,14 +496,20 @@ class SandboxApp:
             if choices:
                 self._remove(self._rng.choice(choices))
 
+    def _served(self, raw: bytes, *, drop: Iterable[str] = ()) -> bytes:
+        """One stored user as served: minus ``drop`` and reshaped by the field faults."""
+        faults = self.fault_plan.faults
+        if not drop and not (faults.drop_fields or faults.null_fields):
+            return raw
+        user = json.loads(raw)
+        for name in drop:
+            user.pop(name, None)
+        return _encode(faults.reshape(user))
+
     def _route(self, request: httpx.Request, caller: str) -> httpx.Response:
         path, method = request.url.path, request.method
         if path == "/api/v1/me" and method == "GET":
-            with self._lock:
-                raw = self._users.get(caller)
-            if raw is None:
-                return _json(404, {"error": "Record not found"})
-            return _raw(200, b'{"user":' + raw + b"}")
+            return self._me(caller)
         if path == "/api/v1/users" and method == "GET":
             return self._list(request)
         if path == "/api/v1/audits" and method == "GET":
@@ -328,9 +519,31 @@ class SandboxApp:
             if method == "GET":
                 return self._get(match.group(1))
             if method == "PUT":
-                return self._update(match.group(1), request)
+                return self._update(match.group(1), request, caller)
             return _json(405, {"error": f"{method} is not allowed here"})
         return _json(404, {"error": "Not found"})
+
+    def _me(self, caller: str) -> httpx.Response:
+        """Aha!'s documented ``/me``: the user's profile and accounts, no administrator fields."""
+        with self._lock:
+            raw = self._users.get(caller)
+        if raw is None:
+            return _json(404, {"error": "Record not found"})
+        user = self.fault_plan.faults.reshape(json.loads(raw))
+        me: dict[str, Any] = {k: user[k] for k in ME_FIELDS if k in user}
+        me["preferences"] = {"current_product_id": 131414752}
+        me["accounts"] = [
+            {
+                "account": {
+                    "name": "Sandbox account",
+                    "domain": "sandbox",
+                    "logo": None,
+                    "alt_logo": None,
+                    "enabled": True,
+                }
+            }
+        ]
+        return _json(200, {"user": me})
 
     def _paging(self, request: httpx.Request) -> tuple[int, int] | httpx.Response:
         values = []
@@ -370,7 +583,7 @@ class SandboxApp:
             chunk = [self._users[u] for u in ids[(page - 1) * per_page : page * per_page]]
         body = (
             b'{"users":['
-            + b",".join(chunk)
+            + b",".join(self._served(raw) for raw in chunk)
             + b'],"pagination":'
             + self._pagination(total, page, per_page)
             + b"}"
@@ -390,28 +603,33 @@ class SandboxApp:
                     bounds[name] = parse_instant(params[name])
                 except ValueError:
                     return _json(400, {"errors": [{"message": f"{name} must be an ISO-8601 time"}]})
+        after: int | None = None
+        if "after_id" in params:
+            try:
+                after = int(params["after_id"])
+            except ValueError:
+                return _json(400, {"errors": [{"message": "after_id must be a numeric id"}]})
         since = format_instant(bounds["created_since"]) if "created_since" in bounds else None
         before = format_instant(bounds["created_before"]) if "created_before" in bounds else None
+        filters = ("user_id", "audit_action", "auditable_type", "auditable_id", "associated_type")
         with self._lock:
             selected = []
             for audit in self._audit_log():
-                created = audit[
-                    "created_at"
-                ]  # same fixed-width ISO format: strings compare as times
+                created = audit["created_at"]  # same fixed-width ISO format: compares as times
                 if since is not None and created < since:
                     continue
                 if before is not None and created >= before:
                     continue
-                if "user_id" in params and (audit.get("user") or {}).get("id") != params["user_id"]:
+                if after is not None and int(audit["id"]) <= after:
                     continue
-                if "audit_action" in params and audit.get("audit_action") != params["audit_action"]:
-                    continue
-                if (
-                    "auditable_type" in params
-                    and audit.get("auditable_type") != params["auditable_type"]
+                if any(
+                    name in params and str(_audit_field(audit, name)) != params[name]
+                    for name in filters
                 ):
                     continue
                 selected.append(audit)
+        if after is not None:  # the cursor walks ids upwards (the sandbox's choice)
+            selected.sort(key=lambda a: int(a["id"]))
         chunk = selected[(page - 1) * per_page : page * per_page]
         body = (
             b'{"audits":'
@@ -427,9 +645,9 @@ class SandboxApp:
             raw = self._users.get(user_id)
         if raw is None:
             return _json(404, {"error": "Record not found"})
-        return _raw(200, b'{"user":' + raw + b"}")
+        return _raw(200, b'{"user":' + self._served(raw, drop=("user_roles",)) + b"}")
 
-    def _update(self, user_id: str, request: httpx.Request) -> httpx.Response:
+    def _update(self, user_id: str, request: httpx.Request, caller: str) -> httpx.Response:
         try:
             body = json.loads(request.content or b"{}")
         except ValueError:
@@ -437,28 +655,141 @@ class SandboxApp:
         fields = body.get("user") if isinstance(body, dict) else None
         if not isinstance(fields, dict):
             return _json(422, {"errors": [{"message": 'Body must be {"user": {...}}'}]})
-        allowed = {"first_name", "last_name", "email", "enabled", "administrator"}
-        unknown = set(fields) - allowed
+        unknown = set(fields) - PUT_ATTRIBUTES
         if unknown:
             return _json(422, {"errors": [{"message": f"Unknown attribute {sorted(unknown)[0]}"}]})
-        if "enabled" in fields and not isinstance(fields["enabled"], bool):
-            return _json(422, {"errors": [{"message": "enabled must be true or false"}]})
+        flags: dict[str, bool] = {}
+        for name in ("enabled", "administrator"):
+            if name in fields:
+                value = _flag(fields[name])
+                if value is None:
+                    return _json(422, {"errors": [{"message": f"{name} must be true or false"}]})
+                flags[name] = value
+        roles: dict[str, bool] = {}
+        if "administrator_roles" in fields:
+            given = fields["administrator_roles"]
+            if not isinstance(given, dict):
+                return _json(
+                    422, {"errors": [{"message": "administrator_roles must be an object"}]}
+                )
+            for role, raw_value in given.items():
+                value = _flag(raw_value)
+                if role not in ADMIN_ROLES or value is None:
+                    return _json(
+                        422, {"errors": [{"message": f"Invalid administrator role {role}"}]}
+                    )
+                roles[role] = value
         with self._lock:
+            acting = self._users.get(caller)
+            if acting is None or not _may_update_users(json.loads(acting)):
+                return _json(
+                    403,
+                    {"error": "You must be an account or billing administrator to update users"},
+                )
             raw = self._users.get(user_id)
             if raw is None:
                 return _json(404, {"error": "Record not found"})
             user = json.loads(raw)
-            if "enabled" in fields:
-                user["enabled"] = fields["enabled"]
+            if "enabled" in flags:
+                user["enabled"] = flags["enabled"]
             if "email" in fields:
                 user["email"] = fields["email"]
-            if "administrator" in fields:
-                user["administrator"] = bool(fields["administrator"])
+            current = user.get("administrator_roles")
+            current = dict(current) if isinstance(current, dict) else {}
+            if "administrator" in flags:  # sets every administrator role at once
+                current = dict.fromkeys(ADMIN_ROLES, flags["administrator"])
+            current.update(roles)
+            if "administrator" in flags or roles:
+                user["administrator_roles"] = current
+                user["administrator"] = any(_flag(v) for v in current.values())
             if "first_name" in fields or "last_name" in fields:
-                first, _, last = str(user.get("name", "")).partition(" ")
+                first, _, last = str(user.get("name") or "").partition(" ")
                 user["name"] = (
                     f"{fields.get('first_name', first)} {fields.get('last_name', last)}".strip()
                 )
             user["updated_at"] = format_instant(dt.datetime.now(dt.timezone.utc))
             self._store(user)
-            return _raw(200, _encode(user))  # PUT answers unwrapped, as Aha! does
+            stored = self._users[user_id]
+        # PUT answers unwrapped, as Aha! does, and without user_roles (as its example)
+        return _raw(200, self._served(stored, drop=("user_roles",)))
+
+    # -- control channel --------------------------------------------------------------------
+
+    def control(self, request: httpx.Request) -> httpx.Response:
+        """The test control channel, outside Aha!'s namespace (``/__sandbox/…``; the HTTP server
+        answers it on loopback only). Never rate-limited, never faulted, allowed in strict mode.
+
+        - ``GET /__sandbox/users/<id>``: the stored user, raw (e.g. ``enabled``);
+        - ``POST /__sandbox/users/<id>`` with a JSON object: merge it into the user (created
+          if absent), as :meth:`merge_user`; ``DELETE``: remove the user;
+        - ``GET /__sandbox/faults``: the knobs and the queued faults;
+        - ``POST /__sandbox/faults`` with ``{"drop_fields": [...], "null_fields": [...],
+          "field_users": [...] | null, <any other SandboxFaults knob>: …, "inject":
+          {"lost_answer": 1, "user_read_error": 2, …}, "clear": true}``: change knobs, queue
+          faults (as :meth:`inject`), or forget the queued ones;
+        - ``GET /__sandbox/requests``: ``[method, path]`` of the API requests seen.
+        """
+        path, method = request.url.path, request.method
+        match = _CONTROL_USER.match(path)
+        try:
+            if match:
+                user_id = match.group(1)
+                if method == "GET":
+                    return _json(200, self.user(user_id))
+                if method == "POST":
+                    fields = json.loads(request.content or b"{}")
+                    if not isinstance(fields, dict):
+                        return _json(400, {"error": "send a JSON object of fields to merge"})
+                    return _json(200, self.merge_user(user_id, fields))
+                if method == "DELETE":
+                    self.remove_user(user_id)
+                    return httpx.Response(204)
+            elif path == "/__sandbox/faults":
+                if method == "POST":
+                    changes = json.loads(request.content or b"{}")
+                    if not isinstance(changes, dict):
+                        return _json(400, {"error": "send a JSON object of knobs"})
+                    self._control_faults(changes)
+                if method in ("GET", "POST"):
+                    return _json(200, self._faults_state())
+            elif path == "/__sandbox/requests" and method == "GET":
+                with self._lock:
+                    return _json(200, {"requests": [list(r) for r in self.requests]})
+            else:
+                return _json(404, {"error": f"no control endpoint {path}"})
+        except KeyError:
+            return _json(404, {"error": "no such user"})
+        except (ValueError, TypeError, ConfigError) as exc:
+            return _json(400, {"error": str(exc)})
+        return _json(405, {"error": f"{method} is not allowed on {path}"})
+
+    def _control_faults(self, changes: dict[str, Any]) -> None:
+        changes = dict(changes)
+        inject = changes.pop("inject", None) or {}
+        if changes.pop("clear", False):
+            self.fault_plan.clear()
+        known = {a.name for a in attrs.fields(SandboxFaults)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown fault knob {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            )
+        if changes:
+            self.set_faults(**changes)
+        if not isinstance(inject, dict):
+            raise ValueError('"inject" is an object of fault name → count')
+        for name, count in inject.items():
+            self.inject(Fault(name), int(count))
+
+    def _faults_state(self) -> dict[str, Any]:
+        knobs = attrs.asdict(self.fault_plan.faults)
+        for name in ("drop_fields", "null_fields", "field_users"):
+            if knobs[name] is not None:
+                knobs[name] = sorted(knobs[name])
+        return {"faults": knobs, "queued": self.fault_plan.pending()}
+
+
+def _audit_field(audit: Mapping[str, Any], name: str) -> Any:
+    if name == "user_id":
+        return (audit.get("user") or {}).get("id")
+    return audit.get(name)

@@ -1,7 +1,9 @@
-"""Fault knobs for the sandbox: latency, 429 bursts, 5xx, timeouts, malformed JSON, drifting users.
+"""Fault knobs for the sandbox: latency, 429 bursts, 5xx, timeouts, malformed JSON, drifting
+users, odd user records, lost update answers and failing user reads.
 
 Rates are probabilities per API request, drawn from a seeded generator; :meth:`FaultPlan.queue`
-forces the next few requests to fail a given way (deterministic tests).
+forces the next few requests to fail a given way (deterministic tests). ``drop_fields`` and
+``null_fields`` change every user record served until they are switched off.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import httpx
 
 from saas_license import ConfigError
 
-__all__ = ["Fault", "FaultPlan", "SandboxFaults", "SandboxTimeout"]
+__all__ = ["Fault", "FaultPlan", "SandboxFaults", "SandboxLostAnswer", "SandboxTimeout"]
 
 
 class Fault(str, enum.Enum):
@@ -28,6 +30,12 @@ class Fault(str, enum.Enum):
     MALFORMED = "malformed"  # 200 with a truncated JSON body
     DRIFT_ADD = "drift_add"  # a user appears before this users page is served
     DRIFT_REMOVE = "drift_remove"  # a user disappears before this users page is served
+    #: ``PUT /api/v1/users/:id`` only: the update IS applied, then the answer is lost (the HTTP
+    #: server drops the connection; in process :class:`SandboxLostAnswer` is raised).
+    LOST_ANSWER = "lost_answer"
+    #: ``GET /api/v1/users/:id`` only: answered 503 (a failing read, e.g. the confirming read
+    #: after an update; with ``LOST_ANSWER`` it makes "lost answer, failing confirmation").
+    USER_READ_ERROR = "user_read_error"
 
 
 class SandboxTimeout(httpx.ReadTimeout):
@@ -36,6 +44,28 @@ class SandboxTimeout(httpx.ReadTimeout):
     def __init__(self, request: httpx.Request, hang: float) -> None:
         super().__init__("sandbox fault: the server did not answer in time", request=request)
         self.hang = hang
+
+
+class SandboxLostAnswer(httpx.RemoteProtocolError):
+    """Raised by the in-process sandbox after applying an update whose answer is lost; the HTTP
+    server closes the connection without an answer instead."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        super().__init__(
+            "sandbox fault: the server closed the connection without an answer", request=request
+        )
+
+
+def _fields(value: object) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset({value})
+    return frozenset(str(v) for v in value)  # type: ignore[attr-defined]
+
+
+def _optional_ids(value: object) -> frozenset[str] | None:
+    return None if value is None else _fields(value)
 
 
 def _rate(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
@@ -62,6 +92,23 @@ class SandboxFaults:
     hang: float = attrs.field(default=30.0, validator=_non_negative)
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
     drift_rate: float = attrs.field(default=0.0, validator=_rate)
+    #: Field names removed from every user record served (lists, ``/users/:id``, ``PUT``
+    #: answers, ``/me``), e.g. ``{"administrator", "administrator_roles"}``.
+    drop_fields: frozenset[str] = attrs.field(default=frozenset(), converter=_fields)
+    #: Field names set to null in every user record served, e.g. ``{"enabled"}``.
+    null_fields: frozenset[str] = attrs.field(default=frozenset(), converter=_fields)
+    #: Limit ``drop_fields``/``null_fields`` to these user ids (None: every user).
+    field_users: frozenset[str] | None = attrs.field(default=None, converter=_optional_ids)
+
+    def reshape(self, user: dict[str, object]) -> dict[str, object]:
+        """``user`` as served under ``drop_fields``/``null_fields`` (the stored user is untouched)."""
+        if not (self.drop_fields or self.null_fields):
+            return user
+        if self.field_users is not None and str(user.get("id")) not in self.field_users:
+            return user
+        out = {k: v for k, v in user.items() if k not in self.drop_fields}
+        out.update(dict.fromkeys(self.null_fields))
+        return out
 
 
 @attrs.define
@@ -87,6 +134,19 @@ class FaultPlan:
         with self._lock:
             self._queued.extend([_Queued(fault, after)] + [_Queued(fault, 0)] * (count - 1))
 
+    def pending(self) -> dict[str, int]:
+        """Queued faults not yet injected, per fault."""
+        with self._lock:
+            out: dict[str, int] = {}
+            for entry in self._queued:
+                out[entry.fault.value] = out.get(entry.fault.value, 0) + 1
+            return out
+
+    def clear(self) -> None:
+        """Forget every queued fault."""
+        with self._lock:
+            self._queued.clear()
+
     def latency(self) -> float:
         """Seconds to delay this request."""
         f = self.faults
@@ -106,11 +166,17 @@ class FaultPlan:
             return entry.fault
         return None
 
-    def next(self, *, users_page: bool, is_get: bool) -> list[Fault]:
+    def next(
+        self, *, users_page: bool, is_get: bool, user_get: bool = False, user_put: bool = False
+    ) -> list[Fault]:
         """Faults for one API request (drift first, then at most one failure)."""
         allowed = {Fault.THROTTLE, Fault.SERVER_ERROR, Fault.TIMEOUT}
         if is_get:
             allowed.add(Fault.MALFORMED)
+        if user_get:
+            allowed.add(Fault.USER_READ_ERROR)
+        if user_put:
+            allowed.add(Fault.LOST_ANSWER)
         out: list[Fault] = []
         with self._lock:
             if users_page:

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from ._app import SandboxApp
-from ._faults import SandboxTimeout
+from ._app import CONTROL_PREFIX, SandboxApp
+from ._faults import SandboxLostAnswer, SandboxTimeout
 
 __all__ = ["SandboxServer"]
 
@@ -28,10 +28,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers=list(self.headers.items()),
             content=body,
         )
+        if self.path.startswith(CONTROL_PREFIX) and not _loopback(self.client_address[0]):
+            self.send_error(403, "the sandbox control channel answers loopback only")
+            return
         try:
             response = self.server.app(request)
         except SandboxTimeout as exc:  # hang, then drop the connection without an answer
             time.sleep(exc.hang)
+            self.close_connection = True
+            return
+        except SandboxLostAnswer:  # the change was applied; the answer never leaves
             self.close_connection = True
             return
         payload = response.content
@@ -50,6 +56,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+def _loopback(host: str) -> bool:
+    return host == "::1" or host.startswith("127.") or host == "localhost"
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     app: SandboxApp
@@ -63,7 +73,12 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class SandboxServer:
-    """A real HTTP server on ``host`` (loopback only) in a background thread; use as a context manager."""
+    """A real HTTP server on ``host`` (loopback only) in a background thread; use as a context manager.
+
+    Besides Aha!'s API it answers the control channel (``/__sandbox/…``, see
+    :meth:`SandboxApp.control`), so tests in other processes can change the account and the
+    fault knobs while it runs.
+    """
 
     def __init__(
         self, app: SandboxApp, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
