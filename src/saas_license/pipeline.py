@@ -219,7 +219,7 @@ class _Chunks:
     """Commit every ``size`` decisions: storing a big evaluation never holds the write lock for
     long (issue 8). Each decision (a candidate and its audit entries) is whole on its own."""
 
-    def __init__(self, store: Store, size: int = 250) -> None:
+    def __init__(self, store: Store, size: int = 100) -> None:
         self.store, self.size, self.count = store, size, 0
         self._tx: contextlib.AbstractContextManager[None] | None = None
 

@@ -174,7 +174,7 @@ class _Heartbeat:
         ok = self.store.heartbeat_run_lock(
             self.lock.profile, self.lock.owner, at=at, expires_at=at + self.stale_after
         )
-        if not ok:
+        if not ok and not self._stop.is_set():  # after stop() the lock is released on purpose
             self.lost = True
             log.warning("run of %s lost its run lock (taken over as stale)", self.lock.profile)
         return ok
