@@ -267,3 +267,18 @@ def main_cli() -> Any:
     from saas_license.cli import cli
 
     return cli
+
+
+def test_every_busy_command_is_one_line_and_exit_75(
+    published: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(published.path)
+    with run_lock(published.store, "aha", now=published.clock(), ttl=STALE_AFTER):
+        for argv in (["run", "aha"], ["run", "--due"], ["profile", "delete", "aha", "--yes"]):
+            with pytest.raises(SystemExit) as exit_:
+                main(["--workspace", path, *argv])
+            err = capsys.readouterr().err
+            assert exit_.value.code == 75, (argv, err)
+            assert "already running" in err or "busy: skipped aha" in err
+            assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert published.profile("aha").name == "aha"
