@@ -292,8 +292,11 @@ def run_profile(
     """Run one daily cycle of a published profile and plan (never apply) the reclaims.
 
     Holds the profile's run lock throughout (a second run raises :class:`RunInProgressError`).
-    A failing step records a failed job and raises; what earlier steps stored stays, and the
-    failed step's own writes are rolled back. The profile's schedule moves on either way.
+    A failing step records a failed job and raises; what earlier steps stored stays. Steps
+    write in short transactions (so other commands can write meanwhile): a download whose
+    listing fails stores nothing, one that fails while merging keeps the whole batches it merged
+    and closes nothing; a failing step keeps its committed batches, each whole. The profile's
+    schedule moves on either way.
     """
     profile = ctx.profile
     policy = policy or EvaluationPolicy()
