@@ -187,6 +187,8 @@ class SqliteStore(FinanceStoreMixin):
                 r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise self._busy() from None
             raise StoreError(
                 f"{self.path} is not a saas-license workspace database ({exc})",
                 hint="point --workspace at a new file or at an existing workspace",
