@@ -282,3 +282,21 @@ def test_every_busy_command_is_one_line_and_exit_75(
             assert "already running" in err or "busy: skipped aha" in err
             assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert published.profile("aha").name == "aha"
+
+
+def test_the_background_thread_beats_while_the_lock_is_held(store: SqliteStore) -> None:
+    """With a 6 s stale-after the thread beats every second; wait (up to 10 s) for one beat."""
+    import time
+
+    with run_lock(store, "p", now=NOW, ttl=dt.timedelta(seconds=6)):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            held = store.get_run_lock("p")
+            assert held is not None
+            if held.heartbeat_at is not None and held.heartbeat_at > NOW:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no heartbeat within 10 s")
+        assert held.expires_at == held.heartbeat_at + dt.timedelta(seconds=6)
+    assert store.get_run_lock("p") is None
