@@ -1308,9 +1308,10 @@ class DownloadStage:
                 self.identifiers.add(r.identifier)
                 rows.append((self.staged, pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL)))
             try:
-                self._store._db.executemany(
-                    f"INSERT INTO {self._table} (seq, record) VALUES (?, ?)", rows
-                )
+                with self._store._lock:  # never inside another thread's transaction
+                    self._store._db.executemany(
+                        f"INSERT INTO {self._table} (seq, record) VALUES (?, ?)", rows
+                    )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"could not stage the download: {exc}") from exc
             kill_point("download.staged")
