@@ -17,9 +17,12 @@ import json
 import os
 import random
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,7 +68,7 @@ with contextlib.ExitStack() as held:  # a winner keeps its lock (alive, beating)
             print(f"{k} lost {late:.3f}", flush=True)
     # stay alive (holding) until every racer has had every try: a dead holder on this host
     # would rightly be taken over at once
-    while time.time() < start + rounds * gap + 8:
+    while time.time() < start + rounds * gap + 3:
         time.sleep(0.05)
 """
 
@@ -73,7 +76,7 @@ with contextlib.ExitStack() as held:  # a winner keeps its lock (alive, beating)
 def test_exactly_one_process_takes_over_a_stale_lock(tmp_path: Path) -> None:
     seed = _seed()
     rng = random.Random(seed)
-    racers, rounds, gap = rng.randint(4, 6), 20, 0.4
+    racers, rounds, gap = rng.randint(4, 6), 20, 0.3
     path = tmp_path / "race.db"
     store = SqliteStore(path)
     stale_at = utcnow() - dt.timedelta(minutes=10)
@@ -143,24 +146,40 @@ def _plant_ghosts(ws: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def account() -> tuple[str, set[tuple[str, str]], int]:
-    """A served 5,000-user account (seeded), and the seats the vendor reports."""
+def account(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, set[tuple[str, str]], Path]]:
+    """A served 5,000-user account (seeded), the seats the vendor reports, and a workspace with
+    its profile published and ghost seats planted (copied fresh for each test)."""
     seed = int(os.environ.get("SAAS_LICENSE_FAULT_SEED") or 7)
     with served_sandbox(users=5000, seed=seed) as base:
-        yield base, vendor_seats(base), seed  # type: ignore[misc]
+        template = tmp_path_factory.mktemp("template") / "ws.db"
+        publish(template, base)
+        _plant_ghosts(template)
+        yield base, vendor_seats(base), template
+
+
+def _copy_workspace(template: Path, target: Path) -> None:
+    source = sqlite3.connect(template)
+    copy = sqlite3.connect(target)
+    with copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    secrets = template.with_name(template.name + ".secrets.json")
+    shutil.copy(secrets, target.with_name(target.name + ".secrets.json"))
 
 
 @pytest.mark.parametrize("point", ["download.staged", "download.merged", "download.closed"])
 def test_a_run_killed_mid_download_is_recovered_by_the_next(
-    tmp_path: Path, account: tuple[str, set[tuple[str, str]], int], point: str
+    tmp_path: Path, account: tuple[str, set[tuple[str, str]], Path], point: str
 ) -> None:
-    base, vendor, _ = account
+    _, vendor, template = account
     seed = _seed()
     rng = random.Random(seed)
     nth = 1 if point == "download.closed" else rng.randint(1, 2)
     ws = tmp_path / "ws.db"
-    publish(ws, base)
-    _plant_ghosts(ws)
+    _copy_workspace(template, ws)
     print(f"vendor seats: {len(vendor)}; kill at {point}:{nth}")
 
     killed = cli(ws, "run", "aha", env={"SAAS_LICENSE_KILL_AT": f"{point}:{nth}"})
