@@ -50,7 +50,14 @@ from .models import UnrecognizedIdentifier
 from .notify import DeliveryStatus, Notification, NotificationKind, NotifierRegistry
 from .pipeline import RunReport, ScheduledRun, build_plan, run_profile
 from .pricing import NoPrices, PriceBook, UnitPrice
-from .profiles import ConnectionAlias, IntegrationProfile, Process, Processes, ProfileStatus
+from .profiles import (
+    ConnectionAlias,
+    IntegrationProfile,
+    OptionSpec,
+    Process,
+    Processes,
+    ProfileStatus,
+)
 from .reclaim import HeldItem, PlanAction, PlanItem, ReclaimAction, ReclaimPlan
 from .reconciliation import (
     ActivityBuckets,
@@ -142,6 +149,7 @@ __all__ = [
     "NotificationKind",
     "NotifierRegistry",
     "OAuth2Token",
+    "OptionSpec",
     "PermissionDeniedError",
     "PlanAction",
     "PlanItem",

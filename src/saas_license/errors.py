@@ -50,7 +50,13 @@ __all__ = [
 
 
 class SaasLicenseError(Exception):
-    """Base of every error this library raises on purpose."""
+    """Base of every error this library raises on purpose.
+
+    ``exit_code`` is what the CLI exits with: 1 by default, 2 for bad input (``ConfigError``),
+    75 ("busy, try again later") for a run or workspace held by someone else.
+    """
+
+    exit_code: int = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -63,6 +69,8 @@ class SaasLicenseError(Exception):
 
 class ConfigError(SaasLicenseError, ValueError):
     """User-supplied configuration is invalid; ``field`` names the offending setting."""
+
+    exit_code = 2
 
     def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message, hint=hint)
@@ -83,6 +91,8 @@ class WorkspaceBusyError(StoreError):
     Like :class:`RunInProgressError`, it means "try again shortly" (CLI exit code 75).
     """
 
+    exit_code = 75
+
 
 class SpokeError(SaasLicenseError):
     """A spoke failed to load or broke its contract with the core."""
@@ -94,6 +104,8 @@ class SpokeNotFoundError(SpokeError, LookupError):
 
 class RunInProgressError(SaasLicenseError):
     """Another run of the same profile is still going; runs of one profile never overlap."""
+
+    exit_code = 75
 
 
 class VendorError(SaasLicenseError):

@@ -257,7 +257,7 @@ def test_busy_commands_exit_75_with_one_line(
         holder.execute("ROLLBACK")
     err = capsys.readouterr().err
     assert exit_.value.code == 75
-    assert err.startswith("busy: ") and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ") and "busy" in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and "database is locked" not in err
     ok = CliRunner().invoke(main_cli(), ["--workspace", path, "jobs", "--json"])
     assert ok.exit_code == 0
