@@ -300,3 +300,21 @@ def test_the_background_thread_beats_while_the_lock_is_held(store: SqliteStore) 
             raise AssertionError("no heartbeat within 10 s")
         assert held.expires_at == held.heartbeat_at + dt.timedelta(seconds=6)
     assert store.get_run_lock("p") is None
+
+
+def test_a_raw_database_is_locked_is_the_busy_answer_too(
+    published: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever path a `database is locked` takes out of the store, the CLI says busy, exit 75."""
+
+    def locked(*_a: object, **_k: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Workspace, "jobs", locked)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--workspace", str(published.path), "jobs"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 75
+    assert err.strip().splitlines() == [
+        "error: the workspace is locked by another saas-license process — try again in a moment"
+    ]
