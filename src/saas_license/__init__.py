@@ -7,7 +7,7 @@ everything in a workspace store.
 
 from ._plugins import PluginProblem, Spoke, SpokeRegistry, make_plugin_manager
 from .apply import ApplyOutcome, ApplyReport, UndoResult
-from .audit import AuditEntry
+from .audit import AuditEntry, AuditProblem, AuditVerification
 from .candidates import (
     OPEN_STATES,
     CandidateState,
@@ -39,6 +39,7 @@ from .errors import (
     VendorConnectionError,
     VendorError,
     VendorTimeoutError,
+    WorkspaceBusyError,
 )
 from .evaluation import Assessment, Evaluation, EvaluationPolicy, Verdict, assess, evaluate
 from .hookspecs import hookimpl
@@ -112,6 +113,8 @@ __all__ = [
     "ApplyReport",
     "Assessment",
     "AuditEntry",
+    "AuditProblem",
+    "AuditVerification",
     "AuthenticationError",
     "BadPayloadError",
     "CandidateEvent",
@@ -211,6 +214,7 @@ __all__ = [
     "VendorTimeoutError",
     "Verdict",
     "Workspace",
+    "WorkspaceBusyError",
     "__version__",
     "assess",
     "build_plan",

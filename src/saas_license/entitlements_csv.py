@@ -14,6 +14,7 @@ import attrs
 
 from .entitlements import Entitlement
 from .errors import ConfigError
+from .tables import uncsv_cell
 
 __all__ = ["CSV_COLUMNS", "CsvImportError", "RowProblem", "read_entitlements_csv"]
 
@@ -156,7 +157,7 @@ def read_entitlements_csv(
             )
             continue
         values: dict[str, Any] = {
-            k: v.strip()
+            k: uncsv_cell(v.strip())  # what `entitlements list --csv` neutralised
             for k, v in zip(header, cells, strict=True)
             if k in CSV_COLUMNS and v.strip() != ""
         }

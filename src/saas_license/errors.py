@@ -6,6 +6,7 @@
     ├── ConfigError              bad user input: config, rules, CLI options (names the field)
     ├── ProfileStateError        an action the profile's status does not allow
     ├── StoreError               the workspace database cannot be opened, read or migrated
+    │   └── WorkspaceBusyError   another process kept the database locked past the busy timeout
     ├── SpokeError               a spoke is missing, broken, or answered out of contract
     │   └── SpokeNotFoundError
     ├── RunInProgressError       another run of the same profile holds the lock
@@ -44,6 +45,7 @@ __all__ = [
     "VendorConnectionError",
     "VendorError",
     "VendorTimeoutError",
+    "WorkspaceBusyError",
 ]
 
 
@@ -81,6 +83,15 @@ class ProfileStateError(SaasLicenseError):
 
 class StoreError(SaasLicenseError):
     """The workspace database could not be opened, migrated, read or written."""
+
+
+class WorkspaceBusyError(StoreError):
+    """Another process kept the workspace database locked for longer than the busy timeout.
+
+    Like :class:`RunInProgressError`, it means "try again shortly" (CLI exit code 75).
+    """
+
+    exit_code = 75
 
 
 class SpokeError(SaasLicenseError):

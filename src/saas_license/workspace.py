@@ -19,7 +19,7 @@ from ._convert import converter
 from ._plugins import Spoke, SpokeRegistry
 from ._time import utcnow
 from .apply import ApplyReport, UndoResult, apply_plan, undo_reclaim
-from .audit import AuditEntry
+from .audit import AuditEntry, AuditVerification
 from .candidates import OPEN_STATES, CandidateState, Justification, RemovalCandidate, UserResponse
 from .entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
 from .entitlements_csv import read_entitlements_csv
@@ -52,7 +52,7 @@ from .reconciliation import Reconciliation
 from .rule_impact import BigChangeError, may_add_candidates, rule_impact
 from .rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
 from .savings import SavingsSummary, summarize_savings
-from .scheduling import due_profiles, schedule_profile
+from .scheduling import due_profiles, run_lock, schedule_profile
 from .secrets import Secret, SecretStore
 from .spokes import SpokeContext, ValidationReport
 from .store import SqliteStore, Store
@@ -462,6 +462,11 @@ class Workspace:
             last=last,
         )
 
+    def verify_audit(self) -> AuditVerification:
+        """Check the audit log's hash chains and guards: any changed, removed, inserted or
+        replaced entry, or a dropped trigger, is reported (``.ok`` is False)."""
+        return self.store.verify_audit()
+
     # -- lifecycle: rules, candidates, apply/undo, scheduling (issue 4) -------------------------
 
     @property
@@ -541,7 +546,11 @@ class Workspace:
         close as skipped, reclamation rules stay. Returns what was removed or closed."""
         prof = self.profile(name)
         workflow = self.workflow
-        with self.store.transaction():
+        # a profile that is running is busy: deleting it under the run would let it write on
+        with (
+            run_lock(self.store, name, now=self.clock(), ttl=self.policy.run_lock_ttl),
+            self.store.transaction(),
+        ):
             open_candidates = self.store.list_candidates(name, states=OPEN_STATES)
             for candidate in open_candidates:
                 workflow.move(
@@ -1087,7 +1096,9 @@ class Workspace:
         """The self-contained HTML report (charts and tables) of ``result`` or of a fresh run."""
         from .reports import render_html
 
-        return render_html(result if result is not None else self.reconcile())
+        return render_html(
+            result if result is not None else self.reconcile(), audit=self.verify_audit()
+        )
 
     def _audit_entitlement(
         self,

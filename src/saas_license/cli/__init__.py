@@ -7,6 +7,7 @@ Every error ends as one line on stderr and a documented exit code (2 bad input, 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import traceback
 from pathlib import Path
@@ -37,6 +38,8 @@ def exit_code_for(exc: BaseException) -> int:
     code = getattr(exc, "exit_code", None)
     if isinstance(code, int) and not isinstance(code, bool):
         return code
+    if _database_locked(exc):
+        return EXIT_BUSY
     if isinstance(exc, ConfigError):
         return EXIT_BAD_INPUT
     if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
@@ -44,10 +47,19 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_FAILURE
 
 
+def _database_locked(exc: BaseException) -> bool:
+    """A raw ``database is locked`` that escaped the store: the busy error, not a bug."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
 def _one_line(exc: BaseException) -> str:
     """The error as one line a person can act on (never a traceback, never raw control bytes)."""
     if isinstance(exc, SaasLicenseError):
         text = str(exc)
+    elif _database_locked(exc):
+        text = "the workspace is locked by another saas-license process — try again in a moment"
     elif isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         text = f"{exc.strerror}{where}"

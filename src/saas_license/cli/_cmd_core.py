@@ -24,7 +24,7 @@ from ..reclaim import ReclaimPlan
 from ..secrets import Secret
 from ..spokes import ValidationReport
 from ..workspace import Workspace
-from . import _State, cli
+from . import EXIT_BUSY, _State, cli
 from ._output import DEFAULT_LIMIT, echo_json, echo_table, limit_options, safe, to_jsonable
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -353,7 +353,7 @@ def _echo_run(report: RunReport) -> None:
 
 #: Exit code when a run is refused because another run of the profile holds the lock
 #: (EX_TEMPFAIL: "try again later", which cron and systemd understand).
-EXIT_IN_PROGRESS = 75
+EXIT_IN_PROGRESS = EXIT_BUSY
 
 
 @cli.command("run")
@@ -365,7 +365,8 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
     """Run the daily cycle (download, activity, evaluate, plan; dry run) of one profile, of
     every due profile (--due: for cron or a systemd timer) or of all published ones (--all).
 
-    A profile that is already running is left alone (exit code 75 for a single profile)."""
+    A profile that is already running is left alone and named on stderr; the exit code is then
+    75 ("try again later") unless a profile failed (1): 0 means everything asked for ran."""
     if sum((profile is not None, due, run_all)) != 1:
         raise click.UsageError("give a PROFILE, --due or --all (exactly one)")
     ws = _state().open()
@@ -394,8 +395,16 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
                 click.echo(f"{r.profile}: skipped, another run is in progress")
             else:
                 click.echo(safe(f"{r.profile}: FAILED: {r.error}"), err=True)
+    busy = [r.profile for r in results if r.status == "in_progress"]
+    if busy:
+        click.echo(
+            f"busy: skipped {', '.join(busy)} (another run holds the lock); try again later",
+            err=True,
+        )
     if any(r.status == "failed" for r in results):
         sys.exit(1)
+    if busy:
+        sys.exit(EXIT_BUSY)
 
 
 def _money(values: dict[str, Decimal]) -> str:
@@ -840,7 +849,7 @@ def jobs_unlock(profile: str) -> None:
         click.echo(f"{profile} was not locked")
 
 
-@cli.command("audit")
+@cli.group("audit", invoke_without_command=True)
 @click.option("--profile")
 @click.option("--candidate", "candidate_id", type=int, help="Only this candidate's entries.")
 @click.option("--action", help="Only actions starting with this (candidate., vendor., profile.).")
@@ -852,7 +861,9 @@ def jobs_unlock(profile: str) -> None:
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--first", is_flag=True, help="The oldest entries instead of the newest.")
 @json_option
+@click.pass_context
 def audit_cmd(
+    ctx: click.Context,
     profile: str | None,
     candidate_id: int | None,
     action: str | None,
@@ -861,24 +872,31 @@ def audit_cmd(
     first: bool,
     as_json: bool,
 ) -> None:
-    """The append-only audit log (the newest --limit entries, oldest first)."""
+    """The append-only, hash-chained audit log (the newest --limit entries, oldest first), and
+    whether its chains verify; `audit verify` checks them in full."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ws = _state().open()
     if profile is not None:
-        _state().open().profile(profile)  # an unknown profile is an error, not an empty list
-    entries = (
-        _state()
-        .open()
-        .audit(
-            profile=profile,
-            entity="candidate" if candidate_id is not None else None,
-            entity_id=str(candidate_id) if candidate_id is not None else None,
-            action=action,
-            since=since.replace(tzinfo=dt.timezone.utc) if since else None,
-            limit=limit,
-            last=not first,
-        )
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
+    entries = ws.audit(
+        profile=profile,
+        entity="candidate" if candidate_id is not None else None,
+        entity_id=str(candidate_id) if candidate_id is not None else None,
+        action=action,
+        since=since.replace(tzinfo=dt.timezone.utc) if since else None,
+        limit=limit,
+        last=not first,
     )
+    verification = ws.verify_audit()
     if as_json:
-        echo_json({"audit": entries})
+        echo_json(
+            {
+                "audit": entries,
+                "verified": verification.ok,
+                "problems": [p.message for p in verification.problems],
+            }
+        )
         return
     echo_table(
         ["id", "at", "actor", "action", "entity", "from", "to", "detail"],
@@ -896,3 +914,26 @@ def audit_cmd(
             for e in entries
         ],
     )
+    click.echo(verification.summary(), err=not verification.ok)
+    if not verification.ok:
+        click.echo("  details: saas-license audit verify", err=True)
+
+
+@audit_cmd.command("verify")
+@json_option
+def audit_verify(as_json: bool) -> None:
+    """Check every entry of every audit chain and the log's guards; exit 1 if anything was
+    changed, removed, inserted or replaced, or a trigger dropped."""
+    result = _state().open().verify_audit()
+    if as_json:
+        echo_json({"verified": result.ok, **to_jsonable(result)})
+    else:
+        click.echo(result.summary())
+        echo_table(
+            ["chain", "entries", "head"],
+            [(c, n, result.heads.get(c, "")[:16]) for c, n in sorted(result.chains.items())],
+        )
+        for problem in result.problems:
+            click.echo(f"  {problem.kind}: {problem.message}", err=True)
+    if not result.ok:
+        sys.exit(1)

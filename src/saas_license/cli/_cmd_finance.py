@@ -343,7 +343,7 @@ def report_cmd(
     ws = _state().open()
     result = ws.reconcile(save=save)
     if html_path is not None:
-        html_path.write_text(render_html(result), encoding="utf-8")
+        html_path.write_text(render_html(result, audit=ws.verify_audit()), encoding="utf-8")
         click.echo(f"wrote {html_path}")
     if json_path is not None:
         click.echo(f"wrote {write_json(result, json_path)}")

@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from .._files import private_dirs
 from ..errors import ConfigError, StoreError
 from ..secrets import Secret, SecretStore
 
@@ -248,7 +249,7 @@ class FileTokenStore:
 
     def save(self, token: OAuth2Token) -> None:
         """Write the token atomically with mode 0600."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(self.path.parent)  # owner-only when we create it; never chmod an existing one
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".token-", suffix=".tmp")
         try:
             os.fchmod(fd, 0o600)
