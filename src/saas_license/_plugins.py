@@ -14,6 +14,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from ._sandbox import SandboxOffer
 from .errors import SaasLicenseError, SpokeError, SpokeNotFoundError
 from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
 from .subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
@@ -168,6 +169,18 @@ class Spoke:
         if not isinstance(result, ReclaimResult):
             raise SpokeError(f"spoke {self.name!r} returned {type(result).__name__} from restore")
         return result
+
+    def sandbox(self) -> SandboxOffer | None:
+        """The spoke's fake vendor account, or None when it offers none (an optional hook)."""
+        offer = self._call("saas_license_sandbox")
+        if offer is not None and not isinstance(offer, SandboxOffer):
+            raise SpokeError(f"spoke {self.name!r} returned {type(offer).__name__} from sandbox")
+        return offer
+
+    def cli_options(self, command: str) -> list[Any]:
+        """The click options the spoke adds to a core command (``"sandbox serve"``); may be empty."""
+        options = self._call("saas_license_cli_options", command=command)
+        return list(options or ())
 
     def validate(self, context: SpokeContext) -> ValidationReport:
         """Per-process connection checks; changes nothing at the vendor."""

@@ -8,12 +8,15 @@ is offered to every registered notifier, one at a time (see :class:`saas_license
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
+    from ._sandbox import SandboxOffer
     from .notify import Notification
     from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
     from .subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
@@ -77,6 +80,19 @@ def saas_license_restore_subscription(  # type: ignore[empty-body]
 @hookspec(firstresult=True)
 def saas_license_validate_connection(context: SpokeContext) -> ValidationReport:  # type: ignore[empty-body]
     """Check each enabled process against the vendor without changing anything."""
+
+
+@hookspec(firstresult=True)
+def saas_license_sandbox() -> SandboxOffer | None:
+    """Offer a fake account of the vendor (on 127.0.0.1) for ``demo`` and ``sandbox serve``. Optional."""
+
+
+@hookspec(firstresult=True)
+def saas_license_cli_options(command: str) -> Sequence[click.Option] | None:
+    """Extra options the spoke adds to a core command (today: ``"sandbox serve"``). Optional.
+
+    Their values reach the spoke only (``SandboxSettings.options``); the core never reads them.
+    """
 
 
 @hookspec

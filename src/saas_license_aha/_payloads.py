@@ -17,9 +17,8 @@ from typing import Any
 import attrs
 import cattrs
 
-from saas_license._convert import converter as _core
-from saas_license._time import parse_instant
-from saas_license.errors import BadPayloadError
+from saas_license.spoke import BadPayloadError, parse_instant
+from saas_license.spoke import converter as _core
 
 __all__ = [
     "ADMIN_ROLES",

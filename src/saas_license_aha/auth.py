@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import httpx
 
-from saas_license import ConfigError, SpokeContext
 from saas_license.http import (
     BearerAuth,
     MemoryTokenStore,
@@ -18,6 +17,7 @@ from saas_license.http import (
     OAuth2Token,
     TokenStore,
 )
+from saas_license.spoke import ConfigError, SpokeContext
 
 __all__ = ["AHA_OAUTH", "auth_for"]
 

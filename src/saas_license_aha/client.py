@@ -12,8 +12,6 @@ from typing import Any
 
 import httpx
 
-from saas_license._time import format_instant
-from saas_license.errors import BadPayloadError
 from saas_license.http import (
     HttpOptions,
     Page,
@@ -24,6 +22,7 @@ from saas_license.http import (
     request_json,
     transport_stats,
 )
+from saas_license.spoke import BadPayloadError, format_instant
 
 from ._payloads import (
     AhaAudit,

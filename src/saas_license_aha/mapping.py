@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from saas_license import ActivityRecord, KnownIdentifier, SubscriptionRecord
+from saas_license.spoke import ActivityRecord, KnownIdentifier, SubscriptionRecord
 
 from ._payloads import ADMIN_ROLES, AhaUser
 

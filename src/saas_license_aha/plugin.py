@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from saas_license import (
+from saas_license.spoke import (
     ActivityRecord,
     CurrentUser,
     ReclaimResult,
+    SandboxOffer,
     SpokeContext,
     SpokeInfo,
     Subscription,
@@ -18,6 +20,9 @@ from saas_license import (
 )
 
 from .spoke import INFO, AhaSpoke
+
+if TYPE_CHECKING:
+    import click
 
 _spoke = AhaSpoke()
 
@@ -68,3 +73,21 @@ def saas_license_restore_subscription(
 def saas_license_validate_connection(context: SpokeContext) -> ValidationReport:
     """Check identity, users list, activity field and reclaim rights."""
     return _spoke.validate(context)
+
+
+@hookimpl
+def saas_license_sandbox() -> SandboxOffer:
+    """The bundled fake Aha! API (imported only when a sandbox is asked for)."""
+    from .sandbox._offer import OFFER
+
+    return OFFER
+
+
+@hookimpl
+def saas_license_cli_options(command: str) -> Sequence[click.Option] | None:
+    """``sandbox serve``'s Aha! knobs: API key, OAuth client, rate limits, faults, strict shapes."""
+    if command != "sandbox serve":
+        return None
+    from .sandbox._offer import serve_options
+
+    return serve_options()

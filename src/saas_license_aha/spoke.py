@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from saas_license import (
+from saas_license.http import OAuth2Token
+from saas_license.spoke import (
     ActivityRecord,
     BadPayloadError,
     CurrentUser,
@@ -26,7 +27,6 @@ from saas_license import (
     ValidationReport,
     VendorError,
 )
-from saas_license.http import OAuth2Token
 
 from . import __version__
 from ._payloads import AhaUser, parse_user, parse_users_page

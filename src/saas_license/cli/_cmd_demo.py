@@ -1,13 +1,13 @@
-"""``saas-license demo``: the whole product against the bundled Aha! sandbox, nothing beyond 127.0.0.1."""
+"""``saas-license demo``: the whole product against a spoke's sandbox (the ``sandbox`` hook), nothing beyond 127.0.0.1."""
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from typing import Any
 
 import click
 
+from .._sandbox import SandboxSettings
 from .._time import days_between
 from ..candidates import OPEN_STATES
 from ..errors import ProfileStateError
@@ -18,15 +18,15 @@ from ..reconciliation import ACTIVITY_BUCKETS, activity_bucket
 from ..workspace import Workspace
 from . import _State, cli
 from ._output import echo_json, echo_table
-
-DEMO_ALIAS = "aha-sandbox"
-DEMO_PROFILE = "aha-demo"
+from ._sandboxes import find_sandbox
 
 
-def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> dict[str, Any]:
+def _summary(
+    ws: Workspace, report: RunReport, profile: str, sandbox_url: str, users: int
+) -> dict[str, Any]:
     now = ws.clock()
     per_model: dict[str, Counter[str]] = {}
-    for sub in ws.store.iter_subscriptions(DEMO_PROFILE):
+    for sub in ws.store.iter_subscriptions(profile):
         model = sub.software_model or "(unrecognized)"
         counts = per_model.setdefault(model, Counter())
         counts["seats"] += 1
@@ -38,12 +38,12 @@ def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> 
         counts[activity_bucket(days)] += 1
         if days is None or days >= 60:
             counts["inactive_60d"] += 1
-    open_cands = ws.candidates(DEMO_PROFILE, states=set(OPEN_STATES))
+    open_cands = ws.candidates(profile, states=set(OPEN_STATES))
     by_model = Counter(c.software_model or "(unrecognized)" for c in open_cands)
     plan = report.plan
     return {
         "workspace": str(ws.path),
-        "profile": DEMO_PROFILE,
+        "profile": profile,
         "sandbox": {"base_url": sandbox_url, "users": users},
         "subscriptions": {
             "total": sum(c["seats"] for c in per_model.values()),
@@ -86,39 +86,48 @@ def _summary(ws: Workspace, report: RunReport, sandbox_url: str, users: int) -> 
     show_default=True,
     help="Size of the sandbox account.",
 )
+@click.option(
+    "--spoke",
+    "spoke_name",
+    metavar="NAME",
+    default=None,
+    help="The spoke whose sandbox to run against [default: the first installed that offers one].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def demo(state: _State, users: int, as_json: bool) -> None:
-    """Run one full daily cycle against the bundled Aha! sandbox and summarise it (dry run)."""
-    from saas_license_aha.sandbox import SandboxApp, SandboxServer
-
-    key = secrets.token_urlsafe(24)
-    app = SandboxApp(user_count=users, api_keys=[key])
+def demo(state: _State, users: int, spoke_name: str | None, as_json: bool) -> None:
+    """Run one full daily cycle against a spoke's bundled sandbox and summarise it (dry run)."""
     ws = state.open()
-    with SandboxServer(app) as server:
-        ws.add_alias(DEMO_ALIAS, spoke="aha", base_url=server.base_url, api_key=key)
-        existing = ws.store.get_profile(DEMO_PROFILE)
+    spoke, offer = find_sandbox(ws.spokes, spoke_name)
+    alias, profile = f"{spoke.name}-sandbox", f"{spoke.name}-demo"
+    server = offer.open(SandboxSettings(users=users))
+    server.start()
+    try:
+        ws.add_alias(alias, spoke=spoke.name, base_url=server.base_url, **server.credentials)
+        existing = ws.store.get_profile(profile)
         if existing is None:
             ws.create_profile(
-                DEMO_PROFILE, spoke="aha", alias=DEMO_ALIAS, display_name="Aha! sandbox (demo)"
+                profile, spoke=spoke.name, alias=alias, display_name=f"{offer.title} (demo)"
             )
         elif not (existing.processes.activity and existing.processes.reclaim):
             # someone edited the demo profile: the demo always shows the full cycle
-            ws.update_profile(DEMO_PROFILE, activity=True, reclaim=True, actor="demo")
-        report_v = ws.validate(DEMO_PROFILE)
+            ws.update_profile(profile, activity=True, reclaim=True, actor="demo")
+        report_v = ws.validate(profile)
         if not report_v.download_ok:
             raise ProfileStateError(
                 "the sandbox profile did not validate: "
                 + "; ".join(c.message for c in report_v.checks if not c.ok)
             )
-        if ws.profile(DEMO_PROFILE).status is not ProfileStatus.PUBLISHED:
-            ws.publish(DEMO_PROFILE)
-        report = ws.run(DEMO_PROFILE)
-        summary = _summary(ws, report, server.base_url, users)
+        if ws.profile(profile).status is not ProfileStatus.PUBLISHED:
+            ws.publish(profile)
+        report = ws.run(profile)
+        summary = _summary(ws, report, profile, server.base_url, users)
+    finally:
+        server.stop()
     if as_json:
         echo_json(summary)
         return
-    click.echo(f"Aha! sandbox: {users} users at {summary['sandbox']['base_url']} (stopped)")
+    click.echo(f"{offer.title}: {users} users at {summary['sandbox']['base_url']} (stopped)")
     click.echo(f"workspace:    {summary['workspace']}\n")
     click.echo("Jobs")
     echo_table(
@@ -160,7 +169,7 @@ def demo(state: _State, users: int, as_json: bool) -> None:
     echo_table(["verdict", "seats"], sorted(summary["verdicts"].items()))
     plan = report.plan
     kinds = Counter(i.kind for i in plan.items)
-    spoke_action = ws.spoke_for(ws.profile(DEMO_PROFILE)).info().reclaim_effect
+    spoke_action = ws.spoke_for(ws.profile(profile)).info().reclaim_effect
     click.echo(
         f"\nReclaim plan (dry run — nothing was changed): {kinds[PlanAction.RECLAIM]} seats would be"
         f" reclaimed ({spoke_action}), {kinds[PlanAction.NOTIFY]} users notified first,"
@@ -181,8 +190,8 @@ def demo(state: _State, users: int, as_json: bool) -> None:
     )
     if len(plan) > len(top):
         click.echo(
-            f"  … the {len(top)} longest idle of {len(plan)}; all: saas-license reclaim {DEMO_PROFILE} --plan"
+            f"  … the {len(top)} longest idle of {len(plan)}; all: saas-license reclaim {profile} --plan"
         )
     click.echo(
-        f"\nNext: saas-license --workspace {summary['workspace']} candidates --profile {DEMO_PROFILE}"
+        f"\nNext: saas-license --workspace {summary['workspace']} candidates --profile {profile}"
     )

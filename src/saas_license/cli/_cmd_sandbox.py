@@ -1,21 +1,73 @@
-"""``saas-license sandbox``: run the fake Aha! API on 127.0.0.1 for demos and any Aha! client."""
+"""``saas-license sandbox``: serve a spoke's fake vendor account on 127.0.0.1 (the ``sandbox`` hook).
+
+The generic options live here; each spoke adds its own (keys, limits, faults) through the
+``saas_license_cli_options`` hook, loaded only when ``sandbox serve`` is parsed or its help shown.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import click
 
+from .._sandbox import SandboxSettings
 from . import cli
+
+log = logging.getLogger("saas_license.cli")
+
+COMMAND = "sandbox serve"
+
+
+class _ServeCommand(click.Command):
+    """``sandbox serve`` with the installed spokes' own options added on first use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spoke_params: dict[str, set[str]] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if self.spoke_params is None:
+            self.spoke_params = self._load_spoke_options()
+        return super().get_params(ctx)
+
+    def _load_spoke_options(self) -> dict[str, set[str]]:
+        from .._plugins import SpokeRegistry
+
+        taken = {opt for p in self.params for opt in getattr(p, "opts", ())}
+        owners: dict[str, set[str]] = {}
+        added: list[click.Parameter] = []
+        for spoke in SpokeRegistry():
+            names: set[str] = set()
+            for option in spoke.cli_options(COMMAND):
+                if set(option.opts) & taken:
+                    log.warning(
+                        "spoke %s: option %s already taken; skipped", spoke.name, option.opts
+                    )
+                    continue
+                taken.update(option.opts)
+                added.append(option)
+                if option.name is not None:
+                    names.add(option.name)
+            owners[spoke.name] = names
+        at = next(i for i, p in enumerate(self.params) if p.name == "log_requests")
+        self.params[at:at] = added
+        return owners
 
 
 @cli.group()
 def sandbox() -> None:
-    """The bundled Aha! sandbox (a fake Aha! API on 127.0.0.1)."""
+    """Fake vendor accounts offered by the installed spokes (on 127.0.0.1)."""
 
 
-_RATE = click.FloatRange(0.0, 1.0)
-
-
-@sandbox.command("serve")
+@sandbox.command("serve", cls=_ServeCommand)
+@click.option(
+    "--spoke",
+    "spoke_name",
+    metavar="NAME",
+    default=None,
+    help="The spoke whose sandbox to serve [default: the first installed that offers one].",
+)
 @click.option(
     "--users",
     type=click.IntRange(1, 1_000_000),
@@ -31,140 +83,53 @@ _RATE = click.FloatRange(0.0, 1.0)
     help="Port on 127.0.0.1 (0 picks a free one).",
 )
 @click.option(
-    "--api-key",
-    default="sandbox-key",
-    show_default=True,
-    help="The bearer key the sandbox accepts.",
-)
-@click.option(
     "--seed", type=int, default=7, show_default=True, help="Seed of the synthetic account."
 )
-@click.option(
-    "--rate-limit",
-    type=click.Choice(["on", "off"]),
-    default="on",
-    show_default=True,
-    help="Enforce Aha!'s limits (300 requests/minute, 20/second) with 429s and X-Ratelimit headers.",
-)
-@click.option(
-    "--time-scale",
-    type=click.FloatRange(0.01, 1000),
-    default=1.0,
-    show_default=True,
-    help="Run the rate-limit clock this many times faster (benchmarks).",
-)
-@click.option(
-    "--latency",
-    "latency_ms",
-    type=click.FloatRange(0, 60_000),
-    default=0,
-    show_default=True,
-    metavar="MS",
-    help="Milliseconds added to every request.",
-)
-@click.option("--error-rate", type=_RATE, default=0.0, help="Share of API requests answered 5xx.")
-@click.option("--throttle-rate", type=_RATE, default=0.0, help="Share starting a burst of 429s.")
-@click.option(
-    "--retry-after",
-    "throttle_retry_after",
-    type=click.FloatRange(0, 3600),
-    default=1.0,
-    metavar="SECONDS",
-    help="Retry-After of those 429s (default 1).",
-)
-@click.option("--timeout-rate", type=_RATE, default=0.0, help="Share that never get an answer.")
-@click.option("--malformed-rate", type=_RATE, default=0.0, help="Share of GETs with broken JSON.")
-@click.option(
-    "--drift-rate", type=_RATE, default=0.0, help="Chance a user is added/removed per users page."
-)
-@click.option(
-    "--oauth-client",
-    nargs=2,
-    metavar="ID SECRET",
-    default=("sandbox-client", "sandbox-secret"),
-    show_default=True,
-    help="The OAuth2 application the sandbox accepts.",
-)
-@click.option(
-    "--token-ttl",
-    type=click.FloatRange(1, None),
-    default=None,
-    help="OAuth2 tokens expire after this many seconds and come with refresh tokens.",
-)
-@click.option(
-    "--strict-shapes",
-    is_flag=True,
-    help="Refuse (400) every request Aha! does not document (paths, parameters, PUT attributes).",
-)
 @click.option("--log-requests", is_flag=True, help="Log each request to stderr.")
+@click.pass_context
 def serve(
+    ctx: click.Context,
+    /,
+    spoke_name: str | None,
     users: int,
     port: int,
-    api_key: str,
     seed: int,
-    rate_limit: str,
-    time_scale: float,
-    latency_ms: float,
-    error_rate: float,
-    throttle_rate: float,
-    throttle_retry_after: float,
-    timeout_rate: float,
-    malformed_rate: float,
-    drift_rate: float,
-    oauth_client: tuple[str, str],
-    token_ttl: float | None,
-    strict_shapes: bool,
     log_requests: bool,
+    **spoke_options: Any,
 ) -> None:
-    """Serve a seeded Aha! account until interrupted."""
-    from saas_license_aha.sandbox import SandboxApp, SandboxFaults, SandboxServer
+    """Serve a seeded fake vendor account until interrupted."""
+    from .._plugins import SpokeRegistry
+    from ._sandboxes import find_sandbox
 
-    faults = SandboxFaults(
-        latency=latency_ms / 1000.0,
-        server_error_rate=error_rate,
-        throttle_rate=throttle_rate,
-        throttle_retry_after=throttle_retry_after,
-        timeout_rate=timeout_rate,
-        malformed_rate=malformed_rate,
-        drift_rate=drift_rate,
-    )
-    app = SandboxApp(
-        user_count=users,
+    spoke, offer = find_sandbox(SpokeRegistry(), spoke_name)
+    command = ctx.command
+    assert isinstance(command, _ServeCommand) and command.spoke_params is not None
+    own = command.spoke_params.get(spoke.name, set())
+    for name in spoke_options:
+        if (
+            name not in own
+            and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        ):
+            raise click.UsageError(
+                f"--{name.replace('_', '-')} is not an option of spoke {spoke.name!r}"
+            )
+    settings = SandboxSettings(
+        users=users,
         seed=seed,
-        api_keys=[api_key],
-        rate_limit=rate_limit == "on",
-        time_scale=time_scale,
-        faults=faults,
-        oauth_clients={oauth_client[0]: oauth_client[1]},
-        token_ttl=token_ttl,
-        strict_shapes=strict_shapes,
+        port=port,
+        log_requests=log_requests,
+        options={k: v for k, v in spoke_options.items() if k in own},
     )
     try:
-        server = SandboxServer(app, port=port, verbose=log_requests)
+        server = offer.open(settings)
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; pick another --port"
         ) from None
-    click.echo(f"Aha! sandbox serving {users} users")
+    click.echo(f"{offer.title} serving {users} users")
     click.echo(f"base URL: {server.base_url}")
-    click.echo(f"API key:  {api_key}")
-    click.echo(
-        f"OAuth2:   client {oauth_client[0]} / {oauth_client[1]}; "
-        f"authorize {server.base_url}/oauth/authorize, token {server.base_url}/oauth/token"
-    )
-    limits = (
-        "off"
-        if rate_limit == "off"
-        else f"300 requests per {60 / time_scale:g}s and 20 per {1 / time_scale:g}s"
-    )
-    click.echo(f"limits:   {limits}")
-    click.echo(
-        "try:      curl -H 'Authorization: Bearer <key>' '<base URL>/api/v1/users?per_page=2'"
-    )
-    click.echo(
-        f"control:  {server.base_url}/__sandbox/users/<id>, /__sandbox/faults (loopback only)"
-        + ("; strict shapes on" if strict_shapes else "")
-    )
+    for line in server.banner():
+        click.echo(line)
     click.echo("Ctrl-C to stop.", err=True)
     try:
         server.serve_forever()

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from saas_license._time import UTC, format_instant, parse_instant
+from saas_license.spoke import UTC, format_instant, parse_instant
 
 __all__ = ["INTEGRATION_USER_ID", "generate_audits", "generate_users", "iter_users"]
 

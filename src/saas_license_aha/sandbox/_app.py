@@ -28,9 +28,8 @@ from typing import Any
 import attrs
 import httpx
 
-from saas_license import ConfigError
-from saas_license._time import format_instant, parse_instant
 from saas_license.http import RateLimit
+from saas_license.spoke import ConfigError, format_instant, parse_instant
 
 from ._accounts import INTEGRATION_USER_ID, generate_audits, iter_users
 from ._faults import Fault, FaultPlan, SandboxFaults, SandboxLostAnswer, SandboxTimeout

@@ -16,7 +16,7 @@ from collections import deque
 import attrs
 import httpx
 
-from saas_license import ConfigError
+from saas_license.spoke import ConfigError
 
 __all__ = ["Fault", "FaultPlan", "SandboxFaults", "SandboxLostAnswer", "SandboxTimeout"]
 
