@@ -18,16 +18,10 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
-from saas_license import (
-    ConnectionAlias,
-    HttpOptions,
-    IntegrationProfile,
-    Secret,
-    SpokeContext,
-    SubscriptionRecord,
-)
+from saas_license import ConnectionAlias, HttpOptions, IntegrationProfile, Secret
+from saas_license._store import SqliteStore
 from saas_license.http import TransportStats
-from saas_license.store import SqliteStore
+from saas_license.spoke import SpokeContext, SubscriptionRecord
 from saas_license_aha import AHA_RATE_LIMITS, AhaSpoke
 from saas_license_aha.mapping import subscription_records
 

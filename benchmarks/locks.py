@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from saas_license._store import SqliteStore
+from saas_license._subscriptions import SubscriptionRecord
 from saas_license._time import utcnow
-from saas_license.store import SqliteStore
-from saas_license.subscriptions import SubscriptionRecord
 
 
 def _records(n: int, *, skip_every: int = 0) -> Iterator[SubscriptionRecord]:

@@ -8,17 +8,16 @@ import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saas_license import (
+from saas_license import HttpOptions, Secret
+from saas_license.http import BearerAuth, extract_error_message
+from saas_license.spoke import (
     AuthenticationError,
     BadPayloadError,
-    HttpOptions,
     NotFoundError,
     PermissionDeniedError,
-    Secret,
     ServerError,
     VendorConnectionError,
 )
-from saas_license.http import BearerAuth, extract_error_message
 from saas_license_aha import AhaClient, identifiers_for
 from saas_license_aha._payloads import parse_user
 from saas_license_aha.sandbox import SandboxApp, generate_users

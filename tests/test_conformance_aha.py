@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from saas_license import (
-    ConnectionAlias,
-    HttpOptions,
-    IntegrationProfile,
-    Secret,
-    SpokeContext,
-    Subscription,
-)
+from saas_license import ConnectionAlias, HttpOptions, IntegrationProfile, Secret, Subscription
+from saas_license.spoke import SpokeContext
 from saas_license.testing import SpokeConformance
 from saas_license_aha.sandbox import SandboxApp
 

@@ -67,7 +67,7 @@ def test_user_config_is_never_coerced(field: str, value: object, words: str) -> 
 
 
 def test_errors_name_the_path_and_count_the_rest() -> None:
-    from saas_license.rules import RuleSet
+    from saas_license._rules import RuleSet
 
     with pytest.raises(ConfigError) as info:
         structure_config(

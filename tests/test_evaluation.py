@@ -16,10 +16,9 @@ from saas_license import (
     RemovalCandidate,
     Subscription,
     Verdict,
-    assess,
-    evaluate,
 )
-from saas_license.rules import first_exclusion
+from saas_license._evaluation import assess, evaluate
+from saas_license._rules import first_exclusion
 
 from .strategies import NOW, exclusion_rules, reclamation_rules, seat_lists
 

@@ -7,8 +7,6 @@ import httpx
 import pytest
 
 from saas_license import (
-    AuthenticationError,
-    BadPayloadError,
     CandidateState,
     ConfigError,
     ExclusionRule,
@@ -16,9 +14,9 @@ from saas_license import (
     JobStatus,
     ProfileStateError,
     ProfileStatus,
-    VendorConnectionError,
     Workspace,
 )
+from saas_license.spoke import AuthenticationError, BadPayloadError, VendorConnectionError
 from saas_license_aha.sandbox import SandboxApp
 
 from .conftest import API_KEY

@@ -10,14 +10,12 @@ import pytest
 from saas_license import (
     ConnectionAlias,
     IntegrationProfile,
-    SpokeContext,
     SpokeError,
-    SpokeInfo,
     SpokeNotFoundError,
-    SpokeRegistry,
-    SubscriptionRecord,
     hookimpl,
 )
+from saas_license._plugins import SpokeRegistry
+from saas_license.spoke import SpokeContext, SpokeInfo, SubscriptionRecord
 
 
 def _fake_spoke(name: str) -> object:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from saas_license import Secret, SecretStore, Workspace
+from saas_license import Secret, Workspace
+from saas_license._secrets import SecretStore
 from saas_license.http import BearerAuth
 
 from .conftest import API_KEY

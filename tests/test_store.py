@@ -8,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from saas_license import (
-    ActivityRecord,
-    AuditEntry,
-    ExclusionRule,
-    ReclamationRule,
-    SqliteStore,
-    StoreError,
-    SubscriptionRecord,
-)
-from saas_license.store._schema import MIGRATIONS
+from saas_license import AuditEntry, ExclusionRule, ReclamationRule, StoreError
+from saas_license._store._schema import MIGRATIONS
+from saas_license._store._sqlite import SqliteStore
+from saas_license.spoke import ActivityRecord, SubscriptionRecord
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 

@@ -2,232 +2,178 @@
 
 Spokes (vendor connectors) download who holds which seat and when each user was last active;
 the core applies exclusion and reclamation rules, plans reclaims (dry run by default) and keeps
-everything in a workspace store.
+everything in a workspace store. Start with :class:`Workspace`.
+
+This root holds what an application uses; spoke authors import :mod:`saas_license.spoke` and
+:mod:`saas_license.http`. Names are imported on first use, so ``import saas_license`` stays cheap.
 """
 
-from ._plugins import PluginProblem, Spoke, SpokeRegistry, make_plugin_manager
-from .apply import ApplyOutcome, ApplyReport, ReconcileReport, ResolvedReclaim, UndoResult
-from .audit import AuditEntry, AuditProblem, AuditVerification
-from .boundary import QuarantinedRecord
-from .candidates import (
-    OPEN_STATES,
-    CandidateState,
-    Justification,
-    RemovalCandidate,
-    UserResponse,
-)
-from .entitlements import (
-    Entitlement,
-    EntitlementPriceBook,
-    EntitlementState,
-    SubscriptionPeriod,
-)
-from .entitlements_csv import CsvImportError, RowProblem, read_entitlements_csv
-from .errors import (
-    AuthenticationError,
-    BadPayloadError,
-    ConfigError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProfileStateError,
-    RateLimitedError,
-    RunInProgressError,
-    SaasLicenseError,
-    ServerError,
-    SpokeError,
-    SpokeNotFoundError,
-    StoreError,
-    VendorConnectionError,
-    VendorError,
-    VendorTimeoutError,
-    WorkspaceBusyError,
-)
-from .evaluation import Assessment, Evaluation, EvaluationPolicy, Verdict, assess, evaluate
-from .hookspecs import hookimpl
-from .http import HttpOptions, InconsistentListingError, OAuth2Token, RateLimit, TokenStore
-from .jobs import JobResult, JobStatus, RunLock, ScheduledJob
-from .lifecycle import CandidateEvent, InvalidTransitionError, Route
-from .models import UnrecognizedIdentifier
-from .notify import DeliveryStatus, Notification, NotificationKind, NotifierRegistry
-from .pipeline import RunReport, ScheduledRun, build_plan, run_profile
-from .pricing import NoPrices, PriceBook, UnitPrice
-from .profiles import (
-    ConnectionAlias,
-    IntegrationProfile,
-    OptionSpec,
-    Process,
-    Processes,
-    ProfileStatus,
-)
-from .reclaim import HeldItem, PlanAction, PlanItem, ReclaimAction, ReclaimPlan
-from .reconciliation import (
-    ActivityBuckets,
-    ReclaimOpportunity,
-    Reconciliation,
-    ReconciliationRow,
-    Remediation,
-    RemediationOption,
-    UnlicensedSubscription,
-    UnmappedIdentifier,
-    reconcile,
-)
-from .rules import (
-    ExclusionEffect,
-    ExclusionKind,
-    ExclusionRule,
-    ReclamationRule,
-    RuleSet,
-    load_rule_set,
-)
-from .savings import SavingsSummary
-from .secrets import Secret, SecretStore
-from .spokes import (
-    Identity,
-    ProcessPermission,
-    ReclaimResult,
-    ReclaimStatus,
-    SpokeContext,
-    SpokeInfo,
-    ValidationCheck,
-    ValidationReport,
-)
-from .store import SqliteStore, Store
-from .subscriptions import (
-    ActivityRecord,
-    CurrentUser,
-    KnownIdentifier,
-    SoftwareModel,
-    Subscription,
-    SubscriptionRecord,
-)
-from .tables import Table
-from .workflow import CandidateWorkflow
-from .workspace import Workspace, default_workspace_path
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._audit import AuditEntry, AuditVerification
+    from ._boundary import QuarantinedRecord
+    from ._candidates.records import CandidateState, RemovalCandidate
+    from ._errors import (
+        ProfileStateError,
+        RunInProgressError,
+        SaasLicenseError,
+        SpokeNotFoundError,
+        StoreError,
+        WorkspaceBusyError,
+    )
+    from ._evaluation import EvaluationPolicy, Verdict
+    from ._finance.csv_import import CsvImportError
+    from ._finance.entitlements import Entitlement
+    from ._finance.pricing import UnitPrice
+    from ._finance.reconciliation import Reconciliation
+    from ._finance.savings import SavingsSummary
+    from ._jobs import JobResult, JobStatus
+    from ._models import UnrecognizedIdentifier
+    from ._notify import Notification
+    from ._pipeline import RunReport
+    from ._profiles import Processes, ProfileStatus
+    from ._reclaim.apply import ApplyReport, ReconcileReport, UndoResult
+    from ._reclaim.records import PlanItem, ReclaimPlan
+    from ._rule_impact import BigChangeError
+    from ._rules import ExclusionRule, ReclamationRule
+    from ._secrets import Secret
+    from ._subscriptions import SoftwareModel
+    from ._tables import Table
+    from ._workspace import Workspace, default_workspace_path
+    from .hookspecs import hookimpl
+    from .http import HttpOptions
+    from .spoke import (
+        ConfigError,
+        ConnectionAlias,
+        IntegrationProfile,
+        Process,
+        SpokeError,
+        Subscription,
+        ValidationReport,
+        VendorError,
+    )
 
 __version__ = "0.1.0"
 
+#: Where each public name lives (imported on first access, then cached in the module).
+_HOMES = {
+    "ApplyReport": "._reclaim.apply",
+    "AuditEntry": "._audit",
+    "AuditVerification": "._audit",
+    "BigChangeError": "._rule_impact",
+    "CandidateState": "._candidates.records",
+    "ConfigError": ".spoke",
+    "ConnectionAlias": ".spoke",
+    "CsvImportError": "._finance.csv_import",
+    "default_workspace_path": "._workspace",
+    "Entitlement": "._finance.entitlements",
+    "EvaluationPolicy": "._evaluation",
+    "ExclusionRule": "._rules",
+    "hookimpl": ".hookspecs",
+    "HttpOptions": ".http",
+    "IntegrationProfile": ".spoke",
+    "JobResult": "._jobs",
+    "JobStatus": "._jobs",
+    "Notification": "._notify",
+    "PlanItem": "._reclaim.records",
+    "Process": ".spoke",
+    "Processes": "._profiles",
+    "ProfileStateError": "._errors",
+    "ProfileStatus": "._profiles",
+    "QuarantinedRecord": "._boundary",
+    "ReclaimPlan": "._reclaim.records",
+    "ReclamationRule": "._rules",
+    "ReconcileReport": "._reclaim.apply",
+    "Reconciliation": "._finance.reconciliation",
+    "RemovalCandidate": "._candidates.records",
+    "RunInProgressError": "._errors",
+    "RunReport": "._pipeline",
+    "SaasLicenseError": "._errors",
+    "SavingsSummary": "._finance.savings",
+    "Secret": "._secrets",
+    "SoftwareModel": "._subscriptions",
+    "SpokeError": ".spoke",
+    "SpokeNotFoundError": "._errors",
+    "StoreError": "._errors",
+    "Subscription": ".spoke",
+    "Table": "._tables",
+    "UndoResult": "._reclaim.apply",
+    "UnitPrice": "._finance.pricing",
+    "UnrecognizedIdentifier": "._models",
+    "ValidationReport": ".spoke",
+    "VendorError": ".spoke",
+    "Verdict": "._evaluation",
+    "Workspace": "._workspace",
+    "WorkspaceBusyError": "._errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home module on first use (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
-    "OPEN_STATES",
-    "ActivityBuckets",
-    "ActivityRecord",
-    "ApplyOutcome",
     "ApplyReport",
-    "Assessment",
     "AuditEntry",
-    "AuditProblem",
     "AuditVerification",
-    "AuthenticationError",
-    "BadPayloadError",
-    "CandidateEvent",
+    "BigChangeError",
     "CandidateState",
-    "CandidateWorkflow",
     "ConfigError",
     "ConnectionAlias",
     "CsvImportError",
-    "CurrentUser",
-    "DeliveryStatus",
     "Entitlement",
-    "EntitlementPriceBook",
-    "EntitlementState",
-    "Evaluation",
     "EvaluationPolicy",
-    "ExclusionEffect",
-    "ExclusionKind",
     "ExclusionRule",
-    "HeldItem",
     "HttpOptions",
-    "Identity",
-    "InconsistentListingError",
     "IntegrationProfile",
-    "InvalidTransitionError",
     "JobResult",
     "JobStatus",
-    "Justification",
-    "KnownIdentifier",
-    "NoPrices",
-    "NotFoundError",
     "Notification",
-    "NotificationKind",
-    "NotifierRegistry",
-    "OAuth2Token",
-    "OptionSpec",
-    "PermissionDeniedError",
-    "PlanAction",
     "PlanItem",
-    "PluginProblem",
-    "PriceBook",
     "Process",
-    "ProcessPermission",
     "Processes",
     "ProfileStateError",
     "ProfileStatus",
     "QuarantinedRecord",
-    "RateLimit",
-    "RateLimitedError",
-    "ReclaimAction",
-    "ReclaimOpportunity",
     "ReclaimPlan",
-    "ReclaimResult",
-    "ReclaimStatus",
     "ReclamationRule",
     "ReconcileReport",
     "Reconciliation",
-    "ReconciliationRow",
-    "Remediation",
-    "RemediationOption",
     "RemovalCandidate",
-    "ResolvedReclaim",
-    "Route",
-    "RowProblem",
-    "RuleSet",
     "RunInProgressError",
-    "RunLock",
     "RunReport",
     "SaasLicenseError",
     "SavingsSummary",
-    "ScheduledJob",
-    "ScheduledRun",
     "Secret",
-    "SecretStore",
-    "ServerError",
     "SoftwareModel",
-    "Spoke",
-    "SpokeContext",
     "SpokeError",
-    "SpokeInfo",
     "SpokeNotFoundError",
-    "SpokeRegistry",
-    "SqliteStore",
-    "Store",
     "StoreError",
     "Subscription",
-    "SubscriptionPeriod",
-    "SubscriptionRecord",
     "Table",
-    "TokenStore",
     "UndoResult",
     "UnitPrice",
-    "UnlicensedSubscription",
-    "UnmappedIdentifier",
     "UnrecognizedIdentifier",
-    "UserResponse",
-    "ValidationCheck",
     "ValidationReport",
-    "VendorConnectionError",
     "VendorError",
-    "VendorTimeoutError",
     "Verdict",
     "Workspace",
     "WorkspaceBusyError",
     "__version__",
-    "assess",
-    "build_plan",
     "default_workspace_path",
-    "evaluate",
     "hookimpl",
-    "load_rule_set",
-    "make_plugin_manager",
-    "read_entitlements_csv",
-    "reconcile",
-    "run_profile",
 ]

@@ -20,8 +20,8 @@ import cattrs
 from cattrs.errors import AttributeValidationNote, ForbiddenExtraKeysError, IterableValidationNote
 from cattrs.preconf.json import make_converter
 
+from ._errors import ConfigError
 from ._time import format_instant, parse_instant
-from .errors import ConfigError
 
 __all__ = ["config_converter", "converter", "describe_value", "structure_config"]
 

@@ -14,10 +14,10 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from ._errors import SaasLicenseError, SpokeError, SpokeNotFoundError
 from ._sandbox import SandboxOffer
-from .errors import SaasLicenseError, SpokeError, SpokeNotFoundError
-from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
-from .subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
+from ._spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
+from ._subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
 __all__ = ["PluginProblem", "Spoke", "SpokeRegistry", "make_plugin_manager"]
 

@@ -16,10 +16,10 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from ._notify import Notification
     from ._sandbox import SandboxOffer
-    from .notify import Notification
-    from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
-    from .subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
+    from ._spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
+    from ._subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 

@@ -9,9 +9,7 @@ never from a private ``saas_license._…`` module. The hook specifications live 
 from __future__ import annotations
 
 from ._convert import converter
-from ._sandbox import RunningSandbox, SandboxOffer, SandboxSettings
-from ._time import UTC, days_between, format_instant, parse_instant, utcnow
-from .errors import (
+from ._errors import (
     AuthenticationError,
     BadPayloadError,
     ConfigError,
@@ -24,10 +22,10 @@ from .errors import (
     VendorError,
     VendorTimeoutError,
 )
-from .hookspecs import hookimpl
-from .profiles import ConnectionAlias, IntegrationProfile, OptionSpec, Process
-from .secrets import Secret
-from .spokes import (
+from ._profiles import ConnectionAlias, IntegrationProfile, OptionSpec, Process
+from ._sandbox import RunningSandbox, SandboxOffer, SandboxSettings
+from ._secrets import Secret
+from ._spokes import (
     Identity,
     ProcessPermission,
     ReclaimResult,
@@ -37,13 +35,15 @@ from .spokes import (
     ValidationCheck,
     ValidationReport,
 )
-from .subscriptions import (
+from ._subscriptions import (
     ActivityRecord,
     CurrentUser,
     KnownIdentifier,
     Subscription,
     SubscriptionRecord,
 )
+from ._time import UTC, days_between, format_instant, parse_instant, utcnow
+from .hookspecs import hookimpl
 
 __all__ = [
     "UTC",

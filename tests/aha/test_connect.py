@@ -13,14 +13,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from saas_license import (
-    AuthenticationError,
-    HttpOptions,
-    ProfileStateError,
-    Workspace,
-)
+from saas_license import HttpOptions, ProfileStateError, Workspace
 from saas_license.cli import cli
 from saas_license.http import MemoryTokenStore
+from saas_license.spoke import AuthenticationError
 from saas_license_aha.sandbox import DEFAULT_OAUTH_CLIENT, SandboxApp, SandboxServer
 
 CLIENT_ID, CLIENT_SECRET = DEFAULT_OAUTH_CLIENT

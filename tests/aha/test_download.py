@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saas_license import BadPayloadError, HttpOptions, RateLimitedError, Secret
+from saas_license import HttpOptions, Secret
 from saas_license.http import BearerAuth
+from saas_license.spoke import BadPayloadError, RateLimitedError
 from saas_license_aha import AHA_RATE_LIMITS, AhaClient
 from saas_license_aha.sandbox import Fault, SandboxApp, SandboxFaults
 

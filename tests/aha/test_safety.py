@@ -8,18 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_license import (
-    BadPayloadError,
-    ConnectionAlias,
-    HttpOptions,
-    IntegrationProfile,
-    ReclaimStatus,
-    Secret,
-    ServerError,
-    SpokeContext,
-    Subscription,
-)
+from saas_license import ConnectionAlias, HttpOptions, IntegrationProfile, Secret, Subscription
 from saas_license._plugins import SpokeRegistry
+from saas_license.spoke import BadPayloadError, ReclaimStatus, ServerError, SpokeContext
 from saas_license_aha import INFO, AhaSpoke, subscription_records
 from saas_license_aha._payloads import parse_user
 from saas_license_aha.mapping import administrator_of, unknown_of

@@ -16,12 +16,11 @@ from saas_license import (
     IntegrationProfile,
     Process,
     Processes,
-    ReclaimStatus,
     Secret,
-    SpokeContext,
     Subscription,
     Workspace,
 )
+from saas_license.spoke import ReclaimStatus, SpokeContext
 from saas_license_aha import AUDITS_OPTION, INFO, AhaSpoke, identifiers_for
 from saas_license_aha._payloads import parse_user
 from saas_license_aha.mapping import attributes_for

@@ -12,15 +12,9 @@ from typing import Any
 import attrs
 import pytest
 
-from saas_license import (
-    ConfigError,
-    ExclusionRule,
-    ReclamationRule,
-    SaasLicenseError,
-    Workspace,
-    load_rule_set,
-)
-from saas_license.rule_impact import BigChangeError
+from saas_license import ConfigError, ExclusionRule, ReclamationRule, SaasLicenseError, Workspace
+from saas_license._rule_impact import BigChangeError
+from saas_license._rules import load_rule_set
 
 from .conftest import dump
 
@@ -273,7 +267,7 @@ def test_the_api_corpus_is_large() -> None:
 
 
 def test_only_changes_that_decide_idleness_are_measured() -> None:
-    from saas_license.rule_impact import RuleImpact, may_add_candidates
+    from saas_license._rule_impact import RuleImpact, may_add_candidates
 
     rule = ReclamationRule(software_model=RM)
     assert not may_add_candidates(rule, attrs.evolve(rule, approver="it@x.test", cooldown_days=9))

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from saas_license import SqliteStore, SubscriptionRecord
+from saas_license._jobs import RunLock
+from saas_license._store._sqlite import SqliteStore
 from saas_license._time import utcnow
-from saas_license.jobs import RunLock
+from saas_license.spoke import SubscriptionRecord
 
 from ._locks import cli, popen_cli, publish, served_sandbox, vendor_seats, workspace_seats
 
@@ -46,9 +47,9 @@ def _seed() -> int:
 
 _RACER = r"""
 import contextlib, datetime as dt, sys, time
-from saas_license.errors import RunInProgressError
-from saas_license.scheduling import run_lock
-from saas_license.store import SqliteStore
+from saas_license._errors import RunInProgressError
+from saas_license._scheduling import run_lock
+from saas_license._store import SqliteStore
 from saas_license._time import utcnow
 
 path, start, rounds, gap = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from saas_license import CandidateState, ReclaimStatus, Workspace
+from saas_license import CandidateState, Workspace
 from saas_license._time import parse_instant, utcnow
+from saas_license.spoke import ReclaimStatus
 
 from ..lifecycle.conftest import aha_user
 from ._procs import PROFILE, Estate, ServedSandbox, make_estate

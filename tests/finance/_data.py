@@ -13,7 +13,7 @@ from saas_license import (
     SoftwareModel,
     Subscription,
 )
-from saas_license.reconciliation import Reconciliation, reconcile
+from saas_license._finance.reconciliation import Reconciliation, reconcile
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)

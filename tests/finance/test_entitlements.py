@@ -7,15 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from saas_license import (
-    ConfigError,
-    Entitlement,
-    EntitlementPriceBook,
-    EntitlementState,
-    PriceBook,
-    UnitPrice,
-    Workspace,
-)
+from saas_license import ConfigError, Entitlement, UnitPrice, Workspace
+from saas_license._finance.entitlements import EntitlementPriceBook, EntitlementState
+from saas_license._finance.pricing import PriceBook
 
 from ._data import NOW
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from saas_license import CsvImportError, Workspace, read_entitlements_csv
+from saas_license import CsvImportError, Workspace
+from saas_license._finance.csv_import import read_entitlements_csv
 
 GOOD = """\ufeffsoftware_model,purchased_rights,unit_cost,currency,period,start,end,profile,name
 Roadmaps,100,59.00,USD,monthly,2026-01-01,,,ROADMAPS-2026

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from saas_license import Table
-from saas_license.entitlements import ENTITLEMENT_COLUMNS
+from saas_license._finance.entitlements import ENTITLEMENT_COLUMNS
 
 from ._data import ENTITLEMENTS, NOW, estate
 

@@ -15,13 +15,17 @@ from saas_license import (
     CandidateState,
     Entitlement,
     ExclusionRule,
-    Remediation,
     RemovalCandidate,
     SoftwareModel,
     Subscription,
+)
+from saas_license._finance.reconciliation import (
+    ACTIVITY_BUCKETS,
+    Reconciliation,
+    Remediation,
+    activity_bucket,
     reconcile,
 )
-from saas_license.reconciliation import ACTIVITY_BUCKETS, Reconciliation, activity_bucket
 
 from ._data import NOW, estate
 

@@ -15,14 +15,7 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saas_license import (
-    BadPayloadError,
-    RateLimitedError,
-    Secret,
-    ServerError,
-    VendorConnectionError,
-    VendorTimeoutError,
-)
+from saas_license import Secret
 from saas_license.http import (
     BearerAuth,
     HttpOptions,
@@ -38,6 +31,13 @@ from saas_license.http import (
     retry_record,
     safe_url,
     transport_stats,
+)
+from saas_license.spoke import (
+    BadPayloadError,
+    RateLimitedError,
+    ServerError,
+    VendorConnectionError,
+    VendorTimeoutError,
 )
 
 BASE = "https://acme.example.com"

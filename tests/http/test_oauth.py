@@ -16,7 +16,8 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saas_license import AuthenticationError, BadPayloadError, ConfigError, Secret, SecretStore
+from saas_license import ConfigError, Secret
+from saas_license._secrets import SecretStore
 from saas_license.http import (
     AuthorizationCodeFlow,
     FileTokenStore,
@@ -30,6 +31,7 @@ from saas_license.http import (
     SecretTokenStore,
     TokenStore,
 )
+from saas_license.spoke import AuthenticationError, BadPayloadError
 
 BASE = "https://acme.aha.io"
 APP = OAuth2App.for_account(

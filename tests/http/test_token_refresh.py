@@ -19,7 +19,7 @@ import httpx
 import pytest
 import respx
 
-from saas_license import SecretStore
+from saas_license._secrets import SecretStore
 from saas_license.http import (
     AuthorizationCodeFlow,
     FileTokenStore,

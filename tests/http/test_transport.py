@@ -10,14 +10,7 @@ import httpx
 import pytest
 import respx
 
-from saas_license import (
-    ConfigError,
-    RateLimitedError,
-    Secret,
-    ServerError,
-    VendorConnectionError,
-    VendorTimeoutError,
-)
+from saas_license import ConfigError, Secret
 from saas_license.http import (
     BearerAuth,
     HttpOptions,
@@ -25,6 +18,12 @@ from saas_license.http import (
     make_client,
     request_json,
     transport_stats,
+)
+from saas_license.spoke import (
+    RateLimitedError,
+    ServerError,
+    VendorConnectionError,
+    VendorTimeoutError,
 )
 
 BASE = "https://acme.example.com"

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from saas_license import AuditEntry, SqliteStore, Workspace
-from saas_license.audit import GENESIS_HASH, chain_name
+from saas_license import AuditEntry, Workspace
+from saas_license._audit import GENESIS_HASH, chain_name
+from saas_license._store._integrity import AUDIT_TRIGGERS
+from saas_license._store._schema import MIGRATIONS
+from saas_license._store._sqlite import SqliteStore, _split_sql
 from saas_license.cli import cli
-from saas_license.store._integrity import AUDIT_TRIGGERS
-from saas_license.store._schema import MIGRATIONS
-from saas_license.store._sqlite import _split_sql
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -154,7 +154,7 @@ def test_insert_or_replace_cannot_replace_an_entry(store: SqliteStore) -> None:
 
 def test_a_replaced_entry_is_found(store: SqliteStore) -> None:
     """With every guard dropped, an entry is replaced by one hashed correctly on its own."""
-    from saas_license.audit import entry_hash
+    from saas_license._audit import entry_hash
 
     original = store.list_audit(profile="a")[1]  # profile:a #2 (id 4)
     db = _raw(store)

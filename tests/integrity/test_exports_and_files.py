@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from saas_license import SecretStore, Table, Workspace, read_entitlements_csv
+from saas_license import Table, Workspace
+from saas_license._finance.csv_import import read_entitlements_csv
+from saas_license._secrets import Secret, SecretStore
+from saas_license._tables import FORMULA_PREFIXES, csv_cell
 from saas_license.http import FileTokenStore, OAuth2Token
-from saas_license.secrets import Secret
-from saas_license.tables import FORMULA_PREFIXES, csv_cell
 
 EVIL = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "=1"]
 

@@ -13,18 +13,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from saas_license import (
-    EvaluationPolicy,
-    HttpOptions,
-    RunInProgressError,
-    SqliteStore,
-    Workspace,
-)
+from saas_license import EvaluationPolicy, HttpOptions, RunInProgressError, Workspace
+from saas_license._errors import WorkspaceBusyError
+from saas_license._jobs import JobStatus, RunLock
+from saas_license._scheduling import STALE_AFTER, _Heartbeat, lock_is_stale, run_lock
+from saas_license._store import _sqlite
+from saas_license._store._sqlite import SqliteStore
 from saas_license.cli import main
-from saas_license.errors import WorkspaceBusyError
-from saas_license.jobs import JobStatus, RunLock
-from saas_license.scheduling import STALE_AFTER, _Heartbeat, lock_is_stale, run_lock
-from saas_license.store import _sqlite
 from saas_license_aha.sandbox import SandboxApp
 
 from ..lifecycle.conftest import Harness

@@ -13,20 +13,12 @@ import httpx
 import pytest
 
 import saas_license_aha.plugin as aha_plugin
-from saas_license import (
-    CurrentUser,
-    HttpOptions,
-    ReclaimResult,
-    SecretStore,
-    SpokeContext,
-    SpokeRegistry,
-    SqliteStore,
-    Subscription,
-    SubscriptionRecord,
-    Workspace,
-    hookimpl,
-)
+from saas_license import HttpOptions, Subscription, Workspace, hookimpl
+from saas_license._plugins import SpokeRegistry
+from saas_license._secrets import SecretStore
+from saas_license._store._sqlite import SqliteStore
 from saas_license._time import format_instant
+from saas_license.spoke import CurrentUser, ReclaimResult, SpokeContext, SubscriptionRecord
 from saas_license_aha.sandbox import INTEGRATION_USER_ID, SandboxApp
 
 API_KEY = "lifecycle-key-0123456789"

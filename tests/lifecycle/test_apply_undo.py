@@ -16,15 +16,14 @@ from saas_license import (
     HttpOptions,
     JobStatus,
     ProfileStateError,
-    ReclaimStatus,
     RunInProgressError,
-    RunLock,
-    SpokeContext,
     Subscription,
     UnitPrice,
     Verdict,
 )
-from saas_license.reclaim import PlanAction
+from saas_license._jobs import RunLock
+from saas_license._reclaim.records import PlanAction
+from saas_license.spoke import ReclaimStatus, SpokeContext
 
 from .conftest import Harness
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from saas_license import SqliteStore
+from saas_license._jobs import RunLock
+from saas_license._store._sqlite import SqliteStore
 from saas_license._time import utcnow
 from saas_license.cli import main
-from saas_license.jobs import RunLock
 from saas_license_aha.sandbox import SandboxApp, SandboxServer
 
 from .conftest import small_account

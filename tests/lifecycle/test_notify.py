@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from saas_license import CandidateState, ConfigError, hookimpl
-from saas_license.lifecycle import InvalidTransitionError
-from saas_license.notify import DeliveryStatus, Notification, NotificationKind, NotifierRegistry
+from saas_license._candidates.states import InvalidTransitionError
+from saas_license._notify import DeliveryStatus, Notification, NotificationKind, NotifierRegistry
 
 from .conftest import Harness, aha_user, small_account
 

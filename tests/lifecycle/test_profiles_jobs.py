@@ -21,9 +21,9 @@ from saas_license import (
     ProfileStateError,
     ProfileStatus,
     RunInProgressError,
-    SubscriptionRecord,
 )
-from saas_license.jobs import RunLock
+from saas_license._jobs import RunLock
+from saas_license.spoke import SubscriptionRecord
 
 from .conftest import Harness
 

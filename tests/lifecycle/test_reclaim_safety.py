@@ -14,23 +14,25 @@ import attrs
 import pytest
 
 from saas_license import (
-    ActivityRecord,
     CandidateState,
-    CurrentUser,
     ExclusionRule,
     JobResult,
     JobStatus,
+    SpokeError,
+    Subscription,
+)
+from saas_license._audit import AuditEntry
+from saas_license._candidates.states import CandidateEvent
+from saas_license._scheduling import run_lock
+from saas_license._time import format_instant
+from saas_license.spoke import (
+    ActivityRecord,
+    CurrentUser,
     ReclaimStatus,
     ServerError,
     SpokeContext,
-    SpokeError,
-    Subscription,
     SubscriptionRecord,
 )
-from saas_license._time import format_instant
-from saas_license.audit import AuditEntry
-from saas_license.lifecycle import CandidateEvent
-from saas_license.scheduling import run_lock
 
 from .conftest import Harness
 

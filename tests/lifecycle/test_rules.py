@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saas_license import ConfigError, ExclusionRule, ReclamationRule, Subscription, Verdict, assess
-from saas_license.rules import RuleSet, exclusion_effects, load_rule_set
+from saas_license import ConfigError, ExclusionRule, ReclamationRule, Subscription, Verdict
+from saas_license._evaluation import assess
+from saas_license._rules import RuleSet, exclusion_effects, load_rule_set
 
 from ..strategies import NOW, exclusion_rules, reclamation_rules, seat_lists, subscriptions
 from .conftest import Harness

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from saas_license import CandidateState, RemovalCandidate
-from saas_license.lifecycle import (
+from saas_license._candidates.states import (
     TRANSITIONS,
     CandidateEvent,
     InvalidTransitionError,

@@ -28,16 +28,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from saas_license import (
-    CandidateState,
-    HttpOptions,
-    ProfileStateError,
-    ServerError,
-    SpokeContext,
-    Subscription,
-)
+from saas_license import CandidateState, HttpOptions, ProfileStateError, Subscription
+from saas_license._candidates.states import CandidateEvent, InvalidTransitionError
 from saas_license._time import parse_instant
-from saas_license.lifecycle import CandidateEvent, InvalidTransitionError
+from saas_license.spoke import ServerError, SpokeContext
 from saas_license_aha.sandbox import INTEGRATION_USER_ID
 
 from .conftest import Harness

@@ -9,17 +9,12 @@ from pathlib import Path
 import attrs
 import pytest
 
-from saas_license import (
-    CandidateState,
-    RemovalCandidate,
-    SqliteStore,
-    StoreError,
-    SubscriptionRecord,
-)
-from saas_license.jobs import RunLock
-from saas_license.notify import DeliveryStatus, Notification, NotificationKind
-from saas_license.store._schema import MIGRATIONS
-from saas_license.store._sqlite import _split_sql
+from saas_license import CandidateState, RemovalCandidate, StoreError
+from saas_license._jobs import RunLock
+from saas_license._notify import DeliveryStatus, Notification, NotificationKind
+from saas_license._store._schema import MIGRATIONS
+from saas_license._store._sqlite import SqliteStore, _split_sql
+from saas_license.spoke import SubscriptionRecord
 
 from .conftest import Harness
 

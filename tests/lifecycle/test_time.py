@@ -10,16 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saas_license import (
-    ConfigError,
-    EvaluationPolicy,
-    ReclamationRule,
-    SqliteStore,
-    SubscriptionRecord,
-    Verdict,
-    assess,
-)
+from saas_license import ConfigError, EvaluationPolicy, ReclamationRule, Verdict
+from saas_license._evaluation import assess
+from saas_license._store._sqlite import SqliteStore
 from saas_license._time import days_between
+from saas_license.spoke import SubscriptionRecord
 
 UTC = dt.timezone.utc
 ZONES = [

@@ -16,8 +16,8 @@ from typing import Any, NoReturn
 import click
 
 from .. import __version__
-from ..errors import ConfigError, SaasLicenseError
-from ..workspace import ENV_WORKSPACE, Workspace, default_workspace_path
+from .._errors import ConfigError, SaasLicenseError
+from .._workspace import ENV_WORKSPACE, Workspace, default_workspace_path
 from ._output import safe
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_BUSY", "EXIT_FAILURE", "cli", "exit_code_for", "main"]

@@ -14,9 +14,9 @@ import webbrowser
 
 import click
 
-from ..errors import ConfigError
+from .._errors import ConfigError
+from .._secrets import Secret
 from ..http import DEFAULT_REDIRECT_URI, LoopbackRedirect
-from ..secrets import Secret
 from . import _State, cli
 from ._output import echo_table
 

@@ -13,17 +13,17 @@ from typing import Any
 
 import click
 
+from .._candidates.records import OPEN_STATES, CandidateState, RemovalCandidate
+from .._errors import ConfigError, RunInProgressError, SaasLicenseError
+from .._jobs import ScheduledJob
+from .._pipeline import RunReport
 from .._plugins import SpokeRegistry
-from ..apply import ApplyReport
-from ..candidates import OPEN_STATES, CandidateState, RemovalCandidate
-from ..errors import ConfigError, RunInProgressError, SaasLicenseError
-from ..jobs import ScheduledJob
-from ..pipeline import RunReport
-from ..profiles import Processes, check_base_url
-from ..reclaim import ReclaimPlan
-from ..secrets import Secret
-from ..spokes import ValidationReport
-from ..workspace import Workspace
+from .._profiles import Processes, check_base_url
+from .._reclaim.apply import ApplyReport
+from .._reclaim.records import ReclaimPlan
+from .._secrets import Secret
+from .._spokes import ValidationReport
+from .._workspace import Workspace
 from . import EXIT_BUSY, _State, cli
 from ._output import DEFAULT_LIMIT, echo_json, echo_table, limit_options, safe, to_jsonable
 

@@ -7,15 +7,15 @@ from typing import Any
 
 import click
 
+from .._candidates.records import OPEN_STATES
+from .._errors import ProfileStateError
+from .._finance.reconciliation import ACTIVITY_BUCKETS, activity_bucket
+from .._pipeline import RunReport
+from .._profiles import ProfileStatus
+from .._reclaim.records import PlanAction
 from .._sandbox import SandboxSettings
 from .._time import days_between
-from ..candidates import OPEN_STATES
-from ..errors import ProfileStateError
-from ..pipeline import RunReport
-from ..profiles import ProfileStatus
-from ..reclaim import PlanAction
-from ..reconciliation import ACTIVITY_BUCKETS, activity_bucket
-from ..workspace import Workspace
+from .._workspace import Workspace
 from . import _State, cli
 from ._output import echo_json, echo_table
 from ._sandboxes import find_sandbox

@@ -11,12 +11,12 @@ from typing import Any
 
 import click
 
+from .._errors import ConfigError
+from .._finance.csv_import import CsvImportError
+from .._finance.entitlements import SubscriptionPeriod
+from .._tables import Table, cell_text
 from .._time import format_instant
-from ..entitlements import SubscriptionPeriod
-from ..entitlements_csv import CsvImportError
-from ..errors import ConfigError
 from ..reports import render_html, write_csv, write_json
-from ..tables import Table, cell_text
 from . import _State, cli
 from ._output import echo_json, echo_table, limit_options, safe
 

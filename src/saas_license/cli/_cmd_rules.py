@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import ConfigError
-from ..notify import DeliveryStatus
-from ..rule_impact import BigChangeError
-from ..rules import ExclusionRule, ReclamationRule
+from .._errors import ConfigError
+from .._notify import DeliveryStatus
+from .._rule_impact import BigChangeError
+from .._rules import ExclusionRule, ReclamationRule
 from . import cli
 from ._cmd_core import _actor, _key_values, _state, json_option
 from ._output import echo_json, echo_table, to_jsonable

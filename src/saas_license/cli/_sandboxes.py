@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from .._errors import SpokeNotFoundError
 from .._plugins import Spoke, SpokeRegistry
 from .._sandbox import SandboxOffer
-from ..errors import SpokeNotFoundError
 
 __all__ = ["find_sandbox", "offering"]
 

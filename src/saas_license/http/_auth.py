@@ -6,7 +6,7 @@ from collections.abc import Generator
 
 import httpx
 
-from ..secrets import Secret
+from .._secrets import Secret
 
 __all__ = ["BearerAuth"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import httpx
 
-from ..errors import BadPayloadError, ConfigError, VendorConnectionError, VendorTimeoutError
+from .._errors import BadPayloadError, ConfigError, VendorConnectionError, VendorTimeoutError
 from ._clock import Clock, SystemClock
 from ._errors import error_from_response
 from ._ratelimit import GovernorRegistry, RateLimit

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import (
+from .._errors import (
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ..errors import AuthenticationError, ConfigError
+from .._errors import AuthenticationError, ConfigError
 from ._oauth import is_loopback_url
 
 __all__ = ["LoopbackRedirect"]

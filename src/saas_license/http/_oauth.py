@@ -22,8 +22,8 @@ import attrs
 import httpx
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient  # type: ignore[import-untyped]
 
-from ..errors import AuthenticationError, BadPayloadError, ConfigError
-from ..secrets import Secret
+from .._errors import AuthenticationError, BadPayloadError, ConfigError
+from .._secrets import Secret
 from ._client import HttpOptions, make_client
 from ._errors import error_from_response
 from ._tokens import LockingTokenStore, OAuth2Token, TokenStore

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from ..errors import InconsistentListingError
+from .._errors import InconsistentListingError
 
 __all__ = ["InconsistentListingError", "KeySet", "Page", "paginate"]
 

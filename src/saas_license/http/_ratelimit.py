@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
-from ..errors import ConfigError
+from .._errors import ConfigError
 from ._clock import Clock
 
 __all__ = ["GovernorRegistry", "Lease", "RateGovernor", "RateLimit", "rate_limit_floor"]

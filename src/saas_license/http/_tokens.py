@@ -24,9 +24,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from .._errors import ConfigError, StoreError
 from .._files import private_dirs
-from ..errors import ConfigError, StoreError
-from ..secrets import Secret, SecretStore
+from .._secrets import Secret, SecretStore
 
 __all__ = [
     "FileTokenStore",

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from ..reconciliation import Reconciliation
+from .._finance.reconciliation import Reconciliation
 
 __all__ = ["write_csv", "write_json"]
 

@@ -7,9 +7,9 @@ import html
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from .._audit import AuditVerification
+from .._finance.reconciliation import Reconciliation
 from .._time import format_instant
-from ..audit import AuditVerification
-from ..reconciliation import Reconciliation
 from ._svg import activity_chart, opportunities_chart, savings_chart, utilisation_chart
 
 __all__ = ["render_html"]

@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 from decimal import Decimal
 
-from ..reconciliation import (
+from .._finance.reconciliation import (
     ACTIVITY_BUCKETS,
     ActivityBuckets,
     ReclaimOpportunity,

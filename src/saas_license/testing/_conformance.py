@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 
+from .._boundary import problem_with
 from .._plugins import Spoke, SpokeRegistry
+from .._profiles import IntegrationProfile, Process
+from .._spokes import ReclaimStatus, SpokeContext, SpokeInfo
+from .._subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 from .._time import utcnow
-from ..boundary import problem_with
-from ..profiles import IntegrationProfile, Process
-from ..spokes import ReclaimStatus, SpokeContext, SpokeInfo
-from ..subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
 __all__ = ["SpokeConformance", "make_test_profile"]
 

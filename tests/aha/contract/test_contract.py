@@ -13,16 +13,9 @@ import attrs
 import httpx
 import pytest
 
-from saas_license import (
-    AuthenticationError,
-    ConnectionAlias,
-    HttpOptions,
-    IntegrationProfile,
-    Secret,
-    SpokeContext,
-    Subscription,
-)
+from saas_license import ConnectionAlias, HttpOptions, IntegrationProfile, Secret, Subscription
 from saas_license.http import BearerAuth
+from saas_license.spoke import AuthenticationError, SpokeContext
 from saas_license_aha import AUDITS_OPTION, INFO, AhaClient, AhaSpoke, subscription_records
 from saas_license_aha.mapping import unknown_of
 from saas_license_aha.sandbox import SandboxApp

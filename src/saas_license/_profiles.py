@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ConfigError
+from ._errors import ConfigError
 
 __all__ = [
     "CORE_OPTIONS",

@@ -12,13 +12,13 @@ import datetime as dt
 
 import attrs
 
-from .candidates import OPEN_STATES
-from .errors import ConfigError
-from .evaluation import EvaluationPolicy, assess
-from .profiles import IntegrationProfile
-from .rules import ExclusionRule, ReclamationRule
-from .store import Store
-from .subscriptions import Subscription
+from ._candidates.records import OPEN_STATES
+from ._errors import ConfigError
+from ._evaluation import EvaluationPolicy, assess
+from ._profiles import IntegrationProfile
+from ._rules import ExclusionRule, ReclamationRule
+from ._store import Store
+from ._subscriptions import Subscription
 
 __all__ = [
     "BIG_CHANGE_SHARE",
@@ -110,7 +110,7 @@ def rule_impact(
     free_model: bool = False,
 ) -> RuleImpact:
     """Count the seats of ``rule``'s model that it would newly make idle, profile by profile,
-    with the same :func:`~saas_license.evaluation.assess` the daily run uses."""
+    with the same :func:`~saas_license._evaluation.assess` the daily run uses."""
     before = store.get_reclamation_rule(rule.software_model)
     exclusions = store.list_exclusion_rules()
     new: dict[str, int] = {}

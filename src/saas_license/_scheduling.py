@@ -16,10 +16,10 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from .errors import RunInProgressError
-from .jobs import JobStatus, RunLock, ScheduledJob
-from .profiles import IntegrationProfile, Process
-from .store import Store
+from ._errors import RunInProgressError
+from ._jobs import JobStatus, RunLock, ScheduledJob
+from ._profiles import IntegrationProfile, Process
+from ._store import Store
 
 __all__ = [
     "STALE_AFTER",

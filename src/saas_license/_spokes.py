@@ -9,10 +9,10 @@ from typing import Any
 
 import attrs
 
+from ._profiles import ConnectionAlias, IntegrationProfile, OptionSpec, Process
+from ._secrets import Secret
+from ._subscriptions import KnownIdentifier
 from .http import HttpOptions, OAuth2Endpoints, TokenStore
-from .profiles import ConnectionAlias, IntegrationProfile, OptionSpec, Process
-from .secrets import Secret
-from .subscriptions import KnownIdentifier
 
 __all__ = [
     "Identity",

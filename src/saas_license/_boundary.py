@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .subscriptions import ActivityRecord, SubscriptionRecord
+from ._subscriptions import ActivityRecord, SubscriptionRecord
 
 __all__ = [
     "CLOCK_SKEW",

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 
 import attrs
 
-from .candidates import OPEN_STATES, CandidateState, RemovalCandidate
-from .evaluation import Assessment, EvaluationPolicy, assess
-from .lifecycle import Route
-from .pricing import NoPrices, PriceBook
-from .profiles import IntegrationProfile
-from .reclaim import HeldItem, PlanAction, PlanItem, ReclaimPlan
-from .rules import ReclamationRule
-from .store import Store
-from .subscriptions import Subscription
+from .._candidates.records import OPEN_STATES, CandidateState, RemovalCandidate
+from .._candidates.states import Route
+from .._evaluation import Assessment, EvaluationPolicy, assess
+from .._finance.pricing import NoPrices, PriceBook
+from .._profiles import IntegrationProfile
+from .._rules import ReclamationRule
+from .._store import Store
+from .._subscriptions import Subscription
+from .records import HeldItem, PlanAction, PlanItem, ReclaimPlan
 
 __all__ = ["build_plan", "recheck", "reclaim_key"]
 
@@ -42,7 +42,7 @@ def recheck(
     protective_fields: Sequence[str] = ("administrator",),
 ) -> Assessment:
     """Assess one seat again with the rules as they are *now* (the last check before a reclaim);
-    ``sub`` is the vendor's fresh record of the seat (see :mod:`saas_license.apply`)."""
+    ``sub`` is the vendor's fresh record of the seat (see :mod:`saas_license._reclaim.apply`)."""
     rules = {r.software_model: r for r in store.list_reclamation_rules() if r.active}
     return assess(
         sub,

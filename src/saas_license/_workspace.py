@@ -14,11 +14,39 @@ from typing import Any
 
 import attrs
 
-from . import _finance
+from ._audit import AuditEntry, AuditVerification
+from ._boundary import QuarantinedRecord
+from ._candidates.records import (
+    OPEN_STATES,
+    CandidateState,
+    Justification,
+    RemovalCandidate,
+    UserResponse,
+)
+from ._candidates.states import CandidateEvent
+from ._candidates.workflow import CandidateWorkflow
 from ._convert import converter
+from ._errors import ConfigError, ProfileStateError, RunInProgressError, SaasLicenseError
+from ._evaluation import EvaluationPolicy
+from ._finance import from_store as _finance
+from ._finance.csv_import import read_entitlements_csv
+from ._finance.entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
+from ._finance.pricing import PriceBook
+from ._finance.reconciliation import Reconciliation
+from ._finance.savings import SavingsSummary, summarize_savings
+from ._jobs import JobResult, JobStatus, ScheduledJob
+from ._models import UnrecognizedIdentifier
+from ._notify import DeliveryStatus, Notification, NotifierRegistry, deliver_pending
+from ._pipeline import ProgressCallback, RunReport, ScheduledRun, build_plan, run_profile
 from ._plugins import Spoke, SpokeRegistry
-from ._time import utcnow
-from .apply import (
+from ._profiles import (
+    ConnectionAlias,
+    IntegrationProfile,
+    Processes,
+    ProfileStatus,
+    check_options,
+)
+from ._reclaim.apply import (
     ApplyReport,
     ReconcileReport,
     UndoResult,
@@ -26,13 +54,17 @@ from .apply import (
     reconcile_reclaims,
     undo_reclaim,
 )
-from .audit import AuditEntry, AuditVerification
-from .boundary import QuarantinedRecord
-from .candidates import OPEN_STATES, CandidateState, Justification, RemovalCandidate, UserResponse
-from .entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
-from .entitlements_csv import read_entitlements_csv
-from .errors import ConfigError, ProfileStateError, RunInProgressError, SaasLicenseError
-from .evaluation import EvaluationPolicy
+from ._reclaim.records import ReclaimAction, ReclaimPlan
+from ._rule_impact import BigChangeError, may_add_candidates, rule_impact
+from ._rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
+from ._scheduling import due_profiles, run_lock, schedule_profile
+from ._secrets import Secret, SecretStore
+from ._spokes import SpokeContext, ValidationReport
+from ._store import SqliteStore, Store
+from ._store._finance import SavedReconciliation
+from ._subscriptions import SoftwareModel, Subscription
+from ._tables import Table
+from ._time import utcnow
 from .http import (
     DEFAULT_REDIRECT_URI,
     AuthorizationCodeFlow,
@@ -42,32 +74,6 @@ from .http import (
     SecretTokenStore,
     TokenStore,
 )
-from .jobs import JobResult, JobStatus, ScheduledJob
-from .lifecycle import CandidateEvent
-from .models import UnrecognizedIdentifier
-from .notify import DeliveryStatus, Notification, NotifierRegistry, deliver_pending
-from .pipeline import ProgressCallback, RunReport, ScheduledRun, build_plan, run_profile
-from .pricing import PriceBook
-from .profiles import (
-    ConnectionAlias,
-    IntegrationProfile,
-    Processes,
-    ProfileStatus,
-    check_options,
-)
-from .reclaim import ReclaimAction, ReclaimPlan
-from .reconciliation import Reconciliation
-from .rule_impact import BigChangeError, may_add_candidates, rule_impact
-from .rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
-from .savings import SavingsSummary, summarize_savings
-from .scheduling import due_profiles, run_lock, schedule_profile
-from .secrets import Secret, SecretStore
-from .spokes import SpokeContext, ValidationReport
-from .store import SqliteStore, Store
-from .store._finance import SavedReconciliation
-from .subscriptions import SoftwareModel, Subscription
-from .tables import Table
-from .workflow import CandidateWorkflow
 
 __all__ = ["ENV_WORKSPACE", "Workspace", "check_workspace_path", "default_workspace_path"]
 
@@ -775,8 +781,8 @@ class Workspace:
         """Create or edit the reclamation rule of ``software_model``; bad values name the field.
 
         The model must exist. A change that would make free seats, or more than
-        :data:`~saas_license.rule_impact.BIG_CHANGE_SHARE` of a profile's seats, new candidates
-        raises :class:`~saas_license.rule_impact.BigChangeError` unless ``allow_big_change``.
+        :data:`~saas_license._rule_impact.BIG_CHANGE_SHARE` of a profile's seats, new candidates
+        raises :class:`~saas_license._rule_impact.BigChangeError` unless ``allow_big_change``.
         """
         models = {m.name: m for m in self.store.list_software_models()}
         if software_model not in models:
@@ -1084,7 +1090,7 @@ class Workspace:
     ) -> list[Entitlement]:
         """Import entitlements from a CSV file: all rows, or none when any row is bad.
 
-        Raises :class:`~saas_license.entitlements_csv.CsvImportError` naming each bad line.
+        Raises :class:`~saas_license._finance.csv_import.CsvImportError` naming each bad line.
         ``progress(rows_read)`` is called as the file is read. Time is linear in the rows.
         """
         checker = EntitlementChecker(

@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from ._time import days_between, format_instant
-from .candidates import OPEN_STATES, CandidateState, RemovalCandidate
+from .._candidates.records import OPEN_STATES, CandidateState, RemovalCandidate
+from .._rules import ExclusionRule, first_exclusion
+from .._subscriptions import SoftwareModel, Subscription
+from .._tables import Table
+from .._time import days_between, format_instant
 from .entitlements import Entitlement, average_annual_price, entitlements_in_use, quantize_money
-from .rules import ExclusionRule, first_exclusion
-from .subscriptions import SoftwareModel, Subscription
-from .tables import Table
 
 __all__ = [
     "ACTIVITY_BUCKETS",
@@ -226,7 +226,7 @@ class Reconciliation:
         return dict(sorted(out.items()))
 
     def tables(self) -> dict[str, Table]:
-        """Every result as a :class:`~saas_license.tables.Table`, by name."""
+        """Every result as a :class:`~saas_license._tables.Table`, by name."""
         return {name: build(self) for name, build in _TABLES.items()}
 
     def table(self, name: str) -> Table:
@@ -235,7 +235,7 @@ class Reconciliation:
         try:
             return _TABLES[name](self)
         except KeyError:
-            from .errors import ConfigError
+            from .._errors import ConfigError
 
             raise ConfigError(
                 f"no table named {name!r}", field="table", hint="use one of " + ", ".join(_TABLES)

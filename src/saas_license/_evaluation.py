@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from ._candidates.records import RemovalCandidate
+from ._errors import ConfigError
+from ._rules import ExclusionRule, ReclamationRule, first_exclusion
+from ._subscriptions import Subscription
 from ._time import days_between
-from .candidates import RemovalCandidate
-from .errors import ConfigError
-from .rules import ExclusionRule, ReclamationRule, first_exclusion
-from .subscriptions import Subscription
 
 __all__ = [
     "Assessment",

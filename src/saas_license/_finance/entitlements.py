@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .errors import ConfigError
+from .._errors import ConfigError
 from .pricing import UnitPrice
 
 __all__ = [

@@ -13,9 +13,9 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from ._candidates.states import Route
 from ._convert import converter, describe_value, structure_config
-from .errors import ConfigError
-from .lifecycle import Route
+from ._errors import ConfigError
 
 __all__ = [
     "ExclusionEffect",

@@ -18,20 +18,20 @@ from typing import Any
 
 import attrs
 
+from .._audit import AuditEntry, AuditVerification
+from .._boundary import QuarantinedRecord
+from .._candidates.records import CandidateState, RemovalCandidate
 from .._convert import converter
+from .._errors import ConfigError, RunInProgressError, StoreError, WorkspaceBusyError
 from .._faultpoints import kill_point
 from .._files import create_private_file
+from .._jobs import JobResult, JobStatus, RunLock, ScheduledJob
+from .._notify import DeliveryStatus, Notification
+from .._profiles import ConnectionAlias, IntegrationProfile
+from .._reclaim.records import ReclaimAction, ReclaimPlan
+from .._rules import ExclusionRule, ReclamationRule
+from .._subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
 from .._time import format_instant, parse_instant
-from ..audit import AuditEntry, AuditVerification
-from ..boundary import QuarantinedRecord
-from ..candidates import CandidateState, RemovalCandidate
-from ..errors import ConfigError, RunInProgressError, StoreError, WorkspaceBusyError
-from ..jobs import JobResult, JobStatus, RunLock, ScheduledJob
-from ..notify import DeliveryStatus, Notification
-from ..profiles import ConnectionAlias, IntegrationProfile
-from ..reclaim import ReclaimAction, ReclaimPlan
-from ..rules import ExclusionRule, ReclamationRule
-from ..subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
 from ._finance import FinanceStoreMixin
 from ._integrity import append_chained, verify_chain
 from ._schema import MIGRATIONS
@@ -73,7 +73,7 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 class SqliteStore(FinanceStoreMixin):
-    """A :class:`~saas_license.store.Store` on one SQLite database file (``":memory:"`` for tests).
+    """A :class:`~saas_license._store.Store` on one SQLite database file (``":memory:"`` for tests).
 
     Writes run in transactions; nesting :meth:`transaction` joins the outer one, so a whole
     download either lands or leaves the store as it was.

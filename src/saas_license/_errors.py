@@ -10,7 +10,7 @@
     ├── SpokeError               a spoke is missing, broken, or answered out of contract
     │   └── SpokeNotFoundError
     ├── RunInProgressError       another run of the same profile holds the lock
-    ├── InvalidTransitionError   a candidate event its state does not allow (saas_license.lifecycle)
+    ├── InvalidTransitionError   a candidate event its state does not allow (saas_license._candidates.states)
     └── VendorError              talking to the vendor failed
         ├── VendorConnectionError    refused, DNS, TLS
         │   └── VendorTimeoutError

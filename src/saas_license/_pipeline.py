@@ -1,7 +1,7 @@
 """The daily pipeline of one profile: download → activity → evaluate → plan, each a recorded job.
 
 Evaluate also moves the clock-driven transitions (unanswered notices time out, reminders go out).
-Nothing here changes anything at the vendor: reclaims happen in :mod:`saas_license.apply`.
+Nothing here changes anything at the vendor: reclaims happen in :mod:`saas_license._reclaim.apply`.
 """
 
 from __future__ import annotations
@@ -15,26 +15,26 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ._boundary import BoundaryCheck
+from ._candidates.records import OPEN_STATES
+from ._candidates.states import CandidateEvent
+from ._candidates.workflow import CandidateWorkflow
+from ._errors import SaasLicenseError
+from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._faultpoints import kill_point
+from ._finance.pricing import PriceBook
+from ._jobs import JobResult, JobStatus
+from ._notify import NotifierRegistry
 from ._plugins import Spoke
+from ._reclaim.apply import ReconcileReport, recover_locked
+from ._reclaim.planning import build_plan
+from ._reclaim.records import ReclaimPlan
+from ._rules import ReclamationRule
+from ._scheduling import record_run, run_lock
+from ._spokes import SpokeContext
+from ._store import Store
+from ._subscriptions import SoftwareModel
 from ._time import utcnow
-from .apply import ReconcileReport, recover_locked
-from .boundary import BoundaryCheck
-from .candidates import OPEN_STATES
-from .errors import SaasLicenseError
-from .evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
-from .jobs import JobResult, JobStatus
-from .lifecycle import CandidateEvent
-from .notify import NotifierRegistry
-from .planning import build_plan
-from .pricing import PriceBook
-from .reclaim import ReclaimPlan
-from .rules import ReclamationRule
-from .scheduling import record_run, run_lock
-from .spokes import SpokeContext
-from .store import Store
-from .subscriptions import SoftwareModel
-from .workflow import CandidateWorkflow
 
 __all__ = ["RunReport", "ScheduledRun", "build_plan", "run_profile"]
 

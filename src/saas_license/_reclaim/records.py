@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from .candidates import CandidateState, RemovalCandidate
-from .subscriptions import Subscription
+from .._candidates.records import CandidateState, RemovalCandidate
+from .._subscriptions import Subscription
 
 __all__ = [
     "PLANNABLE_STATES",

@@ -8,8 +8,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from ._errors import ConfigError, StoreError
 from ._files import private_dirs
-from .errors import ConfigError, StoreError
 
 __all__ = ["Secret", "SecretStore"]
 

@@ -1,6 +1,6 @@
 """Storage of the finance area: entitlements and saved reconciliation results (namespace "finance").
 
-A mixin for :class:`~saas_license.store.SqliteStore`; :class:`FinanceStore` is the protocol the
+A mixin for :class:`~saas_license._store.SqliteStore`; :class:`FinanceStore` is the protocol the
 workspace checks for, so another store can offer the same methods.
 """
 
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 
 from .._convert import converter
+from .._errors import ConfigError
+from .._finance.entitlements import Entitlement
 from .._time import format_instant, parse_instant
-from ..entitlements import Entitlement
-from ..errors import ConfigError
 
 __all__ = ["FinanceStore", "FinanceStoreMixin", "SavedReconciliation"]
 

@@ -16,24 +16,24 @@ from decimal import Decimal
 
 import attrs
 
-from ._faultpoints import kill_point
-from ._plugins import Spoke
-from ._time import utcnow
-from .audit import AuditEntry
-from .boundary import problem_with
-from .candidates import CandidateState, RemovalCandidate
-from .errors import ConfigError, ProfileStateError
-from .evaluation import Assessment, EvaluationPolicy, Verdict, assess
-from .jobs import JobResult, JobStatus
-from .lifecycle import CandidateEvent
+from .._audit import AuditEntry
+from .._boundary import problem_with
+from .._candidates.records import CandidateState, RemovalCandidate
+from .._candidates.states import CandidateEvent
+from .._candidates.workflow import CandidateWorkflow
+from .._errors import ConfigError, ProfileStateError
+from .._evaluation import Assessment, EvaluationPolicy, Verdict, assess
+from .._faultpoints import kill_point
+from .._jobs import JobResult, JobStatus
+from .._plugins import Spoke
+from .._profiles import IntegrationProfile
+from .._scheduling import run_lock
+from .._spokes import ReclaimResult, ReclaimStatus, SpokeContext
+from .._store import Store
+from .._subscriptions import Subscription, SubscriptionRecord
+from .._time import utcnow
 from .planning import recheck, reclaim_key
-from .profiles import IntegrationProfile
-from .reclaim import PlanAction, PlanItem, ReclaimAction, ReclaimPlan
-from .scheduling import run_lock
-from .spokes import ReclaimResult, ReclaimStatus, SpokeContext
-from .store import Store
-from .subscriptions import Subscription, SubscriptionRecord
-from .workflow import CandidateWorkflow
+from .records import PlanAction, PlanItem, ReclaimAction, ReclaimPlan
 
 __all__ = [
     "ApplyOutcome",

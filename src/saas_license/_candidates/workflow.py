@@ -1,7 +1,7 @@
 """The candidate workflow: every state change stored together with its audit entry, and the
 notices it sends (through the outbox).
 
-:mod:`saas_license.lifecycle` says *where* an event leads; this module makes it happen in the
+:mod:`saas_license._candidates.states` says *where* an event leads; this module makes it happen in the
 store, one transaction per change, re-reading the candidate first so two actors never overwrite
 each other.
 """
@@ -16,17 +16,17 @@ from typing import Any
 
 import attrs
 
-from ._time import format_instant, utcnow
-from .audit import AuditEntry
-from .candidates import CandidateState, Justification, RemovalCandidate, UserResponse
-from .errors import ConfigError
-from .evaluation import Assessment
-from .lifecycle import CandidateEvent, InvalidTransitionError, Route, initial_state, transition
-from .notify import Notification, NotificationKind, NotifierRegistry, send
-from .pricing import NoPrices, PriceBook
-from .rules import ReclamationRule
-from .store import Store
-from .subscriptions import Subscription
+from .._audit import AuditEntry
+from .._errors import ConfigError
+from .._evaluation import Assessment
+from .._finance.pricing import NoPrices, PriceBook
+from .._notify import Notification, NotificationKind, NotifierRegistry, send
+from .._rules import ReclamationRule
+from .._store import Store
+from .._subscriptions import Subscription
+from .._time import format_instant, utcnow
+from .records import CandidateState, Justification, RemovalCandidate, UserResponse
+from .states import CandidateEvent, InvalidTransitionError, Route, initial_state, transition
 
 __all__ = ["CandidateWorkflow"]
 
@@ -547,6 +547,6 @@ class CandidateWorkflow:
 
 
 def _plain(changes: dict[str, Any]) -> dict[str, Any]:
-    from ._convert import converter
+    from .._convert import converter
 
     return {k: converter.unstructure(v) for k, v in changes.items()}

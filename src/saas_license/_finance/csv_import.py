@@ -12,9 +12,9 @@ from typing import Any
 
 import attrs
 
+from .._errors import ConfigError
+from .._tables import uncsv_cell
 from .entitlements import Entitlement
-from .errors import ConfigError
-from .tables import uncsv_cell
 
 __all__ = ["CSV_COLUMNS", "CsvImportError", "RowProblem", "read_entitlements_csv"]
 

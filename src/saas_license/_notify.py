@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._errors import SpokeError
 from ._plugins import PluginProblem, make_plugin_manager
-from .errors import SpokeError
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ._store import Store
 
 __all__ = [
     "NOTIFIER_ENTRY_POINT_GROUP",

@@ -7,15 +7,15 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
-from ..audit import AuditEntry, AuditVerification
-from ..boundary import QuarantinedRecord
-from ..candidates import CandidateState, RemovalCandidate
-from ..jobs import JobResult, RunLock, ScheduledJob
-from ..notify import DeliveryStatus, Notification
-from ..profiles import ConnectionAlias, IntegrationProfile
-from ..reclaim import ReclaimAction, ReclaimPlan
-from ..rules import ExclusionRule, ReclamationRule
-from ..subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
+from .._audit import AuditEntry, AuditVerification
+from .._boundary import QuarantinedRecord
+from .._candidates.records import CandidateState, RemovalCandidate
+from .._jobs import JobResult, RunLock, ScheduledJob
+from .._notify import DeliveryStatus, Notification
+from .._profiles import ConnectionAlias, IntegrationProfile
+from .._reclaim.records import ReclaimAction, ReclaimPlan
+from .._rules import ExclusionRule, ReclamationRule
+from .._subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
 
 __all__ = ["StagedDownload", "Store"]
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import attrs
 
-from .candidates import CandidateState, RemovalCandidate
+from .._candidates.records import CandidateState, RemovalCandidate
 from .pricing import PriceBook
 
 __all__ = ["SavingsSummary", "summarize_savings"]

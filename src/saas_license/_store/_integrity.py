@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from ..audit import (
+from .._audit import (
     GENESIS_HASH,
     AuditProblem,
     AuditVerification,

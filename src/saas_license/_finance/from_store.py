@@ -1,19 +1,19 @@
 """Glue between the workspace and the finance area: checks entitlements against the store and
-feeds :func:`~saas_license.reconciliation.reconcile` from it."""
+feeds :func:`~saas_license._finance.reconciliation.reconcile` from it."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
 
-from .candidates import OPEN_STATES, CandidateState
+from .._candidates.records import OPEN_STATES, CandidateState
+from .._errors import ConfigError, StoreError
+from .._jobs import JobStatus
+from .._store import Store
+from .._store._finance import FinanceStore
 from .entitlements import Entitlement, EntitlementPriceBook, check_currency
-from .errors import ConfigError, StoreError
-from .jobs import JobStatus
 from .pricing import NoPrices, PriceBook
 from .reconciliation import Reconciliation, reconcile
-from .store import Store
-from .store._finance import FinanceStore
 
 __all__ = ["check_entitlement", "finance_store", "price_book_for", "reconcile_store"]
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import attrs
 
-from ._convert import converter
-from .audit import AuditEntry
-from .candidates import CandidateState, RemovalCandidate
-from .errors import SaasLicenseError
+from .._audit import AuditEntry
+from .._convert import converter
+from .._errors import SaasLicenseError
+from .records import CandidateState, RemovalCandidate
 
 __all__ = [
     "TRANSITIONS",

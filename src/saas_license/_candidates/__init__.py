@@ -1,0 +1,1 @@
+"""Removal candidates: the records, their state machine, the workflow that moves them, and notices."""

@@ -1,0 +1,1 @@
+"""Finance: entitlements (and their CSV import), prices, reconciliation against seats, savings."""
