@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def _command_paths(cmd: click.Command, path: tuple[str, ...]) -> list[str]:
     found = [" ".join(path)] if len(path) > 1 else []
     if isinstance(cmd, click.Group):
-        for name, sub in cmd.commands.items():
+        ctx = click.Context(cmd)
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            assert sub is not None, name
             found += _command_paths(sub, (*path, name))
     return found
 
@@ -33,3 +36,16 @@ def test_relative_links_in_docs_and_readme_resolve() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{page.name} -> {target}")
     assert not broken, broken
+
+
+def test_the_lazy_command_list_matches_the_commands() -> None:
+    """``saas-license --help`` lists commands from LAZY_COMMANDS without importing them: the
+    module and help text recorded there must be the command's own."""
+    from saas_license.cli import LAZY_COMMANDS
+
+    ctx = click.Context(cli)
+    for name, (module, first_paragraph) in LAZY_COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.callback is not None, name
+        assert command.callback.__module__ == f"saas_license.cli.{module}"
+        assert " ".join((command.help or "").split("\n\n")[0].split()) == first_paragraph

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._jobs import JobResult, JobStatus
     from ._models import UnrecognizedIdentifier
     from ._notify import Notification
+    from ._paths import default_workspace_path
     from ._pipeline import RunReport
     from ._profiles import Processes, ProfileStatus
     from ._reclaim.apply import ApplyReport, ReconcileReport, UndoResult
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from ._secrets import Secret
     from ._subscriptions import SoftwareModel
     from ._tables import Table
-    from ._workspace import Workspace, default_workspace_path
+    from ._workspace import Workspace
     from .hookspecs import hookimpl
     from .http import HttpOptions
     from .spoke import (
@@ -69,7 +70,7 @@ _HOMES = {
     "ConfigError": ".spoke",
     "ConnectionAlias": ".spoke",
     "CsvImportError": "._finance.csv_import",
-    "default_workspace_path": "._workspace",
+    "default_workspace_path": "._paths",
     "Entitlement": "._finance.entitlements",
     "EvaluationPolicy": "._evaluation",
     "ExclusionRule": "._rules",

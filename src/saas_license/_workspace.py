@@ -37,6 +37,7 @@ from ._finance.savings import SavingsSummary, summarize_savings
 from ._jobs import JobResult, JobStatus, ScheduledJob
 from ._models import UnrecognizedIdentifier
 from ._notify import DeliveryStatus, Notification, NotifierRegistry, deliver_pending
+from ._paths import default_workspace_path
 from ._pipeline import ProgressCallback, RunReport, ScheduledRun, build_plan, run_profile
 from ._plugins import Spoke, SpokeRegistry
 from ._profiles import (
@@ -75,19 +76,7 @@ from .http import (
     TokenStore,
 )
 
-__all__ = ["ENV_WORKSPACE", "Workspace", "check_workspace_path", "default_workspace_path"]
-
-ENV_WORKSPACE = "SAAS_LICENSE_WORKSPACE"
-
-
-def default_workspace_path() -> Path:
-    """``$SAAS_LICENSE_WORKSPACE``, else ``$XDG_DATA_HOME/saas-license/workspace.db``
-    (``~/.local/share/saas-license/workspace.db``)."""
-    env = os.environ.get(ENV_WORKSPACE)
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "saas-license" / "workspace.db"
+__all__ = ["Workspace", "check_workspace_path"]
 
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # "://", or ":/" once a Path ate a slash

@@ -11,14 +11,17 @@ import sqlite3
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from .. import __version__
 from .._errors import ConfigError, SaasLicenseError
-from .._workspace import ENV_WORKSPACE, Workspace, default_workspace_path
+from .._paths import ENV_WORKSPACE, default_workspace_path
 from ._output import safe
+
+if TYPE_CHECKING:
+    from .._workspace import Workspace
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_BUSY", "EXIT_FAILURE", "cli", "exit_code_for", "main"]
 
@@ -85,6 +88,8 @@ class _State:
             ctx = click.get_current_context(silent=True)
             command = " ".join(ctx.command_path.split()[1:]) if ctx is not None else ""
             create = self.create or command in CREATING_COMMANDS
+            from .._workspace import Workspace
+
             self._ws = Workspace.open(self.workspace_path, create=create)
         return self._ws
 
@@ -103,8 +108,126 @@ def _usage_error(exc: click.UsageError, ctx: click.Context) -> NoReturn:
     ctx.exit(exc.exit_code)
 
 
+#: Each top-level command: the ``_cmd_*`` module that defines it and the first paragraph of its
+#: help, so ``saas-license --help`` lists every command without importing any (a test keeps
+#: these in step with the commands themselves).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "alias": (
+        "_cmd_core",
+        "Connection aliases: where a vendor account is and how to authenticate.",
+    ),
+    "audit": (
+        "_cmd_core",
+        "The append-only, hash-chained audit log (the newest --limit entries, oldest first), and whether its chains verify; `audit verify` checks them in full.",
+    ),
+    "candidates": (
+        "_cmd_core",
+        "List removal candidates (open ones unless --all or --state), or act on them.",
+    ),
+    "connect": (
+        "_cmd_connect",
+        "Connect PROFILE to its vendor account: OAuth2 for a person, or an API key.",
+    ),
+    "demo": (
+        "_cmd_demo",
+        "Run one full daily cycle against a spoke's bundled sandbox and summarise it (dry run).",
+    ),
+    "entitlements": (
+        "_cmd_finance",
+        "Entitlements: rights bought per software model, with unit cost and dates.",
+    ),
+    "jobs": (
+        "_cmd_core",
+        "Recent job results, newest first (or the schedule with --scheduled).",
+    ),
+    "models": (
+        "_cmd_rules",
+        "Software models with their seat counts, and unrecognized identifiers.",
+    ),
+    "outbox": (
+        "_cmd_rules",
+        "Notifications: pending ones wait here until a notifier plugin delivers them.",
+    ),
+    "profile": (
+        "_cmd_core",
+        "Integration profiles: one vendor account each.",
+    ),
+    "publish": (
+        "_cmd_core",
+        "Publish a validated profile so its daily jobs run.",
+    ),
+    "reclaim": (
+        "_cmd_core",
+        "Plan reclaims for a profile (dry run, the default) or apply a plan made before.",
+    ),
+    "reconcile": (
+        "_cmd_finance",
+        "Reconcile seats against entitlements: owned, used, available, true-up, savings.",
+    ),
+    "report": (
+        "_cmd_finance",
+        "Reconcile now and write the report: HTML with charts, and/or JSON and CSV tables.",
+    ),
+    "rules": (
+        "_cmd_rules",
+        "Exclusion rules (keep seats out of cost and/or reclaim) and reclamation rules (when a seat is idle and how it is taken back). Without a subcommand: list them.",
+    ),
+    "run": (
+        "_cmd_core",
+        "Run the daily cycle (download, activity, evaluate, plan; dry run) of one profile, of every due profile (--due: for cron or a systemd timer) or of all published ones (--all).",
+    ),
+    "sandbox": (
+        "_cmd_sandbox",
+        "Fake vendor accounts offered by the installed spokes (on 127.0.0.1).",
+    ),
+    "spokes": (
+        "_cmd_core",
+        "List installed spokes with the vendor permissions each process needs.",
+    ),
+    "undo": (
+        "_cmd_core",
+        "Undo a completed reclaim (within the undo window), through the profile's spoke.",
+    ),
+    "validate": (
+        "_cmd_core",
+        "Check a profile's connection for each process (changes nothing at the vendor).",
+    ),
+}
+
+
 class _Cli(click.Group):
-    """The root group: maps every exception a command raises to one line and an exit code."""
+    """The root group: maps every exception a command raises to one line and an exit code, and
+    imports each command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            importlib.import_module(f"{__name__}.{LAZY_COMMANDS[cmd_name][0]}")
+        command = self.commands.get(cmd_name)
+        if command is not None:
+            _add_workspace_options(command)  # idempotent: one module registers several commands
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`LAZY_COMMANDS` (no command module imported)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                rows.append((name, loaded.get_short_help_str(limit)))
+            else:
+                stub = click.Command(name, help=LAZY_COMMANDS[name][1])
+                rows.append((name, stub.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -207,19 +330,3 @@ def _add_workspace_options(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _add_workspace_options(sub)
-
-
-def _load_commands() -> None:
-    """Import every ``_cmd_*`` module here; each registers its commands on :data:`cli`."""
-    import importlib
-    import pkgutil
-
-    for module in sorted(
-        m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("_cmd_")
-    ):
-        importlib.import_module(f"{__name__}.{module}")
-    for command in cli.commands.values():
-        _add_workspace_options(command)
-
-
-_load_commands()
