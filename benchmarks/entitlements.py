@@ -50,16 +50,16 @@ def measure(rows: int) -> dict[str, Any]:
         floor = _floor(good)
         with Workspace.open(Path(tmp) / "bench.db") as ws:
             for name in MODELS:
-                ws.add_software_model(name, publisher="Aha!")
+                ws.subscriptions.add_model(name, publisher="Aha!")
             t0 = time.perf_counter()
             try:
-                ws.import_entitlements(bad)
+                ws.finance.import_entitlements(bad)
             except CsvImportError as exc:
                 if len(exc.problems) != 1:
                     raise RuntimeError(f"expected one bad row: {exc.problems[:3]}") from None
             refused = time.perf_counter() - t0
             t0 = time.perf_counter()
-            saved = ws.import_entitlements(good)
+            saved = ws.finance.import_entitlements(good)
             imported = time.perf_counter() - t0
             assert len(saved) == rows
     return {

@@ -25,19 +25,19 @@ def _child(base_url: str, key: str, *, traced: bool) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.open(Path(tmp) / "bench.db", http=HttpOptions(rate_limit=False))
-        ws.add_alias("a", spoke="aha", base_url=base_url, api_key=key)
-        ws.create_profile("p", spoke="aha", alias="a")
-        ws.validate("p")
-        ws.publish("p")
+        ws.profiles.add_alias("a", spoke="aha", base_url=base_url, api_key=key)
+        ws.profiles.create("p", spoke="aha", alias="a")
+        ws.profiles.validate("p")
+        ws.profiles.publish("p")
         if traced:
             tracemalloc.start()
         t0 = time.perf_counter()
-        report = ws.run("p")
+        report = ws.jobs.run("p")
         wall = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] if traced else 0
         tracemalloc.stop()
         t1 = time.perf_counter()
-        again = ws.run("p")
+        again = ws.jobs.run("p")
         rerun = time.perf_counter() - t1
         seats = ws.store.count_subscriptions("p")["total"]
         db_bytes = sum(f.stat().st_size for f in Path(tmp).glob("bench.db*"))

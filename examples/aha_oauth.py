@@ -21,11 +21,11 @@ http = HttpOptions(transport=sandbox.transport())
 client_id, client_secret = DEFAULT_OAUTH_CLIENT
 
 with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", http=http) as ws:
-    ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io")
-    ws.create_profile("aha", spoke="aha", alias="aha-main")
+    ws.profiles.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io")
+    ws.profiles.create("aha", spoke="aha", alias="aha-main")
 
     # 1. the URL a person opens and approves
-    url = ws.oauth_begin("aha", client_id=client_id, client_secret=client_secret)
+    url = ws.profiles.oauth_begin("aha", client_id=client_id, client_secret=client_secret)
     print("authorize:", url.split("?")[0], "(state and client id in the query)")
 
     # (the browser: the sandbox approves at once and redirects back with code and state)
@@ -33,15 +33,15 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
         redirected = browser.get(url).headers["location"]
 
     # 2. the address the browser landed on: state checked, code exchanged, token stored
-    token = ws.oauth_complete("aha", redirected)
+    token = ws.profiles.oauth_complete("aha", redirected)
     print(f"token stored (refreshable: {token.refreshable}); secrets: {sorted(ws.secrets.names())}")
 
     sandbox.oauth.expire_all()  # the access token expires: the next request refreshes it once
-    report = ws.validate("aha")
+    report = ws.profiles.validate("aha")
     for check in report.checks:
         print(f"{check.process.value:9} {'ok' if check.ok else 'FAILED'}  {check.message}")
     print(f"refreshes so far: {sandbox.oauth.refreshed}")
-    ws.publish("aha")
-    run = ws.run("aha")
+    ws.profiles.publish("aha")
+    run = ws.jobs.run("aha")
     print(f"run ok: {run.ok}; reclaim plan (dry run): {len(run.plan)} seats")
     assert run.ok and sandbox.oauth.refreshed == 1

@@ -16,11 +16,13 @@ sandbox = SandboxApp(user_count=400, api_keys=["example-key"], seed=5)
 http = HttpOptions(transport=sandbox.transport(), rate_limit=False)
 
 with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", http=http) as ws:
-    ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key")
-    ws.create_profile("aha", spoke="aha", alias="aha-main")
-    ws.validate("aha")
-    ws.publish("aha")
-    ws.run("aha")  # download, activity, evaluate: seats, software models and candidates
+    ws.profiles.add_alias(
+        "aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key"
+    )
+    ws.profiles.create("aha", spoke="aha", alias="aha-main")
+    ws.profiles.validate("aha")
+    ws.profiles.publish("aha")
+    ws.jobs.run("aha")  # download, activity, evaluate: seats, software models and candidates
 
     # What was bought, from a CSV (all rows or none; bad rows are named by line).
     contracts = Path(tmp) / "entitlements.csv"
@@ -30,15 +32,15 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
         "Aha! Develop,40,708.00,USD,annually,2025-01-01,2027-12-31,DEV-2025\n",
         encoding="utf-8",
     )
-    print(f"imported {len(ws.import_entitlements(contracts))} entitlements")
+    print(f"imported {len(ws.finance.import_entitlements(contracts))} entitlements")
     broken = Path(tmp) / "broken.csv"
     broken.write_text(contracts.read_text().replace("59.00", "59,00,00"), encoding="utf-8")
     try:
-        ws.import_entitlements(broken)
+        ws.finance.import_entitlements(broken)
     except CsvImportError as exc:
         print(f"refused {broken.name}: {exc.problems[0]}")
 
-    result = ws.reconcile(save=True)
+    result = ws.finance.reconcile(save=True)
     print(f"\nreconciliation as of {result.as_of:%Y-%m-%d %H:%M} UTC")
     for row in result.models:
         status = "compliant" if row.compliant else f"short {row.rights_needed}"

@@ -46,45 +46,51 @@ with (
     Workspace.open(Path(tmp) / "ws.db", http=http, clock=clock) as ws,
 ):
     ws.prices = PriceList()
-    ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key")
-    ws.create_profile("aha", spoke="aha", alias="aha-main")
-    ws.validate("aha")
-    ws.publish("aha")
+    ws.profiles.add_alias(
+        "aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key"
+    )
+    ws.profiles.create("aha", spoke="aha", alias="aha-main")
+    ws.profiles.validate("aha")
+    ws.profiles.publish("aha")
 
     # Rules: SAML users are never reclaimed (but still cost money); Roadmaps users are asked first.
-    ws.add_exclusion_rule(
+    ws.rules.add_exclusion(
         kind="attribute", attribute="identity_provider", value="saml", effect="reclaim"
     )
-    ws.run("aha")  # creates the default reclamation rules (60 days) for the paid models
-    ws.set_reclamation_rule("Aha! Roadmaps", notify_user=True, days_before_auto_reclaim=5)
-    print("due after the first run:", ws.due() or "nothing")
+    ws.jobs.run("aha")  # creates the default reclamation rules (60 days) for the paid models
+    ws.rules.set_reclamation("Aha! Roadmaps", notify_user=True, days_before_auto_reclaim=5)
+    print("due after the first run:", ws.jobs.due() or "nothing")
 
-    plan = ws.plan("aha")
+    plan = ws.plans.create("aha")
     print(
         f"plan {plan.id}: reclaim {len(plan.reclaims)} seats, notify first for {len(plan.notices)}"
         f", {len(plan.held)} held; potential savings {plan.savings_by_currency}"
     )
-    report = ws.apply(plan.id or "", cap=10)  # never more than 10 seats in one go
+    report = ws.plans.apply(plan.id or "", cap=10)  # never more than 10 seats in one go
     print("applied:", report.counts)
 
-    waiting = ws.candidates("aha", states={CandidateState.AWAITING_USER})
+    waiting = ws.candidates.query("aha", states={CandidateState.AWAITING_USER})
     keeper, quitter = waiting[0], waiting[1]
-    ws.keep(keeper.id or 0, actor=keeper.user_principal_name, note="I use it every quarter")
-    ws.decline(keeper.id or 0, actor="it-manager@example.com")  # kept; no new ask for 30 days
-    ws.forego(quitter.id or 0, actor=quitter.user_principal_name)
+    ws.candidates.keep(
+        keeper.id or 0, actor=keeper.user_principal_name, note="I use it every quarter"
+    )
+    ws.candidates.decline(
+        keeper.id or 0, actor="it-manager@example.com"
+    )  # kept; no new ask for 30 days
+    ws.candidates.forego(quitter.id or 0, actor=quitter.user_principal_name)
 
     clock.now += dt.timedelta(days=6)  # the others did not answer in time
-    ws.run("aha")
-    second = ws.apply(ws.plan("aha").id or "", cap=25)
+    ws.jobs.run("aha")
+    second = ws.plans.apply(ws.plans.create("aha").id or "", cap=25)
     print("after the deadline:", second.counts)
 
-    reclaimed = next(c for c in ws.candidates("aha") if c.reclaimed)
-    undo = ws.undo(reclaimed.id or 0, actor="it-manager@example.com")
+    reclaimed = next(c for c in ws.candidates.query("aha") if c.reclaimed)
+    undo = ws.plans.undo(reclaimed.id or 0, actor="it-manager@example.com")
     print(f"undo for {reclaimed.user_principal_name}: {undo.status.value}")
 
-    for entry in ws.candidate_history(reclaimed.id or 0):
+    for entry in ws.candidates.history(reclaimed.id or 0):
         before = (entry.before or {}).get("state", "-")
         print(f"  {entry.action:22} {before:>20} -> {(entry.after or {}).get('state')}")
-    savings = ws.savings("aha")
+    savings = ws.finance.savings("aha")
     print(f"potential savings {savings.potential}, actual savings {savings.actual}")
     assert savings.reclaimed_seats > 0

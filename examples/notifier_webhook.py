@@ -53,25 +53,27 @@ sandbox = SandboxApp(user_count=80, api_keys=["example-key"])
 http = HttpOptions(transport=sandbox.transport())
 
 with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", http=http) as ws:
-    ws.notifiers.register(
+    ws.outbox.notifiers.register(
         ChatWebhookNotifier(
             "https://chat.example/hooks/T000/B000/XXXX", transport=httpx.MockTransport(fake_chat)
         ),
         name="chat",
     )
-    ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key")
-    ws.create_profile("aha", spoke="aha", alias="aha-main")
-    ws.validate("aha")
-    ws.publish("aha")
-    ws.run("aha")
+    ws.profiles.add_alias(
+        "aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key"
+    )
+    ws.profiles.create("aha", spoke="aha", alias="aha-main")
+    ws.profiles.validate("aha")
+    ws.profiles.publish("aha")
+    ws.jobs.run("aha")
     for model in ("Aha! Roadmaps", "Aha! Develop", "Aha! Teamwork"):
-        ws.set_reclamation_rule(model, notify_user=True, days_before_auto_reclaim=7)
-    plan = ws.plan("aha")  # every item is a notice: nobody loses a seat without being asked
-    report = ws.apply(plan.id or "", cap=0)  # cap 0: no vendor change at all, notices only
+        ws.rules.set_reclamation(model, notify_user=True, days_before_auto_reclaim=7)
+    plan = ws.plans.create("aha")  # every item is a notice: nobody loses a seat without being asked
+    report = ws.plans.apply(plan.id or "", cap=0)  # cap 0: no vendor change at all, notices only
     print(f"plan {plan.id}: {report.counts}")
     print(f"chat messages posted: {len(received)}")
     print(received[0]["text"].splitlines()[0])
-    outbox = ws.outbox()
+    outbox = ws.outbox.query()
     print(
         f"outbox: {len(outbox)} notifications, delivered via {sorted({n.channel for n in outbox})}"
     )

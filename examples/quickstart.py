@@ -15,12 +15,14 @@ sandbox = SandboxApp(user_count=300, api_keys=["example-key"])
 http = HttpOptions(transport=sandbox.transport())  # replace with HttpOptions() for a real account
 
 with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", http=http) as ws:
-    ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key")
-    ws.create_profile("aha", spoke="aha", alias="aha-main")
-    for check in ws.validate("aha").checks:
+    ws.profiles.add_alias(
+        "aha-main", spoke="aha", base_url="https://acme.aha.io", api_key="example-key"
+    )
+    ws.profiles.create("aha", spoke="aha", alias="aha-main")
+    for check in ws.profiles.validate("aha").checks:
         print(f"{check.process.value:9} {'ok' if check.ok else 'FAILED'}  {check.message}")
-    ws.publish("aha")
-    report = ws.run("aha")
+    ws.profiles.publish("aha")
+    report = ws.jobs.run("aha")
     print(f"seats by model: {ws.store.count_subscriptions('aha', by='software_model')}")
     print(f"verdicts: {report.verdicts}")
     print(f"reclaim plan (dry run): {len(report.plan)} seats")

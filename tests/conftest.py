@@ -43,10 +43,12 @@ def workspace(tmp_path: Path, sandbox: SandboxApp) -> Iterator[Workspace]:
 @pytest.fixture
 def published(workspace: Workspace) -> Workspace:
     """The workspace with a validated, published Aha! profile called ``aha``."""
-    workspace.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY)
-    workspace.create_profile("aha", spoke="aha", alias="aha-main")
-    assert workspace.validate("aha").download_ok
-    workspace.publish("aha")
+    workspace.profiles.add_alias(
+        "aha-main", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY
+    )
+    workspace.profiles.create("aha", spoke="aha", alias="aha-main")
+    assert workspace.profiles.validate("aha").download_ok
+    workspace.profiles.publish("aha")
     return workspace
 
 

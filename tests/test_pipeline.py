@@ -23,28 +23,28 @@ from .conftest import API_KEY
 
 
 def test_profile_lifecycle_draft_validated_published(workspace: Workspace) -> None:
-    workspace.add_alias("a", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY)
-    prof = workspace.create_profile("aha", spoke="aha", alias="a")
+    workspace.profiles.add_alias("a", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY)
+    prof = workspace.profiles.create("aha", spoke="aha", alias="a")
     assert prof.status is ProfileStatus.DRAFT
     with pytest.raises(ProfileStateError, match="validate"):
-        workspace.publish("aha")
+        workspace.profiles.publish("aha")
     with pytest.raises(ProfileStateError, match="only published profiles run"):
-        workspace.run("aha")
-    report = workspace.validate("aha")
+        workspace.jobs.run("aha")
+    report = workspace.profiles.validate("aha")
     assert [c.ok for c in report.checks] == [True, True, True]
-    assert workspace.profile("aha").status is ProfileStatus.VALIDATED
-    assert workspace.profile("aha").integration_user_id == report.identity.external_user_id  # type: ignore[union-attr]
-    assert workspace.publish("aha").status is ProfileStatus.PUBLISHED
-    actions = [e.action for e in workspace.audit()]
+    assert workspace.profiles.get("aha").status is ProfileStatus.VALIDATED
+    assert workspace.profiles.get("aha").integration_user_id == report.identity.external_user_id  # type: ignore[union-attr]
+    assert workspace.profiles.publish("aha").status is ProfileStatus.PUBLISHED
+    actions = [e.action for e in workspace.audit.query()]
     assert actions == ["profile.created", "profile.validated", "profile.published"]
 
 
 def test_daily_run_creates_candidates_once_and_only_for_safe_seats(
     published: Workspace, sandbox: SandboxApp
 ) -> None:
-    first = published.run("aha")
+    first = published.jobs.run("aha")
     assert first.ok and first.candidates_created > 0
-    second = published.run("aha")
+    second = published.jobs.run("aha")
     assert second.candidates_created == 0
     assert len(second.plan) == len(first.plan) == first.candidates_created
     users = {u["id"]: u for u in sandbox.users()}
@@ -52,31 +52,31 @@ def test_daily_run_creates_candidates_once_and_only_for_safe_seats(
         user = users[item.subscription.external_user_id]
         assert user["enabled"] and not user["administrator"]
         assert user["id"] != sandbox.integration_user_id
-    subs = published.subscriptions("aha")
+    subs = published.subscriptions.query("aha")
     assert len(subs) == len({(s.external_user_id, s.identifier) for s in subs})
-    assert {j.process for j in published.jobs("aha")} == {"download", "activity", "evaluate"}
+    assert {j.process for j in published.jobs.query("aha")} == {"download", "activity", "evaluate"}
 
 
 def test_exclusion_rule_skips_an_open_candidate(published: Workspace) -> None:
-    report = published.run("aha")
+    report = published.jobs.run("aha")
     victim = report.plan.items[0].subscription.user_principal_name
     published.store.add_exclusion_rule(ExclusionRule(kind="user", value=victim))
-    again = published.run("aha")
+    again = published.jobs.run("aha")
     assert again.candidates_skipped >= 1
     assert victim not in {i.subscription.user_principal_name for i in again.plan.items}
-    closed = published.candidates("aha", states={CandidateState.CLOSED_SKIPPED})
+    closed = published.candidates.query("aha", states={CandidateState.CLOSED_SKIPPED})
     assert victim in {c.user_principal_name for c in closed}
 
 
 def test_activity_coming_back_cancels_the_candidate(
     published: Workspace, sandbox: SandboxApp
 ) -> None:
-    report = published.run("aha")
+    report = published.jobs.run("aha")
     sub = report.plan.items[0].subscription
     user = sandbox.user(sub.external_user_id)
     user["accessed_at"] = published.clock().isoformat().replace("+00:00", "Z")
     sandbox.set_user(user)
-    again = published.run("aha")
+    again = published.jobs.run("aha")
     assert again.candidates_canceled >= 1
     assert sub.id not in {i.subscription.id for i in again.plan.items}
 
@@ -84,34 +84,34 @@ def test_activity_coming_back_cancels_the_candidate(
 def test_vanished_user_closes_subscription_and_skips_candidate(
     published: Workspace, sandbox: SandboxApp
 ) -> None:
-    report = published.run("aha")
+    report = published.jobs.run("aha")
     sub = report.plan.items[0].subscription
     user = sandbox.user(sub.external_user_id)
     user["enabled"] = False  # disabled in Aha! by someone else: holds no seat any more
     sandbox.set_user(user)
-    again = published.run("aha")
+    again = published.jobs.run("aha")
     assert again.jobs[0].counts["closed"] >= 1
-    assert sub.id not in {s.id for s in published.subscriptions("aha")}
+    assert sub.id not in {s.id for s in published.subscriptions.query("aha")}
     assert again.candidates_skipped >= 1
 
 
 def test_reclaim_off_still_creates_candidates_but_plan_says_detect_only(
     published: Workspace,
 ) -> None:
-    prof = published.profile("aha")
+    prof = published.profiles.get("aha")
     published.store.save_profile(
         attrs.evolve(prof, processes=attrs.evolve(prof.processes, reclaim=False))
     )
-    report = published.run("aha")
+    report = published.jobs.run("aha")
     assert report.candidates_created > 0 and report.plan.reclaim_enabled is False
 
 
 def test_activity_off_means_nothing_is_proposed(published: Workspace) -> None:
-    prof = published.profile("aha")
+    prof = published.profiles.get("aha")
     published.store.save_profile(
         attrs.evolve(prof, processes=attrs.evolve(prof.processes, activity=False))
     )
-    report = published.run("aha")
+    report = published.jobs.run("aha")
     assert report.candidates_created == 0
     assert set(report.verdicts) <= {
         "no_activity_data",
@@ -146,15 +146,15 @@ def _swap_transport(ws: Workspace, handler: object) -> None:
 def test_failed_download_keeps_the_store_and_records_a_failed_job(
     published: Workspace, handler: object, error: type[Exception], fragment: str
 ) -> None:
-    published.run("aha")
-    before = published.subscriptions("aha")
-    cands = published.candidates("aha")
+    published.jobs.run("aha")
+    before = published.subscriptions.query("aha")
+    cands = published.candidates.query("aha")
     _swap_transport(published, handler)
     with pytest.raises(error, match=fragment):
-        published.run("aha")
-    assert published.subscriptions("aha") == before
-    assert published.candidates("aha") == cands
-    latest = published.jobs("aha")[0]
+        published.jobs.run("aha")
+    assert published.subscriptions.query("aha") == before
+    assert published.candidates.query("aha") == cands
+    latest = published.jobs.query("aha")[0]
     assert latest.process == "download" and latest.status is JobStatus.FAILED
     assert fragment in (latest.error or "")
 
@@ -162,8 +162,8 @@ def test_failed_download_keeps_the_store_and_records_a_failed_job(
 def test_malformed_page_midway_rolls_back_the_whole_download(
     published: Workspace, sandbox: SandboxApp
 ) -> None:
-    published.run("aha")
-    before = published.subscriptions("aha")
+    published.jobs.run("aha")
+    before = published.subscriptions.query("aha")
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.params.get("page") == "2":
@@ -179,21 +179,21 @@ def test_malformed_page_midway_rolls_back_the_whole_download(
         sandbox.set_user({**template, "id": str(90000 + i), "email": f"new{i}@example.com"})
     _swap_transport(published, handler)
     with pytest.raises(BadPayloadError, match=r"\.id"):
-        published.run("aha")
-    assert published.subscriptions("aha") == before
+        published.jobs.run("aha")
+    assert published.subscriptions.query("aha") == before
 
 
 def test_missing_api_key_is_a_config_error(workspace: Workspace) -> None:
-    workspace.add_alias("a", spoke="aha", base_url="https://acme.aha.io")
-    workspace.create_profile("aha", spoke="aha", alias="a")
+    workspace.profiles.add_alias("a", spoke="aha", base_url="https://acme.aha.io")
+    workspace.profiles.create("aha", spoke="aha", alias="a")
     with pytest.raises(ConfigError, match="no API key"):
-        workspace.validate("aha")
+        workspace.profiles.validate("aha")
 
 
 def test_bad_config_names_the_field(workspace: Workspace) -> None:
     with pytest.raises(ConfigError, match="alias.base_url"):
-        workspace.add_alias("a", spoke="aha", base_url="acme.aha.io")
+        workspace.profiles.add_alias("a", spoke="aha", base_url="acme.aha.io")
     with pytest.raises(ConfigError, match="alias.name"):
-        workspace.add_alias("Not A Name", spoke="aha", base_url="https://acme.aha.io")
+        workspace.profiles.add_alias("Not A Name", spoke="aha", base_url="https://acme.aha.io")
     with pytest.raises(ConfigError, match="no connection alias"):
-        workspace.create_profile("p", spoke="aha", alias="missing")
+        workspace.profiles.create("p", spoke="aha", alias="missing")

@@ -40,16 +40,16 @@ def test_api_key_never_reaches_db_reprs_or_logs(
     published: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    report = published.run("aha")
+    report = published.jobs.run("aha")
     assert published.path is not None
     raw = b"".join(
         p.read_bytes() for p in published.path.parent.glob("ws.db*") if "secrets" not in p.name
     )
     assert API_KEY.encode() not in raw
     for text in (
-        repr(published.context("aha")),
+        repr(published.profiles.context("aha")),
         repr(report),
         caplog.text,
-        repr(published.audit()),
+        repr(published.audit.query()),
     ):
         assert API_KEY not in text

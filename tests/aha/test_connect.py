@@ -40,16 +40,16 @@ def ws(tmp_path: Path, app: SandboxApp) -> Iterator[Workspace]:
     workspace = Workspace.open(
         tmp_path / "ws.db", http=HttpOptions(transport=app.transport(), rate_limit=False)
     )
-    workspace.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io")
-    workspace.create_profile("aha", spoke="aha", alias="aha-main")
+    workspace.profiles.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io")
+    workspace.profiles.create("aha", spoke="aha", alias="aha-main")
     yield workspace
     workspace.close()
 
 
 def test_two_call_oauth_then_validate_publish_run(ws: Workspace, app: SandboxApp) -> None:
-    url = ws.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    url = ws.profiles.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     assert url.startswith("https://acme.aha.io/oauth/authorize?")
-    token = ws.oauth_complete("aha", _approve(url, app.transport()))
+    token = ws.profiles.oauth_complete("aha", _approve(url, app.transport()))
     assert token.refreshable and token.expires_at is not None
     assert ws.store.get_alias("aha-main").auth_type == "oauth2"  # type: ignore[union-attr]
     assert {
@@ -57,25 +57,25 @@ def test_two_call_oauth_then_validate_publish_run(ws: Workspace, app: SandboxApp
         "alias/aha-main/client_secret",
         "alias/aha-main/oauth_token",
     } <= set(ws.secrets.names())
-    assert ws.validate("aha").download_ok
-    ws.publish("aha")
-    report = ws.run("aha")
+    assert ws.profiles.validate("aha").download_ok
+    ws.profiles.publish("aha")
+    report = ws.jobs.run("aha")
     assert report.ok and app.oauth.issued == 1
 
 
 def test_an_expired_token_is_refreshed_and_the_rotation_is_saved(
     ws: Workspace, app: SandboxApp
 ) -> None:
-    ws.oauth_complete(
+    ws.profiles.oauth_complete(
         "aha",
         _approve(
-            ws.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+            ws.profiles.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
             app.transport(),
         ),
     )
     before = ws.secrets.get("alias/aha-main/oauth_token")
     app.oauth.expire_all()  # the server says 401 now
-    assert ws.validate("aha").download_ok
+    assert ws.profiles.validate("aha").download_ok
     assert app.oauth.refreshed == 1
     assert ws.secrets.get("alias/aha-main/oauth_token") != before
 
@@ -85,46 +85,46 @@ def test_without_refresh_tokens_a_revoked_token_asks_to_reauthorize(tmp_path: Pa
     with Workspace.open(
         tmp_path / "ws.db", http=HttpOptions(transport=app.transport(), rate_limit=False)
     ) as ws:
-        ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io")
-        ws.create_profile("aha", spoke="aha", alias="aha-main")
-        token = ws.oauth_complete(
+        ws.profiles.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io")
+        ws.profiles.create("aha", spoke="aha", alias="aha-main")
+        token = ws.profiles.oauth_complete(
             "aha",
             _approve(
-                ws.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+                ws.profiles.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
                 app.transport(),
             ),
         )
         assert not token.refreshable and token.expires_at is None
         app.oauth.revoke_all()
         with pytest.raises(AuthenticationError) as info:
-            list(ws.spoke_for(ws.profile("aha")).download(ws.context("aha")))
+            list(ws.profiles.spoke_for(ws.profiles.get("aha")).download(ws.profiles.context("aha")))
         assert "re-authorize this profile: saas-license connect aha" in str(info.value)
 
 
 def test_a_forged_redirect_stores_nothing(ws: Workspace, app: SandboxApp) -> None:
-    url = ws.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    url = ws.profiles.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     redirected = _approve(url, app.transport())
     forged = redirected.split("&state=")[0] + "&state=attacker"
     with pytest.raises(AuthenticationError, match="state does not match"):
-        ws.oauth_complete("aha", forged)
+        ws.profiles.oauth_complete("aha", forged)
     assert list(ws.secrets.names()) == []
     assert ws.store.get_alias("aha-main").auth_type == "api_key"  # type: ignore[union-attr]
     assert app.oauth.issued == 0
 
 
 def test_a_wrong_client_secret_is_clear_and_stores_nothing(ws: Workspace, app: SandboxApp) -> None:
-    url = ws.oauth_begin("aha", client_id=CLIENT_ID, client_secret="not-it")
+    url = ws.profiles.oauth_begin("aha", client_id=CLIENT_ID, client_secret="not-it")
     with pytest.raises(AuthenticationError, match="invalid_client"):
-        ws.oauth_complete("aha", _approve(url, app.transport()))
+        ws.profiles.oauth_complete("aha", _approve(url, app.transport()))
     assert list(ws.secrets.names()) == []
 
 
 def test_publishing_is_refused_until_download_validates(ws: Workspace) -> None:
-    ws.connect_api_key("aha", "not-a-valid-key")
-    report = ws.validate("aha")
+    ws.profiles.connect_api_key("aha", "not-a-valid-key")
+    report = ws.profiles.validate("aha")
     assert not report.download_ok
     with pytest.raises(ProfileStateError, match="only a validated profile"):
-        ws.publish("aha")
+        ws.profiles.publish("aha")
 
 
 def _browser_thread(url: str) -> None:
@@ -218,19 +218,19 @@ def test_two_accounts_two_profiles_nothing_leaks(tmp_path: Path) -> None:
     with Workspace.open(
         tmp_path / "ws.db", http=HttpOptions(transport=transport, rate_limit=False)
     ) as ws:
-        ws.add_alias("aha-us", spoke="aha", base_url="https://us.aha.io", api_key="us-key")
-        ws.add_alias("aha-eu", spoke="aha", base_url="https://eu.aha.io", parent="aha-us")
-        ws.create_profile("us", spoke="aha", alias="aha-us")
-        ws.create_profile("eu", spoke="aha", alias="aha-eu")
-        assert "api_key" not in ws.context("eu").credentials  # a child inherits no secret
-        url = ws.oauth_begin("eu", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-        ws.oauth_complete("eu", _approve(url, transport))
+        ws.profiles.add_alias("aha-us", spoke="aha", base_url="https://us.aha.io", api_key="us-key")
+        ws.profiles.add_alias("aha-eu", spoke="aha", base_url="https://eu.aha.io", parent="aha-us")
+        ws.profiles.create("us", spoke="aha", alias="aha-us")
+        ws.profiles.create("eu", spoke="aha", alias="aha-eu")
+        assert "api_key" not in ws.profiles.context("eu").credentials  # a child inherits no secret
+        url = ws.profiles.oauth_begin("eu", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        ws.profiles.oauth_complete("eu", _approve(url, transport))
         for name in ("us", "eu"):
-            assert ws.validate(name).download_ok
-            ws.publish(name)
-            assert ws.run(name).ok
-        us_ids = {s.external_user_id for s in ws.subscriptions("us")}
-        eu_ids = {s.external_user_id for s in ws.subscriptions("eu")}
+            assert ws.profiles.validate(name).download_ok
+            ws.profiles.publish(name)
+            assert ws.jobs.run(name).ok
+        us_ids = {s.external_user_id for s in ws.subscriptions.query("us")}
+        eu_ids = {s.external_user_id for s in ws.subscriptions.query("eu")}
     assert us_ids <= set(us.user_ids()) and eu_ids <= set(eu.user_ids())
     assert set(seen["us"]) == {"Bearer us-key"}
     assert seen["eu"] and all(a.startswith("Bearer ") for a in seen["eu"])
@@ -239,13 +239,13 @@ def test_two_accounts_two_profiles_nothing_leaks(tmp_path: Path) -> None:
 
 def test_tokens_can_live_in_a_store_of_your_own(ws: Workspace, app: SandboxApp) -> None:
     stores: dict[str, MemoryTokenStore] = {}
-    ws.use_token_store(lambda alias: stores.setdefault(alias.name, MemoryTokenStore()))
-    url = ws.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    ws.oauth_complete("aha", _approve(url, app.transport()))
+    ws.profiles.use_token_store(lambda alias: stores.setdefault(alias.name, MemoryTokenStore()))
+    url = ws.profiles.oauth_begin("aha", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    ws.profiles.oauth_complete("aha", _approve(url, app.transport()))
     assert stores["aha-main"].load() is not None
     assert "alias/aha-main/oauth_token" not in set(ws.secrets.names())
     app.oauth.expire_all()
-    assert ws.validate("aha").download_ok  # refreshed through the custom store
+    assert ws.profiles.validate("aha").download_ok  # refreshed through the custom store
     refreshed = stores["aha-main"].load()
     assert refreshed is not None and app.oauth.user_for(refreshed.access_token.reveal())
 

@@ -140,16 +140,16 @@ def test_activity_comes_with_the_download_and_the_hook_adds_only_extra_signals(
     ws = Workspace.open(
         tmp_path / "ws.db", http=HttpOptions(transport=app.transport(), rate_limit=False)
     )
-    ws.add_alias("a", spoke="aha", base_url="https://acme.aha.io", api_key="k")
-    ws.create_profile("p", spoke="aha", alias="a")
-    ws.validate("p")
-    ws.publish("p")
+    ws.profiles.add_alias("a", spoke="aha", base_url="https://acme.aha.io", api_key="k")
+    ws.profiles.create("p", spoke="aha", alias="a")
+    ws.profiles.validate("p")
+    ws.profiles.publish("p")
     app.requests.clear()
-    report = ws.run("p")
+    report = ws.jobs.run("p")
     listings = [path for method, path in app.requests if path == "/api/v1/users"]
     assert len(listings) == 1  # 200 users: one page, read once for seats and activity
     activity = next(j for j in report.jobs if j.process == "activity")
-    subs = ws.subscriptions("p")
+    subs = ws.subscriptions.query("p")
     assert activity.counts["from_download"] == len(subs)
     enabled = {u["id"]: u for u in app.users() if u["enabled"]}
     assert all(s.activity_checked_at is not None for s in subs)
@@ -407,8 +407,8 @@ def test_validate_explain_on_the_command_line(
     ws_path = tmp_path / "ws.db"
     with SandboxServer(app) as server:
         ws = Workspace.open(ws_path)
-        ws.add_alias("a", spoke="aha", base_url=server.base_url, api_key="k")
-        ws.create_profile("p", spoke="aha", alias="a")
+        ws.profiles.add_alias("a", spoke="aha", base_url=server.base_url, api_key="k")
+        ws.profiles.create("p", spoke="aha", alias="a")
         ws.close()
         code = 0
         try:

@@ -38,19 +38,21 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     app = SandboxApp(user_count=150, api_keys=[API_KEY], seed=5)
     path = folder / "ws.db"
     with Workspace.open(path, http=HttpOptions(transport=app.transport(), rate_limit=False)) as ws:
-        ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY)
-        ws.create_profile("aha", spoke="aha", alias="aha-main")
-        assert ws.validate("aha").download_ok
-        ws.publish("aha")
-        ws.run("aha")
-        ws.add_entitlement(
+        ws.profiles.add_alias(
+            "aha-main", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY
+        )
+        ws.profiles.create("aha", spoke="aha", alias="aha-main")
+        assert ws.profiles.validate("aha").download_ok
+        ws.profiles.publish("aha")
+        ws.jobs.run("aha")
+        ws.finance.add_entitlement(
             "Aha! Roadmaps",
             purchased_rights=50,
             unit_cost="59.00",
             currency="USD",
             start="2026-01-01",
         )
-        ws.add_exclusion_rule(kind="domain", value="partner.example", effect="reclaim")
+        ws.rules.add_exclusion(kind="domain", value="partner.example", effect="reclaim")
     return path
 
 

@@ -30,59 +30,59 @@ ENT: dict[str, Any] = {
 Call = Callable[[Workspace, Path], object]
 
 CASES: list[tuple[str, Call, str]] = [
-    ("rule-typo-model", lambda ws, _: ws.set_reclamation_rule("Aha! Roadmap"), "Aha! Roadmap'"),
+    ("rule-typo-model", lambda ws, _: ws.rules.set_reclamation("Aha! Roadmap"), "Aha! Roadmap'"),
     (
         "rule-true-days",
-        lambda ws, _: ws.set_reclamation_rule(RM, inactivity_days=True),
+        lambda ws, _: ws.rules.set_reclamation(RM, inactivity_days=True),
         "inactivity_days",
     ),
     (
         "rule-float-days",
-        lambda ws, _: ws.set_reclamation_rule(RM, inactivity_days=90.5),
+        lambda ws, _: ws.rules.set_reclamation(RM, inactivity_days=90.5),
         "inactivity_days",
     ),
     (
         "rule-inf-days",
-        lambda ws, _: ws.set_reclamation_rule(RM, inactivity_days=math.inf),
+        lambda ws, _: ws.rules.set_reclamation(RM, inactivity_days=math.inf),
         "inactivity_days",
     ),
     (
         "rule-nan-days",
-        lambda ws, _: ws.set_reclamation_rule(RM, cooldown_days=math.nan),
+        lambda ws, _: ws.rules.set_reclamation(RM, cooldown_days=math.nan),
         "cooldown_days",
     ),
     (
         "rule-false-string",
-        lambda ws, _: ws.set_reclamation_rule(RM, notify_user="false"),
+        lambda ws, _: ws.rules.set_reclamation(RM, notify_user="false"),
         "notify_user",
     ),
-    ("rule-active-zero", lambda ws, _: ws.set_reclamation_rule(RM, active=0), "active"),
-    ("rule-unknown-key", lambda ws, _: ws.set_reclamation_rule(RM, colour="blue"), "colour"),
+    ("rule-active-zero", lambda ws, _: ws.rules.set_reclamation(RM, active=0), "active"),
+    ("rule-unknown-key", lambda ws, _: ws.rules.set_reclamation(RM, colour="blue"), "colour"),
     (
         "rule-free-model",
-        lambda ws, _: ws.set_reclamation_rule(FREE, inactivity_days=30),
+        lambda ws, _: ws.rules.set_reclamation(FREE, inactivity_days=30),
         "seats would become candidates",
     ),
     (
         "rule-big-share",
-        lambda ws, _: ws.set_reclamation_rule(RM, inactivity_days=1),
+        lambda ws, _: ws.rules.set_reclamation(RM, inactivity_days=1),
         "seats would become candidates",
     ),
     (
         "import-true-days",
-        lambda ws, _: ws.import_rules(
+        lambda ws, _: ws.rules.load(
             {"reclamation": [{"software_model": RM, "inactivity_days": True}]}
         ),
         "rules.reclamation[0].inactivity_days",
     ),
     (
         "import-unknown-model",
-        lambda ws, _: ws.import_rules({"reclamation": [{"software_model": "Nope"}]}),
+        lambda ws, _: ws.rules.load({"reclamation": [{"software_model": "Nope"}]}),
         "rules.reclamation[0].software_model",
     ),
     (
         "import-big-share",
-        lambda ws, _: ws.import_rules(
+        lambda ws, _: ws.rules.load(
             {
                 "exclusions": [{"kind": "domain", "value": "x.test"}],
                 "reclamation": [{"software_model": RM, "inactivity_days": 1}],
@@ -92,109 +92,123 @@ CASES: list[tuple[str, Call, str]] = [
     ),
     (
         "exclusion-bad-kind",
-        lambda ws, _: ws.add_exclusion_rule(kind="team", value="x"),
+        lambda ws, _: ws.rules.add_exclusion(kind="team", value="x"),
         "exclusion_rule.kind",
     ),
     (
         "exclusion-string-active",
-        lambda ws, _: ws.add_exclusion_rule(kind="user", value="x", active="no"),
+        lambda ws, _: ws.rules.add_exclusion(kind="user", value="x", active="no"),
         "exclusion_rule.active",
     ),
     (
         "exclusion-update-string",
-        lambda ws, _: ws.update_exclusion_rule(1, active="false"),
+        lambda ws, _: ws.rules.update_exclusion(1, active="false"),
         "exclusion_rule.active",
     ),
     (
         "exclusion-unknown-key",
-        lambda ws, _: ws.add_exclusion_rule(kind="user", value="x", efect="cost"),
+        lambda ws, _: ws.rules.add_exclusion(kind="user", value="x", efect="cost"),
         "efect",
     ),
     (
         "option-string-false",
-        lambda ws, _: ws.update_profile("aha", options={"aha.audits": "False"}),
+        lambda ws, _: ws.profiles.update("aha", options={"aha.audits": "False"}),
         "aha.audits",
     ),
-    ("option-int", lambda ws, _: ws.update_profile("aha", options={"aha.audits": 0}), "aha.audits"),
+    (
+        "option-int",
+        lambda ws, _: ws.profiles.update("aha", options={"aha.audits": 0}),
+        "aha.audits",
+    ),
     (
         "option-unknown",
-        lambda ws, _: ws.update_profile("aha", options={"aha.audit": True}),
+        lambda ws, _: ws.profiles.update("aha", options={"aha.audit": True}),
         "aha.audit'",
     ),
     (
         "look-back-bool",
-        lambda ws, _: ws.update_profile("aha", activity_look_back_days=True),
+        lambda ws, _: ws.profiles.update("aha", activity_look_back_days=True),
         "activity_look_back_days",
     ),
     (
         "alias-plain-http",
-        lambda ws, _: ws.add_alias("x", spoke="aha", base_url="http://example.com"),
+        lambda ws, _: ws.profiles.add_alias("x", spoke="aha", base_url="http://example.com"),
         "alias.base_url",
     ),
     (
         "alias-http-lookalike",
-        lambda ws, _: ws.add_alias("x", spoke="aha", base_url="http://127.0.0.1.evil.example"),
+        lambda ws, _: ws.profiles.add_alias(
+            "x", spoke="aha", base_url="http://127.0.0.1.evil.example"
+        ),
         "alias.base_url",
     ),
     (
         "ent-float-cost",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "unit_cost": 59.5}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "unit_cost": 59.5}),
         "unit_cost",
     ),
     (
         "ent-european-cost",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "unit_cost": "1.200,50"}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "unit_cost": "1.200,50"}),
         "unit_cost",
     ),
     (
         "ent-nan-decimal",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "unit_cost": Decimal("NaN")}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "unit_cost": Decimal("NaN")}),
         "unit_cost",
     ),
     (
         "ent-huge-cost",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "unit_cost": Decimal("1e23")}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "unit_cost": Decimal("1e23")}),
         "unit_cost",
     ),
-    ("ent-xyz", lambda ws, _: ws.add_entitlement(RM, **{**ENT, "currency": "XYZ"}), "currency"),
+    (
+        "ent-xyz",
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "currency": "XYZ"}),
+        "currency",
+    ),
     (
         "ent-1e23-rights",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "purchased_rights": 10**23}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "purchased_rights": 10**23}),
         "purchased_rights",
     ),
     (
         "ent-bool-rights",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "purchased_rights": True}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "purchased_rights": True}),
         "purchased_rights",
     ),
     (
         "ent-float-rights",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "purchased_rights": 10.0}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "purchased_rights": 10.0}),
         "purchased_rights",
     ),
     (
         "ent-month-13",
-        lambda ws, _: ws.add_entitlement(RM, **{**ENT, "start": "2026-13-01"}),
+        lambda ws, _: ws.finance.add_entitlement(RM, **{**ENT, "start": "2026-13-01"}),
         "start",
     ),
-    ("ent-typo-model", lambda ws, _: ws.add_entitlement("Aha! Roadmap", **ENT), "software_model"),
-    ("ent-edit-currency", lambda ws, _: ws.edit_entitlement(1, currency="XYZ"), "currency"),
-    ("ent-edit-unknown-field", lambda ws, _: ws.edit_entitlement(1, seats=3), "seats"),
+    (
+        "ent-typo-model",
+        lambda ws, _: ws.finance.add_entitlement("Aha! Roadmap", **ENT),
+        "software_model",
+    ),
+    ("ent-edit-currency", lambda ws, _: ws.finance.edit_entitlement(1, currency="XYZ"), "currency"),
+    ("ent-edit-unknown-field", lambda ws, _: ws.finance.edit_entitlement(1, seats=3), "seats"),
     (
         "ent-import-last-row",
-        lambda ws, tmp: ws.import_entitlements(
+        lambda ws, tmp: ws.finance.import_entitlements(
             _csv(tmp, f"{RM},10,59.00,USD,2026-01-01", f"{RM},1e23,59.00,USD,2026-01-01")
         ),
         "purchased_rights",
     ),
     (
         "ent-import-binary",
-        lambda ws, tmp: ws.import_entitlements(_bytes(tmp, b"\x00\x01\xff")),
+        lambda ws, tmp: ws.finance.import_entitlements(_bytes(tmp, b"\x00\x01\xff")),
         "csv",
     ),
     (
         "rules-file-binary",
-        lambda ws, tmp: ws.import_rules(_bytes(tmp, b"\x00\xff\xfe", "r.json")),
+        lambda ws, tmp: ws.rules.load(_bytes(tmp, b"\x00\xff\xfe", "r.json")),
         "rules file",
     ),
     ("open-postgresql", lambda ws, tmp: Workspace.open("postgresql://db.example/x"), "postgresql"),
@@ -239,14 +253,14 @@ def test_api_refuses_in_one_line_and_nothing_changes(
 def test_a_big_change_goes_through_when_allowed(ws_path: Path) -> None:
     with Workspace.open(ws_path, create=False) as ws:
         with pytest.raises(BigChangeError) as info:
-            ws.set_reclamation_rule(RM, inactivity_days=1)
+            ws.rules.set_reclamation(RM, inactivity_days=1)
         impact = info.value.impact
         assert impact.total > 0.1 * impact.seats["aha"] and not impact.free_model
         assert str(impact.total) in str(info.value)
-        rule = ws.set_reclamation_rule(RM, inactivity_days=1, allow_big_change=True)
+        rule = ws.rules.set_reclamation(RM, inactivity_days=1, allow_big_change=True)
         assert rule.inactivity_days == 1
         # a small change needs no confirmation
-        assert ws.set_reclamation_rule(RM, inactivity_days=400).inactivity_days == 400
+        assert ws.rules.set_reclamation(RM, inactivity_days=400).inactivity_days == 400
 
 
 def test_strict_config_still_takes_what_is_right() -> None:

@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from saas_license import RunInProgressError, Workspace
+from saas_license._workspace.candidates import Candidates
+from saas_license._workspace.plans import Plans
 from saas_license.cli import _cmd_rules, cli, exit_code_for
 from saas_license.cli._output import echo_table, safe
 
@@ -30,7 +32,7 @@ def test_an_unexpected_exception_is_one_line_and_minus_vv_shows_the_traceback(
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Workspace, "candidates", boom)
+    monkeypatch.setattr(Candidates, "query", boom)
     quiet = _invoke(ws_path, "candidates")
     assert quiet.exit_code == 1
     assert quiet.stderr.splitlines() == [
@@ -47,7 +49,7 @@ def test_exit_codes_come_from_the_error_tree(
     def busy(*_a: object, **_k: object) -> None:
         raise RunInProgressError("profile aha is running", hint="try again later")
 
-    monkeypatch.setattr(Workspace, "plan", busy)
+    monkeypatch.setattr(Plans, "create", busy)
     result = _invoke(ws_path, "reclaim", "aha")
     assert result.exit_code == 75 and result.stderr.startswith("error: profile aha is running")
     assert exit_code_for(FileNotFoundError(2, "No such file or directory", "x")) == 2
@@ -130,13 +132,13 @@ def test_long_lists_are_summarised_on_a_terminal_and_complete_in_json(ws_path: P
 def test_vendor_text_cannot_drive_the_terminal(
     ws_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = Workspace.candidates
+    real = Candidates.query
 
-    def hostile(self: Workspace, *a: object, **k: object) -> list[object]:
+    def hostile(self: Candidates, *a: object, **k: object) -> list[object]:
         found = real(self, *a, **k)  # type: ignore[arg-type]
         return [attrs.evolve(found[0], user_principal_name="evil\x1b[2J\x1b]0;pwned\x07@x.test")]
 
-    monkeypatch.setattr(Workspace, "candidates", hostile)
+    monkeypatch.setattr(Candidates, "query", hostile)
     result = _invoke(ws_path, "candidates")
     assert "\x1b" not in result.stdout and "\\x1b[2J" in result.stdout
     assert "\x1b" not in json.dumps(json.loads(_invoke(ws_path, "candidates", "--json").stdout))
@@ -149,10 +151,10 @@ def test_vendor_text_cannot_drive_the_terminal(
 def test_profile_options_round_trip(ws_path: Path) -> None:
     assert _invoke(ws_path, "profile", "edit", "aha", "--option", "aha.audits=true").exit_code == 0
     with Workspace.open(ws_path, create=False) as ws:
-        assert ws.profile("aha").options == {"aha.audits": True}
+        assert ws.profiles.get("aha").options == {"aha.audits": True}
     assert _invoke(ws_path, "profile", "edit", "aha", "--option", "aha.audits=").exit_code == 0
     with Workspace.open(ws_path, create=False) as ws:
-        assert ws.profile("aha").options == {}
+        assert ws.profiles.get("aha").options == {}
 
 
 def test_entitlement_import_reports_progress(ws_path: Path, tmp_path: Path) -> None:
@@ -164,5 +166,5 @@ def test_entitlement_import_reports_progress(ws_path: Path, tmp_path: Path) -> N
     )
     seen: list[int] = []
     with Workspace.open(ws_path, create=False) as ws:
-        saved = ws.import_entitlements(csv, progress=seen.append)
+        saved = ws.finance.import_entitlements(csv, progress=seen.append)
     assert len(saved) == 2500 and seen == [999, 1999]

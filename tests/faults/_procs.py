@@ -192,7 +192,7 @@ class Estate:
         assert not wrongful, f"seed {self.seed}: protected users disabled at the vendor: {wrongful}"
         ws = self.open()
         try:
-            active = ws.subscriptions(PROFILE)
+            active = ws.subscriptions.query(PROFILE)
             keys = [(s.external_user_id, s.identifier) for s in active]
             assert len(keys) == len(set(keys)), f"seed {self.seed}: duplicated seats"
             # every user not disabled holds at least one seat (a paid one, or a free viewer's)
@@ -205,7 +205,7 @@ class Estate:
                 f"{sorted(holders - enabled_with_seats)}, only at the vendor "
                 f"{sorted(enabled_with_seats - holders)}"
             )
-            for cand in ws.candidates(PROFILE):
+            for cand in ws.candidates.query(PROFILE):
                 if cand.reclaimed:
                     assert cand.external_user_id in disabled, (
                         f"seed {self.seed}: candidate {cand.id} reclaimed but the user is enabled"
@@ -216,13 +216,15 @@ class Estate:
             for uid in disabled:
                 closed = [
                     c
-                    for c in ws.candidates(PROFILE)
+                    for c in ws.candidates.query(PROFILE)
                     if c.external_user_id == uid and c.state is CandidateState.CLOSED_COMPLETE
                 ]
                 assert closed and all(c.reclaim_id is not None for c in closed), (
                     f"seed {self.seed}: user {uid} disabled at the vendor with no reclaim recorded"
                 )
-            running = [j for j in ws.jobs(PROFILE, limit=1000) if j.status is JobStatus.RUNNING]
+            running = [
+                j for j in ws.jobs.query(PROFILE, limit=1000) if j.status is JobStatus.RUNNING
+            ]
             assert not running, f"seed {self.seed}: jobs left running: {running}"
             assert not ws.store.unresolved_reclaim_actions(PROFILE)
             for uid, n in self.faults.disables.items():
@@ -250,10 +252,10 @@ def make_estate(root: Path, seed: int) -> Iterator[Estate]:
     )
     try:
         ws = estate.open()
-        ws.add_alias("aha-main", spoke="aha", base_url=server.base_url, api_key=key)
-        ws.create_profile(PROFILE, spoke="aha", alias="aha-main")
-        assert ws.validate(PROFILE).download_ok
-        ws.publish(PROFILE)
+        ws.profiles.add_alias("aha-main", spoke="aha", base_url=server.base_url, api_key=key)
+        ws.profiles.create(PROFILE, spoke="aha", alias="aha-main")
+        assert ws.profiles.validate(PROFILE).download_ok
+        ws.profiles.publish(PROFILE)
         ws.close()
         yield estate
     finally:

@@ -155,7 +155,7 @@ def _run(ws: Path, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 def _workspace_seats(ws: Path) -> set[tuple[str, str]]:
     workspace = Workspace.open(ws)
     try:
-        return {(s.external_user_id, s.identifier) for s in workspace.subscriptions("aha")}
+        return {(s.external_user_id, s.identifier) for s in workspace.subscriptions.query("aha")}
     finally:
         workspace.close()
 
@@ -259,7 +259,7 @@ def test_a_sandbox_killed_mid_download_fails_the_run_cleanly_and_the_next_run_re
     assert _workspace_seats(ws) == before  # nothing half-written
     workspace = Workspace.open(ws)
     try:
-        download = next(j for j in workspace.jobs("aha") if j.process == "download")
+        download = next(j for j in workspace.jobs.query("aha") if j.process == "download")
         assert download.status.value == "failed"
     finally:
         workspace.close()

@@ -76,7 +76,7 @@ def _undo_one(estate: Estate) -> None:
     """``undo`` works on whatever recovery decided was reclaimed."""
     ws = estate.open()
     try:
-        done = [c for c in ws.candidates(PROFILE) if c.reclaimed]
+        done = [c for c in ws.candidates.query(PROFILE) if c.reclaimed]
     finally:
         ws.close()
     if not done:
@@ -121,7 +121,7 @@ def test_sigkill_of_run_then_the_next_run_recovers(estate: Estate, point: str) -
     estate.cli("run", PROFILE, check=True)
     ws = estate.open()
     try:
-        statuses = {j.status.value for j in ws.jobs(PROFILE, limit=100)}
+        statuses = {j.status.value for j in ws.jobs.query(PROFILE, limit=100)}
     finally:
         ws.close()
     assert "running" not in statuses
@@ -147,9 +147,9 @@ def test_lost_put_answer_with_a_failing_confirming_read_is_unknown_then_resolved
     assert victim in estate.disabled()  # the vendor did act: recorded as unknown, not failed
     ws = estate.open()
     try:
-        (action,) = [a for a in ws.reclaim_actions(PROFILE) if a.external_user_id == victim]
+        (action,) = [a for a in ws.plans.actions(PROFILE) if a.external_user_id == victim]
         assert action.status == ReclaimStatus.UNKNOWN.value
-        cands = [c for c in ws.candidates(PROFILE) if c.external_user_id == victim]
+        cands = [c for c in ws.candidates.query(PROFILE) if c.external_user_id == victim]
         assert {c.state for c in cands} == {CandidateState.AWAITING_REVOCATION}
     finally:
         ws.close()
@@ -244,10 +244,10 @@ def test_against_a_sandbox_serve_process_with_field_faults_and_a_lost_answer(
             protected[uid] = f"protective fields ({mode}) after the plan"
         print(f"FAULT_SEED={seed}: {mode} administrator/enabled/paid_seat of {dropped}")
         ws = Workspace.open(tmp_path / "ws.db")
-        ws.add_alias("aha-main", spoke="aha", base_url=served.base_url, api_key=key)
-        ws.create_profile(PROFILE, spoke="aha", alias="aha-main")
-        assert ws.validate(PROFILE).download_ok
-        ws.publish(PROFILE)
+        ws.profiles.add_alias("aha-main", spoke="aha", base_url=served.base_url, api_key=key)
+        ws.profiles.create(PROFILE, spoke="aha", alias="aha-main")
+        assert ws.profiles.validate(PROFILE).download_ok
+        ws.profiles.publish(PROFILE)
         ws.close()
         env = {**os.environ, "SAAS_LICENSE_WORKSPACE": str(tmp_path / "ws.db")}
         env.pop("SAAS_LICENSE_KILL_AT", None)
@@ -291,7 +291,7 @@ def test_against_a_sandbox_serve_process_with_field_faults_and_a_lost_answer(
         ws = Workspace.open(tmp_path / "ws.db")
         try:
             assert not ws.store.unresolved_reclaim_actions(PROFILE)
-            reclaimed = {c.external_user_id for c in ws.candidates(PROFILE) if c.reclaimed}
+            reclaimed = {c.external_user_id for c in ws.candidates.query(PROFILE) if c.reclaimed}
             assert reclaimed == newly, f"seed {seed}: workspace {reclaimed} vs vendor {newly}"
         finally:
             ws.close()

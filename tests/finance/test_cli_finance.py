@@ -24,7 +24,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 @pytest.fixture
 def ws_path(published: Workspace) -> str:
     """A workspace after one daily run of the 120-user sandbox, as a path for the CLI."""
-    published.run("aha")
+    published.jobs.run("aha")
     assert published.path is not None
     return str(published.path)
 

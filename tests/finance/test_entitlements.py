@@ -86,33 +86,33 @@ def test_state_is_counted_on_the_organisations_calendar() -> None:
 
 
 def test_workspace_crud_with_audit(fin_ws: Workspace) -> None:
-    ent = fin_ws.add_entitlement(
+    ent = fin_ws.finance.add_entitlement(
         "Roadmaps", purchased_rights=10, unit_cost="59", currency="USD", start="2026-01-01"
     )
-    assert ent.id is not None and fin_ws.entitlement(ent.id) == ent
-    edited = fin_ws.edit_entitlement(ent.id, purchased_rights=12, end="2026-12-31")
+    assert ent.id is not None and fin_ws.finance.entitlement(ent.id) == ent
+    edited = fin_ws.finance.edit_entitlement(ent.id, purchased_rights=12, end="2026-12-31")
     assert (edited.purchased_rights, edited.end) == (12, dt.date(2026, 12, 31))
-    retired = fin_ws.retire_entitlement(ent.id)
+    retired = fin_ws.finance.retire_entitlement(ent.id)
     assert retired.retired_on == NOW.date()
     assert retired.state_at(NOW) is EntitlementState.RETIRED
-    assert fin_ws.entitlements() == [retired]
-    actions = [e.action for e in fin_ws.audit() if e.entity == "entitlement"]
+    assert fin_ws.finance.entitlements() == [retired]
+    actions = [e.action for e in fin_ws.audit.query() if e.entity == "entitlement"]
     assert actions == ["entitlement.created", "entitlement.updated", "entitlement.retired"]
-    updated = next(e for e in fin_ws.audit() if e.action == "entitlement.updated")
+    updated = next(e for e in fin_ws.audit.query() if e.action == "entitlement.updated")
     assert updated.before is not None and updated.before["purchased_rights"] == 10
     assert updated.after is not None and updated.after["purchased_rights"] == 12
-    table = fin_ws.entitlements_table()
+    table = fin_ws.finance.entitlements_table()
     assert table.column("state") == ["retired"] and table.as_of == NOW
 
 
 def test_workspace_refuses_unknown_models_profiles_and_second_currency(fin_ws: Workspace) -> None:
     with pytest.raises(ConfigError) as info:
-        fin_ws.add_entitlement(
+        fin_ws.finance.add_entitlement(
             "Roadmap", purchased_rights=1, unit_cost="1", currency="USD", start="2026-01-01"
         )
     assert info.value.field == "entitlement.software_model" and "Roadmaps" in str(info.value)
     with pytest.raises(ConfigError) as info:
-        fin_ws.add_entitlement(
+        fin_ws.finance.add_entitlement(
             "Roadmaps",
             purchased_rights=1,
             unit_cost="1",
@@ -121,27 +121,27 @@ def test_workspace_refuses_unknown_models_profiles_and_second_currency(fin_ws: W
             profile="aha-xx",
         )
     assert info.value.field == "entitlement.profile"
-    fin_ws.add_entitlement(
+    fin_ws.finance.add_entitlement(
         "Roadmaps", purchased_rights=1, unit_cost="1", currency="USD", start="2026-01-01"
     )
     with pytest.raises(ConfigError) as info:
-        fin_ws.add_entitlement(
+        fin_ws.finance.add_entitlement(
             "Roadmaps", purchased_rights=1, unit_cost="1", currency="EUR", start="2026-01-01"
         )
     assert info.value.field == "entitlement.currency"
     with pytest.raises(ConfigError) as info:
-        fin_ws.edit_entitlement(1, colour="red")
+        fin_ws.finance.edit_entitlement(1, colour="red")
     assert info.value.field == "entitlement"
     with pytest.raises(ConfigError):
-        fin_ws.entitlement(99)
-    assert len(fin_ws.entitlements()) == 1
+        fin_ws.finance.entitlement(99)
+    assert len(fin_ws.finance.entitlements()) == 1
 
 
 def test_price_book_is_the_workspace_default(fin_ws: Workspace) -> None:
     assert isinstance(fin_ws.prices, PriceBook)
     assert isinstance(fin_ws.prices, EntitlementPriceBook)
     assert fin_ws.prices.unit_price("Roadmaps", at=NOW) is None
-    fin_ws.add_entitlement(
+    fin_ws.finance.add_entitlement(
         "Roadmaps",
         purchased_rights=10,
         unit_cost="59",
@@ -149,7 +149,7 @@ def test_price_book_is_the_workspace_default(fin_ws: Workspace) -> None:
         period="monthly",
         start="2026-01-01",
     )
-    fin_ws.add_entitlement(
+    fin_ws.finance.add_entitlement(
         "Roadmaps",
         purchased_rights=5,
         unit_cost="500",

@@ -24,7 +24,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_import_reads_every_row(fin_ws: Workspace, tmp_path: Path) -> None:
-    saved = fin_ws.import_entitlements(_write(tmp_path, GOOD))
+    saved = fin_ws.finance.import_entitlements(_write(tmp_path, GOOD))
     assert [(e.software_model, e.purchased_rights, str(e.unit_cost)) for e in saved] == [
         ("Roadmaps", 100, "59.00"),
         ("Develop", 20, "1200.00"),
@@ -32,8 +32,8 @@ def test_import_reads_every_row(fin_ws: Workspace, tmp_path: Path) -> None:
     ]
     assert saved[1].name == "EU, Develop" and saved[1].profile == "aha-eu"
     assert saved[2].period.value == "annually"  # the default when the cell is empty
-    assert [e.id for e in fin_ws.entitlements()] == [e.id for e in saved]
-    assert sum(1 for a in fin_ws.audit() if a.action == "entitlement.imported") == 3
+    assert [e.id for e in fin_ws.finance.entitlements()] == [e.id for e in saved]
+    assert sum(1 for a in fin_ws.audit.query() if a.action == "entitlement.imported") == 3
 
 
 def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
@@ -51,7 +51,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
         "Develop,1,1\n"  # line 10
     )
     with pytest.raises(CsvImportError) as info:
-        fin_ws.import_entitlements(_write(tmp_path, text))
+        fin_ws.finance.import_entitlements(_write(tmp_path, text))
     problems = [(p.line, p.field) for p in info.value.problems]
     assert problems == [
         (3, "purchased_rights"),
@@ -63,8 +63,8 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
         (10, "row"),
     ]
     assert info.value.field == "csv" and "nothing imported" in str(info.value)
-    assert fin_ws.entitlements() == []
-    assert not [a for a in fin_ws.audit() if a.entity == "entitlement"]
+    assert fin_ws.finance.entitlements() == []
+    assert not [a for a in fin_ws.audit.query() if a.entity == "entitlement"]
 
 
 def test_header_problems(tmp_path: Path) -> None:
@@ -83,10 +83,10 @@ def test_header_problems(tmp_path: Path) -> None:
 
 
 def test_list_csv_round_trips_through_import(fin_ws: Workspace, tmp_path: Path) -> None:
-    fin_ws.import_entitlements(_write(tmp_path, GOOD))
-    exported = fin_ws.entitlements_table().to_csv()
+    fin_ws.finance.import_entitlements(_write(tmp_path, GOOD))
+    exported = fin_ws.finance.entitlements_table().to_csv()
     again = read_entitlements_csv("export.csv", text=exported)
     assert [(e.software_model, e.purchased_rights, e.unit_cost, e.profile) for e in again] == [
         (e.software_model, e.purchased_rights, e.unit_cost, e.profile)
-        for e in fin_ws.entitlements()
+        for e in fin_ws.finance.entitlements()
     ]

@@ -19,11 +19,11 @@ from saas_license._store._sqlite import SqliteStore
 
 
 def test_reconcile_after_a_real_run(published: Workspace) -> None:
-    published.run("aha")
-    published.add_entitlement(
+    published.jobs.run("aha")
+    published.finance.add_entitlement(
         "Aha! Roadmaps", purchased_rights=10, unit_cost="100", currency="EUR", start="2020-01-01"
     )
-    result = published.reconcile()
+    result = published.finance.reconcile()
     seats = published.store.count_subscriptions("aha", by="software_model")
     roadmaps = next(r for r in result.models if r.software_model == "Aha! Roadmaps")
     assert roadmaps.rights_used == seats["Aha! Roadmaps"]  # no exclusion rules yet
@@ -31,35 +31,35 @@ def test_reconcile_after_a_real_run(published: Workspace) -> None:
     assert roadmaps.true_up_cost == Decimal(100) * roadmaps.rights_needed
     open_ids = {
         c.subscription_id
-        for c in published.candidates("aha", states=set(OPEN_STATES))
+        for c in published.candidates.query("aha", states=set(OPEN_STATES))
         if c.software_model == "Aha! Roadmaps"
     }
     assert roadmaps.open_candidates == len(open_ids) > 0
     assert "Aha! Reviewer & Viewer (free)" not in {r.software_model for r in result.models}
     assert result.data_as_of["aha"] is not None
     # reclaiming one seat: it leaves "used" and counts as realised savings
-    cand = next(c for c in published.candidates("aha") if c.software_model == "Aha! Roadmaps")
+    cand = next(c for c in published.candidates.query("aha") if c.software_model == "Aha! Roadmaps")
     published.store.update_candidate(
         attrs.evolve(cand, state=CandidateState.CLOSED_COMPLETE, closed_at=published.clock())
     )
     published.store.deactivate_subscription(cand.subscription_id)
-    again = published.reconcile()
+    again = published.finance.reconcile()
     after = next(r for r in again.models if r.software_model == "Aha! Roadmaps")
     assert after.rights_used == roadmaps.rights_used - 1
     assert (after.reclaimed_seats, after.actual_savings) == (1, Decimal("100.00"))
-    assert 'data-chart="utilisation"' in published.report_html(again)
+    assert 'data-chart="utilisation"' in published.finance.report_html(again)
 
 
 def test_reconcile_runs_on_its_own_schedule(fin_ws: Workspace) -> None:
     now = [dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)]
     fin_ws.clock = lambda: now[0]
-    first = fin_ws.reconcile_if_due(dt.timedelta(days=7))
+    first = fin_ws.finance.reconcile_if_due(dt.timedelta(days=7))
     assert first is not None
     now[0] += dt.timedelta(days=3)
-    assert fin_ws.reconcile_if_due(dt.timedelta(days=7)) is None
+    assert fin_ws.finance.reconcile_if_due(dt.timedelta(days=7)) is None
     now[0] += dt.timedelta(days=5)
-    assert fin_ws.reconcile_if_due(dt.timedelta(days=7)) is not None
-    saved = fin_ws.reconciliations()
+    assert fin_ws.finance.reconcile_if_due(dt.timedelta(days=7)) is not None
+    saved = fin_ws.finance.reconciliations()
     assert [s.as_of for s in saved] == [now[0], first.as_of]
     assert saved[0].data["tables"]["models"]["as_of"] == "2026-06-09T00:00:00.000Z"
 

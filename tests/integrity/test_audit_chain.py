@@ -256,7 +256,7 @@ def test_audit_commands_show_whether_the_chain_verifies(tmp_path: Path) -> None:
     with Workspace.open(path) as ws:
         for i in range(3):
             ws.store.append_audit(_entry(i, "a"))
-        assert ws.verify_audit().ok
+        assert ws.audit.verify().ok
     runner = CliRunner()
     ok = runner.invoke(cli, ["--workspace", str(path), "audit", "verify"])
     assert ok.exit_code == 0 and "audit chain verified: 3 entries in 1 chain" in ok.output
@@ -278,7 +278,7 @@ def test_audit_commands_show_whether_the_chain_verifies(tmp_path: Path) -> None:
 def test_the_report_shows_whether_the_chain_verifies(tmp_path: Path) -> None:
     with Workspace.open(tmp_path / "ws.db") as ws:
         ws.store.append_audit(_entry(1, None))
-        assert "audit chain verified" in ws.report_html()
+        assert "audit chain verified" in ws.finance.report_html()
         ws.store._db.execute("DROP TRIGGER audit_log_no_delete")
-        page = ws.report_html()
+        page = ws.finance.report_html()
         assert "audit chain BROKEN" in page and "Audit log" in page

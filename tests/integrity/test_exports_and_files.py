@@ -50,8 +50,8 @@ def test_every_csv_export_of_the_report_is_neutralised(tmp_path: Path) -> None:
     from saas_license.reports import write_csv
 
     with Workspace.open(tmp_path / "ws.db") as ws:
-        ws.add_software_model("=cmd|' /C calc'!A0", publisher="+evil")
-        ws.add_entitlement(
+        ws.subscriptions.add_model("=cmd|' /C calc'!A0", publisher="+evil")
+        ws.finance.add_entitlement(
             software_model="=cmd|' /C calc'!A0",
             purchased_rights=3,
             unit_cost=Decimal("10"),
@@ -59,7 +59,7 @@ def test_every_csv_export_of_the_report_is_neutralised(tmp_path: Path) -> None:
             start=dt.date(2026, 1, 1),
             name="@evil",
         )
-        result = ws.reconcile()
+        result = ws.finance.reconcile()
         paths = write_csv(result, tmp_path / "out")
     cells = [c for p in paths for row in csv.reader(p.open(newline="")) for c in row]
     assert cells and not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
@@ -68,8 +68,8 @@ def test_every_csv_export_of_the_report_is_neutralised(tmp_path: Path) -> None:
 
 def test_entitlements_round_trip_through_their_csv(tmp_path: Path) -> None:
     with Workspace.open(tmp_path / "ws.db") as ws:
-        ws.add_software_model("Roadmaps", publisher="Aha!")
-        ws.add_entitlement(
+        ws.subscriptions.add_model("Roadmaps", publisher="Aha!")
+        ws.finance.add_entitlement(
             software_model="Roadmaps",
             purchased_rights=3,
             unit_cost=Decimal("10"),
@@ -77,7 +77,7 @@ def test_entitlements_round_trip_through_their_csv(tmp_path: Path) -> None:
             start=dt.date(2026, 1, 1),
             name="=HYPERLINK(1)",
         )
-        exported = ws.entitlements_table().to_csv()
+        exported = ws.finance.entitlements_table().to_csv()
     assert "'=HYPERLINK(1)" in exported
     (again,) = read_entitlements_csv("e.csv", text=exported)
     assert again.name == "=HYPERLINK(1)"  # what we neutralised reads back as it was
@@ -88,7 +88,9 @@ def test_workspace_files_are_owner_only(tmp_path: Path) -> None:
     try:
         target = tmp_path / "new" / "deeper" / "ws.db"
         with Workspace.open(target) as ws:
-            ws.add_alias("a", spoke="aha", base_url="https://acme.aha.io", api_key="k" * 20)
+            ws.profiles.add_alias(
+                "a", spoke="aha", base_url="https://acme.aha.io", api_key="k" * 20
+            )
             ws.store.set_meta("x", "y")
             files = sorted(target.parent.glob("ws.db*"))
             assert {f.name for f in files} >= {

@@ -19,6 +19,7 @@ from saas_license._jobs import JobStatus, RunLock
 from saas_license._scheduling import STALE_AFTER, _Heartbeat, lock_is_stale, run_lock
 from saas_license._store import _sqlite
 from saas_license._store._sqlite import SqliteStore
+from saas_license._workspace.jobs import Jobs
 from saas_license.cli import main
 from saas_license_aha.sandbox import SandboxApp
 
@@ -133,10 +134,10 @@ def test_a_crashed_run_on_another_host_blocks_for_two_minutes_only(harness: Harn
     assert ws.store.acquire_run_lock(crashed, now=clock.now) is None
     clock.advance(seconds=90)
     with pytest.raises(RunInProgressError, match="already running on another-host.example") as e:
-        ws.run("aha")
+        ws.jobs.run("aha")
     assert "2 min after its last heartbeat" in str(e.value)
     clock.advance(seconds=31)
-    assert ws.run("aha").ok
+    assert ws.jobs.run("aha").ok
     assert ws.store.get_run_lock("aha") is None
 
 
@@ -158,8 +159,10 @@ def test_the_holder_beats_and_notices_a_lost_lock(store: SqliteStore) -> None:
 def test_a_run_that_lost_its_lock_stops_writing(published: Workspace, sandbox: SandboxApp) -> None:
     """Another process takes the lock over mid-download: the staged seats are never merged."""
     ws = published
-    ws.run("aha")
-    before = {(s.external_user_id, s.identifier, s.last_seen_at) for s in ws.subscriptions("aha")}
+    ws.jobs.run("aha")
+    before = {
+        (s.external_user_id, s.identifier, s.last_seen_at) for s in ws.subscriptions.query("aha")
+    }
 
     def steal(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/v1/users" and request.url.params.get("page") == "1":
@@ -172,10 +175,12 @@ def test_a_run_that_lost_its_lock_stops_writing(published: Workspace, sandbox: S
 
     ws.http = HttpOptions(transport=httpx.MockTransport(steal), rate_limit=False)
     with pytest.raises(RunInProgressError, match="lost its run lock"):
-        ws.run("aha")
-    after = {(s.external_user_id, s.identifier, s.last_seen_at) for s in ws.subscriptions("aha")}
+        ws.jobs.run("aha")
+    after = {
+        (s.external_user_id, s.identifier, s.last_seen_at) for s in ws.subscriptions.query("aha")
+    }
     assert after == before
-    failed = ws.jobs("aha", limit=1)[0]
+    failed = ws.jobs.query("aha", limit=1)[0]
     assert failed.process == "download" and failed.status is JobStatus.FAILED
 
 
@@ -199,9 +204,9 @@ def test_reads_and_writes_work_during_a_download(
         return sandbox(request)
 
     ws.http = HttpOptions(transport=httpx.MockTransport(meanwhile), rate_limit=False)
-    report = ws.run("aha")
+    report = ws.jobs.run("aha")
     assert report.ok and done == ["wrote"]
-    assert [r.value for r in ws.exclusion_rules()] == ["ceo@example.com"]
+    assert [r.value for r in ws.rules.exclusions()] == ["ceo@example.com"]
     assert ws.store.write_stats.longest_seconds < 5  # a sanity bound, not a timing test
     other.close()
 
@@ -212,8 +217,8 @@ def test_deleting_a_running_profile_is_refused(published: Workspace) -> None:
         run_lock(ws.store, "aha", now=ws.clock(), ttl=STALE_AFTER),
         pytest.raises(RunInProgressError, match="already running"),
     ):
-        ws.delete_profile("aha")
-    assert ws.profile("aha").name == "aha"
+        ws.profiles.delete("aha")
+    assert ws.profiles.get("aha").name == "aha"
 
 
 def _hold_write_lock(path: str) -> sqlite3.Connection:
@@ -276,7 +281,7 @@ def test_every_busy_command_is_one_line_and_exit_75(
             assert exit_.value.code == 75, (argv, err)
             assert "already running" in err or "busy: skipped aha" in err
             assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert published.profile("aha").name == "aha"
+    assert published.profiles.get("aha").name == "aha"
 
 
 def test_the_background_thread_beats_while_the_lock_is_held(store: SqliteStore) -> None:
@@ -305,7 +310,7 @@ def test_a_raw_database_is_locked_is_the_busy_answer_too(
     def locked(*_a: object, **_k: object) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(Workspace, "jobs", locked)
+    monkeypatch.setattr(Jobs, "query", locked)
     with pytest.raises(SystemExit) as exit_:
         main(["--workspace", str(published.path), "jobs"])
     err = capsys.readouterr().err

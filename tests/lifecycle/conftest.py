@@ -187,10 +187,12 @@ class Harness:
             http=HttpOptions(transport=self.sandbox.transport(), rate_limit=False),
             clock=self.clock,
         )
-        self.ws.add_alias("aha-main", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY)
-        self.ws.create_profile("aha", spoke="aha", alias="aha-main")
-        assert self.ws.validate("aha").download_ok
-        self.ws.publish("aha")
+        self.ws.profiles.add_alias(
+            "aha-main", spoke="aha", base_url="https://acme.aha.io", api_key=API_KEY
+        )
+        self.ws.profiles.create("aha", spoke="aha", alias="aha-main")
+        assert self.ws.profiles.validate("aha").download_ok
+        self.ws.profiles.publish("aha")
 
     def close(self) -> None:
         self.ws.close()

@@ -30,26 +30,28 @@ from .conftest import Harness
 
 def test_publish_schedules_daily_jobs_and_runs_move_them(harness: Harness) -> None:
     ws, clock = harness.ws, harness.clock
-    jobs = {j.process: j for j in ws.schedules("aha")}
+    jobs = {j.process: j for j in ws.jobs.schedules("aha")}
     assert set(jobs) == {"download", "activity"}
     assert all(
         j.next_run_at == clock.now and j.interval == dt.timedelta(days=1) for j in jobs.values()
     )
-    assert ws.due() == ["aha"]
+    assert ws.jobs.due() == ["aha"]
     first = clock.now
-    (result,) = ws.run_due()
+    (result,) = ws.jobs.run_due()
     assert result.status == "complete" and result.report is not None
-    assert ws.due() == []
-    assert {j.next_run_at for j in ws.schedules("aha")} == {first + dt.timedelta(days=1)}
-    assert {j.last_status for j in ws.schedules("aha")} == {JobStatus.COMPLETE}
-    assert {j.trigger for j in ws.jobs("aha")} == {"schedule"}
-    assert len({j.run_id for j in ws.jobs("aha")}) == 1  # download, activity, evaluate: one run
+    assert ws.jobs.due() == []
+    assert {j.next_run_at for j in ws.jobs.schedules("aha")} == {first + dt.timedelta(days=1)}
+    assert {j.last_status for j in ws.jobs.schedules("aha")} == {JobStatus.COMPLETE}
+    assert {j.trigger for j in ws.jobs.query("aha")} == {"schedule"}
+    assert (
+        len({j.run_id for j in ws.jobs.query("aha")}) == 1
+    )  # download, activity, evaluate: one run
     clock.advance(hours=23)
-    assert ws.run_due() == []
+    assert ws.jobs.run_due() == []
     clock.advance(hours=50)  # two slots missed: the next slot keeps the time of day
-    assert ws.due() == ["aha"]
-    ws.run_due()
-    assert {j.next_run_at for j in ws.schedules("aha")} == {first + dt.timedelta(days=4)}
+    assert ws.jobs.due() == ["aha"]
+    ws.jobs.run_due()
+    assert {j.next_run_at for j in ws.jobs.schedules("aha")} == {first + dt.timedelta(days=4)}
 
 
 def test_a_failed_run_is_retried_soon(harness: Harness) -> None:
@@ -57,67 +59,67 @@ def test_a_failed_run_is_retried_soon(harness: Harness) -> None:
     ws.http = HttpOptions(
         transport=httpx.MockTransport(lambda r: httpx.Response(503)), max_retries=0
     )
-    (result,) = ws.run_due()
+    (result,) = ws.jobs.run_due()
     assert result.status == "failed" and result.report is None
     assert "503" in result.error
-    jobs = ws.schedules("aha")
+    jobs = ws.jobs.schedules("aha")
     assert {j.last_status for j in jobs} == {JobStatus.FAILED}
     assert {j.next_run_at for j in jobs} == {clock.now + ws.policy.job_retry}
-    assert ws.jobs("aha")[0].status is JobStatus.FAILED
+    assert ws.jobs.query("aha")[0].status is JobStatus.FAILED
 
 
 def test_activity_off_sends_a_published_profile_back_to_draft(harness: Harness) -> None:
     ws = harness.ws
-    prof = ws.update_profile("aha", reclaim=False)
+    prof = ws.profiles.update("aha", reclaim=False)
     assert prof.status is ProfileStatus.PUBLISHED and not prof.processes.reclaim
-    prof = ws.update_profile("aha", activity=False)
+    prof = ws.profiles.update("aha", activity=False)
     assert prof.status is ProfileStatus.DRAFT
-    assert [j.process for j in ws.schedules("aha")] == ["download"]
-    assert ws.due() == []  # drafts never run
+    assert [j.process for j in ws.jobs.schedules("aha")] == ["download"]
+    assert ws.jobs.due() == []  # drafts never run
     with pytest.raises(ProfileStateError, match="only published profiles run"):
-        ws.run("aha")
-    entry = ws.audit(action="profile.updated")[-1]
+        ws.jobs.run("aha")
+    entry = ws.audit.query(action="profile.updated")[-1]
     assert entry.before == {
         "processes": {"activity": True, "reclaim": False},
         "status": "published",
     }
     assert "back to draft" in entry.detail
-    assert ws.validate("aha").download_ok
-    assert ws.publish("aha").status is ProfileStatus.PUBLISHED
-    assert ws.update_profile("aha", activity=True).status is ProfileStatus.PUBLISHED
-    assert {j.process for j in ws.schedules("aha")} == {"download", "activity"}
+    assert ws.profiles.validate("aha").download_ok
+    assert ws.profiles.publish("aha").status is ProfileStatus.PUBLISHED
+    assert ws.profiles.update("aha", activity=True).status is ProfileStatus.PUBLISHED
+    assert {j.process for j in ws.jobs.schedules("aha")} == {"download", "activity"}
     with pytest.raises(ConfigError, match="profile.activity_look_back_days"):
-        ws.update_profile("aha", activity_look_back_days=0)
-    assert ws.update_profile("aha", options={"aha.audits": True}).options == {"aha.audits": True}
-    assert ws.update_profile("aha", options={"aha.audits": None}).options == {}
+        ws.profiles.update("aha", activity_look_back_days=0)
+    assert ws.profiles.update("aha", options={"aha.audits": True}).options == {"aha.audits": True}
+    assert ws.profiles.update("aha", options={"aha.audits": None}).options == {}
 
 
 def test_deleting_a_profile(harness: Harness) -> None:
     ws = harness.ws
-    ws.run("aha")
-    plan = ws.plan("aha")
-    ws.apply(plan.id or "", cap=1)
-    closed = [c for c in ws.candidates("aha") if c.state.is_closed]
-    open_ = [c for c in ws.candidates("aha") if c.is_open]
+    ws.jobs.run("aha")
+    plan = ws.plans.create("aha")
+    ws.plans.apply(plan.id or "", cap=1)
+    closed = [c for c in ws.candidates.query("aha") if c.state.is_closed]
+    open_ = [c for c in ws.candidates.query("aha") if c.is_open]
     assert closed and open_
-    rules = ws.reclamation_rules()
-    pending = ws.plan("aha")
-    counts = ws.delete_profile("aha")
+    rules = ws.rules.reclamation()
+    pending = ws.plans.create("aha")
+    counts = ws.profiles.delete("aha")
     assert counts["candidates_skipped"] == len(open_) and counts["subscriptions"] > 0
-    assert ws.subscriptions("aha", active_only=False) == []
-    assert ws.jobs("aha") == [] and ws.schedules("aha") == []
-    assert ws.reclamation_rules() == rules  # rules are kept
-    after = {c.id: c for c in ws.candidates("aha")}
+    assert ws.subscriptions.query("aha", active_only=False) == []
+    assert ws.jobs.query("aha") == [] and ws.jobs.schedules("aha") == []
+    assert ws.rules.reclamation() == rules  # rules are kept
+    after = {c.id: c for c in ws.candidates.query("aha")}
     assert all(after[c.id].state is CandidateState.CLOSED_SKIPPED for c in open_)
     assert all(after[c.id] == c for c in closed)  # closed history untouched
-    assert ws.audit(action="profile.deleted")
-    assert [e.action for e in ws.candidate_history(open_[0].id or 0)][
+    assert ws.audit.query(action="profile.deleted")
+    assert [e.action for e in ws.candidates.history(open_[0].id or 0)][
         -1
     ] == "candidate.profile_deleted"
     with pytest.raises(ConfigError, match="no reclaim plan"):
-        ws.apply(pending.id or "")
+        ws.plans.apply(pending.id or "")
     with pytest.raises(ConfigError, match="no profile named 'aha'"):
-        ws.profile("aha")
+        ws.profiles.get("aha")
 
 
 def test_a_held_lock_stops_a_second_run_at_once(harness: Harness) -> None:
@@ -132,13 +134,13 @@ def test_a_held_lock_stops_a_second_run_at_once(harness: Harness) -> None:
     )
     assert store.acquire_run_lock(other, now=clock.now) is None
     with pytest.raises(RunInProgressError, match="already running") as err:
-        ws.run("aha")
+        ws.jobs.run("aha")
     assert "jobs unlock aha" in str(err.value)
-    assert ws.jobs("aha") == []  # nothing ran
-    (result,) = ws.run_due()
+    assert ws.jobs.query("aha") == []  # nothing ran
+    (result,) = ws.jobs.run_due()
     assert result.status == "in_progress"
     clock.advance(hours=7)  # the lock expired: a crashed run does not block forever
-    assert ws.run("aha").ok
+    assert ws.jobs.run("aha").ok
     assert store.get_run_lock("aha") is None  # released after the run
 
 
@@ -153,8 +155,8 @@ def test_a_lock_of_a_dead_process_is_taken_over(harness: Harness) -> None:
         expires_at=clock.now + dt.timedelta(hours=6),
     )
     store.acquire_run_lock(dead, now=clock.now)
-    assert harness.ws.run("aha").ok
-    assert harness.ws.unlock("aha") is False
+    assert harness.ws.jobs.run("aha").ok
+    assert harness.ws.jobs.unlock("aha") is False
 
 
 def test_two_runs_of_one_profile_never_overlap(harness: Harness) -> None:
@@ -173,7 +175,7 @@ def test_two_runs_of_one_profile_never_overlap(harness: Harness) -> None:
 
     def run() -> None:
         try:
-            outcomes.append(harness.ws.run("aha"))
+            outcomes.append(harness.ws.jobs.run("aha"))
         except RunInProgressError as exc:
             outcomes.append(exc)
 
@@ -185,7 +187,7 @@ def test_two_runs_of_one_profile_never_overlap(harness: Harness) -> None:
     assert len(outcomes) == 2
     assert isinstance(outcomes[0], RunInProgressError) and "already running" in str(outcomes[0])
     assert outcomes[1].ok
-    assert len({j.run_id for j in harness.ws.jobs("aha")}) == 1
+    assert len({j.run_id for j in harness.ws.jobs.query("aha")}) == 1
 
 
 def test_models_are_created_and_unrecognized_identifiers_mapped(harness: Harness) -> None:
@@ -200,28 +202,30 @@ def test_models_are_created_and_unrecognized_identifiers_mapped(harness: Harness
         for uid in ("2001", "2002", "2003")
     ]
     harness.spoke.extra = extra
-    ws.run("aha")
-    models = {m.name: m for m in ws.software_models()}
+    ws.jobs.run("aha")
+    models = {m.name: m for m in ws.subscriptions.models()}
     assert {"Aha! Roadmaps", "Aha! Develop", "Aha! Teamwork"} <= set(models)
-    assert {r.software_model for r in ws.reclamation_rules()} == {
+    assert {r.software_model for r in ws.rules.reclamation()} == {
         n for n, m in models.items() if m.paid
     }
-    (unknown,) = ws.unrecognized_identifiers()
+    (unknown,) = ws.subscriptions.unrecognized()
     assert (unknown.identifier, unknown.subscriptions, unknown.profiles) == (
         "aha.ideas_portal",
         3,
         {"aha": 3},
     )
     with pytest.raises(ConfigError, match="no software model named"):
-        ws.map_identifier("aha.ideas_portal", "Aha! Ideas")
-    ws.add_software_model("Aha! Ideas", publisher="Aha! Labs")
+        ws.subscriptions.map_identifier("aha.ideas_portal", "Aha! Ideas")
+    ws.subscriptions.add_model("Aha! Ideas", publisher="Aha! Labs")
     assert ws.store.get_reclamation_rule("Aha! Ideas") is not None
-    assert ws.map_identifier("aha.ideas_portal", "Aha! Ideas") == 3
-    assert ws.unrecognized_identifiers() == []
+    assert ws.subscriptions.map_identifier("aha.ideas_portal", "Aha! Ideas") == 3
+    assert ws.subscriptions.unrecognized() == []
     assert {
-        s.software_model for s in ws.subscriptions("aha") if s.identifier == "aha.ideas_portal"
+        s.software_model
+        for s in ws.subscriptions.query("aha")
+        if s.identifier == "aha.ideas_portal"
     } == {"Aha! Ideas"}
-    assert ws.audit(action="identifier.mapped")[-1].after == {
+    assert ws.audit.query(action="identifier.mapped")[-1].after == {
         "software_model": "Aha! Ideas",
         "subscriptions": 3,
     }

@@ -179,31 +179,31 @@ def test_import_is_all_or_nothing_and_audited() -> None:
     h = Harness()
     try:
         ws = h.ws
-        ws.run("aha")
-        before = (ws.exclusion_rules(), ws.reclamation_rules())
+        ws.jobs.run("aha")
+        before = (ws.rules.exclusions(), ws.rules.reclamation())
         with pytest.raises(ConfigError, match="inactivity_days"):
-            ws.import_rules(
+            ws.rules.load(
                 {
                     "exclusions": [{"kind": "domain", "value": "partner.test"}],
                     "reclamation": [{"software_model": "Aha! Roadmaps", "inactivity_days": 0}],
                 }
             )
-        assert (ws.exclusion_rules(), ws.reclamation_rules()) == before
-        ws.import_rules(
+        assert (ws.rules.exclusions(), ws.rules.reclamation()) == before
+        ws.rules.load(
             {
                 "exclusions": [{"kind": "domain", "value": "partner.test", "effect": "reclaim"}],
                 "reclamation": [{"software_model": "Aha! Roadmaps", "inactivity_days": 100}],
             }
         )
-        assert [r.value for r in ws.exclusion_rules()] == ["partner.test"]
+        assert [r.value for r in ws.rules.exclusions()] == ["partner.test"]
         assert ws.store.get_reclamation_rule("Aha! Roadmaps").inactivity_days == 100  # type: ignore[union-attr]
-        assert len(ws.reclamation_rules()) == len(before[1])  # updated in place, not added
-        actions = [e.action for e in ws.audit(action="exclusion_rule.")]
+        assert len(ws.rules.reclamation()) == len(before[1])  # updated in place, not added
+        actions = [e.action for e in ws.audit.query(action="exclusion_rule.")]
         assert actions == ["exclusion_rule.created"]
-        exported = ws.export_rules().to_dict()
+        exported = ws.rules.export().to_dict()
         assert "id" not in exported["exclusions"][0]
         # the exclusion protects dee@partner.test from now on; the reclamation rule raises the bar
-        report = ws.run("aha")
+        report = ws.jobs.run("aha")
         assert report.candidates_skipped >= 1
         assert "dee@partner.test" not in {
             i.subscription.user_principal_name for i in report.plan.items
@@ -216,19 +216,19 @@ def test_rule_edits_are_validated_and_audited() -> None:
     h = Harness()
     try:
         ws = h.ws
-        ws.run("aha")
+        ws.jobs.run("aha")
         with pytest.raises(ConfigError, match="reclamation_rule.days_before_auto_reclaim"):
-            ws.set_reclamation_rule("Aha! Roadmaps", days_before_auto_reclaim=400)
+            ws.rules.set_reclamation("Aha! Roadmaps", days_before_auto_reclaim=400)
         with pytest.raises(ConfigError, match="unknown|extra|colour"):
-            ws.set_reclamation_rule("Aha! Roadmaps", colour="blue")
-        rule = ws.set_reclamation_rule("Aha! Roadmaps", notify_user=True, cooldown_days=14)
-        entry = ws.audit(action="reclamation_rule.")[-1]
+            ws.rules.set_reclamation("Aha! Roadmaps", colour="blue")
+        rule = ws.rules.set_reclamation("Aha! Roadmaps", notify_user=True, cooldown_days=14)
+        entry = ws.audit.query(action="reclamation_rule.")[-1]
         assert entry.before is not None and entry.before["notify_user"] is False
         assert entry.after is not None and entry.after["notify_user"] is True
         assert rule.cooldown_days == 14 and rule.id == entry.after["id"]
-        ex = ws.add_exclusion_rule(kind="attribute", attribute="department", value="Exec")
-        assert ws.update_exclusion_rule(ex.id or 0, active=False).active is False
+        ex = ws.rules.add_exclusion(kind="attribute", attribute="department", value="Exec")
+        assert ws.rules.update_exclusion(ex.id or 0, active=False).active is False
         with pytest.raises(ConfigError, match="exclusion_rule.id"):
-            ws.remove_exclusion_rule(999)
+            ws.rules.remove_exclusion(999)
     finally:
         h.close()

@@ -73,7 +73,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                     self.violations.append(f"vendor disabled excluded user {uid}")
                 accessed = user.get("accessed_at")
                 threshold = min(
-                    (r.inactivity_days for r in self.h.ws.reclamation_rules() if r.active),
+                    (r.inactivity_days for r in self.h.ws.rules.reclamation() if r.active),
                     default=60,
                 )
                 if accessed and (self.h.clock() - parse_instant(accessed)).days < threshold:
@@ -83,8 +83,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.h.ws.http = HttpOptions(
             transport=httpx.MockTransport(vendor), rate_limit=False, max_retries=0
         )
-        self.h.ws.run("aha")  # start with candidates, so every run explores the machine
-        self.h.ws.set_reclamation_rule(
+        self.h.ws.jobs.run("aha")  # start with candidates, so every run explores the machine
+        self.h.ws.rules.set_reclamation(
             "Aha! Roadmaps",
             notify_user=notify,
             keep_requires_approval=approval,
@@ -100,7 +100,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _check_reclaim_call(self, ctx: SpokeContext, sub: Subscription) -> None:
         ws = self.h.ws
         now = self.h.clock()
-        stored = ws.profile("aha")
+        stored = ws.profiles.get("aha")
         if not (stored.processes.reclaim and ctx.profile.processes.reclaim):
             self.violations.append("reclaim called while the reclaim process is off")
         if sub.is_administrator:
@@ -121,7 +121,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule()
     def daily_run(self) -> None:
-        self.h.ws.run("aha")
+        self.h.ws.jobs.run("aha")
 
     @rule(hours=st.sampled_from([1, 6, 13, 30, 50]))
     def time_passes(self, hours: int) -> None:
@@ -130,15 +130,15 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(user=st.sampled_from(USERS), effect=st.sampled_from(["reclaim", "both", "cost"]))
     def exclude_user(self, user: str, effect: str) -> None:
         email = self.h.sandbox.user(user)["email"]
-        rule_ = self.h.ws.add_exclusion_rule(kind="user", value=email, effect=effect)
+        rule_ = self.h.ws.rules.add_exclusion(kind="user", value=email, effect=effect)
         if effect != "cost":
             self.excluded[rule_.id or 0] = email
 
-    @precondition(lambda self: bool(self.h.ws.exclusion_rules()))
+    @precondition(lambda self: bool(self.h.ws.rules.exclusions()))
     @rule(data=st.data())
     def drop_exclusion(self, data: st.DataObject) -> None:
-        rule_ = data.draw(st.sampled_from(self.h.ws.exclusion_rules()))
-        self.h.ws.remove_exclusion_rule(rule_.id or 0)
+        rule_ = data.draw(st.sampled_from(self.h.ws.rules.exclusions()))
+        self.h.ws.rules.remove_exclusion(rule_.id or 0)
         self.excluded.pop(rule_.id or 0, None)
 
     @rule(user=st.sampled_from(USERS), admin=st.booleans())
@@ -173,7 +173,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule()
     def reconcile_unknown_outcomes(self) -> None:
         """One recovery step: with the vendor readable, nothing is left unknown."""
-        report = self.h.ws.reconcile_reclaims("aha")
+        report = self.h.ws.plans.reconcile("aha")
         if self.h.spoke.read_fails is None:
             assert report.unresolved == 0
             assert not self.h.ws.store.unresolved_reclaim_actions("aha")
@@ -184,7 +184,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(on=st.sampled_from([True, True, False]))
     def reclaim_process(self, on: bool) -> None:
-        self.h.ws.update_profile("aha", reclaim=on)
+        self.h.ws.profiles.update("aha", reclaim=on)
 
     @rule(
         model=st.sampled_from(MODELS),
@@ -196,9 +196,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def rule_settings(
         self, model: str, notify: bool, days: int, approval: bool, cooldown: int
     ) -> None:
-        if model not in {r.software_model for r in self.h.ws.reclamation_rules()}:
+        if model not in {r.software_model for r in self.h.ws.rules.reclamation()}:
             return
-        self.h.ws.set_reclamation_rule(
+        self.h.ws.rules.set_reclamation(
             model,
             notify_user=notify,
             days_before_auto_reclaim=days,
@@ -208,7 +208,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule()
     def make_plan(self) -> None:
-        plan = self.h.ws.plan("aha")
+        plan = self.h.ws.plans.create("aha")
         assert plan.id is not None
         self.plans.append(plan.id)
 
@@ -225,18 +225,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         sub = data.draw(st.sampled_from([i.subscription for i in plan.items]))
         if how == "exclude":
-            rule_ = self.h.ws.add_exclusion_rule(
+            rule_ = self.h.ws.rules.add_exclusion(
                 kind="user", value=sub.user_principal_name, effect="reclaim"
             )
             self.excluded[rule_.id or 0] = sub.user_principal_name
         elif how.startswith("admin"):
             self.h.set_vendor(sub.external_user_id, administrator=True)
             if how == "admin":
-                self.h.ws.run("aha")
+                self.h.ws.jobs.run("aha")
         else:
             self.h.touch(sub.external_user_id)
             if how == "active":
-                self.h.ws.run("aha")
+                self.h.ws.jobs.run("aha")
 
     @precondition(lambda self: bool(self.plans))
     @rule(data=st.data(), cap=st.none() | st.integers(0, 4))
@@ -247,10 +247,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.plans.remove(plan_id)
         plan, _ = ws.store.get_plan(plan_id) or (None, None)
         assert plan is not None
-        reclaim_on = ws.profile("aha").processes.reclaim
+        reclaim_on = ws.profiles.get("aha").processes.reclaim
         expired = plan.expires_at is not None and plan.expires_at <= self.h.clock()
         try:
-            report = ws.apply(plan_id, cap=cap)
+            report = ws.plans.apply(plan_id, cap=cap)
         except ProfileStateError:
             assert expired or not reclaim_on
             return
@@ -269,15 +269,15 @@ class LifecycleMachine(RuleBasedStateMachine):
     def daily_cycle(self, cap: int | None, days: int) -> None:
         """The everyday path: days pass, a run, a plan applied at once (so reclaims happen)."""
         self.h.clock.advance(days=days)
-        self.h.ws.run("aha")
-        plan = self.h.ws.plan("aha")
+        self.h.ws.jobs.run("aha")
+        plan = self.h.ws.plans.create("aha")
         try:
-            self.h.ws.apply(plan.id or "", cap=cap)
+            self.h.ws.plans.apply(plan.id or "", cap=cap)
         except ProfileStateError:
-            assert not self.h.ws.profile("aha").processes.reclaim
+            assert not self.h.ws.profiles.get("aha").processes.reclaim
 
     def _pick(self, data: st.DataObject, states: set[CandidateState]) -> int | None:
-        cands = [c for c in self.h.ws.candidates("aha") if c.state in states]
+        cands = [c for c in self.h.ws.candidates.query("aha") if c.state in states]
         if not cands:
             return None
         return data.draw(st.sampled_from([c.id for c in cands]))  # type: ignore[arg-type]
@@ -287,19 +287,19 @@ class LifecycleMachine(RuleBasedStateMachine):
         cid = self._pick(data, {CandidateState.AWAITING_USER})
         if cid is None:
             return
-        answered = (self.h.ws.keep if keep else self.h.ws.forego)(cid, actor="user:test")
+        answered = (self.h.ws.candidates.keep if keep else self.h.ws.candidates.forego)(cid, actor="user:test")
         if decision is not None and answered.state is CandidateState.AWAITING_APPROVAL:
-            (self.h.ws.approve if decision else self.h.ws.decline)(cid, actor="manager:test")
+            (self.h.ws.candidates.approve if decision else self.h.ws.candidates.decline)(cid, actor="manager:test")
 
     @rule(data=st.data(), approve=st.booleans())
     def approver_decides(self, data: st.DataObject, approve: bool) -> None:
         cid = self._pick(data, {CandidateState.AWAITING_APPROVAL})
         if cid is not None:
-            (self.h.ws.approve if approve else self.h.ws.decline)(cid, actor="manager:test")
+            (self.h.ws.candidates.approve if approve else self.h.ws.candidates.decline)(cid, actor="manager:test")
 
     @rule(data=st.data())
     def undo_a_reclaim(self, data: st.DataObject) -> None:
-        cands = [c for c in self.h.ws.candidates("aha") if c.reclaimed and c.undo_until]
+        cands = [c for c in self.h.ws.candidates.query("aha") if c.reclaimed and c.undo_until]
         if not cands:
             return
         cand = data.draw(st.sampled_from(cands))
@@ -308,35 +308,35 @@ class LifecycleMachine(RuleBasedStateMachine):
         allowed = action.status == "success" and cand.undo_until is not None
         allowed = allowed and self.h.clock() <= cand.undo_until  # type: ignore[operator]
         try:
-            result = self.h.ws.undo(cand.id or 0)
+            result = self.h.ws.plans.undo(cand.id or 0)
         except ProfileStateError:
             assert not allowed
             return
         assert allowed
         if self.vendor_rejects_writes:  # the vendor failed: nothing is marked undone
             assert not result.status.ok
-            assert self.h.ws.candidate(cand.id or 0).undone_at is None
+            assert self.h.ws.candidates.get(cand.id or 0).undone_at is None
         else:
             assert result.status.ok, result
             assert self.h.sandbox.user(cand.external_user_id)["enabled"] is True
-            assert self.h.ws.candidate(cand.id or 0).undone_at == self.h.clock()
+            assert self.h.ws.candidates.get(cand.id or 0).undone_at == self.h.clock()
 
     @rule(data=st.data(), event=st.sampled_from(list(CandidateEvent)))
     def arbitrary_event(self, data: st.DataObject, event: CandidateEvent) -> None:
-        cands = self.h.ws.candidates("aha")
+        cands = self.h.ws.candidates.query("aha")
         if not cands:
             return
         cand = data.draw(st.sampled_from(cands))
         try:
-            self.h.ws.workflow.move(cand, event, actor="chaos")
+            self.h.ws.candidates.workflow.move(cand, event, actor="chaos")
         except InvalidTransitionError:
-            assert self.h.ws.candidate(cand.id or 0).state is cand.state
+            assert self.h.ws.candidates.get(cand.id or 0).state is cand.state
 
     @rule(data=st.data())
     def resolve_attention(self, data: st.DataObject) -> None:
         cid = self._pick(data, {CandidateState.ATTENTION_REQUIRED})
         if cid is not None:
-            resolved = self.h.ws.resolve(cid, recipient="owner@acme.test")
+            resolved = self.h.ws.candidates.resolve(cid, recipient="owner@acme.test")
             assert resolved.state is CandidateState.READY
 
     # -- invariants ---------------------------------------------------------------------------
@@ -349,7 +349,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def the_vendor_disabled_only_what_the_workspace_recorded(self) -> None:
         """Checked on the vendor's own records: every user disabled there was disabled by hand
         or by a reclaim the workspace knows of (done, or of unknown outcome — never lost)."""
-        actions = self.h.ws.reclaim_actions("aha")
+        actions = self.h.ws.plans.actions("aha")
         for uid in USERS:
             if uid in self.by_hand:
                 continue
@@ -363,7 +363,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def closed_states_are_final(self) -> None:
-        for c in self.h.ws.candidates("aha"):
+        for c in self.h.ws.candidates.query("aha"):
             if c.id in self.closed:
                 assert c.state is self.closed[c.id], (c.id, self.closed[c.id], c.state)
             elif c.state.is_closed:
@@ -373,9 +373,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def every_transition_is_audited(self) -> None:
         ws = self.h.ws
         chains: dict[str, list[Any]] = {}
-        for e in ws.audit(entity="candidate", limit=1_000_000):
+        for e in ws.audit.query(entity="candidate", limit=1_000_000):
             chains.setdefault(e.entity_id or "", []).append(e)
-        for c in ws.candidates("aha"):
+        for c in ws.candidates.query("aha"):
             entries = chains.get(str(c.id), [])
             assert entries and entries[0].action == "candidate.created"
             assert entries[0].before is None
@@ -387,7 +387,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def one_open_candidate_per_seat(self) -> None:
-        open_seats = [c.subscription_id for c in self.h.ws.candidates("aha") if c.is_open]
+        open_seats = [c.subscription_id for c in self.h.ws.candidates.query("aha") if c.is_open]
         assert len(open_seats) == len(set(open_seats))
 
 
@@ -405,18 +405,18 @@ def test_the_machine_reaches_the_interesting_states() -> None:
     h = Harness()
     try:
         ws = h.ws
-        ws.run("aha")
-        assert {c.state for c in ws.candidates("aha")} == {CandidateState.READY}
-        ws.set_reclamation_rule("Aha! Roadmaps", notify_user=True, days_before_auto_reclaim=2)
-        plan = ws.plan("aha")
-        report = ws.apply(plan.id or "", cap=1)
+        ws.jobs.run("aha")
+        assert {c.state for c in ws.candidates.query("aha")} == {CandidateState.READY}
+        ws.rules.set_reclamation("Aha! Roadmaps", notify_user=True, days_before_auto_reclaim=2)
+        plan = ws.plans.create("aha")
+        report = ws.plans.apply(plan.id or "", cap=1)
         assert report.counts.get("notified", 0) >= 1 and report.reclaimed <= 1
         h.clock.advance(days=3)
-        ws.run("aha")  # unanswered notices time out into awaiting revocation
-        states = {c.state for c in ws.candidates("aha")}
+        ws.jobs.run("aha")  # unanswered notices time out into awaiting revocation
+        states = {c.state for c in ws.candidates.query("aha")}
         assert CandidateState.AWAITING_REVOCATION in states
-        ws.apply(ws.plan("aha").id or "")
-        assert any(c.state is CandidateState.CLOSED_COMPLETE for c in ws.candidates("aha"))
+        ws.plans.apply(ws.plans.create("aha").id or "")
+        assert any(c.state is CandidateState.CLOSED_COMPLETE for c in ws.candidates.query("aha"))
         assert h.spoke.reclaims
     finally:
         h.close()
@@ -427,16 +427,16 @@ def test_a_reclaim_right_after_a_rule_change_is_rechecked() -> None:
     h = Harness()
     try:
         ws = h.ws
-        ws.run("aha")
-        plan = ws.plan("aha")
+        ws.jobs.run("aha")
+        plan = ws.plans.create("aha")
         victim = plan.reclaims[0].subscription
-        ws.add_exclusion_rule(kind="user", value=victim.user_principal_name, effect="reclaim")
-        report = ws.apply(plan.id or "")
+        ws.rules.add_exclusion(kind="user", value=victim.user_principal_name, effect="reclaim")
+        report = ws.plans.apply(plan.id or "")
         outcome = {o.subscription_id: o.outcome for o in report.outcomes}
         assert outcome[victim.id] == "skipped"
         assert victim.external_user_id not in {s.external_user_id for s in h.spoke.reclaims}
         assert h.sandbox.user(victim.external_user_id)["enabled"] is True
-        assert ws.candidate(outcome and report.outcomes[0].candidate_id) is not None
+        assert ws.candidates.get(outcome and report.outcomes[0].candidate_id) is not None
     finally:
         h.close()
 
@@ -445,12 +445,12 @@ def test_apply_with_stale_data_holds_everything() -> None:
     h = Harness()
     try:
         ws = h.ws
-        ws.run("aha")
+        ws.jobs.run("aha")
         h.clock.advance(hours=40)
-        plan = ws.plan("aha")  # activity checked 40 h ago: still fresh, the plan has items
+        plan = ws.plans.create("aha")  # activity checked 40 h ago: still fresh, the plan has items
         assert plan.reclaims
         h.clock.advance(hours=9)  # 49 h: stale, but the plan is 9 h old and still valid
-        report = ws.apply(plan.id or "")
+        report = ws.plans.apply(plan.id or "")
         assert report.reclaimed == 0 and not h.spoke.reclaims
         assert {o.outcome for o in report.outcomes} == {"held"}
         assert all("stale_activity_data" in o.message for o in report.outcomes)

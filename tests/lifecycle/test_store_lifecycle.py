@@ -145,14 +145,16 @@ def test_user_subscriptions_are_one_users_active_seats(tmp_path: Path) -> None:
 
 def test_a_seat_added_after_the_plan_holds_the_whole_user(harness: Harness) -> None:
     ws = harness.ws
-    ws.run("aha")
-    plan = ws.plan("aha")
+    ws.jobs.run("aha")
+    plan = ws.plans.create("aha")
     harness.set_vendor("2001", teamwork_seat=True)  # ana gets a second seat
-    ws.run("aha")  # …which is idle too and gets its own candidate, not in the old plan
-    report = ws.apply(plan.id or "")
+    ws.jobs.run("aha")  # …which is idle too and gets its own candidate, not in the old plan
+    report = ws.plans.apply(plan.id or "")
     ana = [o for o in report.outcomes if o.user_principal_name == "ana@acme.test"]
     assert [o.outcome for o in ana] == ["held"]
     assert "aha.teamwork" in ana[0].message
     assert harness.sandbox.user("2001")["enabled"] is True
-    assert ws.apply(ws.plan("aha").id or "").counts == {"reclaimed": 2}  # ana's two seats
+    assert ws.plans.apply(ws.plans.create("aha").id or "").counts == {
+        "reclaimed": 2
+    }  # ana's two seats
     assert harness.sandbox.user("2001")["enabled"] is False

@@ -96,7 +96,7 @@ def connect(
                 f"give one of {option}-env and {option}-stdin, not both", field=f"{option}-stdin"
             )
     ws = state.open()
-    prof = ws.profile(profile)
+    prof = ws.profiles.get(profile)
     info = ws.spokes.get(prof.spoke).info()
     click.echo(f"{info.display_name} needs these permissions for the integration user:")
     echo_table(
@@ -108,7 +108,7 @@ def connect(
     )
     key = _secret_from(api_key_env, api_key_stdin, "API key", "--api-key")
     if key is not None:
-        alias = ws.connect_api_key(profile, key)
+        alias = ws.profiles.connect_api_key(profile, key)
         click.echo(f"alias {alias.name}: API key stored in the owner-only secrets file")
         click.echo(f"next: saas-license validate {profile}")
         return
@@ -128,7 +128,7 @@ def connect(
             hint="pass --client-secret-env VAR or --client-secret-stdin (never on the command line)",
         )
     if paste:
-        url = ws.oauth_begin(
+        url = ws.profiles.oauth_begin(
             profile, client_id=client_id, client_secret=secret, redirect_uri=redirect_uri
         )
         click.echo(f"\nOpen this URL, approve, then paste the address you land on:\n\n  {url}\n")
@@ -137,7 +137,7 @@ def connect(
         redirected = click.prompt("redirected URL", hide_input=True).strip()
     else:
         with LoopbackRedirect(redirect_uri) as listener:
-            url = ws.oauth_begin(
+            url = ws.profiles.oauth_begin(
                 profile,
                 client_id=client_id,
                 client_secret=secret,
@@ -148,7 +148,7 @@ def connect(
             if not no_browser:
                 _open_browser(url)
             redirected = listener.wait(timeout)
-    token = ws.oauth_complete(profile, redirected)
+    token = ws.profiles.oauth_complete(profile, redirected)
     lifetime = (
         "does not expire"
         if token.expires_at is None

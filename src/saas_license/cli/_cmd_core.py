@@ -24,6 +24,7 @@ from .._reclaim.records import ReclaimPlan
 from .._secrets import Secret
 from .._spokes import ValidationReport
 from .._workspace import Workspace
+from .._workspace.candidates import Candidates
 from . import EXIT_BUSY, _State, cli
 from ._output import DEFAULT_LIMIT, echo_json, echo_table, limit_options, safe, to_jsonable
 
@@ -112,7 +113,7 @@ def alias_add(
         if not value:
             raise ConfigError("no API key on standard input", field="--api-key-stdin")
         key = Secret(value)
-    ws.add_alias(name, spoke=spoke, base_url=base_url, api_key=key, parent=parent)
+    ws.profiles.add_alias(name, spoke=spoke, base_url=base_url, api_key=key, parent=parent)
     click.echo(
         f"alias {name} saved"
         + (" with its API key (in the owner-only secrets file)" if key else "")
@@ -143,7 +144,7 @@ def profile_create(
 ) -> None:
     """Create a profile (as draft)."""
     ws = _state().open()
-    prof = ws.create_profile(
+    prof = ws.profiles.create(
         name,
         spoke=spoke,
         alias=alias_name,
@@ -159,7 +160,7 @@ def profile_create(
 @json_option
 def profile_list(as_json: bool) -> None:
     """List profiles."""
-    profiles = _state().open().profiles()
+    profiles = _state().open().profiles.all()
     if as_json:
         echo_json({"profiles": profiles})
         return
@@ -203,7 +204,7 @@ def _echo_validation(report: ValidationReport) -> None:
 def validate_cmd(profile: str, explain: bool, as_json: bool) -> None:
     """Check a profile's connection for each process (changes nothing at the vendor)."""
     ws = _state().open()
-    report = ws.validate(profile)
+    report = ws.profiles.validate(profile)
     if as_json:
         echo_json(report)
     else:
@@ -222,7 +223,7 @@ def validate_cmd(profile: str, explain: bool, as_json: bool) -> None:
 @click.argument("profile")
 def publish_cmd(profile: str) -> None:
     """Publish a validated profile so its daily jobs run."""
-    prof = _state().open().publish(profile)
+    prof = _state().open().profiles.publish(profile)
     click.echo(f"profile {prof.name} is {prof.status.value}")
 
 
@@ -240,8 +241,8 @@ def _actor() -> str:
 def profile_show(name: str, as_json: bool) -> None:
     """Show one profile with its schedule."""
     ws = _state().open()
-    prof = ws.profile(name)
-    schedule = ws.schedules(name)
+    prof = ws.profiles.get(name)
+    schedule = ws.jobs.schedules(name)
     if as_json:
         echo_json({"profile": prof, "schedule": [_schedule_json(j) for j in schedule]})
         return
@@ -282,9 +283,9 @@ def profile_edit(
 ) -> None:
     """Edit a profile."""
     ws = _state().open()
-    before = ws.profile(name)
+    before = ws.profiles.get(name)
     parsed = _key_values(options, field="--option", empty_is_none=True) if options else None
-    prof = ws.update_profile(
+    prof = ws.profiles.update(
         name,
         display_name=display_name,
         activity=activity,
@@ -308,10 +309,10 @@ def profile_delete(name: str, yes: bool) -> None:
     """Delete a profile: its seats, jobs and schedule go; open candidates close as skipped;
     reclamation rules stay."""
     ws = _state().open()
-    ws.profile(name)
+    ws.profiles.get(name)
     if not yes:
         click.confirm(f"Delete profile {name} and all its subscriptions?", abort=True)
-    counts = ws.delete_profile(name, actor=_actor())
+    counts = ws.profiles.delete(name, actor=_actor())
     click.echo(
         f"profile {name} deleted: {counts['subscriptions']} subscriptions, {counts['jobs']} job "
         f"results removed; {counts['candidates_skipped']} open candidates closed as skipped"
@@ -384,7 +385,7 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
     ws = _state().open()
     if profile is not None:
         try:
-            report = ws.run(profile)
+            report = ws.jobs.run(profile)
         except RunInProgressError as exc:
             click.echo(f"skipped: {exc}", err=True)
             sys.exit(EXIT_IN_PROGRESS)
@@ -393,7 +394,7 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
         else:
             _echo_run(report)
         return
-    results = ws.run_due(all_published=run_all)
+    results = ws.jobs.run_due(all_published=run_all)
     if as_json:
         echo_json({"runs": results})
     else:
@@ -458,12 +459,12 @@ def candidates_cmd(
         return
     ws = _state().open()
     if profile is not None:
-        ws.profile(profile)  # an unknown profile is an error, not an empty list
+        ws.profiles.get(profile)  # an unknown profile is an error, not an empty list
     wanted = (
         {CandidateState(s) for s in states} if states else (None if show_all else set(OPEN_STATES))
     )
-    cands = ws.candidates(profile, states=wanted)
-    savings = ws.savings(profile)
+    cands = ws.candidates.query(profile, states=wanted)
+    savings = ws.finance.savings(profile)
     if as_json:
         echo_json({"candidates": cands, "savings": savings})
         return
@@ -520,8 +521,8 @@ def _echo_candidate(c: RemovalCandidate) -> None:
 def candidates_show(candidate_id: int, as_json: bool) -> None:
     """One candidate with its full history from the audit log."""
     ws = _state().open()
-    cand = ws.candidate(candidate_id)
-    history = ws.candidate_history(candidate_id)
+    cand = ws.candidates.get(candidate_id)
+    history = ws.candidates.history(candidate_id)
     if as_json:
         echo_json({"candidate": cand, "history": history})
         return
@@ -556,7 +557,7 @@ def _candidate_action(name: str, help_text: str, call: Any, *, note: bool = True
         failed = 0
         for cid in candidate_ids:
             try:
-                _echo_candidate(call(ws, cid, actor=actor or _actor(), note=note))
+                _echo_candidate(call(ws.candidates, cid, actor=actor or _actor(), note=note))
             except SaasLicenseError as exc:
                 failed += 1
                 click.echo(safe(f"candidate {cid}: error: {exc}"), err=True)
@@ -564,16 +565,18 @@ def _candidate_action(name: str, help_text: str, call: Any, *, note: bool = True
             sys.exit(1)
 
 
-_candidate_action("keep", "The user keeps the seat (to the approver, or kept).", Workspace.keep)
-_candidate_action("forego", "The user does not need the seat (on to revocation).", Workspace.forego)
+_candidate_action("keep", "The user keeps the seat (to the approver, or kept).", Candidates.keep)
 _candidate_action(
-    "approve", "Approve the reclaim despite the user's keep request.", Workspace.approve
+    "forego", "The user does not need the seat (on to revocation).", Candidates.forego
 )
-_candidate_action("decline", "Let the user keep the seat (a cooldown starts).", Workspace.decline)
+_candidate_action(
+    "approve", "Approve the reclaim despite the user's keep request.", Candidates.approve
+)
+_candidate_action("decline", "Let the user keep the seat (a cooldown starts).", Candidates.decline)
 _candidate_action(
     "close-complete",
     "Close as complete: the seat was freed by hand at the vendor.",
-    Workspace.close_complete,
+    Candidates.close_complete,
 )
 
 
@@ -588,7 +591,9 @@ def candidates_resolve(
     """Attention required → ready (the error was fixed or a recipient set)."""
     ws = _state().open()
     for cid in candidate_ids:
-        _echo_candidate(ws.resolve(cid, recipient=recipient, actor=actor or _actor(), note=note))
+        _echo_candidate(
+            ws.candidates.resolve(cid, recipient=recipient, actor=actor or _actor(), note=note)
+        )
 
 
 @candidates_cmd.command("skip")
@@ -603,7 +608,7 @@ def candidates_skip(
     ws = _state().open()
     for cid in candidate_ids:
         _echo_candidate(
-            ws.skip(cid, actor=actor or _actor(), note=note, cooldown_days=cooldown_days)
+            ws.candidates.skip(cid, actor=actor or _actor(), note=note, cooldown_days=cooldown_days)
         )
 
 
@@ -612,7 +617,9 @@ def candidates_skip(
 @click.option("--note", default="", help="Why, for the audit log.")
 def candidates_propose(subscription_id: int, note: str) -> None:
     """Open a candidate by hand for one subscription (safety checks still apply)."""
-    _echo_candidate(_state().open().propose(subscription_id, actor=_actor(), reason=note))
+    _echo_candidate(
+        _state().open().candidates.propose(subscription_id, actor=_actor(), reason=note)
+    )
 
 
 def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
@@ -728,7 +735,7 @@ def reclaim_cmd(
     if apply_id is None:
         if cap is not None:
             raise click.UsageError("--cap only applies with --apply PLAN_ID")
-        plan = ws.plan(profile)
+        plan = ws.plans.create(profile)
         if as_json:
             echo_json({**to_jsonable(plan), "potential_savings": plan.savings_by_currency})
         else:
@@ -749,7 +756,7 @@ def reclaim_cmd(
             f"and notify the users of {len(plan.notices)} seats?",
             abort=True,
         )
-    report = ws.apply(apply_id, cap=cap, actor=_actor())
+    report = ws.plans.apply(apply_id, cap=cap, actor=_actor())
     if as_json:
         echo_json(report)
     else:
@@ -760,7 +767,7 @@ def reclaim_cmd(
 
 def _reconcile(ws: Workspace, profile: str, as_json: bool) -> None:
     """``reclaim PROFILE --reconcile``: one recovery step, reading the vendor (issue 8)."""
-    report = ws.reconcile_reclaims(profile, actor=_actor())
+    report = ws.plans.reconcile(profile, actor=_actor())
     if as_json:
         echo_json(report)
     else:
@@ -786,12 +793,12 @@ def _reconcile(ws: Workspace, profile: str, as_json: bool) -> None:
 def undo_cmd(candidate_id: int, yes: bool, as_json: bool) -> None:
     """Undo a completed reclaim (within the undo window), through the profile's spoke."""
     ws = _state().open()
-    cand = ws.candidate(candidate_id)
+    cand = ws.candidates.get(candidate_id)
     if not yes:
         click.confirm(
             f"Give {cand.user_principal_name} their seat(s) back in {cand.profile}?", abort=True
         )
-    result = ws.undo(candidate_id, actor=_actor())
+    result = ws.plans.undo(candidate_id, actor=_actor())
     if as_json:
         echo_json(result)
     else:
@@ -855,17 +862,17 @@ def jobs_cmd(
         return
     ws = _state().open()
     if profile is not None:
-        ws.profile(profile)  # an unknown profile is an error, not an empty list
+        ws.profiles.get(profile)  # an unknown profile is an error, not an empty list
     if scheduled:
-        schedule = ws.schedules(profile)
+        schedule = ws.jobs.schedules(profile)
         if as_json:
-            echo_json({"scheduled": [_schedule_json(j) for j in schedule], "due": ws.due()})
+            echo_json({"scheduled": [_schedule_json(j) for j in schedule], "due": ws.jobs.due()})
         else:
             _echo_schedule(schedule)
         return
-    jobs = ws.jobs(profile, limit=limit)
+    jobs = ws.jobs.query(profile, limit=limit)
     if as_json:
-        echo_json({"jobs": jobs, "quarantined": ws.quarantined(profile, limit=limit)})
+        echo_json({"jobs": jobs, "quarantined": ws.subscriptions.quarantined(profile, limit=limit)})
         return
     echo_table(
         ["id", "profile", "process", "status", "started", "seconds", "counts", "error"],
@@ -885,7 +892,7 @@ def jobs_cmd(
             for j in jobs
         ],
     )
-    quarantined = ws.quarantined(profile, limit=limit)
+    quarantined = ws.subscriptions.quarantined(profile, limit=limit)
     if quarantined:
         click.echo(f"\nquarantined spoke records (newest {len(quarantined)}):")
         echo_table(
@@ -910,8 +917,8 @@ def jobs_cmd(
 def jobs_unlock(profile: str) -> None:
     """Break a profile's run lock left behind by a crashed run."""
     ws = _state().open()
-    ws.profile(profile)
-    if ws.unlock(profile, actor=_actor()):
+    ws.profiles.get(profile)
+    if ws.jobs.unlock(profile, actor=_actor()):
         click.echo(f"run lock of {profile} removed")
     else:
         click.echo(f"{profile} was not locked")
@@ -946,8 +953,8 @@ def audit_cmd(
         return
     ws = _state().open()
     if profile is not None:
-        ws.profile(profile)  # an unknown profile is an error, not an empty list
-    entries = ws.audit(
+        ws.profiles.get(profile)  # an unknown profile is an error, not an empty list
+    entries = ws.audit.query(
         profile=profile,
         entity="candidate" if candidate_id is not None else None,
         entity_id=str(candidate_id) if candidate_id is not None else None,
@@ -956,7 +963,7 @@ def audit_cmd(
         limit=limit,
         last=not first,
     )
-    verification = ws.verify_audit()
+    verification = ws.audit.verify()
     if as_json:
         echo_json(
             {
@@ -992,7 +999,7 @@ def audit_cmd(
 def audit_verify(as_json: bool) -> None:
     """Check every entry of every audit chain and the log's guards; exit 1 if anything was
     changed, removed, inserted or replaced, or a trigger dropped."""
-    result = _state().open().verify_audit()
+    result = _state().open().audit.verify()
     if as_json:
         echo_json({"verified": result.ok, **to_jsonable(result)})
     else:

@@ -38,7 +38,7 @@ def _summary(
         counts[activity_bucket(days)] += 1
         if days is None or days >= 60:
             counts["inactive_60d"] += 1
-    open_cands = ws.candidates(profile, states=set(OPEN_STATES))
+    open_cands = ws.candidates.query(profile, states=set(OPEN_STATES))
     by_model = Counter(c.software_model or "(unrecognized)" for c in open_cands)
     plan = report.plan
     return {
@@ -103,24 +103,26 @@ def demo(state: _State, users: int, spoke_name: str | None, as_json: bool) -> No
     server = offer.open(SandboxSettings(users=users))
     server.start()
     try:
-        ws.add_alias(alias, spoke=spoke.name, base_url=server.base_url, **server.credentials)
+        ws.profiles.add_alias(
+            alias, spoke=spoke.name, base_url=server.base_url, **server.credentials
+        )
         existing = ws.store.get_profile(profile)
         if existing is None:
-            ws.create_profile(
+            ws.profiles.create(
                 profile, spoke=spoke.name, alias=alias, display_name=f"{offer.title} (demo)"
             )
         elif not (existing.processes.activity and existing.processes.reclaim):
             # someone edited the demo profile: the demo always shows the full cycle
-            ws.update_profile(profile, activity=True, reclaim=True, actor="demo")
-        report_v = ws.validate(profile)
+            ws.profiles.update(profile, activity=True, reclaim=True, actor="demo")
+        report_v = ws.profiles.validate(profile)
         if not report_v.download_ok:
             raise ProfileStateError(
                 "the sandbox profile did not validate: "
                 + "; ".join(c.message for c in report_v.checks if not c.ok)
             )
-        if ws.profile(profile).status is not ProfileStatus.PUBLISHED:
-            ws.publish(profile)
-        report = ws.run(profile)
+        if ws.profiles.get(profile).status is not ProfileStatus.PUBLISHED:
+            ws.profiles.publish(profile)
+        report = ws.jobs.run(profile)
         summary = _summary(ws, report, profile, server.base_url, users)
     finally:
         server.stop()
@@ -169,7 +171,7 @@ def demo(state: _State, users: int, spoke_name: str | None, as_json: bool) -> No
     echo_table(["verdict", "seats"], sorted(summary["verdicts"].items()))
     plan = report.plan
     kinds = Counter(i.kind for i in plan.items)
-    spoke_action = ws.spoke_for(ws.profile(profile)).info().reclaim_effect
+    spoke_action = ws.profiles.spoke_for(ws.profiles.get(profile)).info().reclaim_effect
     click.echo(
         f"\nReclaim plan (dry run — nothing was changed): {kinds[PlanAction.RECLAIM]} seats would be"
         f" reclaimed ({spoke_action}), {kinds[PlanAction.NOTIFY]} users notified first,"

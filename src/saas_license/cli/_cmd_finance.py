@@ -123,7 +123,7 @@ def entitlements_add(
     """Record rights bought for a software model."""
     ws = _state().open()
     with _as_options():
-        ent = ws.add_entitlement(
+        ent = ws.finance.add_entitlement(
             software_model,
             purchased_rights=purchased_rights,
             unit_cost=unit_cost,
@@ -153,9 +153,9 @@ def entitlements_list(
 ) -> None:
     """List entitlements with their state as of now."""
     ws = _state().open()
-    table = ws.entitlements_table()
+    table = ws.finance.entitlements_table()
     if software_model is not None:
-        models = sorted(m.name for m in ws.software_models())
+        models = sorted(m.name for m in ws.subscriptions.models())
         if software_model not in models:
             raise ConfigError(
                 f"no software model named {software_model!r}",
@@ -195,7 +195,7 @@ def entitlements_edit(entitlement_id: int, **options: Any) -> None:
     if not changes:
         raise ConfigError("nothing to change", field="options", hint="give at least one option")
     with _as_options():
-        ent = _state().open().edit_entitlement(entitlement_id, **changes)
+        ent = _state().open().finance.edit_entitlement(entitlement_id, **changes)
     click.echo(f"entitlement {ent.id} updated: {', '.join(sorted(changes))}")
 
 
@@ -205,7 +205,7 @@ def entitlements_edit(entitlement_id: int, **options: Any) -> None:
 def entitlements_retire(entitlement_id: int, on: str | None) -> None:
     """Retire an entitlement: its rights stop counting from that day."""
     with _as_options():
-        ent = _state().open().retire_entitlement(entitlement_id, on=on)
+        ent = _state().open().finance.retire_entitlement(entitlement_id, on=on)
     click.echo(f"entitlement {ent.id} retired from {ent.retired_on}")
 
 
@@ -219,9 +219,11 @@ def entitlements_import(path: Path) -> None:
         if sys.stderr.isatty():
             total = max(path.read_bytes().count(b"\n") - 1, 1)
             with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
-                saved = ws.import_entitlements(path, progress=lambda n: bar.update(n - bar.pos))
+                saved = ws.finance.import_entitlements(
+                    path, progress=lambda n: bar.update(n - bar.pos)
+                )
         else:
-            saved = ws.import_entitlements(path)
+            saved = ws.finance.import_entitlements(path)
     except CsvImportError as exc:
         click.echo(f"error: {path}: {len(exc.problems)} problem(s); nothing was imported", err=True)
         for problem in exc.problems[:_PROBLEMS_SHOWN]:
@@ -263,16 +265,16 @@ def reconcile_cmd(
     """Reconcile seats against entitlements: owned, used, available, true-up, savings."""
     ws = _state().open()
     if every_days is not None:
-        result = ws.reconcile_if_due(dt.timedelta(days=every_days))
+        result = ws.finance.reconcile_if_due(dt.timedelta(days=every_days))
         if result is None:
-            last = ws.reconciliations(limit=1)[0]
+            last = ws.finance.reconciliations(limit=1)[0]
             click.echo(
                 f"not due: last saved reconciliation is from {format_instant(last.as_of)}",
                 err=True,
             )
             return
     else:
-        result = ws.reconcile(save=save)
+        result = ws.finance.reconcile(save=save)
     rows = None if show_all_rows or not limit else limit
     if table_name is not None:
         _emit(result.table(table_name), as_json=as_json, as_csv=as_csv, limit=rows)
@@ -341,9 +343,9 @@ def report_cmd(
     if csv_dir is not None and csv_dir.exists() and not csv_dir.is_dir():
         raise ConfigError(f"{csv_dir} is not a directory", field="--csv")
     ws = _state().open()
-    result = ws.reconcile(save=save)
+    result = ws.finance.reconcile(save=save)
     if html_path is not None:
-        html_path.write_text(render_html(result, audit=ws.verify_audit()), encoding="utf-8")
+        html_path.write_text(render_html(result, audit=ws.audit.verify()), encoding="utf-8")
         click.echo(f"wrote {html_path}")
     if json_path is not None:
         click.echo(f"wrote {write_json(result, json_path)}")

@@ -110,10 +110,10 @@ def rules_group(ctx: click.Context, as_json: bool) -> None:
     ws = _state().open()
     if as_json:
         echo_json(
-            {"exclusion_rules": ws.exclusion_rules(), "reclamation_rules": ws.reclamation_rules()}
+            {"exclusion_rules": ws.rules.exclusions(), "reclamation_rules": ws.rules.reclamation()}
         )
         return
-    _echo_rules(ws.exclusion_rules(), ws.reclamation_rules())
+    _echo_rules(ws.rules.exclusions(), ws.rules.reclamation())
 
 
 @rules_group.command("exclude")
@@ -160,7 +160,7 @@ def rules_exclude(
         fields["value"] = value
     if profile_type:
         fields["profile_type"] = profile_type
-    rule = _state().open().add_exclusion_rule(actor=_actor(), **fields)
+    rule = _state().open().rules.add_exclusion(actor=_actor(), **fields)
     click.echo(
         f"exclusion rule {rule.id} added ({rule.kind.value} {rule.value}, {rule.effect.value})"
     )
@@ -170,7 +170,7 @@ def rules_exclude(
 @click.argument("rule_id", type=int)
 def rules_unexclude(rule_id: int) -> None:
     """Delete an exclusion rule."""
-    _state().open().remove_exclusion_rule(rule_id, actor=_actor())
+    _state().open().rules.remove_exclusion(rule_id, actor=_actor())
     click.echo(f"exclusion rule {rule_id} deleted")
 
 
@@ -178,7 +178,7 @@ def rules_unexclude(rule_id: int) -> None:
 @click.argument("rule_id", type=int)
 def rules_enable(rule_id: int) -> None:
     """Switch an exclusion rule on."""
-    _state().open().update_exclusion_rule(rule_id, active=True, actor=_actor())
+    _state().open().rules.update_exclusion(rule_id, active=True, actor=_actor())
     click.echo(f"exclusion rule {rule_id} is active")
 
 
@@ -186,7 +186,7 @@ def rules_enable(rule_id: int) -> None:
 @click.argument("rule_id", type=int)
 def rules_disable(rule_id: int) -> None:
     """Switch an exclusion rule off (kept, but matches nothing)."""
-    _state().open().update_exclusion_rule(rule_id, active=False, actor=_actor())
+    _state().open().rules.update_exclusion(rule_id, active=False, actor=_actor())
     click.echo(f"exclusion rule {rule_id} is inactive")
 
 
@@ -258,7 +258,7 @@ def rules_set(
         base = {} if clear_filter or current is None else dict(current.filter)
         changes["filter"] = {**base, **_key_values(filters, field="--filter")}
     rule = _big_change(
-        lambda allow: ws.set_reclamation_rule(
+        lambda allow: ws.rules.set_reclamation(
             software_model, actor=_actor(), allow_big_change=allow, **changes
         ),
         yes=yes,
@@ -276,9 +276,7 @@ def rules_import(path: Path, replace: bool, yes: bool) -> None:
     """Import rules from a JSON or TOML file: all of them or none."""
     ws = _state().open()
     rules = _big_change(
-        lambda allow: ws.import_rules(
-            path, replace=replace, actor=_actor(), allow_big_change=allow
-        ),
+        lambda allow: ws.rules.load(path, replace=replace, actor=_actor(), allow_big_change=allow),
         yes=yes,
     )
     click.echo(
@@ -290,7 +288,7 @@ def rules_import(path: Path, replace: bool, yes: bool) -> None:
 @rules_group.command("export")
 def rules_export() -> None:
     """Print every rule as JSON (loadable with `rules import`)."""
-    echo_json(_state().open().export_rules().to_dict())
+    echo_json(_state().open().rules.export().to_dict())
 
 
 @cli.group("models", invoke_without_command=True)
@@ -301,9 +299,9 @@ def models_group(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
-    models = ws.software_models()
+    models = ws.subscriptions.models()
     counts = ws.store.count_subscriptions(by="software_model")
-    unrecognized = ws.unrecognized_identifiers()
+    unrecognized = ws.subscriptions.unrecognized()
     if as_json:
         echo_json(
             {
@@ -339,7 +337,7 @@ def _echo_unrecognized(items: list[Any]) -> None:
 @json_option
 def models_unrecognized(as_json: bool) -> None:
     """Identifiers that map to no software model (their seats cannot be reconciled)."""
-    items = _state().open().unrecognized_identifiers()
+    items = _state().open().subscriptions.unrecognized()
     if as_json:
         echo_json({"unrecognized_identifiers": items})
     else:
@@ -352,7 +350,9 @@ def models_unrecognized(as_json: bool) -> None:
 @click.option("--free", is_flag=True, help="A free model (no reclamation rule).")
 def models_add(name: str, publisher: str, free: bool) -> None:
     """Create a software model (a paid one gets the default reclamation rule)."""
-    _state().open().add_software_model(name, publisher=publisher, paid=not free, actor=_actor())
+    _state().open().subscriptions.add_model(
+        name, publisher=publisher, paid=not free, actor=_actor()
+    )
     click.echo(f"software model {name} created")
 
 
@@ -367,11 +367,13 @@ def models_map(
 ) -> None:
     """Map an identifier to a software model; every seat carrying it is re-pointed."""
     ws = _state().open()
-    if create and software_model not in {m.name for m in ws.software_models()}:
+    if create and software_model not in {m.name for m in ws.subscriptions.models()}:
         if not publisher:
             raise ConfigError("--create needs --publisher", field="--publisher")
-        ws.add_software_model(software_model, publisher=publisher, paid=not free, actor=_actor())
-    count = ws.map_identifier(identifier, software_model, actor=_actor())
+        ws.subscriptions.add_model(
+            software_model, publisher=publisher, paid=not free, actor=_actor()
+        )
+    count = ws.subscriptions.map_identifier(identifier, software_model, actor=_actor())
     click.echo(f"{identifier} → {software_model}: {count} subscriptions re-pointed")
 
 
@@ -390,10 +392,10 @@ def outbox_group(
         return
     ws = _state().open()
     if profile is not None:
-        ws.profile(profile)  # an unknown profile is an error, not an empty list
-    items = ws.outbox(status=DeliveryStatus(status) if status else None, profile=profile)
+        ws.profiles.get(profile)  # an unknown profile is an error, not an empty list
+    items = ws.outbox.query(status=DeliveryStatus(status) if status else None, profile=profile)
     if as_json:
-        echo_json({"notifications": items, "notifiers": ws.notifiers.names()})
+        echo_json({"notifications": items, "notifiers": ws.outbox.notifiers.names()})
         return
     echo_table(
         ["id", "created", "kind", "to", "status", "via", "subject"],
@@ -410,7 +412,7 @@ def outbox_group(
             for n in items
         ],
     )
-    if not ws.notifiers.names():
+    if not ws.outbox.notifiers.names():
         click.echo("  no notifier installed: see docs/candidates.md#notifications")
 
 
@@ -419,6 +421,6 @@ def outbox_group(
 def outbox_deliver(retry_failed: bool) -> None:
     """Offer pending notifications to the installed notifiers again."""
     ws = _state().open()
-    results = ws.deliver_outbox(retry_failed=retry_failed)
+    results = ws.outbox.deliver(retry_failed=retry_failed)
     delivered = sum(1 for n in results if n.status is DeliveryStatus.DELIVERED)
     click.echo(f"{delivered} of {len(results)} notifications delivered")

@@ -1,0 +1,114 @@
+"""Removal candidates and the actions people take on them (keep, approve, skip…)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._audit import AuditEntry
+from .._candidates.records import (
+    CandidateState,
+    Justification,
+    RemovalCandidate,
+    UserResponse,
+)
+from .._candidates.workflow import CandidateWorkflow
+from .._errors import ConfigError
+
+if TYPE_CHECKING:
+    from .facade import Workspace
+
+__all__ = ["Candidates"]
+
+
+class Candidates:
+    """Removal candidates and the actions people take on them (keep, approve, skip…) (``ws.candidates``)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def query(
+        self, profile: str | None = None, *, states: set[CandidateState] | None = None
+    ) -> list[RemovalCandidate]:
+        """Removal candidates, optionally filtered."""
+        return self._ws.store.list_candidates(profile, states=states)
+
+    def get(self, candidate_id: int) -> RemovalCandidate:
+        """One removal candidate."""
+        return self.workflow.get(candidate_id)
+
+    def history(self, candidate_id: int) -> list[AuditEntry]:
+        """Every audit entry of one candidate, oldest first."""
+        return self._ws.store.list_audit(
+            entity="candidate", entity_id=str(candidate_id), limit=100_000
+        )
+
+    def propose(
+        self, subscription_id: int, *, actor: str = "user", reason: str = ""
+    ) -> RemovalCandidate:
+        """Open a candidate by hand for one seat (it still passes every safety check on apply)."""
+        sub = self._ws.store.get_subscription(subscription_id)
+        if sub is None or not sub.active:
+            raise ConfigError(
+                f"no active subscription with id {subscription_id}", field="subscription"
+            )
+        return self.workflow.create(
+            sub, None, actor=actor, justification=Justification.MANUAL, reason=reason
+        )
+
+    def keep(self, candidate_id: int, *, actor: str = "user", note: str = "") -> RemovalCandidate:
+        """The user keeps the seat: to the approver (or kept, if the rule needs no approval)."""
+        return self.workflow.respond(candidate_id, UserResponse.KEEP, actor=actor, note=note)
+
+    def forego(self, candidate_id: int, *, actor: str = "user", note: str = "") -> RemovalCandidate:
+        """The user does not need the seat: on to revocation."""
+        return self.workflow.respond(candidate_id, UserResponse.FOREGO, actor=actor, note=note)
+
+    def approve(
+        self, candidate_id: int, *, actor: str = "user", note: str = ""
+    ) -> RemovalCandidate:
+        """The approver lets the reclaim go ahead despite the user's "keep"."""
+        return self.workflow.decide(candidate_id, approve=True, actor=actor, note=note)
+
+    def decline(
+        self, candidate_id: int, *, actor: str = "user", note: str = ""
+    ) -> RemovalCandidate:
+        """The approver lets the user keep the seat (cooldown starts)."""
+        return self.workflow.decide(candidate_id, approve=False, actor=actor, note=note)
+
+    def resolve(
+        self,
+        candidate_id: int,
+        *,
+        recipient: str | None = None,
+        actor: str = "user",
+        note: str = "",
+    ) -> RemovalCandidate:
+        """Attention required → ready (set ``recipient`` when the notice had nobody to go to)."""
+        return self.workflow.resolve(candidate_id, actor=actor, recipient=recipient, note=note)
+
+    def skip(
+        self,
+        candidate_id: int,
+        *,
+        actor: str = "user",
+        note: str = "",
+        cooldown_days: int | None = None,
+    ) -> RemovalCandidate:
+        """Close a candidate without reclaiming (``cooldown_days``: no new one before then)."""
+        return self.workflow.skip(candidate_id, actor=actor, note=note, cooldown_days=cooldown_days)
+
+    def close_complete(
+        self, candidate_id: int, *, actor: str = "user", note: str = ""
+    ) -> RemovalCandidate:
+        """Close a candidate awaiting revocation as complete: the seat was freed by hand."""
+        return self.workflow.close_complete(candidate_id, actor=actor, note=note)
+
+    @property
+    def workflow(self) -> CandidateWorkflow:
+        """The candidate workflow bound to this workspace (store, notifiers, prices, clock)."""
+        return CandidateWorkflow(
+            self._ws.store,
+            notifiers=self._ws.outbox.notifiers,
+            prices=self._ws.prices,
+            clock=self._ws.clock,
+        )

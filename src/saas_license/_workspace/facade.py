@@ -1,0 +1,211 @@
+"""The Python API: a workspace is one store, its secrets, and the installed spokes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._audit import AuditEntry
+from .._errors import ConfigError
+from .._evaluation import EvaluationPolicy
+from .._finance import from_store as _finance
+from .._finance.pricing import PriceBook
+from .._paths import default_workspace_path
+from .._plugins import SpokeRegistry
+from .._secrets import SecretStore
+from .._store import SqliteStore, Store
+from .._time import utcnow
+from ..http import (
+    HttpOptions,
+)
+from .audit import Audit
+from .candidates import Candidates
+from .finance import Finance
+from .jobs import Jobs
+from .outbox import Outbox
+from .plans import Plans
+from .profiles import Profiles
+from .rules import Rules
+from .subscriptions import Subscriptions
+
+__all__ = ["Workspace", "check_workspace_path"]
+
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # "://", or ":/" once a Path ate a slash
+
+
+def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
+    """Refuse a workspace path that cannot be one: a URL scheme no installed store supports,
+    something that is not a regular file (``/dev/null``, a directory), or — unless ``create`` —
+    a file that does not exist (with a "did you mean" from its directory)."""
+    text = os.fspath(path)
+    if text == ":memory:":
+        return
+    scheme = _URL.match(text)
+    if scheme and scheme.group(1).lower() == "sqlite":
+        raise ConfigError(
+            f"{text!r} is a URL; a SQLite workspace is given by its file path",
+            field="workspace",
+            hint="drop the sqlite:// prefix, e.g. --workspace ~/licenses.db",
+        )
+    if scheme:
+        raise ConfigError(
+            f"{scheme.group(1)!r} workspaces are not supported by the installed stores",
+            field="workspace",
+            hint="give the path of a SQLite workspace file (the only store installed)",
+        )
+    target = Path(text).expanduser()
+    if target.exists() and not target.is_file():
+        kind = "a directory" if target.is_dir() else "not a regular file"
+        raise ConfigError(
+            f"{text} is {kind}, not a workspace file",
+            field="workspace",
+            hint="give the path of a workspace database file, e.g. ~/licenses.db",
+        )
+    if not create and not target.exists():
+        raise ConfigError(
+            f"no workspace at {text}",
+            field="workspace",
+            hint=_did_you_mean(target),
+        )
+
+
+def _did_you_mean(target: Path) -> str:
+    create = "create it with --create (or `saas-license demo`, `alias add`, `profile create`)"
+    folder = target.parent
+    if not folder.is_dir():
+        return f"the directory {folder} does not exist; check the path, or {create}"
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file() and p.suffix in {".db", ".sqlite"}]
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(target.name, names, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + " or ".join(str(folder / n) for n in close) + f"? Or {create}"
+    default = default_workspace_path()
+    if default.exists() and default != target:
+        return f"did you mean the default workspace {default}? Or {create}"
+    return f"check the path, or {create}"
+
+
+class Workspace:
+    """One workspace: open it, then work through its parts — ``ws.profiles``, ``ws.jobs``,
+    ``ws.subscriptions``, ``ws.rules``, ``ws.candidates``, ``ws.plans``, ``ws.outbox``,
+    ``ws.finance``, ``ws.audit``. The workspace holds the shared state (store, secrets, spokes,
+    clock, policy); each part holds the actions of one area.
+
+    >>> ws = Workspace.open(":memory:")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        secrets: SecretStore,
+        spokes: SpokeRegistry | None = None,
+        http: HttpOptions | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        policy: EvaluationPolicy | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.spokes = spokes if spokes is not None else SpokeRegistry()
+        self.http = http or HttpOptions()
+        self.clock = clock
+        self.policy = policy or EvaluationPolicy()
+        self.path = path
+        self.prices: PriceBook = _finance.price_book_for(store, self.policy.timezone)
+        self.profiles = Profiles(self)
+        self.subscriptions = Subscriptions(self)
+        self.rules = Rules(self)
+        self.jobs = Jobs(self)
+        self.candidates = Candidates(self)
+        self.plans = Plans(self)
+        self.outbox = Outbox(self)
+        self.finance = Finance(self)
+        self.audit = Audit(self)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        spokes: SpokeRegistry | None = None,
+        http: HttpOptions | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        policy: EvaluationPolicy | None = None,
+        create: bool = True,
+    ) -> Workspace:
+        """Open (creating if needed) the workspace at ``path`` (default: :func:`default_workspace_path`).
+
+        With ``create=False`` a missing workspace is an error that suggests similar paths, so a
+        mistyped path never silently starts an empty workspace. A URL (``postgresql://…``) is
+        refused unless an installed store supports its scheme.
+        Secrets live beside the database in ``<name>.secrets.json``, readable only by the owner.
+        """
+        target = default_workspace_path() if path is None else Path(path)
+        check_workspace_path(target, create=create)
+        if str(target) == ":memory:":
+            import tempfile
+
+            secrets_path = Path(tempfile.mkdtemp(prefix="saas-license-")) / "secrets.json"
+            store: Store = SqliteStore(":memory:")
+            resolved = None
+        else:
+            resolved = target.expanduser().resolve()
+            store = SqliteStore(resolved)
+            secrets_path = resolved.with_name(resolved.name + ".secrets.json")
+        return cls(
+            store,
+            secrets=SecretStore(secrets_path),
+            spokes=spokes,
+            http=http,
+            clock=clock,
+            policy=policy,
+            path=resolved,
+        )
+
+    def __repr__(self) -> str:
+        return f"Workspace(path={str(self.path) if self.path else ':memory:'!r})"
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def _audit(
+        self,
+        action: str,
+        entity: str,
+        entity_id: str | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        *,
+        profile: str | None = None,
+        actor: str = "user",
+        detail: str = "",
+    ) -> None:
+        self.store.append_audit(
+            AuditEntry(
+                at=self.clock(),
+                actor=actor,
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                profile=profile,
+                before=before,
+                after=after,
+                detail=detail,
+            )
+        )

@@ -1,0 +1,198 @@
+"""Entitlements, reconciliation of seats against them, savings and the HTML report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._convert import converter
+from .._errors import ConfigError
+from .._finance import from_store as _finance
+from .._finance.csv_import import read_entitlements_csv
+from .._finance.entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
+from .._finance.reconciliation import Reconciliation
+from .._finance.savings import SavingsSummary, summarize_savings
+from .._store._finance import SavedReconciliation
+from .._tables import Table
+
+if TYPE_CHECKING:
+    from .facade import Workspace
+
+__all__ = ["Finance"]
+
+
+class Finance:
+    """Entitlements, reconciliation of seats against them, savings and the HTML report (``ws.finance``)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def add_entitlement(
+        self,
+        software_model: str,
+        *,
+        purchased_rights: int,
+        unit_cost: Decimal | str | int,
+        currency: str,
+        start: dt.date | str,
+        end: dt.date | str | None = None,
+        period: str = "annually",
+        profile: str | None = None,
+        name: str = "",
+    ) -> Entitlement:
+        """Record rights bought for a software model (``profile`` None: for every profile)."""
+        ent = Entitlement(
+            software_model=software_model,
+            purchased_rights=purchased_rights,
+            unit_cost=unit_cost,
+            currency=currency,
+            start=start,
+            end=end,
+            period=period,
+            profile=profile,
+            name=name,
+        )
+        _finance.check_entitlement(self._ws.store, ent)
+        with self._ws.store.transaction():
+            saved = _finance.finance_store(self._ws.store).add_entitlements([ent])[0]
+            self._audit_entitlement("entitlement.created", None, saved)
+        return saved
+
+    def entitlements(self, software_model: str | None = None) -> list[Entitlement]:
+        """Entitlements, oldest first (their state follows their dates; see ``state_at``)."""
+        return _finance.finance_store(self._ws.store).list_entitlements(software_model)
+
+    def entitlement(self, entitlement_id: int) -> Entitlement:
+        """One entitlement by id."""
+        found = _finance.finance_store(self._ws.store).get_entitlement(entitlement_id)
+        if found is None:
+            raise ConfigError(f"no entitlement with id {entitlement_id}", field="entitlement.id")
+        return found
+
+    def edit_entitlement(self, entitlement_id: int, **changes: Any) -> Entitlement:
+        """Change fields of an entitlement (same names as :meth:`add_entitlement`)."""
+        before = self.entitlement(entitlement_id)
+        unknown = set(changes) - {f.name for f in attrs.fields(Entitlement)} | (
+            set(changes) & {"id"}
+        )
+        if unknown:
+            raise ConfigError(f"cannot change {', '.join(sorted(unknown))}", field="entitlement")
+        after = attrs.evolve(before, **changes)
+        _finance.check_entitlement(self._ws.store, after)
+        with self._ws.store.transaction():
+            _finance.finance_store(self._ws.store).update_entitlement(after)
+            self._audit_entitlement("entitlement.updated", before, after)
+        return after
+
+    def retire_entitlement(
+        self, entitlement_id: int, *, on: dt.date | str | None = None
+    ) -> Entitlement:
+        """Retire an entitlement from ``on`` (default: today in the organisation's time zone)."""
+        day = on if on is not None else local_date(self._ws.clock(), self._ws.policy.timezone)
+        before = self.entitlement(entitlement_id)
+        after = attrs.evolve(before, retired_on=day)
+        with self._ws.store.transaction():
+            _finance.finance_store(self._ws.store).update_entitlement(after)
+            self._audit_entitlement("entitlement.retired", before, after)
+        return after
+
+    def import_entitlements(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Entitlement]:
+        """Import entitlements from a CSV file: all rows, or none when any row is bad.
+
+        Raises :class:`~saas_license._finance.csv_import.CsvImportError` naming each bad line.
+        ``progress(rows_read)`` is called as the file is read. Time is linear in the rows.
+        """
+        checker = EntitlementChecker(
+            models=(m.name for m in self._ws.store.list_software_models()),
+            profiles=(p.name for p in self._ws.store.list_profiles()),
+            existing=_finance.finance_store(self._ws.store).list_entitlements(),
+        )
+        rows = read_entitlements_csv(Path(path), check=checker, progress=progress)
+        with self._ws.store.transaction():
+            saved = _finance.finance_store(self._ws.store).add_entitlements(rows)
+            for ent in saved:
+                self._audit_entitlement("entitlement.imported", None, ent, detail=str(path))
+        return saved
+
+    def entitlements_table(self) -> Table:
+        """All entitlements as a table, each with its state as of now."""
+        now = self._ws.clock()
+        return Table.from_dicts(
+            "entitlements",
+            ENTITLEMENT_COLUMNS,
+            [e.to_row(at=now, timezone=self._ws.policy.timezone) for e in self.entitlements()],
+            title="Entitlements",
+            as_of=now,
+        )
+
+    def reconcile(self, *, save: bool = False) -> Reconciliation:
+        """Reconcile seats against entitlements now; ``save`` keeps the result in the workspace."""
+        result = _finance.reconcile_store(
+            self._ws.store, now=self._ws.clock(), timezone=self._ws.policy.timezone
+        )
+        if save:
+            _finance.finance_store(self._ws.store).save_reconciliation(
+                result.as_of, result.to_json_data()
+            )
+        return result
+
+    def reconcile_if_due(self, every: dt.timedelta = dt.timedelta(days=7)) -> Reconciliation | None:
+        """Reconcile and save, unless a saved result is younger than ``every`` (then None).
+
+        Call it from cron or a scheduler as often as you like; it reconciles on its own cadence.
+        """
+        last = self.reconciliations(limit=1)
+        if last and self._ws.clock() - last[0].as_of < every:
+            return None
+        return self.reconcile(save=True)
+
+    def reconciliations(self, *, limit: int = 20) -> list[SavedReconciliation]:
+        """Saved reconciliation results, newest first."""
+        return _finance.finance_store(self._ws.store).list_reconciliations(limit=limit)
+
+    def report_html(self, result: Reconciliation | None = None) -> str:
+        """The self-contained HTML report (charts and tables) of ``result`` or of a fresh run."""
+        from ..reports import render_html
+
+        return render_html(
+            result if result is not None else self.reconcile(), audit=self._ws.audit.verify()
+        )
+
+    def savings(
+        self, profile: str | None = None, *, since: dt.datetime | None = None
+    ) -> SavingsSummary:
+        """Potential savings of open candidates and actual savings of reclaimed seats."""
+        return summarize_savings(
+            self._ws.store.list_candidates(profile),
+            self._ws.prices,
+            now=self._ws.clock(),
+            since=since,
+        )
+
+    def _audit_entitlement(
+        self,
+        action: str,
+        before: Entitlement | None,
+        after: Entitlement,
+        *,
+        detail: str = "",
+    ) -> None:
+        self._ws._audit(
+            action,
+            "entitlement",
+            str(after.id),
+            None if before is None else converter.unstructure(before),
+            converter.unstructure(after),
+            detail=detail,
+        )

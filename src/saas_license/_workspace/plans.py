@@ -1,0 +1,109 @@
+"""Reclaim plans: make one (dry run), apply it, undo a reclaim, settle unknown outcomes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .._errors import ConfigError
+from .._pipeline import build_plan
+from .._reclaim.apply import (
+    ApplyReport,
+    ReconcileReport,
+    UndoResult,
+    apply_plan,
+    reconcile_reclaims,
+    undo_reclaim,
+)
+from .._reclaim.records import ReclaimAction, ReclaimPlan
+
+if TYPE_CHECKING:
+    from .facade import Workspace
+
+__all__ = ["Plans"]
+
+
+class Plans:
+    """Reclaim plans: make one (dry run), apply it, undo a reclaim, settle unknown outcomes (``ws.plans``)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def create(self, name: str, *, save: bool = True) -> ReclaimPlan:
+        """The reclaim plan of a profile as it stands now (dry run: nothing changes at the vendor
+        or to any candidate). With ``save`` it is stored under an id that :meth:`apply` takes."""
+        prof = self._ws.profiles.get(name)
+        now = self._ws.clock()
+        info = self._ws.profiles.spoke_for(prof).info()
+        plan = build_plan(
+            self._ws.store,
+            prof,
+            now=now,
+            action=info.reclaim_effect,
+            policy=self._ws.policy,
+            prices=self._ws.prices,
+            integration_user_id=prof.integration_user_id,
+            scope=info.reclaim_scope,
+            protective_fields=info.protective_fields,
+        )
+        if save:
+            plan = attrs.evolve(
+                plan, id=secrets.token_hex(6), expires_at=now + self._ws.policy.plan_ttl
+            )
+            self._ws.store.save_plan(plan)
+        return plan
+
+    def apply(self, plan_id: str, *, cap: int | None = None, actor: str = "user") -> ApplyReport:
+        """Execute the stored plan ``plan_id`` (from :meth:`plan`): notices, then reclaims through
+        the profile's spoke, each re-checked first; at most ``cap`` seats."""
+        found = self._ws.store.get_plan(plan_id)
+        if found is None:
+            raise ConfigError(
+                f"no reclaim plan with id {plan_id!r}",
+                field="plan",
+                hint="make one with `saas-license reclaim <profile> --plan`",
+            )
+        prof = self._ws.profiles.get(found[0].profile)
+        return apply_plan(
+            self._ws.store,
+            self._ws.profiles.spoke_for(prof),
+            self._ws.profiles.context(prof),
+            plan_id,
+            workflow=self._ws.candidates.workflow,
+            policy=self._ws.policy,
+            cap=cap,
+            actor=actor,
+            clock=self._ws.clock,
+        )
+
+    def undo(self, candidate_id: int, *, actor: str = "user") -> UndoResult:
+        """Undo the reclaim that closed ``candidate_id`` (and the user's other seats with it)."""
+        candidate = self._ws.candidates.get(candidate_id)
+        prof = self._ws.profiles.get(candidate.profile)
+        return undo_reclaim(
+            self._ws.store,
+            self._ws.profiles.spoke_for(prof),
+            self._ws.profiles.context(prof),
+            candidate_id,
+            workflow=self._ws.candidates.workflow,
+            actor=actor,
+        )
+
+    def reconcile(self, name: str, *, actor: str = "user") -> ReconcileReport:
+        """Resolve every reclaim of unknown outcome by reading the vendor, and mark jobs of dead
+        processes abandoned (``saas-license reclaim PROFILE --reconcile``)."""
+        prof = self._ws.profiles.get(name)
+        return reconcile_reclaims(
+            self._ws.store,
+            self._ws.profiles.spoke_for(prof),
+            self._ws.profiles.context(prof),
+            workflow=self._ws.candidates.workflow,
+            policy=self._ws.policy,
+            actor=actor,
+        )
+
+    def actions(self, profile: str | None = None) -> list[ReclaimAction]:
+        """Every vendor reclaim made, oldest first (with undo state)."""
+        return self._ws.store.list_reclaim_actions(profile)
