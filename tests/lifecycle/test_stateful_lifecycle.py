@@ -287,15 +287,21 @@ class LifecycleMachine(RuleBasedStateMachine):
         cid = self._pick(data, {CandidateState.AWAITING_USER})
         if cid is None:
             return
-        answered = (self.h.ws.candidates.keep if keep else self.h.ws.candidates.forego)(cid, actor="user:test")
+        answered = (self.h.ws.candidates.keep if keep else self.h.ws.candidates.forego)(
+            cid, actor="user:test"
+        )
         if decision is not None and answered.state is CandidateState.AWAITING_APPROVAL:
-            (self.h.ws.candidates.approve if decision else self.h.ws.candidates.decline)(cid, actor="manager:test")
+            (self.h.ws.candidates.approve if decision else self.h.ws.candidates.decline)(
+                cid, actor="manager:test"
+            )
 
     @rule(data=st.data(), approve=st.booleans())
     def approver_decides(self, data: st.DataObject, approve: bool) -> None:
         cid = self._pick(data, {CandidateState.AWAITING_APPROVAL})
         if cid is not None:
-            (self.h.ws.candidates.approve if approve else self.h.ws.candidates.decline)(cid, actor="manager:test")
+            (self.h.ws.candidates.approve if approve else self.h.ws.candidates.decline)(
+                cid, actor="manager:test"
+            )
 
     @rule(data=st.data())
     def undo_a_reclaim(self, data: st.DataObject) -> None:
