@@ -53,3 +53,14 @@ def test_api_key_never_reaches_db_reprs_or_logs(
         repr(published.audit.query()),
     ):
         assert API_KEY not in text
+
+
+def test_an_in_memory_workspace_removes_its_scratch_directory_on_close() -> None:
+    """``Workspace.open(":memory:")`` keeps its secrets in a scratch directory; closing removes it."""
+    from saas_license import Workspace
+
+    ws = Workspace.open(":memory:")
+    folder = ws.secrets.path.parent
+    assert folder.is_dir()
+    ws.close()
+    assert not folder.exists()

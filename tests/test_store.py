@@ -139,3 +139,28 @@ def test_streaming_iteration_covers_everything_in_order(store: SqliteStore) -> N
     store.upsert_subscriptions("p", [_rec(f"u{i:04d}") for i in range(1234)], run_id="r", now=NOW)
     ids = [s.id for s in store.iter_subscriptions("p")]
     assert len(ids) == 1234 and ids == sorted(ids)
+
+
+def test_the_sqlite_store_plays_every_role_of_the_store_protocol() -> None:
+    """``Store`` is the sum of its role protocols; a second store implements each of them."""
+    from saas_license._store import _protocol
+
+    roles = [
+        _protocol.BaseStore,
+        _protocol.ProfileStore,
+        _protocol.SubscriptionStore,
+        _protocol.QuarantineStore,
+        _protocol.RuleStore,
+        _protocol.CandidateStore,
+        _protocol.JobStore,
+        _protocol.AuditStore,
+        _protocol.PlanStore,
+        _protocol.OutboxStore,
+    ]
+    assert set(_protocol.Store.__mro__) >= set(roles)
+    store = SqliteStore(":memory:")
+    try:
+        for role in roles:
+            assert isinstance(store, role), role.__name__
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,8 @@ class Workspace:
         self.clock = clock
         self.policy = policy or EvaluationPolicy()
         self.path = path
+        #: The scratch directory of an in-memory workspace (its secrets), removed on close.
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.prices: PriceBook = _finance.price_book_for(store, self.policy.timezone)
         self.profiles = Profiles(self)
         self.subscriptions = Subscriptions(self)
@@ -151,17 +154,18 @@ class Workspace:
         """
         target = default_workspace_path() if path is None else Path(path)
         check_workspace_path(target, create=create)
+        scratch: tempfile.TemporaryDirectory[str] | None = None
         if str(target) == ":memory:":
-            import tempfile
-
-            secrets_path = Path(tempfile.mkdtemp(prefix="saas-license-")) / "secrets.json"
+            # secrets of an in-memory workspace live in a scratch directory removed on close
+            scratch = tempfile.TemporaryDirectory(prefix="saas-license-")
+            secrets_path = Path(scratch.name) / "secrets.json"
             store: Store = SqliteStore(":memory:")
             resolved = None
         else:
             resolved = target.expanduser().resolve()
             store = SqliteStore(resolved)
             secrets_path = resolved.with_name(resolved.name + ".secrets.json")
-        return cls(
+        ws = cls(
             store,
             secrets=SecretStore(secrets_path),
             spokes=spokes,
@@ -170,6 +174,8 @@ class Workspace:
             policy=policy,
             path=resolved,
         )
+        ws._scratch = scratch
+        return ws
 
     def __repr__(self) -> str:
         return f"Workspace(path={str(self.path) if self.path else ':memory:'!r})"
@@ -181,8 +187,11 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store (and remove an in-memory workspace's scratch directory)."""
         self.store.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def _audit(
         self,

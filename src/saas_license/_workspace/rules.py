@@ -12,6 +12,7 @@ from .._convert import converter
 from .._errors import ConfigError
 from .._rule_impact import BigChangeError, may_add_candidates, rule_impact
 from .._rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
+from ._change import changing
 
 if TYPE_CHECKING:
     from .facade import Workspace
@@ -37,16 +38,9 @@ class Rules:
             rule = structure_rule(fields, ExclusionRule, what="exclusion_rule")
         elif fields:
             raise ConfigError("pass a rule or its fields, not both", field="exclusion_rule")
-        with self._ws.store.transaction():
+        with changing(self._ws, "exclusion_rule.created", "exclusion_rule", actor=actor) as change:
             saved = self._ws.store.add_exclusion_rule(rule)
-            self._ws._audit(
-                "exclusion_rule.created",
-                "exclusion_rule",
-                str(saved.id),
-                None,
-                converter.unstructure(saved),
-                actor=actor,
-            )
+            change.done(saved.id, after=saved)
         return saved
 
     def update_exclusion(
@@ -58,16 +52,11 @@ class Rules:
             raise ConfigError(f"no exclusion rule with id {rule_id}", field="exclusion_rule.id")
         data = {**converter.unstructure(before), **changes, "id": rule_id}
         after = structure_rule(data, ExclusionRule, what="exclusion_rule")
-        with self._ws.store.transaction():
+        with changing(
+            self._ws, "exclusion_rule.updated", "exclusion_rule", before=before, actor=actor
+        ) as change:
             self._ws.store.update_exclusion_rule(after)
-            self._ws._audit(
-                "exclusion_rule.updated",
-                "exclusion_rule",
-                str(rule_id),
-                converter.unstructure(before),
-                converter.unstructure(after),
-                actor=actor,
-            )
+            change.done(rule_id, after=after)
         return after
 
     def remove_exclusion(self, rule_id: int, *, actor: str = "user") -> None:
@@ -75,16 +64,15 @@ class Rules:
         before = self._ws.store.get_exclusion_rule(rule_id)
         if before is None:
             raise ConfigError(f"no exclusion rule with id {rule_id}", field="exclusion_rule.id")
-        with self._ws.store.transaction():
+        with changing(
+            self._ws,
+            "exclusion_rule.deleted",
+            "exclusion_rule",
+            entity_id=rule_id,
+            before=before,
+            actor=actor,
+        ):
             self._ws.store.delete_exclusion_rule(rule_id)
-            self._ws._audit(
-                "exclusion_rule.deleted",
-                "exclusion_rule",
-                str(rule_id),
-                converter.unstructure(before),
-                None,
-                actor=actor,
-            )
 
     def reclamation(self) -> list[ReclamationRule]:
         """All reclamation rules (one per paid software model, generated on first download)."""
