@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ._finance.reconciliation import Reconciliation
     from ._finance.savings import SavingsSummary
     from ._jobs import JobResult, JobStatus
-    from ._models import UnrecognizedIdentifier
+    from ._models import SoftwareModel, UnrecognizedIdentifier
     from ._notify import Notification
     from ._paths import default_workspace_path
     from ._pipeline import RunReport
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from ._rule_impact import BigChangeError
     from ._rules import ExclusionRule, ReclamationRule
     from ._secrets import Secret
-    from ._subscriptions import SoftwareModel
     from ._tables import Table
     from ._workspace import Workspace
     from .hookspecs import hookimpl
@@ -96,7 +95,7 @@ _HOMES = {
     "SaasLicenseError": "._errors",
     "SavingsSummary": "._finance.savings",
     "Secret": "._secrets",
-    "SoftwareModel": "._subscriptions",
+    "SoftwareModel": "._models",
     "SpokeError": ".spoke",
     "SpokeNotFoundError": "._errors",
     "StoreError": "._errors",

@@ -1,10 +1,22 @@
-"""Software models and unrecognized identifiers, as the workspace reports them."""
+"""Software models (the products seats are for) and the identifiers that map to none."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 
-__all__ = ["UnrecognizedIdentifier"]
+__all__ = ["SoftwareModel", "UnrecognizedIdentifier"]
+
+
+@attrs.frozen(kw_only=True)
+class SoftwareModel:
+    """The product a seat is for; created automatically for identifiers the spoke knows."""
+
+    name: str
+    publisher: str
+    paid: bool = True
+    created_at: dt.datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._errors import SpokeError
-from ._plugins import PluginProblem, make_plugin_manager
+from ._plugins import ENV_STRICT, PluginProblem, load_plugins, make_plugin_manager
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -98,19 +98,12 @@ class NotifierRegistry:
         self._plugins: dict[str, object] = {}
         if entry_points is None and load_entry_points:
             entry_points = importlib.metadata.entry_points(group=NOTIFIER_ENTRY_POINT_GROUP)
-        strict = os.environ.get("SAAS_LICENSE_STRICT_SPOKES") == "1"
-        for ep in entry_points or ():
-            try:
-                self.register(ep.load(), name=ep.name)
-            except Exception as exc:
-                if strict:
-                    raise SpokeError(f"notifier {ep.name!r} failed to load: {exc}") from exc
-                log.warning("skipping notifier %s: %s: %s", ep.name, type(exc).__name__, exc)
-                self.problems.append(
-                    PluginProblem(
-                        name=ep.name, target=ep.value, error=f"{type(exc).__name__}: {exc}"
-                    )
-                )
+        self.problems = load_plugins(
+            entry_points or (),
+            kind="notifier",
+            register=lambda plugin, name: self.register(plugin, name=name),
+            strict=os.environ.get(ENV_STRICT) == "1",
+        )
 
     def __repr__(self) -> str:
         return f"NotifierRegistry(names={self.names()!r})"

@@ -24,6 +24,7 @@ from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._faultpoints import kill_point
 from ._finance.pricing import PriceBook
 from ._jobs import JobResult, JobStatus
+from ._models import SoftwareModel
 from ._notify import NotifierRegistry
 from ._plugins import Spoke
 from ._reclaim.apply import ReconcileReport, recover_locked
@@ -33,7 +34,6 @@ from ._rules import ReclamationRule
 from ._scheduling import record_run, run_lock
 from ._spokes import SpokeContext
 from ._store import Store
-from ._subscriptions import SoftwareModel
 from ._time import utcnow
 
 __all__ = ["RunReport", "ScheduledRun", "build_plan", "run_profile"]

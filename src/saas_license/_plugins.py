@@ -6,7 +6,7 @@ import datetime as dt
 import importlib.metadata
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -19,7 +19,13 @@ from ._sandbox import SandboxOffer
 from ._spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
 from ._subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
-__all__ = ["PluginProblem", "Spoke", "SpokeRegistry", "make_plugin_manager"]
+__all__ = [
+    "PluginProblem",
+    "Spoke",
+    "SpokeRegistry",
+    "load_plugins",
+    "make_plugin_manager",
+]
 
 log = logging.getLogger("saas_license.plugins")
 T = TypeVar("T")
@@ -43,6 +49,36 @@ class PluginProblem:
     name: str
     target: str
     error: str
+
+
+def load_plugins(
+    entry_points: Iterable[importlib.metadata.EntryPoint],
+    *,
+    kind: str,
+    register: Callable[[object, str], object],
+    strict: bool,
+    disabled: frozenset[str] | set[str] = frozenset(),
+) -> list[PluginProblem]:
+    """Load and register each entry point safely (spokes and notifiers alike): one that fails to
+    import is logged and returned as a :class:`PluginProblem` (raised as a :class:`SpokeError`
+    when ``strict``), so one broken plugin never stops the others."""
+    problems: list[PluginProblem] = []
+    for ep in entry_points:
+        if ep.name in disabled:
+            log.info("%s %s disabled by %s", kind, ep.name, ENV_DISABLE)
+            continue
+        try:
+            register(ep.load(), ep.name)
+        except Exception as exc:
+            if strict:
+                raise SpokeError(f"{kind} {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            log.warning(
+                "skipping %s %s (%s): %s: %s", kind, ep.name, ep.value, type(exc).__name__, exc
+            )
+            problems.append(
+                PluginProblem(name=ep.name, target=ep.value, error=f"{type(exc).__name__}: {exc}")
+            )
+    return problems
 
 
 class Spoke:
@@ -212,26 +248,13 @@ class SpokeRegistry:
         if entry_points is None and load_entry_points:
             entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         disabled = {n.strip() for n in os.environ.get(ENV_DISABLE, "").split(",") if n.strip()}
-        for ep in entry_points or ():
-            if ep.name in disabled:
-                log.info("spoke %s disabled by %s", ep.name, ENV_DISABLE)
-                continue
-            try:
-                plugin = ep.load()
-                self.register(plugin, name=ep.name)
-            except Exception as exc:
-                if self._strict:
-                    raise SpokeError(
-                        f"spoke {ep.name!r} ({ep.value}) failed to load: {exc}"
-                    ) from exc
-                log.warning(
-                    "skipping spoke %s (%s): %s: %s", ep.name, ep.value, type(exc).__name__, exc
-                )
-                self.problems.append(
-                    PluginProblem(
-                        name=ep.name, target=ep.value, error=f"{type(exc).__name__}: {exc}"
-                    )
-                )
+        self.problems = load_plugins(
+            entry_points or (),
+            kind="spoke",
+            register=lambda plugin, name: self.register(plugin, name=name),
+            strict=self._strict,
+            disabled=disabled,
+        )
 
     def register(self, plugin: ModuleType | object, *, name: str) -> Spoke:
         """Register a spoke object or module under ``name`` (what entry points do, by hand)."""

@@ -11,7 +11,6 @@ __all__ = [
     "ActivityRecord",
     "CurrentUser",
     "KnownIdentifier",
-    "SoftwareModel",
     "Subscription",
     "SubscriptionRecord",
 ]
@@ -79,16 +78,6 @@ class KnownIdentifier:
     publisher: str
     paid: bool = True
     description: str = ""
-
-
-@attrs.frozen(kw_only=True)
-class SoftwareModel:
-    """The product a seat is for; created automatically for identifiers the spoke knows."""
-
-    name: str
-    publisher: str
-    paid: bool = True
-    created_at: dt.datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -33,8 +33,9 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from .._candidates.records import OPEN_STATES, CandidateState, RemovalCandidate
+from .._models import SoftwareModel
 from .._rules import ExclusionRule, first_exclusion
-from .._subscriptions import SoftwareModel, Subscription
+from .._subscriptions import Subscription
 from .._tables import Table
 from .._time import days_between, format_instant
 from .entitlements import Entitlement, average_annual_price, entitlements_in_use, quantize_money
@@ -48,7 +49,7 @@ __all__ = [
     "Remediation",
     "RemediationOption",
     "UnlicensedSubscription",
-    "UnmappedIdentifier",
+    "UnrecognizedInProfile",
     "activity_bucket",
     "reconcile",
 ]
@@ -133,8 +134,9 @@ class UnlicensedSubscription:
 
 
 @attrs.frozen(kw_only=True)
-class UnmappedIdentifier:
-    """An identifier on active seats that maps to no software model, so they cannot be reconciled."""
+class UnrecognizedInProfile:
+    """An unrecognized identifier as one profile sees it: its active seats cannot be reconciled
+    until the identifier is mapped to a software model (see :class:`UnrecognizedIdentifier`)."""
 
     identifier: str
     profile: str
@@ -191,7 +193,7 @@ class Reconciliation:
     profiles: tuple[ReconciliationRow, ...]
     remediation: tuple[RemediationOption, ...]
     unlicensed: tuple[UnlicensedSubscription, ...]
-    unmapped: tuple[UnmappedIdentifier, ...]
+    unmapped: tuple[UnrecognizedInProfile, ...]
     activity: tuple[ActivityBuckets, ...]
     opportunities: tuple[ReclaimOpportunity, ...]
     data_as_of: dict[str, dt.datetime | None] = attrs.Factory(dict)
@@ -484,7 +486,7 @@ def reconcile(
         remediation=tuple(remediation),
         unlicensed=tuple(unlicensed),
         unmapped=tuple(
-            UnmappedIdentifier(identifier=i, profile=p, subscriptions=n)
+            UnrecognizedInProfile(identifier=i, profile=p, subscriptions=n)
             for (i, p), n in sorted(unmapped.items())
         ),
         activity=tuple(activity),

@@ -11,11 +11,12 @@ from .._audit import AuditEntry, AuditVerification
 from .._boundary import QuarantinedRecord
 from .._candidates.records import CandidateState, RemovalCandidate
 from .._jobs import JobResult, RunLock, ScheduledJob
+from .._models import SoftwareModel
 from .._notify import DeliveryStatus, Notification
 from .._profiles import ConnectionAlias, IntegrationProfile
 from .._reclaim.records import ReclaimAction, ReclaimPlan
 from .._rules import ExclusionRule, ReclamationRule
-from .._subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
+from .._subscriptions import ActivityRecord, Subscription, SubscriptionRecord
 
 __all__ = [
     "AuditStore",

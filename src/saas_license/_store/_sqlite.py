@@ -26,11 +26,12 @@ from .._errors import ConfigError, RunInProgressError, StoreError, WorkspaceBusy
 from .._faultpoints import kill_point
 from .._files import create_private_file
 from .._jobs import JobResult, JobStatus, RunLock, ScheduledJob
+from .._models import SoftwareModel
 from .._notify import DeliveryStatus, Notification
 from .._profiles import ConnectionAlias, IntegrationProfile
 from .._reclaim.records import ReclaimAction, ReclaimPlan
 from .._rules import ExclusionRule, ReclamationRule
-from .._subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
+from .._subscriptions import ActivityRecord, Subscription, SubscriptionRecord
 from .._time import format_instant, parse_instant
 from ._finance import FinanceStoreMixin
 from ._integrity import append_chained, verify_chain

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from .._boundary import QuarantinedRecord
 from .._errors import ConfigError
-from .._models import UnrecognizedIdentifier
+from .._models import SoftwareModel, UnrecognizedIdentifier
 from .._rules import ReclamationRule
-from .._subscriptions import SoftwareModel, Subscription
+from .._subscriptions import Subscription
 
 if TYPE_CHECKING:
     from .facade import Workspace

@@ -141,11 +141,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Recent job results, newest first (or the schedule with --scheduled).",
     ),
     "models": (
-        "_cmd_rules",
+        "_cmd_models",
         "Software models with their seat counts, and unrecognized identifiers.",
     ),
     "outbox": (
-        "_cmd_rules",
+        "_cmd_outbox",
         "Notifications: pending ones wait here until a notifier plugin delivers them.",
     ),
     "profile": (

@@ -1,4 +1,4 @@
-"""Rules, software models (and unrecognized identifiers) and the notification outbox."""
+"""``saas-license rules``: exclusion and reclamation rules (list, add, change, import, export)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from typing import Any, TypeVar
 import click
 
 from .._errors import ConfigError
-from .._notify import DeliveryStatus
 from .._rule_impact import BigChangeError
 from .._rules import ExclusionRule, ReclamationRule
 from . import cli
 from ._cmd_core import _actor, _key_values, _state, json_option
-from ._output import echo_json, echo_table, to_jsonable
+from ._output import echo_json, echo_table
 
 T = TypeVar("T")
 
@@ -289,138 +288,3 @@ def rules_import(path: Path, replace: bool, yes: bool) -> None:
 def rules_export() -> None:
     """Print every rule as JSON (loadable with `rules import`)."""
     echo_json(_state().open().rules.export().to_dict())
-
-
-@cli.group("models", invoke_without_command=True)
-@json_option
-@click.pass_context
-def models_group(ctx: click.Context, as_json: bool) -> None:
-    """Software models with their seat counts, and unrecognized identifiers."""
-    if ctx.invoked_subcommand is not None:
-        return
-    ws = _state().open()
-    models = ws.subscriptions.models()
-    counts = ws.store.count_subscriptions(by="software_model")
-    unrecognized = ws.subscriptions.unrecognized()
-    if as_json:
-        echo_json(
-            {
-                "software_models": [
-                    {**to_jsonable(m), "subscriptions": counts.get(m.name, 0)} for m in models
-                ],
-                "unrecognized_identifiers": unrecognized,
-            }
-        )
-        return
-    echo_table(
-        ["software model", "publisher", "paid", "seats"],
-        [(m.name, m.publisher, "yes" if m.paid else "no", counts.get(m.name, 0)) for m in models],
-    )
-    if unrecognized:
-        click.echo(
-            "\nUnrecognized identifiers (map them: saas-license models map IDENTIFIER MODEL)"
-        )
-        _echo_unrecognized(unrecognized)
-
-
-def _echo_unrecognized(items: list[Any]) -> None:
-    echo_table(
-        ["identifier", "seats", "profiles"],
-        [
-            (u.identifier, u.subscriptions, ", ".join(f"{p} ({n})" for p, n in u.profiles.items()))
-            for u in items
-        ],
-    )
-
-
-@models_group.command("unrecognized")
-@json_option
-def models_unrecognized(as_json: bool) -> None:
-    """Identifiers that map to no software model (their seats cannot be reconciled)."""
-    items = _state().open().subscriptions.unrecognized()
-    if as_json:
-        echo_json({"unrecognized_identifiers": items})
-    else:
-        _echo_unrecognized(items)
-
-
-@models_group.command("add")
-@click.argument("name")
-@click.option("--publisher", required=True)
-@click.option("--free", is_flag=True, help="A free model (no reclamation rule).")
-def models_add(name: str, publisher: str, free: bool) -> None:
-    """Create a software model (a paid one gets the default reclamation rule)."""
-    _state().open().subscriptions.add_model(
-        name, publisher=publisher, paid=not free, actor=_actor()
-    )
-    click.echo(f"software model {name} created")
-
-
-@models_group.command("map")
-@click.argument("identifier")
-@click.argument("software_model")
-@click.option("--create", is_flag=True, help="Create the model if it does not exist.")
-@click.option("--publisher", help="Publisher for --create.")
-@click.option("--free", is_flag=True, help="With --create: a free model.")
-def models_map(
-    identifier: str, software_model: str, create: bool, publisher: str | None, free: bool
-) -> None:
-    """Map an identifier to a software model; every seat carrying it is re-pointed."""
-    ws = _state().open()
-    if create and software_model not in {m.name for m in ws.subscriptions.models()}:
-        if not publisher:
-            raise ConfigError("--create needs --publisher", field="--publisher")
-        ws.subscriptions.add_model(
-            software_model, publisher=publisher, paid=not free, actor=_actor()
-        )
-    count = ws.subscriptions.map_identifier(identifier, software_model, actor=_actor())
-    click.echo(f"{identifier} → {software_model}: {count} subscriptions re-pointed")
-
-
-@cli.group("outbox", invoke_without_command=True)
-@click.option(
-    "--status", type=click.Choice([s.value for s in DeliveryStatus]), help="Only this status."
-)
-@click.option("--profile")
-@json_option
-@click.pass_context
-def outbox_group(
-    ctx: click.Context, status: str | None, profile: str | None, as_json: bool
-) -> None:
-    """Notifications: pending ones wait here until a notifier plugin delivers them."""
-    if ctx.invoked_subcommand is not None:
-        return
-    ws = _state().open()
-    if profile is not None:
-        ws.profiles.get(profile)  # an unknown profile is an error, not an empty list
-    items = ws.outbox.query(status=DeliveryStatus(status) if status else None, profile=profile)
-    if as_json:
-        echo_json({"notifications": items, "notifiers": ws.outbox.notifiers.names()})
-        return
-    echo_table(
-        ["id", "created", "kind", "to", "status", "via", "subject"],
-        [
-            (
-                n.id,
-                n.created_at.replace(microsecond=0).isoformat(),
-                n.kind.value,
-                n.recipient,
-                n.status.value,
-                n.channel or "",
-                n.subject,
-            )
-            for n in items
-        ],
-    )
-    if not ws.outbox.notifiers.names():
-        click.echo("  no notifier installed: see docs/candidates.md#notifications")
-
-
-@outbox_group.command("deliver")
-@click.option("--retry-failed", is_flag=True, help="Also retry notifications that gave up.")
-def outbox_deliver(retry_failed: bool) -> None:
-    """Offer pending notifications to the installed notifiers again."""
-    ws = _state().open()
-    results = ws.outbox.deliver(retry_failed=retry_failed)
-    delivered = sum(1 for n in results if n.status is DeliveryStatus.DELIVERED)
-    click.echo(f"{delivered} of {len(results)} notifications delivered")
