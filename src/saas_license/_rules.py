@@ -303,7 +303,7 @@ def load_rule_set(source: str | Path | dict[str, Any]) -> RuleSet:
         raise ConfigError(
             f"{path} is not a text file (binary data)",
             field="rules file",
-            hint="give a UTF-8 JSON or TOML rules file (see `saas-license rules export`)",
+            hint="give a UTF-8 JSON or TOML rules file (as exported by CLI `rules export`, Python `ws.rules.export()`)",
         ) from None
     if path.suffix.lower() == ".toml":
         # tomllib is in the standard library from 3.11; tomli is the same parser for 3.10.

@@ -232,7 +232,7 @@ def run_lock(
             hint=(
                 f"try again later; a crashed run's lock is taken over at "
                 f"{holder.expires_at:%H:%M:%S} UTC ({_span(ttl)} after its last heartbeat; at once "
-                f"on the same host), or `saas-license jobs unlock {profile}`"
+                f"on the same host), or unlock it (CLI `jobs unlock {profile}`, Python `ws.jobs.unlock({profile!r})`)"
             ),
         )
     heartbeat = _Heartbeat(store, lock, stale_after=ttl)

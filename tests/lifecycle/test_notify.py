@@ -59,7 +59,9 @@ def test_without_a_notifier_nothing_is_lost(harness: Harness) -> None:
     assert len(ben.candidate_ids) == 2 and ben.kind is NotificationKind.RECLAIM_NOTICE
     assert ben.respond_by == harness.clock.now + dt.timedelta(days=5)
     assert "unless you ask to keep it" in ben.body
-    assert f"candidates keep {ben.candidate_ids[0]} {ben.candidate_ids[1]}" in ben.body
+    assert f"quoting reference {ben.candidate_ids[0]} {ben.candidate_ids[1]}" in ben.body
+    # people who hold seats do not have the CLI: no notice names a command
+    assert not [n.body for n in pending if "saas-license" in n.body or "candidates " in n.body]
     # a notifier installed later delivers the backlog
     inbox = Inbox()
     harness.ws.outbox.notifiers.register(inbox, name="inbox")

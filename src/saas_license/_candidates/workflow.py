@@ -63,7 +63,7 @@ class CandidateWorkflow:
             raise ConfigError(
                 f"no removal candidate with id {candidate_id}",
                 field="candidate",
-                hint="list them with `saas-license candidates --all`",
+                hint="list every candidate (CLI `candidates --all`, Python `ws.candidates.query(..., states=None)`)",
             )
         return found
 
@@ -127,7 +127,7 @@ class CandidateWorkflow:
                 raise InvalidTransitionError(
                     f"candidate {cid} is {fresh.state.value} now; {event.value!r} needs it "
                     + " or ".join(sorted(s.value for s in expect)),
-                    hint=f"see where it stands: saas-license candidates show {cid}",
+                    hint=f"see where candidate {cid} stands (CLI `candidates show {cid}`, Python `ws.candidates.get({cid})`)",
                 )
             route = self.route_for(fresh)
             completes = event in (
@@ -495,16 +495,16 @@ class CandidateWorkflow:
             )
             body = (
                 f"Hello {user},\n\nyou have not used {seats} for {idle} days, so the seat will be "
-                f"reclaimed after {deadline} unless you ask to keep it.\n"
-                f"Keep it:    saas-license candidates keep {refs}\n"
-                f"Release it: saas-license candidates forego {refs}\n"
+                f"reclaimed after {deadline} unless you ask to keep it.\n\n"
+                "To keep it, or to say you no longer need it, reply to your software asset "
+                f"managers before {deadline}, quoting reference {refs}; they record your answer.\n"
             )
         elif kind is NotificationKind.APPROVAL_REQUEST:
             subject = f"{user} asks to keep {seats}"
             body = (
-                f"{user} has not used {seats} for {idle} days but asked to keep it.\n"
-                f"Approve the reclaim: saas-license candidates approve {refs}\n"
-                f"Let them keep it:    saas-license candidates decline {refs}\n"
+                f"{user} has not used {seats} for {idle} days but asked to keep it.\n\n"
+                "Tell your software asset managers whether to reclaim the seat anyway or let "
+                f"{user} keep it, quoting reference {refs}; they record your decision.\n"
             )
         elif kind is NotificationKind.RECLAIMED:
             subject = f"Your {seats} seat was reclaimed"

@@ -132,7 +132,7 @@ def _load_plan(store: Store, plan_id: str, now: dt.datetime) -> ReclaimPlan:
         raise ConfigError(
             f"no reclaim plan with id {plan_id!r}",
             field="plan",
-            hint="make one with `saas-license reclaim <profile> --plan` and apply the id it prints",
+            hint="make a plan first (CLI `reclaim PROFILE --plan`, Python `ws.plans.create(profile)`) and apply its id",
         )
     plan, applied_at = found
     if applied_at is not None:
@@ -751,12 +751,12 @@ def apply_plan(
     if not profile.processes.reclaim:
         raise ProfileStateError(
             f"profile {profile.name!r} has its reclaim process off (detect only): nothing is applied",
-            hint=f"switch it on with `saas-license profile edit {profile.name} --reclaim` first",
+            hint=f"switch the reclaim process of {profile.name!r} on first (CLI `profile edit {profile.name} --reclaim`, Python `ws.profiles.update({profile.name!r}, reclaim=True)`)",
         )
     if not profile.is_published:
         raise ProfileStateError(
             f"profile {profile.name!r} is {profile.status.value}; only published profiles reclaim",
-            hint=f"validate and publish it: `saas-license publish {profile.name}`",
+            hint=f"validate and publish it first (CLI `publish {profile.name}`, Python `ws.profiles.publish({profile.name!r})`)",
         )
     with run_lock(store, profile.name, now=started, ttl=policy.run_lock_ttl):
         return _apply_locked(

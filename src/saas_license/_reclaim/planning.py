@@ -124,7 +124,7 @@ def build_plan(
                 HeldItem(
                     candidate=candidate,
                     reason=f"the outcome of reclaim {unresolved[candidate.id]} is unknown: "
-                    f"`saas-license reclaim {profile.name} --reconcile` reads the vendor",
+                    f"settling them (CLI `reclaim {profile.name} --reconcile`, Python `ws.plans.reconcile({profile.name!r})`) reads the vendor",
                 )
             )
             continue

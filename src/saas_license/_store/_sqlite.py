@@ -333,7 +333,7 @@ class SqliteStore(FinanceStoreMixin):
                 raise ConfigError(
                     f"no software model named {software_model!r}",
                     field="software_model",
-                    hint="create the model first or pick one from `saas-license models`",
+                    hint="create the model first, or pick an existing one (CLI `models`, Python `ws.subscriptions.models()`)",
                 )
             self._q(
                 "INSERT INTO identifier_map (identifier, software_model) VALUES (?, ?) "
@@ -1075,7 +1075,7 @@ class SqliteStore(FinanceStoreMixin):
         raise RunInProgressError(
             f"this run of {profile!r} lost its run lock (now held by {who}); it stops here "
             "without writing more",
-            hint="the other run carries on; check `saas-license jobs`",
+            hint="the other run carries on; see its job results (CLI `jobs`, Python `ws.jobs.query()`)",
         )
 
     def release_run_lock(self, profile: str, owner: str) -> bool:

@@ -33,7 +33,7 @@ class Jobs:
         if not prof.is_published:
             raise ProfileStateError(
                 f"profile {name!r} is {prof.status.value}; only published profiles run",
-                hint=f"validate and publish it: `saas-license validate {name}` then `saas-license publish {name}`",
+                hint=f"validate it, then publish it (CLI `validate {name}` then `publish {name}`, Python `ws.profiles.validate({name!r})` then `ws.profiles.publish({name!r})`)",
             )
         return run_profile(
             self._ws.store,

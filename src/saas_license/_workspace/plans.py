@@ -63,7 +63,7 @@ class Plans:
             raise ConfigError(
                 f"no reclaim plan with id {plan_id!r}",
                 field="plan",
-                hint="make one with `saas-license reclaim <profile> --plan`",
+                hint="make a plan first (CLI `reclaim PROFILE --plan`, Python `ws.plans.create(profile)`)",
             )
         prof = self._ws.profiles.get(found[0].profile)
         return apply_plan(

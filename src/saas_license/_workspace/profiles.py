@@ -90,7 +90,7 @@ class Profiles:
             raise ConfigError(
                 f"no connection alias named {alias!r}",
                 field="profile.connection_alias",
-                hint="create it first with add_alias / `saas-license alias add`",
+                hint="create the alias first (CLI `alias add`, Python `ws.profiles.add_alias`)",
             )
         if found.spoke != spoke:
             raise ConfigError(
@@ -255,7 +255,7 @@ class Profiles:
         if prof.status is not ProfileStatus.VALIDATED:
             raise ProfileStateError(
                 f"profile {name!r} is {prof.status.value}; only a validated profile can be published",
-                hint=f"run `saas-license validate {name}` first",
+                hint=f"validate it first (CLI `validate {name}`, Python `ws.profiles.validate({name!r})`)",
             )
         new = attrs.evolve(prof, status=ProfileStatus.PUBLISHED, published_at=self._ws.clock())
         with self._ws.store.transaction():
@@ -339,7 +339,7 @@ class Profiles:
             raise ConfigError(
                 f"the {info.display_name} spoke does not support OAuth2",
                 field="alias.auth_type",
-                hint="use an API key: saas-license connect <profile> --api-key-env VAR",
+                hint="use an API key instead (CLI `connect PROFILE --api-key-env VAR`, Python `ws.profiles.connect_api_key`)",
             )
         app = OAuth2App.for_account(
             alias.base_url,
