@@ -27,6 +27,7 @@ from .._workspace import Workspace
 from .._workspace.candidates import Candidates
 from . import EXIT_BUSY, _State, cli
 from ._output import DEFAULT_LIMIT, echo_json, echo_table, limit_options, safe, to_jsonable
+from ._progress import StepProgress
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -385,7 +386,8 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
     ws = _state().open()
     if profile is not None:
         try:
-            report = ws.jobs.run(profile)
+            with StepProgress(as_json=as_json) as progress:
+                report = ws.jobs.run(profile, progress=progress)
         except RunInProgressError as exc:
             click.echo(f"skipped: {exc}", err=True)
             sys.exit(EXIT_IN_PROGRESS)
@@ -394,7 +396,8 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
         else:
             _echo_run(report)
         return
-    results = ws.jobs.run_due(all_published=run_all)
+    with StepProgress(as_json=as_json) as progress:
+        results = ws.jobs.run_due(all_published=run_all, progress=progress)
     if as_json:
         echo_json({"runs": results})
     else:

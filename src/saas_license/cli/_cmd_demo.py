@@ -18,6 +18,7 @@ from .._time import days_between
 from .._workspace import Workspace
 from . import _State, cli
 from ._output import echo_json, echo_table
+from ._progress import StepProgress
 from ._sandboxes import find_sandbox
 
 
@@ -122,7 +123,8 @@ def demo(state: _State, users: int, spoke_name: str | None, as_json: bool) -> No
             )
         if ws.profiles.get(profile).status is not ProfileStatus.PUBLISHED:
             ws.profiles.publish(profile)
-        report = ws.jobs.run(profile)
+        with StepProgress(as_json=as_json) as progress:
+            report = ws.jobs.run(profile, progress=progress)
         summary = _summary(ws, report, profile, server.base_url, users)
     finally:
         server.stop()
