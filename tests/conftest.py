@@ -24,17 +24,31 @@ settings.load_profile(
 API_KEY = "test-key-0123456789"
 
 
-@pytest.fixture
-def sandbox() -> SandboxApp:
-    """A 120-user fake Aha! account, reachable in-process."""
-    return SandboxApp(user_count=120, api_keys=[API_KEY], seed=11)
+#: The one instant the root fixtures live at: the sandbox's dates count back from it and the
+#: workspace's clock reads it, so counts derived from dates are exact on any day.
+NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, sandbox: SandboxApp) -> Iterator[Workspace]:
-    """A fresh file-backed workspace whose HTTP goes to the in-process sandbox."""
+def now() -> dt.datetime:
+    """A fixed instant for pure tests (the same one the root fixtures use)."""
+    return NOW
+
+
+@pytest.fixture
+def sandbox(now: dt.datetime) -> SandboxApp:
+    """A 120-user fake Aha! account, reachable in-process, its dates anchored to ``now``."""
+    return SandboxApp(user_count=120, api_keys=[API_KEY], seed=11, anchor=now)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sandbox: SandboxApp, now: dt.datetime) -> Iterator[Workspace]:
+    """A fresh file-backed workspace whose HTTP goes to the in-process sandbox and whose clock
+    reads the fixed ``now``."""
     ws = Workspace.open(
-        tmp_path / "ws.db", http=HttpOptions(transport=sandbox.transport(), rate_limit=False)
+        tmp_path / "ws.db",
+        http=HttpOptions(transport=sandbox.transport(), rate_limit=False),
+        clock=lambda: now,
     )
     yield ws
     ws.close()
@@ -50,9 +64,3 @@ def published(workspace: Workspace) -> Workspace:
     assert workspace.profiles.validate("aha").download_ok
     workspace.profiles.publish("aha")
     return workspace
-
-
-@pytest.fixture
-def now() -> dt.datetime:
-    """A fixed instant for pure tests."""
-    return dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)

@@ -19,6 +19,7 @@ from saas_license._jobs import JobStatus, RunLock
 from saas_license._scheduling import STALE_AFTER, _Heartbeat, lock_is_stale, run_lock
 from saas_license._store import _sqlite
 from saas_license._store._sqlite import SqliteStore
+from saas_license._time import utcnow
 from saas_license._workspace.jobs import Jobs
 from saas_license.cli import main
 from saas_license_aha.sandbox import SandboxApp
@@ -273,7 +274,8 @@ def test_every_busy_command_is_one_line_and_exit_75(
     published: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = str(published.path)
-    with run_lock(published.store, "aha", now=published.clock(), ttl=STALE_AFTER):
+    # the CLI below runs on the real clock: the lock must be fresh by that clock, not the fixture's
+    with run_lock(published.store, "aha", now=utcnow(), ttl=STALE_AFTER):
         for argv in (["run", "aha"], ["run", "--due"], ["profile", "delete", "aha", "--yes"]):
             with pytest.raises(SystemExit) as exit_:
                 main(["--workspace", path, *argv])

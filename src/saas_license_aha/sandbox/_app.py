@@ -22,14 +22,14 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import httpx
 
 from saas_license.http import RateLimit
-from saas_license.spoke import ConfigError, format_instant, parse_instant
+from saas_license.spoke import ConfigError, format_instant, parse_instant, utcnow
 
 from ._accounts import INTEGRATION_USER_ID, generate_audits, iter_users
 from ._faults import Fault, FaultPlan, SandboxFaults, SandboxLostAnswer, SandboxTimeout
@@ -146,7 +146,8 @@ class SandboxApp:
     odd records (:class:`SandboxFaults`, changeable later with :meth:`set_faults`);
     ``strict_shapes`` refuses every request Aha! does not document; ``oauth_clients`` (id →
     secret) are the registered OAuth applications and ``token_ttl`` makes tokens expire and
-    come with refresh tokens.
+    come with refresh tokens. ``anchor`` fixes the instant the generated account's dates count
+    back from (default: now), so tests can assert exact counts; ``clock`` stamps changes.
     """
 
     def __init__(
@@ -164,8 +165,15 @@ class SandboxApp:
         oauth_redirect_uris: Mapping[str, str] | None = None,
         token_ttl: float | None = None,
         strict_shapes: bool = False,
+        anchor: dt.datetime | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        source = users if users is not None else iter_users(user_count, seed=seed)
+        #: The instant generated dates count back from (default: now); tests pass a fixed one.
+        self._anchor = anchor
+        #: What "now" is for ``updated_at`` stamps (default: the anchor if given, else real time).
+        self._clock = clock or ((lambda: anchor) if anchor is not None else utcnow)
+        today = anchor.astimezone(dt.timezone.utc).date() if anchor is not None else None
+        source = users if users is not None else iter_users(user_count, seed=seed, today=today)
         self._users: dict[str, bytes] = {}
         self._order: list[str] = []
         self._emails: dict[str, str] = {}
@@ -258,7 +266,8 @@ class SandboxApp:
     def _add_generated(self) -> str:
         uid = self._next_id
         self._next_id += 1
-        user = next(iter_users(1, seed=self._seed + uid, first_id=uid))
+        today = self._anchor.astimezone(dt.timezone.utc).date() if self._anchor else None
+        user = next(iter_users(1, seed=self._seed + uid, first_id=uid, today=today))
         self._store(user)
         return str(uid)
 
@@ -315,7 +324,7 @@ class SandboxApp:
     def _audit_log(self) -> list[dict[str, Any]]:
         if self._audits is None:
             self._audits = generate_audits(
-                (json.loads(self._users[u]) for u in self._order), seed=self._seed
+                (json.loads(self._users[u]) for u in self._order), seed=self._seed, now=self._anchor
             )
         return self._audits
 
@@ -706,7 +715,7 @@ class SandboxApp:
                 user["name"] = (
                     f"{fields.get('first_name', first)} {fields.get('last_name', last)}".strip()
                 )
-            user["updated_at"] = format_instant(dt.datetime.now(dt.timezone.utc))
+            user["updated_at"] = format_instant(self._clock())
             self._store(user)
             stored = self._users[user_id]
         # PUT answers unwrapped, as Aha! does, and without user_roles (as its example)
