@@ -58,9 +58,12 @@ def test_demo_text_summary(
 
 
 def test_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(capsys, "--workspace", str(tmp_path / "w.db"), "validate", "nope")
+    ws = str(tmp_path / "w.db")
+    code, _, err = _run(capsys, "--workspace", ws, "--create", "validate", "nope")
     assert code == 2 and err.startswith("error: profile: no profile named 'nope'")
-    assert "Traceback" not in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(capsys, "validate", "nope", "--workspace", ws)  # after the subcommand
+    assert code == 2 and err.startswith("error: profile: no profile named 'nope'")
 
 
 def test_sandbox_serve_is_usable_by_any_http_client(tmp_path: Path) -> None:
@@ -119,3 +122,19 @@ def test_demo_restores_its_profile_if_someone_edited_it(
     summary = json.loads(out)
     assert [j["process"] for j in summary["jobs"]] == ["download", "activity", "evaluate"]
     assert summary["plan"]["reclaim"] == summary["candidates"]["open"] > 0
+
+
+def test_main_gives_one_line_and_the_documented_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.db")
+    code, _, err = _run(capsys, "--workspace", ws, "--create", "rules", "set")
+    assert code == 2 and err.splitlines() == [
+        "error: Missing argument 'SOFTWARE_MODEL'. — see `saas-license rules set --help`"
+    ]
+    code, _, err = _run(capsys, "--workspace", str(tmp_path / "typo.db"), "rules")
+    assert code == 2 and err.startswith("error: workspace: no workspace at ")
+    assert not (tmp_path / "typo.db").exists()
+    assert not Path(ws).exists()  # refused before anything was opened
+    code, out, _ = _run(capsys, "--workspace", ws, "--create", "rules")
+    assert code == 0 and "Reclamation rules" in out and Path(ws).exists()

@@ -7,7 +7,7 @@ everything in a workspace store.
 
 from ._plugins import PluginProblem, Spoke, SpokeRegistry, make_plugin_manager
 from .apply import ApplyOutcome, ApplyReport, UndoResult
-from .audit import AuditEntry
+from .audit import AuditEntry, AuditProblem, AuditVerification
 from .candidates import (
     OPEN_STATES,
     CandidateState,
@@ -39,6 +39,7 @@ from .errors import (
     VendorConnectionError,
     VendorError,
     VendorTimeoutError,
+    WorkspaceBusyError,
 )
 from .evaluation import Assessment, Evaluation, EvaluationPolicy, Verdict, assess, evaluate
 from .hookspecs import hookimpl
@@ -49,7 +50,14 @@ from .models import UnrecognizedIdentifier
 from .notify import DeliveryStatus, Notification, NotificationKind, NotifierRegistry
 from .pipeline import RunReport, ScheduledRun, build_plan, run_profile
 from .pricing import NoPrices, PriceBook, UnitPrice
-from .profiles import ConnectionAlias, IntegrationProfile, Process, Processes, ProfileStatus
+from .profiles import (
+    ConnectionAlias,
+    IntegrationProfile,
+    OptionSpec,
+    Process,
+    Processes,
+    ProfileStatus,
+)
 from .reclaim import HeldItem, PlanAction, PlanItem, ReclaimAction, ReclaimPlan
 from .reconciliation import (
     ActivityBuckets,
@@ -105,6 +113,8 @@ __all__ = [
     "ApplyReport",
     "Assessment",
     "AuditEntry",
+    "AuditProblem",
+    "AuditVerification",
     "AuthenticationError",
     "BadPayloadError",
     "CandidateEvent",
@@ -139,6 +149,7 @@ __all__ = [
     "NotificationKind",
     "NotifierRegistry",
     "OAuth2Token",
+    "OptionSpec",
     "PermissionDeniedError",
     "PlanAction",
     "PlanItem",
@@ -203,6 +214,7 @@ __all__ = [
     "VendorTimeoutError",
     "Verdict",
     "Workspace",
+    "WorkspaceBusyError",
     "__version__",
     "assess",
     "build_plan",

@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -21,8 +21,13 @@ from .errors import ConfigError
 from .pricing import UnitPrice
 
 __all__ = [
+    "AMOUNT_FORMAT",
+    "CURRENCIES",
     "ENTITLEMENT_COLUMNS",
+    "MAX_RIGHTS",
+    "MAX_UNIT_COST",
     "Entitlement",
+    "EntitlementChecker",
     "EntitlementPriceBook",
     "EntitlementState",
     "SubscriptionPeriod",
@@ -55,6 +60,32 @@ ENTITLEMENT_COLUMNS = (
 )
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
+#: Active ISO 4217 currency codes (the standard library has no list). Precious metals, fund
+#: units and test codes (XAU, XDR, XTS, XXX…) are left out: nobody buys seats in them.
+_ISO_4217 = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
+    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP
+    ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
+    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK
+    MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN
+    PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB
+    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD
+    XCG XOF XPF YER ZAR ZMW ZWG ZWL
+"""
+CURRENCIES = frozenset(_ISO_4217.split())
+
+#: The largest number of rights one entitlement may hold, and the largest unit cost: anything
+#: above is a typo (``1e23`` rights), not a contract.
+MAX_RIGHTS = 10_000_000
+MAX_UNIT_COST = Decimal("1000000000")
+
+#: The one accepted amount format: digits, ``.`` before the decimals, ``,`` only between
+#: groups of three digits (``1200.50``, ``1,200.50``).
+_AMOUNT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+AMOUNT_FORMAT = (
+    "digits with '.' before the decimals, ',' only between thousands (1200.50 or 1,200.50)"
+)
+
 
 class EntitlementState(str, enum.Enum):
     """Where an entitlement is in its life, derived from its dates."""
@@ -84,7 +115,8 @@ def quantize_money(value: Decimal) -> Decimal:
 
 
 def parse_money(value: object, *, field: str) -> Decimal:
-    """A non-negative, finite Decimal from a Decimal, int or string; floats are refused."""
+    """A non-negative, finite Decimal up to :data:`MAX_UNIT_COST` from a Decimal, int or string
+    in the one documented format (:data:`AMOUNT_FORMAT`); floats and ``1.200,50`` are refused."""
     if isinstance(value, (bool, float)):
         raise ConfigError(
             f"{value!r} is a float; money must be exact",
@@ -92,19 +124,26 @@ def parse_money(value: object, *, field: str) -> Decimal:
             hint="pass a string such as '12.50' or a decimal.Decimal",
         )
     if isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, (int, str)):
-        text = str(value).strip().replace(",", "")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
+        amount = Decimal(format(value, "f")) if value.is_finite() else value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _AMOUNT.match(text):
             raise ConfigError(
-                f"{value!r} is not an amount", field=field, hint="use digits, e.g. 12.50"
-            ) from None
+                f"{value!r} is not an amount in the accepted format",
+                field=field,
+                hint=f"write {AMOUNT_FORMAT}",
+            )
+        amount = Decimal(text.replace(",", ""))
     else:
-        raise ConfigError(f"{value!r} is not an amount", field=field)
-    if not amount.is_finite() or amount < 0:
-        raise ConfigError(f"{value!r} must be a finite amount of zero or more", field=field)
+        raise ConfigError(f"{value!r} is not an amount", field=field, hint=f"write {AMOUNT_FORMAT}")
+    if not amount.is_finite() or amount < 0 or amount > MAX_UNIT_COST:
+        raise ConfigError(
+            f"{value!r} is out of range",
+            field=field,
+            hint=f"use an amount from 0 to {MAX_UNIT_COST:,}",
+        )
     return amount
 
 
@@ -153,9 +192,11 @@ def _start(value: object) -> dt.date:
 
 def _currency(value: object) -> str:
     text = str(value).strip().upper() if isinstance(value, str) else ""
-    if not _CURRENCY.match(text):
+    if not _CURRENCY.match(text) or text not in CURRENCIES:
         raise ConfigError(
-            f"{value!r} is not a currency code", field="entitlement.currency", hint="e.g. USD, EUR"
+            f"{value!r} is not an ISO 4217 currency code",
+            field="entitlement.currency",
+            hint="use an active code such as USD, EUR, GBP, JPY",
         )
     return text
 
@@ -174,13 +215,21 @@ def _period(value: object) -> SubscriptionPeriod:
 
 
 def _rights(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    shown = value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        shown = value.strip()
+        value = int(shown) if len(shown) <= 18 else MAX_RIGHTS + 1
+    if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(
             f"{value!r} is not a whole number of rights",
             field="entitlement.purchased_rights",
-            hint="use 0 or more",
+            hint=f"use a whole number from 0 to {MAX_RIGHTS:,}",
+        )
+    if not 0 <= value <= MAX_RIGHTS:
+        raise ConfigError(
+            f"{shown} is out of range",
+            field="entitlement.purchased_rights",
+            hint=f"use a whole number from 0 to {MAX_RIGHTS:,}",
         )
     return value
 
@@ -349,6 +398,52 @@ def check_currency(ent: Entitlement, others: Sequence[Entitlement]) -> None:
         ):
             raise ConfigError(
                 f"{ent.software_model!r} is already bought in {other.currency}, not {ent.currency}",
+                field="entitlement.currency",
+                hint="record every entitlement of one software model in one currency",
+            )
+
+
+class EntitlementChecker:
+    """Checks a stream of new entitlements against what is stored, in constant time per row.
+
+    The same refusals as ``check_entitlement`` — unknown model, unknown profile, a second
+    currency for one model (counting stored entitlements and the rows accepted before) — from
+    sets and one map built once, so importing 100,000 rows stays linear.
+    """
+
+    def __init__(
+        self,
+        *,
+        models: Iterable[str],
+        profiles: Iterable[str],
+        existing: Iterable[Entitlement],
+    ) -> None:
+        self.models = frozenset(models)
+        self.profiles = frozenset(profiles)
+        self.currencies: dict[str, str] = {}
+        for ent in existing:
+            if ent.retired_on is None:
+                self.currencies.setdefault(ent.software_model, ent.currency)
+
+    def __call__(self, ent: Entitlement, _earlier: object = None) -> None:
+        """Refuse ``ent`` with a :class:`ConfigError`, or remember its currency."""
+        if ent.software_model not in self.models:
+            raise ConfigError(
+                f"no software model named {ent.software_model!r}",
+                field="entitlement.software_model",
+                hint="known models: "
+                + (", ".join(sorted(self.models)) or "none yet; run a profile first"),
+            )
+        if ent.profile is not None and ent.profile not in self.profiles:
+            raise ConfigError(
+                f"no profile named {ent.profile!r}",
+                field="entitlement.profile",
+                hint="leave the profile empty for rights that cover every profile",
+            )
+        have = self.currencies.setdefault(ent.software_model, ent.currency)
+        if have != ent.currency:
+            raise ConfigError(
+                f"{ent.software_model!r} is already bought in {have}, not {ent.currency}",
                 field="entitlement.currency",
                 hint="record every entitlement of one software model in one currency",
             )

@@ -14,6 +14,7 @@ import attrs
 
 from .entitlements import Entitlement
 from .errors import ConfigError
+from .tables import uncsv_cell
 
 __all__ = ["CSV_COLUMNS", "CsvImportError", "RowProblem", "read_entitlements_csv"]
 
@@ -64,6 +65,8 @@ def _field_of(exc: ConfigError) -> tuple[str, str]:
     message = exc.message
     if message.startswith(f"{field}: "):
         message = message[len(field) + 2 :]
+    if exc.hint:
+        message = f"{message} — {exc.hint}"
     return field.removeprefix("entitlement."), message
 
 
@@ -72,19 +75,34 @@ def read_entitlements_csv(
     *,
     text: str | None = None,
     check: Callable[[Entitlement, list[Entitlement]], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Entitlement]:
     """Parse an entitlements CSV (a path, or ``text`` named ``source``) into entitlements.
 
     ``check(entitlement, earlier_rows)`` may raise :class:`ConfigError` to refuse a row (an
     unknown model, a second currency…); its error is reported against that row's line.
-    Raises :class:`CsvImportError` listing every problem when any row is bad.
+    Raises :class:`CsvImportError` listing every problem when any row is bad. ``progress(n)``
+    is called every 1,000 rows with the number of rows read so far. ``check`` must not look at
+    every earlier row (that makes an import quadratic): see ``EntitlementChecker``.
     """
     name = str(source)
     if text is None:
         try:
             text = Path(source).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read {name}: {exc}", field="csv") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {name}: {exc.strerror}", field="csv") from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{name} is not a UTF-8 text file (binary data?)",
+                field="csv",
+                hint="save the sheet as CSV UTF-8",
+            ) from None
+    if "\x00" in text:
+        raise ConfigError(
+            f"{name} holds NUL bytes: it is not a CSV text file",
+            field="csv",
+            hint="save the sheet as CSV UTF-8",
+        )
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     problems: list[RowProblem] = []
     try:
@@ -125,6 +143,8 @@ def read_entitlements_csv(
             problems.append(RowProblem(line=last_line + 1, field="row", message=str(exc)))
             break
         line, last_line = last_line + 1, reader.line_num
+        if progress is not None and line % 1000 == 0:
+            progress(line - 1)
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
@@ -137,7 +157,7 @@ def read_entitlements_csv(
             )
             continue
         values: dict[str, Any] = {
-            k: v.strip()
+            k: uncsv_cell(v.strip())  # what `entitlements list --csv` neutralised
             for k, v in zip(header, cells, strict=True)
             if k in CSV_COLUMNS and v.strip() != ""
         }

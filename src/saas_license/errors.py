@@ -6,6 +6,7 @@
     ├── ConfigError              bad user input: config, rules, CLI options (names the field)
     ├── ProfileStateError        an action the profile's status does not allow
     ├── StoreError               the workspace database cannot be opened, read or migrated
+    │   └── WorkspaceBusyError   another process kept the database locked past the busy timeout
     ├── SpokeError               a spoke is missing, broken, or answered out of contract
     │   └── SpokeNotFoundError
     ├── RunInProgressError       another run of the same profile holds the lock
@@ -44,11 +45,18 @@ __all__ = [
     "VendorConnectionError",
     "VendorError",
     "VendorTimeoutError",
+    "WorkspaceBusyError",
 ]
 
 
 class SaasLicenseError(Exception):
-    """Base of every error this library raises on purpose."""
+    """Base of every error this library raises on purpose.
+
+    ``exit_code`` is what the CLI exits with: 1 by default, 2 for bad input (``ConfigError``),
+    75 ("busy, try again later") for a run or workspace held by someone else.
+    """
+
+    exit_code: int = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -61,6 +69,8 @@ class SaasLicenseError(Exception):
 
 class ConfigError(SaasLicenseError, ValueError):
     """User-supplied configuration is invalid; ``field`` names the offending setting."""
+
+    exit_code = 2
 
     def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message, hint=hint)
@@ -75,6 +85,15 @@ class StoreError(SaasLicenseError):
     """The workspace database could not be opened, migrated, read or written."""
 
 
+class WorkspaceBusyError(StoreError):
+    """Another process kept the workspace database locked for longer than the busy timeout.
+
+    Like :class:`RunInProgressError`, it means "try again shortly" (CLI exit code 75).
+    """
+
+    exit_code = 75
+
+
 class SpokeError(SaasLicenseError):
     """A spoke failed to load or broke its contract with the core."""
 
@@ -85,6 +104,8 @@ class SpokeNotFoundError(SpokeError, LookupError):
 
 class RunInProgressError(SaasLicenseError):
     """Another run of the same profile is still going; runs of one profile never overlap."""
+
+    exit_code = 75
 
 
 class VendorError(SaasLicenseError):

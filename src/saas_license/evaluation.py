@@ -90,7 +90,8 @@ class EvaluationPolicy:
     stale: a seat whose activity was not re-read recently is never proposed nor reclaimed.
     ``undo_window`` is how long a reclaim can be undone; ``plan_ttl`` how long a reclaim plan
     may wait before ``apply`` refuses it; ``job_interval`` how often scheduled jobs fall due
-    (``job_retry`` after a failure); ``run_lock_ttl`` when a crashed run's lock counts as stale.
+    (``job_retry`` after a failure); ``run_lock_ttl`` how long after its last heartbeat a
+    crashed run's lock counts as stale (the holder beats six times per period).
     """
 
     timezone: str = attrs.field(default="UTC", validator=_check_zone)
@@ -110,7 +111,7 @@ class EvaluationPolicy:
         default=dt.timedelta(hours=1), validator=_positive("policy.job_retry")
     )
     run_lock_ttl: dt.timedelta = attrs.field(
-        default=dt.timedelta(hours=6), validator=_positive("policy.run_lock_ttl")
+        default=dt.timedelta(minutes=2), validator=_positive("policy.run_lock_ttl")
     )
 
 

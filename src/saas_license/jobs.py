@@ -70,7 +70,12 @@ class ScheduledJob:
 
 @attrs.frozen(kw_only=True)
 class RunLock:
-    """Who holds a profile's run lock: two runs of one profile never overlap."""
+    """Who holds a profile's run lock: two runs of one profile never overlap.
+
+    The holder refreshes ``heartbeat_at`` while it runs (and ``expires_at``, its heartbeat plus
+    the stale-after time); a lock whose heartbeat stopped is stale and may be taken over, at once
+    when its process is gone from this host. ``owner`` is unique per acquisition.
+    """
 
     profile: str
     owner: str
@@ -78,3 +83,9 @@ class RunLock:
     pid: int
     acquired_at: dt.datetime
     expires_at: dt.datetime
+    heartbeat_at: dt.datetime | None = None
+
+    @property
+    def last_sign_of_life(self) -> dt.datetime:
+        """The holder's last heartbeat (its start for locks written before heartbeats)."""
+        return self.heartbeat_at or self.acquired_at

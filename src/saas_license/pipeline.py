@@ -6,11 +6,12 @@ Nothing here changes anything at the vendor: reclaims happen in :mod:`saas_licen
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -142,22 +143,23 @@ def _download(
     now: dt.datetime,
     job: _Job,
     progress: ProgressCallback | None,
+    fence: str | None = None,
 ) -> None:
     profile = ctx.profile.name
     counter = [0]
     info = spoke.info()
     known = {k.identifier: k for k in info.identifiers}
-    with store.transaction():  # all or nothing: a failed download leaves the store as it was
-        store.upsert_subscriptions(
-            profile,
-            _counting(spoke.download(ctx), counter, progress, "download"),
-            run_id=run_id,
-            now=now,
-        )
-        closed = store.close_unseen(profile, run_id=run_id)
+    # staged outside the write lock, then swapped in by short transactions; a download that
+    # fails while staging leaves the store as it was, and only a complete one closes seats
+    with store.stage_download(profile, run_id=run_id, fence=fence) as stage:
+        stage.add(_counting(spoke.download(ctx), counter, progress, "download"))
         models_created = rules_created = 0
         rule_models = {r.software_model for r in store.list_reclamation_rules()}
-        for identifier in store.unmapped_identifiers(profile):
+        mapped = store.identifier_map()
+        # models first, so the merged seats get theirs as they land
+        for identifier in sorted(
+            (stage.identifiers - set(mapped)) | set(store.unmapped_identifiers(profile))
+        ):
             k = known.get(identifier)
             if k is None:
                 continue
@@ -172,6 +174,8 @@ def _download(
                 store.save_reclamation_rule(ReclamationRule(software_model=k.software_model))
                 rule_models.add(k.software_model)
                 rules_created += 1
+        stage.merge(now=now)
+        closed = stage.close_unseen()
         job.counts.update(
             records=counter[0],
             created=store.count_created(profile, run_id),
@@ -194,16 +198,16 @@ def _activity(
 ) -> None:
     since = now - dt.timedelta(days=ctx.profile.activity_look_back_days)
     counter = [0]
-    with store.transaction():
-        from_download = 0
-        if spoke.info().activity_from_download:
-            # the download already carried last activity; count it as checked now
-            from_download = store.stamp_activity_checked(ctx.profile.name, run_id=run_id, now=now)
-        read, touched = store.apply_activity(
-            ctx.profile.name,
-            _counting(spoke.activity(ctx, since), counter, progress, "activity"),
-            now=now,
-        )
+    from_download = 0
+    if spoke.info().activity_from_download:
+        # the download already carried last activity; count it as checked now
+        from_download = store.stamp_activity_checked(ctx.profile.name, run_id=run_id, now=now)
+    # in short batches: the vendor's activity stream is never read under the write lock
+    read, touched = store.apply_activity(
+        ctx.profile.name,
+        _counting(spoke.activity(ctx, since), counter, progress, "activity"),
+        now=now,
+    )
     job.counts.update(
         records=from_download + read,
         from_download=from_download,
@@ -211,15 +215,42 @@ def _activity(
     )
 
 
+class _Chunks:
+    """Commit every ``size`` decisions: storing a big evaluation never holds the write lock for
+    long (issue 8). Each decision (a candidate and its audit entries) is whole on its own."""
+
+    def __init__(self, store: Store, size: int = 100) -> None:
+        self.store, self.size, self.count = store, size, 0
+        self._tx: contextlib.AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> _Chunks:
+        self._tx = self.store.transaction()
+        self._tx.__enter__()
+        return self
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count % self.size == 0 and self._tx is not None:
+            self._tx.__exit__(None, None, None)
+            self._tx = self.store.transaction()
+            self._tx.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._tx is not None:
+            self._tx.__exit__(*exc)
+
+
 def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
     """Store what the evaluation decided: new candidates, cancellations, skips (each audited)."""
     created = 0
     store = workflow.store
-    with store.transaction():
+    with _Chunks(store) as chunks:
         for proposal in ev.proposals:
             workflow.create(proposal.subscription, proposal.assessment)
             created += 1
+            chunks.tick()
         for candidate, verdict in ev.to_cancel:
+            chunks.tick()
             workflow.move(
                 candidate,
                 CandidateEvent.ACTIVITY_RETURNED,
@@ -227,6 +258,7 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
                 reason=f"activity came back ({verdict.verdict.value})",
             )
         for candidate, verdict in ev.to_skip:
+            chunks.tick()
             event = (
                 CandidateEvent.VANISHED
                 if verdict.verdict is Verdict.INACTIVE_SEAT
@@ -260,8 +292,11 @@ def run_profile(
     """Run one daily cycle of a published profile and plan (never apply) the reclaims.
 
     Holds the profile's run lock throughout (a second run raises :class:`RunInProgressError`).
-    A failing step records a failed job and raises; what earlier steps stored stays, and the
-    failed step's own writes are rolled back. The profile's schedule moves on either way.
+    A failing step records a failed job and raises; what earlier steps stored stays. Steps
+    write in short transactions (so other commands can write meanwhile): a download whose
+    listing fails stores nothing, one that fails while merging keeps the whole batches it merged
+    and closes nothing; a failing step keeps its committed batches, each whole. The profile's
+    schedule moves on either way.
     """
     profile = ctx.profile
     policy = policy or EvaluationPolicy()
@@ -277,11 +312,20 @@ def run_profile(
             store, profile.name, process, dry_run=True, clock=clock, run_id=run_id, trigger=trigger
         )
 
-    with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl):
+    with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl) as lock:
         status = JobStatus.FAILED
         try:
             with step("download") as job:
-                _download(store, spoke, ctx, run_id=run_id, now=now, job=job, progress=progress)
+                _download(
+                    store,
+                    spoke,
+                    ctx,
+                    run_id=run_id,
+                    now=now,
+                    job=job,
+                    progress=progress,
+                    fence=lock.owner,
+                )
             jobs.append(job.job)
             if profile.processes.activity:
                 with step("activity") as job:

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import ipaddress
+import math
 import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from .errors import ConfigError
 
-__all__ = ["ConnectionAlias", "IntegrationProfile", "Process", "Processes", "ProfileStatus"]
+__all__ = [
+    "CORE_OPTIONS",
+    "ConnectionAlias",
+    "IntegrationProfile",
+    "OptionSpec",
+    "Process",
+    "Processes",
+    "ProfileStatus",
+    "check_base_url",
+    "check_options",
+]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -66,6 +80,112 @@ class Processes:
         return tuple(out)
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: object, *, field: str) -> None:
+    """Refuse anything but an ``https://`` URL, or ``http://`` to this machine (a local sandbox):
+    an API key sent over plain HTTP to another host could be read on the way."""
+    hint = "give the account's base URL, e.g. https://yourcompany.aha.io"
+    if not isinstance(value, str) or not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
+        raise ConfigError(f"{value!r} is not an https URL", field=field, hint=hint)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ConfigError(f"{value!r} holds control characters", field=field, hint=hint)
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme.lower() == "http" and not _is_loopback(parts.hostname or ""):
+        raise ConfigError(
+            f"{value!r} is plain http to another machine; credentials would travel unencrypted",
+            field=field,
+            hint="use https:// (plain http is allowed only for 127.0.0.1, ::1 or localhost)",
+        )
+
+
+@attrs.frozen(kw_only=True)
+class OptionSpec:
+    """One profile option a spoke (or the core) understands: its key, type, default and meaning.
+
+    ``type`` is ``"bool"``, ``"int"``, ``"float"`` or ``"str"`` (a name, so the declaration is
+    plain data in ``spokes --json``); ``choices`` limits a text, ``low`` and ``high`` a number.
+    Options are checked when written, so a stored option is always usable.
+    """
+
+    key: str
+    type: str = attrs.field(validator=attrs.validators.in_(("bool", "int", "float", "str")))
+    default: Any = None
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+    def allowed(self) -> str:
+        """What values are allowed, in words."""
+        if self.type == "bool":
+            return "true or false"
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        kind = {"int": "a whole number", "float": "a number"}.get(self.type, "a text")
+        if self.low is not None and self.high is not None:
+            return f"{kind} from {self.low:g} to {self.high:g}"
+        return kind
+
+    def check(self, value: object) -> Any:
+        """``value`` if it is allowed for this option (a bool is never a number, text never a
+        bool); otherwise a :class:`ConfigError` naming the option."""
+        ok = False
+        if self.type == "bool":
+            ok = isinstance(value, bool)
+        elif self.type == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif self.type == "float":
+            ok = (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+        elif self.type == "str":
+            ok = isinstance(value, str) and (not self.choices or value in self.choices)
+        if ok and isinstance(value, (int, float)) and not isinstance(value, bool):
+            ok = (self.low is None or value >= self.low) and (
+                self.high is None or value <= self.high
+            )
+        if not ok:
+            shown = "true" if value is True else "false" if value is False else repr(value)
+            raise ConfigError(
+                f"{shown} is not allowed", field=f"option {self.key}", hint=f"use {self.allowed()}"
+            )
+        return value
+
+
+#: Options the core itself reads (none yet); each spoke declares its own in ``SpokeInfo.options``.
+CORE_OPTIONS: tuple[OptionSpec, ...] = ()
+
+
+def check_options(
+    options: Mapping[str, Any], specs: Iterable[OptionSpec], *, spoke: str = ""
+) -> dict[str, Any]:
+    """Check profile options against the declared ones: unknown keys and wrong types are refused
+    with the known keys named. A None value (removal) is always allowed."""
+    known = {s.key: s for s in (*CORE_OPTIONS, *specs)}
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        spec = known.get(key)
+        if spec is None:
+            names = ", ".join(f"{k} ({known[k].allowed()})" for k in sorted(known)) or "none"
+            raise ConfigError(
+                f"unknown option {key!r}",
+                field="profile.options",
+                hint=f"options of the {spoke + ' ' if spoke else ''}spoke: {names}",
+            )
+        out[key] = None if value is None else spec.check(value)
+    return out
+
+
 @attrs.frozen(kw_only=True)
 class ConnectionAlias:
     """Named connection details for one vendor account; secrets live in the SecretStore.
@@ -82,12 +202,7 @@ class ConnectionAlias:
 
     @base_url.validator
     def _check_url(self, _attr: object, value: str) -> None:
-        if not isinstance(value, str) or not re.match(r"^https?://[^/\s]+", value):
-            raise ConfigError(
-                f"{value!r} is not an http(s) URL",
-                field="alias.base_url",
-                hint="give the account's base URL, e.g. https://yourcompany.aha.io",
-            )
+        check_base_url(value, field="alias.base_url")
 
     def secret_key(self, kind: str) -> str:
         """Where this alias's secret of ``kind`` (``api_key``, ``oauth_token``…) is stored."""
@@ -117,7 +232,7 @@ class IntegrationProfile:
 
     @activity_look_back_days.validator
     def _check_look_back(self, _attr: object, value: int) -> None:
-        if not isinstance(value, int) or not 1 <= value <= 365:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 365:
             raise ConfigError(
                 f"{value!r} is out of range",
                 field="profile.activity_look_back_days",

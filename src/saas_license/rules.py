@@ -7,14 +7,13 @@ import fnmatch
 import importlib
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import attrs
-import cattrs
 
-from ._convert import config_converter, converter
+from ._convert import converter, describe_value, structure_config
 from .errors import ConfigError
 from .lifecycle import Route
 
@@ -31,6 +30,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
 
 
 class SeatLike(Protocol):
@@ -71,6 +71,32 @@ class ExclusionEffect(str, enum.Enum):
         return self in (ExclusionEffect.RECLAIM, ExclusionEffect.BOTH)
 
 
+def _enum(cls: type[E], field: str) -> Callable[[object], E]:
+    """A converter to ``cls`` that refuses anything else with the allowed values named."""
+
+    def convert(value: object) -> E:
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigError(
+                f"{describe_value(value)} is not allowed",
+                field=field,
+                hint="use one of " + ", ".join(str(m.value) for m in cls),
+            ) from None
+
+    return convert
+
+
+def _kind(value: object) -> ExclusionKind:
+    return _enum(ExclusionKind, "exclusion_rule.kind")(value)
+
+
+def _effect(value: object) -> ExclusionEffect:
+    return _enum(ExclusionEffect, "exclusion_rule.effect")(value)
+
+
 def _non_empty(field: str):  # type: ignore[no-untyped-def]
     def check(_inst: object, _attr: object, value: str) -> None:
         if not isinstance(value, str) or not value.strip():
@@ -88,11 +114,11 @@ class ExclusionRule:
     for principal names and domains, exact for identifiers.
     """
 
-    kind: ExclusionKind = attrs.field(converter=ExclusionKind)
+    kind: ExclusionKind = attrs.field(converter=_kind)
     value: str = attrs.field(validator=_non_empty("exclusion_rule.value"))
     attribute: str | None = None
     profile_type: str | None = None
-    effect: ExclusionEffect = attrs.field(default=ExclusionEffect.BOTH, converter=ExclusionEffect)
+    effect: ExclusionEffect = attrs.field(default=ExclusionEffect.BOTH, converter=_effect)
     active: bool = True
     description: str = ""
     id: int | None = None
@@ -160,7 +186,13 @@ def exclusion_effects(
 
 def _days(field: str, low: int, high: int):  # type: ignore[no-untyped-def]
     def check(_inst: object, _attr: object, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(
+                f"{describe_value(value)} is not a whole number of days",
+                field=field,
+                hint=f"use whole days from {low} to {high}",
+            )
+        if not low <= value <= high:
             raise ConfigError(
                 f"{value!r} is out of range",
                 field=field,
@@ -226,31 +258,10 @@ class ReclamationRule:
         return True
 
 
-def _find_config_error(exc: BaseException) -> ConfigError | None:
-    if isinstance(exc, ConfigError):
-        return exc
-    for inner in getattr(exc, "exceptions", ()):
-        found = _find_config_error(inner)
-        if found is not None:
-            return found
-    return None
-
-
 def structure_rule(data: Any, cls: type[T], *, what: str) -> T:
     """Build a rule (or :class:`RuleSet`) from user config; unknown keys and bad values are errors
     that name the field."""
-    try:
-        return config_converter.structure(data, cls)
-    except ConfigError:
-        raise
-    except cattrs.ClassValidationError as exc:
-        found = _find_config_error(exc)
-        if found is not None:
-            raise found from None
-        details = "; ".join(cattrs.transform_error(exc, path=what))
-        raise ConfigError(details, hint=f"fix the {what} and try again") from None
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(str(exc), field=what) from None
+    return structure_config(data, cls, what=what)
 
 
 @attrs.frozen(kw_only=True)
@@ -269,15 +280,31 @@ class RuleSet:
         return out
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def load_rule_set(source: str | Path | dict[str, Any]) -> RuleSet:
-    """Read a rule set from a dict, a ``.json`` file or a ``.toml`` file."""
+    """Read a rule set from a dict, a ``.json`` file or a ``.toml`` file (strictly: see
+    :func:`~saas_license._convert.structure_config`); errors name the file and the field."""
     if isinstance(source, dict):
         return structure_rule(source, RuleSet, what="rules")
     path = Path(source)
+    label = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", field="rules file") from None
+    try:
+        if b"\x00" in raw:
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not a text file (binary data)",
+            field="rules file",
+            hint="give a UTF-8 JSON or TOML rules file (see `saas-license rules export`)",
+        ) from None
     if path.suffix.lower() == ".toml":
         # tomllib is in the standard library from 3.11; tomli is the same parser for 3.10.
         tomllib = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
@@ -287,12 +314,12 @@ def load_rule_set(source: str | Path | dict[str, Any]) -> RuleSet:
             raise ConfigError(f"{path} is not valid TOML: {exc}", field="rules file") from None
     else:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            data = json.loads(text, parse_constant=_reject_constant)
+        except ValueError as exc:  # JSONDecodeError, NaN/Infinity, a number too long to read
             raise ConfigError(f"{path} is not valid JSON: {exc}", field="rules file") from None
     if not isinstance(data, dict):
         raise ConfigError(
             "a rules file holds an object with 'exclusions' and/or 'reclamation' lists",
             field="rules file",
         )
-    return structure_rule(data, RuleSet, what="rules")
+    return structure_rule(data, RuleSet, what=f"{label}:")

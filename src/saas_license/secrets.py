@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from ._files import private_dirs
 from .errors import ConfigError, StoreError
 
 __all__ = ["Secret", "SecretStore"]
@@ -72,7 +73,7 @@ class SecretStore:
         return data
 
     def _write(self, data: Mapping[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(self.path.parent)  # owner-only when we create it; never chmod an existing one
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".secrets-", suffix=".tmp")
         try:
             os.fchmod(fd, 0o600)

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from .http import HttpOptions, OAuth2Endpoints, TokenStore
-from .profiles import ConnectionAlias, IntegrationProfile, Process
+from .profiles import ConnectionAlias, IntegrationProfile, OptionSpec, Process
 from .secrets import Secret
 from .subscriptions import KnownIdentifier
 
@@ -61,6 +61,9 @@ class SpokeInfo:
     protective_fields: tuple[str, ...] = ("administrator",)
     version: str = ""
     oauth: OAuth2Endpoints | None = None
+    #: The profile options this spoke reads (key, type, default, doc): ``profile edit --option``
+    #: refuses any other key, or a value of the wrong type, before it is stored.
+    options: tuple[OptionSpec, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

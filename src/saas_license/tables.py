@@ -20,7 +20,11 @@ import attrs
 
 from ._time import format_instant
 
-__all__ = ["Table", "cell_text"]
+__all__ = ["FORMULA_PREFIXES", "Table", "cell_text", "csv_cell", "uncsv_cell"]
+
+#: Cell starts a spreadsheet reads as a formula (OWASP "CSV injection"); such text cells are
+#: written with a leading single quote.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell_text(value: Any) -> str:
@@ -36,6 +40,23 @@ def cell_text(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def csv_cell(value: Any) -> str:
+    """One cell for a CSV file: :func:`cell_text`, with text that a spreadsheet would run as a
+    formula (starting ``=``, ``+``, ``-``, ``@``, tab or CR) prefixed by ``'``. Numbers and
+    dates are written as they are: they are never formulas, and ``-3`` must stay a number."""
+    text = cell_text(value)
+    if isinstance(value, (bool, int, float, Decimal, dt.date)) and not isinstance(value, enum.Enum):
+        return text
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def uncsv_cell(text: str) -> str:
+    """Undo :func:`csv_cell` when reading back a CSV file we wrote."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
 
 
 def _json_cell(value: Any) -> Any:
@@ -112,14 +133,20 @@ class Table:
         }
 
     def to_csv(self) -> str:
-        """RFC 4180 CSV with a header row; an ``as_of`` column is added when the table has one."""
+        """RFC 4180 CSV with a header row; an ``as_of`` column is added when the table has one.
+
+        Text cells that a spreadsheet would run as a formula are neutralised (:func:`csv_cell`).
+        """
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
+        # Python < 3.12 does not quote a bare CR, which would split the row: quote such rows
+        quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
         with_as_of = self.as_of is not None and "as_of" not in self.columns
-        writer.writerow([*self.columns, *(["as_of"] if with_as_of else [])])
-        stamp = [cell_text(self.as_of)] if with_as_of else []
+        writer.writerow([*(csv_cell(c) for c in self.columns), *(["as_of"] if with_as_of else [])])
+        stamp = [csv_cell(self.as_of)] if with_as_of else []
         for row in self.rows:
-            writer.writerow([*(cell_text(v) for v in row), *stamp])
+            cells = [*(csv_cell(v) for v in row), *stamp]
+            (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
         return buf.getvalue()
 
     def to_pandas(self) -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
+import re
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
@@ -17,9 +19,9 @@ from ._convert import converter
 from ._plugins import Spoke, SpokeRegistry
 from ._time import utcnow
 from .apply import ApplyReport, UndoResult, apply_plan, undo_reclaim
-from .audit import AuditEntry
+from .audit import AuditEntry, AuditVerification
 from .candidates import OPEN_STATES, CandidateState, Justification, RemovalCandidate, UserResponse
-from .entitlements import ENTITLEMENT_COLUMNS, Entitlement, local_date
+from .entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
 from .entitlements_csv import read_entitlements_csv
 from .errors import ConfigError, ProfileStateError, RunInProgressError, SaasLicenseError
 from .evaluation import EvaluationPolicy
@@ -38,12 +40,19 @@ from .models import UnrecognizedIdentifier
 from .notify import DeliveryStatus, Notification, NotifierRegistry, deliver_pending
 from .pipeline import ProgressCallback, RunReport, ScheduledRun, build_plan, run_profile
 from .pricing import PriceBook
-from .profiles import ConnectionAlias, IntegrationProfile, Processes, ProfileStatus
+from .profiles import (
+    ConnectionAlias,
+    IntegrationProfile,
+    Processes,
+    ProfileStatus,
+    check_options,
+)
 from .reclaim import ReclaimAction, ReclaimPlan
 from .reconciliation import Reconciliation
+from .rule_impact import BigChangeError, may_add_candidates, rule_impact
 from .rules import ExclusionRule, ReclamationRule, RuleSet, load_rule_set, structure_rule
 from .savings import SavingsSummary, summarize_savings
-from .scheduling import due_profiles, schedule_profile
+from .scheduling import due_profiles, run_lock, schedule_profile
 from .secrets import Secret, SecretStore
 from .spokes import SpokeContext, ValidationReport
 from .store import SqliteStore, Store
@@ -52,7 +61,7 @@ from .subscriptions import SoftwareModel, Subscription
 from .tables import Table
 from .workflow import CandidateWorkflow
 
-__all__ = ["ENV_WORKSPACE", "Workspace", "default_workspace_path"]
+__all__ = ["ENV_WORKSPACE", "Workspace", "check_workspace_path", "default_workspace_path"]
 
 ENV_WORKSPACE = "SAAS_LICENSE_WORKSPACE"
 
@@ -65,6 +74,63 @@ def default_workspace_path() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "saas-license" / "workspace.db"
+
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # "://", or ":/" once a Path ate a slash
+
+
+def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
+    """Refuse a workspace path that cannot be one: a URL scheme no installed store supports,
+    something that is not a regular file (``/dev/null``, a directory), or — unless ``create`` —
+    a file that does not exist (with a "did you mean" from its directory)."""
+    text = os.fspath(path)
+    if text == ":memory:":
+        return
+    scheme = _URL.match(text)
+    if scheme and scheme.group(1).lower() == "sqlite":
+        raise ConfigError(
+            f"{text!r} is a URL; a SQLite workspace is given by its file path",
+            field="workspace",
+            hint="drop the sqlite:// prefix, e.g. --workspace ~/licenses.db",
+        )
+    if scheme:
+        raise ConfigError(
+            f"{scheme.group(1)!r} workspaces are not supported by the installed stores",
+            field="workspace",
+            hint="give the path of a SQLite workspace file (the only store installed)",
+        )
+    target = Path(text).expanduser()
+    if target.exists() and not target.is_file():
+        kind = "a directory" if target.is_dir() else "not a regular file"
+        raise ConfigError(
+            f"{text} is {kind}, not a workspace file",
+            field="workspace",
+            hint="give the path of a workspace database file, e.g. ~/licenses.db",
+        )
+    if not create and not target.exists():
+        raise ConfigError(
+            f"no workspace at {text}",
+            field="workspace",
+            hint=_did_you_mean(target),
+        )
+
+
+def _did_you_mean(target: Path) -> str:
+    create = "create it with --create (or `saas-license demo`, `alias add`, `profile create`)"
+    folder = target.parent
+    if not folder.is_dir():
+        return f"the directory {folder} does not exist; check the path, or {create}"
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file() and p.suffix in {".db", ".sqlite"}]
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(target.name, names, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + " or ".join(str(folder / n) for n in close) + f"? Or {create}"
+    default = default_workspace_path()
+    if default.exists() and default != target:
+        return f"did you mean the default workspace {default}? Or {create}"
+    return f"check the path, or {create}"
 
 
 class Workspace:
@@ -102,12 +168,17 @@ class Workspace:
         http: HttpOptions | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         policy: EvaluationPolicy | None = None,
+        create: bool = True,
     ) -> Workspace:
         """Open (creating if needed) the workspace at ``path`` (default: :func:`default_workspace_path`).
 
+        With ``create=False`` a missing workspace is an error that suggests similar paths, so a
+        mistyped path never silently starts an empty workspace. A URL (``postgresql://…``) is
+        refused unless an installed store supports its scheme.
         Secrets live beside the database in ``<name>.secrets.json``, readable only by the owner.
         """
         target = default_workspace_path() if path is None else Path(path)
+        check_workspace_path(target, create=create)
         if str(target) == ":memory:":
             import tempfile
 
@@ -391,6 +462,11 @@ class Workspace:
             last=last,
         )
 
+    def verify_audit(self) -> AuditVerification:
+        """Check the audit log's hash chains and guards: any changed, removed, inserted or
+        replaced entry, or a dropped trigger, is reported (``.ok`` is False)."""
+        return self.store.verify_audit()
+
     # -- lifecycle: rules, candidates, apply/undo, scheduling (issue 4) -------------------------
 
     @property
@@ -435,6 +511,8 @@ class Workspace:
         if activity_look_back_days is not None:
             changes["activity_look_back_days"] = activity_look_back_days
         if options is not None:
+            declared = self.spoke_for(prof).info().options
+            options = check_options(options, declared, spoke=prof.spoke)
             merged = {**prof.options, **options}
             changes["options"] = {k: v for k, v in merged.items() if v is not None}
         if activity is False and prof.processes.activity and prof.status is ProfileStatus.PUBLISHED:
@@ -468,7 +546,11 @@ class Workspace:
         close as skipped, reclamation rules stay. Returns what was removed or closed."""
         prof = self.profile(name)
         workflow = self.workflow
-        with self.store.transaction():
+        # a profile that is running is busy: deleting it under the run would let it write on
+        with (
+            run_lock(self.store, name, now=self.clock(), ttl=self.policy.run_lock_ttl),
+            self.store.transaction(),
+        ):
             open_candidates = self.store.list_candidates(name, states=OPEN_STATES)
             for candidate in open_candidates:
                 workflow.move(
@@ -659,15 +741,43 @@ class Workspace:
         return self.store.list_reclamation_rules()
 
     def set_reclamation_rule(
-        self, software_model: str, *, actor: str = "user", **changes: Any
+        self,
+        software_model: str,
+        *,
+        actor: str = "user",
+        allow_big_change: bool = False,
+        **changes: Any,
     ) -> ReclamationRule:
-        """Create or edit the reclamation rule of ``software_model``; bad values name the field."""
+        """Create or edit the reclamation rule of ``software_model``; bad values name the field.
+
+        The model must exist. A change that would make free seats, or more than
+        :data:`~saas_license.rule_impact.BIG_CHANGE_SHARE` of a profile's seats, new candidates
+        raises :class:`~saas_license.rule_impact.BigChangeError` unless ``allow_big_change``.
+        """
+        models = {m.name: m for m in self.store.list_software_models()}
+        if software_model not in models:
+            raise ConfigError(
+                f"no software model named {software_model!r}",
+                field="reclamation_rule.software_model",
+                hint="known models: "
+                + (", ".join(sorted(models)) or "none yet; run a profile first"),
+            )
         before = self.store.get_reclamation_rule(software_model)
         base = converter.unstructure(before) if before else {"software_model": software_model}
         base.pop("id", None)
         if "software_model" in changes:
             raise ConfigError("cannot move a rule to another model", field="software_model")
         after = structure_rule({**base, **changes}, ReclamationRule, what="reclamation_rule")
+        if not allow_big_change and may_add_candidates(before, after):
+            impact = rule_impact(
+                self.store,
+                after,
+                now=self.clock(),
+                policy=self.policy,
+                free_model=not models[software_model].paid,
+            )
+            if impact.big:
+                raise BigChangeError(impact)
         with self.store.transaction():
             saved = self.store.save_reclamation_rule(
                 attrs.evolve(after, id=before.id if before else None)
@@ -692,13 +802,24 @@ class Workspace:
         *,
         replace: bool = False,
         actor: str = "user",
+        allow_big_change: bool = False,
     ) -> RuleSet:
         """Import rules from a JSON/TOML file or a dict: all of them or none.
 
         Reclamation rules update the rule of their model; exclusion rules are added (with
-        ``replace``, existing exclusion rules are removed first).
+        ``replace``, existing exclusion rules are removed first). A rule for an unknown model,
+        or one with a big effect (see :meth:`set_reclamation_rule`), refuses the whole import.
         """
         rules = load_rule_set(source if isinstance(source, dict) else Path(source))
+        models = {m.name for m in self.store.list_software_models()}
+        label = "rules." if isinstance(source, dict) else f"{Path(source).name}: "
+        for i, rec in enumerate(rules.reclamation):
+            if rec.software_model not in models:
+                raise ConfigError(
+                    f"no software model named {rec.software_model!r}",
+                    field=f"{label}reclamation[{i}].software_model",
+                    hint="known models: " + (", ".join(sorted(models)) or "none yet"),
+                )
         with self.store.transaction():
             if replace:
                 for old in self.exclusion_rules():
@@ -709,7 +830,9 @@ class Workspace:
                 data = converter.unstructure(rec)
                 data.pop("id", None)
                 data.pop("software_model")
-                self.set_reclamation_rule(rec.software_model, actor=actor, **data)
+                self.set_reclamation_rule(
+                    rec.software_model, actor=actor, allow_big_change=allow_big_change, **data
+                )
         return rules
 
     def candidate(self, candidate_id: int) -> RemovalCandidate:
@@ -910,15 +1033,23 @@ class Workspace:
             self._audit_entitlement("entitlement.retired", before, after)
         return after
 
-    def import_entitlements(self, path: str | os.PathLike[str]) -> list[Entitlement]:
+    def import_entitlements(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Entitlement]:
         """Import entitlements from a CSV file: all rows, or none when any row is bad.
 
         Raises :class:`~saas_license.entitlements_csv.CsvImportError` naming each bad line.
+        ``progress(rows_read)`` is called as the file is read. Time is linear in the rows.
         """
-        rows = read_entitlements_csv(
-            Path(path),
-            check=lambda ent, earlier: _finance.check_entitlement(self.store, ent, earlier),
+        checker = EntitlementChecker(
+            models=(m.name for m in self.store.list_software_models()),
+            profiles=(p.name for p in self.store.list_profiles()),
+            existing=_finance.finance_store(self.store).list_entitlements(),
         )
+        rows = read_entitlements_csv(Path(path), check=checker, progress=progress)
         with self.store.transaction():
             saved = _finance.finance_store(self.store).add_entitlements(rows)
             for ent in saved:
@@ -965,7 +1096,9 @@ class Workspace:
         """The self-contained HTML report (charts and tables) of ``result`` or of a fresh run."""
         from .reports import render_html
 
-        return render_html(result if result is not None else self.reconcile())
+        return render_html(
+            result if result is not None else self.reconcile(), audit=self.verify_audit()
+        )
 
     def _audit_entitlement(
         self,

@@ -12,6 +12,7 @@ from saas_license import (
     CurrentUser,
     Identity,
     NotFoundError,
+    OptionSpec,
     PermissionDeniedError,
     Process,
     ProcessPermission,
@@ -76,6 +77,14 @@ INFO = SpokeInfo(
     protective_fields=("administrator", "enabled", "paid_seat"),
     version=__version__,
     oauth=AHA_OAUTH,
+    options=(
+        OptionSpec(
+            key=AUDITS_OPTION,
+            type="bool",
+            default=False,
+            doc="also read write activity from /api/v1/audits (a second activity signal)",
+        ),
+    ),
 )
 
 

@@ -204,7 +204,7 @@ def test_connect_with_an_api_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             assert result.exit_code == 0, result.output
     assert "the-key" not in result.output
     missing = runner.invoke(cli, ["--workspace", workspace, "connect", "aha"])
-    assert missing.exit_code != 0 and "--client-id" in str(missing.exception or missing.output)
+    assert missing.exit_code == 2 and "--client-id" in missing.output
 
 
 def test_two_accounts_two_profiles_nothing_leaks(tmp_path: Path) -> None:

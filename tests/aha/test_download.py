@@ -114,7 +114,9 @@ def test_too_many_429s_end_in_a_clear_error() -> None:
     app = SandboxApp(user_count=10, api_keys=["k"], faults=SandboxFaults(throttle_retry_after=0))
     app.inject(Fault.THROTTLE, 10)
     with (
-        _client(app.transport(), HttpOptions(rate_limit=False, backoff_base=0, max_retries=2)) as c,
+        _client(
+            app.transport(), HttpOptions(rate_limit=False, backoff_base=0, max_throttle_retries=2)
+        ) as c,
         pytest.raises(RateLimitedError, match="rate limit"),
     ):
         list(c.iter_users())
@@ -122,6 +124,9 @@ def test_too_many_429s_end_in_a_clear_error() -> None:
 
 def test_malformed_json_fails_the_download_clearly() -> None:
     app = SandboxApp(user_count=300, api_keys=["k"], strict_shapes=True)
-    app.inject(Fault.MALFORMED)
-    with _client(app.transport()) as client, pytest.raises(BadPayloadError, match="not JSON"):
+    app.inject(Fault.MALFORMED, 10)  # truncated bodies are retried like a 5xx: 1 + 4 tries fail
+    with (
+        _client(app.transport(), HttpOptions(rate_limit=False, backoff_base=0.0)) as client,
+        pytest.raises(BadPayloadError, match="not JSON after 5 tries"),
+    ):
         list(client.iter_users())

@@ -78,10 +78,16 @@ def test_entitlements_add_list_edit_retire(
     ("args", "message"),
     [
         (("--unit-cost", "1.2.3"), "error: --unit-cost: '1.2.3' is not an amount"),
-        (("--currency", "dollars"), "error: --currency: 'dollars' is not a currency code"),
+        (
+            ("--currency", "dollars"),
+            "error: --currency: 'dollars' is not an ISO 4217 currency code",
+        ),
         (("--start", "yesterday"), "error: --start: 'yesterday' is not a date"),
         (("--model", "Aha! Nope"), "error: --model: no software model named 'Aha! Nope'"),
-        (("--rights", "-3"), "error: --rights: -3 is not a whole number of rights"),
+        (
+            ("--rights", "-3"),
+            "error: --rights: -3 is out of range — use a whole number from 0 to 10,000,000",
+        ),
     ],
 )
 def test_bad_options_name_the_option(

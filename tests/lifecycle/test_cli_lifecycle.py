@@ -193,8 +193,10 @@ def test_profile_edit_delete_and_the_lock(
     )
     code, _, err = _cli(capsys, ws, "run", "aha")
     assert code == 75 and "already running" in err
-    code, out, _ = _cli(capsys, ws, "run", "--all")
-    assert code == 0 and "another run is in progress" in out
+    code, out, err = _cli(capsys, ws, "run", "--all")
+    # a skipped busy profile is never a silent success: named on stderr, exit 75
+    assert code == 75 and "another run is in progress" in out
+    assert "busy: skipped aha" in err
     code, out, _ = _cli(capsys, ws, "jobs", "unlock", "aha")
     assert code == 0 and "removed" in out
     store.close()

@@ -88,10 +88,8 @@ def test_activity_off_sends_a_published_profile_back_to_draft(harness: Harness) 
     assert {j.process for j in ws.schedules("aha")} == {"download", "activity"}
     with pytest.raises(ConfigError, match="profile.activity_look_back_days"):
         ws.update_profile("aha", activity_look_back_days=0)
-    assert ws.update_profile("aha", options={"reclaim.scope": "seat"}).options == {
-        "reclaim.scope": "seat"
-    }
-    assert ws.update_profile("aha", options={"reclaim.scope": None}).options == {}
+    assert ws.update_profile("aha", options={"aha.audits": True}).options == {"aha.audits": True}
+    assert ws.update_profile("aha", options={"aha.audits": None}).options == {}
 
 
 def test_deleting_a_profile(harness: Harness) -> None:

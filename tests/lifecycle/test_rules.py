@@ -136,16 +136,16 @@ def test_a_rule_set_survives_export_and_import(
     ("data", "fragment"),
     [
         ({"exclusions": [{"kind": "user", "value": "a@b.test", "efect": "both"}]}, "efect"),
-        ({"exclusions": [{"kind": "attribute", "value": "x"}]}, "exclusion_rule.attribute"),
+        ({"exclusions": [{"kind": "attribute", "value": "x"}]}, "rules.exclusions[0].attribute"),
         ({"exclusions": [{"kind": "team", "value": "x"}]}, "rules.exclusions[0].kind"),
-        ({"exclusions": [{"kind": "user", "value": "  "}]}, "exclusion_rule.value"),
+        ({"exclusions": [{"kind": "user", "value": "  "}]}, "rules.exclusions[0].value"),
         (
             {"reclamation": [{"software_model": "M", "inactivity_days": 0}]},
-            "reclamation_rule.inactivity_days",
+            "rules.reclamation[0].inactivity_days",
         ),
         (
             {"reclamation": [{"software_model": "M", "cooldown_days": -1}]},
-            "reclamation_rule.cooldown_days",
+            "rules.reclamation[0].cooldown_days",
         ),
         ({"reclamation": [{"software_model": "M", "notify": True}]}, "notify"),
         ({"exclusion": []}, "exclusion"),

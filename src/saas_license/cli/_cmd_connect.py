@@ -87,6 +87,14 @@ def connect(
     api_key_stdin: bool,
 ) -> None:
     """Connect PROFILE to its vendor account: OAuth2 for a person, or an API key."""
+    for env, stdin, option in (
+        (api_key_env, api_key_stdin, "--api-key"),
+        (client_secret_env, client_secret_stdin, "--client-secret"),
+    ):
+        if env and stdin:
+            raise ConfigError(
+                f"give one of {option}-env and {option}-stdin, not both", field=f"{option}-stdin"
+            )
     ws = state.open()
     prof = ws.profile(profile)
     info = ws.spokes.get(prof.spoke).info()

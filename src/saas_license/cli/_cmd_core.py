@@ -13,18 +13,19 @@ from typing import Any
 
 import click
 
+from .._plugins import SpokeRegistry
 from ..apply import ApplyReport
 from ..candidates import OPEN_STATES, CandidateState, RemovalCandidate
 from ..errors import ConfigError, RunInProgressError, SaasLicenseError
 from ..jobs import ScheduledJob
 from ..pipeline import RunReport
-from ..profiles import Processes
+from ..profiles import Processes, check_base_url
 from ..reclaim import ReclaimPlan
 from ..secrets import Secret
 from ..spokes import ValidationReport
 from ..workspace import Workspace
-from . import _State, cli
-from ._output import echo_json, echo_table, to_jsonable
+from . import EXIT_BUSY, _State, cli
+from ._output import DEFAULT_LIMIT, echo_json, echo_table, limit_options, safe, to_jsonable
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -37,10 +38,10 @@ def _state() -> _State:
 @json_option
 def spokes_cmd(as_json: bool) -> None:
     """List installed spokes with the vendor permissions each process needs."""
-    ws = _state().open()
-    infos = [s.info() for s in ws.spokes]
+    registry = SpokeRegistry()  # no workspace needed to list what is installed
+    infos = [s.info() for s in registry]
     if as_json:
-        echo_json({"spokes": infos, "problems": ws.spokes.problems})
+        echo_json({"spokes": infos, "problems": registry.problems})
         return
     for info in infos:
         click.echo(
@@ -53,7 +54,11 @@ def spokes_cmd(as_json: bool) -> None:
                 for p in info.permissions
             ],
         )
-    for problem in ws.spokes.problems:
+        if info.options:
+            click.echo("  profile options (saas-license profile edit NAME --option KEY=VALUE):")
+            for o in info.options:
+                click.echo(f"    {o.key} ({o.allowed()}, default {json.dumps(o.default)}): {o.doc}")
+    for problem in registry.problems:
         click.echo(f"skipped spoke {problem.name} ({problem.target}): {problem.error}", err=True)
 
 
@@ -82,6 +87,11 @@ def alias_add(
     parent: str | None,
 ) -> None:
     """Create or update a connection alias. Keys are never taken as plain options (shell history)."""
+    if api_key_env and api_key_stdin:
+        raise ConfigError(
+            "give one of --api-key-env and --api-key-stdin, not both", field="--api-key-stdin"
+        )
+    check_base_url(base_url, field="--url")
     ws = _state().open()
     info = ws.spokes.get(spoke).info()
     click.echo(f"{info.display_name} needs these vendor permissions:")
@@ -171,8 +181,10 @@ def profile_list(as_json: bool) -> None:
 def _echo_validation(report: ValidationReport) -> None:
     if report.identity:
         click.echo(
-            f"identity: {report.identity.user_principal_name} "
-            f"(administrator: {'yes' if report.identity.is_administrator else 'no'})"
+            safe(
+                f"identity: {report.identity.user_principal_name} "
+                f"(administrator: {'yes' if report.identity.is_administrator else 'no'})"
+            )
         )
     echo_table(
         ["process", "ok", "message"],
@@ -341,7 +353,7 @@ def _echo_run(report: RunReport) -> None:
 
 #: Exit code when a run is refused because another run of the profile holds the lock
 #: (EX_TEMPFAIL: "try again later", which cron and systemd understand).
-EXIT_IN_PROGRESS = 75
+EXIT_IN_PROGRESS = EXIT_BUSY
 
 
 @cli.command("run")
@@ -353,7 +365,8 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
     """Run the daily cycle (download, activity, evaluate, plan; dry run) of one profile, of
     every due profile (--due: for cron or a systemd timer) or of all published ones (--all).
 
-    A profile that is already running is left alone (exit code 75 for a single profile)."""
+    A profile that is already running is left alone and named on stderr; the exit code is then
+    75 ("try again later") unless a profile failed (1): 0 means everything asked for ran."""
     if sum((profile is not None, due, run_all)) != 1:
         raise click.UsageError("give a PROFILE, --due or --all (exactly one)")
     ws = _state().open()
@@ -381,9 +394,17 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
             elif r.status == "in_progress":
                 click.echo(f"{r.profile}: skipped, another run is in progress")
             else:
-                click.echo(f"{r.profile}: FAILED: {r.error}", err=True)
+                click.echo(safe(f"{r.profile}: FAILED: {r.error}"), err=True)
+    busy = [r.profile for r in results if r.status == "in_progress"]
+    if busy:
+        click.echo(
+            f"busy: skipped {', '.join(busy)} (another run holds the lock); try again later",
+            err=True,
+        )
     if any(r.status == "failed" for r in results):
         sys.exit(1)
+    if busy:
+        sys.exit(EXIT_BUSY)
 
 
 def _money(values: dict[str, Decimal]) -> str:
@@ -403,6 +424,13 @@ _STATE_NAMES = sorted(s.value for s in CandidateState)
     type=click.Choice(_STATE_NAMES),
     help="Only these states (repeatable).",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(0, None),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Rows to print (0 = every row; --json is always complete).",
+)
 @json_option
 @click.pass_context
 def candidates_cmd(
@@ -410,12 +438,15 @@ def candidates_cmd(
     profile: str | None,
     show_all: bool,
     states: tuple[str, ...],
+    limit: int,
     as_json: bool,
 ) -> None:
     """List removal candidates (open ones unless --all or --state), or act on them."""
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
+    if profile is not None:
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
     wanted = (
         {CandidateState(s) for s in states} if states else (None if show_all else set(OPEN_STATES))
     )
@@ -448,6 +479,8 @@ def candidates_cmd(
             )
             for c in cands
         ],
+        limit=limit or None,
+        more="--limit 0 or --json",
     )
     click.echo(
         f"potential savings ({savings.open_candidates} open): {_money(savings.potential)}; "
@@ -462,8 +495,10 @@ def _seat_money(c: RemovalCandidate) -> str:
 
 def _echo_candidate(c: RemovalCandidate) -> None:
     click.echo(
-        f"candidate {c.id}: {c.state.value} — {c.user_principal_name} {c.identifier} "
-        f"({c.profile})" + (f": {c.message}" if c.message else "")
+        safe(
+            f"candidate {c.id}: {c.state.value} — {c.user_principal_name} {c.identifier} "
+            f"({c.profile})" + (f": {c.message}" if c.message else "")
+        )
     )
 
 
@@ -482,7 +517,7 @@ def candidates_show(candidate_id: int, as_json: bool) -> None:
     for name in ("recipient", "approver", "respond_by", "keep_until", "undo_until", "undone_at"):
         value = getattr(cand, name)
         if value is not None:
-            click.echo(f"  {name.replace('_', ' ')}: {value}")
+            click.echo(safe(f"  {name.replace('_', ' ')}: {value}"))
     echo_table(
         ["at", "actor", "action", "from", "to", "detail"],
         [
@@ -512,7 +547,7 @@ def _candidate_action(name: str, help_text: str, call: Any, *, note: bool = True
                 _echo_candidate(call(ws, cid, actor=actor or _actor(), note=note))
             except SaasLicenseError as exc:
                 failed += 1
-                click.echo(f"candidate {cid}: error: {exc}", err=True)
+                click.echo(safe(f"candidate {cid}: error: {exc}"), err=True)
         if failed:
             sys.exit(1)
 
@@ -595,12 +630,16 @@ def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
         ],
     )
     if limit is not None and len(plan) > limit:
-        click.echo(f"  … and {len(plan) - limit} more (saas-license reclaim {plan.profile} --plan)")
+        click.echo(
+            f"  … and {len(plan) - limit:,} more of {len(plan):,} (see all: --all or --json)"
+        )
     click.echo(f"  potential savings: {_money(plan.savings_by_currency)}")
     if plan.held:
         click.echo("  held (not acted on):")
         for h in plan.held[: limit or len(plan.held)]:
-            click.echo(f"    {h.candidate.id} {h.candidate.user_principal_name}: {h.reason}")
+            click.echo(safe(f"    {h.candidate.id} {h.candidate.user_principal_name}: {h.reason}"))
+        if limit is not None and len(plan.held) > limit:
+            click.echo(f"    … and {len(plan.held) - limit:,} more held (see all: --all or --json)")
     if plan.id and plan.reclaim_enabled and len(plan):
         expires = f"{plan.expires_at:%Y-%m-%d %H:%M} UTC" if plan.expires_at else "?"
         click.echo(
@@ -609,7 +648,7 @@ def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
         )
 
 
-def _echo_apply(report: ApplyReport) -> None:
+def _echo_apply(report: ApplyReport, *, limit: int | None = None) -> None:
     click.echo(
         f"applied plan {report.plan_id} to {report.profile}: "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
@@ -620,10 +659,12 @@ def _echo_apply(report: ApplyReport) -> None:
             (o.candidate_id, o.user_principal_name, o.identifier, o.outcome, o.message)
             for o in report.outcomes
         ],
+        limit=limit,
+        more="--all or --json",
     )
     click.echo(f"  actual savings: {_money(report.savings_by_currency)}")
     if report.halted:
-        click.echo(f"  halted: {report.halted}", err=True)
+        click.echo(safe(f"  halted: {report.halted}"), err=True)
 
 
 @cli.command("reclaim")
@@ -641,6 +682,7 @@ def _echo_apply(report: ApplyReport) -> None:
     help="Reclaim at most this many seats in this run (a kill switch for mass reclaims).",
 )
 @click.option("--yes", is_flag=True, help="Apply without asking for confirmation.")
+@limit_options
 @json_option
 def reclaim_cmd(
     profile: str,
@@ -648,6 +690,8 @@ def reclaim_cmd(
     apply_id: str | None,
     cap: int | None,
     yes: bool,
+    limit: int,
+    show_all_rows: bool,
     as_json: bool,
 ) -> None:
     """Plan reclaims for a profile (dry run, the default) or apply a plan made before."""
@@ -659,7 +703,7 @@ def reclaim_cmd(
         if as_json:
             echo_json({**to_jsonable(plan), "potential_savings": plan.savings_by_currency})
         else:
-            _echo_plan(plan)
+            _echo_plan(plan, limit=None if show_all_rows or not limit else limit)
         return
     if plan_only:
         raise click.UsageError("give --plan or --apply PLAN_ID, not both")
@@ -680,7 +724,7 @@ def reclaim_cmd(
     if as_json:
         echo_json(report)
     else:
-        _echo_apply(report)
+        _echo_apply(report, limit=None if show_all_rows or not limit else limit)
     if report.halted or report.counts.get("failed"):
         sys.exit(1)
 
@@ -760,6 +804,8 @@ def jobs_cmd(
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
+    if profile is not None:
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
     if scheduled:
         schedule = ws.schedules(profile)
         if as_json:
@@ -803,7 +849,7 @@ def jobs_unlock(profile: str) -> None:
         click.echo(f"{profile} was not locked")
 
 
-@cli.command("audit")
+@cli.group("audit", invoke_without_command=True)
 @click.option("--profile")
 @click.option("--candidate", "candidate_id", type=int, help="Only this candidate's entries.")
 @click.option("--action", help="Only actions starting with this (candidate., vendor., profile.).")
@@ -815,7 +861,9 @@ def jobs_unlock(profile: str) -> None:
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--first", is_flag=True, help="The oldest entries instead of the newest.")
 @json_option
+@click.pass_context
 def audit_cmd(
+    ctx: click.Context,
     profile: str | None,
     candidate_id: int | None,
     action: str | None,
@@ -824,22 +872,31 @@ def audit_cmd(
     first: bool,
     as_json: bool,
 ) -> None:
-    """The append-only audit log (the newest --limit entries, oldest first)."""
-    entries = (
-        _state()
-        .open()
-        .audit(
-            profile=profile,
-            entity="candidate" if candidate_id is not None else None,
-            entity_id=str(candidate_id) if candidate_id is not None else None,
-            action=action,
-            since=since.replace(tzinfo=dt.timezone.utc) if since else None,
-            limit=limit,
-            last=not first,
-        )
+    """The append-only, hash-chained audit log (the newest --limit entries, oldest first), and
+    whether its chains verify; `audit verify` checks them in full."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ws = _state().open()
+    if profile is not None:
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
+    entries = ws.audit(
+        profile=profile,
+        entity="candidate" if candidate_id is not None else None,
+        entity_id=str(candidate_id) if candidate_id is not None else None,
+        action=action,
+        since=since.replace(tzinfo=dt.timezone.utc) if since else None,
+        limit=limit,
+        last=not first,
     )
+    verification = ws.verify_audit()
     if as_json:
-        echo_json({"audit": entries})
+        echo_json(
+            {
+                "audit": entries,
+                "verified": verification.ok,
+                "problems": [p.message for p in verification.problems],
+            }
+        )
         return
     echo_table(
         ["id", "at", "actor", "action", "entity", "from", "to", "detail"],
@@ -857,3 +914,26 @@ def audit_cmd(
             for e in entries
         ],
     )
+    click.echo(verification.summary(), err=not verification.ok)
+    if not verification.ok:
+        click.echo("  details: saas-license audit verify", err=True)
+
+
+@audit_cmd.command("verify")
+@json_option
+def audit_verify(as_json: bool) -> None:
+    """Check every entry of every audit chain and the log's guards; exit 1 if anything was
+    changed, removed, inserted or replaced, or a trigger dropped."""
+    result = _state().open().verify_audit()
+    if as_json:
+        echo_json({"verified": result.ok, **to_jsonable(result)})
+    else:
+        click.echo(result.summary())
+        echo_table(
+            ["chain", "entries", "head"],
+            [(c, n, result.heads.get(c, "")[:16]) for c, n in sorted(result.chains.items())],
+        )
+        for problem in result.problems:
+            click.echo(f"  {problem.kind}: {problem.message}", err=True)
+    if not result.ok:
+        sys.exit(1)

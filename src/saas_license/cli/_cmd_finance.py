@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,10 @@ from ..errors import ConfigError
 from ..reports import render_html, write_csv, write_json
 from ..tables import Table, cell_text
 from . import _State, cli
-from ._output import echo_json, echo_table
+from ._output import echo_json, echo_table, limit_options, safe
+
+#: Bad CSV rows listed on a terminal; the rest are counted.
+_PROBLEMS_SHOWN = 50
 
 #: Entitlement fields → the CLI options that set them, so errors name what the user typed.
 _OPTIONS = {
@@ -67,7 +71,7 @@ def _format_options(func: Any) -> Any:
     )
 
 
-def _emit(table: Table, *, as_json: bool, as_csv: bool) -> None:
+def _emit(table: Table, *, as_json: bool, as_csv: bool, limit: int | None = None) -> None:
     if as_json and as_csv:
         raise ConfigError("choose one of --json and --csv", field="--csv")
     if as_json:
@@ -77,7 +81,12 @@ def _emit(table: Table, *, as_json: bool, as_csv: bool) -> None:
     else:
         stamp = f" (as of {format_instant(table.as_of)})" if table.as_of else ""
         click.echo(f"{table.title or table.name}{stamp}")
-        echo_table(table.columns, [[cell_text(v) for v in row] for row in table.rows])
+        echo_table(
+            table.columns,
+            [[cell_text(v) for v in row] for row in table.rows],
+            limit=limit,
+            more="--all, --json or --csv",
+        )
 
 
 @cli.group("entitlements")
@@ -137,11 +146,22 @@ def entitlements_add(
 
 @entitlements_group.command("list")
 @click.option("--model", "software_model", help="Only this software model.")
+@limit_options
 @_format_options
-def entitlements_list(software_model: str | None, as_json: bool, as_csv: bool) -> None:
+def entitlements_list(
+    software_model: str | None, limit: int, show_all_rows: bool, as_json: bool, as_csv: bool
+) -> None:
     """List entitlements with their state as of now."""
-    table = _state().open().entitlements_table()
+    ws = _state().open()
+    table = ws.entitlements_table()
     if software_model is not None:
+        models = sorted(m.name for m in ws.software_models())
+        if software_model not in models:
+            raise ConfigError(
+                f"no software model named {software_model!r}",
+                field="--model",
+                hint="known models: " + (", ".join(models) or "none yet"),
+            )
         i = table.columns.index("software_model")
         table = Table(
             name=table.name,
@@ -150,7 +170,9 @@ def entitlements_list(software_model: str | None, as_json: bool, as_csv: bool) -
             title=table.title,
             as_of=table.as_of,
         )
-    _emit(table, as_json=as_json, as_csv=as_csv)
+    _emit(
+        table, as_json=as_json, as_csv=as_csv, limit=None if show_all_rows or not limit else limit
+    )
 
 
 @entitlements_group.command("edit")
@@ -192,12 +214,22 @@ def entitlements_retire(entitlement_id: int, on: str | None) -> None:
 def entitlements_import(path: Path) -> None:
     """Import entitlements from CSV (all rows or none). Columns: software_model, purchased_rights,
     unit_cost, currency, start, and optionally period, end, profile, name."""
+    ws = _state().open()
     try:
-        saved = _state().open().import_entitlements(path)
+        if sys.stderr.isatty():
+            total = max(path.read_bytes().count(b"\n") - 1, 1)
+            with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+                saved = ws.import_entitlements(path, progress=lambda n: bar.update(n - bar.pos))
+        else:
+            saved = ws.import_entitlements(path)
     except CsvImportError as exc:
         click.echo(f"error: {path}: {len(exc.problems)} problem(s); nothing was imported", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {path}:{problem.line}: {problem.field}: {problem.message}", err=True)
+        for problem in exc.problems[:_PROBLEMS_SHOWN]:
+            click.echo(
+                safe(f"  {path}:{problem.line}: {problem.field}: {problem.message}"), err=True
+            )
+        if len(exc.problems) > _PROBLEMS_SHOWN:
+            click.echo(f"  … and {len(exc.problems) - _PROBLEMS_SHOWN:,} more", err=True)
         raise SystemExit(2) from None
     click.echo(f"imported {len(saved)} entitlements from {path}")
 
@@ -217,9 +249,16 @@ def entitlements_import(path: Path) -> None:
     help="Reconcile and save only if the last saved result is older than this many days "
     "(for cron).",
 )
+@limit_options
 @_format_options
 def reconcile_cmd(
-    table_name: str | None, save: bool, every_days: int | None, as_json: bool, as_csv: bool
+    table_name: str | None,
+    save: bool,
+    every_days: int | None,
+    limit: int,
+    show_all_rows: bool,
+    as_json: bool,
+    as_csv: bool,
 ) -> None:
     """Reconcile seats against entitlements: owned, used, available, true-up, savings."""
     ws = _state().open()
@@ -234,8 +273,9 @@ def reconcile_cmd(
             return
     else:
         result = ws.reconcile(save=save)
+    rows = None if show_all_rows or not limit else limit
     if table_name is not None:
-        _emit(result.table(table_name), as_json=as_json, as_csv=as_csv)
+        _emit(result.table(table_name), as_json=as_json, as_csv=as_csv, limit=rows)
         return
     if as_csv:
         raise ConfigError("--csv prints one table; choose it with --table", field="--table")
@@ -249,7 +289,7 @@ def reconcile_cmd(
     )
     for name in ("models", "remediation"):
         click.echo()
-        _emit(result.table(name), as_json=False, as_csv=False)
+        _emit(result.table(name), as_json=False, as_csv=False, limit=rows)
     click.echo(
         f"\nunlicensed seats: {len(result.unlicensed)}; seats with unmapped identifiers: "
         f"{sum(u.subscriptions for u in result.unmapped)}; open candidates on counted seats: "
@@ -291,10 +331,19 @@ def report_cmd(
         raise ConfigError(
             "nothing to write", field="--html", hint="give --html FILE, --json FILE or --csv DIR"
         )
+    for option, target in (("--html", html_path), ("--json", json_path)):
+        if target is not None and not target.parent.is_dir():
+            raise ConfigError(
+                f"the directory {target.parent} does not exist",
+                field=option,
+                hint="create it first, or write the file somewhere else",
+            )
+    if csv_dir is not None and csv_dir.exists() and not csv_dir.is_dir():
+        raise ConfigError(f"{csv_dir} is not a directory", field="--csv")
     ws = _state().open()
     result = ws.reconcile(save=save)
     if html_path is not None:
-        html_path.write_text(render_html(result), encoding="utf-8")
+        html_path.write_text(render_html(result, audit=ws.verify_audit()), encoding="utf-8")
         click.echo(f"wrote {html_path}")
     if json_path is not None:
         click.echo(f"wrote {write_json(result, json_path)}")

@@ -3,20 +3,51 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from ..errors import ConfigError
 from ..notify import DeliveryStatus
+from ..rule_impact import BigChangeError
 from ..rules import ExclusionRule, ReclamationRule
 from . import cli
 from ._cmd_core import _actor, _key_values, _state, json_option
 from ._output import echo_json, echo_table, to_jsonable
 
+T = TypeVar("T")
 
-def _echo_rules(exclusions: list[ExclusionRule], reclamation: list[ReclamationRule]) -> None:
+
+def _interactive() -> bool:
+    """Whether a person can answer a question on standard input."""
+    return sys.stdin.isatty()
+
+
+def _big_change(store: Callable[[bool], T], *, yes: bool) -> T:
+    """Run ``store(allow_big_change)``; when the change has a big effect, say how big and ask
+    first (``--yes`` answers for the user)."""
+    try:
+        return store(False)
+    except BigChangeError as exc:
+        if not yes and not _interactive():
+            raise
+        click.echo(f"warning: {exc.impact.describe()}", err=True)
+        if not yes:
+            click.confirm("Store the change anyway?", abort=True, err=True)
+        return store(True)
+
+
+def _echo_rules(exclusions: list[ExclusionRule] | None, reclamation: list[ReclamationRule]) -> None:
+    if exclusions is not None:
+        _echo_exclusions(exclusions)
+        click.echo()
+    _echo_reclamation(reclamation)
+
+
+def _echo_exclusions(exclusions: list[ExclusionRule]) -> None:
     click.echo("Exclusion rules")
     echo_table(
         ["id", "kind", "match", "profile type", "excludes from", "active", "description"],
@@ -33,7 +64,10 @@ def _echo_rules(exclusions: list[ExclusionRule], reclamation: list[ReclamationRu
             for r in exclusions
         ],
     )
-    click.echo("\nReclamation rules")
+
+
+def _echo_reclamation(reclamation: list[ReclamationRule]) -> None:
+    click.echo("Reclamation rules")
     echo_table(
         [
             "id",
@@ -180,6 +214,9 @@ def rules_disable(rule_id: int) -> None:
     "--filter", "filters", multiple=True, metavar="KEY=VALUE", help="Seat attribute filter."
 )
 @click.option("--clear-filter", is_flag=True, help="Remove the filter.")
+@click.option(
+    "--yes", is_flag=True, help="Store a change with a big effect without asking (see docs)."
+)
 def rules_set(
     software_model: str,
     inactivity_days: int | None,
@@ -194,6 +231,7 @@ def rules_set(
     active: bool | None,
     filters: tuple[str, ...],
     clear_filter: bool,
+    yes: bool,
 ) -> None:
     """Create or edit the reclamation rule of a software model."""
     ws = _state().open()
@@ -219,16 +257,30 @@ def rules_set(
         current = ws.store.get_reclamation_rule(software_model)
         base = {} if clear_filter or current is None else dict(current.filter)
         changes["filter"] = {**base, **_key_values(filters, field="--filter")}
-    rule = ws.set_reclamation_rule(software_model, actor=_actor(), **changes)
-    _echo_rules([], [rule])
+    rule = _big_change(
+        lambda allow: ws.set_reclamation_rule(
+            software_model, actor=_actor(), allow_big_change=allow, **changes
+        ),
+        yes=yes,
+    )
+    _echo_rules(None, [rule])
 
 
 @rules_group.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Remove existing exclusion rules first.")
-def rules_import(path: Path, replace: bool) -> None:
+@click.option(
+    "--yes", is_flag=True, help="Import rules with a big effect without asking (see docs)."
+)
+def rules_import(path: Path, replace: bool, yes: bool) -> None:
     """Import rules from a JSON or TOML file: all of them or none."""
-    rules = _state().open().import_rules(path, replace=replace, actor=_actor())
+    ws = _state().open()
+    rules = _big_change(
+        lambda allow: ws.import_rules(
+            path, replace=replace, actor=_actor(), allow_big_change=allow
+        ),
+        yes=yes,
+    )
     click.echo(
         f"imported {len(rules.exclusions)} exclusion rules and "
         f"{len(rules.reclamation)} reclamation rules from {path}"
@@ -337,6 +389,8 @@ def outbox_group(
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
+    if profile is not None:
+        ws.profile(profile)  # an unknown profile is an error, not an empty list
     items = ws.outbox(status=DeliveryStatus(status) if status else None, profile=profile)
     if as_json:
         echo_json({"notifications": items, "notifiers": ws.notifiers.names()})

@@ -64,6 +64,14 @@ _RATE = click.FloatRange(0.0, 1.0)
 )
 @click.option("--error-rate", type=_RATE, default=0.0, help="Share of API requests answered 5xx.")
 @click.option("--throttle-rate", type=_RATE, default=0.0, help="Share starting a burst of 429s.")
+@click.option(
+    "--retry-after",
+    "throttle_retry_after",
+    type=click.FloatRange(0, 3600),
+    default=1.0,
+    metavar="SECONDS",
+    help="Retry-After of those 429s (default 1).",
+)
 @click.option("--timeout-rate", type=_RATE, default=0.0, help="Share that never get an answer.")
 @click.option("--malformed-rate", type=_RATE, default=0.0, help="Share of GETs with broken JSON.")
 @click.option(
@@ -99,6 +107,7 @@ def serve(
     latency_ms: float,
     error_rate: float,
     throttle_rate: float,
+    throttle_retry_after: float,
     timeout_rate: float,
     malformed_rate: float,
     drift_rate: float,
@@ -114,6 +123,7 @@ def serve(
         latency=latency_ms / 1000.0,
         server_error_rate=error_rate,
         throttle_rate=throttle_rate,
+        throttle_retry_after=throttle_retry_after,
         timeout_rate=timeout_rate,
         malformed_rate=malformed_rate,
         drift_rate=drift_rate,

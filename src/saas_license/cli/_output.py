@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,44 @@ import click
 
 from .._convert import converter
 
-__all__ = ["echo_json", "echo_table", "to_jsonable"]
+__all__ = ["DEFAULT_LIMIT", "echo_json", "echo_table", "limit_options", "safe", "to_jsonable"]
+
+#: Rows a table shows on a terminal unless ``--limit N`` or ``--all`` says otherwise; ``--json``
+#: and ``--csv`` are always complete.
+DEFAULT_LIMIT = 50
+
+
+def safe(text: str) -> str:
+    """``text`` with control, escape and invisible formatting characters (from vendor data: a
+    name holding ``\x1b[2J``…) shown as visible escapes, so they cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch
+        if ch == " " or unicodedata.category(ch) not in _UNSAFE
+        else (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
+
+
+_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
+
+
+def limit_options(func: Any) -> Any:
+    """``--limit N`` and ``--all`` for commands that print long tables on a terminal."""
+    func = click.option(
+        "--all",
+        "show_all_rows",
+        is_flag=True,
+        help="Print every row (same as --limit 0; JSON and CSV are always complete).",
+    )(func)
+    return click.option(
+        "--limit",
+        type=click.IntRange(0, None),
+        default=DEFAULT_LIMIT,
+        show_default=True,
+        help="Rows to print on a terminal (0 = every row); the rest are counted.",
+    )(func)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -40,10 +78,19 @@ def echo_json(value: Any) -> None:
 
 
 def echo_table(
-    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = "(none)"
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    empty: str = "(none)",
+    limit: int | None = None,
+    more: str = "--limit N, --all or --json",
 ) -> None:
-    """Print an aligned plain-text table; numbers are right-aligned."""
-    data = [["" if c is None else str(c) for c in row] for row in rows]
+    """Print an aligned plain-text table (numbers right-aligned, cells made :func:`safe`); with
+    ``limit``, only the first rows and a count of the others ("… and 1,550 more")."""
+    all_rows = rows if isinstance(rows, Sequence) else list(rows)
+    total = len(all_rows)
+    shown = all_rows if limit is None or total <= limit else all_rows[:limit]
+    data = [["" if c is None else safe(str(c)) for c in row] for row in shown]
     if not data:
         click.echo(f"  {empty}")
         return
@@ -63,3 +110,5 @@ def echo_table(
     click.echo("  " + fmt(["-" * w for w in widths]))
     for r in data:
         click.echo("  " + fmt(r))
+    if total > len(data):
+        click.echo(f"  … and {total - len(data):,} more of {total:,} (see all: {more})")

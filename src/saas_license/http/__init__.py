@@ -2,7 +2,8 @@
 
 - :func:`make_client` / :class:`HttpOptions`: timeouts, User-Agent, auth, and a
   :class:`GovernedTransport` that paces every request through a per-account :class:`RateGovernor`
-  and retries with capped, jittered backoff (never a mutation blindly).
+  and retries with capped, jittered backoff inside a per-request budget of waiting time (never a
+  mutation blindly); a :class:`Clock` (:class:`SimulatedClock` in tests) does all the waiting.
 - :func:`request_json` / :func:`error_from_response`: one request, every failure mapped to the
   core error tree with a message that says what to do.
 - :func:`paginate`: page-numbered listings fetched concurrently inside the budget, streamed,
@@ -13,6 +14,7 @@
 
 from ._auth import BearerAuth
 from ._client import HttpOptions, make_client, request_json, transport_stats
+from ._clock import Clock, SimulatedClock, SystemClock, format_duration
 from ._errors import error_from_response, extract_error_message
 from ._loopback import LoopbackRedirect
 from ._oauth import (
@@ -28,12 +30,21 @@ from ._ratelimit import GovernorRegistry, Lease, RateGovernor, RateLimit, rate_l
 from ._retry import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
+    RetryDecision,
     RetryPolicy,
     is_idempotent,
     parse_retry_after,
 )
-from ._tokens import FileTokenStore, MemoryTokenStore, OAuth2Token, SecretTokenStore, TokenStore
-from ._transport import GovernedTransport, TransportStats
+from ._tokens import (
+    FileTokenStore,
+    LockingTokenStore,
+    MemoryTokenStore,
+    OAuth2Token,
+    SecretTokenStore,
+    TokenStore,
+    file_lock,
+)
+from ._transport import GovernedTransport, RetryRecord, TransportStats, retry_record, safe_url
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",
@@ -41,6 +52,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "AuthorizationCodeFlow",
     "BearerAuth",
+    "Clock",
     "FileTokenStore",
     "GovernedTransport",
     "GovernorRegistry",
@@ -48,6 +60,7 @@ __all__ = [
     "InconsistentListingError",
     "KeySet",
     "Lease",
+    "LockingTokenStore",
     "LoopbackRedirect",
     "MemoryTokenStore",
     "OAuth2App",
@@ -57,12 +70,18 @@ __all__ = [
     "Page",
     "RateGovernor",
     "RateLimit",
+    "RetryDecision",
     "RetryPolicy",
+    "RetryRecord",
     "SecretTokenStore",
+    "SimulatedClock",
+    "SystemClock",
     "TokenStore",
     "TransportStats",
     "error_from_response",
     "extract_error_message",
+    "file_lock",
+    "format_duration",
     "is_idempotent",
     "is_loopback_url",
     "make_client",
@@ -70,5 +89,7 @@ __all__ = [
     "parse_retry_after",
     "rate_limit_floor",
     "request_json",
+    "retry_record",
+    "safe_url",
     "transport_stats",
 ]

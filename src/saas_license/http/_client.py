@@ -13,10 +13,11 @@ import attrs
 import httpx
 
 from ..errors import BadPayloadError, ConfigError, VendorConnectionError, VendorTimeoutError
+from ._clock import Clock, SystemClock
 from ._errors import error_from_response
 from ._ratelimit import GovernorRegistry, RateLimit
 from ._retry import RetryPolicy
-from ._transport import GovernedTransport
+from ._transport import GovernedTransport, parsed_json, retry_record, safe_url
 
 __all__ = ["HttpOptions", "make_client", "request_json"]
 
@@ -31,13 +32,16 @@ class HttpOptions:
     ``rate_limit`` switches the governor off (tests); ``rate_limits`` overrides the budgets the
     spoke declares (a different plan, or a benchmark's scaled clock). Clients made from the same
     options share one governor per account, so parallel work never exceeds the account's budget.
+    ``retry_budget`` is the total waiting (backoff and ``Retry-After``) one request may do before
+    it fails; ``clock`` does all timing and waiting (a ``SimulatedClock`` in tests).
     """
 
     timeout: float = 30.0
     max_retries: int = 4
+    max_throttle_retries: int = 25
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    max_wait: float = 120.0
+    retry_budget: float = 600.0
     rate_limit: bool = True
     rate_limits: tuple[RateLimit, ...] | None = None
     max_concurrency: int = 4
@@ -47,15 +51,17 @@ class HttpOptions:
     governors: GovernorRegistry = attrs.field(
         factory=GovernorRegistry, repr=False, eq=False, hash=False
     )
+    clock: Clock = attrs.field(factory=SystemClock, repr=False, eq=False, hash=False)
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """The retry policy these options describe."""
         return RetryPolicy(
             max_retries=self.max_retries,
+            max_throttle_retries=self.max_throttle_retries,
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
-            max_wait=self.max_wait,
+            budget=self.retry_budget,
         )
 
 
@@ -103,7 +109,9 @@ def make_client(
             )
         limits = options.rate_limits if options.rate_limits is not None else tuple(rate_limits)
         governor = (
-            options.governors.get(_account_key(url), limits)
+            options.governors.get(
+                _account_key(url), limits, clock=options.clock, max_pause=options.retry_budget
+            )
             if options.rate_limit and limits
             else None
         )
@@ -112,13 +120,27 @@ def make_client(
             auth=auth,
             timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0)),
             headers={"User-Agent": options.user_agent, "Accept": "application/json"},
-            transport=GovernedTransport(inner, governor=governor, policy=options.retry_policy),
+            transport=GovernedTransport(
+                inner, governor=governor, policy=options.retry_policy, clock=options.clock
+            ),
             follow_redirects=False,
         )
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
         raise ConfigError(
             f"{base_url!r} is not a usable base URL ({exc})", field="alias.base_url"
         ) from None
+
+
+def _location(response: httpx.Response) -> str:
+    try:
+        return safe_url(response.request.url.join(response.headers.get("location", "")))
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "?"
+
+
+def _what_happened(exc: BaseException) -> str:
+    record = retry_record(exc)
+    return record.describe() if record is not None else ""
 
 
 def request_json(
@@ -129,41 +151,53 @@ def request_json(
     vendor: str = "the vendor",
     **kwargs: Any,
 ) -> Any:
-    """Send one request and return its JSON body, or raise the matching :class:`VendorError`."""
+    """Send one request and return its JSON body, or raise the matching :class:`VendorError`.
+
+    Messages say what really happened: the status, the URL without query or credentials, and,
+    when it was retried, how many tries over how long and the last cause.
+    """
+    where = f"{method} {safe_url(client.base_url.join(url))}"
     try:
         response = client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise VendorTimeoutError(
-            f"{vendor} did not answer {method} {url} in time ({type(exc).__name__})",
+            f"{vendor} did not answer {where} in time"
+            f"{_what_happened(exc) or f' ({type(exc).__name__})'}",
             hint="check the network, or raise the timeout",
-            url=url,
+            url=safe_url(client.base_url.join(url)),
         ) from None
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise ConfigError(f"cannot request {url!r}: {exc}", field="alias.base_url") from None
     except httpx.TransportError as exc:
+        happened = _what_happened(exc) or f" ({type(exc).__name__}: {exc})"
         raise VendorConnectionError(
-            f"could not connect to {vendor} at {client.base_url} ({type(exc).__name__}: {exc})",
+            f"could not connect to {vendor} for {where}{happened}",
             hint="check the account URL in the connection alias and that the service is reachable",
-            url=str(client.base_url),
+            url=safe_url(client.base_url),
         ) from None
     if response.is_redirect:
         raise VendorConnectionError(
-            f"{vendor} redirected {method} {url} to {response.headers.get('location', '?')}",
+            f"{vendor} redirected {where} to {_location(response)}",
             hint="use the account's canonical https:// URL in the connection alias",
             status_code=response.status_code,
         )
     if not response.is_success:
         raise error_from_response(response, vendor=vendor)
+    cached = parsed_json(response)
+    if cached is not None:
+        return cached[0]
     if not response.content:
         return None
     try:
         return json.loads(response.content)
     except ValueError:
+        record = retry_record(response)
         raise BadPayloadError(
-            f"{vendor} answered {method} {url} with a body that is not JSON",
-            hint="check that the base URL points at the API, not a login page",
+            f"{vendor} answered {where} ({response.status_code}) with a body that is not JSON"
+            f"{record.describe() if record is not None else ''}",
+            hint="if it keeps happening, check that the base URL points at the API, not a login page",
             status_code=response.status_code,
-            url=url,
+            url=safe_url(response.request.url),
         ) from None
 
 

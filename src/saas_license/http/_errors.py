@@ -16,6 +16,7 @@ from ..errors import (
     VendorError,
 )
 from ._retry import parse_retry_after
+from ._transport import retry_record, safe_url
 
 __all__ = ["error_from_response", "extract_error_message"]
 
@@ -64,10 +65,14 @@ def error_from_response(response: httpx.Response, *, vendor: str = "the vendor")
     """The core error for a non-2xx ``response``, with a message that says what to do."""
     status = response.status_code
     request = response.request
-    where = f"{request.method} {request.url.copy_with(query=None)}"
+    url = safe_url(request.url)
+    where = f"{request.method} {url}"
     detail = extract_error_message(response.content, response.headers.get("content-type", ""))
+    record = retry_record(response)
+    if record is not None:
+        where += record.describe()
     said = f": {detail}" if detail else ""
-    kw: dict[str, Any] = {"status_code": status, "url": str(request.url.copy_with(query=None))}
+    kw: dict[str, Any] = {"status_code": status, "url": url}
     if status == 401:
         return AuthenticationError(
             f"{vendor} rejected the credentials (401) on {where}{said}",
@@ -90,7 +95,7 @@ def error_from_response(response: httpx.Response, *, vendor: str = "the vendor")
         return RateLimitedError(
             f"{vendor} rate limit exceeded (429) on {where}{said}",
             hint="wait and run again; lower concurrency if it keeps happening",
-            retry_after=parse_retry_after(response.headers),
+            retry_after=parse_retry_after(response.headers, body=response.content),
             **kw,
         )
     if status >= 500:

@@ -6,6 +6,7 @@ and logs nothing (the query holds a one-time code).
 
 from __future__ import annotations
 
+import errno
 import http.server
 import threading
 from typing import Any
@@ -51,6 +52,18 @@ class _Server(http.server.HTTPServer):
     arrived: threading.Event
 
 
+def _bind(host: str, port: int | None) -> _Server:
+    """Listen on ``host:port``; for port 0 try again when the kernel picks a port just taken."""
+    tries = 5 if port == 0 else 1
+    for attempt in range(tries):
+        try:
+            return _Server((host, 80 if port is None else port), _Handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class LoopbackRedirect:
     """Listen on the loopback ``redirect_uri`` (port 0 picks a free port) until the redirect comes.
 
@@ -69,7 +82,7 @@ class LoopbackRedirect:
             )
         host = parts.hostname or "127.0.0.1"
         try:
-            self._server = _Server((host, parts.port or 80), _Handler)
+            self._server = _bind(host, parts.port)
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen on {host}:{parts.port}: {exc.strerror}",

@@ -8,6 +8,7 @@ one, a 401 is a clear "re-authorize this profile" error. Concurrent requests sha
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import secrets
@@ -25,7 +26,7 @@ from ..errors import AuthenticationError, BadPayloadError, ConfigError
 from ..secrets import Secret
 from ._client import HttpOptions, make_client
 from ._errors import error_from_response
-from ._tokens import OAuth2Token, TokenStore
+from ._tokens import LockingTokenStore, OAuth2Token, TokenStore
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",
@@ -280,8 +281,11 @@ class AuthorizationCodeFlow:
 class OAuth2Auth(httpx.Auth):
     """Bearer auth from a :class:`TokenStore`, refreshing early and once after a 401.
 
-    For sync clients (the toolkit is sync). The lock makes concurrent requests share one refresh;
-    rotated tokens are saved back to the store.
+    For sync clients (the toolkit is sync). A thread lock makes concurrent requests share one
+    refresh; with a :class:`LockingTokenStore` (both file stores) the refresh also holds the
+    store's OS lock and re-reads the stored token first, so when another process has already
+    refreshed, its token is used instead of spending the rotated-away refresh token. Rotated
+    tokens are saved back to the store.
     """
 
     requires_response_body = True
@@ -305,6 +309,7 @@ class OAuth2Auth(httpx.Auth):
         self._lock = threading.Lock()
         self._current: OAuth2Token | None = None
         self.refreshes = 0
+        self.adopted = 0  # tokens another process refreshed and this one picked up
 
     def __repr__(self) -> str:
         return f"OAuth2Auth(client_id={self.app.client_id!r}, store={self.store!r})"
@@ -318,6 +323,11 @@ class OAuth2Auth(httpx.Auth):
             )
         return self._current
 
+    def _store_lock(self) -> contextlib.AbstractContextManager[None]:
+        if isinstance(self.store, LockingTokenStore):
+            return self.store.refresh_lock()
+        return contextlib.nullcontext()
+
     def _refresh(
         self, stale: OAuth2Token, *, force: bool
     ) -> Generator[httpx.Request, httpx.Response, OAuth2Token]:
@@ -327,11 +337,19 @@ class OAuth2Auth(httpx.Auth):
                 return current  # another request refreshed while we waited
             if not force and not current.expires_within(self.leeway, now=self._clock()):
                 return current
-            response = yield self.app.refresh_request(current)
-            token = self.app.token_from_response(
-                response, previous=current, vendor=self._vendor, hint=self._hint
-            )
-            self.store.save(token)
+            with self._store_lock():
+                stored = self.store.load()  # another process may have refreshed meanwhile
+                if stored is not None and stored.access_token != stale.access_token:
+                    self._current = stored
+                    self.adopted += 1
+                    if force or not stored.expires_within(self.leeway, now=self._clock()):
+                        return stored
+                    current = stored
+                response = yield self.app.refresh_request(current)
+                token = self.app.token_from_response(
+                    response, previous=current, vendor=self._vendor, hint=self._hint
+                )
+                self.store.save(token)
             self._current = token
             self.refreshes += 1
             return token

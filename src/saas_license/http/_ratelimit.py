@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import attrs
 
 from ..errors import ConfigError
+from ._clock import Clock
 
 __all__ = ["GovernorRegistry", "Lease", "RateGovernor", "RateLimit", "rate_limit_floor"]
 
@@ -77,8 +78,9 @@ def rate_limit_floor(requests: int, limits: Sequence[RateLimit]) -> float:
 class RateGovernor:
     """Hands out leases so that no window of any :class:`RateLimit` ever holds too many requests.
 
-    Thread-safe; blocked callers sleep outside the lock. ``clock`` and ``sleep`` are injectable so
-    tests can run it in simulated time.
+    Thread-safe; blocked callers sleep outside the lock. ``clock`` (monotonic), ``wall`` (epoch)
+    and ``sleep`` are injectable so tests can run it in simulated time; :meth:`with_clock` takes
+    all three from one :class:`~saas_license.http.Clock`. ``max_pause`` caps any one pause.
     """
 
     def __init__(
@@ -88,7 +90,7 @@ class RateGovernor:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        max_pause: float = 120.0,
+        max_pause: float = 600.0,
     ) -> None:
         self.limits = tuple(sorted(limits, key=lambda lim: lim.per))
         self._clock = clock
@@ -100,6 +102,15 @@ class RateGovernor:
         self._paused_until = 0.0
         self.waited = 0.0  # total seconds callers spent blocked (for reports)
         self.granted = 0
+
+    @classmethod
+    def with_clock(
+        cls, limits: Iterable[RateLimit], clock: Clock, *, max_pause: float = 600.0
+    ) -> RateGovernor:
+        """A governor whose time and waiting come from ``clock`` (simulated in tests)."""
+        return cls(
+            limits, clock=clock.monotonic, wall=clock.time, sleep=clock.sleep, max_pause=max_pause
+        )
 
     def __repr__(self) -> str:
         budgets = ", ".join(f"{lim.requests}/{lim.per:g}s" for lim in self.limits)
@@ -199,11 +210,24 @@ class GovernorRegistry:
     def __repr__(self) -> str:
         return f"GovernorRegistry({len(self._governors)} accounts)"
 
-    def get(self, key: str, limits: Sequence[RateLimit]) -> RateGovernor:
-        """The governor of account ``key`` for these budgets, created on first use."""
+    def get(
+        self,
+        key: str,
+        limits: Sequence[RateLimit],
+        *,
+        clock: Clock | None = None,
+        max_pause: float = 600.0,
+    ) -> RateGovernor:
+        """The governor of account ``key`` for these budgets, created on first use (with
+        ``clock``, when given, for its time and waiting)."""
         ident = (key, tuple(limits))
         with self._lock:
             governor = self._governors.get(ident)
             if governor is None:
-                governor = self._governors[ident] = RateGovernor(limits)
+                governor = (
+                    RateGovernor(limits, max_pause=max_pause)
+                    if clock is None
+                    else RateGovernor.with_clock(limits, clock, max_pause=max_pause)
+                )
+                self._governors[ident] = governor
             return governor

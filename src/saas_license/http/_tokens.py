@@ -2,25 +2,83 @@
 
 Tokens hold their secrets as :class:`~saas_license.Secret`, so reprs, logs and errors never show
 them. The default store for a workspace keeps the token in the workspace's owner-only secrets
-file; :class:`FileTokenStore` is the same idea for standalone use.
+file; :class:`FileTokenStore` is the same idea for standalone use. Both file stores serialise
+refreshes across processes with an OS file lock beside the file (:func:`file_lock`, POSIX
+``flock``), because a refresh rotates the refresh token: two processes spending the same one
+would lose the token.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from .._files import private_dirs
 from ..errors import ConfigError, StoreError
 from ..secrets import Secret, SecretStore
 
-__all__ = ["FileTokenStore", "MemoryTokenStore", "OAuth2Token", "SecretTokenStore", "TokenStore"]
+__all__ = [
+    "FileTokenStore",
+    "LockingTokenStore",
+    "MemoryTokenStore",
+    "OAuth2Token",
+    "SecretTokenStore",
+    "TokenStore",
+    "file_lock",
+]
+
+#: How long a process waits for another one's token refresh before giving up.
+LOCK_TIMEOUT = 120.0
+
+
+@contextlib.contextmanager
+def file_lock(
+    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT, poll: float = 0.05
+) -> Iterator[None]:
+    """Hold an exclusive OS lock on ``path`` (created owner-only) across processes and threads.
+
+    POSIX ``flock``: released by the OS when the holder dies, so a crash never leaves it stuck.
+    Elsewhere (Windows) it does not lock: keep one process per token there.
+    """
+    lock_path = Path(path)
+    if sys.platform == "win32":  # pragma: no cover - POSIX only, documented
+        yield
+        return
+    import fcntl
+
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"another process has held the token lock {lock_path} for over "
+                        f"{timeout:g}s",
+                        hint="check for a hung saas-license process, then run again",
+                    ) from None
+                time.sleep(poll)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _optional_secret(value: Any) -> Secret | None:
@@ -104,6 +162,18 @@ class TokenStore(Protocol):
         """Replace the stored token (atomically: a crash leaves the old or the new one)."""
 
 
+@runtime_checkable
+class LockingTokenStore(TokenStore, Protocol):
+    """A :class:`TokenStore` other processes share: refreshes happen under its lock.
+
+    :class:`OAuth2Auth` takes the lock, re-reads the token, and refreshes only when no other
+    process did so meanwhile; otherwise it uses the token the other process stored.
+    """
+
+    def refresh_lock(self) -> AbstractContextManager[None]:
+        """An exclusive lock, across processes, for the read-refresh-save of this token."""
+
+
 class MemoryTokenStore:
     """Keeps the token in this process only (tests, notebooks, one-off scripts)."""
 
@@ -141,6 +211,11 @@ class SecretTokenStore:
         """Replace the token."""
         self.secrets.set(self.key, Secret(token.dumps()))
 
+    def refresh_lock(self) -> AbstractContextManager[None]:
+        """``flock`` on ``<secrets file>.lock``: one refresh at a time across processes."""
+        path = self.secrets.path
+        return file_lock(path.with_name(path.name + ".lock"))
+
 
 class FileTokenStore:
     """Keeps the token in its own JSON file that only its owner may read (mode 0600).
@@ -174,7 +249,7 @@ class FileTokenStore:
 
     def save(self, token: OAuth2Token) -> None:
         """Write the token atomically with mode 0600."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(self.path.parent)  # owner-only when we create it; never chmod an existing one
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".token-", suffix=".tmp")
         try:
             os.fchmod(fd, 0o600)
@@ -184,3 +259,7 @@ class FileTokenStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def refresh_lock(self) -> AbstractContextManager[None]:
+        """``flock`` on ``<token file>.lock``: one refresh at a time across processes."""
+        return file_lock(self.path.with_name(self.path.name + ".lock"))

@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from .._time import format_instant
+from ..audit import AuditVerification
 from ..reconciliation import Reconciliation
 from ._svg import activity_chart, opportunities_chart, savings_chart, utilisation_chart
 
@@ -62,8 +63,16 @@ def _money(amounts: dict[str, Decimal]) -> str:
     return " + ".join(f"{c} {a:,.2f}" for c, a in amounts.items() if a) or "0.00"
 
 
-def render_html(result: Reconciliation, *, title: str = "SaaS license report") -> str:
-    """Render a reconciliation as one HTML page: summary, four charts, and the result tables."""
+def render_html(
+    result: Reconciliation,
+    *,
+    title: str = "SaaS license report",
+    audit: AuditVerification | None = None,
+) -> str:
+    """Render a reconciliation as one HTML page: summary, four charts, and the result tables.
+
+    With ``audit`` (``Workspace.verify_audit()``) a card says whether the audit log verifies.
+    """
     tz = result.timezone
     totals = result.totals()
     unlicensed = len(result.unlicensed)
@@ -90,6 +99,14 @@ def render_html(result: Reconciliation, *, title: str = "SaaS license report") -
         _card("Unlicensed seats", str(unlicensed), "bad" if unlicensed else ""),
         _card("Unmapped seats", str(unmapped), "bad" if unmapped else ""),
     ]
+    if audit is not None:
+        cards.append(
+            _card(
+                "Audit log",
+                "verified" if audit.ok else f"BROKEN ({len(audit.problems)} problems)",
+                "good" if audit.ok else "bad",
+            )
+        )
     freshness = ", ".join(
         f"{_esc(p)}: {_esc(_local(at, tz)) if at else 'never downloaded'}"
         for p, at in sorted(result.data_as_of.items())
@@ -117,6 +134,7 @@ def render_html(result: Reconciliation, *, title: str = "SaaS license report") -
             "totals",
         )
     )
+    audit_note = f" {_esc(audit.summary())}." if audit is not None else ""
     from .. import __version__
 
     return (
@@ -127,7 +145,7 @@ def render_html(result: Reconciliation, *, title: str = "SaaS license report") -
         f'<p class="meta">As of <time datetime="{format_instant(result.as_of)}">'
         f"{_esc(_local(result.as_of, tz))}</time> ({_esc(tz)}; "
         f"{_esc(format_instant(result.as_of))}). Data downloaded: {freshness or 'no profiles'}."
-        " Money is per year at the average unit cost of the rights in use.</p></header>"
+        f"{audit_note} Money is per year at the average unit cost of the rights in use.</p></header>"
         f'<main><div class="cards">{"".join(cards)}</div>'
         f'<div class="charts">{figures}</div>{sections}</main>'
         f"<footer>saas-license {_esc(__version__)}. Every figure is as of the time above; "

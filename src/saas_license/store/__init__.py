@@ -1,6 +1,6 @@
 """Storage: the :class:`Store` protocol and its embedded SQLite implementation."""
 
-from ._protocol import Store
+from ._protocol import StagedDownload, Store
 from ._sqlite import SqliteStore
 
-__all__ = ["SqliteStore", "Store"]
+__all__ = ["SqliteStore", "StagedDownload", "Store"]

@@ -68,7 +68,7 @@ class FinanceStoreMixin:
                     "INSERT INTO finance_entitlements (software_model, profile, data) VALUES (?, ?, ?)",
                     (ent.software_model, ent.profile, _dumps(data)),
                 )
-                out.append(converter.structure({**data, "id": cur.lastrowid}, Entitlement))
+                out.append(attrs.evolve(ent, id=cur.lastrowid))
         return out
 
     def add_entitlement(self, entitlement: Entitlement) -> Entitlement:

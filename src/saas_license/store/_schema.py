@@ -1,13 +1,21 @@
 """Versioned schema migrations, grouped by namespace so each area of the core owns its tables.
 
 A namespace's list only ever grows: never edit a migration that has shipped, append a new one.
+A step is SQL, or a Python callable given the connection (inside the migration transaction) for
+what SQL alone cannot do, such as hashing the audit entries already there.
 """
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS"]
+import sqlite3
+from collections.abc import Callable
 
-MIGRATIONS: dict[str, list[str]] = {
+__all__ = ["MIGRATIONS", "Migration"]
+
+#: One migration step: a SQL script, or a function run on the connection.
+Migration = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: dict[str, list[Migration]] = {
     "core": [
         # 1: the walking skeleton
         """
@@ -164,3 +172,44 @@ MIGRATIONS: dict[str, list[str]] = {
         """,
     ],
 }
+
+
+def _chain_existing_audit(db: sqlite3.Connection) -> None:
+    """Chain the audit entries written before the log was hash-chained (oldest first)."""
+    from ._integrity import chain_unchained_entries
+
+    chain_unchained_entries(db)
+
+
+# Issue 8, items 6-7: lock heartbeats, and the hash-chained audit log. Kept apart from "core" so
+# that this area owns its migrations.
+MIGRATIONS["integrity"] = [
+    # 1: run locks carry a heartbeat; audit entries carry their chain, position and hashes, and
+    # each chain's head is kept; replacing an entry is refused even by INSERT OR REPLACE
+    """
+    ALTER TABLE run_locks ADD COLUMN heartbeat_at TEXT;
+    UPDATE run_locks SET heartbeat_at = acquired_at,
+        expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', acquired_at, '+2 minutes');
+    ALTER TABLE audit_log ADD COLUMN chain TEXT;
+    ALTER TABLE audit_log ADD COLUMN seq INTEGER;
+    ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
+    ALTER TABLE audit_log ADD COLUMN hash TEXT;
+    CREATE TABLE audit_chains (
+        chain TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+    # 2: hash the entries already there, then index the chains and add the triggers
+    _chain_existing_audit,
+    """
+    CREATE UNIQUE INDEX audit_log_chain_seq ON audit_log (chain, seq);
+    CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+        WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
+          OR EXISTS (SELECT 1 FROM audit_log WHERE chain = NEW.chain AND seq = NEW.seq)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: an entry cannot be replaced'); END;
+    CREATE TRIGGER audit_log_chained BEFORE INSERT ON audit_log
+        WHEN NEW.hash IS NULL OR NEW.chain IS NULL OR NEW.seq IS NULL OR NEW.prev_hash IS NULL
+        BEGIN SELECT RAISE(ABORT, 'an audit entry must be chained (use Store.append_audit)'); END;
+    """,
+]

@@ -6,17 +6,25 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import logging
+import pickle
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from .._convert import converter
+from .._faultpoints import kill_point
+from .._files import create_private_file
 from .._time import format_instant, parse_instant
-from ..audit import AuditEntry
+from ..audit import AuditEntry, AuditVerification
 from ..candidates import CandidateState, RemovalCandidate
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, RunInProgressError, StoreError, WorkspaceBusyError
 from ..jobs import JobResult, JobStatus, RunLock, ScheduledJob
 from ..notify import DeliveryStatus, Notification
 from ..profiles import ConnectionAlias, IntegrationProfile
@@ -24,11 +32,19 @@ from ..reclaim import ReclaimAction, ReclaimPlan
 from ..rules import ExclusionRule, ReclamationRule
 from ..subscriptions import ActivityRecord, SoftwareModel, Subscription, SubscriptionRecord
 from ._finance import FinanceStoreMixin
+from ._integrity import append_chained, verify_chain
 from ._schema import MIGRATIONS
 
-__all__ = ["BATCH_SIZE", "SqliteStore"]
+__all__ = ["BATCH_SIZE", "STAGE_BATCH", "DownloadStage", "SqliteStore", "WriteStats"]
+
+log = logging.getLogger("saas_license.store")
 
 BATCH_SIZE = 500
+#: Seats merged (or closed) per write transaction when a staged download is swapped in: small
+#: enough that no transaction holds the database's write lock for long, even at 1M seats.
+STAGE_BATCH = 2000
+#: How long a connection waits for another process's write transaction (milliseconds).
+BUSY_TIMEOUT_MS = 10_000
 
 _SUB_COLUMNS = (
     "id, profile, external_user_id, identifier, user_principal_name, display_name, software_model, "
@@ -64,23 +80,30 @@ class SqliteStore(FinanceStoreMixin):
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.path != ":memory:":
+                # owner-only from the first byte: the file holds emails and the audit log; SQLite
+                # gives the -wal and -shm files the database file's mode
+                create_private_file(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA busy_timeout = 10000")
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if self.path != ":memory:":
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise self._busy() from None
             raise StoreError(
                 f"cannot open the workspace database {self.path}: {exc}",
                 hint="check the path and permissions, or point --workspace at another file",
             ) from None
         self._lock = threading.RLock()
         self._depth = 0
+        self._side_db: sqlite3.Connection | None = None
+        self._side_lock = threading.Lock()
+        self.write_stats = WriteStats()
         self._migrate()
 
     def __repr__(self) -> str:
@@ -89,12 +112,34 @@ class SqliteStore(FinanceStoreMixin):
     # -- plumbing ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (its write-lock figures go to the debug log)."""
+        stats = self.write_stats
+        log.debug(
+            "write transactions: %d, longest %.1f ms, total %.2f s",
+            stats.transactions,
+            stats.longest_seconds * 1000,
+            stats.total_seconds,
+        )
+        with self._side_lock:
+            if self._side_db is not None:
+                self._side_db.close()
+                self._side_db = None
         self._db.close()
+
+    def _busy(self) -> WorkspaceBusyError:
+        return WorkspaceBusyError(
+            f"the workspace {self.path} is busy: another saas-license process kept it locked "
+            f"for more than {BUSY_TIMEOUT_MS // 1000} s",
+            hint="try again in a moment",
+        )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside commit together or not at all; nested calls join the outer one."""
+        """All writes inside commit together or not at all; nested calls join the outer one.
+
+        A database kept locked by another process past the busy timeout raises
+        :class:`WorkspaceBusyError`, never a raw ``database is locked``.
+        """
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -103,7 +148,13 @@ class SqliteStore(FinanceStoreMixin):
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise self._busy() from None
+                raise StoreError(f"workspace database error: {exc}") from exc
+            began = time.perf_counter()
             self._depth = 1
             try:
                 yield
@@ -111,14 +162,23 @@ class SqliteStore(FinanceStoreMixin):
                 self._db.execute("ROLLBACK")
                 raise
             else:
-                self._db.execute("COMMIT")
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    self._db.execute("ROLLBACK")
+                    if _is_busy(exc):
+                        raise self._busy() from None
+                    raise StoreError(f"workspace database error: {exc}") from exc
             finally:
                 self._depth = 0
+                self.write_stats.record(time.perf_counter() - began)
 
     def _q(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, tuple(params))
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise self._busy() from None
             raise StoreError(f"workspace database error: {exc}") from exc
 
     def _migrate(self) -> None:
@@ -127,6 +187,8 @@ class SqliteStore(FinanceStoreMixin):
                 r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise self._busy() from None
             raise StoreError(
                 f"{self.path} is not a saas-license workspace database ({exc})",
                 hint="point --workspace at a new file or at an existing workspace",
@@ -149,6 +211,9 @@ class SqliteStore(FinanceStoreMixin):
                         hint="upgrade saas-license to open this workspace",
                     )
                 for step in steps[have:]:
+                    if callable(step):
+                        step(self._db)
+                        continue
                     for statement in _split_sql(step):
                         self._db.execute(statement)
                 if len(steps) != have:
@@ -360,6 +425,8 @@ class SqliteStore(FinanceStoreMixin):
                 try:
                     self._db.executemany(sql, rows)
                 except sqlite3.DatabaseError as exc:
+                    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                        raise self._busy() from None
                     raise StoreError(f"could not store subscriptions: {exc}") from exc
                 seen += len(rows)
         return seen
@@ -372,23 +439,37 @@ class SqliteStore(FinanceStoreMixin):
         ).fetchone()
         return int(row[0])
 
-    def close_unseen(self, profile: str, *, run_id: str) -> list[int]:
-        """Mark active seats not seen by the *completed* download ``run_id`` inactive; their ids."""
-        with self.transaction():
-            ids = [
-                r[0]
-                for r in self._q(
-                    "SELECT id FROM subscriptions WHERE profile = ? AND active = 1 "
-                    "AND (seen_run IS NULL OR seen_run != ?)",
-                    (profile, run_id),
-                )
-            ]
-            self._q(
-                "UPDATE subscriptions SET active = 0 WHERE profile = ? AND active = 1 "
-                "AND (seen_run IS NULL OR seen_run != ?)",
-                (profile, run_id),
-            )
-        return ids
+    def close_unseen(self, profile: str, *, run_id: str, fence: str | None = None) -> list[int]:
+        """Mark active seats not seen by the *completed* download ``run_id`` inactive; their ids.
+
+        Closes in batches of :data:`STAGE_BATCH`, each its own short transaction (unless called
+        inside an outer one); with ``fence`` (a run lock owner) each batch first checks that
+        the run still holds the profile's lock.
+        """
+        unseen = "profile = ? AND active = 1 AND (seen_run IS NULL OR seen_run != ?)"
+        ids = [
+            r[0] for r in self._q(f"SELECT id FROM subscriptions WHERE {unseen}", (profile, run_id))
+        ]
+        closed: list[int] = []
+        for batch in _batched(ids, STAGE_BATCH):
+            with self.transaction():
+                self._check_fence(profile, fence)
+                marks = ", ".join("?" * len(batch))
+                still = [
+                    r[0]
+                    for r in self._q(
+                        f"SELECT id FROM subscriptions WHERE id IN ({marks}) AND {unseen}",
+                        (*batch, profile, run_id),
+                    )
+                ]
+                if still:
+                    self._q(
+                        f"UPDATE subscriptions SET active = 0 WHERE id IN ({', '.join('?' * len(still))})",
+                        still,
+                    )
+                closed.extend(still)
+            kill_point("download.closed")
+        return closed
 
     def deactivate_subscription(self, subscription_id: int) -> None:
         """Mark one seat inactive (after a successful reclaim)."""
@@ -401,13 +482,27 @@ class SqliteStore(FinanceStoreMixin):
             self._q("UPDATE subscriptions SET active = 1 WHERE id = ?", (subscription_id,))
 
     def stamp_activity_checked(self, profile: str, *, run_id: str, now: dt.datetime) -> int:
-        """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped."""
-        with self.transaction():
-            cur = self._q(
-                "UPDATE subscriptions SET activity_checked_at = ? WHERE profile = ? AND seen_run = ?",
-                (format_instant(now), profile, run_id),
-            )
-        return max(cur.rowcount, 0)
+        """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped.
+
+        Stamps by windows of :data:`STAGE_BATCH` ids, one short transaction each (issue 8).
+        """
+        # NOT INDEXED: walk the id window (a rowid range), never a whole profile's index entries
+        sql = (
+            "UPDATE subscriptions NOT INDEXED SET activity_checked_at = ? "
+            "WHERE profile = ? AND seen_run = ?"
+        )
+        lo, hi = self._q(
+            "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
+        ).fetchone()
+        stamped = 0
+        for start in range(0 if lo is None else lo - 1, 0 if hi is None else hi, STAGE_BATCH):
+            with self.transaction():
+                cur = self._q(
+                    sql + " AND id > ? AND id <= ?",
+                    (format_instant(now), profile, run_id, start, start + STAGE_BATCH),
+                )
+            stamped += max(cur.rowcount, 0)
+        return stamped
 
     def apply_activity(
         self, profile: str, records: Iterable[ActivityRecord], *, now: dt.datetime
@@ -423,15 +518,17 @@ class SqliteStore(FinanceStoreMixin):
             "ELSE last_activity END WHERE profile = ? AND external_user_id = ?"
         )
         read = touched = 0
-        with self.transaction():
-            for batch in _batched(records, BATCH_SIZE):
-                rows = []
-                for r in batch:
-                    ts = _ts(r.last_activity)
-                    rows.append((now_s, ts, ts, ts, profile, r.external_user_id))
+        # one short transaction per batch (joined into the caller's, if any): the vendor's
+        # activity stream is never read while holding the database's write lock
+        for batch in _batched(records, BATCH_SIZE):
+            rows = []
+            for r in batch:
+                ts = _ts(r.last_activity)
+                rows.append((now_s, ts, ts, ts, profile, r.external_user_id))
+            with self.transaction():
                 cur = self._db.executemany(sql, rows)
-                read += len(rows)
-                touched += max(cur.rowcount, 0)
+            read += len(rows)
+            touched += max(cur.rowcount, 0)
         return read, touched
 
     def _row_to_subscription(self, r: sqlite3.Row) -> Subscription:
@@ -714,26 +811,40 @@ class SqliteStore(FinanceStoreMixin):
     # -- audit ------------------------------------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
-        """Append one entry to the audit log (which cannot be updated or deleted)."""
+        """Append one entry at the head of its hash chain (the log cannot be updated or deleted)."""
+        values = {
+            "at": _ts(entry.at),
+            "actor": entry.actor,
+            "action": entry.action,
+            "entity": entry.entity,
+            "entity_id": entry.entity_id,
+            "profile": entry.profile,
+            "before": None if entry.before is None else _dumps(entry.before),
+            "after": None if entry.after is None else _dumps(entry.after),
+            "detail": entry.detail,
+        }
         with self.transaction():
-            cur = self._q(
-                "INSERT INTO audit_log (at, actor, action, entity, entity_id, profile, before, after, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    _ts(entry.at),
-                    entry.actor,
-                    entry.action,
-                    entry.entity,
-                    entry.entity_id,
-                    entry.profile,
-                    None if entry.before is None else _dumps(entry.before),
-                    None if entry.after is None else _dumps(entry.after),
-                    entry.detail,
-                ),
-            )
-        return converter.structure(
-            {**converter.unstructure(entry), "id": cur.lastrowid}, AuditEntry
+            try:
+                row = append_chained(self._db, values)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                    raise self._busy() from None
+                raise StoreError(f"could not append to the audit log: {exc}") from exc
+        return attrs.evolve(
+            entry,
+            id=row["id"],
+            chain=row["chain"],
+            seq=row["seq"],
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
         )
+
+    def verify_audit(self) -> AuditVerification:
+        """Check every audit chain entry by entry, the chain heads and the log's guards."""
+        try:
+            return verify_chain(self._db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"could not read the audit log: {exc}") from exc
 
     def list_audit(
         self,
@@ -783,6 +894,10 @@ class SqliteStore(FinanceStoreMixin):
                 before=None if r["before"] is None else json.loads(r["before"]),
                 after=None if r["after"] is None else json.loads(r["after"]),
                 detail=r["detail"],
+                chain=r["chain"],
+                seq=r["seq"],
+                prev_hash=r["prev_hash"],
+                hash=r["hash"],
             )
             for r in rows
         ]
@@ -850,6 +965,8 @@ class SqliteStore(FinanceStoreMixin):
                 )
             return cur.rowcount
 
+    # -- run locks (issue 8, item 6): atomic takeover, heartbeats, fences ---------------------
+
     def _row_to_lock(self, r: sqlite3.Row) -> RunLock:
         return RunLock(
             profile=r["profile"],
@@ -858,6 +975,7 @@ class SqliteStore(FinanceStoreMixin):
             pid=r["pid"],
             acquired_at=parse_instant(r["acquired_at"]),
             expires_at=parse_instant(r["expires_at"]),
+            heartbeat_at=_dt(r["heartbeat_at"]),
         )
 
     def get_run_lock(self, profile: str) -> RunLock | None:
@@ -868,30 +986,89 @@ class SqliteStore(FinanceStoreMixin):
     def acquire_run_lock(self, lock: RunLock, *, now: dt.datetime) -> RunLock | None:
         """Take ``lock`` unless another owner holds an unexpired one; returns that holder if so.
 
-        Reads first without waiting for the write lock, so a second run is told at once.
+        Reads first without waiting for the write lock, so a second run is told at once; the
+        take itself is one write transaction (insert if free, else replace an expired holder).
         """
         held = self.get_run_lock(lock.profile)
         if held is not None and held.owner != lock.owner and held.expires_at > now:
             return held
         with self.transaction():
+            cur = self._q(
+                "INSERT INTO run_locks (profile, owner, host, pid, acquired_at, expires_at, "
+                "heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(profile) DO NOTHING",
+                _lock_values(lock),
+            )
+            if cur.rowcount == 1:
+                return None
             held = self.get_run_lock(lock.profile)
-            if held is not None and held.owner != lock.owner and held.expires_at > now:
-                return held
-            self._q(
-                "INSERT INTO run_locks (profile, owner, host, pid, acquired_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(profile) DO UPDATE SET "
-                "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
-                "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+            if held is None or held.owner == lock.owner or held.expires_at <= now:
+                if held is None or self.take_over_run_lock(lock, expected=held):
+                    return None
+                held = self.get_run_lock(lock.profile)
+            return held
+
+    def take_over_run_lock(self, lock: RunLock, *, expected: RunLock) -> bool:
+        """Compare-and-set: replace the lock exactly as ``expected`` was read (same owner, same
+        heartbeat) by ``lock``; False when anything changed meanwhile (another process won, or
+        the holder's heartbeat came in)."""
+        with self.transaction():
+            cur = self._q(
+                "UPDATE run_locks SET owner = ?, host = ?, pid = ?, acquired_at = ?, "
+                "expires_at = ?, heartbeat_at = ? "
+                "WHERE profile = ? AND owner = ? AND heartbeat_at IS ?",
                 (
+                    *_lock_values(lock)[1:],
                     lock.profile,
-                    lock.owner,
-                    lock.host,
-                    lock.pid,
-                    format_instant(lock.acquired_at),
-                    format_instant(lock.expires_at),
+                    expected.owner,
+                    _ts(expected.heartbeat_at),
                 ),
             )
-        return None
+            return cur.rowcount == 1
+
+    def heartbeat_run_lock(
+        self, profile: str, owner: str, *, at: dt.datetime, expires_at: dt.datetime
+    ) -> bool:
+        """The holder's sign of life; False when ``owner`` no longer holds the lock.
+
+        Safe to call from a background thread: on a file database it uses a connection of its
+        own, so it never interleaves with the run's transactions on the main connection.
+        """
+        sql = (
+            "UPDATE run_locks SET heartbeat_at = ?, expires_at = ? WHERE profile = ? AND owner = ?"
+        )
+        params = (format_instant(at), format_instant(expires_at), profile, owner)
+        if self.path == ":memory:":
+            with self.transaction():
+                return self._q(sql, params).rowcount == 1
+        with self._side_lock:
+            try:
+                if self._side_db is None:
+                    self._side_db = sqlite3.connect(
+                        self.path, isolation_level=None, check_same_thread=False
+                    )
+                    self._side_db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                return self._side_db.execute(sql, params).rowcount == 1
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise self._busy() from None
+                raise StoreError(f"workspace database error: {exc}") from exc
+
+    def holds_run_lock(self, profile: str, owner: str) -> bool:
+        """True when ``owner`` holds ``profile``'s run lock right now."""
+        row = self._q("SELECT owner FROM run_locks WHERE profile = ?", (profile,)).fetchone()
+        return row is not None and row[0] == owner
+
+    def _check_fence(self, profile: str, fence: str | None) -> None:
+        """Inside a write transaction: refuse to write for a run that lost its lock."""
+        if fence is None or self.holds_run_lock(profile, fence):
+            return
+        holder = self.get_run_lock(profile)
+        who = "nobody" if holder is None else f"{holder.host}, pid {holder.pid}"
+        raise RunInProgressError(
+            f"this run of {profile!r} lost its run lock (now held by {who}); it stops here "
+            "without writing more",
+            hint="the other run carries on; check `saas-license jobs`",
+        )
 
     def release_run_lock(self, profile: str, owner: str) -> bool:
         """Release ``profile``'s lock if ``owner`` holds it; True if it did."""
@@ -903,6 +1080,14 @@ class SqliteStore(FinanceStoreMixin):
         """Remove ``profile``'s lock whoever holds it (a crashed run); True if there was one."""
         with self.transaction():
             return self._q("DELETE FROM run_locks WHERE profile = ?", (profile,)).rowcount == 1
+
+    # -- staged downloads (issue 8, item 6) -----------------------------------------------------
+
+    def stage_download(
+        self, profile: str, *, run_id: str, fence: str | None = None
+    ) -> contextlib.AbstractContextManager[DownloadStage]:
+        """A staging area for one download (see :class:`DownloadStage`); dropped on exit."""
+        return DownloadStage(self, profile, run_id=run_id, fence=fence)
 
     def save_plan(self, plan: ReclaimPlan) -> None:
         """Store a reclaim plan under its id (which must be set, with ``expires_at``)."""
@@ -1048,6 +1233,112 @@ class SqliteStore(FinanceStoreMixin):
             converter.structure({**json.loads(r["data"]), "id": r["id"]}, Notification)
             for r in rows
         ]
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database table is locked" in text or "busy" in text
+
+
+def _lock_values(lock: RunLock) -> tuple[Any, ...]:
+    return (
+        lock.profile,
+        lock.owner,
+        lock.host,
+        lock.pid,
+        format_instant(lock.acquired_at),
+        format_instant(lock.expires_at),
+        _ts(lock.heartbeat_at),
+    )
+
+
+@attrs.define
+class WriteStats:
+    """How long this connection held the database's write lock: count, total and longest."""
+
+    transactions: int = 0
+    total_seconds: float = 0.0
+    longest_seconds: float = 0.0
+
+    def record(self, seconds: float) -> None:
+        """Count one finished write transaction."""
+        self.transactions += 1
+        self.total_seconds += seconds
+        self.longest_seconds = max(self.longest_seconds, seconds)
+
+
+class DownloadStage:
+    """One download staged outside the database's write lock, then swapped in short transactions.
+
+    :meth:`add` streams the spoke's records into a temporary table of this connection (writing
+    it takes no lock on the workspace), so reads, rule edits and ``jobs`` work all through a
+    long download. :meth:`merge` then upserts them in batches of :data:`STAGE_BATCH`, one
+    short transaction each, and :meth:`close_unseen` closes vanished seats the same way. Only a
+    download that was staged completely is merged, so only a complete download closes seats; a
+    failed one leaves the store as it was. With ``fence`` each batch checks the run still holds
+    the profile's lock. A crash mid-merge leaves some seats refreshed (each with true vendor
+    data) and none closed; the next complete run finishes the job.
+    """
+
+    def __init__(
+        self, store: SqliteStore, profile: str, *, run_id: str, fence: str | None = None
+    ) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_]+", run_id):
+            raise StoreError(f"a download's run id must be a plain token, not {run_id!r}")
+        self._store, self.profile, self.run_id, self.fence = store, profile, run_id, fence
+        self._table = f"temp.stage_{run_id}"
+        self.identifiers: set[str] = set()
+        self.staged = 0
+
+    def __enter__(self) -> DownloadStage:
+        self._store._q(
+            f"CREATE TABLE IF NOT EXISTS {self._table} (seq INTEGER PRIMARY KEY, record BLOB NOT NULL)"
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._store._q(f"DROP TABLE IF EXISTS {self._table}")
+
+    def add(self, records: Iterable[SubscriptionRecord]) -> int:
+        """Stage records as the spoke yields them (no workspace lock held); returns how many."""
+        for batch in _batched(records, STAGE_BATCH):
+            rows = []
+            for r in batch:
+                self.staged += 1
+                self.identifiers.add(r.identifier)
+                rows.append((self.staged, pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL)))
+            try:
+                with self._store._lock:  # never inside another thread's transaction
+                    self._store._db.executemany(
+                        f"INSERT INTO {self._table} (seq, record) VALUES (?, ?)", rows
+                    )
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"could not stage the download: {exc}") from exc
+            kill_point("download.staged")
+        return self.staged
+
+    def merge(self, *, now: dt.datetime) -> int:
+        """Upsert the staged records into the workspace, one short transaction per batch."""
+        last = merged = 0
+        while True:
+            rows = self._store._q(
+                f"SELECT seq, record FROM {self._table} WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, STAGE_BATCH),
+            ).fetchall()
+            if not rows:
+                return merged
+            records = [pickle.loads(r[1]) for r in rows]  # noqa: S301 - our own temp table
+            with self._store.transaction():
+                self._store._check_fence(self.profile, self.fence)
+                merged += self._store.upsert_subscriptions(
+                    self.profile, records, run_id=self.run_id, now=now
+                )
+            last = rows[-1][0]
+            kill_point("download.merged")
+
+    def close_unseen(self) -> list[int]:
+        """Close the seats this (complete) download did not see; their ids."""
+        return self._store.close_unseen(self.profile, run_id=self.run_id, fence=self.fence)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -1,0 +1,246 @@
+"""The hash-chained audit log on SQLite: appending, chaining old entries, and verifying.
+
+Kept apart from the rest of the store so the chain's rules live in one place (issue 8, item 7).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from ..audit import (
+    GENESIS_HASH,
+    AuditProblem,
+    AuditVerification,
+    chain_name,
+    entry_hash,
+)
+
+__all__ = [
+    "AUDIT_TRIGGERS",
+    "append_chained",
+    "chain_unchained_entries",
+    "verify_chain",
+]
+
+_NO_UPDATE = (
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+)
+
+#: The guards of the audit log, by name, as their (whitespace-normalised) SQL must read.
+AUDIT_TRIGGERS: dict[str, str] = {
+    "audit_log_no_update": _NO_UPDATE,
+    "audit_log_no_delete": (
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    ),
+    "audit_log_no_replace": (
+        "CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log "
+        "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
+        "OR EXISTS (SELECT 1 FROM audit_log WHERE chain = NEW.chain AND seq = NEW.seq) "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: an entry cannot be replaced'); END"
+    ),
+    "audit_log_chained": (
+        "CREATE TRIGGER audit_log_chained BEFORE INSERT ON audit_log "
+        "WHEN NEW.hash IS NULL OR NEW.chain IS NULL OR NEW.seq IS NULL OR NEW.prev_hash IS NULL "
+        "BEGIN SELECT RAISE(ABORT, 'an audit entry must be chained (use Store.append_audit)'); END"
+    ),
+}
+
+_COLUMNS = (
+    "id, at, actor, action, entity, entity_id, profile, before, after, detail, "
+    "chain, seq, prev_hash, hash"
+)
+
+
+def _normalise(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql.strip().rstrip(";")).replace("( ", "(").replace(" )", ")")
+
+
+def _hash_row(row: Any, *, chain: str, seq: int, prev_hash: str) -> str:
+    return entry_hash(
+        chain=chain,
+        seq=seq,
+        prev_hash=prev_hash,
+        entry_id=int(row["id"]),
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        entity=row["entity"],
+        entity_id=row["entity_id"],
+        profile=row["profile"],
+        before=row["before"],
+        after=row["after"],
+        detail=row["detail"],
+    )
+
+
+def append_chained(db: sqlite3.Connection, values: dict[str, Any]) -> dict[str, Any]:
+    """Insert one entry at the head of its chain; call inside a write transaction.
+
+    ``values`` holds the stored text of the entry's columns (``at``, ``actor``, …). Returns the
+    row as inserted, with ``id``, ``chain``, ``seq``, ``prev_hash`` and ``hash``.
+    """
+    chain = chain_name(values["profile"])
+    head = db.execute("SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)).fetchone()
+    seq, prev = (1, GENESIS_HASH) if head is None else (int(head[0]) + 1, str(head[1]))
+    entry_id = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0])
+    row = {**values, "id": entry_id, "chain": chain, "seq": seq, "prev_hash": prev}
+    row["hash"] = _hash_row(row, chain=chain, seq=seq, prev_hash=prev)
+    db.execute(
+        f"INSERT INTO audit_log ({_COLUMNS}) VALUES "
+        "(:id, :at, :actor, :action, :entity, :entity_id, :profile, :before, :after, :detail, "
+        ":chain, :seq, :prev_hash, :hash)",
+        row,
+    )
+    db.execute(
+        "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
+        "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        (chain, seq, row["hash"]),
+    )
+    return row
+
+
+def chain_unchained_entries(db: sqlite3.Connection) -> int:
+    """Chain entries that have no hash yet (written before the log was chained), oldest first.
+
+    Runs inside the migration transaction; the update guard is lifted only for that transaction.
+    Returns how many entries were chained.
+    """
+    db.row_factory = sqlite3.Row
+    rows = db.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE hash IS NULL ORDER BY id").fetchall()
+    if not rows:
+        return 0
+    heads = {
+        r[0]: (int(r[1]), str(r[2]))
+        for r in db.execute("SELECT chain, seq, hash FROM audit_chains")
+    }
+    db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+    for r in rows:
+        chain = chain_name(r["profile"])
+        seq, prev = heads.get(chain, (0, GENESIS_HASH))
+        seq += 1
+        digest = _hash_row(r, chain=chain, seq=seq, prev_hash=prev)
+        db.execute(
+            "UPDATE audit_log SET chain = ?, seq = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            (chain, seq, prev, digest, r["id"]),
+        )
+        heads[chain] = (seq, digest)
+    db.executemany(
+        "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
+        "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        [(c, s, h) for c, (s, h) in heads.items()],
+    )
+    db.execute(_NO_UPDATE)
+    return len(rows)
+
+
+def _check_triggers(db: sqlite3.Connection) -> list[AuditProblem]:
+    have = {
+        r[0]: r[1]
+        for r in db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        )
+    }
+    problems = []
+    for name, sql in AUDIT_TRIGGERS.items():
+        if name not in have:
+            problems.append(
+                AuditProblem(kind="trigger", message=f"the audit log guard {name} was dropped")
+            )
+        elif _normalise(have[name]) != _normalise(sql):
+            problems.append(
+                AuditProblem(kind="trigger", message=f"the audit log guard {name} was altered")
+            )
+    return problems
+
+
+def verify_chain(db: sqlite3.Connection) -> AuditVerification:
+    """Check every chain entry by entry, the chain heads, and the guards of the log."""
+    db.row_factory = sqlite3.Row
+    problems = _check_triggers(db)
+    heads = {
+        r[0]: (int(r[1]), str(r[2]))
+        for r in db.execute("SELECT chain, seq, hash FROM audit_chains")
+    }
+    rows = db.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY chain, seq, id").fetchall()
+    by_chain: dict[str, list[Any]] = {}
+    for r in rows:
+        if r["hash"] is None or r["chain"] is None or r["seq"] is None:
+            problems.append(
+                AuditProblem(
+                    kind="inserted",
+                    message=f"entry {r['id']} ({r['action']}) is not part of any chain",
+                    entry_id=r["id"],
+                )
+            )
+            continue
+        by_chain.setdefault(r["chain"], []).append(r)
+    counts: dict[str, int] = {}
+    out_heads: dict[str, str] = {}
+    for chain in sorted(set(by_chain) | set(heads)):
+        entries = by_chain.get(chain, [])
+        problems.extend(_verify_one(chain, entries, heads.get(chain)))
+        counts[chain] = len(entries)
+        if entries:
+            out_heads[chain] = entries[-1]["hash"]
+    return AuditVerification(
+        entries=len(rows), chains=counts, heads=out_heads, problems=tuple(problems)
+    )
+
+
+def _verify_one(
+    chain: str, entries: Iterable[Any], head: tuple[int, str] | None
+) -> list[AuditProblem]:
+    problems: list[AuditProblem] = []
+
+    def problem(kind: str, message: str, r: Any = None) -> None:
+        problems.append(
+            AuditProblem(
+                kind=kind,
+                message=f"{chain}: {message}",
+                chain=chain,
+                seq=None if r is None else r["seq"],
+                entry_id=None if r is None else r["id"],
+            )
+        )
+
+    expected, prev_hash, last_id = 1, GENESIS_HASH, 0
+    last: Any = None
+    for r in entries:
+        seq = int(r["seq"])
+        where = f"entry {r['id']} (#{seq}, {r['action']})"
+        if last is not None and seq == int(last["seq"]):
+            problem("inserted", f"{where} takes the place #{seq} of entry {last['id']}", r)
+            continue
+        if seq > expected:
+            missing = f"#{expected}" if seq == expected + 1 else f"#{expected}-#{seq - 1}"
+            problem("removed", f"entries {missing} are missing before {where}", r)
+        elif r["prev_hash"] != prev_hash:
+            problem(
+                "replaced", f"{where} does not follow the entry before it (a replaced entry)", r
+            )
+        if chain_name(r["profile"]) != chain:
+            problem("changed", f"{where} names profile {r['profile']!r} of another chain", r)
+        if _hash_row(r, chain=chain, seq=seq, prev_hash=r["prev_hash"]) != r["hash"]:
+            problem("changed", f"{where} was changed after it was written", r)
+        if int(r["id"]) <= last_id:
+            problem("inserted", f"{where} is out of order (id after {last_id})", r)
+        expected, prev_hash, last_id, last = seq + 1, r["hash"], int(r["id"]), r
+    if head is None:
+        if last is not None:
+            problem("inserted", "the chain has no recorded head (entries were inserted)")
+        return problems
+    head_seq, head_hash = head
+    if last is None:
+        problem("removed", f"all {head_seq} entries are missing")
+    elif head_seq > int(last["seq"]):
+        problem("removed", f"the last entries #{int(last['seq']) + 1}-#{head_seq} are missing")
+    elif head_seq < int(last["seq"]):
+        problem("inserted", f"entries after #{head_seq} were added outside the log's writer")
+    elif head_hash != last["hash"]:
+        problem("replaced", f"the last entry #{head_seq} is not the one written")
+    return problems
