@@ -211,3 +211,84 @@ def test_evolve_keeps_records_frozen() -> None:
     seat = _seat()
     assert attrs.evolve(seat, active=False).active is False
     assert seat.active is True
+
+
+# -- issue 8: missing data is never "not protected" ------------------------------------------
+
+PROTECTIVE = ("administrator", "enabled")
+
+
+def _assess_with(seat: Subscription) -> Verdict:
+    return assess(
+        seat,
+        now=NOW,
+        profile_type="T",
+        exclusions=[],
+        rules=RULES,
+        integration_user_id="svc",
+        policy=POLICY,
+        protective_fields=PROTECTIVE,
+    ).verdict
+
+
+def test_an_unknown_or_malformed_protective_field_is_unknown_protection() -> None:
+    assert _assess_with(_seat()) is Verdict.IDLE
+    assert _assess_with(_seat(unknown=frozenset({"administrator"}))) is Verdict.UNKNOWN_PROTECTION
+    assert _assess_with(_seat(unknown=frozenset({"enabled"}))) is Verdict.UNKNOWN_PROTECTION
+    for bad in ("false", None, 0, [], {"administer_account": True}):
+        seat = _seat(attributes={"administrator": bad})
+        assert _assess_with(seat) in (Verdict.UNKNOWN_PROTECTION, Verdict.ADMINISTRATOR), bad
+    assert _assess_with(_seat(attributes={"administrator": False, "enabled": "yes"})) is (
+        Verdict.UNKNOWN_PROTECTION
+    )
+    # a definite protection still wins, and an exclusion first of all
+    assert _assess_with(
+        _seat(attributes={"administrator": True}, unknown=frozenset({"enabled"}))
+    ) is (Verdict.ADMINISTRATOR)
+    # a disabled account holds no seat to reclaim
+    assert _assess_with(_seat(attributes={"administrator": False, "enabled": False})) is (
+        Verdict.INACTIVE_SEAT
+    )
+
+
+def test_unknown_last_activity_never_reads_as_never_active() -> None:
+    never = _seat(last_activity=None, external_created=NOW - dt.timedelta(days=400))
+    assert _assess_with(never) is Verdict.IDLE  # the vendor said: never active, long ago created
+    unknown = attrs.evolve(never, unknown=frozenset({"last_activity"}))
+    assert _assess_with(unknown) is Verdict.NO_ACTIVITY_DATA
+    known_before = _seat(unknown=frozenset({"last_activity"}))  # an older value is known
+    assert _assess_with(known_before) is Verdict.NO_ACTIVITY_DATA
+
+
+_fields = st.frozensets(st.sampled_from(["administrator", "enabled", "last_activity", "timezone"]))
+
+
+@given(seats=seat_lists(), unknown=st.lists(_fields, min_size=1, max_size=30))
+def test_a_seat_with_unknown_protective_or_activity_data_is_never_proposed(
+    seats: list[Subscription], unknown: list[frozenset[str]]
+) -> None:
+    marked = [attrs.evolve(s, unknown=unknown[i % len(unknown)]) for i, s in enumerate(seats)]
+    models = sorted({s.software_model for s in seats if s.software_model})
+    result = evaluate(
+        marked,
+        open_candidates=[],
+        now=NOW,
+        profile_type="T",
+        exclusions=[],
+        rules=[ReclamationRule(software_model=m, inactivity_days=1) for m in models],
+        integration_user_id="user0",
+        policy=POLICY,
+        protective_fields=PROTECTIVE,
+    )
+    for proposal in result.proposals:
+        seat = proposal.subscription
+        assert not seat.unknown & {"administrator", "enabled", "last_activity"}
+        assert all(isinstance(seat.attributes.get(f, False), bool) for f in PROTECTIVE)
+    expected = sum(
+        1
+        for s in marked
+        if s.active
+        and s.unknown & set(PROTECTIVE)
+        and not (s.is_administrator and "administrator" not in s.unknown)
+    )
+    assert result.verdicts.get("unknown_protection", 0) == expected

@@ -6,8 +6,9 @@ everything in a workspace store.
 """
 
 from ._plugins import PluginProblem, Spoke, SpokeRegistry, make_plugin_manager
-from .apply import ApplyOutcome, ApplyReport, UndoResult
+from .apply import ApplyOutcome, ApplyReport, ReconcileReport, ResolvedReclaim, UndoResult
 from .audit import AuditEntry, AuditProblem, AuditVerification
+from .boundary import QuarantinedRecord
 from .candidates import (
     OPEN_STATES,
     CandidateState,
@@ -160,6 +161,7 @@ __all__ = [
     "Processes",
     "ProfileStateError",
     "ProfileStatus",
+    "QuarantinedRecord",
     "RateLimit",
     "RateLimitedError",
     "ReclaimAction",
@@ -168,11 +170,13 @@ __all__ = [
     "ReclaimResult",
     "ReclaimStatus",
     "ReclamationRule",
+    "ReconcileReport",
     "Reconciliation",
     "ReconciliationRow",
     "Remediation",
     "RemediationOption",
     "RemovalCandidate",
+    "ResolvedReclaim",
     "Route",
     "RowProblem",
     "RuleSet",

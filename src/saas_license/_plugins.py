@@ -8,19 +8,20 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import SpokeError, SpokeNotFoundError
+from .errors import SaasLicenseError, SpokeError, SpokeNotFoundError
 from .spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
-from .subscriptions import ActivityRecord, Subscription, SubscriptionRecord
+from .subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
 __all__ = ["PluginProblem", "Spoke", "SpokeRegistry", "make_plugin_manager"]
 
 log = logging.getLogger("saas_license.plugins")
+T = TypeVar("T")
 
 ENTRY_POINT_GROUP = "saas_license"
 ENV_DISABLE = "SAAS_LICENSE_DISABLE_SPOKES"  # comma-separated spoke names to skip
@@ -55,10 +56,33 @@ class Spoke:
     def __repr__(self) -> str:
         return f"Spoke(name={self.name!r})"
 
+    def _broken(self, hook: str, exc: Exception) -> SpokeError:
+        """An ordinary exception inside a spoke: one line naming the spoke, not a traceback."""
+        return SpokeError(
+            f"spoke {self.name!r} failed in {hook}: {type(exc).__name__}: {exc}",
+            hint="a bug in the spoke; report it to its authors (details with --debug / logging)",
+        )
+
     def _call(self, hook: str, **kwargs: Any) -> Any:
         others = [p for p in self._pm.get_plugins() if p is not self._plugin]
         caller = self._pm.subset_hook_caller(hook, remove_plugins=others)
-        return caller(**kwargs)
+        try:
+            return caller(**kwargs)
+        except SaasLicenseError:
+            raise
+        except Exception as exc:
+            log.debug("spoke %s failed in %s", self.name, hook, exc_info=True)
+            raise self._broken(hook, exc) from exc
+
+    def _stream(self, hook: str, items: Iterable[T]) -> Iterator[T]:
+        """Iterate a spoke's generator, turning its ordinary exceptions into a SpokeError."""
+        try:
+            yield from items
+        except SaasLicenseError:
+            raise
+        except Exception as exc:
+            log.debug("spoke %s failed in %s", self.name, hook, exc_info=True)
+            raise self._broken(hook, exc) from exc
 
     def _required(self, hook: str, **kwargs: Any) -> Any:
         result = self._call(hook, **kwargs)
@@ -82,7 +106,8 @@ class Spoke:
 
     def download(self, context: SpokeContext) -> Iterator[SubscriptionRecord]:
         """Every seat in the vendor account."""
-        for record in self._required("saas_license_download_subscriptions", context=context):
+        hook = "saas_license_download_subscriptions"
+        for record in self._stream(hook, self._required(hook, context=context)):
             if not isinstance(record, SubscriptionRecord):
                 raise SpokeError(
                     f"spoke {self.name!r} yielded {type(record).__name__} from download, "
@@ -92,9 +117,8 @@ class Spoke:
 
     def activity(self, context: SpokeContext, since: dt.datetime) -> Iterator[ActivityRecord]:
         """Each user's last activity."""
-        for record in self._required(
-            "saas_license_pull_user_activity", context=context, since=since
-        ):
+        hook = "saas_license_pull_user_activity"
+        for record in self._stream(hook, self._required(hook, context=context, since=since)):
             if not isinstance(record, ActivityRecord):
                 raise SpokeError(
                     f"spoke {self.name!r} yielded {type(record).__name__} from activity, "
@@ -109,6 +133,31 @@ class Spoke:
         )
         if not isinstance(result, ReclaimResult):
             raise SpokeError(f"spoke {self.name!r} returned {type(result).__name__} from reclaim")
+        return result
+
+    def current_user(self, context: SpokeContext, external_user_id: str) -> CurrentUser:
+        """One user's record as the vendor holds it now (read-only); raises when it cannot say."""
+        result = self._required(
+            "saas_license_current_user", context=context, external_user_id=external_user_id
+        )
+        if not isinstance(result, CurrentUser):
+            raise SpokeError(
+                f"spoke {self.name!r} returned {type(result).__name__} from current_user"
+            )
+        if result.external_user_id != external_user_id:
+            raise SpokeError(
+                f"spoke {self.name!r} answered current_user for user "
+                f"{result.external_user_id!r}, not {external_user_id!r}"
+            )
+        for seat in result.seats:
+            if (
+                not isinstance(seat, SubscriptionRecord)
+                or seat.external_user_id != external_user_id
+            ):
+                raise SpokeError(
+                    f"spoke {self.name!r} returned a seat of another user from current_user "
+                    f"({external_user_id!r})"
+                )
         return result
 
     def restore(self, context: SpokeContext, subscription: Subscription) -> ReclaimResult:

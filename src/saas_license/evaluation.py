@@ -28,6 +28,7 @@ __all__ = [
     "Verdict",
     "assess",
     "evaluate",
+    "unknown_protection",
 ]
 
 
@@ -115,6 +116,16 @@ class EvaluationPolicy:
     )
 
 
+def unknown_protection(sub: Subscription, protective_fields: Sequence[str]) -> bool:
+    """True when a protective field is unknown, or present with a value that is not a boolean."""
+    for field in protective_fields:
+        if field in sub.unknown:
+            return True
+        if field in sub.attributes and not isinstance(sub.attributes[field], bool):
+            return True
+    return False
+
+
 @attrs.frozen(kw_only=True)
 class Assessment:
     """The verdict on one seat, with the numbers behind it."""
@@ -140,21 +151,31 @@ def assess(
     integration_user_id: str | None,
     policy: EvaluationPolicy = EvaluationPolicy(),
     cooldown_until: dt.datetime | None = None,
+    protective_fields: Sequence[str] = ("administrator",),
 ) -> Assessment:
     """Decide one seat. Safety checks come first and cannot be overridden by any rule.
 
-    The same function runs at evaluation time and again right before every reclaim.
-    ``cooldown_until`` holds back a seat that would otherwise be idle.
+    The same function runs at evaluation time and again, on the vendor's fresh record, right
+    before every reclaim. ``cooldown_until`` holds back a seat that would otherwise be idle.
+    ``protective_fields`` (the spoke's :attr:`SpokeInfo.protective_fields`) that are unknown or
+    not booleans give ``unknown_protection``: missing data never reads as "not protected".
     """
     if not sub.active:
         return Assessment(verdict=Verdict.INACTIVE_SEAT)
     excluded = first_exclusion(exclusions, sub, profile_type, reclaim=True)
     if excluded is not None:
         return Assessment(verdict=Verdict.EXCLUDED, exclusion=excluded)
-    if sub.is_administrator:
+    if sub.is_administrator and "administrator" not in sub.unknown:
         return Assessment(verdict=Verdict.ADMINISTRATOR)
+    if unknown_protection(sub, protective_fields):
+        return Assessment(verdict=Verdict.UNKNOWN_PROTECTION)
+    if sub.attributes.get("enabled") is False:  # a disabled account holds no seat to reclaim
+        return Assessment(verdict=Verdict.INACTIVE_SEAT)
     if integration_user_id is not None and sub.external_user_id == integration_user_id:
         return Assessment(verdict=Verdict.INTEGRATION_USER)
+    if "last_activity" in sub.unknown:
+        # The vendor did not say: never read as "never active", and not a fresh check either.
+        return Assessment(verdict=Verdict.NO_ACTIVITY_DATA)
     if sub.activity_checked_at is None:
         return Assessment(verdict=Verdict.NO_ACTIVITY_DATA)
     if now - sub.activity_checked_at > policy.activity_max_age:
@@ -220,6 +241,7 @@ def evaluate(
     integration_user_id: str | None,
     policy: EvaluationPolicy = EvaluationPolicy(),
     cooldowns: Mapping[int, dt.datetime] | None = None,
+    protective_fields: Sequence[str] = ("administrator",),
 ) -> Evaluation:
     """Assess every seat of one profile and reconcile the verdicts with its open candidates.
 
@@ -249,6 +271,7 @@ def evaluate(
             integration_user_id=integration_user_id,
             policy=policy,
             cooldown_until=(cooldowns or {}).get(sub.id),
+            protective_fields=protective_fields,
         )
         verdicts[result.verdict.value] += 1
         candidate = open_by_sub.get(sub.id)

@@ -17,6 +17,8 @@ class JobStatus(str, enum.Enum):
     COMPLETE = "complete"
     FAILED = "failed"
     SKIPPED = "skipped"
+    #: The process running it died (killed, crashed): found by the next run of the profile.
+    ABANDONED = "abandoned"
 
 
 @attrs.frozen(kw_only=True)

@@ -15,8 +15,11 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ._faultpoints import kill_point
 from ._plugins import Spoke
 from ._time import utcnow
+from .apply import ReconcileReport, recover_locked
+from .boundary import BoundaryCheck
 from .candidates import OPEN_STATES
 from .errors import SaasLicenseError
 from .evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
@@ -54,6 +57,15 @@ class RunReport:
     plan: ReclaimPlan
     timeouts: int = 0
     reminders: int = 0
+    #: Spoke records the core's boundary checks refused this run (see ``jobs``).
+    quarantined: int = 0
+    #: What the run's first step found left behind by a dead process (issue 8).
+    recovered: ReconcileReport | None = None
+
+    @property
+    def unknown_protection(self) -> int:
+        """Seats neither proposed nor reclaimed because a protective field was unknown."""
+        return self.verdicts.get(Verdict.UNKNOWN_PROTECTION.value, 0)
 
     @property
     def ok(self) -> bool:
@@ -149,10 +161,17 @@ def _download(
     counter = [0]
     info = spoke.info()
     known = {k.identifier: k for k in info.identifiers}
+    boundary = BoundaryCheck(
+        spoke=spoke.name,
+        profile=profile,
+        run_id=run_id,
+        now=now,
+        protective_fields=info.protective_fields,
+    )
     # staged outside the write lock, then swapped in by short transactions; a download that
     # fails while staging leaves the store as it was, and only a complete one closes seats
     with store.stage_download(profile, run_id=run_id, fence=fence) as stage:
-        stage.add(_counting(spoke.download(ctx), counter, progress, "download"))
+        stage.add(boundary.filter(_counting(spoke.download(ctx), counter, progress, "download")))
         models_created = rules_created = 0
         rule_models = {r.software_model for r in store.list_reclamation_rules()}
         mapped = store.identifier_map()
@@ -175,6 +194,9 @@ def _download(
                 rule_models.add(k.software_model)
                 rules_created += 1
         stage.merge(now=now)
+        # A quarantined record never closes or changes the seat it names.
+        store.mark_seen(profile, boundary.seen, run_id=run_id)
+        store.add_quarantined(boundary.quarantined)
         closed = stage.close_unseen()
         job.counts.update(
             records=counter[0],
@@ -183,7 +205,10 @@ def _download(
             models_created=models_created,
             rules_created=rules_created,
             unrecognized=sum(store.unmapped_identifiers(profile).values()),
+            quarantined=len(boundary.quarantined),
         )
+    for q in boundary.quarantined[:20]:
+        log.warning("quarantined a record: %s", q)
 
 
 def _activity(
@@ -198,6 +223,7 @@ def _activity(
 ) -> None:
     since = now - dt.timedelta(days=ctx.profile.activity_look_back_days)
     counter = [0]
+    boundary = BoundaryCheck(spoke=spoke.name, profile=ctx.profile.name, run_id=run_id, now=now)
     from_download = 0
     if spoke.info().activity_from_download:
         # the download already carried last activity; count it as checked now
@@ -205,13 +231,17 @@ def _activity(
     # in short batches: the vendor's activity stream is never read under the write lock
     read, touched = store.apply_activity(
         ctx.profile.name,
-        _counting(spoke.activity(ctx, since), counter, progress, "activity"),
+        boundary.filter_activity(
+            _counting(spoke.activity(ctx, since), counter, progress, "activity")
+        ),
         now=now,
     )
+    store.add_quarantined(boundary.quarantined)
     job.counts.update(
         records=from_download + read,
         from_download=from_download,
         subscriptions_updated=from_download + touched,
+        quarantined=len(boundary.quarantined),
     )
 
 
@@ -312,9 +342,12 @@ def run_profile(
             store, profile.name, process, dry_run=True, clock=clock, run_id=run_id, trigger=trigger
         )
 
+    info = spoke.info()
     with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl) as lock:
         status = JobStatus.FAILED
         try:
+            # What a dead process left: abandoned jobs, reclaims of unknown outcome (issue 8).
+            recovered = recover_locked(store, spoke, ctx, workflow=workflow, policy=policy)
             with step("download") as job:
                 _download(
                     store,
@@ -327,12 +360,14 @@ def run_profile(
                     fence=lock.owner,
                 )
             jobs.append(job.job)
+            kill_point("run.after_download")
             if profile.processes.activity:
                 with step("activity") as job:
                     _activity(
                         store, spoke, ctx, run_id=run_id, now=clock(), job=job, progress=progress
                     )
                 jobs.append(job.job)
+                kill_point("run.after_activity")
             with step("evaluate") as job:
                 now = clock()
                 ev = evaluate(
@@ -345,8 +380,10 @@ def run_profile(
                     integration_user_id=me,
                     policy=policy,
                     cooldowns=store.cooldowns(profile.name, now=now),
+                    protective_fields=info.protective_fields,
                 )
                 created = _apply_evaluation(workflow, ev)
+                kill_point("run.in_evaluate")  # candidates stored, the job still running
                 timeouts, reminders = workflow.advance(profile.name)
                 verdicts = dict(ev.verdicts)
                 canceled, skipped = len(ev.to_cancel), len(ev.to_skip)
@@ -361,6 +398,7 @@ def run_profile(
                 )
                 del ev  # its proposals hold every new candidate's seat; free them before planning
             jobs.append(job.job)
+            kill_point("run.after_evaluate")
             status = JobStatus.COMPLETE
         except BaseException:
             log.debug("run %s of %s failed", run_id, profile.name, exc_info=True)
@@ -375,6 +413,8 @@ def run_profile(
         policy=policy,
         prices=prices,
         integration_user_id=me,
+        scope=info.reclaim_scope,
+        protective_fields=info.protective_fields,
     )
     return RunReport(
         profile=profile.name,
@@ -387,4 +427,6 @@ def run_profile(
         plan=plan,
         timeouts=timeouts,
         reminders=reminders,
+        quarantined=sum(j.counts.get("quarantined", 0) for j in jobs),
+        recovered=recovered,
     )

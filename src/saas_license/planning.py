@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 
 import attrs
 
@@ -20,12 +21,11 @@ from .subscriptions import Subscription
 __all__ = ["build_plan", "recheck", "reclaim_key"]
 
 
-def reclaim_key(profile: IntegrationProfile, sub: Subscription | RemovalCandidate) -> str:
-    """What one vendor reclaim frees: the whole user (the default, as for Aha!) or one seat.
-
-    A profile whose spoke reclaims single seats may set ``options["reclaim.scope"] = "seat"``.
-    """
-    if profile.options.get("reclaim.scope") == "seat":
+def reclaim_key(scope: str, sub: Subscription | RemovalCandidate) -> str:
+    """What one vendor reclaim frees, as the spoke declares it (:attr:`SpokeInfo.reclaim_scope`):
+    one seat (``"seat"``) or every seat of the user (``"user"``, and anything unrecognised: the
+    wider unit is the safe reading). Never a user setting."""
+    if scope == "seat":
         seat_id = sub.id if isinstance(sub, Subscription) else sub.subscription_id
         return f"seat:{seat_id}"
     return f"user:{sub.external_user_id}"
@@ -39,8 +39,10 @@ def recheck(
     now: dt.datetime,
     policy: EvaluationPolicy,
     integration_user_id: str | None,
+    protective_fields: Sequence[str] = ("administrator",),
 ) -> Assessment:
-    """Assess one seat again with the rules as they are *now* (the last check before a reclaim)."""
+    """Assess one seat again with the rules as they are *now* (the last check before a reclaim);
+    ``sub`` is the vendor's fresh record of the seat (see :mod:`saas_license.apply`)."""
     rules = {r.software_model: r for r in store.list_reclamation_rules() if r.active}
     return assess(
         sub,
@@ -50,6 +52,7 @@ def recheck(
         rules=rules,
         integration_user_id=integration_user_id,
         policy=policy,
+        protective_fields=protective_fields,
     )
 
 
@@ -76,6 +79,8 @@ def build_plan(
     policy: EvaluationPolicy | None = None,
     prices: PriceBook | None = None,
     integration_user_id: str | None = None,
+    scope: str = "user",
+    protective_fields: Sequence[str] = ("administrator",),
 ) -> ReclaimPlan:
     """The reclaim plan of ``profile`` as things stand: what an apply would do, item by item.
 
@@ -91,14 +96,20 @@ def build_plan(
     exclusions = store.list_exclusion_rules()
     candidates = store.list_candidates(profile.name, states=OPEN_STATES)
     wanted = {c.subscription_id for c in candidates}
-    wanted_keys = {reclaim_key(profile, c) for c in candidates}
+    wanted_keys = {reclaim_key(scope, c) for c in candidates}
+    # A reclaim whose outcome was never seen is resolved by reading the vendor, never re-sent.
+    unresolved = {
+        cid: action.id
+        for action in store.unresolved_reclaim_actions(profile.name)
+        for cid in action.candidate_ids
+    }
     # Stream the seats once, keeping only those of users with an open candidate: memory follows
     # the number of candidates, not the size of the account.
     seats_by_key: dict[str, set[int]] = defaultdict(set)
     identifiers: dict[int, str] = {}
     subs: dict[int, Subscription] = {}
     for sub in store.iter_subscriptions(profile.name):
-        key = reclaim_key(profile, sub)
+        key = reclaim_key(scope, sub)
         if key in wanted_keys:
             seats_by_key[key].add(sub.id)
             identifiers[sub.id] = sub.identifier
@@ -108,6 +119,15 @@ def build_plan(
     held: list[HeldItem] = []
     for candidate in candidates:
         state = candidate.state
+        if candidate.id in unresolved:
+            held.append(
+                HeldItem(
+                    candidate=candidate,
+                    reason=f"the outcome of reclaim {unresolved[candidate.id]} is unknown: "
+                    f"`saas-license reclaim {profile.name} --reconcile` reads the vendor",
+                )
+            )
+            continue
         if state is CandidateState.ATTENTION_REQUIRED:
             held.append(
                 HeldItem(candidate=candidate, reason=f"attention required: {candidate.message}")
@@ -149,6 +169,7 @@ def build_plan(
             rules=by_model,
             integration_user_id=me,
             policy=policy,
+            protective_fields=protective_fields,
         )
         if not verdict.idle:
             held.append(
@@ -177,10 +198,10 @@ def build_plan(
     planned: dict[str, set[int]] = defaultdict(set)
     for item in items:
         if item.kind is PlanAction.RECLAIM:
-            planned[reclaim_key(profile, item.subscription)].add(item.subscription.id)
+            planned[reclaim_key(scope, item.subscription)].add(item.subscription.id)
     final: list[PlanItem] = []
     for item in items:
-        key = reclaim_key(profile, item.subscription)
+        key = reclaim_key(scope, item.subscription)
         if item.kind is PlanAction.RECLAIM and planned[key] != seats_by_key[key]:
             others = sorted(identifiers[i] for i in seats_by_key[key] - planned[key])
             held.append(
@@ -196,7 +217,7 @@ def build_plan(
     final.sort(
         key=lambda i: (
             i.kind is not PlanAction.NOTIFY,
-            reclaim_key(profile, i.subscription),
+            reclaim_key(scope, i.subscription),
             i.candidate.id or 0,
         )
     )

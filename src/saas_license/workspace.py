@@ -18,8 +18,16 @@ from . import _finance
 from ._convert import converter
 from ._plugins import Spoke, SpokeRegistry
 from ._time import utcnow
-from .apply import ApplyReport, UndoResult, apply_plan, undo_reclaim
+from .apply import (
+    ApplyReport,
+    ReconcileReport,
+    UndoResult,
+    apply_plan,
+    reconcile_reclaims,
+    undo_reclaim,
+)
 from .audit import AuditEntry, AuditVerification
+from .boundary import QuarantinedRecord
 from .candidates import OPEN_STATES, CandidateState, Justification, RemovalCandidate, UserResponse
 from .entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
 from .entitlements_csv import read_entitlements_csv
@@ -34,7 +42,7 @@ from .http import (
     SecretTokenStore,
     TokenStore,
 )
-from .jobs import JobResult, ScheduledJob
+from .jobs import JobResult, JobStatus, ScheduledJob
 from .lifecycle import CandidateEvent
 from .models import UnrecognizedIdentifier
 from .notify import DeliveryStatus, Notification, NotifierRegistry, deliver_pending
@@ -405,14 +413,17 @@ class Workspace:
         or to any candidate). With ``save`` it is stored under an id that :meth:`apply` takes."""
         prof = self.profile(name)
         now = self.clock()
+        info = self.spoke_for(prof).info()
         plan = build_plan(
             self.store,
             prof,
             now=now,
-            action=self.spoke_for(prof).info().reclaim_effect,
+            action=info.reclaim_effect,
             policy=self.policy,
             prices=self.prices,
             integration_user_id=prof.integration_user_id,
+            scope=info.reclaim_scope,
+            protective_fields=info.protective_fields,
         )
         if save:
             plan = attrs.evolve(
@@ -436,8 +447,21 @@ class Workspace:
         return self.store.list_candidates(profile, states=states)
 
     def jobs(self, profile: str | None = None, *, limit: int = 100) -> list[JobResult]:
-        """Recent job results, newest first."""
-        return self.store.list_jobs(profile, limit=limit)
+        """Recent job results, newest first. A job still ``running`` whose profile's run lock no
+        live process holds is marked ``abandoned`` first (its process died)."""
+        jobs = self.store.list_jobs(profile, limit=limit)
+        dead = {j.profile for j in jobs if j.status is JobStatus.RUNNING}
+        for name in sorted(dead):
+            try:
+                with run_lock(self.store, name, now=self.clock(), ttl=dt.timedelta(minutes=1)):
+                    self.store.abandon_running_jobs(
+                        name,
+                        now=self.clock(),
+                        reason="abandoned: the process running it died (no live run lock)",
+                    )
+            except RunInProgressError:
+                continue  # a live run holds the lock: its jobs are really running
+        return self.store.list_jobs(profile, limit=limit) if dead else jobs
 
     def audit(
         self,
@@ -939,6 +963,25 @@ class Workspace:
             workflow=self.workflow,
             actor=actor,
         )
+
+    def reconcile_reclaims(self, name: str, *, actor: str = "user") -> ReconcileReport:
+        """Resolve every reclaim of unknown outcome by reading the vendor, and mark jobs of dead
+        processes abandoned (``saas-license reclaim PROFILE --reconcile``)."""
+        prof = self.profile(name)
+        return reconcile_reclaims(
+            self.store,
+            self.spoke_for(prof),
+            self.context(prof),
+            workflow=self.workflow,
+            policy=self.policy,
+            actor=actor,
+        )
+
+    def quarantined(
+        self, profile: str | None = None, *, limit: int = 100
+    ) -> list[QuarantinedRecord]:
+        """Spoke records the core refused at its boundary, newest first (shown by ``jobs``)."""
+        return self.store.list_quarantined(profile, limit=limit)
 
     def reclaim_actions(self, profile: str | None = None) -> list[ReclaimAction]:
         """Every vendor reclaim made, oldest first (with undo state)."""

@@ -8,10 +8,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
+import httpx
 import pytest
 
 import saas_license_aha.plugin as aha_plugin
 from saas_license import (
+    CurrentUser,
     HttpOptions,
     ReclaimResult,
     SecretStore,
@@ -112,18 +115,34 @@ class RecordingAha:
         self.restores: list[Subscription] = []
         self.check: Callable[[SpokeContext, Subscription], None] | None = None
         self.extra: list[SubscriptionRecord] = []  # seats the vendor lists beyond Aha!'s own
+        self.reads: list[str] = []  # current-user reads (fresh facts, confirmations)
+        self.read_fails: Exception | None = None  # make every current-user read raise this
+        #: rewrite what the vendor reports (download and current-user reads alike)
+        self.transform: Callable[[SubscriptionRecord], SubscriptionRecord] | None = None
+        #: users whose reclaim reaches the vendor but whose answer is lost (raises after the PUT)
+        self.lose_answers: set[str] = set()
+        #: rewrite a whole current-user answer (e.g. a lagging read after a disable)
+        self.override: Callable[[CurrentUser], CurrentUser] | None = None
+        #: replace the activity hook's answer
+        self.activity_override: Callable[[SpokeContext, dt.datetime], Any] | None = None
 
     @hookimpl
     def saas_license_spoke_info(self) -> Any:
         return aha_plugin.saas_license_spoke_info()
 
+    def _seen(self, record: SubscriptionRecord) -> SubscriptionRecord:
+        return record if self.transform is None else self.transform(record)
+
     @hookimpl
     def saas_license_download_subscriptions(self, context: SpokeContext) -> Any:
-        yield from aha_plugin.saas_license_download_subscriptions(context)
+        for record in aha_plugin.saas_license_download_subscriptions(context):
+            yield self._seen(record)
         yield from self.extra
 
     @hookimpl
     def saas_license_pull_user_activity(self, context: SpokeContext, since: dt.datetime) -> Any:
+        if self.activity_override is not None:
+            return self.activity_override(context, since)
         return aha_plugin.saas_license_pull_user_activity(context, since)
 
     @hookimpl
@@ -133,7 +152,19 @@ class RecordingAha:
         if self.check is not None:
             self.check(context, subscription)
         self.reclaims.append(subscription)
-        return aha_plugin.saas_license_reclaim_subscription(context, subscription)
+        result = aha_plugin.saas_license_reclaim_subscription(context, subscription)
+        if subscription.external_user_id in self.lose_answers:
+            raise httpx.ReadTimeout("the answer to the PUT was lost")
+        return result
+
+    @hookimpl
+    def saas_license_current_user(self, context: SpokeContext, external_user_id: str) -> Any:
+        self.reads.append(external_user_id)
+        if self.read_fails is not None:
+            raise self.read_fails
+        current = aha_plugin.saas_license_current_user(context, external_user_id)
+        current = attrs.evolve(current, seats=tuple(self._seen(r) for r in current.seats))
+        return current if self.override is None else self.override(current)
 
     @hookimpl
     def saas_license_restore_subscription(

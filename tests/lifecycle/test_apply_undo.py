@@ -19,6 +19,8 @@ from saas_license import (
     ReclaimStatus,
     RunInProgressError,
     RunLock,
+    SpokeContext,
+    Subscription,
     UnitPrice,
     Verdict,
 )
@@ -147,11 +149,33 @@ def test_vendor_failures_go_to_attention_required_and_halt_the_run(harness: Harn
     assert ws.apply(ws.plan("aha").id or "").counts == {"reclaimed": 8}
 
 
-def test_the_spoke_refusing_closes_the_candidate_as_skipped(harness: Harness) -> None:
+def test_made_admin_after_the_plan_is_skipped_before_the_vendor_is_asked(
+    harness: Harness,
+) -> None:
+    """The fresh read right before the reclaim sees the new administrator (no run in between)."""
     ws = harness.ws
     ws.run("aha")
     plan = ws.plan("aha")
     harness.set_vendor("2003", administrator=True)  # made admin since the last download
+    report = ws.apply(plan.id or "")
+    (skipped,) = [o for o in report.outcomes if o.outcome == "skipped"]
+    assert skipped.user_principal_name == "cy@acme.test" and "administrator" in skipped.message
+    assert ws.candidate(skipped.candidate_id).state is CandidateState.CLOSED_SKIPPED
+    assert "2003" not in {s.external_user_id for s in harness.spoke.reclaims}
+    assert "2003" not in _disabled(harness)
+
+
+def test_the_spoke_refusing_closes_the_candidate_as_skipped(harness: Harness) -> None:
+    """A spoke's own refusal (here: the fresh read missed it, the spoke's check did not)."""
+    ws = harness.ws
+    ws.run("aha")
+    plan = ws.plan("aha")
+
+    def promote(_ctx: SpokeContext, sub: Subscription) -> None:
+        if sub.external_user_id == "2003":
+            harness.set_vendor("2003", administrator=True)  # between the fresh read and the PUT
+
+    harness.spoke.check = promote
     report = ws.apply(plan.id or "")
     (refused,) = [o for o in report.outcomes if o.outcome == "refused"]
     assert "administrator" in refused.message
@@ -240,10 +264,13 @@ def test_undo_refuses_what_was_not_ours(harness: Harness) -> None:
     harness.set_vendor("2001", enabled=False)  # someone disabled ana by hand meanwhile
     report = ws.apply(ws.plan("aha").id or "")
     ana = next(o for o in report.outcomes if o.user_principal_name == "ana@acme.test")
-    assert ana.outcome == "already_done"
-    assert ws.candidate(ana.candidate_id).undo_until is None
-    with pytest.raises(ProfileStateError, match="already free"):
+    # the fresh read shows the seat changed (a disabled user holds none): held, never sent
+    assert ana.outcome == "held" and "seat changed" in ana.message
+    assert "2001" not in {s.external_user_id for s in harness.spoke.reclaims}
+    with pytest.raises(ProfileStateError, match="only a completed reclaim"):
         ws.undo(ana.candidate_id)
+    ws.run("aha")  # the seat is gone from the download: the candidate closes, not ours to undo
+    assert ws.candidate(ana.candidate_id).state is CandidateState.CLOSED_SKIPPED
     assert not harness.spoke.restores
 
 

@@ -211,3 +211,27 @@ def test_profile_edit_delete_and_the_lock(
     assert code == 0 and "8 open candidates closed as skipped" in out
     code, out, _ = _cli(capsys, ws, "candidates", "--all", "--json")
     assert {c["state"] for c in json.loads(out)["candidates"]} == {"closed_skipped"}
+
+
+def test_jobs_shows_quarantined_records_and_reconcile_stands_alone(
+    served: tuple[Path, SandboxApp], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A vendor record the core cannot trust is shown by ``jobs``; ``--reconcile`` reports."""
+    ws, app = served
+    user = app.user("2003")
+    user["accessed_at"] = "2999-01-01T00:00:00Z"  # in the future: quarantined, seat untouched
+    app.set_user(user)
+    code, out, err = _cli(capsys, ws, "run", "aha")
+    assert code == 0, err
+    assert "1 spoke record(s) quarantined" in out
+    code, out, _ = _cli(capsys, ws, "jobs", "--profile", "aha")
+    assert code == 0
+    assert "quarantined spoke records" in out and "last_activity" in out and "2003" in out
+    code, out, _ = _cli(capsys, ws, "jobs", "--profile", "aha", "--json")
+    (q,) = json.loads(out)["quarantined"]
+    assert (q["spoke"], q["external_user_id"], q["field"]) == ("aha", "2003", "last_activity")
+    code, out, err = _cli(capsys, ws, "reclaim", "aha", "--reconcile")
+    assert code == 0, err
+    assert "0 abandoned job(s), 0 reclaim(s) of unknown outcome" in out
+    code, _, err = _cli(capsys, ws, "reclaim", "aha", "--reconcile", "--apply", "x")
+    assert code == 2 and "--reconcile stands alone" in err

@@ -9,6 +9,11 @@ candidates. After every step:
 * no reclaim call ever reaches the spoke for an excluded user, an administrator, the
   integration's own user, a seat whose activity data is missing or stale, or while the profile's
   reclaim process is off — and the vendor never disables such a user;
+* on the vendor's side (the sandbox's own records): no protected or recently active user is ever
+  disabled, whatever changed at the vendor between plan and apply (with no run in between), and
+  every user disabled at the vendor is one the workspace recorded a reclaim for (success, or an
+  outcome still unknown) — lost answers and failing confirming reads included, and after
+  ``reconcile_reclaims`` with the vendor readable again nothing is left unknown;
 * closed states are final: once closed, a candidate never changes state again;
 * every state change of every candidate is in the audit log, as an unbroken chain from creation
   to the current state.
@@ -27,9 +32,11 @@ from saas_license import (
     CandidateState,
     HttpOptions,
     ProfileStateError,
+    ServerError,
     SpokeContext,
     Subscription,
 )
+from saas_license._time import parse_instant
 from saas_license.lifecycle import CandidateEvent, InvalidTransitionError
 from saas_license_aha.sandbox import INTEGRATION_USER_ID
 
@@ -52,6 +59,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.closed: dict[int, CandidateState] = {}
         self.plans: list[str] = []
         self.h.spoke.check = self._check_reclaim_call
+        self.by_hand: set[str] = set()  # users whose enabled flag the machine changed itself
+        self.fail_confirm: set[str] = set()  # users whose confirming read will fail
         inner = self.h.sandbox
 
         self.vendor_rejects_writes = False
@@ -68,6 +77,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                     self.violations.append(f"vendor disabled protected user {uid}")
                 if user["email"] in self.excluded.values():
                     self.violations.append(f"vendor disabled excluded user {uid}")
+                accessed = user.get("accessed_at")
+                threshold = min(
+                    (r.inactivity_days for r in self.h.ws.reclamation_rules() if r.active),
+                    default=60,
+                )
+                if accessed and (self.h.clock() - parse_instant(accessed)).days < threshold:
+                    self.violations.append(f"vendor disabled recently active user {uid}")
             return inner(request)
 
         self.h.ws.http = HttpOptions(
@@ -104,6 +120,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             or now - sub.activity_checked_at > ws.policy.activity_max_age
         ):
             self.violations.append(f"reclaim called on stale activity data for {sub.id}")
+        if sub.external_user_id in self.fail_confirm:  # the read right after the PUT will fail
+            self.h.spoke.read_fails = ServerError("GET /api/v1/users/:id answered 503")
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -140,6 +158,31 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(user=st.sampled_from(USERS), enabled=st.booleans())
     def vendor_enables(self, user: str, enabled: bool) -> None:
         self.h.set_vendor(user, enabled=enabled)
+        self.by_hand.add(user)
+
+    @rule(user=st.sampled_from(USERS))
+    def answer_gets_lost(self, user: str) -> None:
+        """The next reclaim of ``user`` reaches the vendor, but its answer never comes back."""
+        self.h.spoke.lose_answers.add(user)
+
+    @rule(user=st.sampled_from(USERS))
+    def confirming_read_fails(self, user: str) -> None:
+        """Reads start failing right after the next reclaim of ``user`` (until they recover)."""
+        self.fail_confirm.add(user)
+
+    @rule()
+    def vendor_reads_recover(self) -> None:
+        self.h.spoke.read_fails = None
+        self.fail_confirm.clear()
+        self.h.spoke.lose_answers.clear()
+
+    @rule()
+    def reconcile_unknown_outcomes(self) -> None:
+        """One recovery step: with the vendor readable, nothing is left unknown."""
+        report = self.h.ws.reconcile_reclaims("aha")
+        if self.h.spoke.read_fails is None:
+            assert report.unresolved == 0
+            assert not self.h.ws.store.unresolved_reclaim_actions("aha")
 
     @rule(on=st.booleans())
     def vendor_refuses_changes(self, on: bool) -> None:
@@ -176,9 +219,13 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.plans.append(plan.id)
 
     @precondition(lambda self: bool(self.plans))
-    @rule(data=st.data(), how=st.sampled_from(["exclude", "admin", "active"]))
+    @rule(
+        data=st.data(),
+        how=st.sampled_from(["exclude", "admin", "active", "admin_at_vendor", "active_at_vendor"]),
+    )
     def protect_someone_planned(self, data: st.DataObject, how: str) -> None:
-        """Between plan and apply, a planned user becomes excluded, an admin, or active again."""
+        """Between plan and apply, a planned user becomes excluded, an admin, or active again
+        (``*_at_vendor``: only the vendor knows, no run in between)."""
         plan, _ = self.h.ws.store.get_plan(data.draw(st.sampled_from(self.plans))) or (None, None)
         if plan is None or not plan.items:
             return
@@ -188,12 +235,14 @@ class LifecycleMachine(RuleBasedStateMachine):
                 kind="user", value=sub.user_principal_name, effect="reclaim"
             )
             self.excluded[rule_.id or 0] = sub.user_principal_name
-        elif how == "admin":
+        elif how.startswith("admin"):
             self.h.set_vendor(sub.external_user_id, administrator=True)
-            self.h.ws.run("aha")
+            if how == "admin":
+                self.h.ws.run("aha")
         else:
             self.h.touch(sub.external_user_id)
-            self.h.ws.run("aha")
+            if how == "active":
+                self.h.ws.run("aha")
 
     @precondition(lambda self: bool(self.plans))
     @rule(data=st.data(), cap=st.none() | st.integers(0, 4))
@@ -221,6 +270,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert attempted <= cap
         planned = {i.candidate.id for i in plan.items}
         assert {o.candidate_id for o in report.outcomes} <= planned  # never more than the plan
+
+    @rule(cap=st.none() | st.integers(1, 4), days=st.integers(0, 3))
+    def daily_cycle(self, cap: int | None, days: int) -> None:
+        """The everyday path: days pass, a run, a plan applied at once (so reclaims happen)."""
+        self.h.clock.advance(days=days)
+        self.h.ws.run("aha")
+        plan = self.h.ws.plan("aha")
+        try:
+            self.h.ws.apply(plan.id or "", cap=cap)
+        except ProfileStateError:
+            assert not self.h.ws.profile("aha").processes.reclaim
 
     def _pick(self, data: st.DataObject, states: set[CandidateState]) -> int | None:
         cands = [c for c in self.h.ws.candidates("aha") if c.state in states]
@@ -290,6 +350,22 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def no_unsafe_reclaim(self) -> None:
         assert not self.violations, self.violations
+
+    @invariant()
+    def the_vendor_disabled_only_what_the_workspace_recorded(self) -> None:
+        """Checked on the vendor's own records: every user disabled there was disabled by hand
+        or by a reclaim the workspace knows of (done, or of unknown outcome — never lost)."""
+        actions = self.h.ws.reclaim_actions("aha")
+        for uid in USERS:
+            if uid in self.by_hand:
+                continue
+            mine = [a for a in actions if a.external_user_id == uid and a.undone_at is None]
+            latest = mine[-1].status if mine else None
+            enabled = self.h.sandbox.user(uid)["enabled"]
+            if not enabled:
+                assert latest in ("success", "unknown", "requested"), (uid, latest)
+            elif latest == "success":
+                raise AssertionError(f"reclaim of {uid} recorded as success, vendor says enabled")
 
     @invariant()
     def closed_states_are_final(self) -> None:

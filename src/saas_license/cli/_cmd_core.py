@@ -349,6 +349,18 @@ def _echo_run(report: RunReport) -> None:
         f"{report.candidates_skipped} skipped, {report.timeouts} timed out; "
         f"plan: {len(report.plan)} seats (dry run)"
     )
+    if report.unknown_protection:
+        click.echo(
+            f"  {report.unknown_protection} seat(s) with unknown protective data "
+            "(unknown_protection): neither proposed nor reclaimed"
+        )
+    if report.quarantined:
+        click.echo(f"  {report.quarantined} spoke record(s) quarantined: see `saas-license jobs`")
+    if report.recovered and (report.recovered.abandoned_jobs or report.recovered.resolved):
+        click.echo(
+            f"  recovered first: {report.recovered.abandoned_jobs} abandoned job(s), "
+            f"{len(report.recovered.resolved)} reclaim(s) of unknown outcome read at the vendor"
+        )
 
 
 #: Exit code when a run is refused because another run of the profile holds the lock
@@ -665,6 +677,12 @@ def _echo_apply(report: ApplyReport, *, limit: int | None = None) -> None:
     click.echo(f"  actual savings: {_money(report.savings_by_currency)}")
     if report.halted:
         click.echo(safe(f"  halted: {report.halted}"), err=True)
+    if report.counts.get("unknown"):
+        click.echo(
+            f"  {report.counts['unknown']} seat(s) of unknown outcome: "
+            f"`saas-license reclaim {report.profile} --reconcile` reads the vendor",
+            err=True,
+        )
 
 
 @cli.command("reclaim")
@@ -682,6 +700,11 @@ def _echo_apply(report: ApplyReport, *, limit: int | None = None) -> None:
     help="Reclaim at most this many seats in this run (a kill switch for mass reclaims).",
 )
 @click.option("--yes", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="Resolve reclaims of unknown outcome by reading the vendor; mark dead jobs abandoned.",
+)
 @limit_options
 @json_option
 def reclaim_cmd(
@@ -690,12 +713,18 @@ def reclaim_cmd(
     apply_id: str | None,
     cap: int | None,
     yes: bool,
+    reconcile: bool,
     limit: int,
     show_all_rows: bool,
     as_json: bool,
 ) -> None:
     """Plan reclaims for a profile (dry run, the default) or apply a plan made before."""
     ws = _state().open()
+    if reconcile:
+        if apply_id is not None or plan_only or cap is not None:
+            raise click.UsageError("--reconcile stands alone (no --plan, --apply or --cap)")
+        _reconcile(ws, profile, as_json)
+        return
     if apply_id is None:
         if cap is not None:
             raise click.UsageError("--cap only applies with --apply PLAN_ID")
@@ -725,7 +754,28 @@ def reclaim_cmd(
         echo_json(report)
     else:
         _echo_apply(report, limit=None if show_all_rows or not limit else limit)
-    if report.halted or report.counts.get("failed"):
+    if report.halted or report.counts.get("failed") or report.counts.get("unknown"):
+        sys.exit(1)
+
+
+def _reconcile(ws: Workspace, profile: str, as_json: bool) -> None:
+    """``reclaim PROFILE --reconcile``: one recovery step, reading the vendor (issue 8)."""
+    report = ws.reconcile_reclaims(profile, actor=_actor())
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(
+            f"{profile}: {report.abandoned_jobs} abandoned job(s), "
+            f"{len(report.resolved)} reclaim(s) of unknown outcome checked at the vendor"
+        )
+        for r in report.resolved:
+            click.echo(
+                safe(
+                    f"  reclaim {r.reclaim_id} (user {r.external_user_id}): {r.previous} -> "
+                    f"{r.status} — {r.message}"
+                )
+            )
+    if report.unresolved:
         sys.exit(1)
 
 
@@ -815,7 +865,7 @@ def jobs_cmd(
         return
     jobs = ws.jobs(profile, limit=limit)
     if as_json:
-        echo_json({"jobs": jobs})
+        echo_json({"jobs": jobs, "quarantined": ws.quarantined(profile, limit=limit)})
         return
     echo_table(
         ["id", "profile", "process", "status", "started", "seconds", "counts", "error"],
@@ -835,6 +885,24 @@ def jobs_cmd(
             for j in jobs
         ],
     )
+    quarantined = ws.quarantined(profile, limit=limit)
+    if quarantined:
+        click.echo(f"\nquarantined spoke records (newest {len(quarantined)}):")
+        echo_table(
+            ["profile", "spoke", "user", "identifier", "field", "reason", "at"],
+            [
+                (
+                    q.profile,
+                    q.spoke,
+                    q.external_user_id,
+                    q.identifier,
+                    q.field,
+                    q.reason,
+                    q.at.replace(microsecond=0).isoformat(),
+                )
+                for q in quarantined
+            ],
+        )
 
 
 @jobs_cmd.command("unlock")

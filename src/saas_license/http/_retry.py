@@ -154,7 +154,8 @@ class RetryPolicy:
 
     def _within_budget(self, delay: float, waited: float, asked: float | None) -> RetryDecision:
         left = max(0.0, self.budget - waited)
-        if delay <= left:
+        # A spent budget stops retrying even when the next wait would be zero.
+        if delay <= left and waited + delay <= self.budget:
             return RetryDecision(delay=delay, asked=asked)
         who = "the server asked to wait" if asked is not None else "the next backoff is"
         return RetryDecision(

@@ -171,6 +171,26 @@ MIGRATIONS: dict[str, list[Migration]] = {
         CREATE INDEX finance_reconciliations_as_of ON finance_reconciliations (as_of);
         """,
     ],
+    "safety": [
+        # 1: reclaim safety (issue 8): what the vendor did not report reliably, per seat, and
+        # spoke records the core's boundary checks refused (quarantine), shown by `jobs`
+        """
+        ALTER TABLE subscriptions ADD COLUMN unknown TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE subscriptions ADD COLUMN quarantined_run TEXT;
+        CREATE TABLE safety_quarantine (
+            id INTEGER PRIMARY KEY,
+            profile TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            spoke TEXT NOT NULL,
+            external_user_id TEXT NOT NULL,
+            identifier TEXT NOT NULL,
+            field TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX safety_quarantine_profile ON safety_quarantine (profile, id);
+        """,
+    ],
 }
 
 

@@ -23,6 +23,7 @@ from .._faultpoints import kill_point
 from .._files import create_private_file
 from .._time import format_instant, parse_instant
 from ..audit import AuditEntry, AuditVerification
+from ..boundary import QuarantinedRecord
 from ..candidates import CandidateState, RemovalCandidate
 from ..errors import ConfigError, RunInProgressError, StoreError, WorkspaceBusyError
 from ..jobs import JobResult, JobStatus, RunLock, ScheduledJob
@@ -49,7 +50,7 @@ BUSY_TIMEOUT_MS = 10_000
 _SUB_COLUMNS = (
     "id, profile, external_user_id, identifier, user_principal_name, display_name, software_model, "
     "last_activity, activity_checked_at, external_created, assigned_at, first_seen_at, "
-    "last_seen_at, active, attributes"
+    "last_seen_at, active, attributes, unknown"
 )
 
 
@@ -385,9 +386,9 @@ class SqliteStore(FinanceStoreMixin):
         sql = (
             "INSERT INTO subscriptions (profile, external_user_id, identifier, user_principal_name, "
             "display_name, software_model, last_activity, external_created, assigned_at, "
-            "first_seen_at, last_seen_at, created_run, seen_run, active, attributes) "
+            "first_seen_at, last_seen_at, created_run, seen_run, active, attributes, unknown) "
             "VALUES (?, ?, ?, ?, ?, (SELECT software_model FROM identifier_map WHERE identifier = ?), "
-            "?, ?, ?, ?, ?, ?, ?, 1, ?) "
+            "?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
             "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
             "user_principal_name = excluded.user_principal_name, "
             "display_name = excluded.display_name, "
@@ -398,7 +399,7 @@ class SqliteStore(FinanceStoreMixin):
             "external_created = COALESCE(excluded.external_created, subscriptions.external_created), "
             "assigned_at = COALESCE(excluded.assigned_at, subscriptions.assigned_at), "
             "last_seen_at = excluded.last_seen_at, seen_run = excluded.seen_run, active = 1, "
-            "attributes = excluded.attributes"
+            "attributes = excluded.attributes, unknown = excluded.unknown"
         )
         seen = 0
         with self.transaction():
@@ -419,6 +420,7 @@ class SqliteStore(FinanceStoreMixin):
                         run_id,
                         run_id,
                         _dumps(r.attributes),
+                        _dumps(sorted(r.unknown)),
                     )
                     for r in batch
                 ]
@@ -484,12 +486,16 @@ class SqliteStore(FinanceStoreMixin):
     def stamp_activity_checked(self, profile: str, *, run_id: str, now: dt.datetime) -> int:
         """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped.
 
-        Stamps by windows of :data:`STAGE_BATCH` ids, one short transaction each (issue 8).
+        Stamps by windows of :data:`STAGE_BATCH` ids, one short transaction each (issue 8). A
+        seat whose last activity the vendor did not report, or whose record was quarantined this
+        run, is not checked (issue 8, item 2).
         """
         # NOT INDEXED: walk the id window (a rowid range), never a whole profile's index entries
         sql = (
             "UPDATE subscriptions NOT INDEXED SET activity_checked_at = ? "
-            "WHERE profile = ? AND seen_run = ?"
+            "WHERE profile = ? AND seen_run = ? "
+            "AND unknown NOT LIKE '%\"last_activity\"%' "
+            "AND (quarantined_run IS NULL OR quarantined_run != seen_run)"
         )
         lo, hi = self._q(
             "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
@@ -548,6 +554,7 @@ class SqliteStore(FinanceStoreMixin):
             last_seen_at=_dt(r["last_seen_at"]),
             active=bool(r["active"]),
             attributes=json.loads(r["attributes"]),
+            unknown=frozenset(json.loads(r["unknown"])),
         )
 
     def iter_subscriptions(
@@ -1174,6 +1181,97 @@ class SqliteStore(FinanceStoreMixin):
             converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
             for r in rows
         ]
+
+    # -- reclaim safety (issue 8): quarantine, unresolved outcomes, abandoned jobs ----------
+
+    def add_quarantined(self, records: Iterable[QuarantinedRecord]) -> int:
+        """Keep spoke records the core's boundary checks refused; returns how many."""
+        rows = [
+            (
+                q.profile,
+                q.run_id,
+                format_instant(q.at),
+                q.spoke,
+                q.external_user_id,
+                q.identifier,
+                q.field,
+                q.reason,
+            )
+            for q in records
+        ]
+        if rows:
+            with self.transaction():
+                self._db.executemany(
+                    "INSERT INTO safety_quarantine (profile, run_id, at, spoke, external_user_id, "
+                    "identifier, field, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        return len(rows)
+
+    def list_quarantined(
+        self, profile: str | None = None, *, run_id: str | None = None, limit: int = 100
+    ) -> list[QuarantinedRecord]:
+        """Quarantined spoke records, newest first."""
+        where, params = [], []
+        for column, value in (("profile", profile), ("run_id", run_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT * FROM safety_quarantine" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self._q(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [
+            QuarantinedRecord(
+                profile=r["profile"],
+                run_id=r["run_id"],
+                at=parse_instant(r["at"]),
+                spoke=r["spoke"],
+                external_user_id=r["external_user_id"],
+                identifier=r["identifier"],
+                field=r["field"],
+                reason=r["reason"],
+                id=r["id"],
+            )
+            for r in rows
+        ]
+
+    def mark_seen(self, profile: str, keys: Iterable[tuple[str, str]], *, run_id: str) -> None:
+        """Count existing seats (user, identifier) as seen by ``run_id`` without changing them:
+        a quarantined record never closes or changes the seat it refers to."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE subscriptions SET seen_run = ?, quarantined_run = ? "
+                "WHERE profile = ? AND external_user_id = ? AND identifier = ?",
+                [(run_id, run_id, profile, user, ident) for user, ident in keys],
+            )
+
+    def unresolved_reclaim_actions(self, profile: str) -> list[ReclaimAction]:
+        """Reclaims whose outcome was never seen (``requested``: the process died; ``unknown``)."""
+        rows = self._q(
+            "SELECT id, data FROM reclaim_actions WHERE profile = ? "
+            "AND status IN ('requested', 'unknown') ORDER BY id",
+            (profile,),
+        )
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
+            for r in rows
+        ]
+
+    def abandon_running_jobs(self, profile: str, *, now: dt.datetime, reason: str) -> int:
+        """Mark ``profile``'s jobs still ``running`` as abandoned (their process died); how many.
+
+        Only call while holding the profile's run lock: then no live process owns them.
+        """
+        with self.transaction():
+            rows = self._q(
+                "SELECT id, data FROM jobs WHERE profile = ? AND status = ?",
+                (profile, JobStatus.RUNNING.value),
+            ).fetchall()
+            for r in rows:
+                job = converter.structure({**json.loads(r["data"]), "id": r["id"]}, JobResult)
+                self.save_job(
+                    attrs.evolve(job, status=JobStatus.ABANDONED, finished_at=now, error=reason)
+                )
+        return len(rows)
 
     def add_notification(self, notification: Notification) -> Notification:
         """Put a notification in the outbox; returns it with its id."""

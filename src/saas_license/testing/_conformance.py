@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 
 from .._plugins import Spoke, SpokeRegistry
 from .._time import utcnow
+from ..boundary import problem_with
 from ..profiles import IntegrationProfile, Process
 from ..spokes import ReclaimStatus, SpokeContext, SpokeInfo
-from ..subscriptions import ActivityRecord, Subscription, SubscriptionRecord
+from ..subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
 __all__ = ["SpokeConformance", "make_test_profile"]
 
@@ -72,6 +73,9 @@ class SpokeConformance:
         }
         idents = [k.identifier for k in info.identifiers]
         assert len(idents) == len(set(idents)), "identifiers must be unique"
+        assert info.reclaim_scope in ("seat", "user"), "reclaim_scope is 'seat' or 'user'"
+        assert info.protective_fields, "declare which record fields protect a seat"
+        assert all(isinstance(f, str) and f for f in info.protective_fields)
 
     def test_download_yields_unique_well_formed_records(self) -> None:
         """Records are SubscriptionRecords with ids, principal names and known or reported identifiers."""
@@ -90,6 +94,48 @@ class SpokeConformance:
                 assert stamp is None or stamp.tzinfo is not None, (
                     "timestamps must be timezone-aware"
                 )
+        protective = self._spoke().info().protective_fields
+        problems = [
+            (r.external_user_id, p)
+            for r in records
+            if (p := problem_with(r, now=utcnow(), protective_fields=protective)) is not None
+        ]
+        assert not problems, f"the core would quarantine these records: {problems[:5]}"
+
+    def test_current_user_agrees_with_the_download(self) -> None:
+        """The fresh read the core re-assesses before every reclaim reports the same seats and
+        facts as the download, and says when a user does not exist (issue 8)."""
+        spoke, ctx = self._spoke(), self._context()
+        downloaded: dict[str, dict[str, SubscriptionRecord]] = defaultdict(dict)
+        for r in spoke.download(ctx):
+            downloaded[r.external_user_id][r.identifier] = r
+        for user_id in sorted(downloaded)[:5]:
+            current = spoke.current_user(ctx, user_id)
+            assert isinstance(current, CurrentUser)
+            assert current.exists and current.external_user_id == user_id
+            fresh = {r.identifier: r for r in current.seats}
+            assert set(fresh) == set(downloaded[user_id]), f"user {user_id}: other seats"
+            for ident, seat in fresh.items():
+                listed = downloaded[user_id][ident]
+                assert seat.unknown == listed.unknown, f"user {user_id}: other unknown fields"
+                for field in spoke.info().protective_fields:
+                    assert seat.attributes.get(field) == listed.attributes.get(field), (
+                        f"user {user_id}: {field} differs from the download"
+                    )
+                assert seat.last_activity == listed.last_activity
+        missing = spoke.current_user(ctx, "saas-license-conformance-no-such-user")
+        assert not missing.exists and not missing.seats
+
+    def test_current_user_confirms_a_reclaim(self) -> None:
+        """After a reclaim the current-user read no longer shows the seat (how the core confirms)."""
+        ctx = self._context()
+        sub = self.reclaimable_subscription(ctx)
+        spoke = self._spoke()
+        before = spoke.current_user(ctx, sub.external_user_id)
+        assert sub.identifier in {r.identifier for r in before.seats}
+        assert spoke.reclaim(ctx, sub).status.ok
+        after = spoke.current_user(ctx, sub.external_user_id)
+        assert sub.identifier not in {r.identifier for r in after.seats}
 
     def test_activity_yields_activity_records(self) -> None:
         """Activity records carry aware timestamps (or None for never active)."""
