@@ -6,7 +6,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -185,7 +184,8 @@ class SandboxProcess:
         tb: TracebackType | None,
     ) -> None:
         if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)  # serve stops cleanly on Ctrl-C
+            # SIGTERM, not Ctrl-C: a shell's background job (and its children) ignores SIGINT
+            self._proc.terminate()
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
