@@ -32,14 +32,6 @@ CLI = [sys.executable, "-c", "from saas_license.cli import main; main()"]
 _LOG = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^ ?]+)[^"]*" (?P<status>\d{3})')
 
 
-@pytest.fixture
-def seed() -> int:
-    """The seed of this test's faults, printed so that a failure can be replayed."""
-    value = int(os.environ.get("SAAS_LICENSE_FAULT_SEED") or random.SystemRandom().randrange(10**6))
-    print(f"fault seed: {value} (replay with SAAS_LICENSE_FAULT_SEED={value})")
-    return value
-
-
 class Sandbox:
     """``saas-license sandbox serve`` in its own process, its request log in a file."""
 
