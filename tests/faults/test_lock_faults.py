@@ -33,14 +33,13 @@ from saas_license._time import utcnow
 from saas_license.spoke import SubscriptionRecord
 
 from ._locks import cli, popen_cli, publish, served_sandbox, vendor_seats, workspace_seats
+from .conftest import fault_seed
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pids are POSIX")
 
 
 def _seed() -> int:
-    seed = int(os.environ.get("SAAS_LICENSE_FAULT_SEED") or random.randrange(1_000_000))
-    print(f"fault seed: {seed} (replay with SAAS_LICENSE_FAULT_SEED={seed})")
-    return seed
+    return fault_seed()
 
 
 # -- the lock race ------------------------------------------------------------------------------

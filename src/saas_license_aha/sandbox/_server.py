@@ -17,6 +17,9 @@ __all__ = ["SandboxServer"]
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm on, every small answer would
+    # wait ~40 ms for a delayed ACK, a latency no real vendor adds.
+    disable_nagle_algorithm = True
     server: _Server
 
     def _handle(self) -> None:
