@@ -22,7 +22,7 @@ class SoftwareModel:
 @attrs.frozen(kw_only=True)
 class UnrecognizedIdentifier:
     """A subscription identifier that maps to no software model, so its seats cannot be
-    reconciled or reclaimed until someone maps it (``Workspace.map_identifier``)."""
+    reconciled or reclaimed until someone maps it (``ws.subscriptions.map_identifier``)."""
 
     identifier: str
     subscriptions: int

@@ -40,7 +40,7 @@ class RunningSandbox(Protocol):
 
     @property
     def credentials(self) -> Mapping[str, str]:
-        """Keyword arguments for ``Workspace.add_alias`` that let the spoke in (e.g. ``api_key``)."""
+        """Keyword arguments for ``ws.profiles.add_alias`` that let the spoke in (e.g. ``api_key``)."""
         ...
 
     def banner(self) -> list[str]:

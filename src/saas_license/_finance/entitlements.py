@@ -43,7 +43,7 @@ __all__ = [
 
 CENT = Decimal("0.01")
 
-#: Columns of the entitlements table (``Workspace.entitlements_table``, ``entitlements list``).
+#: Columns of the entitlements table (``ws.finance.entitlements_table``, ``entitlements list``).
 ENTITLEMENT_COLUMNS = (
     "id",
     "name",

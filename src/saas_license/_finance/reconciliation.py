@@ -1,6 +1,6 @@
 """Reconciliation: rights bought (entitlements) against rights used (seats), per model and profile.
 
-Pure maths over records; :meth:`saas_license.Workspace.reconcile` feeds it from the store.
+Pure maths over records; :meth:`ws.finance.reconcile <saas_license._workspace.finance.Finance.reconcile>` feeds it from the store.
 
 Per software model, every profile with seats (or with rights bought for it alone) is one
 *unit*. A unit owns the rights scoped to its profile, plus rights lent from the model's

@@ -56,7 +56,7 @@ class Plans:
         return plan
 
     def apply(self, plan_id: str, *, cap: int | None = None, actor: str = "user") -> ApplyReport:
-        """Execute the stored plan ``plan_id`` (from :meth:`plan`): notices, then reclaims through
+        """Execute the stored plan ``plan_id`` (from :meth:`create`): notices, then reclaims through
         the profile's spoke, each re-checked first; at most ``cap`` seats."""
         found = self._ws.store.get_plan(plan_id)
         if found is None:

@@ -146,7 +146,7 @@ class Rules:
 
         Reclamation rules update the rule of their model; exclusion rules are added (with
         ``replace``, existing exclusion rules are removed first). A rule for an unknown model,
-        or one with a big effect (see :meth:`set_reclamation_rule`), refuses the whole import.
+        or one with a big effect (see :meth:`set_reclamation`), refuses the whole import.
         """
         rules = load_rule_set(source if isinstance(source, dict) else Path(source))
         models = {m.name for m in self._ws.store.list_software_models()}

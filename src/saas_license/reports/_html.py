@@ -71,7 +71,7 @@ def render_html(
 ) -> str:
     """Render a reconciliation as one HTML page: summary, four charts, and the result tables.
 
-    With ``audit`` (``Workspace.verify_audit()``) a card says whether the audit log verifies.
+    With ``audit`` (``ws.audit.verify()``) a card says whether the audit log verifies.
     """
     tz = result.timezone
     totals = result.totals()
