@@ -296,3 +296,16 @@ def test_apply_waits_for_no_one_and_overlaps_nothing(harness: Harness) -> None:
     assert not harness.spoke.reclaims
     ws.store.release_run_lock("aha", "daily-run")
     assert ws.plans.apply(plan.id or "").reclaimed == 8
+
+
+def test_apply_reports_progress_after_each_vendor_call(harness: Harness) -> None:
+    """The progress callback the CLI's bar reads: one call per user reclaimed, counting seats."""
+    ws = harness.ws
+    ws.jobs.run("aha")
+    plan = ws.plans.create("aha")
+    seen: list[tuple[str, int]] = []
+    report = ws.plans.apply(plan.id or "", progress=lambda step, n: seen.append((step, n)))
+    assert len(seen) == 6  # six users, one vendor call each (two of them hold two seats)
+    assert {step for step, _ in seen} == {"reclaim"}
+    assert [n for _, n in seen] == sorted(n for _, n in seen)
+    assert seen[-1] == ("reclaim", len(report.outcomes))

@@ -732,11 +732,13 @@ def apply_plan(
     cap: int | None = None,
     actor: str = "user",
     clock: Callable[[], dt.datetime] = utcnow,
+    progress: Callable[[str, int], None] | None = None,
 ) -> ApplyReport:
     """Execute exactly the stored plan ``plan_id`` for ``ctx.profile``: its notices, then its
     reclaims (one vendor call per user), at most ``cap`` seats. Returns what happened per item.
 
     Holds the profile's run lock: an apply never overlaps a daily run or another apply.
+    ``progress("reclaim", seats_done)`` is called after each vendor call.
     """
     policy = policy or EvaluationPolicy()
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
@@ -760,7 +762,15 @@ def apply_plan(
         )
     with run_lock(store, profile.name, now=started, ttl=policy.run_lock_ttl):
         return _apply_locked(
-            store, spoke, ctx, plan, workflow=workflow, policy=policy, cap=cap, actor=actor
+            store,
+            spoke,
+            ctx,
+            plan,
+            workflow=workflow,
+            policy=policy,
+            cap=cap,
+            actor=actor,
+            progress=progress,
         )
 
 
@@ -774,6 +784,7 @@ def _apply_locked(
     policy: EvaluationPolicy,
     cap: int | None,
     actor: str,
+    progress: Callable[[str, int], None] | None = None,
 ) -> ApplyReport:
     profile, clock = ctx.profile, workflow.clock
     plan_id = plan.id or ""
@@ -802,6 +813,8 @@ def _apply_locked(
             groups[reclaim_key(applier.scope, item.subscription)].append(item)
         for key, items in groups.items():
             applier.reclaim_group(key, items)
+            if progress is not None:
+                progress("reclaim", len(applier.outcomes))
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         raise

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._errors import ConfigError
-from .._pipeline import build_plan
+from .._pipeline import ProgressCallback, build_plan
 from .._reclaim.apply import (
     ApplyReport,
     ReconcileReport,
@@ -55,9 +55,17 @@ class Plans:
             self._ws.store.save_plan(plan)
         return plan
 
-    def apply(self, plan_id: str, *, cap: int | None = None, actor: str = "user") -> ApplyReport:
+    def apply(
+        self,
+        plan_id: str,
+        *,
+        cap: int | None = None,
+        actor: str = "user",
+        progress: ProgressCallback | None = None,
+    ) -> ApplyReport:
         """Execute the stored plan ``plan_id`` (from :meth:`create`): notices, then reclaims through
-        the profile's spoke, each re-checked first; at most ``cap`` seats."""
+        the profile's spoke, each re-checked first; at most ``cap`` seats. ``progress(step,
+        count)`` follows the reclaims, as in a daily run."""
         found = self._ws.store.get_plan(plan_id)
         if found is None:
             raise ConfigError(
@@ -76,6 +84,7 @@ class Plans:
             cap=cap,
             actor=actor,
             clock=self._ws.clock,
+            progress=progress,
         )
 
     def undo(self, candidate_id: int, *, actor: str = "user") -> UndoResult:

@@ -759,7 +759,8 @@ def reclaim_cmd(
             f"and notify the users of {len(plan.notices)} seats?",
             abort=True,
         )
-    report = ws.plans.apply(apply_id, cap=cap, actor=_actor())
+    with StepProgress(as_json=as_json) as progress:
+        report = ws.plans.apply(apply_id, cap=cap, actor=_actor(), progress=progress)
     if as_json:
         echo_json(report)
     else:
