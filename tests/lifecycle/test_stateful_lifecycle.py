@@ -31,7 +31,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from saas_license import CandidateState, HttpOptions, ProfileStateError, Subscription
 from saas_license._candidates.states import CandidateEvent, InvalidTransitionError
 from saas_license._time import parse_instant
-from saas_license.spoke import ServerError, SpokeContext
+from saas_license.spoke import ReclaimStatus, ServerError, SpokeContext
 from saas_license_aha.sandbox import INTEGRATION_USER_ID
 
 from .conftest import Harness
@@ -313,15 +313,20 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert action is not None
         allowed = action.status == "success" and cand.undo_until is not None
         allowed = allowed and self.h.clock() <= cand.undo_until  # type: ignore[operator]
+        enabled_by_hand = self.h.sandbox.user(cand.external_user_id)["enabled"] is True
         try:
             result = self.h.ws.plans.undo(cand.id or 0)
         except ProfileStateError:
             assert not allowed
             return
         assert allowed
-        if self.vendor_rejects_writes:  # the vendor failed: nothing is marked undone
+        if self.vendor_rejects_writes and not enabled_by_hand:
+            # the vendor failed: nothing is marked undone
             assert not result.status.ok
             assert self.h.ws.candidates.get(cand.id or 0).undone_at is None
+        elif self.vendor_rejects_writes:
+            # someone re-enabled the user at the vendor: the undo reads that, writes nothing
+            assert result.status is ReclaimStatus.ALREADY_DONE, result
         else:
             assert result.status.ok, result
             assert self.h.sandbox.user(cand.external_user_id)["enabled"] is True

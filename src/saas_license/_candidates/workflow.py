@@ -25,14 +25,11 @@ from .._rules import ReclamationRule
 from .._store import Store
 from .._subscriptions import Subscription
 from .._time import format_instant, utcnow
+from .notices import deadline_text, notice_text
 from .records import CandidateState, Justification, RemovalCandidate, UserResponse
 from .states import CandidateEvent, InvalidTransitionError, Route, initial_state, transition
 
 __all__ = ["CandidateWorkflow"]
-
-
-def _day(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 class CandidateWorkflow:
@@ -433,7 +430,7 @@ class CandidateWorkflow:
                     CandidateEvent.TIMEOUT,
                     actor="system",
                     expect={CandidateState.AWAITING_USER},
-                    reason=f"no answer by {_day(candidate.respond_by)}: reclaim",
+                    reason=f"no answer by {deadline_text(candidate.respond_by)}: reclaim",
                 )
                 timeouts += 1
                 continue
@@ -480,41 +477,9 @@ class CandidateWorkflow:
         candidates: Sequence[RemovalCandidate],
         now: dt.datetime,
     ) -> Notification:
-        seats = ", ".join(
-            f"{c.software_model or c.identifier} ({c.identifier})" for c in candidates
-        )
         ids = tuple(c.id for c in candidates if c.id is not None)
-        user = candidates[0].user_principal_name
-        idle = max(c.inactive_days for c in candidates)
         respond_by = min((c.respond_by for c in candidates if c.respond_by), default=None)
-        refs = " ".join(str(i) for i in ids)
-        if kind is NotificationKind.RECLAIM_NOTICE or kind is NotificationKind.REMINDER:
-            deadline = _day(respond_by) if respond_by else "soon"
-            subject = ("Reminder: " if kind is NotificationKind.REMINDER else "") + (
-                f"Your {seats} seat will be reclaimed on {deadline}"
-            )
-            body = (
-                f"Hello {user},\n\nyou have not used {seats} for {idle} days, so the seat will be "
-                f"reclaimed after {deadline} unless you ask to keep it.\n\n"
-                "To keep it, or to say you no longer need it, reply to your software asset "
-                f"managers before {deadline}, quoting reference {refs}; they record your answer.\n"
-            )
-        elif kind is NotificationKind.APPROVAL_REQUEST:
-            subject = f"{user} asks to keep {seats}"
-            body = (
-                f"{user} has not used {seats} for {idle} days but asked to keep it.\n\n"
-                "Tell your software asset managers whether to reclaim the seat anyway or let "
-                f"{user} keep it, quoting reference {refs}; they record your decision.\n"
-            )
-        elif kind is NotificationKind.RECLAIMED:
-            subject = f"Your {seats} seat was reclaimed"
-            body = (
-                f"Hello {user},\n\nyour {seats} seat was reclaimed after {idle} days without use. "
-                "Ask your software managers if you need it back.\n"
-            )
-        else:
-            subject = f"Your {seats} seat was restored"
-            body = f"Hello {user},\n\nyour {seats} seat was given back to you.\n"
+        subject, body = notice_text(kind, candidates)
         notification = Notification(
             kind=kind,
             recipient=recipient,
