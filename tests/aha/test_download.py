@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import attrs
 import httpx
@@ -28,21 +27,30 @@ def _client(transport: httpx.BaseTransport, options: HttpOptions = FAST) -> AhaC
 
 
 class Watch(httpx.BaseTransport):
-    """Counts requests in flight at once."""
+    """Counts requests in flight at once.
+
+    Every request after the first (which is fetched alone, to learn the page count) is held
+    until a second one is in flight too, so the overlap is certain rather than a matter of
+    timing; a client that never overlaps times out here with ``peak == 1``.
+    """
 
     def __init__(self, app: SandboxApp) -> None:
-        self.app, self.inflight, self.peak = app, 0, 0
-        self.lock = threading.Lock()
+        self.app, self.inflight, self.peak, self.seen = app, 0, 0, 0
+        self.cond = threading.Condition()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        with self.lock:
+        with self.cond:
             self.inflight += 1
             self.peak = max(self.peak, self.inflight)
+            self.seen += 1
+            first = self.seen == 1
+            self.cond.notify_all()
+            if not first:
+                self.cond.wait_for(lambda: self.peak >= 2, timeout=10)
         try:
-            time.sleep(0.005)
             return self.app(request)
         finally:
-            with self.lock:
+            with self.cond:
                 self.inflight -= 1
 
 

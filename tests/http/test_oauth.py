@@ -146,8 +146,9 @@ def test_expiry_maths(offset: int, leeway: int) -> None:
 class TokenServer:
     """A respx token endpoint + API that counts refreshes; tokens rotate on every refresh."""
 
-    def __init__(self, *, valid: str = "fresh-1") -> None:
+    def __init__(self, *, valid: str = "fresh-1", stale: threading.Barrier | None = None) -> None:
         self.valid = valid
+        self.stale = stale  # when set, every 401 waits here: the callers hold a dead token at once
         self.refreshes = 0
         self.lock = threading.Lock()
         self.router = respx.MockRouter(base_url=BASE)
@@ -161,7 +162,6 @@ class TokenServer:
         ]
         if form["refresh_token"] != ["r-ok"]:
             return httpx.Response(400, json={"error": "invalid_grant"})
-        time.sleep(0.02)
         with self.lock:
             self.refreshes += 1
             self.valid = f"fresh-{self.refreshes + 1}"
@@ -171,6 +171,8 @@ class TokenServer:
 
     def api(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("authorization") != f"Bearer {self.valid}":
+            if self.stale is not None:
+                self.stale.wait(timeout=10)
             return httpx.Response(401, content=b"", headers={"Content-Type": "text/html"})
         return httpx.Response(200, json={"ok": True})
 
@@ -203,7 +205,7 @@ def test_a_token_about_to_expire_is_refreshed_before_use() -> None:
 
 
 def test_concurrent_requests_share_one_refresh() -> None:
-    server = TokenServer()
+    server = TokenServer(stale=threading.Barrier(8))  # all 8 get their 401 before any refresh
     store = MemoryTokenStore(OAuth2Token(access_token="stale", refresh_token="r-ok"))
     auth = OAuth2Auth(APP, store)
     results: list[int] = []

@@ -138,7 +138,7 @@ def test_threads_share_one_budget_in_real_time() -> None:
     def work() -> None:
         for _ in range(6):
             lease = governor.acquire()
-            time.sleep(0.002)
+            time.sleep(0.002)  # the request's duration on the real clock: what this test is about
             governor.release(lease)
             with lock:
                 leases.append(lease)

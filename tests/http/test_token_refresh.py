@@ -113,20 +113,18 @@ def test_threads_with_their_own_store_instance_spend_one_refresh(kind: str, tmp_
 
 _CHILD = textwrap.dedent(
     """
-    import os, sys, time
-    from pathlib import Path
+    import sys
     from saas_license.http import FileTokenStore, HttpOptions, OAuth2App, OAuth2Auth
     from saas_license.http import make_client, request_json
 
-    base, token_path, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    base, token_path = sys.argv[1], sys.argv[2]
     app = OAuth2App(client_id="sandbox-client", client_secret="sandbox-secret",
                     authorize_url=base + "/oauth/authorize", token_url=base + "/oauth/token")
     auth = OAuth2Auth(app, FileTokenStore(token_path))
     with make_client(base, auth=auth, options=HttpOptions(rate_limit=False)) as client:
         request_json(client, "GET", "/api/v1/me")  # works; the token is about to be voided
-        Path(sys.argv[4]).touch()
-        while not go.exists():
-            time.sleep(0.005)
+        print("ready", flush=True)
+        sys.stdin.readline()  # the parent says go once the token is voided
         me = request_json(client, "GET", "/api/v1/me")
     print(me["user"]["id"], auth.refreshes, auth.adopted)
     """
@@ -141,38 +139,27 @@ def test_two_real_processes_refreshing_the_same_rotated_token_both_keep_working(
         app = _app(server.base_url)
         token_path = tmp_path / "token.json"
         FileTokenStore(token_path).save(_authorize(sandbox, app, HttpOptions(rate_limit=False)))
-        go = tmp_path / "go"
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        procs = []
-        for i in range(3):
-            ready = tmp_path / f"ready-{i}"
-            procs.append(
-                (
-                    ready,
-                    subprocess.Popen(  # noqa: S603 - fixed argv
-                        [
-                            sys.executable,
-                            "-c",
-                            _CHILD,
-                            server.base_url,
-                            str(token_path),
-                            str(go),
-                            str(ready),
-                        ],
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
-                        env=env,
-                    ),
-                )
+        procs = [
+            subprocess.Popen(  # noqa: S603 - fixed argv
+                [sys.executable, "-c", _CHILD, server.base_url, str(token_path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
             )
-        deadline = time.monotonic() + 30
-        while not all(r.exists() for r, _ in procs) and time.monotonic() < deadline:
-            time.sleep(0.01)
+            for _ in range(3)
+        ]
+        for proc in procs:  # each child says "ready" once its first request has worked
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         sandbox.oauth.expire_all()  # all three now hold a dead access token
-        go.touch()
+        for proc in procs:  # release all three together
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
         outputs = []
-        for _, proc in procs:
+        for proc in procs:
             out, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err
             outputs.append(out.split())
@@ -217,16 +204,19 @@ def test_memory_stores_need_no_lock_and_the_file_lock_excludes_other_holders(
     assert not isinstance(MemoryTokenStore(), LockingTokenStore)
     lock = tmp_path / "sub" / "x.lock"
     order: list[str] = []
+    trying = threading.Event()
     with file_lock(lock):
-        t = threading.Thread(target=lambda: _take(lock, order))
+        t = threading.Thread(target=lambda: _take(lock, order, trying))
         t.start()
-        time.sleep(0.05)
+        assert trying.wait(10)  # the second holder is at the lock, which is still held here
+        assert order == []
         order.append("first released")
     t.join(timeout=10)
     assert order == ["first released", "second acquired"]
     assert oct(lock.parent.stat().st_mode & 0o777) == "0o700"
 
 
-def _take(lock: Path, order: list[str]) -> None:
+def _take(lock: Path, order: list[str], trying: threading.Event) -> None:
+    trying.set()
     with file_lock(lock):
         order.append("second acquired")

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import socket
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -162,12 +161,12 @@ def test_a_lock_of_a_dead_process_is_taken_over(harness: Harness) -> None:
 def test_two_runs_of_one_profile_never_overlap(harness: Harness) -> None:
     """Two threads start a run of the same profile; the vendor is slow; one run says so and stops."""
     sandbox = harness.sandbox
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def slow(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/v1/users":
             started.set()
-            time.sleep(0.3)
+            release.wait(10)  # held until the second run has had its answer
         return sandbox(request)
 
     harness.ws.http = HttpOptions(transport=httpx.MockTransport(slow), rate_limit=False)
@@ -183,6 +182,7 @@ def test_two_runs_of_one_profile_never_overlap(harness: Harness) -> None:
     first.start()
     assert started.wait(5)
     run()  # the second run, while the first is downloading
+    release.set()
     first.join(10)
     assert len(outcomes) == 2
     assert isinstance(outcomes[0], RunInProgressError) and "already running" in str(outcomes[0])
