@@ -99,6 +99,15 @@ def small_account(now: dt.datetime = START) -> list[dict[str, Any]]:
     ]
 
 
+#: What a first run over ``small_account()`` finds under the default rules, worked out from the
+#: users above: 11 paid seats (svc 1, ana 1, ben 2, cy 1, dee 1, eli 1, fay 2, gus 1, hal 1) and
+#: 8 candidates, the idle seats of ana, ben (2), cy, dee, eli and fay (2); gus is an
+#: administrator and hal and svc are active. 6 of the candidates are Roadmaps seats.
+SMALL_ACCOUNT_SEATS = 11
+SMALL_ACCOUNT_CANDIDATES = 8
+SMALL_ACCOUNT_ROADMAPS_CANDIDATES = 6
+
+
 class RecordingAha:
     """The Aha! spoke's hooks, with every reclaim/restore call recorded and checked first."""
 

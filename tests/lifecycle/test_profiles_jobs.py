@@ -24,7 +24,7 @@ from saas_license import (
 from saas_license._jobs import RunLock
 from saas_license.spoke import SubscriptionRecord
 
-from .conftest import Harness
+from .conftest import SMALL_ACCOUNT_CANDIDATES, SMALL_ACCOUNT_SEATS, Harness
 
 
 def test_publish_schedules_daily_jobs_and_runs_move_them(harness: Harness) -> None:
@@ -104,7 +104,9 @@ def test_deleting_a_profile(harness: Harness) -> None:
     rules = ws.rules.reclamation()
     pending = ws.plans.create("aha")
     counts = ws.profiles.delete("aha")
-    assert counts["candidates_skipped"] == len(open_) and counts["subscriptions"] > 0
+    assert len(open_) == SMALL_ACCOUNT_CANDIDATES - 1  # the apply reclaimed one
+    assert counts["subscriptions"] == SMALL_ACCOUNT_SEATS - 1  # the seats still held
+    assert counts["candidates_skipped"] == len(open_)
     assert ws.subscriptions.query("aha", active_only=False) == []
     assert ws.jobs.query("aha") == [] and ws.jobs.schedules("aha") == []
     assert ws.rules.reclamation() == rules  # rules are kept
