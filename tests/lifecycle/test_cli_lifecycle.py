@@ -18,7 +18,7 @@ from saas_license._time import utcnow
 from saas_license.cli import main
 from saas_license_aha.sandbox import SandboxApp, SandboxServer
 
-from .conftest import small_account
+from .conftest import SMALL_ACCOUNT_ROADMAPS_CANDIDATES, small_account
 
 KEY = "cli-lifecycle-key-42"
 
@@ -156,12 +156,14 @@ def test_candidate_actions_and_outbox(
     code, out, _ = _cli(capsys, ws, "reclaim", "aha", "--json")
     plan = json.loads(out)
     notices = [i for i in plan["items"] if i["kind"] == "notify"]
-    assert notices
+    assert len(notices) == SMALL_ACCOUNT_ROADMAPS_CANDIDATES  # one per idle Roadmaps seat
     code, out, _ = _cli(capsys, ws, "reclaim", "aha", "--apply", plan["id"], "--yes")
     assert code == 0 and "notified" in out
     code, out, _ = _cli(capsys, ws, "outbox", "--json")
     pending = json.loads(out)["notifications"]
-    assert pending and {n["status"] for n in pending} == {"pending"}
+    assert len(pending) == SMALL_ACCOUNT_ROADMAPS_CANDIDATES and {n["status"] for n in pending} == {
+        "pending"
+    }
     cid = pending[0]["candidate_ids"][0]
     code, out, _ = _cli(capsys, ws, "candidates", "keep", str(cid), "--by", "ana@acme.test")
     assert code == 0 and "awaiting_approval" in out

@@ -100,7 +100,7 @@ def test_deleting_a_profile(harness: Harness) -> None:
     ws.plans.apply(plan.id or "", cap=1)
     closed = [c for c in ws.candidates.query("aha") if c.state.is_closed]
     open_ = [c for c in ws.candidates.query("aha") if c.is_open]
-    assert closed and open_
+    assert len(closed) == 1  # the cap let one reclaim through
     rules = ws.rules.reclamation()
     pending = ws.plans.create("aha")
     counts = ws.profiles.delete("aha")
