@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from ._paths import default_workspace_path
     from ._pipeline import RunReport
     from ._profiles import Processes, ProfileStatus
-    from ._reclaim.apply import ApplyReport, ReconcileReport, UndoResult
+    from ._reclaim.apply import ApplyReport
+    from ._reclaim.confirm import ReconcileReport
     from ._reclaim.records import PlanItem, ReclaimPlan
+    from ._reclaim.undo import UndoResult
     from ._rule_impact import BigChangeError
     from ._rules import ExclusionRule, ReclamationRule
     from ._secrets import Secret
@@ -87,7 +89,7 @@ _HOMES = {
     "QuarantinedRecord": "._boundary",
     "ReclaimPlan": "._reclaim.records",
     "ReclamationRule": "._rules",
-    "ReconcileReport": "._reclaim.apply",
+    "ReconcileReport": "._reclaim.confirm",
     "Reconciliation": "._finance.reconciliation",
     "RemovalCandidate": "._candidates.records",
     "RunInProgressError": "._errors",
@@ -101,7 +103,7 @@ _HOMES = {
     "StoreError": "._errors",
     "Subscription": ".spoke",
     "Table": "._tables",
-    "UndoResult": "._reclaim.apply",
+    "UndoResult": "._reclaim.undo",
     "UnitPrice": "._finance.pricing",
     "UnrecognizedIdentifier": "._models",
     "ValidationReport": ".spoke",

@@ -27,7 +27,7 @@ from ._jobs import JobResult, JobStatus
 from ._models import SoftwareModel
 from ._notify import NotifierRegistry
 from ._plugins import Spoke
-from ._reclaim.apply import ReconcileReport, recover_locked
+from ._reclaim.confirm import ReconcileReport, recover_locked
 from ._reclaim.planning import build_plan
 from ._reclaim.records import ReclaimPlan
 from ._rules import ReclamationRule

@@ -42,7 +42,7 @@ def recheck(
     protective_fields: Sequence[str] = ("administrator",),
 ) -> Assessment:
     """Assess one seat again with the rules as they are *now* (the last check before a reclaim);
-    ``sub`` is the vendor's fresh record of the seat (see :mod:`saas_license._reclaim.apply`)."""
+    ``sub`` is the vendor's fresh record of the seat (see :mod:`saas_license._reclaim.recheck`)."""
     rules = {r.software_model: r for r in store.list_reclamation_rules() if r.active}
     return assess(
         sub,

@@ -28,15 +28,19 @@ def _plain(value: Any) -> dict[str, Any] | None:
 
 @attrs.define(kw_only=True)
 class Change:
-    """What the block changed: the entity's id and its state after (filled in by the block)."""
+    """What the block changed: the entity's id and its state after (filled in by the block),
+    and the audit entry's detail (when only the block knows it)."""
 
     entity_id: str | None = None
     after: Any = None
+    detail: str = ""
 
-    def done(self, entity_id: object, *, after: Any = None) -> None:
+    def done(self, entity_id: object, *, after: Any = None, detail: str | None = None) -> None:
         """Record which entity the block changed and what it looks like now."""
         self.entity_id = None if entity_id is None else str(entity_id)
         self.after = after
+        if detail is not None:
+            self.detail = detail
 
 
 @contextlib.contextmanager
@@ -52,7 +56,7 @@ def changing(
     detail: str = "",
 ) -> Iterator[Change]:
     """Run the block and append its audit entry in the same store transaction."""
-    change = Change(entity_id=None if entity_id is None else str(entity_id))
+    change = Change(entity_id=None if entity_id is None else str(entity_id), detail=detail)
     with ws.store.transaction():
         yield change
         ws.store.append_audit(
@@ -65,6 +69,6 @@ def changing(
                 profile=profile,
                 before=_plain(before),
                 after=_plain(change.after),
-                detail=detail,
+                detail=change.detail,
             )
         )

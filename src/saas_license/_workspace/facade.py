@@ -205,6 +205,8 @@ class Workspace:
         actor: str = "user",
         detail: str = "",
     ) -> None:
+        """Append one audit entry on its own; a change paired with its entry uses
+        :func:`._change.changing` (both in one transaction)."""
         self.store.append_audit(
             AuditEntry(
                 at=self.clock(),

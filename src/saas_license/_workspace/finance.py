@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._convert import converter
 from .._errors import ConfigError
 from .._finance import from_store as _finance
 from .._finance.csv_import import read_entitlements_csv
@@ -20,6 +19,7 @@ from .._finance.reconciliation import Reconciliation
 from .._finance.savings import SavingsSummary, summarize_savings
 from .._store._finance import SavedReconciliation
 from .._tables import Table
+from ._change import changing
 
 if TYPE_CHECKING:
     from .facade import Workspace
@@ -59,9 +59,9 @@ class Finance:
             name=name,
         )
         _finance.check_entitlement(self._ws.store, ent)
-        with self._ws.store.transaction():
+        with changing(self._ws, "entitlement.created", "entitlement") as change:
             saved = _finance.finance_store(self._ws.store).add_entitlements([ent])[0]
-            self._audit_entitlement("entitlement.created", None, saved)
+            change.done(saved.id, after=saved)
         return saved
 
     def entitlements(self, software_model: str | None = None) -> list[Entitlement]:
@@ -85,9 +85,9 @@ class Finance:
             raise ConfigError(f"cannot change {', '.join(sorted(unknown))}", field="entitlement")
         after = attrs.evolve(before, **changes)
         _finance.check_entitlement(self._ws.store, after)
-        with self._ws.store.transaction():
+        with changing(self._ws, "entitlement.updated", "entitlement", before=before) as change:
             _finance.finance_store(self._ws.store).update_entitlement(after)
-            self._audit_entitlement("entitlement.updated", before, after)
+            change.done(after.id, after=after)
         return after
 
     def retire_entitlement(
@@ -97,9 +97,9 @@ class Finance:
         day = on if on is not None else local_date(self._ws.clock(), self._ws.policy.timezone)
         before = self.entitlement(entitlement_id)
         after = attrs.evolve(before, retired_on=day)
-        with self._ws.store.transaction():
+        with changing(self._ws, "entitlement.retired", "entitlement", before=before) as change:
             _finance.finance_store(self._ws.store).update_entitlement(after)
-            self._audit_entitlement("entitlement.retired", before, after)
+            change.done(after.id, after=after)
         return after
 
     def import_entitlements(
@@ -121,8 +121,11 @@ class Finance:
         rows = read_entitlements_csv(Path(path), check=checker, progress=progress)
         with self._ws.store.transaction():
             saved = _finance.finance_store(self._ws.store).add_entitlements(rows)
-            for ent in saved:
-                self._audit_entitlement("entitlement.imported", None, ent, detail=str(path))
+            for ent in saved:  # one audit entry per entitlement, all in the import's transaction
+                with changing(
+                    self._ws, "entitlement.imported", "entitlement", detail=str(path)
+                ) as change:
+                    change.done(ent.id, after=ent)
         return saved
 
     def entitlements_table(self) -> Table:
@@ -178,21 +181,4 @@ class Finance:
             self._ws.prices,
             now=self._ws.clock(),
             since=since,
-        )
-
-    def _audit_entitlement(
-        self,
-        action: str,
-        before: Entitlement | None,
-        after: Entitlement,
-        *,
-        detail: str = "",
-    ) -> None:
-        self._ws._audit(
-            action,
-            "entitlement",
-            str(after.id),
-            None if before is None else converter.unstructure(before),
-            converter.unstructure(after),
-            detail=detail,
         )

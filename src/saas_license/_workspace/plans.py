@@ -9,15 +9,10 @@ import attrs
 
 from .._errors import ConfigError
 from .._pipeline import ProgressCallback, build_plan
-from .._reclaim.apply import (
-    ApplyReport,
-    ReconcileReport,
-    UndoResult,
-    apply_plan,
-    reconcile_reclaims,
-    undo_reclaim,
-)
+from .._reclaim.apply import ApplyReport, apply_plan
+from .._reclaim.confirm import ReconcileReport, reconcile_reclaims
 from .._reclaim.records import ReclaimAction, ReclaimPlan
+from .._reclaim.undo import UndoResult, undo_reclaim
 
 if TYPE_CHECKING:
     from .facade import Workspace

@@ -32,6 +32,7 @@ from ..http import (
     SecretTokenStore,
     TokenStore,
 )
+from ._change import changing
 
 if TYPE_CHECKING:
     from .facade import Workspace
@@ -163,27 +164,26 @@ class Profiles:
         new = attrs.evolve(prof, **changes)
         if new == prof:
             return prof
-        with self._ws.store.transaction():
+        before = converter.unstructure(prof)
+        after = converter.unstructure(new)
+        with changing(
+            self._ws,
+            "profile.updated",
+            "profile",
+            before={k: before[k] for k in after if before[k] != after[k]},
+            profile=name,
+            actor=actor,
+            detail=(
+                "activity switched off: back to draft; validate and publish again"
+                if new.status is not prof.status
+                else ""
+            ),
+        ) as change:
             self._ws.store.save_profile(new)
             schedule_profile(
                 self._ws.store, new, now=self._ws.clock(), interval=self._ws.policy.job_interval
             )
-            before = converter.unstructure(prof)
-            after = converter.unstructure(new)
-            self._ws._audit(
-                "profile.updated",
-                "profile",
-                name,
-                {k: before[k] for k in after if before[k] != after[k]},
-                {k: after[k] for k in after if before[k] != after[k]},
-                profile=name,
-                actor=actor,
-                detail=(
-                    "activity switched off: back to draft; validate and publish again"
-                    if new.status is not prof.status
-                    else ""
-                ),
-            )
+            change.done(name, after={k: after[k] for k in after if before[k] != after[k]})
         return new
 
     def delete(self, name: str, *, actor: str = "user") -> dict[str, int]:
@@ -194,7 +194,14 @@ class Profiles:
         # a profile that is running is busy: deleting it under the run would let it write on
         with (
             run_lock(self._ws.store, name, now=self._ws.clock(), ttl=self._ws.policy.run_lock_ttl),
-            self._ws.store.transaction(),
+            changing(
+                self._ws,
+                "profile.deleted",
+                "profile",
+                before={"status": prof.status.value},
+                profile=name,
+                actor=actor,
+            ) as change,
         ):
             open_candidates = self._ws.store.list_candidates(name, states=OPEN_STATES)
             for candidate in open_candidates:
@@ -210,16 +217,7 @@ class Profiles:
                 "jobs": len(self._ws.store.list_jobs(name, limit=1_000_000)),
             }
             self._ws.store.delete_profile(name)
-            self._ws._audit(
-                "profile.deleted",
-                "profile",
-                name,
-                {"status": prof.status.value},
-                None,
-                profile=name,
-                actor=actor,
-                detail=", ".join(f"{k}={v}" for k, v in counts.items()),
-            )
+            change.done(name, detail=", ".join(f"{k}={v}" for k, v in counts.items()))
         return counts
 
     def validate(self, name: str) -> ValidationReport:
@@ -258,18 +256,19 @@ class Profiles:
                 hint=f"validate it first (CLI `validate {name}`, Python `ws.profiles.validate({name!r})`)",
             )
         new = attrs.evolve(prof, status=ProfileStatus.PUBLISHED, published_at=self._ws.clock())
-        with self._ws.store.transaction():
+        with changing(
+            self._ws,
+            "profile.published",
+            "profile",
+            before={"status": prof.status.value},
+            profile=name,
+        ) as change:
             self._ws.store.save_profile(new)
             jobs = schedule_profile(
                 self._ws.store, new, now=self._ws.clock(), interval=self._ws.policy.job_interval
             )
-            self._ws._audit(
-                "profile.published",
-                "profile",
-                name,
-                {"status": prof.status.value},
-                {"status": new.status.value, "scheduled": [j.process for j in jobs]},
-                profile=name,
+            change.done(
+                name, after={"status": new.status.value, "scheduled": [j.process for j in jobs]}
             )
         return new
 

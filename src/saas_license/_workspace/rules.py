@@ -116,18 +116,17 @@ class Rules:
             )
             if impact.big:
                 raise BigChangeError(impact)
-        with self._ws.store.transaction():
+        with changing(
+            self._ws,
+            "reclamation_rule.updated" if before else "reclamation_rule.created",
+            "reclamation_rule",
+            before=before,
+            actor=actor,
+        ) as change:
             saved = self._ws.store.save_reclamation_rule(
                 attrs.evolve(after, id=before.id if before else None)
             )
-            self._ws._audit(
-                "reclamation_rule.updated" if before else "reclamation_rule.created",
-                "reclamation_rule",
-                str(saved.id),
-                converter.unstructure(before) if before else None,
-                converter.unstructure(saved),
-                actor=actor,
-            )
+            change.done(saved.id, after=saved)
         return saved
 
     def export(self) -> RuleSet:

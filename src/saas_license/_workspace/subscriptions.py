@@ -9,6 +9,7 @@ from .._errors import ConfigError
 from .._models import SoftwareModel, UnrecognizedIdentifier
 from .._rules import ReclamationRule
 from .._subscriptions import Subscription
+from ._change import changing
 
 if TYPE_CHECKING:
     from .facade import Workspace
@@ -45,19 +46,12 @@ class Subscriptions:
         model = SoftwareModel(
             name=name, publisher=publisher, paid=paid, created_at=self._ws.clock()
         )
-        with self._ws.store.transaction():
+        with changing(self._ws, "software_model.created", "software_model", actor=actor) as change:
             if not self._ws.store.ensure_software_model(model):
                 raise ConfigError(f"a software model named {name!r} exists", field="software_model")
             if paid and self._ws.store.get_reclamation_rule(name) is None:
                 self._ws.store.save_reclamation_rule(ReclamationRule(software_model=name))
-            self._ws._audit(
-                "software_model.created",
-                "software_model",
-                name,
-                None,
-                {"publisher": publisher, "paid": paid},
-                actor=actor,
-            )
+            change.done(name, after={"publisher": publisher, "paid": paid})
         return model
 
     def unrecognized(self) -> list[UnrecognizedIdentifier]:
@@ -73,14 +67,15 @@ class Subscriptions:
         """Map an identifier to a model; every subscription carrying it is re-pointed. Returns
         how many were."""
         before = self._ws.store.identifier_map().get(identifier)
-        with self._ws.store.transaction():
+        with changing(
+            self._ws,
+            "identifier.mapped",
+            "identifier",
+            before={"software_model": before},
+            actor=actor,
+        ) as change:
             count = self._ws.store.map_identifier(identifier, software_model)
-            self._ws._audit(
-                "identifier.mapped",
-                "identifier",
-                identifier,
-                {"software_model": before},
-                {"software_model": software_model, "subscriptions": count},
-                actor=actor,
+            change.done(
+                identifier, after={"software_model": software_model, "subscriptions": count}
             )
         return count
