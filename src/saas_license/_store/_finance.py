@@ -1,30 +1,21 @@
-"""Storage of the finance area: entitlements and saved reconciliation results (namespace "finance").
+"""The finance role of a store: entitlements and saved reconciliation results.
 
-A mixin for :class:`~saas_license._store.SqliteStore`; :class:`FinanceStore` is the protocol the
-workspace checks for, so another store can offer the same methods.
+:class:`FinanceStore` is the role protocol the workspace checks for (optional, unlike the roles in
+``_protocol.py``); the SQLite store implements it as its part ``_sqlite/finance.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import sqlite3
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from .._convert import converter
-from .._errors import ConfigError
 from .._finance.entitlements import Entitlement
-from .._time import format_instant, parse_instant
 
-__all__ = ["FinanceStore", "FinanceStoreMixin", "SavedReconciliation"]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+__all__ = ["FinanceStore", "SavedReconciliation"]
 
 
 @attrs.frozen(kw_only=True)
@@ -47,84 +38,3 @@ class FinanceStore(Protocol):
     def list_entitlements(self, software_model: str | None = None) -> list[Entitlement]: ...
     def save_reconciliation(self, as_of: dt.datetime, data: dict[str, Any]) -> int: ...
     def list_reconciliations(self, *, limit: int = 20) -> list[SavedReconciliation]: ...
-
-
-class FinanceStoreMixin:
-    """Entitlement and reconciliation tables on a store that has ``_q`` and ``transaction``."""
-
-    if TYPE_CHECKING:  # provided by the store class this is mixed into
-
-        def _q(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor: ...
-        def transaction(self) -> contextlib.AbstractContextManager[None]: ...
-
-    def add_entitlements(self, entitlements: Iterable[Entitlement]) -> list[Entitlement]:
-        """Store new entitlements in one transaction (all or none); returns them with ids."""
-        out = []
-        with self.transaction():
-            for ent in entitlements:
-                data = converter.unstructure(ent)
-                data.pop("id", None)
-                cur = self._q(
-                    "INSERT INTO finance_entitlements (software_model, profile, data) VALUES (?, ?, ?)",
-                    (ent.software_model, ent.profile, _dumps(data)),
-                )
-                out.append(attrs.evolve(ent, id=cur.lastrowid))
-        return out
-
-    def add_entitlement(self, entitlement: Entitlement) -> Entitlement:
-        """Store one new entitlement; returns it with its id."""
-        return self.add_entitlements([entitlement])[0]
-
-    def update_entitlement(self, entitlement: Entitlement) -> Entitlement:
-        """Replace a stored entitlement (matched by id)."""
-        data = converter.unstructure(entitlement)
-        data.pop("id", None)
-        with self.transaction():
-            cur = self._q(
-                "UPDATE finance_entitlements SET software_model = ?, profile = ?, data = ? WHERE id = ?",
-                (entitlement.software_model, entitlement.profile, _dumps(data), entitlement.id),
-            )
-            if cur.rowcount != 1:
-                raise ConfigError(
-                    f"no entitlement with id {entitlement.id}", field="entitlement.id"
-                )
-        return entitlement
-
-    def get_entitlement(self, entitlement_id: int) -> Entitlement | None:
-        """One entitlement by id."""
-        row = self._q(
-            "SELECT id, data FROM finance_entitlements WHERE id = ?", (entitlement_id,)
-        ).fetchone()
-        return None if row is None else self._row_to_entitlement(row)
-
-    def list_entitlements(self, software_model: str | None = None) -> list[Entitlement]:
-        """All entitlements (or one model's), oldest first."""
-        sql = "SELECT id, data FROM finance_entitlements"
-        params: tuple[Any, ...] = ()
-        if software_model is not None:
-            sql, params = sql + " WHERE software_model = ?", (software_model,)
-        return [self._row_to_entitlement(r) for r in self._q(sql + " ORDER BY id", params)]
-
-    @staticmethod
-    def _row_to_entitlement(row: sqlite3.Row) -> Entitlement:
-        return converter.structure({**json.loads(row[1]), "id": row[0]}, Entitlement)
-
-    def save_reconciliation(self, as_of: dt.datetime, data: dict[str, Any]) -> int:
-        """Keep one reconciliation result (its JSON document); returns its id."""
-        with self.transaction():
-            cur = self._q(
-                "INSERT INTO finance_reconciliations (as_of, data) VALUES (?, ?)",
-                (format_instant(as_of), _dumps(data)),
-            )
-        return int(cur.lastrowid or 0)
-
-    def list_reconciliations(self, *, limit: int = 20) -> list[SavedReconciliation]:
-        """Saved reconciliation results, newest first."""
-        rows = self._q(
-            "SELECT id, as_of, data FROM finance_reconciliations ORDER BY as_of DESC, id DESC LIMIT ?",
-            (limit,),
-        )
-        return [
-            SavedReconciliation(id=r[0], as_of=parse_instant(r[1]), data=json.loads(r[2]))
-            for r in rows
-        ]

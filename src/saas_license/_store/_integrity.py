@@ -1,6 +1,8 @@
 """The hash-chained audit log on SQLite: appending, chaining old entries, and verifying.
 
-Kept apart from the rest of the store so the chain's rules live in one place (issue 8, item 7).
+Kept apart from the rest of the store so the chain's rules live in one place (issue 8, item 7):
+functions over a raw connection, used by the SQLite store's audit part (``_sqlite/audit.py``) and
+by the migration that chains entries written before the chain existed (``_schema.py``).
 """
 
 from __future__ import annotations

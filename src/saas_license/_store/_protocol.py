@@ -233,4 +233,6 @@ class Store(
 ):
     """Everything the core reads and writes: the sum of the role protocols above (finance is
     :class:`~saas_license._store._finance.FinanceStore`, optional). A second store (PostgreSQL,
-    later) implements each role; :meth:`BaseStore.transaction` must be atomic across all of them."""
+    later) implements each role; :meth:`BaseStore.transaction` must be atomic across all of them.
+    The SQLite store implements each role as one part (``_sqlite/<role>.py``, listed in
+    ``_sqlite.PARTS``); ``tests/test_store_roles.py`` checks a part against its protocol."""

@@ -1,0 +1,118 @@
+"""The audit log on SQLite (the hash chain's rules are in :mod:`.._integrity`).
+
+Implements :class:`~saas_license._store._protocol.AuditStore`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from typing import Any
+
+import attrs
+
+from ..._audit import AuditEntry, AuditVerification
+from ..._errors import StoreError
+from ..._time import format_instant, parse_instant
+from .._integrity import append_chained, verify_chain
+from .base import SqliteBaseStore, _dumps, _is_busy, _ts
+
+__all__ = ["SqliteAuditStore"]
+
+
+class SqliteAuditStore(SqliteBaseStore):
+    """The :class:`~saas_license._store._protocol.AuditStore` part of
+    :class:`~saas_license._store.SqliteStore`."""
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append one entry at the head of its hash chain (the log cannot be updated or deleted)."""
+        values = {
+            "at": _ts(entry.at),
+            "actor": entry.actor,
+            "action": entry.action,
+            "entity": entry.entity,
+            "entity_id": entry.entity_id,
+            "profile": entry.profile,
+            "before": None if entry.before is None else _dumps(entry.before),
+            "after": None if entry.after is None else _dumps(entry.after),
+            "detail": entry.detail,
+        }
+        with self.transaction():
+            try:
+                row = append_chained(self._db, values)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                    raise self._busy() from None
+                raise StoreError(f"could not append to the audit log: {exc}") from exc
+        return attrs.evolve(
+            entry,
+            id=row["id"],
+            chain=row["chain"],
+            seq=row["seq"],
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
+        )
+
+    def list_audit(
+        self,
+        *,
+        profile: str | None = None,
+        entity: str | None = None,
+        limit: int = 1000,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        last: bool = False,
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first; ``action`` matches a prefix (``candidate.``), ``last``
+        keeps the newest ``limit`` entries instead of the oldest."""
+        sql, where = "SELECT * FROM audit_log", []
+        params: list[Any] = []
+        if profile is not None:
+            where.append("profile = ?")
+            params.append(profile)
+        if entity is not None:
+            where.append("entity = ?")
+            params.append(entity)
+        if entity_id is not None:
+            where.append("entity_id = ?")
+            params.append(entity_id)
+        if action is not None:
+            where.append("substr(action, 1, ?) = ?")
+            params.extend([len(action), action])
+        if since is not None:
+            where.append("at >= ?")
+            params.append(format_instant(since))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        order = "DESC" if last else "ASC"
+        rows = list(self._q(sql + f" ORDER BY id {order} LIMIT ?", (*params, limit)))
+        if last:
+            rows.reverse()
+        return [
+            AuditEntry(
+                id=r["id"],
+                at=parse_instant(r["at"]),
+                actor=r["actor"],
+                action=r["action"],
+                entity=r["entity"],
+                entity_id=r["entity_id"],
+                profile=r["profile"],
+                before=None if r["before"] is None else json.loads(r["before"]),
+                after=None if r["after"] is None else json.loads(r["after"]),
+                detail=r["detail"],
+                chain=r["chain"],
+                seq=r["seq"],
+                prev_hash=r["prev_hash"],
+                hash=r["hash"],
+            )
+            for r in rows
+        ]
+
+    def verify_audit(self) -> AuditVerification:
+        """Check every audit chain entry by entry, the chain heads and the log's guards."""
+        try:
+            return verify_chain(self._db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"could not read the audit log: {exc}") from exc

@@ -1,0 +1,110 @@
+"""Removal candidates and their cooldowns on SQLite.
+
+Implements :class:`~saas_license._store._protocol.CandidateStore`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from ..._candidates.records import CandidateState, RemovalCandidate
+from ..._convert import converter
+from ..._errors import StoreError
+from ..._time import format_instant, parse_instant
+from .base import SqliteBaseStore, _dumps, _ts
+
+__all__ = ["SqliteCandidateStore"]
+
+
+class SqliteCandidateStore(SqliteBaseStore):
+    """The :class:`~saas_license._store._protocol.CandidateStore` part of
+    :class:`~saas_license._store.SqliteStore`."""
+
+    def add_candidate(self, candidate: RemovalCandidate) -> RemovalCandidate:
+        """Store a new candidate (its ``id`` is assigned here); one open candidate per seat."""
+        data = converter.unstructure(candidate)
+        with self.transaction():
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO candidates (subscription_id, profile, state, opened_at, closed_at, "
+                    "keep_until, data) VALUES (?, ?, ?, ?, ?, ?, '{}')",
+                    (
+                        candidate.subscription_id,
+                        candidate.profile,
+                        candidate.state.value,
+                        _ts(candidate.opened_at),
+                        _ts(candidate.closed_at),
+                        _ts(candidate.keep_until),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(
+                    f"subscription {candidate.subscription_id} already has an open removal candidate"
+                ) from None
+            data["id"] = cur.lastrowid
+            self._q("UPDATE candidates SET data = ? WHERE id = ?", (_dumps(data), cur.lastrowid))
+        return converter.structure(data, RemovalCandidate)
+
+    def update_candidate(self, candidate: RemovalCandidate) -> None:
+        """Replace a stored candidate with a new version of itself."""
+        with self.transaction():
+            cur = self._q(
+                "UPDATE candidates SET state = ?, closed_at = ?, keep_until = ?, data = ? "
+                "WHERE id = ?",
+                (
+                    candidate.state.value,
+                    _ts(candidate.closed_at),
+                    _ts(candidate.keep_until),
+                    _dumps(converter.unstructure(candidate)),
+                    candidate.id,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no removal candidate with id {candidate.id}")
+
+    def get_candidate(self, candidate_id: int) -> RemovalCandidate | None:
+        """One candidate by id."""
+        row = self._q("SELECT data FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
+        return None if row is None else converter.structure(json.loads(row[0]), RemovalCandidate)
+
+    def list_candidates(
+        self,
+        profile: str | None = None,
+        *,
+        states: Iterable[CandidateState] | None = None,
+        ids: Iterable[int] | None = None,
+        subscription_ids: Iterable[int] | None = None,
+    ) -> list[RemovalCandidate]:
+        """Candidates, oldest first, optionally for one profile, some states, ids or seats."""
+        sql = "SELECT data FROM candidates"
+        where: list[str] = []
+        params_: list[Any] = []
+        if profile is not None:
+            where.append("profile = ?")
+            params_.append(profile)
+        values: list[Any] | None
+        for column, values in (
+            ("state", None if states is None else [s.value for s in states]),
+            ("id", None if ids is None else [int(i) for i in ids]),
+            ("subscription_id", None if subscription_ids is None else list(subscription_ids)),
+        ):
+            if values is not None:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params_.extend(values)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._q(sql + " ORDER BY id", params_)
+        return [converter.structure(json.loads(r[0]), RemovalCandidate) for r in rows]
+
+    def cooldowns(self, profile: str, *, now: dt.datetime) -> dict[int, dt.datetime]:
+        """subscription id → end of its cooldown, for seats that must not be proposed yet."""
+        rows = self._q(
+            "SELECT subscription_id, MAX(keep_until) FROM candidates "
+            "WHERE profile = ? AND keep_until > ? GROUP BY subscription_id",
+            (profile, format_instant(now)),
+        )
+        return {r[0]: parse_instant(r[1]) for r in rows}

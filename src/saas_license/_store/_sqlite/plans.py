@@ -1,0 +1,120 @@
+"""Reclaim plans and reclaim actions on SQLite.
+
+Implements :class:`~saas_license._store._protocol.PlanStore`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from ..._convert import converter
+from ..._errors import StoreError
+from ..._reclaim.records import ReclaimAction, ReclaimPlan
+from ..._time import format_instant
+from .base import SqliteBaseStore, _dt, _dumps
+
+__all__ = ["SqlitePlanStore"]
+
+
+class SqlitePlanStore(SqliteBaseStore):
+    """The :class:`~saas_license._store._protocol.PlanStore` part of
+    :class:`~saas_license._store.SqliteStore`."""
+
+    def save_plan(self, plan: ReclaimPlan) -> None:
+        """Store a reclaim plan under its id (which must be set, with ``expires_at``)."""
+        if plan.id is None or plan.expires_at is None:
+            raise StoreError("a stored reclaim plan needs an id and an expiry")
+        with self.transaction():
+            self._q(
+                "INSERT INTO reclaim_plans (id, profile, created_at, expires_at, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    plan.id,
+                    plan.profile,
+                    format_instant(plan.created_at),
+                    format_instant(plan.expires_at),
+                    _dumps(converter.unstructure(plan)),
+                ),
+            )
+
+    def get_plan(self, plan_id: str) -> tuple[ReclaimPlan, dt.datetime | None] | None:
+        """A stored plan and when it was applied (None = not yet)."""
+        row = self._q(
+            "SELECT data, applied_at FROM reclaim_plans WHERE id = ?", (plan_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return converter.structure(json.loads(row[0]), ReclaimPlan), _dt(row[1])
+
+    def mark_plan_applied(self, plan_id: str, at: dt.datetime) -> bool:
+        """Mark a plan applied; False if it already was (a plan is applied at most once)."""
+        with self.transaction():
+            cur = self._q(
+                "UPDATE reclaim_plans SET applied_at = ? WHERE id = ? AND applied_at IS NULL",
+                (format_instant(at), plan_id),
+            )
+            return cur.rowcount == 1
+
+    def add_reclaim_action(self, action: ReclaimAction) -> ReclaimAction:
+        """Record one vendor reclaim call; returns it with its id."""
+        data = converter.unstructure(action)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "INSERT INTO reclaim_actions (profile, external_user_id, at, status, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    action.profile,
+                    action.external_user_id,
+                    format_instant(action.at),
+                    action.status,
+                    _dumps(data),
+                ),
+            )
+        return converter.structure({**data, "id": cur.lastrowid}, ReclaimAction)
+
+    def update_reclaim_action(self, action: ReclaimAction) -> None:
+        """Replace a stored reclaim action (after an undo)."""
+        data = converter.unstructure(action)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "UPDATE reclaim_actions SET status = ?, data = ? WHERE id = ?",
+                (action.status, _dumps(data), action.id),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no reclaim action with id {action.id}")
+
+    def get_reclaim_action(self, action_id: int) -> ReclaimAction | None:
+        """One reclaim action by id."""
+        row = self._q("SELECT id, data FROM reclaim_actions WHERE id = ?", (action_id,)).fetchone()
+        if row is None:
+            return None
+        return converter.structure({**json.loads(row["data"]), "id": row["id"]}, ReclaimAction)
+
+    def list_reclaim_actions(
+        self, profile: str | None = None, *, limit: int = 1000
+    ) -> list[ReclaimAction]:
+        """Reclaim actions, oldest first."""
+        sql, params = "SELECT id, data FROM reclaim_actions", []
+        if profile is not None:
+            sql += " WHERE profile = ?"
+            params.append(profile)
+        rows = self._q(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
+            for r in rows
+        ]
+
+    def unresolved_reclaim_actions(self, profile: str) -> list[ReclaimAction]:
+        """Reclaims whose outcome was never seen (``requested``: the process died; ``unknown``)."""
+        rows = self._q(
+            "SELECT id, data FROM reclaim_actions WHERE profile = ? "
+            "AND status IN ('requested', 'unknown') ORDER BY id",
+            (profile,),
+        )
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
+            for r in rows
+        ]

@@ -1,0 +1,97 @@
+"""The SQLite store is built of one part per role protocol: the checklist for a second store.
+
+Each part implements exactly its role protocol's methods (no more, no fewer), every role has a
+part, and :class:`SqliteStore` is all the parts together and nothing else public.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from saas_license._store import _protocol
+from saas_license._store._finance import FinanceStore
+from saas_license._store._sqlite import PARTS, SqliteBaseStore, SqliteStore
+
+#: Every role protocol a store implements, by name.
+ROLES: dict[str, type[Any]] = {
+    "BaseStore": _protocol.BaseStore,
+    "ProfileStore": _protocol.ProfileStore,
+    "SubscriptionStore": _protocol.SubscriptionStore,
+    "QuarantineStore": _protocol.QuarantineStore,
+    "RuleStore": _protocol.RuleStore,
+    "CandidateStore": _protocol.CandidateStore,
+    "JobStore": _protocol.JobStore,
+    "AuditStore": _protocol.AuditStore,
+    "PlanStore": _protocol.PlanStore,
+    "OutboxStore": _protocol.OutboxStore,
+    "FinanceStore": FinanceStore,
+}
+
+#: Public methods a part offers beyond its protocol (conveniences no caller of the role needs).
+EXTRAS: dict[str, set[str]] = {"FinanceStore": {"add_entitlement"}}
+#: Public names of the composed store that belong to no role: the SQLite file itself.
+STORE_ONLY = {"schema_versions", "path", "write_stats"}
+
+
+def _members(protocol: type[Any]) -> set[str]:
+    """The methods a protocol declares itself (not those of the protocols it extends)."""
+    return {
+        name
+        for name, value in vars(protocol).items()
+        if not name.startswith("_") and inspect.isfunction(value)
+    }
+
+
+def _own(part: type[Any]) -> set[str]:
+    return {name for name in vars(part) if not name.startswith("_")}
+
+
+def test_every_role_has_a_part_and_store_is_the_sum_of_the_roles() -> None:
+    assert set(PARTS) == set(ROLES)
+    assert set(_protocol.Store.__mro__) >= {p for n, p in ROLES.items() if n != "FinanceStore"}
+    assert {n for n in _protocol.__all__ if n.endswith("Store") and n != "Store"} == set(ROLES) - {
+        "FinanceStore"
+    }
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_part_implements_exactly_its_role(role: str) -> None:
+    protocol, part = ROLES[role], PARTS[role]
+    assert issubclass(part, SqliteBaseStore)
+    wanted = _members(protocol)
+    if part is not SqliteBaseStore:
+        # the base's methods (``transaction``) are shared; a part adds only its own role's
+        wanted -= _members(_protocol.BaseStore)
+    assert _own(part) == wanted | EXTRAS.get(role, set()), f"{part.__name__} vs {role}"
+    for name in wanted:
+        want = inspect.signature(getattr(protocol, name))
+        have = inspect.signature(getattr(part, name))
+        assert list(have.parameters) == list(want.parameters), f"{part.__name__}.{name}"
+        assert [p.kind for p in have.parameters.values()] == [
+            p.kind for p in want.parameters.values()
+        ], f"{part.__name__}.{name}"
+
+
+def test_the_composed_store_is_the_parts_and_plays_every_role() -> None:
+    assert set(SqliteStore.__mro__) >= set(PARTS.values())
+    public = {n for n in dir(SqliteStore) if not n.startswith("_")}
+    by_parts = set().union(*(_own(p) for p in PARTS.values()))
+    assert public - by_parts <= STORE_ONLY
+    store = SqliteStore(":memory:")
+    try:
+        for role, protocol in ROLES.items():
+            assert isinstance(store, protocol), role
+        assert isinstance(store, _protocol.Store)
+    finally:
+        store.close()
+
+
+def test_no_two_parts_define_the_same_method() -> None:
+    seen: dict[str, str] = {}
+    for role, part in PARTS.items():
+        for name in _own(part):
+            assert name not in seen, f"{name} is in the {seen.get(name)} and {role} parts"
+            seen[name] = role
