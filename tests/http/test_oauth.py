@@ -226,12 +226,24 @@ def test_without_a_refresh_token_a_401_asks_to_reauthorize() -> None:
     auth = OAuth2Auth(
         APP,
         MemoryTokenStore(OAuth2Token(access_token="revoked")),
-        reauthorize_hint="re-authorize this profile: saas-license connect aha",
+        reauthorize_hint="re-authorize aha (CLI `connect aha`, Python `ws.profiles.oauth_begin('aha')`)",
     )
     with server.client(auth) as client, pytest.raises(AuthenticationError) as info:
         client.get("/api/v1/me")
     assert "no refresh token" in str(info.value)
-    assert "saas-license connect aha" in str(info.value) and server.refreshes == 0
+    assert "CLI `connect aha`" in str(info.value) and server.refreshes == 0
+
+
+def test_the_default_reauthorize_hint_names_the_cli_and_the_python_action() -> None:
+    server = TokenServer()
+    auth = OAuth2Auth(APP, MemoryTokenStore(OAuth2Token(access_token="revoked")))
+    with server.client(auth) as client, pytest.raises(AuthenticationError) as info:
+        client.get("/api/v1/me")
+    assert info.value.hint == (
+        "re-authorize this profile (CLI `connect PROFILE`, "
+        "Python `ws.profiles.oauth_begin` then `ws.profiles.oauth_complete`)"
+    )
+    assert "saas-license" not in str(info.value)
 
 
 def test_a_refused_refresh_asks_to_reauthorize() -> None:

@@ -187,3 +187,21 @@ def test_retry_logs_never_carry_credentials(caplog: pytest.LogCaptureFixture) ->
         request_json(client, "GET", "/x", params={"page": 1})
     assert "retry 1" in caplog.text
     assert "tok-123" not in caplog.text and "Bearer" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "cli", "python"),
+    [
+        (401, "CLI `connect PROFILE`", "Python `ws.profiles.connect_api_key`"),
+        (403, "CLI `spokes`", "Python `ws.spokes.get(name).info().permissions`"),
+    ],
+)
+def test_credential_errors_name_the_cli_and_the_python_action(
+    status: int, cli: str, python: str
+) -> None:
+    from saas_license.http import error_from_response
+
+    request = httpx.Request("GET", f"{BASE}/api/v1/users")
+    error = error_from_response(httpx.Response(status, request=request), vendor="Acme")
+    assert error.hint is not None and cli in error.hint and python in error.hint
+    assert "saas-license" not in str(error)

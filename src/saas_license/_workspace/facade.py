@@ -77,7 +77,7 @@ def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
 
 
 def _did_you_mean(target: Path) -> str:
-    create = "create it with --create (or `saas-license demo`, `alias add`, `profile create`)"
+    create = "create it (CLI `--create`, `demo`, `alias add` or `profile create`; Python `Workspace.open(path, create=True)`)"
     folder = target.parent
     if not folder.is_dir():
         return f"the directory {folder} does not exist; check the path, or {create}"

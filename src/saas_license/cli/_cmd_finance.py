@@ -19,6 +19,7 @@ from .._time import format_instant
 from ..reports import render_html, write_csv, write_json
 from . import _State, cli
 from ._output import echo_json, echo_table, limit_options, safe
+from ._progress import StageProgress
 
 #: Bad CSV rows listed on a terminal; the rest are counted.
 _PROBLEMS_SHOWN = 50
@@ -343,12 +344,25 @@ def report_cmd(
     if csv_dir is not None and csv_dir.exists() and not csv_dir.is_dir():
         raise ConfigError(f"{csv_dir} is not a directory", field="--csv")
     ws = _state().open()
-    result = ws.finance.reconcile(save=save)
-    if html_path is not None:
-        html_path.write_text(render_html(result, audit=ws.audit.verify()), encoding="utf-8")
-        click.echo(f"wrote {html_path}")
-    if json_path is not None:
-        click.echo(f"wrote {write_json(result, json_path)}")
-    if csv_dir is not None:
-        for path in write_csv(result, csv_dir):
+    outputs = (("html", html_path), ("json", json_path), ("csv", csv_dir))
+    stages = ["reconcile", *(name for name, target in outputs if target is not None)]
+    wrote: list[Path] = []
+    # The bar is on stderr; "wrote …" lines wait for it to finish so they do not cut it.
+    try:
+        with StageProgress(stages, label="report", as_json=json_path is not None) as progress:
+            with progress.stage("reconcile"):
+                result = ws.finance.reconcile(save=save)
+            if html_path is not None:
+                with progress.stage("html"):
+                    html = render_html(result, audit=ws.audit.verify())
+                    html_path.write_text(html, encoding="utf-8")
+                wrote.append(html_path)
+            if json_path is not None:
+                with progress.stage("json"):
+                    wrote.append(write_json(result, json_path))
+            if csv_dir is not None:
+                with progress.stage("csv"):
+                    wrote.extend(write_csv(result, csv_dir))
+    finally:
+        for path in wrote:
             click.echo(f"wrote {path}")

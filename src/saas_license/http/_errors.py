@@ -76,13 +76,15 @@ def error_from_response(response: httpx.Response, *, vendor: str = "the vendor")
     if status == 401:
         return AuthenticationError(
             f"{vendor} rejected the credentials (401) on {where}{said}",
-            hint="check the API key or re-authorize this profile (saas-license connect)",
+            hint="check the API key or re-authorize this profile (CLI `connect PROFILE`, "
+            "Python `ws.profiles.connect_api_key` or `ws.profiles.oauth_begin`)",
             **kw,
         )
     if status == 403:
         return PermissionDeniedError(
             f"{vendor} refused {where} (403){said}",
-            hint="the integration user needs the administrator role listed by `saas-license spokes`",
+            hint="the integration user needs the vendor role the spoke lists for this process "
+            "(CLI `spokes`, Python `ws.spokes.get(name).info().permissions`)",
             **kw,
         )
     if status == 404:

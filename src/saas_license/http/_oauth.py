@@ -26,7 +26,7 @@ from .._errors import AuthenticationError, BadPayloadError, ConfigError
 from .._secrets import Secret
 from ._client import HttpOptions, make_client
 from ._errors import error_from_response
-from ._tokens import LockingTokenStore, OAuth2Token, TokenStore
+from ._tokens import REAUTHORIZE_HINT, LockingTokenStore, OAuth2Token, TokenStore
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",
@@ -160,7 +160,7 @@ class OAuth2App:
         *,
         previous: OAuth2Token | None = None,
         vendor: str = "the vendor",
-        hint: str = "re-authorize this profile (saas-license connect <profile>)",
+        hint: str = REAUTHORIZE_HINT,
     ) -> OAuth2Token:
         """Parse a token endpoint answer; an error answer raises :class:`AuthenticationError`.
 
@@ -298,7 +298,7 @@ class OAuth2Auth(httpx.Auth):
         leeway: float = 60.0,
         clock: Callable[[], float] = time.time,
         vendor: str = "the vendor",
-        reauthorize_hint: str = "re-authorize this profile (saas-license connect <profile>)",
+        reauthorize_hint: str = REAUTHORIZE_HINT,
     ) -> None:
         self.app = app
         self.store = store

@@ -41,6 +41,12 @@ __all__ = [
 #: How long a process waits for another one's token refresh before giving up.
 LOCK_TIMEOUT = 120.0
 
+#: What an OAuth2 error says to do when only a new authorization helps; a spoke may pass its own.
+REAUTHORIZE_HINT = (
+    "re-authorize this profile (CLI `connect PROFILE`, "
+    "Python `ws.profiles.oauth_begin` then `ws.profiles.oauth_complete`)"
+)
+
 
 @contextlib.contextmanager
 def file_lock(
@@ -70,7 +76,7 @@ def file_lock(
                     raise StoreError(
                         f"another process has held the token lock {lock_path} for over "
                         f"{timeout:g}s",
-                        hint="check for a hung saas-license process, then run again",
+                        hint="check for a hung process holding the lock, then run again",
                     ) from None
                 time.sleep(poll)
         try:
@@ -136,7 +142,7 @@ class OAuth2Token:
             raise ConfigError(
                 "the stored OAuth token is unreadable",
                 field=where,
-                hint="re-authorize the profile (saas-license connect <profile>)",
+                hint=REAUTHORIZE_HINT,
             )
         expires = data.get("expires_at")
         obtained = data.get("obtained_at")
