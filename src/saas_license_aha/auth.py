@@ -29,7 +29,10 @@ AHA_OAUTH = OAuth2Endpoints(
 
 
 def _connect_hint(ctx: SpokeContext) -> str:
-    return f"run `saas-license connect {ctx.profile.name}` (OAuth2, or --api-key-env VAR for an API key)"
+    return (
+        f"connect profile {ctx.profile.name!r} (CLI `connect {ctx.profile.name}`, Python "
+        "`ws.profiles.oauth_begin` then `oauth_complete`, or `ws.profiles.connect_api_key`)"
+    )
 
 
 def _oauth(ctx: SpokeContext) -> OAuth2Auth:
@@ -67,7 +70,10 @@ def _oauth(ctx: SpokeContext) -> OAuth2Auth:
         app,
         store,
         vendor="Aha!",
-        reauthorize_hint=f"re-authorize this profile: saas-license connect {ctx.profile.name}",
+        reauthorize_hint=(
+            f"re-authorize profile {ctx.profile.name!r} (CLI `connect {ctx.profile.name}`, "
+            "Python `ws.profiles.oauth_begin` then `ws.profiles.oauth_complete`)"
+        ),
     )
 
 

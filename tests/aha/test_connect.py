@@ -98,7 +98,10 @@ def test_without_refresh_tokens_a_revoked_token_asks_to_reauthorize(tmp_path: Pa
         app.oauth.revoke_all()
         with pytest.raises(AuthenticationError) as info:
             list(ws.profiles.spoke_for(ws.profiles.get("aha")).download(ws.profiles.context("aha")))
-        assert "re-authorize this profile: saas-license connect aha" in str(info.value)
+        assert (
+            "re-authorize profile 'aha' (CLI `connect aha`, Python `ws.profiles.oauth_begin`"
+            in str(info.value)
+        )
 
 
 def test_a_forged_redirect_stores_nothing(ws: Workspace, app: SandboxApp) -> None:

@@ -333,7 +333,9 @@ def test_validate_fails_download_on_bad_credentials_or_missing_rights() -> None:
 def test_missing_credentials_name_the_field_and_the_fix() -> None:
     app = SandboxApp(user_count=5, api_keys=["k"], strict_shapes=True)
     ctx = attrs.evolve(_ctx(app), credentials={})
-    with pytest.raises(ConfigError, match=r"alias\.api_key.*saas-license connect aha"):
+    with pytest.raises(
+        ConfigError, match=r"alias\.api_key.*CLI `connect aha`.*Python `ws\.profiles\."
+    ):
         AhaSpoke().client(ctx)
     oauth = attrs.evolve(ctx, alias=attrs.evolve(ctx.alias, auth_type="oauth2"))
     with pytest.raises(ConfigError, match=r"alias\.client_id"):
