@@ -23,17 +23,29 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out, err
 
 
+#: The demo's clock is pinned (``SAAS_LICENSE_NOW``), so its account and verdicts are exact.
+PINNED = "2026-06-01T12:00:00Z"
+
+
 def test_demo_json_is_stable_across_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SAAS_LICENSE_NOW", PINNED)
     ws = str(tmp_path / "demo.db")
     code, out, _ = _run(capsys, "--workspace", ws, "demo", "--users", "300", "--json")
     assert code == 0
     first = json.loads(out)
     assert {"subscriptions", "candidates", "workspace"} <= set(first)
     assert first["workspace"] == str(Path(ws).resolve())
-    assert first["subscriptions"]["total"] > 300 * 0.6
-    assert first["candidates"]["open"] == first["plan"]["seats"] > 0
+    assert first["subscriptions"]["total"] == 345
+    assert first["verdicts"] == {
+        "active": 146,
+        "administrator": 15,
+        "idle": 103,
+        "new_account_grace": 13,
+        "no_rule": 68,
+    }
+    assert first["candidates"]["open"] == first["plan"]["seats"] == 103
     assert first["plan"]["dry_run"] is True
     code, out, _ = _run(capsys, "--workspace", ws, "demo", "--users", "300", "--json")
     second = json.loads(out)
@@ -55,6 +67,19 @@ def test_demo_text_summary(
     assert code == 0 and json.loads(out)["candidates"]
     code, out, _ = _run(capsys, "jobs", "--json")
     assert {j["process"] for j in json.loads(out)["jobs"]} == {"download", "activity", "evaluate"}
+
+
+def test_a_bad_pinned_clock_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAAS_LICENSE_NOW", "2026-06-01 12:00")  # no zone: not an instant
+    code, out, err = _run(capsys, "--workspace", str(tmp_path / "w.db"), "demo", "--users", "50")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "error: SAAS_LICENSE_NOW: '2026-06-01 12:00' is not an ISO-8601 instant with a time zone"
+        " — use e.g. 2026-11-30T00:00:00Z, or unset it for the real clock"
+    ]
+    assert not (tmp_path / "w.db").exists()
 
 
 def test_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,8 +136,9 @@ def test_sandbox_serve_is_usable_by_any_http_client(tmp_path: Path) -> None:
 
 
 def test_demo_restores_its_profile_if_someone_edited_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SAAS_LICENSE_NOW", PINNED)
     ws = str(tmp_path / "demo.db")
     assert _run(capsys, "--workspace", ws, "demo", "--users", "150", "--json")[0] == 0
     code, _, _ = _run(capsys, "--workspace", ws, "profile", "edit", "aha-demo", "--no-activity")
@@ -121,7 +147,7 @@ def test_demo_restores_its_profile_if_someone_edited_it(
     assert code == 0
     summary = json.loads(out)
     assert [j["process"] for j in summary["jobs"]] == ["download", "activity", "evaluate"]
-    assert summary["plan"]["reclaim"] == summary["candidates"]["open"] > 0
+    assert summary["plan"]["reclaim"] == summary["candidates"]["open"] == 51
 
 
 def test_main_gives_one_line_and_the_documented_code(

@@ -7,6 +7,8 @@ never names a vendor: everything vendor-specific (keys, limits, fault knobs) sta
 
 from __future__ import annotations
 
+import datetime as dt
+
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -20,7 +22,9 @@ class SandboxSettings:
     """What the core asks of a sandbox: account size, seed, where to listen, spoke options.
 
     ``options`` holds the values of the spoke's own ``sandbox serve`` options (see the
-    ``saas_license_cli_options`` hook), keyed by parameter name; empty for ``demo``.
+    ``saas_license_cli_options`` hook), keyed by parameter name; empty for ``demo``. ``anchor``
+    is the instant the account's dates count back from (None: now), so a pinned clock gives
+    the same account every day.
     """
 
     users: int
@@ -28,6 +32,7 @@ class SandboxSettings:
     port: int = 0
     log_requests: bool = False
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    anchor: dt.datetime | None = None
 
 
 class RunningSandbox(Protocol):

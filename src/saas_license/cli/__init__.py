@@ -6,11 +6,14 @@ Every error ends as one line on stderr and a documented exit code (2 bad input, 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 import sqlite3
 import sys
 import traceback
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -74,6 +77,29 @@ def _one_line(exc: BaseException) -> str:
     return safe(" ".join(text.split()))
 
 
+#: Pins the clock every command reads (an ISO-8601 instant with a zone): the same demo, report
+#: or test gives the same numbers on any day.
+ENV_NOW = "SAAS_LICENSE_NOW"
+
+
+def _pinned_clock() -> Callable[[], dt.datetime] | None:
+    """The clock ``SAAS_LICENSE_NOW`` pins, or None for the real one."""
+    raw = os.environ.get(ENV_NOW, "").strip()
+    if not raw:
+        return None
+    from .._time import parse_instant
+
+    try:
+        instant = parse_instant(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{raw!r} is not an ISO-8601 instant with a time zone",
+            field=ENV_NOW,
+            hint="use e.g. 2026-11-30T00:00:00Z, or unset it for the real clock",
+        ) from None
+    return lambda: instant
+
+
 class _State:
     """Lazily opened workspace shared by the subcommands of one invocation."""
 
@@ -90,7 +116,12 @@ class _State:
             create = self.create or command in CREATING_COMMANDS
             from .._workspace import Workspace
 
-            self._ws = Workspace.open(self.workspace_path, create=create)
+            pinned = _pinned_clock()
+            self._ws = (
+                Workspace.open(self.workspace_path, create=create)
+                if pinned is None
+                else Workspace.open(self.workspace_path, create=create, clock=pinned)
+            )
         return self._ws
 
     def close(self) -> None:

@@ -101,7 +101,7 @@ def demo(state: _State, users: int, spoke_name: str | None, as_json: bool) -> No
     ws = state.open()
     spoke, offer = find_sandbox(ws.spokes, spoke_name)
     alias, profile = f"{spoke.name}-sandbox", f"{spoke.name}-demo"
-    server = offer.open(SandboxSettings(users=users))
+    server = offer.open(SandboxSettings(users=users, anchor=ws.clock()))
     server.start()
     try:
         ws.profiles.add_alias(

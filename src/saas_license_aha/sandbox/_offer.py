@@ -171,6 +171,7 @@ def _open(settings: SandboxSettings) -> RunningSandbox:
         oauth_clients={oauth_client[0]: oauth_client[1]} if oauth_client else None,
         token_ttl=opts.get("token_ttl"),
         strict_shapes=bool(opts.get("strict_shapes", False)),
+        anchor=settings.anchor,
     )
     server = SandboxServer(app, port=settings.port, verbose=settings.log_requests)
     return _Running(server, api_key=api_key, settings=settings)
