@@ -8,7 +8,6 @@ never names a vendor: everything vendor-specific (keys, limits, fault knobs) sta
 from __future__ import annotations
 
 import datetime as dt
-
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
