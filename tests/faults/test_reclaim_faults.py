@@ -204,7 +204,7 @@ def test_against_a_sandbox_serve_process_with_field_faults_and_a_lost_answer(
     knobs (control channel), one PUT answer lost; checked on the vendor's stored records."""
     rng = random.Random(seed)
     key = f"served-{seed}"
-    served = ServedSandbox(users=40, seed=seed % 1000, key=key)
+    served = ServedSandbox(users=100, seed=seed % 1000, key=key)
     try:
         now = utcnow()
 
