@@ -164,3 +164,26 @@ def test_main_gives_one_line_and_the_documented_code(
     assert not Path(ws).exists()  # refused before anything was opened
     code, out, _ = _run(capsys, "--workspace", ws, "--create", "rules")
     assert code == 0 and "Reclamation rules" in out and Path(ws).exists()
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`saas-license candidates --all | head -1`: no 'Broken pipe' error, exit 0."""
+    monkeypatch.setenv("SAAS_LICENSE_NOW", PINNED)
+    ws = str(tmp_path / "demo.db")
+    assert _run(capsys, "--workspace", ws, "demo", "--users", "3000", "--json")[0] == 0
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [
+            *(sys.executable, "-c", "from saas_license.cli import main; main()"),
+            *("--workspace", ws, "candidates", "--all"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().split()[:2] == [b"id", b"profile"]
+    proc.stdout.close()  # the reader goes away with more than a pipe's buffer still to come
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == ""

@@ -273,6 +273,11 @@ class _Cli(click.Group):
             _usage_error(exc, ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as Unix tools do; point stdout at
+            # /dev/null so the interpreter's final flush does not complain either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:
             if ctx.params.get("verbose", 0) >= 2:
                 click.echo(traceback.format_exc().rstrip(), err=True)
