@@ -30,7 +30,7 @@ from saas_license._time import format_instant, utcnow
 from saas_license_aha.sandbox import INTEGRATION_USER_ID, SandboxApp, SandboxServer
 from saas_license_aha.sandbox._faults import SandboxTimeout
 
-from ..lifecycle.conftest import aha_user
+from ..lifecycle.conftest import small_account
 
 PROFILE = "aha"
 _USER_PATH = re.compile(r"^/api/v1/users/([^/]+)$")
@@ -44,20 +44,9 @@ PROTECTED = {
 
 
 def account(now: dt.datetime) -> list[dict[str, Any]]:
-    """The integration admin, six idle users (two with two seats), an idle admin, an active one."""
-    return [
-        aha_user(INTEGRATION_USER_ID, "svc@acme.test", accessed_days_ago=0, now=now, admin=True),
-        aha_user("2001", "ana@acme.test", accessed_days_ago=90, now=now),
-        aha_user(
-            "2002", "ben@acme.test", accessed_days_ago=120, now=now, seats=(True, True, False)
-        ),
-        aha_user("2003", "cy@acme.test", accessed_days_ago=200, now=now),
-        aha_user("2004", "dee@partner.test", accessed_days_ago=75, now=now),
-        aha_user("2005", "eli@acme.test", accessed_days_ago=None, now=now, created_days_ago=300),
-        aha_user("2006", "fay@acme.test", accessed_days_ago=65, now=now, seats=(True, False, True)),
-        aha_user("2007", "gus@acme.test", accessed_days_ago=150, now=now, admin=True),
-        aha_user("2008", "hal@acme.test", accessed_days_ago=3, now=now),
-    ]
+    """The lifecycle suite's small account (the integration admin, six idle users, two with two
+    seats, an idle admin, an active one), its dates counted back from ``now``."""
+    return small_account(now)
 
 
 class FaultySandbox:
