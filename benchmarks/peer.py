@@ -367,17 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     failures: dict[str, list[str]] = {"saas-license": [], "peer": []}
 
     def one(side: str) -> None:
-        with (
-            SandboxProcess(
-                users=args.users,
-                latency_ms=args.latency,
-                api_key=secrets.token_urlsafe(16),
-                rate_limit=args.rate_limit == "on",
-                nodelay=args.tcp_nodelay,
-                env=env,
-            ) as sandbox,
-            tempfile.TemporaryDirectory(prefix="saas-license-peer-bench-") as tmp,
-        ):
+        with _sandbox(args, env) as sandbox, _scratch() as tmp:
             try:
                 if side == "saas-license":
                     row = ours(sandbox, Path(tmp), env)
@@ -476,18 +466,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _sandbox(args: argparse.Namespace, env: dict[str, str]) -> SandboxProcess:
+    """A fresh sandbox process as the command line asks for (a new key each time)."""
+    return SandboxProcess(
+        users=args.users,
+        latency_ms=args.latency,
+        api_key=secrets.token_urlsafe(16),
+        rate_limit=args.rate_limit == "on",
+        nodelay=args.tcp_nodelay,
+        env=env,
+    )
+
+
+def _scratch() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="saas-license-peer-bench-")
+
+
 def _breakdown(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    with (
-        SandboxProcess(
-            users=args.users,
-            latency_ms=args.latency,
-            api_key=secrets.token_urlsafe(16),
-            rate_limit=args.rate_limit == "on",
-            nodelay=args.tcp_nodelay,
-            env=env,
-        ) as sandbox,
-        tempfile.TemporaryDirectory(prefix="saas-license-peer-bench-") as tmp,
-    ):
+    with _sandbox(args, env) as sandbox, _scratch() as tmp:
         try:
             return breakdown(sandbox, Path(tmp), env)
         except BenchError as exc:

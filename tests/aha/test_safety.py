@@ -8,13 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_license import ConnectionAlias, HttpOptions, IntegrationProfile, Secret, Subscription
+from saas_license import ConnectionAlias, HttpOptions, IntegrationProfile, Secret
 from saas_license._plugins import SpokeRegistry
 from saas_license.spoke import BadPayloadError, ReclaimStatus, ServerError, SpokeContext
 from saas_license_aha import INFO, AhaSpoke, subscription_records
 from saas_license_aha._payloads import parse_user
 from saas_license_aha.mapping import administrator_of, unknown_of
 from saas_license_aha.sandbox import Fault, SandboxApp, SandboxServer
+
+from .test_spoke import _sub
 
 UTC = dt.timezone.utc
 NOW = "2026-01-01T00:00:00.000Z"
@@ -211,17 +213,6 @@ def test_current_user_raises_rather_than_guess() -> None:
 
 
 # -- reclaim: the spoke's own second line of defence ----------------------------------------
-
-
-def _sub(user_id: str) -> Subscription:
-    return Subscription(
-        id=1,
-        profile="aha",
-        external_user_id=user_id,
-        user_principal_name=f"{user_id}@example.com",
-        identifier="aha.roadmaps",
-        software_model="Aha! Roadmaps",
-    )
 
 
 @pytest.mark.parametrize(
