@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import attrs
+
 from .._errors import ProfileStateError, RunInProgressError, SaasLicenseError
-from .._jobs import JobResult, JobStatus, ScheduledJob
+from .._jobs import JobResult, JobStatus, ScheduledJob, job_name
 from .._pipeline import ProgressCallback, RunReport, ScheduledRun, run_profile
 from .._scheduling import due_profiles, run_lock
 
@@ -81,8 +83,19 @@ class Jobs:
         ]
 
     def schedules(self, profile: str | None = None) -> list[ScheduledJob]:
-        """Scheduled jobs (one per enabled process of each published profile)."""
-        return self._ws.store.list_schedules(profile)
+        """Scheduled jobs (one per enabled process of each published profile), each with its
+        readable name ("Refresh Aha! (aha) subscriptions")."""
+        names = {p.name: p.display_name for p in self._ws.store.list_profiles()}
+        return [
+            attrs.evolve(j, name=job_name(names.get(j.profile, j.profile), j.process))
+            for j in self._ws.store.list_schedules(profile)
+        ]
+
+    def next_run(self, profile: str) -> ScheduledJob | None:
+        """The profile's scheduled job that falls due first, the download before the others at
+        the same instant (None when it has no schedule: it is not published)."""
+        jobs = [j for j in self.schedules(profile) if j.enabled]
+        return min(jobs, key=lambda j: (j.next_run_at, j.process != "download"), default=None)
 
     def query(self, profile: str | None = None, *, limit: int = 100) -> list[JobResult]:
         """Recent job results, newest first. A job still ``running`` whose profile's run lock no

@@ -144,7 +144,7 @@ def _usage_error(exc: click.UsageError, ctx: click.Context) -> NoReturn:
 #: these in step with the commands themselves).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "alias": (
-        "_cmd_core",
+        "_cmd_aliases",
         "Connection aliases: where a vendor account is and how to authenticate.",
     ),
     "audit": (
@@ -210,6 +210,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": (
         "_cmd_sandbox",
         "Fake vendor accounts offered by the installed spokes (on 127.0.0.1).",
+    ),
+    "subscriptions": (
+        "_cmd_subscriptions",
+        "List seats (subscriptions) with their inactive days and exclusions, filtered by profile, software model, inactivity and exclusion; streamed, so any number of seats fits.",
     ),
     "spokes": (
         "_cmd_core",
