@@ -124,26 +124,37 @@ class Offsets:
         return Slice(start=offset, stop=offset + size, meta=meta)
 
 
-def _encode_cursor(after: str, at: int) -> str:
-    raw = json.dumps([after, at], separators=(",", ":")).encode()
+def _encode_cursor(after: str, following: str, at: int) -> str:
+    raw = json.dumps([after, following, at], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(token: str) -> tuple[str, int] | None:
+def _decode_cursor(token: str) -> tuple[str, str, int] | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        after, at = json.loads(raw)
+        after, following, at = json.loads(raw)
     except (ValueError, TypeError):
         return None
-    if not isinstance(after, str) or not isinstance(at, int) or at < 0:
+    if not (isinstance(after, str) and isinstance(following, str) and isinstance(at, int)):
         return None
-    return after, at
+    return after, following, max(0, at)
+
+
+def _find(ids: Sequence[str], wanted: str, near: int) -> int | None:
+    """Where ``wanted`` is now, looking near where it was first (listings are long)."""
+    for lo in (max(0, near - 256), 0):
+        try:
+            return ids.index(wanted, lo)
+        except ValueError:
+            continue
+    return None
 
 
 @attrs.frozen(kw_only=True)
 class Cursors:
-    """``?cursor=TOKEN&limit=M``: opaque tokens that resume after the last record served, so a
-    record added or removed meanwhile shifts nothing. The body carries ``next_cursor`` (null on
+    """``?cursor=TOKEN&limit=M``: opaque tokens that resume at the record the next page starts
+    with (or after the last one served, if that one is gone), so a record added or removed
+    meanwhile shifts nothing. The body carries ``next_cursor`` (null on
     the last page) and, with ``with_total``, ``total``."""
 
     cursor_param: str = "cursor"
@@ -170,18 +181,18 @@ class Cursors:
             decoded = _decode_cursor(token)
             if decoded is None:
                 return f"{self.cursor_param} {token!r} is not a cursor this API issued"
-            after, at = decoded
-            try:
-                start = ids.index(after, max(0, at - 1 - size)) + 1
-            except ValueError:
-                try:
-                    start = ids.index(after) + 1
-                except ValueError:
-                    start = min(at, len(ids))
+            after, following, at = decoded
+            found = _find(ids, following, at)  # the record the next page starts with
+            if found is None:
+                found = _find(ids, after, at - 1)
+                found = found + 1 if found is not None else min(at, len(ids))
+            start = found
         stop = min(start + size, len(ids))
         more = stop < len(ids)
         meta: dict[str, Any] = {
-            self.next_field: _encode_cursor(ids[stop - 1], stop) if more and stop > start else None
+            self.next_field: _encode_cursor(ids[stop - 1], ids[stop], stop)
+            if more and stop > start
+            else None
         }
         if self.with_total:
             meta["total"] = len(ids)

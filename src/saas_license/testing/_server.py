@@ -53,7 +53,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_PUT = do_POST = do_DELETE = _handle
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
 
     def log_message(self, format: str, *args: Any) -> None:  # keep tokens and noise out of stderr
         if self.server.verbose:
