@@ -4,7 +4,9 @@ every fault knob, and the real HTTP server, all asserted on what the vendor hold
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -236,3 +238,12 @@ def test_the_real_http_server_serves_faults_and_the_log() -> None:
             client.get("/users", timeout=0.05)
     assert vendor.user("2")["active"] is False
     assert [m for m, _ in vendor.requests] == ["GET", "PATCH", "GET"]
+
+
+def test_the_docs_example_runs() -> None:
+    """docs/testing-kit.md's complete example is real code: run it as written."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "testing-kit.md").read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S)
+    assert block is not None, "docs/testing-kit.md lost its example"
+    code = compile(block.group(1), "docs/testing-kit.md", "exec")
+    exec(code, {"__name__": "docs_example"})  # noqa: S102 (our own docs)
