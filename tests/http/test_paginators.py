@@ -220,3 +220,14 @@ def test_next_links_in_the_link_header_over_http(respx_mock: respx.MockRouter) -
         return CursorPage(items=got.body["users"], next=next_link(got.headers))
 
     assert [u["id"] for u in paginate_links(fetch, key=lambda u: u["id"])] == ["a", "b", "c"]
+
+
+def test_listing_workers_are_sized_from_the_tightest_budget() -> None:
+    from saas_license.http import RateLimit, listing_workers
+
+    aha = (RateLimit(requests=300, per=60.0), RateLimit(requests=20, per=1.0))
+    assert listing_workers(aha) == 10
+    assert listing_workers(aha, 3) == 3  # an explicit choice wins
+    assert listing_workers(()) == 4
+    assert listing_workers((RateLimit(requests=1000, per=1.0),)) == 16
+    assert listing_workers((RateLimit(requests=1, per=1.0),)) == 1

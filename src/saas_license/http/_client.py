@@ -34,6 +34,8 @@ class HttpOptions:
     options share one governor per account, so parallel work never exceeds the account's budget.
     ``retry_budget`` is the total waiting (backoff and ``Retry-After``) one request may do before
     it fails; ``clock`` does all timing and waiting (a ``SimulatedClock`` in tests).
+    ``max_concurrency`` bounds the pages a listing fetches at once (None: sized from the rate
+    limits, see :func:`listing_workers`).
     """
 
     timeout: float = 30.0
@@ -44,7 +46,7 @@ class HttpOptions:
     retry_budget: float = 600.0
     rate_limit: bool = True
     rate_limits: tuple[RateLimit, ...] | None = None
-    max_concurrency: int = 4
+    max_concurrency: int | None = None
     transport: httpx.BaseTransport | None = attrs.field(default=None, repr=False)
     proxy: str | None = attrs.field(default=None, repr=False)
     user_agent: str = USER_AGENT

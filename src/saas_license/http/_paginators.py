@@ -21,11 +21,13 @@ import attrs
 
 from .._errors import InconsistentListingError
 from ._pagination import KeySet, Page
+from ._ratelimit import RateLimit
 
 __all__ = [
     "CursorPage",
     "EndlessListingError",
     "OffsetPage",
+    "listing_workers",
     "paginate",
     "paginate_cursor",
     "paginate_links",
@@ -38,6 +40,26 @@ T = TypeVar("T")
 
 #: A page-number or offset listing without a total stops after this many pages (a guard).
 DEFAULT_MAX_PAGES = 100_000
+
+
+#: Pages in flight when neither the options nor the rate limits say otherwise.
+DEFAULT_WORKERS = 4
+#: Never more pages in flight than this (sockets and memory), whatever the budget allows.
+MAX_WORKERS = 16
+
+
+def listing_workers(limits: Sequence[RateLimit], explicit: int | None = None) -> int:
+    """How many pages a concurrent listing may fetch at once under ``limits``.
+
+    ``explicit`` (``HttpOptions.max_concurrency``) wins when set. Otherwise half the tightest
+    budget (Aha!'s 20 a second: 10), so one wave of pages fits in a window with room left for
+    other requests, capped at 16; 4 without limits. The rate governor still paces every request.
+    """
+    if explicit is not None:
+        return max(1, explicit)
+    if not limits:
+        return DEFAULT_WORKERS
+    return max(1, min(MAX_WORKERS, min(limit.requests for limit in limits) // 2))
 
 
 class EndlessListingError(InconsistentListingError):
