@@ -32,7 +32,7 @@ from ._faults import FakeTimeout, Fault, FaultPlan, Faults, LostAnswer
 from ._limits import ServerRateLimiter
 from ._listing import Cursors, ListingStyle, NextLinks, Offsets, PageNumbers, Slice
 from ._oauth import FakeOAuth
-from ._server import FakeServer
+from ._server import FakeServer, ServedSandbox
 from ._vendor import (
     FakeAuth,
     FakeVendor,
@@ -60,6 +60,7 @@ __all__ = [
     "Offsets",
     "PageNumbers",
     "RouteKind",
+    "ServedSandbox",
     "ServerRateLimiter",
     "Slice",
     "SpokeConformance",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from ._faults import FakeTimeout, LostAnswer
 
-__all__ = ["FakeServer"]
+__all__ = ["FakeServer", "ServedSandbox"]
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -136,3 +136,49 @@ class FakeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServedSandbox:
+    """A bound :class:`FakeServer` seen as the core's ``RunningSandbox``: what a spoke's
+    ``SandboxOffer.open`` returns, so ``demo`` and ``sandbox serve`` can use its fake vendor.
+
+    ``credentials`` are the keyword arguments of ``ws.profiles.add_alias`` that let the spoke in
+    (e.g. ``{"api_key": key}``); ``banner`` the lines ``sandbox serve`` prints (keys, limits).
+    """
+
+    def __init__(
+        self,
+        server: FakeServer,
+        *,
+        credentials: Mapping[str, str],
+        banner: Sequence[str] = (),
+    ) -> None:
+        self.server = server
+        self._credentials = dict(credentials)
+        self._banner = list(banner)
+
+    @property
+    def base_url(self) -> str:
+        """Where a connection alias should point."""
+        return self.server.base_url
+
+    @property
+    def credentials(self) -> Mapping[str, str]:
+        """Keyword arguments for ``ws.profiles.add_alias`` (never printed by the core)."""
+        return self._credentials
+
+    def banner(self) -> list[str]:
+        """Lines ``sandbox serve`` prints after the base URL."""
+        return list(self._banner)
+
+    def start(self) -> None:
+        """Serve in a background thread (the demo)."""
+        self.server.start()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (``sandbox serve``)."""
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self.server.stop()
