@@ -187,8 +187,8 @@ def paginate(
 
     ``fetch(n)`` returns page ``n`` (1-based). When page 1 tells ``total_pages``, the others are
     fetched concurrently, at most ``workers`` in flight; otherwise one by one until an empty page
-    or one shorter than the longest so far, and a page bringing only records already read
-    raises :class:`EndlessListingError` (the vendor ignores the page number). ``key``
+    or one shorter than the longest so far, and two pages in a row bringing only records already
+    read raise :class:`EndlessListingError` (the vendor ignores the page number). ``key``
     identifies an item for de-duplication (None: none, and no re-reading). A pass is *drifted*
     when a page reports other totals than page 1, a page short of the last is empty, the count
     differs from ``total_records``, or (first pass) an item appeared twice; it is read again, and
