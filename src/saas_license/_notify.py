@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from ._store import Store
 
 __all__ = [
+    "ANSWERABLE",
     "NOTIFIER_ENTRY_POINT_GROUP",
+    "DeliveryDeferred",
     "DeliveryStatus",
     "Notification",
     "NotificationKind",
@@ -51,6 +53,17 @@ class NotificationKind(str, enum.Enum):
     RESTORED = "restored"  # to the user: the reclaim was undone
 
 
+#: Notices a person answers through links (they need the ``public_url`` setting).
+ANSWERABLE = frozenset(
+    {NotificationKind.RECLAIM_NOTICE, NotificationKind.REMINDER, NotificationKind.APPROVAL_REQUEST}
+)
+
+
+class DeliveryDeferred(Exception):
+    """Raised by a notifier that will not send *now* (a per-run send limit): the notification
+    stays pending and the attempt is not counted against it."""
+
+
 class DeliveryStatus(str, enum.Enum):
     """Where a notification is in the outbox."""
 
@@ -64,7 +77,7 @@ class Notification:
     """One message to one person about one or more candidates (one notice per user, not per seat).
 
     ``respond_by`` is the deadline for a reclaim notice; ``channel`` names the notifier(s) that
-    delivered it.
+    delivered it. ``body`` is plain text; ``html`` the same notice as HTML (may be empty).
     """
 
     kind: NotificationKind
@@ -81,6 +94,7 @@ class Notification:
     delivered_at: dt.datetime | None = None
     last_error: str = ""
     id: int | None = None
+    html: str = ""
 
 
 class NotifierRegistry:
@@ -125,8 +139,20 @@ class NotifierRegistry:
         """Names of the registered notifiers, sorted."""
         return sorted(self._plugins)
 
+    def get(self, name: str) -> object | None:
+        """The notifier registered as ``name``, or None."""
+        return self._plugins.get(name)
+
+    def begin_run(self) -> None:
+        """Tell every notifier that a delivery run starts (per-run send limits restart)."""
+        for plugin in self._plugins.values():
+            begin = getattr(plugin, "begin_run", None)
+            if callable(begin):
+                begin()
+
     def deliver(self, notification: Notification) -> tuple[list[str], list[str]]:
-        """Offer ``notification`` to every notifier; returns (who delivered it, errors)."""
+        """Offer ``notification`` to every notifier; returns (who delivered it, errors).
+        A notifier that defers (:class:`DeliveryDeferred`) adds an error starting ``deferred:``."""
         delivered: list[str] = []
         errors: list[str] = []
         for name in self.names():
@@ -135,6 +161,9 @@ class NotifierRegistry:
             caller = self.pm.subset_hook_caller("saas_license_notify", remove_plugins=others)
             try:
                 results = caller(notification=notification)
+            except DeliveryDeferred as exc:
+                errors.append(f"deferred: {name}: {str(exc)[:200]}")
+                continue
             except Exception as exc:
                 log.warning("notifier %s failed: %s", name, type(exc).__name__)
                 errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
@@ -151,6 +180,11 @@ def deliver(
     if registry is None or not registry.names():
         return notification
     delivered, errors = registry.deliver(notification)
+    if not delivered and errors and all(e.startswith("deferred:") for e in errors):
+        # not tried (a send limit): still pending, the attempt not counted
+        updated = attrs.evolve(notification, last_error="; ".join(errors))
+        store.update_notification(updated)
+        return updated
     attempts = notification.attempts + 1
     if delivered:
         updated = attrs.evolve(

@@ -23,6 +23,7 @@ __all__ = [
     "BaseStore",
     "CandidateStore",
     "JobStore",
+    "LinkStore",
     "OutboxStore",
     "PlanStore",
     "ProfileStore",
@@ -218,6 +219,23 @@ class OutboxStore(Protocol):
 
 
 @runtime_checkable
+class LinkStore(Protocol):
+    """Answer links already used (a link works once)."""
+
+    def spend_link(
+        self,
+        nonce: str,
+        *,
+        candidate_id: int,
+        recipient: str,
+        role: str,
+        choice: str,
+        at: dt.datetime,
+    ) -> bool: ...
+    def link_spent(self, nonce: str) -> bool: ...
+
+
+@runtime_checkable
 class Store(
     BaseStore,
     ProfileStore,
@@ -229,6 +247,7 @@ class Store(
     AuditStore,
     PlanStore,
     OutboxStore,
+    LinkStore,
     Protocol,
 ):
     """Everything the core reads and writes: the sum of the role protocols above (finance is
