@@ -27,6 +27,7 @@ PUBLIC = {
     "saas_license.reports": "python-api.md",
     "saas_license.http": "http.md",
     "saas_license.cli": "python-api.md",
+    "saas_license.email": "notices.md",
 }
 
 

@@ -240,7 +240,12 @@ class _Applier:
                 ok.append((item, checked[0]))
         if not ok:
             return
-        moved = self.workflow.start([c for _, c in ok], actor=self.actor)
+        try:
+            moved = self.workflow.start([c for _, c in ok], actor=self.actor)
+        except ConfigError as exc:  # no public_url: notices are refused, nothing moved
+            for item, _ in ok:
+                self.outcomes.append(_outcome(item, "held", f"notice refused: {exc}"))
+            return
         for (item, _), new in zip(ok, moved, strict=True):
             due = f"{new.respond_by:%Y-%m-%d %H:%M} UTC" if new.respond_by else "?"
             self.outcomes.append(_outcome(item, "notified", f"answer due by {due}"))

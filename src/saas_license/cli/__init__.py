@@ -147,6 +147,14 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_core",
         "Connection aliases: where a vendor account is and how to authenticate.",
     ),
+    "approvers": (
+        "_cmd_settings",
+        'Approver groups: who decides a "keep" when neither the rule nor the seat names someone.',
+    ),
+    "auto-reclaim": (
+        "_cmd_settings",
+        "Show or change PROFILE's automatic reclaim (off by default), and what it would do now.",
+    ),
     "audit": (
         "_cmd_core",
         "The append-only, hash-chained audit log (the newest --limit entries, oldest first), and whether its chains verify; `audit verify` checks them in full.",
@@ -210,6 +218,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": (
         "_cmd_sandbox",
         "Fake vendor accounts offered by the installed spokes (on 127.0.0.1).",
+    ),
+    "settings": (
+        "_cmd_settings",
+        "Workspace settings: public_url (answer links), notice templates, SMTP.",
     ),
     "spokes": (
         "_cmd_core",
