@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._audit import AuditEntry, AuditVerification
     from ._boundary import QuarantinedRecord
-    from ._candidates.approvers import ApproverRoute
     from ._candidates.records import CandidateState, RemovalCandidate
     from ._errors import (
         ProfileStateError,
@@ -33,14 +32,13 @@ if TYPE_CHECKING:
     from ._finance.reconciliation import Reconciliation
     from ._finance.savings import SavingsSummary
     from ._jobs import JobResult, JobStatus
-    from ._links import AnswerRole, LinkError
+    from ._links import LinkError
     from ._models import SoftwareModel, UnrecognizedIdentifier
     from ._notify import Notification
     from ._paths import default_workspace_path
     from ._pipeline import RunReport
     from ._profiles import Processes, ProfileStatus
     from ._reclaim.apply import ApplyReport
-    from ._reclaim.auto import AutoReclaimPolicy, AutoReclaimPreview, AutoReclaimReport
     from ._reclaim.confirm import ReconcileReport
     from ._reclaim.records import PlanItem, ReclaimPlan
     from ._reclaim.undo import UndoResult
@@ -49,8 +47,6 @@ if TYPE_CHECKING:
     from ._secrets import Secret
     from ._tables import Table
     from ._workspace import Workspace
-    from ._workspace.answers import AnswerChoice, AnswerOutcome, AnswerView
-    from ._workspace.jobs import TickReport
     from .hookspecs import hookimpl
     from .http import HttpOptions
     from .spoke import (
@@ -68,16 +64,7 @@ __version__ = "0.1.0"
 
 #: Where each public name lives (imported on first access, then cached in the module).
 _HOMES = {
-    "AnswerChoice": "._workspace.answers",
-    "AnswerOutcome": "._workspace.answers",
-    "AnswerView": "._workspace.answers",
-    "AnswerRole": "._links",
     "LinkError": "._links",
-    "ApproverRoute": "._candidates.approvers",
-    "AutoReclaimPolicy": "._reclaim.auto",
-    "AutoReclaimPreview": "._reclaim.auto",
-    "AutoReclaimReport": "._reclaim.auto",
-    "TickReport": "._workspace.jobs",
     "ApplyReport": "._reclaim.apply",
     "AuditEntry": "._audit",
     "AuditVerification": "._audit",
@@ -144,17 +131,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AnswerChoice",
-    "AnswerOutcome",
-    "AnswerRole",
-    "AnswerView",
     "ApplyReport",
-    "ApproverRoute",
     "AuditEntry",
     "AuditVerification",
-    "AutoReclaimPolicy",
-    "AutoReclaimPreview",
-    "AutoReclaimReport",
     "BigChangeError",
     "CandidateState",
     "ConfigError",
@@ -191,7 +170,6 @@ __all__ = [
     "StoreError",
     "Subscription",
     "Table",
-    "TickReport",
     "UndoResult",
     "UnitPrice",
     "UnrecognizedIdentifier",

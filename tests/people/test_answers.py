@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from saas_license import AnswerChoice, AnswerRole, CandidateState, ConfigError, LinkError
+from saas_license import CandidateState, ConfigError, LinkError
 from saas_license._notify import NotificationKind
+from saas_license.people import AnswerChoice, AnswerRole
 
 from ..lifecycle.conftest import Harness
 from .conftest import notify_roadmaps, tokens

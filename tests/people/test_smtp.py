@@ -16,8 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from saas_license import AnswerChoice, CandidateState
+from saas_license import CandidateState
 from saas_license._notify import DeliveryStatus, NotificationKind
+from saas_license.people import AnswerChoice
 
 from ..lifecycle.conftest import Harness
 from .conftest import LINK, notify_roadmaps
