@@ -13,6 +13,7 @@ import enum
 import importlib.metadata
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -110,6 +111,8 @@ class NotifierRegistry:
         self.pm = make_plugin_manager()
         self.problems: list[PluginProblem] = []
         self._plugins: dict[str, object] = {}
+        #: Delivery outcomes recorded through this registry, by status value (for a service's log).
+        self.tally: Counter[str] = Counter()
         if entry_points is None and load_entry_points:
             entry_points = importlib.metadata.entry_points(group=NOTIFIER_ENTRY_POINT_GROUP)
         self.problems = load_plugins(
@@ -203,6 +206,7 @@ def deliver(
             last_error="; ".join(errors) or "no notifier accepted it",
         )
     store.update_notification(updated)
+    registry.tally[updated.status.value] += 1
     return updated
 
 

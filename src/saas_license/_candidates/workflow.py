@@ -8,9 +8,10 @@ each other.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,14 @@ from .._errors import ConfigError
 from .._evaluation import Assessment
 from .._finance.pricing import NoPrices, PriceBook
 from .._links import AnswerRole, answer_url
-from .._notify import ANSWERABLE, Notification, NotificationKind, NotifierRegistry, send
+from .._notify import (
+    ANSWERABLE,
+    Notification,
+    NotificationKind,
+    NotifierRegistry,
+    deliver,
+    send,
+)
 from .._rules import ReclamationRule
 from .._store import Store
 from .._subscriptions import Subscription
@@ -53,6 +61,7 @@ class CandidateWorkflow:
         #: Public address, link signer, templates and approver groups (none: no answer links,
         #: so answerable notices are refused).
         self.notices = notices if notices is not None else NoticeContext()
+        self._deferred: list[Notification] | None = None
         self.notifiers = notifiers
         self.prices: PriceBook = prices if prices is not None else NoPrices()
         self.clock = clock
@@ -105,6 +114,21 @@ class CandidateWorkflow:
             return None, None
         found = self.prices.unit_price(software_model, at=at)
         return (None, None) if found is None else (found.amount, found.currency)
+
+    @contextlib.contextmanager
+    def deferring_delivery(self) -> Iterator[None]:
+        """Store the notices the block sends but deliver them only after it ends without error:
+        a block inside a store transaction never holds the write lock while e-mail goes out,
+        and a rolled-back block sends nothing."""
+        outer = self._deferred
+        self._deferred = []
+        try:
+            yield
+            pending, self._deferred = self._deferred, outer
+            for n in pending:
+                deliver(self.store, self.notifiers, n, self.clock())
+        finally:
+            self._deferred = outer
 
     # -- approvers and answer links (issue 12) -----------------------------------------------
 
@@ -618,7 +642,11 @@ class CandidateWorkflow:
             candidate_ids=ids,
             respond_by=respond_by,
         )
-        sent = send(self.store, self.notifiers, notification, now)
+        if self._deferred is not None:  # delivered after the caller's transaction commits
+            sent = self.store.add_notification(notification)
+            self._deferred.append(sent)
+        else:
+            sent = send(self.store, self.notifiers, notification, now)
         self.store.append_audit(
             AuditEntry(
                 at=now,

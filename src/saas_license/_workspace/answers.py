@@ -163,7 +163,7 @@ class Answers:
         actor = claims.recipient
         workflow = self._ws.candidates.workflow
         now = self._ws.clock()
-        with self._ws.store.transaction():
+        with workflow.deferring_delivery(), self._ws.store.transaction():
             if not self._ws.store.spend_link(
                 claims.nonce,
                 candidate_id=claims.candidate_id,

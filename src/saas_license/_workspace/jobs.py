@@ -13,6 +13,7 @@ import attrs
 from .._convert import converter
 from .._errors import ProfileStateError, RunInProgressError, SaasLicenseError
 from .._jobs import JobResult, JobStatus, ScheduledJob
+from .._notify import DeliveryStatus
 from .._pipeline import ProgressCallback, RunReport, ScheduledRun, run_profile
 from .._reclaim.apply import apply_plan
 from .._reclaim.auto import (
@@ -48,8 +49,11 @@ class TickReport:
     timeouts: int = 0
     reminders: int = 0
     auto_reclaims: tuple[AutoReclaimReport, ...] = ()
+    #: Notices delivered during the tick (sent at once or retried from the outbox).
     delivered: int = 0
+    #: Notices still waiting in the outbox after the tick (a send limit, a server down).
     pending: int = 0
+    #: Notices that gave up during the tick.
     failed: int = 0
     errors: tuple[str, ...] = ()
 
@@ -137,6 +141,8 @@ class Jobs:
         """
         started = self._ws.clock()
         errors: list[str] = []
+        tally = self._ws.outbox.notifiers.tally
+        before = dict(tally)
         runs = self.run_due()
         errors.extend(f"run {r.profile}: {r.error}" for r in runs if r.status == "failed")
         timeouts = reminders = 0
@@ -157,9 +163,10 @@ class Jobs:
                 autos.append(report)
                 if report.status == "failed":
                     errors.append(f"auto-reclaim {prof.name}: {report.message}")
-        delivered = self._ws.outbox.deliver()
-        from .._notify import DeliveryStatus
-
+        self._ws.outbox.deliver()
+        done = {k: tally[k] - before.get(k, 0) for k in tally}
+        timeouts += sum(r.report.timeouts for r in runs if r.report is not None)
+        reminders += sum(r.report.reminders for r in runs if r.report is not None)
         return TickReport(
             started_at=started,
             finished_at=self._ws.clock(),
@@ -167,9 +174,9 @@ class Jobs:
             timeouts=timeouts,
             reminders=reminders,
             auto_reclaims=tuple(autos),
-            delivered=sum(1 for n in delivered if n.status is DeliveryStatus.DELIVERED),
-            pending=sum(1 for n in delivered if n.status is DeliveryStatus.PENDING),
-            failed=sum(1 for n in delivered if n.status is DeliveryStatus.FAILED),
+            delivered=done.get(DeliveryStatus.DELIVERED.value, 0),
+            pending=len(self._ws.store.list_notifications(status=DeliveryStatus.PENDING)),
+            failed=done.get(DeliveryStatus.FAILED.value, 0),
             errors=tuple(errors),
         )
 
