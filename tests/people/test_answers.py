@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 
@@ -133,3 +134,37 @@ def test_issue_gives_a_fresh_link_for_a_waiting_candidate(harness: Harness) -> N
     assert url.startswith("https://licenses.acme.test/answer/")
     view = ws.answers.open(url.rpartition("/")[2])
     assert view.candidate_id == cand.id and view.recipient == cand.recipient
+
+
+def test_two_submits_of_one_link_at_once_record_one_answer(harness: Harness) -> None:
+    ws = harness.ws
+    notify_roadmaps(harness)
+    (token,) = tokens(_notice_to(harness, "ana@acme.test"))
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def answer(choice: str) -> None:
+        barrier.wait()
+        try:
+            results.append(ws.answers.submit(token, choice).choice.value)
+        except LinkError as exc:
+            results.append(exc.reason)
+
+    threads = [threading.Thread(target=answer, args=(c,)) for c in ("keep", "release")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) in (
+        ["keep", "used"],
+        ["release", "used"],
+        ["keep", "wrong_state"],
+        ["release", "wrong_state"],
+    )
+    cand = ws.candidates.get(ws.answers.signer.verify(token, now=harness.clock.now).candidate_id)
+    answers = [
+        e
+        for e in ws.candidates.history(cand.id or 0)
+        if e.action in ("candidate.keep", "candidate.forego")
+    ]
+    assert len(answers) == 1

@@ -7,12 +7,14 @@ import email
 import email.policy
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -207,3 +209,61 @@ def test_plain_smtp_to_another_host_is_refused_and_a_broken_setup_keeps_notices(
     )
     assert {n.status for n in harness.ws.outbox.query()} == {DeliveryStatus.PENDING}
     assert all(n.kind is NotificationKind.RECLAIM_NOTICE for n in harness.ws.outbox.query())
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A private CA and a server certificate for 127.0.0.1: (server context, CA file)."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return server, ca_file
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_starttls_and_tls_with_login_over_the_encrypted_channel(
+    harness: Harness, certificates: tuple[ssl.SSLContext, Path], security: str
+) -> None:
+    server_ctx, ca_file = certificates
+    box, port = Mailbox(), free_port()
+    kw: dict[str, Any] = (
+        {"tls_context": server_ctx, "require_starttls": True}
+        if security == "starttls"
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; implicit TLS is encrypted from the start
+        else {"ssl_context": server_ctx, "auth_require_tls": False}
+    )
+    controller = Controller(
+        box, hostname="127.0.0.1", port=port, authenticator=box.authenticate, **kw
+    )
+    controller.start()
+    try:
+        harness.ws.settings.set_smtp_password(PASSWORD)
+        _smtp(
+            harness,
+            port,
+            **{"smtp.security": security, "smtp.username": "notices", "smtp.ca_file": str(ca_file)},
+        )
+        notify_roadmaps(harness)
+        assert len(box.messages) == 6 and box.logins[0] == ("notices", PASSWORD)
+    finally:
+        controller.stop()
+
+
+def test_an_untrusted_certificate_is_refused_and_the_notice_waits(
+    harness: Harness, certificates: tuple[ssl.SSLContext, Path]
+) -> None:
+    server_ctx, _ = certificates
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, ssl_context=server_ctx)
+    controller.start()
+    try:
+        _smtp(harness, port, **{"smtp.security": "tls"})  # the system's CAs: ours is unknown
+        notify_roadmaps(harness)
+        assert box.messages == []
+        outbox = harness.ws.outbox.query()
+        assert {n.status for n in outbox} == {DeliveryStatus.PENDING}
+        assert all("SSL" in n.last_error or "certificate" in n.last_error for n in outbox)
+    finally:
+        controller.stop()

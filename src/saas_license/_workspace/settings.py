@@ -75,6 +75,18 @@ def _directory(name: str) -> Callable[[object], Any]:
     return check
 
 
+def _file(name: str) -> Callable[[object], Any]:
+    def check(value: object) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{value!r} is not a file path", field=name)
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{value} is not a file", field=name, hint="fix the path")
+        return str(path.resolve())
+
+    return check
+
+
 def _address(name: str) -> Callable[[object], Any]:
     def check(value: object) -> str:
         text = _text(name)(value)
@@ -110,6 +122,10 @@ SETTINGS: dict[str, tuple[Callable[[object], Any], str]] = {
     "smtp.send_limit": (
         _int("smtp.send_limit", 1, 1_000_000),
         "at most this many e-mails per delivery run; the rest wait in the outbox",
+    ),
+    "smtp.ca_file": (
+        _file("smtp.ca_file"),
+        "a PEM file of the certificate authorities to trust for the SMTP server (a private CA)",
     ),
     "smtp.dry_run_dir": (
         _directory("smtp.dry_run_dir"),

@@ -51,6 +51,8 @@ class SmtpSettings:
     send_limit: int | None = None
     dry_run_dir: Path | None = None
     timeout: float = 30.0
+    #: Trust only these certificate authorities (PEM) instead of the system's (a private CA).
+    ca_file: Path | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.security not in ("starttls", "tls", "none"):
@@ -118,6 +120,7 @@ class SmtpSettings:
             password=password,
             send_limit=get("smtp.send_limit"),
             dry_run_dir=None if dry is None else Path(dry),
+            ca_file=None if get("smtp.ca_file") is None else Path(get("smtp.ca_file")),
         )
 
 
@@ -185,7 +188,7 @@ class SmtpNotifier:
     def _send(self, msg: EmailMessage) -> None:
         s = self.settings
         host, port = s.host or "", s.effective_port
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=None if s.ca_file is None else str(s.ca_file))
         client: smtplib.SMTP
         if s.security == "tls":
             client = smtplib.SMTP_SSL(host, port, timeout=s.timeout, context=context)
