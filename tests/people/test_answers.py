@@ -168,3 +168,17 @@ def test_two_submits_of_one_link_at_once_record_one_answer(harness: Harness) -> 
         if e.action in ("candidate.keep", "candidate.forego")
     ]
     assert len(answers) == 1
+
+
+def test_issue_for_an_approver_group_names_a_member(harness: Harness) -> None:
+    ws = harness.ws
+    ws.approvals.set_group("Software managers", ["sam-team@acme.test", "lea@acme.test"])
+    notify_roadmaps(harness)
+    out = ws.answers.submit(tokens(_notice_to(harness, "ana@acme.test"))[0], "keep")
+    with pytest.raises(ConfigError, match="lea@acme.test"):
+        ws.answers.issue(out.candidate_id, role=AnswerRole.APPROVER)
+    with pytest.raises(ConfigError, match="not boss@acme.test"):
+        ws.answers.issue(out.candidate_id, role=AnswerRole.APPROVER, recipient="boss@acme.test")
+    url = ws.answers.issue(out.candidate_id, role=AnswerRole.APPROVER, recipient="lea@acme.test")
+    view = ws.answers.open(url.rpartition("/")[2])
+    assert (view.role, view.recipient) == (AnswerRole.APPROVER, "lea@acme.test")

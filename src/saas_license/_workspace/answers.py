@@ -121,14 +121,20 @@ class Answers:
                 f"it {WAITING[role].value}",
                 field="candidate",
             )
-        who = recipient or (
-            candidate.recipient or candidate.user_principal_name
-            if role is AnswerRole.HOLDER
-            else candidate.approver
-        )
-        if not who:
-            raise ConfigError(f"candidate {candidate_id} has no {role.value}", field="recipient")
-        until = expires_at or self._ws.candidates.workflow.link_expiry(candidate, role)
+        workflow = self._ws.candidates.workflow
+        allowed = workflow.recipients_for(candidate, role)
+        if recipient is None and len(allowed) == 1:
+            recipient = allowed[0]
+        if recipient is None or recipient not in allowed:
+            raise ConfigError(
+                f"candidate {candidate_id} waits for an answer from "
+                + (", ".join(allowed) or "nobody")
+                + ("" if recipient is None else f", not {recipient}"),
+                field="recipient",
+                hint="name one of them as the recipient",
+            )
+        who = recipient
+        until = expires_at or workflow.link_expiry(candidate, role)
         token = self.signer.issue(
             candidate_id=candidate_id, recipient=who, role=role, expires_at=until
         )
