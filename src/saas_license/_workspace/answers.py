@@ -235,10 +235,19 @@ class Answers:
         seat = c.software_model or c.identifier
         until = f"{claims.expires_at:%Y-%m-%d %H:%M} UTC"
         if claims.role is AnswerRole.HOLDER:
+            workflow = self._ws.candidates.workflow
+            if workflow.route_for(c).keep_requires_approval:
+                route = workflow.approver_route(c)
+                keep = (
+                    f"Asking to keep it sends the request to {route.label} for approval"
+                    if route.routable
+                    else "Asking to keep it goes to your software asset managers"
+                )
+            else:
+                keep = "Keeping it keeps the seat"
             consequence = (
                 f"If you do not answer by {until}, the {seat} seat of {c.user_principal_name} is "
-                "reclaimed. Keeping it may need your approver's agreement; releasing it frees "
-                "the seat for someone else."
+                f"reclaimed. {keep}; releasing it frees the seat for someone else."
             )
         else:
             consequence = (
