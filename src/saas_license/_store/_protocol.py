@@ -23,6 +23,7 @@ __all__ = [
     "BaseStore",
     "CandidateStore",
     "JobStore",
+    "LinkStore",
     "OutboxStore",
     "PlanStore",
     "ProfileStore",
@@ -227,6 +228,23 @@ class OutboxStore(Protocol):
 
 
 @runtime_checkable
+class LinkStore(Protocol):
+    """Answer links already used (a link works once)."""
+
+    def spend_link(
+        self,
+        nonce: str,
+        *,
+        candidate_id: int,
+        recipient: str,
+        role: str,
+        choice: str,
+        at: dt.datetime,
+    ) -> bool: ...
+    def link_spent(self, nonce: str) -> bool: ...
+
+
+@runtime_checkable
 class Store(
     BaseStore,
     ProfileStore,
@@ -238,6 +256,7 @@ class Store(
     AuditStore,
     PlanStore,
     OutboxStore,
+    LinkStore,
     Protocol,
 ):
     """Everything the core reads and writes: the sum of the role protocols above (finance is

@@ -147,6 +147,14 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_aliases",
         "Connection aliases: where a vendor account is and how to authenticate.",
     ),
+    "approvers": (
+        "_cmd_settings",
+        'Approver groups: who decides a "keep" when neither the rule nor the seat names someone.',
+    ),
+    "auto-reclaim": (
+        "_cmd_settings",
+        "Show or change PROFILE's automatic reclaim (off by default), and what it would do now.",
+    ),
     "audit": (
         "_cmd_core",
         "The append-only, hash-chained audit log (the newest --limit entries, oldest first), and whether its chains verify; `audit verify` checks them in full.",
@@ -214,6 +222,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "subscriptions": (
         "_cmd_subscriptions",
         "List seats (subscriptions) with their inactive days and exclusions, filtered by profile, software model, inactivity and exclusion; streamed, so any number of seats fits.",
+    ),
+    "settings": (
+        "_cmd_settings",
+        "Workspace settings: public_url (answer links), notice templates, SMTP.",
     ),
     "spokes": (
         "_cmd_core",

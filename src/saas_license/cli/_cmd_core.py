@@ -155,6 +155,7 @@ def validate_cmd(profile: str, explain: bool, as_json: bool) -> None:
             click.echo("unpublished vendor behaviour, and what this account showed:")
             for line in report.explain or ("(the spoke explains nothing)",):
                 click.echo(f"- {line}")
+        click.echo(ws.jobs.preview_auto_reclaim(profile).describe())
     if not report.download_ok:
         raise click.ClickException(
             "validation failed: the download process must pass before publishing"
@@ -538,7 +539,15 @@ def candidates_show(candidate_id: int, as_json: bool) -> None:
         echo_json({"candidate": cand, "history": history})
         return
     _echo_candidate(cand)
-    for name in ("recipient", "approver", "respond_by", "keep_until", "undo_until", "undone_at"):
+    for name in (
+        "recipient",
+        "approver",
+        "approver_source",
+        "respond_by",
+        "keep_until",
+        "undo_until",
+        "undone_at",
+    ):
         value = getattr(cand, name)
         if value is not None:
             click.echo(safe(f"  {name.replace('_', ' ')}: {value}"))
