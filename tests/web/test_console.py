@@ -482,3 +482,43 @@ def test_no_page_shows_a_secret(client_for: Client, console_ws: Workspace) -> No
         shown = response.text + str(response.headers)
         for secret in secrets:
             assert secret not in shown, path
+
+
+def test_behind_a_trusted_proxy_the_browser_scheme_and_address_count(console_ws: Workspace) -> None:
+    proxy = ("testclient",)  # the TestClient's peer address plays the reverse proxy
+    app = create_app(
+        console_ws,
+        auth=ProxyHeaderAuth("X-Forwarded-User", trusted=proxy),
+        trusted_proxies=proxy,
+    )
+    forwarded = {"X-Forwarded-For": "10.0.0.5", "X-Forwarded-Proto": "https"}
+    with TestClient(app) as client:
+        page = client.get("/", headers={**forwarded, "X-Forwarded-User": "approver"})
+        assert page.status_code == 200
+        assert "max-age" in page.headers["strict-transport-security"]  # the browser came over https
+    sso_elsewhere = create_app(
+        console_ws,
+        auth=ProxyHeaderAuth("X-Forwarded-User", trusted=("10.9.9.9",)),
+        trusted_proxies=proxy,
+    )
+    with TestClient(sso_elsewhere) as client:  # the name counts only from the proxy itself
+        assert (
+            client.get("/", headers={**forwarded, "X-Forwarded-User": "admin"}).status_code == 401
+        )
+    throttled = create_app(
+        console_ws,
+        auth=PasswordAuth(throttle=Throttle(per_name=99, per_address=2)),
+        trusted_proxies=proxy,
+    )
+    with TestClient(throttled) as client:
+        csrf = csrf_of(client.get("/signin").text)
+
+        def attempt(address: str) -> int:
+            return client.post(
+                "/signin",
+                data={"name": "viewer", "password": "wrong password", "csrf": csrf},
+                headers={"X-Forwarded-For": address},
+            ).status_code
+
+        assert [attempt("10.0.0.1"), attempt("10.0.0.1"), attempt("10.0.0.1")] == [401, 401, 429]
+        assert attempt("10.0.0.2") == 401  # another person behind the same proxy is not blocked

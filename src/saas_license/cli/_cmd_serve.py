@@ -97,14 +97,13 @@ def serve_cmd(
         if proxy_user_header
         else PasswordAuth(session_hours=session_hours)
     )
-    app = create_app(ws, auth=auth)
+    app = create_app(ws, auth=auth, trusted_proxies=tuple(trusted_proxy))
     logging.getLogger("uvicorn.access").addFilter(_RedactAnswerLinks())
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        proxy_headers=True,
-        forwarded_allow_ips=list(trusted_proxy),
+        proxy_headers=False,  # the app believes X-Forwarded-* from --trusted-proxy only
         server_header=False,
         log_level="info",
     )

@@ -81,6 +81,37 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+#: Where the middleware below keeps the address of the proxy a request came through.
+PEER_KEY = "saas_license.peer"
+
+
+class _ForwardedByProxy:
+    """ASGI middleware trusting ``X-Forwarded-For`` / ``-Proto`` only from ``trusted`` peers.
+
+    A request from a trusted reverse proxy gets the browser's scheme and address (so cookies are
+    ``Secure`` over https and sign-in throttling counts people, not the proxy); the proxy's own
+    address is kept under :data:`PEER_KEY`, which is what :class:`ProxyHeaderAuth` checks.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: tuple[str, ...]) -> None:
+        self.app, self.trusted = app, trusted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and client[0] in self.trusted:
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            scope = {**scope, PEER_KEY: client[0]}
+            proto = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+            forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+            if forwarded:
+                scope["client"] = (forwarded, 0)
+        await self.app(scope, receive, send)
+
+
 class Forbidden(Exception):
     """The signed-in person's role does not allow this."""
 
@@ -287,12 +318,19 @@ async def _run_sync(
     return await run_in_threadpool(call)
 
 
-def create_app(workspace: Workspace, *, auth: Authenticator | None = None) -> Starlette:
+def create_app(
+    workspace: Workspace,
+    *,
+    auth: Authenticator | None = None,
+    trusted_proxies: tuple[str, ...] = (),
+) -> Starlette:
     """The console and answer pages for ``workspace`` as an ASGI app (mount it anywhere).
 
     ``auth`` is :class:`PasswordAuth` (the default: the workspace's users sign in),
     :class:`ProxyHeaderAuth` (a trusted reverse proxy names the person), or a callable taking the
     request and returning a :class:`WebUser` or None (an application's own authentication).
+    ``trusted_proxies``: addresses of reverse proxies whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed (none by default).
     """
     from . import _answers, _pages
 
@@ -306,6 +344,8 @@ def create_app(workspace: Workspace, *, auth: Authenticator | None = None) -> St
     app = Starlette(routes=routes)
     app.state.console = console
     app.add_middleware(_SecurityHeaders)
+    if trusted_proxies:
+        app.add_middleware(_ForwardedByProxy, trusted=tuple(trusted_proxies))
     return app
 
 

@@ -182,7 +182,10 @@ class ProxyHeaderAuth:
 
     def identify(self, request: Request, keys: Keys, users: Users) -> WebUser | None:
         """The user the proxy names, when the request came from the proxy."""
-        client = request.client.host if request.client else ""
+        # the proxy's own address when create_app(trusted_proxies=...) rewrote the client's
+        client = request.scope.get("saas_license.peer") or (
+            request.client.host if request.client else ""
+        )
         if client not in self.trusted:
             return None
         name = request.headers.get(self.header, "").strip()
