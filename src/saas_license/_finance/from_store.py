@@ -13,7 +13,7 @@ from .._store import Store
 from .._store._finance import FinanceStore
 from .entitlements import Entitlement, EntitlementPriceBook, check_currency
 from .pricing import NoPrices, PriceBook
-from .reconciliation import Reconciliation, reconcile
+from .reconciliation import Reconciliation, reconcile, reconcile_units
 
 __all__ = ["check_entitlement", "finance_store", "price_book_for", "reconcile_store"]
 
@@ -69,13 +69,34 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
     for rule in store.list_reclamation_rules():
         if rule.active:
             thresholds.setdefault(rule.software_model, rule.inactivity_days)
+    exclusions = store.list_exclusion_rules()
+    profile_types = {p.name: p.profile_type for p in profiles}
+    facts = getattr(fin, "reconcile_facts", None)
+    if facts is not None:  # the SQLite store: aggregates, not one object per seat
+        units, unmapped, newest = facts(
+            exclusions=exclusions,
+            profile_types=profile_types,
+            inactivity_days=thresholds,
+            now=now,
+            timezone=timezone,
+        )
+        return reconcile_units(
+            units,
+            unmapped,
+            newest,
+            entitlements=fin.list_entitlements(),
+            models=store.list_software_models(),
+            now=now,
+            timezone=timezone,
+            data_as_of=data_as_of,
+        )
     return reconcile(
         subscriptions=store.iter_subscriptions(),
         entitlements=fin.list_entitlements(),
         candidates=store.list_candidates(states=[*OPEN_STATES, CandidateState.CLOSED_COMPLETE]),
         models=store.list_software_models(),
-        exclusions=store.list_exclusion_rules(),
-        profile_types={p.name: p.profile_type for p in profiles},
+        exclusions=exclusions,
+        profile_types=profile_types,
         now=now,
         timezone=timezone,
         inactivity_days=thresholds,

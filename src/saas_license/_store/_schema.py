@@ -170,6 +170,12 @@ MIGRATIONS: dict[str, list[Migration]] = {
         );
         CREATE INDEX finance_reconciliations_as_of ON finance_reconciliations (as_of);
         """,
+        # 2: reconciliation in SQL (issue 13): active seats in (model, profile) order with their
+        # last activity, so the counts per unit are read from the index alone, without a sort
+        """
+        CREATE INDEX finance_active_seats ON subscriptions (software_model, profile, last_activity)
+            WHERE active = 1;
+        """,
     ],
     "safety": [
         # 1: reclaim safety (issue 8): what the vendor did not report reliably, per seat, and
