@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .._candidates.records import OPEN_STATES, CandidateState
 from .._errors import ConfigError, StoreError
@@ -13,7 +14,9 @@ from .._store import Store
 from .._store._finance import FinanceStore
 from .entitlements import Entitlement, EntitlementPriceBook, check_currency
 from .pricing import NoPrices, PriceBook
-from .reconciliation import Reconciliation, reconcile, reconcile_units
+
+if TYPE_CHECKING:
+    from .reconciliation import Reconciliation
 
 __all__ = ["check_entitlement", "finance_store", "price_book_for", "reconcile_store"]
 
@@ -55,6 +58,8 @@ def check_entitlement(store: Store, ent: Entitlement, pending: Sequence[Entitlem
 
 def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconciliation:
     """Reconcile everything the store holds, as of ``now``."""
+    from .reconciliation import reconcile, reconcile_units  # not needed to start a daily run
+
     fin = finance_store(store)
     profiles = store.list_profiles()
     data_as_of: dict[str, dt.datetime | None] = {}

@@ -9,13 +9,16 @@ import attrs
 
 from .._errors import ConfigError
 from .._pipeline import ProgressCallback, build_plan
-from .._reclaim.apply import ApplyReport, apply_plan
-from .._reclaim.confirm import ReconcileReport, reconcile_reclaims
 from .._reclaim.records import ReclaimAction, ReclaimPlan
-from .._reclaim.undo import UndoResult, undo_reclaim
 
 if TYPE_CHECKING:
+    from .._reclaim.apply import ApplyReport
+    from .._reclaim.confirm import ReconcileReport
+    from .._reclaim.undo import UndoResult
     from .facade import Workspace
+
+# apply, undo and reconcile are imported when used: a daily run (plan only) never needs them,
+# and every process pays for what it imports (start-up, issue 13).
 
 __all__ = ["Plans"]
 
@@ -61,6 +64,8 @@ class Plans:
         """Execute the stored plan ``plan_id`` (from :meth:`create`): notices, then reclaims through
         the profile's spoke, each re-checked first; at most ``cap`` seats. ``progress(step,
         count)`` follows the reclaims, as in a daily run."""
+        from .._reclaim.apply import apply_plan
+
         found = self._ws.store.get_plan(plan_id)
         if found is None:
             raise ConfigError(
@@ -84,6 +89,8 @@ class Plans:
 
     def undo(self, candidate_id: int, *, actor: str = "user") -> UndoResult:
         """Undo the reclaim that closed ``candidate_id`` (and the user's other seats with it)."""
+        from .._reclaim.undo import undo_reclaim
+
         candidate = self._ws.candidates.get(candidate_id)
         prof = self._ws.profiles.get(candidate.profile)
         return undo_reclaim(
@@ -98,6 +105,8 @@ class Plans:
     def reconcile(self, name: str, *, actor: str = "user") -> ReconcileReport:
         """Resolve every reclaim of unknown outcome by reading the vendor, and mark jobs of dead
         processes abandoned (``saas-license reclaim PROFILE --reconcile``)."""
+        from .._reclaim.confirm import reconcile_reclaims
+
         prof = self._ws.profiles.get(name)
         return reconcile_reclaims(
             self._ws.store,

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,12 +19,14 @@ from .._jobs import ScheduledJob
 from .._pipeline import RunReport
 from .._plugins import SpokeRegistry
 from .._profiles import Processes, check_base_url
-from .._reclaim.apply import ApplyReport
 from .._reclaim.records import ReclaimPlan
 from .._secrets import Secret
 from .._spokes import ValidationReport
 from .._workspace import Workspace
 from .._workspace.candidates import Candidates
+
+if TYPE_CHECKING:
+    from .._reclaim.apply import ApplyReport
 from . import EXIT_BUSY, _State, cli
 from ._output import (
     DEFAULT_LIMIT,

@@ -19,12 +19,12 @@ from ..._finance.entitlements import Entitlement
 from ..._time import format_instant, parse_instant
 from .._finance import SavedReconciliation
 from .base import SqliteBaseStore, _dumps
-from .reconcile import ReconcileFacts, reconcile_facts
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ..._rules import ExclusionRule
+    from .reconcile import ReconcileFacts
 
 __all__ = ["SqliteFinanceStore"]
 
@@ -116,6 +116,8 @@ class SqliteFinanceStore(SqliteBaseStore):
     ) -> ReconcileFacts:
         """Per-(model, profile) counts for a reconciliation, read with SQL aggregates in one
         read transaction (see ``_sqlite/reconcile.py``)."""
+        from .reconcile import reconcile_facts  # only reconciliation needs it (start-up)
+
         with self._lock:
             began = not self._depth and not self._db.in_transaction
             if began:
@@ -129,8 +131,6 @@ class SqliteFinanceStore(SqliteBaseStore):
                     now=now,
                     timezone=timezone,
                 )
-                # ``newest`` runs after this snapshot ends: fetch what the maths will ask for now
-                # is not possible (it depends on the lending), so it reads the same tables again.
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc
             finally:
