@@ -103,14 +103,16 @@ def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> di
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.reconcile", description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--sizes", default="10000,100000,1000000", help="Comma-separated estate sizes (seats)."
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference-max", type=int, default=100_000)
     parser.add_argument("--timezone", default="Europe/Berlin")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = []
-    for size in args.sizes:
+    for size in (int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()):
         res = measure(
             size, repeat=args.repeat, reference_max=args.reference_max, timezone=args.timezone
         )

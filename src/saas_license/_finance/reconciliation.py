@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -38,7 +37,13 @@ from .._rules import ExclusionRule, first_exclusion
 from .._subscriptions import Subscription
 from .._tables import Table
 from .._time import days_between, format_instant
-from .entitlements import Entitlement, average_annual_price, entitlements_in_use, quantize_money
+from .entitlements import (
+    Entitlement,
+    average_annual_price,
+    entitlements_in_use,
+    local_date,
+    quantize_money,
+)
 
 __all__ = [
     "ACTIVITY_BUCKETS",
@@ -481,6 +486,7 @@ def _finish(
         price = None if raw_price is None else quantize_money(raw_price)
         currency = ents[0].currency if ents else None
         pool = sum(e.purchased_rights for e in ents if e.profile is None)
+        day_price = _price_per_day(entitlements, model, timezone=timezone, currency=currency)
         # Lend the company-wide pool to the units that are short, largest shortfall first.
         order = sorted(profiles, key=lambda p: (-(profiles[p].used - profiles[p].own), p))
         for name in order:
@@ -499,9 +505,7 @@ def _finish(
                 price=price,
                 currency=currency,
                 entitlement_count=sum(1 for e in ents if e.profile in (None, name)),
-                price_at=functools.partial(
-                    _price_at, entitlements, model, timezone=timezone, currency=currency
-                ),
+                price_at=day_price,
                 now=now,
             )
             rows.append(row)
@@ -585,6 +589,22 @@ def _reclaimed_at(cand: RemovalCandidate | _Reclaim) -> dt.datetime | None:
         return None
     reclaimed: dt.datetime | None = cand.reclaimed_at
     return reclaimed or cand.closed_at
+
+
+def _price_per_day(
+    entitlements: Sequence[Entitlement], model: str, *, timezone: str, currency: str | None
+) -> Callable[[dt.datetime], Decimal | None]:
+    """:func:`_price_at` for one model, computed once per calendar day (the price only changes
+    with the entitlements in use, which change by day): thousands of reclaims, a few look-ups."""
+    cache: dict[dt.date, Decimal | None] = {}
+
+    def price(at: dt.datetime) -> Decimal | None:
+        day = local_date(at, timezone)
+        if day not in cache:
+            cache[day] = _price_at(entitlements, model, at, timezone=timezone, currency=currency)
+        return cache[day]
+
+    return price
 
 
 def _price_at(
