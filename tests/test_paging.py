@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from saas_license._candidates.records import OPEN_STATES
 from saas_license.cli import main
 
 PINNED = "2026-06-01T12:00:00Z"
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -84,3 +86,62 @@ def test_cli_json_is_streamed_but_whole_and_valid(
         capsys, "--workspace", demo_ws, "candidates", "--state", "closed_skipped", "--json"
     )
     assert json.loads(out)["candidates"] == []
+
+
+def test_a_stored_plan_is_kept_item_by_item_and_read_in_pages(demo_ws: str) -> None:
+    with Workspace.open(demo_ws, clock=lambda: NOW) as ws:
+        plan = ws.plans.create("aha-demo")
+        assert plan.id is not None and len(plan.items) + len(plan.held) == 103
+        # one row per item; the plan's own row holds no item
+        rows = ws.store._db.execute(
+            "SELECT part, count(*) FROM reclaim_plan_items WHERE plan_id = ? GROUP BY part",
+            (plan.id,),
+        ).fetchall()
+        assert dict(rows) == {
+            k: v for k, v in (("items", len(plan.items)), ("held", len(plan.held))) if v
+        }
+        head = json.loads(
+            ws.store._db.execute(
+                "SELECT data FROM reclaim_plans WHERE id = ?", (plan.id,)
+            ).fetchone()[0]
+        )
+        assert head["items"] == [] and head["held"] == []
+        # read back whole (apply does) and in pages (review does): the same items, same order
+        stored, applied = ws.store.get_plan(plan.id)
+        assert applied is None and stored == plan
+        pages, after = [], -1
+        while page := ws.plans.items(plan.id, limit=9, after=after):
+            pages.extend(item for _, item in page)
+            after = page[-1][0]
+        assert pages == list(plan.items)
+        assert list(ws.plans.iter_items(plan.id, held=True)) == list(plan.held)
+
+
+def test_a_plan_saved_inline_by_an_older_version_still_loads(demo_ws: str) -> None:
+    import attrs
+
+    from saas_license._convert import converter
+    from saas_license._store._sqlite.base import _dumps
+
+    with Workspace.open(demo_ws, clock=lambda: NOW) as ws:
+        plan = attrs.evolve(ws.plans.create("aha-demo", save=False), id="old1")
+        plan = attrs.evolve(plan, expires_at=plan.created_at)
+        ws.store._db.execute(
+            "INSERT INTO reclaim_plans (id, profile, created_at, expires_at, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                "old1",
+                "demo",
+                "2026-06-01T12:00:00.000Z",
+                "2026-06-01T12:00:00.000Z",
+                _dumps(converter.unstructure(plan)),
+            ),
+        )
+        assert ws.store.get_plan("old1") == (plan, None)
+
+
+def test_reviewing_an_unknown_plan_is_a_clear_error(demo_ws: str) -> None:
+    from saas_license import ConfigError
+
+    with Workspace.open(demo_ws) as ws, pytest.raises(ConfigError, match="no reclaim plan"):
+        ws.plans.items("nope")

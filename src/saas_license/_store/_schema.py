@@ -239,3 +239,19 @@ MIGRATIONS["integrity"] = [
         BEGIN SELECT RAISE(ABORT, 'an audit entry must be chained (use Store.append_audit)'); END;
     """,
 ]
+
+
+# Issue 13: a stored plan's items one row each, written and read a batch at a time, so neither
+# saving nor reviewing a plan of 100,000 seats builds one JSON document of all of them.
+MIGRATIONS["plans"] = [
+    # 1: plan items (``part`` "items" or "held", in plan order)
+    """
+    CREATE TABLE reclaim_plan_items (
+        plan_id TEXT NOT NULL,
+        part TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (plan_id, part, seq)
+    ) WITHOUT ROWID;
+    """,
+]

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import attrs
 
 from .._errors import ConfigError
 from .._pipeline import ProgressCallback, build_plan
-from .._reclaim.records import ReclaimAction, ReclaimPlan
+from .._reclaim.records import HeldItem, PlanItem, ReclaimAction, ReclaimPlan
 
 if TYPE_CHECKING:
     from .._reclaim.apply import ApplyReport
     from .._reclaim.confirm import ReconcileReport
     from .._reclaim.undo import UndoResult
+    from .._store._sqlite.plans import SqlitePlanStore
     from .facade import Workspace
 
 # apply, undo and reconcile are imported when used: a daily run (plan only) never needs them,
@@ -117,6 +119,39 @@ class Plans:
             actor=actor,
         )
 
+    def items(
+        self, plan_id: str, *, held: bool = False, limit: int = 500, after: int = -1
+    ) -> list[tuple[int, PlanItem | HeldItem]]:
+        """One page of a stored plan: ``(position, item)`` pairs after position ``after``
+        (``held``: the candidates it holds back, with why). Pass the last position seen as
+        ``after`` for the next page; a plan is never loaded whole to be reviewed."""
+        self._stored(plan_id)
+        return _plan_store(self._ws.store).plan_items(plan_id, held=held, limit=limit, after=after)
+
+    def iter_items(self, plan_id: str, *, held: bool = False) -> Iterator[PlanItem | HeldItem]:
+        """Every item (or held item) of a stored plan, read a page at a time."""
+        self._stored(plan_id)
+        return _plan_store(self._ws.store).iter_plan_items(plan_id, held=held)
+
+    def _stored(self, plan_id: str) -> None:
+        if not _plan_store(self._ws.store).plan_exists(plan_id):
+            raise ConfigError(
+                f"no reclaim plan with id {plan_id!r}",
+                field="plan",
+                hint="make a plan first (CLI `reclaim PROFILE --plan`, Python `ws.plans.create(profile)`)",
+            )
+
     def actions(self, profile: str | None = None) -> list[ReclaimAction]:
         """Every vendor reclaim made, oldest first (with undo state)."""
         return self._ws.store.list_reclaim_actions(profile)
+
+
+def _plan_store(store: object) -> SqlitePlanStore:
+    """The store's paged plan reads (the SQLite store has them)."""
+    if not hasattr(store, "plan_items"):
+        raise ConfigError(
+            f"{type(store).__name__} cannot read a plan page by page",
+            field="store",
+            hint="use SqliteStore, or add plan_items, iter_plan_items and plan_exists",
+        )
+    return store  # type: ignore[return-value]
