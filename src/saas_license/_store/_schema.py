@@ -240,6 +240,21 @@ MIGRATIONS["integrity"] = [
     """,
 ]
 
+# Issue 12: people answer notices through signed links; each link's nonce is spent once.
+MIGRATIONS["people"] = [
+    # 1: spent answer links (a link works once)
+    """
+    CREATE TABLE answer_links_spent (
+        nonce TEXT PRIMARY KEY,
+        candidate_id INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        role TEXT NOT NULL,
+        choice TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX answer_links_spent_candidate ON answer_links_spent (candidate_id);
+    """,
+]
 
 # Issue 13: a stored plan's items one row each, written and read a batch at a time, so neither
 # saving nor reviewing a plan of 100,000 seats builds one JSON document of all of them.
