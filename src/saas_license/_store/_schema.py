@@ -267,6 +267,6 @@ MIGRATIONS["plans"] = [
         seq INTEGER NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (plan_id, part, seq)
-    ) WITHOUT ROWID;
+    );
     """,
 ]
