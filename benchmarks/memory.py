@@ -77,6 +77,8 @@ def _child(base_url: str, key: str, days: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         report = ws.jobs.run("p")
         phases["cycle"] = _status("VmHWM")
+        out["created_this_cycle"] = report.candidates_created
+        del report  # a caller that keeps the run's report keeps its plan: measure one plan at a time
         plan = ws.plans.create("p")
         planned = len(plan.items) + len(plan.held)
         del plan
@@ -91,7 +93,6 @@ def _child(base_url: str, key: str, days: int) -> dict[str, Any]:
         out["seats"] = ws.store.count_subscriptions("p")["total"]
         out["open_candidates"] = walked
         out["plan_items"] = planned
-        out["created_this_cycle"] = report.candidates_created
         ws.close()
     return out
 
