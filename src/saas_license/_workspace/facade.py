@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 import re
 import tempfile
@@ -24,6 +23,8 @@ from .._time import utcnow
 from ..http import (
     HttpOptions,
 )
+from .answers import Answers
+from .approvals import Approvals
 from .audit import Audit
 from .candidates import Candidates
 from .finance import Finance
@@ -32,6 +33,7 @@ from .outbox import Outbox
 from .plans import Plans
 from .profiles import Profiles
 from .rules import Rules
+from .settings import Settings
 from .subscriptions import Subscriptions
 
 __all__ = ["Workspace", "check_workspace_path"]
@@ -85,6 +87,8 @@ def _did_you_mean(target: Path) -> str:
         names = [p.name for p in folder.iterdir() if p.is_file() and p.suffix in {".db", ".sqlite"}]
     except OSError:
         names = []
+    import difflib  # only for a mistyped name
+
     close = difflib.get_close_matches(target.name, names, n=3, cutoff=0.5)
     if close:
         return "did you mean " + " or ".join(str(folder / n) for n in close) + f"? Or {create}"
@@ -97,7 +101,7 @@ def _did_you_mean(target: Path) -> str:
 class Workspace:
     """One workspace: open it, then work through its parts — ``ws.profiles``, ``ws.jobs``,
     ``ws.subscriptions``, ``ws.rules``, ``ws.candidates``, ``ws.plans``, ``ws.outbox``,
-    ``ws.finance``, ``ws.audit``. The workspace holds the shared state (store, secrets, spokes,
+    ``ws.finance``, ``ws.audit``, ``ws.settings``, ``ws.approvals``, ``ws.answers``. The workspace holds the shared state (store, secrets, spokes,
     clock, policy); each part holds the actions of one area.
 
     >>> ws = Workspace.open(":memory:")  # doctest: +SKIP
@@ -133,6 +137,9 @@ class Workspace:
         self.outbox = Outbox(self)
         self.finance = Finance(self)
         self.audit = Audit(self)
+        self.settings = Settings(self)
+        self.approvals = Approvals(self)
+        self.answers = Answers(self)
 
     @classmethod
     def open(

@@ -144,8 +144,16 @@ def _usage_error(exc: click.UsageError, ctx: click.Context) -> NoReturn:
 #: these in step with the commands themselves).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "alias": (
-        "_cmd_core",
+        "_cmd_aliases",
         "Connection aliases: where a vendor account is and how to authenticate.",
+    ),
+    "approvers": (
+        "_cmd_settings",
+        'Approver groups: who decides a "keep" when neither the rule nor the seat names someone.',
+    ),
+    "auto-reclaim": (
+        "_cmd_settings",
+        "Show or change PROFILE's automatic reclaim (off by default), and what it would do now.",
     ),
     "audit": (
         "_cmd_core",
@@ -211,13 +219,29 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_sandbox",
         "Fake vendor accounts offered by the installed spokes (on 127.0.0.1).",
     ),
+    "serve": (
+        "_cmd_serve",
+        "Run the service: the scheduler (due runs, deadlines, automatic reclaims, notices, unknown outcomes, the weekly reconciliation) and the web console with the answer pages, on one port, until SIGTERM.",
+    ),
+    "settings": (
+        "_cmd_settings",
+        "Workspace settings: public_url (answer links), notice templates, SMTP.",
+    ),
     "spokes": (
         "_cmd_core",
         "List installed spokes with the vendor permissions each process needs.",
     ),
+    "subscriptions": (
+        "_cmd_subscriptions",
+        "List seats (subscriptions) with their inactive days and exclusions, filtered by profile, software model, inactivity and exclusion; streamed, so any number of seats fits.",
+    ),
     "undo": (
         "_cmd_core",
         "Undo a completed reclaim (within the undo window), through the profile's spoke.",
+    ),
+    "users": (
+        "_cmd_serve",
+        "People who may sign in to the web console, with their role (admin, approver, viewer).",
     ),
     "validate": (
         "_cmd_core",
