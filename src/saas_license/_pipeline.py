@@ -20,6 +20,7 @@ from ._candidates.notices import NoticeContext
 from ._candidates.records import OPEN_STATES
 from ._candidates.states import CandidateEvent
 from ._candidates.workflow import CandidateWorkflow
+from ._directory.facts import directory_of, reclaim_priority, with_directory
 from ._errors import SaasLicenseError
 from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._faultpoints import kill_point
@@ -276,7 +277,10 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
     created = 0
     store = workflow.store
     with _Chunks(store) as chunks:
-        for proposal in ev.proposals:
+        # leavers' seats first (a stable sort: the rest keep the evaluation's order)
+        for proposal in sorted(
+            ev.proposals, key=lambda p: reclaim_priority(p.subscription.attributes)
+        ):
             workflow.create(proposal.subscription, proposal.assessment)
             created += 1
             chunks.tick()
@@ -374,8 +378,9 @@ def run_profile(
                 kill_point("run.after_activity")
             with step("evaluate") as job:
                 now = clock()
+                # each seat with its person's ``directory.*`` facts, for rules and approvers
                 ev = evaluate(
-                    store.iter_subscriptions(profile.name),
+                    with_directory(store.iter_subscriptions(profile.name), directory_of(store)),
                     open_candidates=store.list_candidates(profile.name, states=OPEN_STATES),
                     now=now,
                     profile_type=profile.profile_type,

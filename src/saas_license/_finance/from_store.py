@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._candidates.records import OPEN_STATES, CandidateState
+from .._directory.facts import directory_of, with_directory
 from .._errors import ConfigError, StoreError
 from .._jobs import JobStatus
 from .._store import Store
@@ -96,7 +97,8 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
             data_as_of=data_as_of,
         )
     return reconcile(
-        subscriptions=store.iter_subscriptions(),
+        # each seat with its person's ``directory.*`` facts, for directory-based exclusions
+        subscriptions=with_directory(store.iter_subscriptions(), directory_of(store)),
         entitlements=fin.list_entitlements(),
         candidates=store.list_candidates(states=[*OPEN_STATES, CandidateState.CLOSED_COMPLETE]),
         models=store.list_software_models(),
