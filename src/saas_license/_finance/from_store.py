@@ -18,8 +18,16 @@ from .pricing import NoPrices, PriceBook
 
 if TYPE_CHECKING:
     from .reconciliation import Reconciliation
+    from .showback import Showback
 
-__all__ = ["check_entitlement", "finance_store", "price_book_for", "reconcile_store"]
+__all__ = [
+    "check_entitlement",
+    "finance_store",
+    "inactivity_thresholds",
+    "price_book_for",
+    "reconcile_store",
+    "showback_store",
+]
 
 
 def finance_store(store: Store) -> FinanceStore:
@@ -108,4 +116,32 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
         timezone=timezone,
         inactivity_days=thresholds,
         data_as_of=data_as_of,
+    )
+
+
+def inactivity_thresholds(store: Store) -> dict[str, int]:
+    """Each model's idle threshold: the days of its active reclamation rule (the first one)."""
+    thresholds: dict[str, int] = {}
+    for rule in store.list_reclamation_rules():
+        if rule.active:
+            thresholds.setdefault(rule.software_model, rule.inactivity_days)
+    return thresholds
+
+
+def showback_store(
+    store: Store, *, by: str, prices: PriceBook, now: dt.datetime, timezone: str
+) -> Showback:
+    """The showback of everything the store holds, each seat seen with its person's facts."""
+    from .showback import check_dimension, compute_showback
+
+    check_dimension(by)
+    return compute_showback(
+        with_directory(store.iter_subscriptions(), directory_of(store)),
+        by=by,
+        exclusions=store.list_exclusion_rules(),
+        profile_types={p.name: p.profile_type for p in store.list_profiles()},
+        prices=prices,
+        now=now,
+        timezone=timezone,
+        inactivity_days=inactivity_thresholds(store),
     )
