@@ -81,6 +81,9 @@ def test_a_seat_re_enabled_at_the_vendor_is_flagged_and_never_saved(harness: Har
     after = ws.finance.savings("aha")
     assert after.actual == {"EUR": Decimal("600.00")}
     assert after.reclaimed_seats == 6 and after.reappeared == 2
+    # ... and the reconciliation's actual savings leave them out too
+    roadmaps = next(r for r in ws.finance.reconcile().models if r.software_model == "Aha! Roadmaps")
+    assert roadmaps.reclaimed_seats == 5  # ana, cy, dee, eli, fay; not ben
 
     # checked once: later runs neither flag it again nor re-verify the others
     h.clock.advance(days=1)
