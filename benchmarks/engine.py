@@ -138,9 +138,7 @@ def _generate(seats: int) -> tuple[float, list[tuple[Any, ...]]]:
 
 def _floor_insert(rows: list[tuple[Any, ...]]) -> float:
     db = sqlite3.connect(":memory:")
-    db.execute(
-        "CREATE TABLE t (seq INTEGER PRIMARY KEY, a, b, c, d, e, f, g, h, i)"
-    )
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a, b, c, d, e, f, g, h, i)")
     t0 = time.perf_counter()
     db.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     db.commit()
@@ -229,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seats", type=int, default=1_000_000, help="The largest size.")
     parser.add_argument(
-        "--growth", default="10000,100000", help="Smaller sizes for the growth table (comma-separated)."
+        "--growth",
+        default="10000,100000",
+        help="Smaller sizes for the growth table (comma-separated).",
     )
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     args = parser.parse_args(argv)
@@ -238,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print("seats      ingest (rate; floor)            re-ingest       evaluate (floor; ratio)     candidates stored   bytes/seat")
+    print(
+        "seats      ingest (rate; floor)            re-ingest       evaluate (floor; ratio)     candidates stored   bytes/seat"
+    )
     for r in rows:
         print(
             f"{r['seats']:>9,}  {r['ingest_s']:6.2f}s ({r['ingest_rate']:>9,.0f}/s; "

@@ -141,12 +141,13 @@ def _compile(
         "CREATE TABLE temp.eval_filtered (attrs INTEGER NOT NULL, model TEXT NOT NULL, "
         "PRIMARY KEY (attrs, model)) WITHOUT ROWID"
     )
-    facts, filtered = [], []
+    facts: list[tuple[int, int | None, int | None, int]] = []
+    filtered: list[tuple[int, str]] = []
     for attrs_id, attributes, unknown in db.execute(
         "SELECT id, attributes, unknown FROM seat_attrs"
     ):
         seat = _Seat(json.loads(attributes), frozenset(json.loads(unknown)))
-        first = next((i for i, r in attr_rules if r.matches(seat, profile_type)), None)  # type: ignore[arg-type]
+        first = next((i for i, r in attr_rules if r.matches(seat, profile_type)), None)
         facts.append(
             (
                 attrs_id,
@@ -155,11 +156,7 @@ def _compile(
                 int("last_activity" in seat.unknown),
             )
         )
-        filtered.extend(
-            (attrs_id, m)
-            for m in filtered_models
-            if not rules[m].applies_to(seat)  # type: ignore[arg-type]
-        )
+        filtered.extend((attrs_id, m) for m in filtered_models if not rules[m].applies_to(seat))
     db.executemany("INSERT INTO temp.eval_attrs VALUES (?, ?, ?, ?)", facts)
     db.executemany("INSERT INTO temp.eval_filtered VALUES (?, ?)", filtered)
 
@@ -242,7 +239,7 @@ def _compile(
             conds.append((i, f"sl_match({i}, s.user_principal_name)"))
 
     def match(i: int, upn: str) -> int:
-        return int(excl[i].matches(_Seat({}, frozenset(), upn), profile_type))  # type: ignore[arg-type]
+        return int(excl[i].matches(_Seat({}, frozenset(), upn), profile_type))
 
     db.create_function("sl_match", 2, match, deterministic=True)
     exclusion = (

@@ -89,8 +89,9 @@ class SqliteAuditStore(SqliteBaseStore):
                         "seq": seq + 1,
                         "prev_hash": prev,
                     }
-                    row["hash"] = _hash_row(row, chain=chain, seq=seq + 1, prev_hash=prev)
-                    heads[chain] = (seq + 1, row["hash"])
+                    digest = _hash_row(row, chain=chain, seq=seq + 1, prev_hash=prev)
+                    row["hash"] = digest
+                    heads[chain] = (seq + 1, digest)
                     rows.append(row)
                     next_id += 1
                 self._db.executemany(
