@@ -253,7 +253,7 @@ def test_sql_verdicts_equal_assess(
     )
     sql = evaluate_profile(store, "p", rules=rules, **kw)
     assert [(p.subscription.id, p.assessment) for p in py.proposals] == [
-        (s.id, a) for s, a in sql.proposals
+        (s.id, a) for batch in sql.proposals(3) for s, a in batch
     ]
     assert len(py.still_idle) == sql.still_idle
     assert [(c.id, a) for c, a in py.to_cancel] == [(c.id, a) for c, a in sql.to_cancel]

@@ -405,12 +405,20 @@ class SetEvaluation:
     """What one set-based evaluation decided (as :class:`~saas_license._evaluation.Evaluation`,
     with the candidates that stay counted, not listed)."""
 
-    proposals: tuple[tuple[Subscription, Assessment], ...]
+    #: The seats to propose, by id, in order (with the assessment when :func:`assess` gave it).
+    proposal_ids: tuple[tuple[int, Assessment | None], ...]
     still_idle: int
     to_cancel: tuple[tuple[RemovalCandidate, Assessment], ...]
     to_skip: tuple[tuple[RemovalCandidate, Assessment], ...]
     verdicts: Mapping[str, int]
     fallback_rows: int = 0
+    _resolve: Any = attrs.field(default=None, eq=False, repr=False, alias="resolve")
+
+    def proposals(self, batch: int = 500) -> Iterator[list[tuple[Subscription, Assessment]]]:
+        """The new proposals with their seats, read from the store ``batch`` at a time (never
+        all at once)."""
+        for n in range(0, len(self.proposal_ids), batch):
+            yield self._resolve(self.proposal_ids[n : n + batch])
 
 
 def evaluate_profile(
@@ -484,14 +492,21 @@ def evaluate_profile(
         if code != _FALLBACK:
             verdicts[_CODES[code][0].value] += n
     cooldowns = store.cooldowns(profile, now=now) if counts.get(_FALLBACK) else {}
-    proposals: list[tuple[Subscription, Assessment]] = []
+    proposal_ids: list[tuple[int, Assessment | None]] = []
     still = 0
     cancel: list[tuple[RemovalCandidate, Assessment]] = []
     skip: list[tuple[RemovalCandidate, Assessment]] = []
     fallback = 0
-    # seats whose candidate simply stays idle are never read
-    needed = [r for r in interesting if not (r[3] is not None and r[1] == _IDLE)]
-    still += sum(1 for r in interesting if r[3] is not None and r[1] == _IDLE)
+    # seats whose candidate simply stays idle are never read; new proposals are read later,
+    # a batch at a time
+    needed = []
+    for row in interesting:
+        if row[3] is None and row[1] == _IDLE:
+            proposal_ids.append((row[0], None))
+        elif row[3] is not None and row[1] == _IDLE:
+            still += 1
+        else:
+            needed.append(row)
     subs = store.subscriptions_by_id([r[0] for r in needed])
     candidates = {
         cand.id: cand for cand in _candidates(store, [r[3] for r in needed if r[3] is not None])
@@ -515,7 +530,7 @@ def evaluate_profile(
             result = _assessment(code, excl, sub, c, now=now, policy=policy)
         if open_id is None:
             if result.idle:
-                proposals.append((sub, result))
+                proposal_ids.append((sid, result))
             continue
         candidate = candidates[open_id]
         if result.idle:
@@ -526,15 +541,27 @@ def evaluate_profile(
             cancel.append((candidate, result))
         else:
             still += 1
+    proposal_ids.sort(key=lambda p: p[0])
+
+    def resolve(
+        chunk: Sequence[tuple[int, Assessment | None]],
+    ) -> list[tuple[Subscription, Assessment]]:
+        found = store.subscriptions_by_id([sid for sid, _ in chunk])
+        return [
+            (found[sid], a or _assessment(_IDLE, None, found[sid], c, now=now, policy=policy))
+            for sid, a in chunk
+        ]
+
     for cand in _candidates(store, vanished):
         skip.append((cand, Assessment(verdict=Verdict.INACTIVE_SEAT)))
     return SetEvaluation(
-        proposals=tuple(proposals),
+        proposal_ids=tuple(proposal_ids),
         still_idle=still,
         to_cancel=tuple(cancel),
         to_skip=tuple(skip),
         verdicts=dict(verdicts),
         fallback_rows=fallback,
+        resolve=resolve,
     )
 
 

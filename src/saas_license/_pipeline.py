@@ -312,14 +312,14 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluatio
     """Store what the evaluation decided: new candidates, cancellations, skips (each audited)."""
     created = 0
     store = workflow.store
-    proposals = list(
-        ev.proposals
-        if isinstance(ev, SetEvaluation)
-        else [(p.subscription, p.assessment) for p in ev.proposals]
-    )
-    for n in range(0, len(proposals), _CREATE_BATCH):
-        # each batch of new candidates, with their audit entries, is one short transaction
-        created += len(workflow.create_many(proposals[n : n + _CREATE_BATCH]))
+    # each batch of new candidates, with their audit entries, is one short transaction
+    if isinstance(ev, SetEvaluation):
+        for batch in ev.proposals(_CREATE_BATCH):
+            created += len(workflow.create_many(batch))
+    else:
+        proposals = [(p.subscription, p.assessment) for p in ev.proposals]
+        for n in range(0, len(proposals), _CREATE_BATCH):
+            created += len(workflow.create_many(proposals[n : n + _CREATE_BATCH]))
     with _Chunks(store) as chunks:
         for candidate, verdict in ev.to_cancel:
             chunks.tick()
