@@ -244,9 +244,10 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         # the unchanged-seat fast path: compared column by column in SQL (a key staged twice in
         # one window takes the full path, in order)
         self._qn(
-            f"WITH dups AS MATERIALIZED (SELECT uid, ident FROM {table} WHERE seq > :lo "
+            f"WITH dups AS (SELECT uid, ident FROM {table} WHERE seq > :lo "
             "AND seq <= :hi GROUP BY uid, ident HAVING COUNT(*) > 1) "
-            f"UPDATE {table} AS st SET done = 1 WHERE {window} AND EXISTS ("
+            f"UPDATE {table} SET done = 1 WHERE seq IN (SELECT st.seq FROM {table} st "
+            f"WHERE {window} AND EXISTS ("
             "SELECT 1 FROM subscriptions s "
             "JOIN seat_attrs a ON a.id = s.attrs AND a.attributes = st.attributes "
             "AND a.unknown = st.unknown "
@@ -257,7 +258,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             "AND (st.aa IS NULL OR st.aa = s.assigned_at) "
             "AND COALESCE((SELECT m.software_model FROM identifier_map m "
             "WHERE m.identifier = st.ident), s.software_model) IS s.software_model) "
-            "AND NOT EXISTS (SELECT 1 FROM dups WHERE dups.uid = st.uid AND dups.ident = st.ident)",
+            "AND NOT EXISTS (SELECT 1 FROM dups WHERE dups.uid = st.uid AND dups.ident = st.ident))",
             args,
         )
         self._qn(
@@ -465,7 +466,12 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             params.append(_ts(inactive_before))
         if active_only:
             where.append("active = 1")
-        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        # a page of seats first, then their shared attribute rows
+        sql = (
+            f"SELECT {_SUB_COLUMNS} FROM (SELECT * FROM subscriptions WHERE "
+            f"{' AND '.join(where)} ORDER BY id LIMIT ?) s "
+            "CROSS JOIN seat_attrs a ON a.id = s.attrs ORDER BY s.id"
+        )
         last_id = 0
         while True:
             rows = self._q(sql, (last_id, *params, BATCH_SIZE)).fetchall()
