@@ -197,6 +197,15 @@ def measure(seats: int) -> dict[str, Any]:
         floor_select = sorted(floors)[1]
         verdicts = dict(ev.verdicts)
         store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:  # bytes per table and index, where SQLite has the dbstat table
+            parts = {
+                name: int(b)
+                for name, b in store._db.execute(
+                    "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+                )
+            }
+        except sqlite3.DatabaseError:
+            parts = {}
         store.close()
         size = sum(f.stat().st_size for f in Path(tmp).glob("ws.db*"))
     return {
@@ -217,6 +226,7 @@ def measure(seats: int) -> dict[str, Any]:
         "verdicts": verdicts,
         "bytes": size,
         "bytes_per_seat": size / max(total, 1),
+        "bytes_by_table": parts,
     }
 
 
@@ -263,6 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{b['evaluate_s'] / b['floor_select_s']:.2f}x; store <= 400 B/seat: {b['bytes_per_seat']:.0f}"
     )
     print("verdicts at the largest size:", json.dumps(b["verdicts"], sort_keys=True))
+    if b["bytes_by_table"]:
+        print(
+            "bytes per seat by table/index at the largest size: "
+            + ", ".join(
+                f"{k} {v / b['seats']:.0f}"
+                for k, v in b["bytes_by_table"].items()
+                if v / b["seats"] >= 1
+            )
+        )
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -361,7 +362,10 @@ def _evaluate(
 ) -> Evaluation | SetEvaluation:
     """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere."""
     if isinstance(store, SqliteBaseStore):
-        return evaluate_profile(store, profile, now=now, **kw)
+        try:
+            return evaluate_profile(store, profile, now=now, **kw)
+        except sqlite3.OperationalError as exc:  # e.g. an SQLite built without JSON functions
+            log.warning("set-based evaluation unavailable (%s); evaluating row by row", exc)
     return evaluate(
         store.iter_subscriptions(profile),
         open_candidates=open_candidates,
