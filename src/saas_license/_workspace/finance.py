@@ -13,15 +13,14 @@ import attrs
 
 from .._errors import ConfigError
 from .._finance import from_store as _finance
-from .._finance.csv_import import read_entitlements_csv
 from .._finance.entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
-from .._finance.reconciliation import Reconciliation
 from .._finance.savings import SavingsSummary, summarize_savings
 from .._store._finance import SavedReconciliation
 from .._tables import Table
 from ._change import changing
 
 if TYPE_CHECKING:
+    from .._finance.reconciliation import Reconciliation
     from .facade import Workspace
 
 __all__ = ["Finance"]
@@ -45,6 +44,7 @@ class Finance:
         period: str = "annually",
         profile: str | None = None,
         name: str = "",
+        actor: str = "user",
     ) -> Entitlement:
         """Record rights bought for a software model (``profile`` None: for every profile)."""
         ent = Entitlement(
@@ -59,7 +59,7 @@ class Finance:
             name=name,
         )
         _finance.check_entitlement(self._ws.store, ent)
-        with changing(self._ws, "entitlement.created", "entitlement") as change:
+        with changing(self._ws, "entitlement.created", "entitlement", actor=actor) as change:
             saved = _finance.finance_store(self._ws.store).add_entitlements([ent])[0]
             change.done(saved.id, after=saved)
         return saved
@@ -91,13 +91,15 @@ class Finance:
         return after
 
     def retire_entitlement(
-        self, entitlement_id: int, *, on: dt.date | str | None = None
+        self, entitlement_id: int, *, on: dt.date | str | None = None, actor: str = "user"
     ) -> Entitlement:
         """Retire an entitlement from ``on`` (default: today in the organisation's time zone)."""
         day = on if on is not None else local_date(self._ws.clock(), self._ws.policy.timezone)
         before = self.entitlement(entitlement_id)
         after = attrs.evolve(before, retired_on=day)
-        with changing(self._ws, "entitlement.retired", "entitlement", before=before) as change:
+        with changing(
+            self._ws, "entitlement.retired", "entitlement", before=before, actor=actor
+        ) as change:
             _finance.finance_store(self._ws.store).update_entitlement(after)
             change.done(after.id, after=after)
         return after
@@ -118,6 +120,8 @@ class Finance:
             profiles=(p.name for p in self._ws.store.list_profiles()),
             existing=_finance.finance_store(self._ws.store).list_entitlements(),
         )
+        from .._finance.csv_import import read_entitlements_csv
+
         rows = read_entitlements_csv(Path(path), check=checker, progress=progress)
         with self._ws.store.transaction():
             saved = _finance.finance_store(self._ws.store).add_entitlements(rows)
