@@ -214,6 +214,8 @@ def measure(seats: int) -> dict[str, Any]:
         "generate_s": gen,
         "ingest_s": first,
         "ingest_rate": staged / first,
+        "ingest_net_s": first - gen,
+        "ingest_net_rate": staged / max(first - gen, 1e-9),
         "floor_insert_s": floor_insert,
         "reingest_s": again,
         "evaluate_s": evaluate,
@@ -248,12 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(
-        "seats      ingest (rate; floor)            re-ingest       evaluate (floor; ratio)     candidates stored   bytes/seat"
+        "seats      ingest, net (rate; floor)            re-ingest       evaluate (floor; ratio)     candidates stored   bytes/seat"
     )
     for r in rows:
         print(
-            f"{r['seats']:>9,}  {r['ingest_s']:6.2f}s ({r['ingest_rate']:>9,.0f}/s; "
-            f"{r['floor_insert_s']:.2f}s, {r['ingest_s'] / r['floor_insert_s']:4.1f}x)  "
+            f"{r['seats']:>9,}  {r['ingest_net_s']:6.2f}s ({r['ingest_net_rate']:>9,.0f}/s; "
+            f"{r['floor_insert_s']:.2f}s, {r['ingest_net_s'] / r['floor_insert_s']:4.1f}x)  "
             f"{r['reingest_s']:6.2f}s ({r['reingest_s'] / r['ingest_s']:.2f}x)  "
             f"{r['evaluate_s']:6.3f}s ({r['floor_select_s']:.3f}s; {r['evaluate_s'] / r['floor_select_s']:.2f}x)  "
             f"{r['candidates']:>8,} in {r['store_candidates_s']:5.2f}s  "
@@ -268,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             f"store {b['bytes'] / a['bytes']:.0f}x"
         )
     print(
-        f"targets at {b['seats']:,} seats: ingest >= 100,000/s: {b['ingest_rate']:,.0f}/s; "
+        f"targets at {b['seats']:,} seats: ingest >= 100,000/s: {b['ingest_net_rate']:,.0f}/s "
+        f"(generating the records, timed apart: {b['generate_s']:.2f}s); "
         f"evaluate <= 3 s and <= 4x the floor: {b['evaluate_s']:.2f}s, "
         f"{b['evaluate_s'] / b['floor_select_s']:.2f}x; store <= 400 B/seat: {b['bytes_per_seat']:.0f}"
     )

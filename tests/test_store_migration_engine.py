@@ -184,6 +184,13 @@ def test_the_lean_store_migration_keeps_every_seat_candidate_and_audit_entry(
     store = SqliteStore(path)  # migrates
     try:
         assert store.schema_versions()["engine"] == len(MIGRATIONS["engine"])
+        indexes = {
+            r[0]
+            for r in store._q(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'subscriptions'"
+            )
+        }
+        assert "finance_active_seats" in indexes  # other areas' indexes survive the rebuild
         got = {s.id: s for p in ("p", "q") for s in store.iter_subscriptions(p, active_only=False)}
         assert got == {s.id: s for s in seats}
         assert store.list_candidates() == candidates

@@ -247,6 +247,15 @@ def _lean_subscriptions(db: sqlite3.Connection) -> None:
     Lossless: every distinct (attributes, unknown) pair becomes one ``seat_attrs`` row that the
     seats point at, and every run id one ``download_runs`` row; the seats keep all other columns.
     """
+    # the other areas' indexes on the seats (e.g. finance's), made again on the new table
+    kept = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'subscriptions' "
+            "AND sql IS NOT NULL AND name NOT IN ('subscriptions_user', "
+            "'subscriptions_profile_active', 'subscriptions_identifier') ORDER BY name"
+        )
+    ]
     for statement in (
         "CREATE TABLE seat_attrs (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL, "
         "unknown TEXT NOT NULL, UNIQUE (attributes, unknown))",
@@ -292,6 +301,7 @@ def _lean_subscriptions(db: sqlite3.Connection) -> None:
         # (profile, external_user_id) is served by the unique key's prefix
         "CREATE INDEX subscriptions_profile_active ON subscriptions (profile, active)",
         "CREATE INDEX subscriptions_identifier ON subscriptions (identifier)",
+        *kept,
     ):
         db.execute(statement)
 
