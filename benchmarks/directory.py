@@ -7,7 +7,9 @@ the people behind 90% of its distinct users (the rest stay unresolved). Timed, i
 - ``resolution``: every active seat resolved (``ws.directory.resolution()``);
 - ``showback``: the breakdown by department (``ws.finance.showback``);
 - ``reconcile + rule``: the SQL reconciliation with a cost exclusion on a directory fact, against
-  the same reconciliation without it.
+  the same reconciliation without it;
+- ``evaluate``: the set-based evaluation of the largest profile without a directory, with one
+  loaded, and with a reclaim exclusion on a directory fact.
 
 The floor is measured on the same file in the same run: streaming every seat once
 (``store.iter_subscriptions()``), which resolution and showback cannot avoid. Each figure is
@@ -40,6 +42,7 @@ def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def measure(seats: int, *, repeat: int) -> dict[str, Any]:
     """Build ``seats`` seats and a directory, and time the directory's work against the floor."""
     from saas_license import Workspace
+    from saas_license._evaluation_sql import evaluate_profile
     from saas_license._finance.from_store import reconcile_store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,6 +63,21 @@ def measure(seats: int, *, repeat: int) -> dict[str, Any]:
                     status = ("active", "active", "active", "contractor", "leaver")[n % 5]
                     out.write(f"{upn},,P{n},boss@corp.example,D{n % 12},CC-{n % 40},{status}\n")
             floor, _ = _median(lambda: sum(1 for _ in store.iter_subscriptions()), repeat)
+            sizes = store.count_subscriptions(by="profile")
+            profile = max(store.list_profiles(), key=lambda p: sizes.get(p.name, 0))
+
+            def evaluation() -> Any:
+                return evaluate_profile(
+                    store,
+                    profile.name,
+                    now=_estate.NOW,
+                    profile_type=profile.profile_type,
+                    exclusions=store.list_exclusion_rules(),
+                    rules=store.list_reclamation_rules(),
+                    integration_user_id=None,
+                )
+
+            eval_plain, _ = _median(evaluation, repeat)
             load, loaded = _median(lambda: ws.directory.load(csv), 1)
             resolution, res = _median(ws.directory.resolution, repeat)
             showback, _ = _median(lambda: ws.finance.showback("department"), repeat)
@@ -75,6 +93,14 @@ def measure(seats: int, *, repeat: int) -> dict[str, Any]:
             ruled, _ = _median(
                 lambda: reconcile_store(store, now=_estate.NOW, timezone="UTC"), repeat
             )
+            eval_directory, _ = _median(evaluation, repeat)
+            ws.rules.add_exclusion(
+                kind="attribute",
+                attribute="directory.employment_status",
+                value="contractor",
+                effect="reclaim",
+            )
+            eval_rule, _ = _median(evaluation, repeat)
             return {
                 "seats": res.seats,
                 "people": loaded.people,
@@ -88,6 +114,10 @@ def measure(seats: int, *, repeat: int) -> dict[str, Any]:
                 "reconcile_seconds": round(plain, 3),
                 "reconcile_with_directory_rule_seconds": round(ruled, 3),
                 "rule_vs_plain": round(ruled / plain, 2),
+                "evaluate_profile": profile.name,
+                "evaluate_seconds": round(eval_plain, 3),
+                "evaluate_with_directory_seconds": round(eval_directory, 3),
+                "evaluate_with_directory_rule_seconds": round(eval_rule, 3),
             }
 
 
@@ -109,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
             f"({r['resolution_vs_floor']}x floor); showback {r['showback_seconds']}s "
             f"({r['showback_vs_floor']}x floor); reconcile {r['reconcile_seconds']}s, with a "
             f"directory rule {r['reconcile_with_directory_rule_seconds']}s "
-            f"({r['rule_vs_plain']}x)"
+            f"({r['rule_vs_plain']}x); evaluate {r['evaluate_profile']} "
+            f"{r['evaluate_seconds']}s, with a directory {r['evaluate_with_directory_seconds']}s, "
+            f"with a directory rule {r['evaluate_with_directory_rule_seconds']}s"
         )
 
 
