@@ -115,12 +115,12 @@ class _Compiled:
     params: dict[str, Any]
     exclusions: tuple[ExclusionRule, ...]
     rules: Mapping[str, ReclamationRule]
-    #: each seat's person (by seat id), when a directory is loaded
-    people: Mapping[int, Person] = attrs.Factory(dict)
+    #: the seats' people, when a directory is loaded
+    people: _People | None = None
 
     def seat(self, sub: Subscription) -> Subscription:
         """``sub`` with its person's ``directory.*`` facts (as the Python path sees it)."""
-        return with_person(sub, self.people.get(sub.id))
+        return sub if not self.people else with_person(sub, self.people.of_seat(sub.id))
 
 
 def _on_directory(
@@ -134,23 +134,49 @@ def _on_directory(
     return any(n.startswith("directory.") for n in named)
 
 
-def _seat_people(
-    db: sqlite3.Connection, profile: str
-) -> tuple[dict[int, Person], dict[int, Person]]:
-    """Each seat of ``profile`` whose user the stored directory knows, with the person (empty
-    when no directory is loaded), into ``temp.eval_person`` too; and the people by their id."""
+class _People:
+    """The people behind a profile's seats, read lazily: the seat → person map and the leavers
+    come from SQL; a :class:`Person` is built only for a seat that needs its facts."""
+
+    def __init__(self, db: sqlite3.Connection, seats: dict[int, int], leavers: set[int]) -> None:
+        self._db, self.seats, self._leavers = db, seats, leavers
+        self._cache: dict[int, Person] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.seats)
+
+    def person(self, pid: int) -> Person | None:
+        """The person stored under ``pid`` (None for -1, "not in the directory")."""
+        if pid < 0:
+            return None
+        found = self._cache.get(pid)
+        if found is None:
+            from ._convert import converter
+
+            row = self._db.execute(
+                "SELECT data FROM directory_people WHERE id = ?", (pid,)
+            ).fetchone()
+            found = self._cache[pid] = converter.structure(json.loads(row[0]), Person)
+        return found
+
+    def of_seat(self, sid: int) -> Person | None:
+        """The person seat ``sid`` belongs to, or None."""
+        pid = self.seats.get(sid)
+        return None if pid is None else self.person(pid)
+
+    def leaver_seats(self) -> set[int]:
+        """The seats whose person's employment status is ``leaver``."""
+        return {sid for sid, pid in self.seats.items() if pid in self._leavers}
+
+
+def _seat_people(db: sqlite3.Connection, profile: str) -> _People:
+    """Each seat of ``profile`` whose user the stored directory knows (none when no directory is
+    loaded), into ``temp.eval_person`` too: the same normalised look-up as the Python path."""
     db.execute("DROP TABLE IF EXISTS temp.eval_person")
     db.execute("CREATE TABLE temp.eval_person (sub INTEGER PRIMARY KEY, person INTEGER NOT NULL)")
     if db.execute("SELECT 1 FROM directory_people LIMIT 1").fetchone() is None:
-        return {}, {}
-    from ._convert import converter
-
-    by_address: dict[str, int] = {}
-    people: dict[int, Person] = {}
-    for pid, data in db.execute("SELECT id, data FROM directory_people"):
-        people[pid] = converter.structure(json.loads(data), Person)
-    for address, pid in db.execute("SELECT address, person_id FROM directory_addresses"):
-        by_address[address] = pid
+        return _People(db, {}, set())
+    by_address = dict(db.execute("SELECT address, person_id FROM directory_addresses"))
     pairs = [
         (sid, pid)
         for sid, upn in db.execute(
@@ -159,7 +185,14 @@ def _seat_people(
         if (pid := by_address.get(normalise_email(upn))) is not None
     ]
     db.executemany("INSERT INTO temp.eval_person VALUES (?, ?)", pairs)
-    return {sid: people[pid] for sid, pid in pairs}, people
+    leavers = {
+        pid
+        for (pid,) in db.execute(
+            "SELECT id FROM directory_people WHERE json_extract(data, '$.employment_status') = ?",
+            (LEAVER,),
+        )
+    }
+    return _People(db, dict(pairs), leavers)
 
 
 def _compile(
@@ -182,7 +215,7 @@ def _compile(
         if r.active and r.effect.excludes_reclaim and r.kind is ExclusionKind.ATTRIBUTE
     ]
     filtered_models = [m for m, r in rules.items() if r.filter]
-    people, by_id = _seat_people(db, profile)
+    people = _seat_people(db, profile)
     # rules on directory facts: decide per (attribute row, person), not per attribute row
     by_person = bool(people) and _on_directory(excl, rules)
     db.execute("DROP TABLE IF EXISTS temp.eval_attrs")
@@ -209,7 +242,7 @@ def _compile(
         else db.execute("SELECT id, -1, attributes, unknown FROM seat_attrs")
     )
     for attrs_id, person, attributes, unknown in rows:
-        seen = seat_facts(json.loads(attributes), by_id.get(person))
+        seen = seat_facts(json.loads(attributes), people.person(person))
         seat = _Seat(seen, frozenset(json.loads(unknown)))
         first = next((i for i, r in attr_rules if r.matches(seat, profile_type)), None)
         facts.append(
@@ -613,7 +646,7 @@ def evaluate_profile(
         else:
             still += 1
     # leavers' seats first (then in seat order), as the row-by-row path proposes them
-    leavers = {sid for sid, person in c.people.items() if person.employment_status == LEAVER}
+    leavers = c.people.leaver_seats() if c.people else set()
     proposal_ids.sort(key=lambda p: (p[0] not in leavers, p[0]))
 
     def resolve(

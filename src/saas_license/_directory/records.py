@@ -22,7 +22,7 @@ def normalise_email(value: str) -> str:
 def _email(field: str) -> Callable[[object, object, str], None]:
     def check(_inst: object, _attr: object, value: str) -> None:
         text = value.strip()
-        if not text or "@" not in text or any(c.isspace() for c in text):
+        if not text or "@" not in text or len(text.split(maxsplit=1)) != 1:
             raise ConfigError(
                 f"{value!r} is not an e-mail address", field=field, hint="write it as name@domain"
             )
