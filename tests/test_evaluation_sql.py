@@ -429,7 +429,10 @@ def test_sql_day_arithmetic_equals_assess(
 directory_rules = st.builds(
     ExclusionRule,
     kind=st.just("attribute"),
-    attribute=st.sampled_from(["directory.department", "directory.employment_status"]),
+    # a name no person has (with a quote) matches nobody, and must not break the SQL
+    attribute=st.sampled_from(
+        ["directory.department", "directory.employment_status", "directory.o'dd"]
+    ),
     value=st.sampled_from(["eng", "Sales", "contractor", "leaver"]),
     effect=st.sampled_from(["reclaim", "both"]),
 )

@@ -32,7 +32,7 @@ from typing import Any
 import attrs
 
 from ._candidates.records import OPEN_STATES, RemovalCandidate
-from ._directory.facts import LEAVER, seat_facts, with_person
+from ._directory.facts import LEAVER, with_person
 from ._directory.records import Person, normalise_email
 from ._evaluation import Assessment, EvaluationPolicy, Verdict, assess, unknown_protection
 from ._rules import ExclusionKind, ExclusionRule, ReclamationRule
@@ -123,15 +123,26 @@ class _Compiled:
         return sub if not self.people else with_person(sub, self.people.of_seat(sub.id))
 
 
-def _on_directory(
+#: The facts a person has, as ``directory.<name>`` (see :meth:`Person.facts`).
+_PERSON_FACTS = frozenset(
+    ("email", "name", "manager_email", "department", "cost_center", "employment_status")
+)
+
+
+def _directory_facts(
     exclusions: Sequence[ExclusionRule], rules: Mapping[str, ReclamationRule]
-) -> bool:
-    """Whether a rule the evaluation uses names a ``directory.*`` fact."""
+) -> tuple[str, ...]:
+    """The ``directory.*`` facts the evaluation's rules name (reclaim exclusions and reclamation
+    rule filters), without the prefix, sorted: only these can change a verdict."""
     named = [
-        r.attribute or "" for r in exclusions if r.active and r.kind is ExclusionKind.ATTRIBUTE
+        r.attribute or ""
+        for r in exclusions
+        if r.active and r.effect.excludes_reclaim and r.kind is ExclusionKind.ATTRIBUTE
     ]
     named += [k for r in rules.values() for k in r.filter]
-    return any(n.startswith("directory.") for n in named)
+    # only a person's own facts exist (Person.facts()); other names match no person
+    found = {n.removeprefix("directory.") for n in named if n.startswith("directory.")}
+    return tuple(sorted(found & _PERSON_FACTS))
 
 
 class _People:
@@ -169,13 +180,29 @@ class _People:
         return {sid for sid, pid in self.seats.items() if pid in self._leavers}
 
 
-def _seat_people(db: sqlite3.Connection, profile: str) -> _People:
+def _seat_people(
+    db: sqlite3.Connection, profile: str, named: tuple[str, ...]
+) -> tuple[_People, dict[int, dict[str, Any]]]:
     """Each seat of ``profile`` whose user the stored directory knows (none when no directory is
-    loaded), into ``temp.eval_person`` too: the same normalised look-up as the Python path."""
+    loaded), by the same normalised look-up as the Python path, into ``temp.eval_person`` with
+    the key of its person's ``named`` facts; and the facts of each key. People with the same
+    named facts share a key, so the attribute checks run once per attribute row and key."""
     db.execute("DROP TABLE IF EXISTS temp.eval_person")
-    db.execute("CREATE TABLE temp.eval_person (sub INTEGER PRIMARY KEY, person INTEGER NOT NULL)")
+    db.execute(
+        "CREATE TABLE temp.eval_person (sub INTEGER PRIMARY KEY, person INTEGER NOT NULL, "
+        "fkey INTEGER NOT NULL)"
+    )
     if db.execute("SELECT 1 FROM directory_people LIMIT 1").fetchone() is None:
-        return _People(db, {}, set())
+        return _People(db, {}, set()), {}
+    keys: dict[tuple[Any, ...], int] = {}
+    key_of: dict[int, int] = {}
+    columns = "".join(f", json_extract(data, '$.{name}')" for name in named)
+    for pid, *values in db.execute(f"SELECT id{columns} FROM directory_people"):
+        key_of[pid] = keys.setdefault(tuple(values), len(keys))
+    facts = {
+        k: {f"directory.{n}": v for n, v in zip(named, values, strict=True) if v}
+        for values, k in keys.items()
+    }
     by_address = dict(db.execute("SELECT address, person_id FROM directory_addresses"))
     pairs = [
         (sid, pid)
@@ -184,7 +211,10 @@ def _seat_people(db: sqlite3.Connection, profile: str) -> _People:
         )
         if (pid := by_address.get(normalise_email(upn))) is not None
     ]
-    db.executemany("INSERT INTO temp.eval_person VALUES (?, ?)", pairs)
+    db.executemany(
+        "INSERT INTO temp.eval_person VALUES (?, ?, ?)",
+        [(sid, pid, key_of[pid]) for sid, pid in pairs],
+    )
     leavers = {
         pid
         for (pid,) in db.execute(
@@ -192,7 +222,7 @@ def _seat_people(db: sqlite3.Connection, profile: str) -> _People:
             (LEAVER,),
         )
     }
-    return _People(db, dict(pairs), leavers)
+    return _People(db, dict(pairs), leavers), facts
 
 
 def _compile(
@@ -215,9 +245,10 @@ def _compile(
         if r.active and r.effect.excludes_reclaim and r.kind is ExclusionKind.ATTRIBUTE
     ]
     filtered_models = [m for m, r in rules.items() if r.filter]
-    people = _seat_people(db, profile)
-    # rules on directory facts: decide per (attribute row, person), not per attribute row
-    by_person = bool(people) and _on_directory(excl, rules)
+    named = _directory_facts(excl, rules)
+    people, key_facts = _seat_people(db, profile, named)
+    # rules on directory facts: decide per (attribute row, person's named facts)
+    by_person = bool(people) and bool(named)
     db.execute("DROP TABLE IF EXISTS temp.eval_attrs")
     db.execute("DROP TABLE IF EXISTS temp.eval_filtered")
     db.execute("DROP TABLE IF EXISTS temp.eval_rules")
@@ -233,7 +264,7 @@ def _compile(
     filtered: list[tuple[int, int, str]] = []
     rows = (
         db.execute(
-            "SELECT DISTINCT s.attrs, COALESCE(ep.person, -1), sa.attributes, sa.unknown "
+            "SELECT DISTINCT s.attrs, COALESCE(ep.fkey, -1), sa.attributes, sa.unknown "
             "FROM subscriptions s JOIN seat_attrs sa ON sa.id = s.attrs "
             "LEFT JOIN temp.eval_person ep ON ep.sub = s.id WHERE s.profile = ?",
             (profile,),
@@ -242,7 +273,7 @@ def _compile(
         else db.execute("SELECT id, -1, attributes, unknown FROM seat_attrs")
     )
     for attrs_id, person, attributes, unknown in rows:
-        seen = seat_facts(json.loads(attributes), people.person(person))
+        seen = {**key_facts.get(person, {}), **json.loads(attributes)}  # the seat's own win
         seat = _Seat(seen, frozenset(json.loads(unknown)))
         first = next((i for i, r in attr_rules if r.matches(seat, profile_type)), None)
         facts.append(
@@ -379,7 +410,7 @@ def _compile(
     sql_from = (
         "subscriptions s LEFT JOIN temp.eval_person ep ON ep.sub = s.id "
         "CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs "
-        "AND ea.person = COALESCE(ep.person, -1) "
+        "AND ea.person = COALESCE(ep.fkey, -1) "
         if by_person
         else "subscriptions s CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs AND ea.person = -1 "
     ) + "LEFT JOIN temp.eval_rules r ON r.model = s.software_model"
