@@ -23,6 +23,7 @@ from saas_license import (
     RemovalCandidate,
     SoftwareModel,
 )
+from saas_license._finance.allocations import Allocation
 from saas_license._finance.from_store import reconcile_store
 from saas_license._finance.reconciliation import day_start, reconcile
 from saas_license._store import SqliteStore
@@ -143,6 +144,21 @@ entitlements = st.lists(
     ),
     max_size=5,
 )
+allocations = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # which entitlement
+        st.integers(1, 5),  # rights (may exceed what the entitlement has left)
+        st.one_of(
+            st.sampled_from(sorted(PROFILES)).map(lambda p: {"profile": p}),
+            st.lists(
+                st.sampled_from(["svc-*", "*@corp.com", "éva@*", "?en@*", "a_b@*", "ana@*", "*"]),
+                min_size=1,
+                max_size=2,
+            ).map(lambda u: {"users": u}),
+        ),
+    ),
+    max_size=4,
+)
 candidates = st.lists(
     st.tuples(
         st.integers(0, 29),  # which seat
@@ -156,8 +172,10 @@ candidates = st.lists(
 )
 
 
-def _store(seats, rules, ents, cands, paid_gamma: bool, threshold: int) -> SqliteStore:  # type: ignore[no-untyped-def]
+def _store(seats, rules, ents, cands, paid_gamma: bool, threshold: int, allocs=()) -> SqliteStore:  # type: ignore[no-untyped-def]
     store = SqliteStore(":memory:")
+    store.set_product("Beta", "Suite")
+    store.set_product("Gamma", "Suite")
     for name in MODELS:
         store.ensure_software_model(
             SoftwareModel(name=name, publisher="P", paid=name != "Gamma" or paid_gamma)
@@ -198,7 +216,11 @@ def _store(seats, rules, ents, cands, paid_gamma: bool, threshold: int) -> Sqlit
         if not active:
             store.deactivate_subscription(by_user[f"u{i}"].id)
     if ents:
-        store.add_entitlements(e for e in ents if e.currency == ents[0].currency)
+        saved = store.add_entitlements(e for e in ents if e.currency == ents[0].currency)
+        for which, rights, target in allocs:
+            store.add_allocation(
+                Allocation(entitlement_id=saved[which % len(saved)].id or 0, rights=rights, **target)
+            )
     ordered = sorted(subs, key=lambda s: s.id)
     for which, state, days, undone, recorded, other in cands:
         if not ordered:
@@ -247,6 +269,8 @@ def _reference(store: SqliteStore, timezone: str):  # type: ignore[no-untyped-de
         now=NOW,
         timezone=timezone,
         inactivity_days=thresholds,
+        allocations=store.list_allocations(),
+        products=store.products(),
     )
 
 
@@ -256,14 +280,15 @@ def _reference(store: SqliteStore, timezone: str):  # type: ignore[no-untyped-de
     rules=exclusions,
     ents=entitlements,
     cands=candidates,
+    allocs=allocations,
     paid_gamma=st.booleans(),
     threshold=st.sampled_from([1, 7, 30, 45, 60, 90]),
     timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/Santiago", "Pacific/Kiritimati"]),
 )
 def test_sql_reconciliation_equals_the_reference(  # type: ignore[no-untyped-def]
-    seats, rules, ents, cands, paid_gamma, threshold, timezone
+    seats, rules, ents, cands, allocs, paid_gamma, threshold, timezone
 ) -> None:
-    store = _store(seats, rules, ents, cands, paid_gamma, threshold)
+    store = _store(seats, rules, ents, cands, paid_gamma, threshold, allocs)
     try:
         got = reconcile_store(store, now=NOW, timezone=timezone)
         want = _reference(store, timezone)
@@ -274,6 +299,17 @@ def test_sql_reconciliation_equals_the_reference(  # type: ignore[no-untyped-def
         assert got.activity == want.activity
         assert got.unmapped == want.unmapped
         assert got.remediation == want.remediation
+        assert got.products == want.products
+        assert got.metrics == want.metrics
+        for m in want.metrics:  # where the rights come from adds up, allocations included
+            assert m.allocated_in_use + m.not_allocated_in_use + m.rights_needed == m.rights_used
+            assert m.allocated_not_in_use + m.not_allocated == m.rights_available
+            assert m.rights_used + m.rights_available == m.rights_owned + m.rights_needed
+            assert min(m.allocated_not_in_use, m.not_allocated, m.allocations_needed) >= 0
+        for row in want.profiles:
+            assert row.allocated_in_use + row.not_allocated_in_use + row.rights_needed == (
+                row.rights_used
+            )
         assert got.to_json_data() == {
             **want.to_json_data(),
             "data_as_of": got.to_json_data()["data_as_of"],
