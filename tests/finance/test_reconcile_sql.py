@@ -219,7 +219,9 @@ def _store(seats, rules, ents, cands, paid_gamma: bool, threshold: int, allocs=(
         saved = store.add_entitlements(e for e in ents if e.currency == ents[0].currency)
         for which, rights, target in allocs:
             store.add_allocation(
-                Allocation(entitlement_id=saved[which % len(saved)].id or 0, rights=rights, **target)
+                Allocation(
+                    entitlement_id=saved[which % len(saved)].id or 0, rights=rights, **target
+                )
             )
     ordered = sorted(subs, key=lambda s: s.id)
     for which, state, days, undone, recorded, other in cands:

@@ -677,9 +677,7 @@ def _finish(
             model_row, entitlements_in_use=len(ents), product=product_of.get(model, model)
         )
         model_rows.append(model_row)
-        metrics.append(
-            _metric(model_row, allocated=allocated_of[model], needed=allocations_needed)
-        )
+        metrics.append(_metric(model_row, allocated=allocated_of[model], needed=allocations_needed))
         buckets = dict.fromkeys(ACTIVITY_BUCKETS, 0)
         for unit in profiles.values():
             for label, n in unit.buckets.items():
@@ -758,7 +756,9 @@ def _products(rows: Sequence[ReconciliationRow], *, now: dt.datetime) -> tuple[P
         currencies = {r.currency for r in group if r.currency is not None}
         currency = next(iter(currencies)) if len(currencies) == 1 else None
 
-        def money(name: str, group: list[ReconciliationRow] = group) -> Decimal | None:
+        def money(
+            name: str, group: list[ReconciliationRow] = group, currency: str | None = currency
+        ) -> Decimal | None:
             if currency is None:
                 return None
             return sum(
@@ -1011,7 +1011,10 @@ def _records(items: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def _products_table(r: Reconciliation) -> Table:
-    rows = [{**attrs.asdict(p, recurse=False), "software_models": ", ".join(p.software_models)} for p in r.products]
+    rows = [
+        {**attrs.asdict(p, recurse=False), "software_models": ", ".join(p.software_models)}
+        for p in r.products
+    ]
     return Table.from_dicts(
         "products",
         [f.name for f in attrs.fields(ProductResult) if f.name != "as_of"],

@@ -160,8 +160,7 @@ class Remediations:
         exclusions = store.list_exclusion_rules()
         rules = {r.software_model: r for r in store.list_reclamation_rules()}
         open_ids = {
-            c.subscription_id
-            for c in store.list_candidates(option.profile, states=OPEN_STATES)
+            c.subscription_id for c in store.list_candidates(option.profile, states=OPEN_STATES)
         }
         seats = [
             s

@@ -79,7 +79,9 @@ class Subscriptions:
             if inactive_days is not None and inactive_days > 1
             else None
         )
-        from .._store._sqlite.subscriptions import BATCH_SIZE  # one look-up per page the store reads
+        from .._store._sqlite.subscriptions import (
+            BATCH_SIZE,
+        )  # one look-up per page the store reads
 
         page: list[SubscriptionRow] = []
         for sub in self._ws.store.query_subscriptions(

@@ -186,9 +186,7 @@ class SqliteFinanceStore(SqliteBaseStore):
     def list_remediation(self) -> list[StoredRemediation]:
         """Every remediation option ever recorded, with its status, by key."""
         return [
-            StoredRemediation(
-                key=k, status=st, updated_at=parse_instant(at), data=json.loads(data)
-            )
+            StoredRemediation(key=k, status=st, updated_at=parse_instant(at), data=json.loads(data))
             for k, st, at, data in self._q(
                 "SELECT key, status, updated_at, data FROM finance_remediation ORDER BY key"
             )
@@ -243,5 +241,7 @@ class SqliteFinanceStore(SqliteBaseStore):
                 f"WHERE subscription_id IN ({marks})",
                 chunk,
             ):
-                out[sid] = SeatStatus(reconciled=True, unlicensed=bool(unlicensed), reconciliation_id=rec)
+                out[sid] = SeatStatus(
+                    reconciled=True, unlicensed=bool(unlicensed), reconciliation_id=rec
+                )
         return out

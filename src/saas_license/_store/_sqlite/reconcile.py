@@ -196,7 +196,9 @@ def record_seat_status(
         )
     db.execute("CREATE TEMP TABLE IF NOT EXISTS finance_unlicensed (id INTEGER PRIMARY KEY)")
     db.execute("DELETE FROM temp.finance_unlicensed")
-    db.executemany("INSERT OR IGNORE INTO temp.finance_unlicensed VALUES (?)", ((i,) for i in unlicensed))
+    db.executemany(
+        "INSERT OR IGNORE INTO temp.finance_unlicensed VALUES (?)", ((i,) for i in unlicensed)
+    )
     db.execute(
         "UPDATE finance_seat_status SET unlicensed = 1 "
         "WHERE subscription_id IN (SELECT id FROM temp.finance_unlicensed)"
