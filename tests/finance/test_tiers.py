@@ -110,6 +110,8 @@ def test_worked_example_allocated_rights_count_first(fin_ws: Workspace) -> None:
         ("Roadmaps",),
         True,
     )
+    html = fin_ws.finance.report_html(result)
+    assert "Reconciliation per product" in html and "and license metric" in html
 
 
 def test_allocated_rights_not_in_use_are_reserved(fin_ws: Workspace) -> None:
