@@ -50,7 +50,7 @@ def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float
     )
     store.add_allocation(
         Allocation(
-            entitlement_id=ents["Develop"].id, rights=50 * scale, users=["*@contractors.example"]
+            entitlement_id=ents["Develop"].id, rights=50 * scale, users=["u1*@corp.example"]
         )
     )
     tiers, tiers_runs, result = _median(

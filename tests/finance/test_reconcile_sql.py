@@ -70,19 +70,17 @@ _idle_minutes = st.builds(
     ),
     st.integers(-24 * 60, 24 * 60),
 )
-seat_rows = st.lists(
-    st.tuples(
-        st.sampled_from(sorted(PROFILES)),
-        st.sampled_from(NAMES),
-        st.sampled_from(DOMAINS),
-        st.sampled_from(sorted(IDENTS)),
-        st.one_of(st.none(), _idle_minutes),
-        st.integers(0, 5),  # which download first saw it
-        st.booleans(),  # still active
-        st.sampled_from([{}, {"dept": "Exec"}, {"dept": ["exec", "ops"]}, {"admin": True}]),
-    ),
-    max_size=30,
+seat_row = st.tuples(
+    st.sampled_from(sorted(PROFILES)),
+    st.sampled_from(NAMES),
+    st.sampled_from(DOMAINS),
+    st.sampled_from(sorted(IDENTS)),
+    st.one_of(st.none(), _idle_minutes),
+    st.integers(0, 5),  # which download first saw it
+    st.booleans(),  # still active
+    st.sampled_from([{}, {"dept": "Exec"}, {"dept": ["exec", "ops"]}, {"admin": True}]),
 )
+seat_rows = st.lists(seat_row, max_size=30)
 exclusions = st.lists(
     st.one_of(
         st.builds(
@@ -217,12 +215,10 @@ def _store(seats, rules, ents, cands, paid_gamma: bool, threshold: int, allocs=(
             store.deactivate_subscription(by_user[f"u{i}"].id)
     if ents:
         saved = store.add_entitlements(e for e in ents if e.currency == ents[0].currency)
+        pool = [e for e in saved if e.profile is None] or saved  # mostly company-wide ones
         for which, rights, target in allocs:
-            store.add_allocation(
-                Allocation(
-                    entitlement_id=saved[which % len(saved)].id or 0, rights=rights, **target
-                )
-            )
+            source = pool[which % len(pool)] if which else saved[-1]
+            store.add_allocation(Allocation(entitlement_id=source.id or 0, rights=rights, **target))
     ordered = sorted(subs, key=lambda s: s.id)
     for which, state, days, undone, recorded, other in cands:
         if not ordered:
@@ -316,6 +312,62 @@ def test_sql_reconciliation_equals_the_reference(  # type: ignore[no-untyped-def
             **want.to_json_data(),
             "data_as_of": got.to_json_data()["data_as_of"],
         }
+    finally:
+        store.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seats=st.lists(seat_row, min_size=4, max_size=25),
+    rights=st.lists(st.integers(1, 6), min_size=3, max_size=3),
+    scoped=st.lists(st.sampled_from(sorted(PROFILES)), max_size=2),
+    allocs=allocations.filter(bool),
+    rules=exclusions,
+)
+def test_allocations_agree_with_the_reference(  # type: ignore[no-untyped-def]
+    seats, rights, scoped, allocs, rules
+) -> None:
+    """Allocations always in play: every model has company-wide rights in force, allocated
+    to profiles and groups; SQL and the reference agree, and the tiers add up."""
+    ents = [
+        Entitlement(
+            software_model=model,
+            purchased_rights=n,
+            unit_cost="10",
+            currency="EUR",
+            start="2025-01-01",
+        )
+        for model, n in zip(MODELS, rights, strict=True)
+    ] + [
+        Entitlement(
+            software_model="Alpha",
+            purchased_rights=2,
+            unit_cost="10",
+            currency="EUR",
+            start="2025-01-01",
+            profile=p,
+        )
+        for p in scoped
+    ]
+    allocs = [(which % 3 + 1, n, target) for which, n, target in allocs]
+    store = _store([(*s[:6], True, s[7]) for s in seats], rules, ents, [], True, 30, allocs)
+    try:
+        got = reconcile_store(store, now=NOW, timezone="UTC")
+        want = _reference(store, "UTC")
+        assert (got.profiles, got.models, got.metrics, got.products, got.unlicensed) == (
+            want.profiles,
+            want.models,
+            want.metrics,
+            want.products,
+            want.unlicensed,
+        )
+        for m in want.metrics:
+            assert m.allocated_in_use + m.not_allocated_in_use + m.rights_needed == m.rights_used
+            assert m.allocated_not_in_use + m.not_allocated == m.rights_available
+        for row in want.profiles:
+            assert row.allocated_in_use + row.not_allocated_in_use + row.rights_needed == (
+                row.rights_used
+            )
     finally:
         store.close()
 
