@@ -250,6 +250,11 @@ def test_record_a_purchase_adds_an_entitlement_draft(fin_ws: Workspace) -> None:
     fin_ws.finance.reconcile(save=True)
     done = fin_ws.finance.remediation.record_purchase("purchase_rights:Roadmaps:aha-eu")
     assert done.status is RemediationStatus.COMPLETE
+    # still needed (the draft starts tomorrow): the next reconciliation keeps it complete
+    fin_ws.finance.reconcile(save=True)
+    assert fin_ws.finance.remediation.get("purchase_rights:Roadmaps:aha-eu").status is (
+        RemediationStatus.COMPLETE
+    )
     ent = fin_ws.finance.entitlement(done.entitlement_id or 0)
     assert (ent.purchased_rights, ent.unit_cost, ent.currency, ent.profile) == (
         2,
@@ -258,10 +263,20 @@ def test_record_a_purchase_adds_an_entitlement_draft(fin_ws: Workspace) -> None:
         "aha-eu",
     )
     assert ent.state_at(NOW).value == "draft"  # starts tomorrow: a draft to review
+    # once the rights are in force the option is no longer needed: void, even though complete
+    fin_ws.clock = lambda: NOW + dt.timedelta(days=2)
+    result = fin_ws.finance.reconcile(save=True)
+    assert result.compliant
+    assert fin_ws.finance.remediation.get("purchase_rights:Roadmaps:aha-eu").status is (
+        RemediationStatus.VOID
+    )
+    with pytest.raises(ConfigError, match="is void"):
+        fin_ws.finance.remediation.record_purchase("purchase_rights:Roadmaps:aha-eu")
     with pytest.raises(ConfigError, match="is a remove_unlicensed option"):
         fin_ws.finance.remediation.record_purchase("remove_unlicensed:Roadmaps:aha-eu")
     entries = fin_ws.audit.query(entity="remediation")
     assert entries[-1].after == {"status": "complete"} and "record purchase" in entries[-1].detail
+    assert fin_ws.audit.query(entity="entitlement")[-1].entity_id == str(ent.id)
 
 
 def test_create_candidates_proposes_the_least_active_unprotected_seats(

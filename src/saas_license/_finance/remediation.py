@@ -1,5 +1,5 @@
 """Remediation statuses across reconciliations: an option still needed keeps its status, one no
-longer needed becomes void (a completed one stays complete: its work is done, not undone).
+longer needed becomes void (whatever it was: the audit log keeps what was done about it).
 
 Pure: :func:`merge_statuses` takes the options of a fresh reconciliation and what the store
 kept, and says what each option's status is now and what to store back.
@@ -17,10 +17,7 @@ from .._convert import converter
 from .._store._finance import StoredRemediation
 from .reconciliation import RemediationOption, RemediationStatus
 
-__all__ = ["DONE", "merge_statuses", "with_statuses"]
-
-#: Statuses a finished action leaves; not voided when the option is no longer needed.
-DONE = frozenset({RemediationStatus.COMPLETE, RemediationStatus.COMPLETED_WITH_ERRORS})
+__all__ = ["merge_statuses", "option_from", "with_statuses"]
 
 
 def _status(stored: StoredRemediation | None) -> RemediationStatus | None:
@@ -49,7 +46,7 @@ def merge_statuses(
     now: dt.datetime,
 ) -> tuple[tuple[RemediationOption, ...], list[StoredRemediation]]:
     """The options with their statuses, and the rows to store: each option (its figures
-    refreshed), and each stored option no longer needed, voided unless already done."""
+    refreshed), and each stored option no longer needed, voided."""
     kept = list(stored)
     current = with_statuses(options, kept)
     rows = [
@@ -59,7 +56,7 @@ def merge_statuses(
     needed = {o.key for o in current}
     for old in kept:
         status = RemediationStatus(old.status)
-        if old.key not in needed and status not in DONE and status is not RemediationStatus.VOID:
+        if old.key not in needed and status is not RemediationStatus.VOID:
             rows.append(attrs.evolve(old, status=RemediationStatus.VOID.value, updated_at=now))
     return current, rows
 

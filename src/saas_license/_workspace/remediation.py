@@ -61,6 +61,22 @@ class Remediations:
         out = [option_from(s) for s in stored]
         return [o for o in out if include_void or o.status is not RemediationStatus.VOID]
 
+    def _actionable(self, key: str, action: Remediation, verb: str) -> RemediationOption:
+        option = self.get(key)
+        if option.action is not action:
+            raise ConfigError(
+                f"{key!r} is a {option.action.value} option",
+                field="remediation.action",
+                hint=f"{verb} from a {action.value} option",
+            )
+        if option.status is RemediationStatus.VOID:
+            raise ConfigError(
+                f"{key!r} is void: the last saved reconciliation no longer needs it",
+                field="remediation.status",
+                hint="save a new reconciliation and act on an option it lists",
+            )
+        return option
+
     def get(self, key: str) -> RemediationOption:
         """One stored option by its key (``action:model:profile``)."""
         for opt in self.options(include_void=True):
@@ -111,13 +127,7 @@ class Remediations:
         """For a ``remove_unlicensed`` option: open removal candidates (justification
         ``unlicensed``) on the least-active counted seats, as many as the unit still lacks
         rights for, skipping protected seats and seats without fresh activity data."""
-        option = self.get(key)
-        if option.action is not Remediation.REMOVE_UNLICENSED or option.profile is None:
-            raise ConfigError(
-                f"{key!r} is a {option.action.value} option",
-                field="remediation.action",
-                hint="create candidates from a remove_unlicensed option",
-            )
+        option = self._actionable(key, Remediation.REMOVE_UNLICENSED, "create candidates")
         ws = self._ws
         now = ws.clock()
         result = ws.finance.reconcile()
@@ -212,13 +222,7 @@ class Remediations:
         """For a ``purchase_rights`` option: add an entitlement draft for the rights it needs
         (starting tomorrow unless ``start`` says otherwise; priced at the model's current
         price unless given). Edit it as the contract says."""
-        option = self.get(key)
-        if option.action is not Remediation.PURCHASE_RIGHTS:
-            raise ConfigError(
-                f"{key!r} is a {option.action.value} option",
-                field="remediation.action",
-                hint="record a purchase from a purchase_rights option",
-            )
+        option = self._actionable(key, Remediation.PURCHASE_RIGHTS, "record a purchase")
         ws = self._ws
         cost = unit_cost
         if cost is None:
