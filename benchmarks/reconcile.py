@@ -49,9 +49,7 @@ def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float
         Allocation(entitlement_id=ents["Roadmaps"].id, rights=100 * scale, profile="aha-us")
     )
     store.add_allocation(
-        Allocation(
-            entitlement_id=ents["Develop"].id, rights=50 * scale, users=["u1*@corp.example"]
-        )
+        Allocation(entitlement_id=ents["Develop"].id, rights=50 * scale, users=["u1*@corp.example"])
     )
     tiers, tiers_runs, result = _median(
         lambda: reconcile_store(store, now=_estate.NOW, timezone=timezone), repeat
