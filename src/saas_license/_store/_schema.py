@@ -200,7 +200,7 @@ MIGRATIONS: dict[str, list[Migration]] = {
             subscription_id INTEGER PRIMARY KEY,
             unlicensed INTEGER NOT NULL,
             reconciliation_id INTEGER NOT NULL
-        ) WITHOUT ROWID;
+        );
         """,
     ],
     "safety": [
