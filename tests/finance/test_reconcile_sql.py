@@ -441,3 +441,13 @@ def test_compiled_exclusions_match_every_name_the_reference_matches() -> None:
 
         want = {u for u in upns if rule.matches(Seat(u))}
         assert got == want, (rule.kind, rule.value)
+    # Rules together: one compiled to LIKE must not hide one that needs Python (a bracket glob
+    # or a non-ASCII pattern) from ASCII names.
+    for first in rules:
+        for second in rules:
+            cond, params = cost_exclusion_sql(db, [first, second], {})
+            got = {
+                u for (u,) in db.execute(f"SELECT user_principal_name FROM s WHERE {cond}", params)
+            }
+            want = {u for u in upns if first.matches(Seat(u)) or second.matches(Seat(u))}
+            assert got == want, (first.value, second.value)

@@ -105,7 +105,7 @@ def cost_exclusion_sql(
     params: list[Any] = []
     ascii_parts: list[str] = []
     ascii_params: list[Any] = []
-    by_seat = [r for r in active if r.kind in (ExclusionKind.USER, ExclusionKind.DOMAIN)]
+    by_seat: list[ExclusionRule] = []  # user/domain rules compiled to LIKE for ASCII names
     in_python = [r for r in active if r.kind is ExclusionKind.ATTRIBUTE]
     for rule in active:
         if rule.kind is ExclusionKind.IDENTIFIER:
@@ -121,8 +121,9 @@ def cost_exclusion_sql(
         elif rule.kind is not ExclusionKind.ATTRIBUTE:
             compiled = _ascii_sql(rule, alias)
             if compiled is None:
-                in_python.append(rule)
+                in_python.append(rule)  # Python for every name, ASCII or not
             else:
+                by_seat.append(rule)
                 ascii_parts.append(compiled[0])
                 ascii_params.extend(compiled[1])
     upn = f"{alias}.user_principal_name"
@@ -140,13 +141,13 @@ def cost_exclusion_sql(
         return f"{name}({upn}, {alias}.identifier, {attrs_col})"
 
     if ascii_parts:
-        # ASCII names: plain SQL; other names: the same rules, matched by Python.
+        # ASCII names: the compiled rules as plain SQL; other names: the same rules, matched
+        # by Python. (Rules that never compile stay in ``in_python``, for every name.)
         fallback = udf_call(by_seat, f"{functions}_by_name")
         parts.append(
             f"(CASE WHEN {is_ascii} THEN ({' OR '.join(ascii_parts)}) ELSE {fallback} END)"
         )
         params.extend(ascii_params)
-        in_python = [r for r in in_python if r.kind is ExclusionKind.ATTRIBUTE]
     if in_python:
         parts.append(udf_call(in_python, functions))
     return ("(" + " OR ".join(parts) + ")" if parts else "0"), params
