@@ -31,6 +31,7 @@ PUBLIC = {
     "saas_license.email": "notices.md",
     "saas_license.people": "python-api.md",
     "saas_license.directory": "python-api.md",
+    "saas_license.finance": "python-api.md",
 }
 
 
