@@ -28,6 +28,7 @@ ROLES: dict[str, type[Any]] = {
     "PlanStore": _protocol.PlanStore,
     "OutboxStore": _protocol.OutboxStore,
     "LinkStore": _protocol.LinkStore,
+    "DirectoryStore": _protocol.DirectoryStore,
     "FinanceStore": FinanceStore,
 }
 

@@ -10,6 +10,7 @@ import attrs
 
 from .._candidates.records import OPEN_STATES, CandidateState, RemovalCandidate
 from .._candidates.states import Route
+from .._directory.facts import reclaim_priority, with_person
 from .._evaluation import Assessment, EvaluationPolicy, assess
 from .._finance.pricing import NoPrices, PriceBook
 from .._profiles import IntegrationProfile
@@ -45,7 +46,7 @@ def recheck(
     ``sub`` is the vendor's fresh record of the seat (see :mod:`saas_license._reclaim.recheck`)."""
     rules = {r.software_model: r for r in store.list_reclamation_rules() if r.active}
     return assess(
-        sub,
+        with_person(sub, store.find_person(sub.user_principal_name)),
         now=now,
         profile_type=profile.profile_type,
         exclusions=store.list_exclusion_rules(),
@@ -117,6 +118,7 @@ def build_plan(
             subs[sub.id] = sub
     items: list[PlanItem] = []
     held: list[HeldItem] = []
+    priority: dict[int, int] = {}
     for candidate in candidates:
         state = candidate.state
         if candidate.id in unresolved:
@@ -161,8 +163,11 @@ def build_plan(
             )
             continue
         sub = seat
+        # with the person's facts: directory rules hold here exactly as in the evaluation
+        person = store.find_person(sub.user_principal_name)
+        priority[sub.id] = reclaim_priority(person.facts() if person else {})
         verdict = assess(
-            sub,
+            with_person(sub, person),
             now=now,
             profile_type=profile.profile_type,
             exclusions=exclusions,
@@ -217,6 +222,7 @@ def build_plan(
     final.sort(
         key=lambda i: (
             i.kind is not PlanAction.NOTIFY,
+            priority.get(i.subscription.id, 1),  # leavers' seats first
             reclaim_key(scope, i.subscription),
             i.candidate.id or 0,
         )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._boundary import QuarantinedRecord
+from .._directory.facts import directory_of, with_person
 from .._errors import ConfigError
 from .._models import SoftwareModel, UnrecognizedIdentifier
 from .._rules import ReclamationRule, exclusion_effects
@@ -79,6 +80,7 @@ class Subscriptions:
             if inactive_days is not None and inactive_days > 1
             else None
         )
+        people = directory_of(self._ws.store) if rules else None
         from .._store._sqlite.subscriptions import (
             BATCH_SIZE,
         )  # one look-up per page the store reads
@@ -90,8 +92,11 @@ class Subscriptions:
             days = _inactive_days(sub, now, tz)
             if inactive_days is not None and (days is None or days < inactive_days):
                 continue
+            seat = (
+                sub if people is None else with_person(sub, people.lookup(sub.user_principal_name))
+            )
             effects = (
-                exclusion_effects(rules, sub, types.get(sub.profile)) if rules else frozenset()
+                exclusion_effects(rules, seat, types.get(sub.profile)) if rules else frozenset()
             )
             if excluded is not None and bool(effects) is not excluded:
                 continue
