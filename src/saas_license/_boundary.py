@@ -9,12 +9,12 @@ the seat it refers to.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
 
+from ._attributes_text import checked_text
 from ._subscriptions import ActivityRecord, SubscriptionRecord
 
 __all__ = [
@@ -48,10 +48,10 @@ class QuarantinedRecord:
         return f"spoke {self.spoke!r}, user {user}, field {self.field}: {self.reason}"
 
 
-def _json_ok(value: Any) -> bool:
+def _json_ok(value: dict[str, Any]) -> bool:
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+        checked_text(value)  # the text the store then writes, encoded once
+    except (TypeError, ValueError, RecursionError):
         return False
     return True
 
