@@ -12,7 +12,7 @@ from .._directory.facts import directory_of, with_directory
 from .._errors import ConfigError, StoreError
 from .._jobs import JobStatus
 from .._store import Store
-from .._store._finance import FinanceStore
+from .._store._finance import FinanceStore, keeps_entitlements
 from .entitlements import Entitlement, EntitlementPriceBook, check_currency
 from .pricing import NoPrices, PriceBook
 
@@ -32,7 +32,7 @@ __all__ = [
 
 def finance_store(store: Store) -> FinanceStore:
     """The store as a :class:`FinanceStore`, or a clear error if it keeps no entitlements."""
-    if not isinstance(store, FinanceStore):
+    if not keeps_entitlements(store):
         raise StoreError(
             f"{type(store).__name__} does not keep entitlements",
             hint="use SqliteStore, or add the FinanceStore methods to your store",
@@ -42,7 +42,7 @@ def finance_store(store: Store) -> FinanceStore:
 
 def price_book_for(store: Store, timezone: str) -> PriceBook:
     """Entitlement prices when the store keeps entitlements, else no prices."""
-    if isinstance(store, FinanceStore):
+    if keeps_entitlements(store):
         return EntitlementPriceBook(store, timezone=timezone)
     return NoPrices()
 

@@ -13,7 +13,7 @@ from .._directory.facts import directory_of, with_person
 from .._errors import ConfigError
 from .._models import SoftwareModel, UnrecognizedIdentifier
 from .._rules import ReclamationRule, exclusion_effects
-from .._store._finance import FinanceStore
+from .._store._finance import keeps_entitlements
 from .._subscriptions import Subscription, SubscriptionRow
 from .._time import days_between
 from ._change import changing
@@ -112,7 +112,7 @@ class Subscriptions:
 
     def _with_status(self, page: list[SubscriptionRow]) -> list[SubscriptionRow]:
         """The rows with the last saved reconciliation's flags (one query per page)."""
-        if not page or not isinstance(self._ws.store, FinanceStore):
+        if not page or not keeps_entitlements(self._ws.store):
             return page
         status = self._ws.store.seat_status(r.subscription.id for r in page)
         out = []
