@@ -14,6 +14,8 @@
   :class:`TokenStore` and its stores, :class:`LoopbackRedirect` for the browser redirect.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._auth import BearerAuth
 from ._client import (
     HttpOptions,
@@ -26,7 +28,6 @@ from ._client import (
 from ._clock import Clock, SimulatedClock, SystemClock, format_duration
 from ._errors import error_from_response, extract_error_message
 from ._links import next_link, parse_link_header
-from ._loopback import LoopbackRedirect
 from ._oauth import (
     DEFAULT_REDIRECT_URI,
     AuthorizationCodeFlow,
@@ -65,6 +66,19 @@ from ._tokens import (
     file_lock,
 )
 from ._transport import GovernedTransport, RetryRecord, TransportStats, retry_record, safe_url
+
+if TYPE_CHECKING:
+    from ._loopback import LoopbackRedirect
+
+
+def __getattr__(name: str) -> Any:
+    """Import the loopback redirect server (``http.server``) on first use: only ``connect`` needs it."""
+    if name == "LoopbackRedirect":
+        from ._loopback import LoopbackRedirect
+
+        return LoopbackRedirect
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",

@@ -87,6 +87,29 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _PlainFirstTransport(httpx.BaseTransport):
+    """For an ``http://`` base URL: plain requests go out without a TLS context (loading the
+    trust roots costs 20-30 ms a process); an ``https://`` URL gets the verified transport, built
+    on first use."""
+
+    def __init__(self) -> None:
+        # a verifying context with no trust roots: were it ever given TLS, it would fail closed
+        self._plain = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        self._tls: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            return self._plain.handle_request(request)
+        if self._tls is None:
+            self._tls = httpx.HTTPTransport(verify=_ssl_context())
+        return self._tls.handle_request(request)
+
+    def close(self) -> None:
+        self._plain.close()
+        if self._tls is not None:
+            self._tls.close()
+
+
 def make_client(
     base_url: str,
     *,
@@ -106,8 +129,11 @@ def make_client(
             raise httpx.InvalidURL("need an http(s) URL with a host")
         inner = options.transport
         if inner is None:
-            inner = httpx.HTTPTransport(
-                verify=_ssl_context(), proxy=options.proxy or _env_proxy(url)
+            proxy = options.proxy or _env_proxy(url)
+            inner = (
+                _PlainFirstTransport()
+                if url.scheme == "http" and proxy is None
+                else httpx.HTTPTransport(verify=_ssl_context(), proxy=proxy)
             )
         limits = options.rate_limits if options.rate_limits is not None else tuple(rate_limits)
         governor = (

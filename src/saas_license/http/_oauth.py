@@ -15,18 +15,20 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import httpx
-from oauthlib.oauth2 import OAuth2Error, WebApplicationClient  # type: ignore[import-untyped]
 
 from .._errors import AuthenticationError, BadPayloadError, ConfigError
 from .._secrets import Secret
 from ._client import HttpOptions, make_client
 from ._errors import error_from_response
 from ._tokens import REAUTHORIZE_HINT, LockingTokenStore, OAuth2Token, TokenStore
+
+if TYPE_CHECKING:  # oauthlib is imported on first use: a daily run never needs it
+    from oauthlib.oauth2 import WebApplicationClient  # type: ignore[import-untyped]
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",
@@ -131,6 +133,8 @@ class OAuth2App:
         )
 
     def _oauthlib(self) -> WebApplicationClient:
+        from oauthlib.oauth2 import WebApplicationClient
+
         return WebApplicationClient(self.client_id, scope=list(self.scopes) or None)
 
     def refresh_request(self, token: OAuth2Token) -> httpx.Request:
@@ -188,6 +192,8 @@ class OAuth2App:
         if not isinstance(data.get("access_token"), str) or not data["access_token"]:
             raise BadPayloadError(f"{vendor}'s token answer has no access_token")
         data.setdefault("token_type", "Bearer")
+        from oauthlib.oauth2 import OAuth2Error
+
         try:
             params = self._oauthlib().parse_request_body_response(json.dumps(data))
         except OAuth2Error as exc:
@@ -238,6 +244,8 @@ class AuthorizationCodeFlow:
 
     def code_from_redirect(self, redirected_url: str) -> str:
         """The code in the URL the browser was sent back to, after checking its ``state``."""
+        from oauthlib.oauth2 import OAuth2Error
+
         try:
             params = self.app._oauthlib().parse_request_uri_response(
                 _as_https(redirected_url.strip()), state=self.state
