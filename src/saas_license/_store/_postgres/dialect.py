@@ -1,0 +1,228 @@
+"""The SQL the store's role parts speak, run on PostgreSQL: a connection with the interface of
+:class:`sqlite3.Connection` over a psycopg connection.
+
+The role parts (``_store/_sqlite/*.py``) are written against ``sqlite3``: ``?`` and ``:name``
+placeholders, rows read by name or position, ``lastrowid``, ``sqlite3`` exception classes, a
+few SQLite spellings (``IS ?``, ``LIKE`` that ignores case, ``temp.``, ``NOT INDEXED``).
+:func:`translate` turns each statement into PostgreSQL once (cached), and :class:`Connection`
+binds the parameters client-side (literals, as SQLite sees them: no parameter type guessing),
+returns :class:`Row` objects and raises the ``sqlite3`` exception a part already handles, so one
+set of SQL serves both stores and every change to it (the engine's set-based evaluation, the
+reconciliation aggregates) reaches PostgreSQL too. What cannot be translated is refused loudly.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["Connection", "Cursor", "Row", "map_error", "translate"]
+
+
+class Row(tuple):  # type: ignore[type-arg]
+    """A result row read by position or by column name, like :class:`sqlite3.Row`."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, names: dict[str, int], values: Iterable[Any]) -> Row:
+        row = super().__new__(cls, tuple(_value(v) for v in values))
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._names[key])
+            except KeyError:
+                raise IndexError(f"no column named {key}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        """The column names, in order."""
+        return list(self._names)
+
+
+def _value(value: Any) -> Any:
+    """A PostgreSQL value as SQLite would return it: numbers as int/float, binary as bytes."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|::|:[A-Za-z_]\w*|\?|%|[^'\"?:%]+|.", re.DOTALL)
+
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\s+NOT\s+INDEXED\b", re.IGNORECASE), ""),
+    (re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE), ""),
+    (re.compile(r"\bIS\s+NOT\s+(%s|%\(\w+\)s)", re.IGNORECASE), r"IS DISTINCT FROM \1"),
+    (re.compile(r"\bIS\s+(%s|%\(\w+\)s)", re.IGNORECASE), r"IS NOT DISTINCT FROM \1"),
+    (re.compile(r"\btemp\.(\w+)", re.IGNORECASE), r"pg_temp.\1"),
+    (re.compile(r"\bLIKE\b", re.IGNORECASE), "ILIKE"),
+    (re.compile(r"\bIFNULL\s*\(", re.IGNORECASE), "COALESCE("),
+    (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
+    (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"),
+)
+
+_REFUSED = re.compile(r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I)
+_OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """One statement of the parts' SQLite dialect in PostgreSQL's, with psycopg placeholders."""
+    if _REFUSED.search(sql):
+        raise sqlite3.OperationalError(f"not supported on PostgreSQL: {sql.strip()[:80]}")
+    out: list[str] = []
+    for token in _TOKENS.findall(sql):
+        if token == "?":
+            out.append("%s")
+        elif token == "%":
+            out.append("%%")
+        elif token.startswith(":") and token != "::" and len(token) > 1:
+            out.append(f"%({token[1:]})s")
+        elif token.startswith("'"):
+            out.append(token.replace("%", "%%"))
+        else:
+            out.append(token)
+    text = "".join(out)
+    # keyword rewrites apply outside string literals only
+    pieces = re.split(r"('(?:[^']|'')*')", text)
+    for i in range(0, len(pieces), 2):
+        for pattern, replacement in _REWRITES:
+            pieces[i] = pattern.sub(replacement, pieces[i])
+    text = "".join(pieces)
+    ignore = _OR_IGNORE.match(text)
+    if ignore:
+        text = ignore.group(1) + text[ignore.end() :].rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+    return text
+
+
+def map_error(exc: Exception) -> sqlite3.Error:
+    """The ``sqlite3`` exception a part handles for a psycopg error (busy maps to ``locked``)."""
+    from psycopg import errors
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(
+        exc,
+        (
+            errors.LockNotAvailable,
+            errors.DeadlockDetected,
+            errors.SerializationFailure,
+            errors.QueryCanceled,
+        ),
+    ):
+        return sqlite3.OperationalError(f"database is locked ({message})")
+    if isinstance(exc, (errors.IntegrityError, errors.RaiseException)):
+        return sqlite3.IntegrityError(message)
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return sqlite3.DatabaseError(f"permission denied: {message}")
+    if isinstance(exc, errors.OperationalError):
+        return sqlite3.OperationalError(message)
+    return sqlite3.DatabaseError(message)
+
+
+class Cursor:
+    """The result of one statement: its rows (read at once), ``rowcount`` and ``lastrowid``."""
+
+    def __init__(self, conn: Connection, rows: list[Row], rowcount: int, insert: bool) -> None:
+        self._conn, self._rows, self.rowcount = conn, rows, rowcount
+        self._insert = insert
+        self._lastrowid: int | None = None
+        self._pos = 0
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The id the last ``INSERT`` on this connection generated."""
+        if self._lastrowid is None and self._insert:
+            self._lastrowid = int(self._conn._scalar("SELECT lastval()"))
+        return self._lastrowid
+
+    def fetchone(self) -> Row | None:
+        if self._pos >= len(self._rows):
+            return None
+        self._pos += 1
+        return self._rows[self._pos - 1]
+
+    def fetchall(self) -> list[Row]:
+        rest, self._pos = self._rows[self._pos :], len(self._rows)
+        return rest
+
+    def __iter__(self) -> Iterator[Row]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+
+def _make_rows(cur: psycopg.ClientCursor[Any]) -> list[Row]:
+    if cur.description is None:
+        return []
+    names = {c.name: i for i, c in enumerate(cur.description)}
+    return [Row(names, values) for values in cur.fetchall()]
+
+
+class Connection:
+    """A psycopg connection (autocommit; the store issues ``BEGIN``/``COMMIT``) that speaks like
+    a :class:`sqlite3.Connection` to the role parts."""
+
+    #: Accepted and ignored: rows always read by name and position.
+    row_factory: Any = None
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        from psycopg import ClientCursor
+
+        self.raw = raw
+        self._cursor = ClientCursor(raw)
+
+    def _scalar(self, sql: str) -> Any:
+        self._cursor.execute(sql)
+        row = self._cursor.fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
+        """Run one statement; its rows are read at once."""
+        import psycopg
+
+        text = translate(sql)
+        try:
+            self._cursor.execute(text, _params(params))  # type: ignore[arg-type]
+            rows = _make_rows(self._cursor)
+        except psycopg.Error as exc:
+            raise map_error(exc) from exc
+        return Cursor(self, rows, self._cursor.rowcount, _is_insert(text))
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
+        """Run one statement per parameter set (pipelined); ``rowcount`` is their sum."""
+        import psycopg
+
+        text = translate(sql)
+        batch = [_params(p) for p in seq]
+        if not batch:
+            return Cursor(self, [], 0, False)
+        try:
+            self._cursor.executemany(text, batch)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise map_error(exc) from exc
+        return Cursor(self, [], self._cursor.rowcount, _is_insert(text))
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def _params(params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    if isinstance(params, Mapping):
+        return dict(params)
+    return tuple(params)
+
+
+def _is_insert(text: str) -> bool:
+    return text.lstrip()[:6].upper() == "INSERT"
