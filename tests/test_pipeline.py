@@ -20,6 +20,13 @@ from saas_license.spoke import AuthenticationError, BadPayloadError, VendorConne
 from saas_license_aha.sandbox import SandboxApp
 
 from .conftest import API_KEY
+from .postgres.fixtures import STORES
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The pipeline runs on both stores."""
+    return str(request.param)
 
 
 def test_profile_lifecycle_draft_validated_published(workspace: Workspace) -> None:
