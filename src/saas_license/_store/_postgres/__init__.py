@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..._errors import StoreError
+from ..._errors import ConfigError, StoreError
 from ..._secrets import Secret
 from .._sqlite.base import SqliteBaseStore, WriteStats
 from .audit import PostgresAuditStore
@@ -71,6 +71,7 @@ class PostgresStore(
         owner_url: str | None = None,
         password: Secret | None = None,
         owner_password: Secret | None = None,
+        create: bool = True,
     ) -> None:
         self.url = redact(repair(url))
         self.path = self.url
@@ -93,7 +94,10 @@ class PostgresStore(
             ) from None
         self._db = Connection(self._raw)  # type: ignore[assignment]
         try:
-            self._migrate(None if owner_url is None else _conninfo(repair(owner_url), owner_password))
+            self._migrate(
+                None if owner_url is None else _conninfo(repair(owner_url), owner_password),
+                create=create,
+            )
         except BaseException:
             self.close()
             raise
@@ -125,11 +129,17 @@ class PostgresStore(
             versions.get(n, 0) < len(s) for n, s in PG_MIGRATIONS.items()
         )
 
-    def _migrate(self, owner_conninfo: str | None) -> None:
+    def _migrate(self, owner_conninfo: str | None, *, create: bool) -> None:
         try:
             versions = self._versions(self._pg)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot read the workspace database {self.url}: {exc}") from None
+        if versions is None and not create:
+            raise ConfigError(
+                f"no workspace in the database {self.url}",
+                field="workspace",
+                hint="create it (CLI `--create`; Python `Workspace.open(url, create=True)`)",
+            )
         if not self._pending(versions):
             return
         app_role = str(self._pg.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
