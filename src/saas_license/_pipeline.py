@@ -19,7 +19,7 @@ from ._boundary import BoundaryCheck
 from ._candidates.records import OPEN_STATES
 from ._candidates.states import CandidateEvent
 from ._candidates.workflow import CandidateWorkflow
-from ._errors import SaasLicenseError
+from ._errors import RunInProgressError, SaasLicenseError
 from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._faultpoints import kill_point
 from ._finance.pricing import PriceBook
@@ -307,6 +307,18 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
     return created
 
 
+def _check_still_due(store: Store, profile: str, now: dt.datetime) -> None:
+    """Under the run lock: refuse a scheduled run whose jobs another worker already ran."""
+    jobs = store.list_schedules(profile)
+    if jobs and not any(j.is_due(now) for j in jobs):
+        following = min(j.next_run_at for j in jobs)
+        raise RunInProgressError(
+            f"profile {profile!r} already ran this period (another worker took it); "
+            f"next due {following:%Y-%m-%d %H:%M} UTC",
+            hint="nothing to do: its next scheduled run picks it up",
+        )
+
+
 def run_profile(
     store: Store,
     spoke: Spoke,
@@ -318,8 +330,13 @@ def run_profile(
     prices: PriceBook | None = None,
     notifiers: NotifierRegistry | None = None,
     trigger: str = "manual",
+    only_if_due: bool = False,
 ) -> RunReport:
     """Run one daily cycle of a published profile and plan (never apply) the reclaims.
+
+    With ``only_if_due`` (``run --due``) the profile's schedule is read again once the run
+    lock is held: a profile another worker ran meanwhile is not due any more, and this run
+    stops with :class:`RunInProgressError` before doing anything (each profile once per period).
 
     Holds the profile's run lock throughout (a second run raises :class:`RunInProgressError`).
     A failing step records a failed job and raises; what earlier steps stored stays. Steps
@@ -344,6 +361,8 @@ def run_profile(
 
     info = spoke.info()
     with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl) as lock:
+        if only_if_due:
+            _check_still_due(store, profile.name, now)
         status = JobStatus.FAILED
         try:
             # What a dead process left: abandoned jobs, reclaims of unknown outcome (issue 8).

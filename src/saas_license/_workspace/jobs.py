@@ -29,6 +29,16 @@ class Jobs:
 
         Raises :class:`RunInProgressError` at once when another run of the profile is going.
         """
+        return self._run(name, progress=progress, trigger=trigger)
+
+    def _run(
+        self,
+        name: str,
+        *,
+        progress: ProgressCallback | None,
+        trigger: str,
+        only_if_due: bool = False,
+    ) -> RunReport:
         prof = self._ws.profiles.get(name)
         if not prof.is_published:
             raise ProfileStateError(
@@ -45,6 +55,7 @@ class Jobs:
             prices=self._ws.prices,
             notifiers=self._ws.outbox.notifiers,
             trigger=trigger,
+            only_if_due=only_if_due,
         )
 
     def run_due(
@@ -52,7 +63,9 @@ class Jobs:
     ) -> list[ScheduledRun]:
         """Run every profile whose jobs are due (every published one with ``all_published``).
 
-        One profile's failure or lock does not stop the others.
+        One profile's failure or lock does not stop the others. Many workers may run this at
+        once on one shared workspace: a profile is taken by one of them (its run lock), and one
+        that another worker ran meanwhile is not run again this period.
         """
         names = (
             [p.name for p in self._ws.profiles.all() if p.is_published]
@@ -62,7 +75,9 @@ class Jobs:
         out = []
         for name in names:
             try:
-                report = self.run(name, progress=progress, trigger="schedule")
+                report = self._run(
+                    name, progress=progress, trigger="schedule", only_if_due=not all_published
+                )
             except RunInProgressError as exc:
                 out.append(ScheduledRun(profile=name, status="in_progress", error=str(exc)))
             except SaasLicenseError as exc:
