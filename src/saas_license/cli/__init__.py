@@ -223,6 +223,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_core",
         "Check a profile's connection for each process (changes nothing at the vendor).",
     ),
+    "workspace": (
+        "_cmd_workspace",
+        "The workspace as a whole: copy it between SQLite and PostgreSQL.",
+    ),
 }
 
 

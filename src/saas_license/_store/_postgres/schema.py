@@ -182,7 +182,7 @@ def app_grants(role: str) -> list[str]:
     return [
         f"GRANT USAGE ON SCHEMA {{schema}} TO {quoted}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{schema}} TO {quoted}",
-        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {{schema}} TO {quoted}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {{schema}} TO {quoted}",
         f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {quoted}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_versions FROM {quoted}",
     ]
