@@ -51,7 +51,11 @@ def sandbox(now: dt.datetime) -> SandboxApp:
 
 @pytest.fixture
 def workspace(
-    tmp_path: Path, sandbox: SandboxApp, now: dt.datetime, store_kind: str, request: pytest.FixtureRequest
+    tmp_path: Path,
+    sandbox: SandboxApp,
+    now: dt.datetime,
+    store_kind: str,  # noqa: F811 - the fixture imported above
+    request: pytest.FixtureRequest,
 ) -> Iterator[Workspace]:
     """A fresh file-backed workspace whose HTTP goes to the in-process sandbox and whose clock
     reads the fixed ``now`` (on PostgreSQL in modules that ask for ``both_stores``)."""

@@ -15,6 +15,8 @@ from saas_license._store._schema import MIGRATIONS
 from saas_license._store._sqlite import SqliteStore
 from saas_license.spoke import ActivityRecord, SubscriptionRecord
 
+from .postgres.fixtures import STORES
+
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 
 
@@ -28,9 +30,6 @@ def _rec(
         last_activity=seen,
         attributes={"administrator": False},
     )
-
-
-from .postgres.fixtures import STORES
 
 
 @pytest.fixture(params=STORES)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from saas_license import IntegrationProfile, SoftwareModel, Workspace
-
 from saas_license._secrets import SecretStore
 
 from ..postgres.fixtures import STORES

@@ -51,8 +51,10 @@ def postgres_server() -> Iterator[pg.Server]:
         yield pg.Server(directory="", port=0, owner_url=owner, app_url=app)
         return
     if pg.binaries() is None:
-        _skip_or_fail("no PostgreSQL server here (apt-get install postgresql, or set "
-                      "SAAS_LICENSE_TEST_POSTGRES_URL and ..._OWNER_URL)")
+        _skip_or_fail(
+            "no PostgreSQL server here (apt-get install postgresql, or set "
+            "SAAS_LICENSE_TEST_POSTGRES_URL and ..._OWNER_URL)"
+        )
     try:
         server = pg.start()
     except (RuntimeError, OSError) as exc:

@@ -69,7 +69,7 @@ def _server_user() -> str | None:
 def _run(argv: list[str], user: str | None, **kw: object) -> subprocess.CompletedProcess[str]:
     if user is not None:
         argv = ["runuser", "-u", user, "--", *argv]
-    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]  # noqa: S603 - the server's own tools
 
 
 def start() -> Server:
@@ -80,7 +80,7 @@ def start() -> Server:
     user = _server_user()
     # outside any folder private to root: the unprivileged server user must reach it
     directory = tempfile.mkdtemp(prefix="saas-license-pg-", dir="/tmp" if user else None)
-    os.chmod(directory, 0o755)
+    os.chmod(directory, 0o755)  # noqa: S103 - the server user must enter; nothing secret in it
     data = Path(directory) / "data"
     pwfile = Path(directory) / "pw"
     superpw = secrets.token_hex(12)
@@ -95,8 +95,10 @@ def start() -> Server:
         _run(
             [
                 str(bindir / "initdb"),
-                "-D", str(data),
-                "-U", "postgres",
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
                 "--auth=scram-sha-256",
                 f"--pwfile={pwfile}",
                 "--encoding=UTF8",
@@ -111,8 +113,19 @@ def start() -> Server:
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         _run(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-l", f"{directory}/log", "-o", opts,
-             "-w", "-t", "30", "start"],
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                f"{directory}/log",
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
             user,
         )
     except subprocess.CalledProcessError as exc:
@@ -131,10 +144,26 @@ def start() -> Server:
     )
     for statement in sql.split(";")[:-1]:
         subprocess.run(
-            [str(bindir.parent / "bin" / "psql") if (bindir / "psql").exists() else "psql",
-             "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-q", "-c", statement],
-            check=True, capture_output=True, text=True, env=env,
+            [
+                str(bindir.parent / "bin" / "psql") if (bindir / "psql").exists() else "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                statement,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
         )
     base = f"127.0.0.1:{port}/{DATABASE}"
     return Server(
@@ -151,8 +180,10 @@ def stop(directory: str) -> None:
     data = Path(directory) / "data"
     if bindir is not None and data.exists():
         with contextlib.suppress(subprocess.CalledProcessError):
-            _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                 _server_user())
+            _run(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                _server_user(),
+            )
     for _ in range(50):
         try:
             shutil.rmtree(directory)

@@ -48,7 +48,7 @@ def _worker(n: int, env: dict[str, str], *, kill_at: str | None = None) -> subpr
     run_env.update(env, WORKER_HOST=f"worker-{n}", PYTHONPATH=str(ROOT))
     if kill_at:
         run_env["SAAS_LICENSE_KILL_AT"] = kill_at
-    return subprocess.Popen(  # noqa: S603 - our own worker script
+    return subprocess.Popen(
         [sys.executable, "-m", "tests.postgres.worker"],
         env=run_env,
         cwd=ROOT,
@@ -84,8 +84,7 @@ def test_four_workers_run_each_profile_once_and_replace_a_killed_one(
         }
         # worker 0 dies (SIGKILL, no clean-up) while evaluating its second profile
         procs = [
-            _worker(n, env, kill_at="run.in_evaluate:2" if n == 0 else None)
-            for n in range(WORKERS)
+            _worker(n, env, kill_at="run.in_evaluate:2" if n == 0 else None) for n in range(WORKERS)
         ]
         outs = [p.communicate(timeout=150) for p in procs]
         assert procs[0].returncode == -9, outs[0][1][-2000:]

@@ -41,7 +41,9 @@ def _referenced() -> set[str]:
 
     from ._schema import MIGRATIONS
 
-    text = " ".join(step for steps in MIGRATIONS.values() for step in steps if isinstance(step, str))
+    text = " ".join(
+        step for steps in MIGRATIONS.values() for step in steps if isinstance(step, str)
+    )
     return set(re.findall(r"REFERENCES\s+(\w+)", text, flags=re.IGNORECASE))
 
 
@@ -57,7 +59,7 @@ def _tables(store: Any) -> list[str]:
 
 
 def _columns(store: Any, table: str) -> list[str]:
-    cur = store._q(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608 - a table name we listed
+    cur = store._q(f"SELECT * FROM {table} LIMIT 0")
     if hasattr(cur, "description") and cur.description:
         return [str(d[0]) for d in cur.description]
     row = store._q(
@@ -70,7 +72,8 @@ def _columns(store: Any, table: str) -> list[str]:
 
 def _rows(store: Any, table: str, columns: list[str]) -> list[Any]:
     order = ", ".join(columns)
-    return store._q(f"SELECT {order} FROM {table} ORDER BY {order}").fetchall()  # noqa: S608
+    rows: list[Any] = store._q(f"SELECT {order} FROM {table} ORDER BY {order}").fetchall()
+    return rows
 
 
 def table_digests(store: Store) -> dict[str, tuple[int, str]]:
@@ -97,7 +100,7 @@ def copy_workspace(source: Store, target: Store) -> CopyReport:
             f"{sorted(src_tables - dst_tables)}, only in the target: {sorted(dst_tables - src_tables)})",
             hint="open both with the same saas-license version, so both are migrated alike",
         )
-    busy = [t for t in sorted(dst_tables) if _q1(target, f"SELECT COUNT(*) FROM {t}")]  # noqa: S608
+    busy = [t for t in sorted(dst_tables) if _q1(target, f"SELECT COUNT(*) FROM {t}")]
     if busy:
         raise ConfigError(
             f"the target workspace is not empty (rows in {', '.join(busy)})",
@@ -112,7 +115,7 @@ def copy_workspace(source: Store, target: Store) -> CopyReport:
             columns = _columns(source, table)
             data = _rows(source, table, columns)
             marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
             for start in range(0, len(data), BATCH):
                 dst._db.executemany(sql, [tuple(r) for r in data[start : start + BATCH]])
             rows[table] = len(data)
@@ -120,7 +123,7 @@ def copy_workspace(source: Store, target: Store) -> CopyReport:
                 # identity columns continue after the copied ids
                 dst._q(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT MAX(id) FROM {table}))"  # noqa: S608
+                    f"(SELECT MAX(id) FROM {table}))"
                 )
     want, have = table_digests(source), table_digests(target)
     differ = sorted(t for t in want if want[t] != have.get(t))

@@ -165,7 +165,11 @@ class Workspace:
         """
         if is_postgres_url(_given(path)):
             return cls._open_postgres(
-                repair(_given(path)), spokes=spokes, http=http, clock=clock, policy=policy,
+                repair(_given(path)),
+                spokes=spokes,
+                http=http,
+                clock=clock,
+                policy=policy,
                 create=create,
             )
         target = default_workspace_path() if path is None else Path(path)

@@ -289,7 +289,7 @@ class _Cli(click.Group):
             ctx.exit(exit_code_for(exc))
 
 
-class _WorkspaceType(click.ParamType):
+class _WorkspaceType(click.ParamType):  # type: ignore[type-arg]
     """A workspace file path, or a ``postgresql://`` URL kept verbatim (a Path would eat ``//``)."""
 
     name = "path|url"

@@ -34,7 +34,11 @@ def copy_cmd(source: str, target: str, as_json: bool) -> None:
         src.close()
     if as_json:
         echo_json(
-            {"rows": report.rows, "audit_entries": report.audit_entries, "audit_ok": report.audit_ok}
+            {
+                "rows": report.rows,
+                "audit_entries": report.audit_entries,
+                "audit_ok": report.audit_ok,
+            }
         )
         return
     echo_table(["table", "rows"], sorted(report.rows.items()))
@@ -45,4 +49,3 @@ def copy_cmd(source: str, target: str, as_json: bool) -> None:
     )
     if not report.audit_ok:
         raise click.exceptions.Exit(1)
-

@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable
-from typing import Any
 
 from ..._errors import ConfigError, StoreError
 from ..._secrets import Secret
@@ -113,7 +111,9 @@ class PostgresStore(
         exists = conn.execute("SELECT to_regclass('schema_versions') IS NOT NULL").fetchone()
         if not exists or not exists[0]:
             return None
-        return {r[0]: int(r[1]) for r in conn.execute("SELECT namespace, version FROM schema_versions")}
+        return {
+            r[0]: int(r[1]) for r in conn.execute("SELECT namespace, version FROM schema_versions")
+        }
 
     def _pending(self, versions: dict[str, int] | None) -> bool:
         versions = versions or {}
@@ -125,9 +125,7 @@ class PostgresStore(
                     f"saas-license knows ({len(steps)})",
                     hint="upgrade saas-license to open this workspace",
                 )
-        return versions == {} or any(
-            versions.get(n, 0) < len(s) for n, s in PG_MIGRATIONS.items()
-        )
+        return versions == {} or any(versions.get(n, 0) < len(s) for n, s in PG_MIGRATIONS.items())
 
     def _migrate(self, owner_conninfo: str | None, *, create: bool) -> None:
         try:
@@ -194,7 +192,9 @@ class PostgresStore(
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             conn.execute("ROLLBACK")
-            raise StoreError(f"could not migrate the workspace database {self.url}: {exc}") from None
+            raise StoreError(
+                f"could not migrate the workspace database {self.url}: {exc}"
+            ) from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -230,4 +230,3 @@ PARTS: dict[str, type[SqliteBaseStore]] = {
     "OutboxStore": PostgresOutboxStore,
     "FinanceStore": PostgresFinanceStore,
 }
-

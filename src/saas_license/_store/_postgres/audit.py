@@ -81,9 +81,7 @@ class PostgresAuditStore(PostgresBaseStore, SqliteAuditStore):
             enabled, proname, source = have[name]
             if enabled == "D":
                 problems.append(
-                    AuditProblem(
-                        kind="trigger", message=f"the audit log guard {name} was disabled"
-                    )
+                    AuditProblem(kind="trigger", message=f"the audit log guard {name} was disabled")
                 )
             if proname != function or _normal(source) != _normal(AUDIT_FUNCTIONS[function]):
                 problems.append(

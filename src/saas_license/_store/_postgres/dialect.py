@@ -74,7 +74,9 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"),
 )
 
-_REFUSED = re.compile(r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I)
+_REFUSED = re.compile(
+    r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I
+)
 _OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
 
 
@@ -84,17 +86,17 @@ def translate(sql: str) -> str:
     if _REFUSED.search(sql):
         raise sqlite3.OperationalError(f"not supported on PostgreSQL: {sql.strip()[:80]}")
     out: list[str] = []
-    for token in _TOKENS.findall(sql):
-        if token == "?":
+    for piece in _TOKENS.findall(sql):
+        if piece == "?":
             out.append("%s")
-        elif token == "%":
+        elif piece == "%":
             out.append("%%")
-        elif token.startswith(":") and token != "::" and len(token) > 1:
-            out.append(f"%({token[1:]})s")
-        elif token.startswith("'"):
-            out.append(token.replace("%", "%%"))
+        elif piece.startswith(":") and piece != "::" and len(piece) > 1:
+            out.append(f"%({piece[1:]})s")
+        elif piece.startswith("'"):
+            out.append(piece.replace("%", "%%"))
         else:
-            out.append(token)
+            out.append(piece)
     text = "".join(out)
     # keyword rewrites apply outside string literals only
     pieces = re.split(r"('(?:[^']|'')*')", text)
@@ -104,7 +106,9 @@ def translate(sql: str) -> str:
     text = "".join(pieces)
     ignore = _OR_IGNORE.match(text)
     if ignore:
-        text = ignore.group(1) + text[ignore.end() :].rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+        text = (
+            ignore.group(1) + text[ignore.end() :].rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+        )
     return text
 
 
@@ -194,7 +198,7 @@ class Connection:
 
         text = translate(sql)
         try:
-            self._cursor.execute(text, _params(params))  # type: ignore[arg-type]
+            self._cursor.execute(text, _params(params))
             rows = _make_rows(self._cursor)
         except psycopg.Error as exc:
             raise map_error(exc) from exc
@@ -209,7 +213,7 @@ class Connection:
         if not batch:
             return Cursor(self, [], 0, False)
         try:
-            self._cursor.executemany(text, batch)  # type: ignore[arg-type]
+            self._cursor.executemany(text, batch)
         except psycopg.Error as exc:
             raise map_error(exc) from exc
         return Cursor(self, [], self._cursor.rowcount, _is_insert(text))

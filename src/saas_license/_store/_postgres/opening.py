@@ -31,8 +31,8 @@ __all__ = [
 
 ENV_OWNER_URL = "SAAS_LICENSE_POSTGRES_OWNER_URL"
 ENV_SECRETS = "SAAS_LICENSE_SECRETS"
-PASSWORD_KEY = "postgres/password"
-OWNER_PASSWORD_KEY = "postgres/owner_password"
+PASSWORD_KEY = "postgres/password"  # noqa: S105 - the name a secret is stored under
+OWNER_PASSWORD_KEY = "postgres/owner_password"  # noqa: S105 - the name a secret is stored under
 
 
 def secrets_path_for(url: str) -> Path:
@@ -51,8 +51,9 @@ def secrets_path_for(url: str) -> Path:
 def open_postgres_store(url: str, secrets: SecretStore, *, create: bool = True) -> object:
     """A :class:`~saas_license._store._postgres.PostgresStore` for ``url`` (see module docstring)."""
     try:
-        from . import PostgresStore
         import psycopg  # noqa: F401
+
+        from . import PostgresStore
     except ImportError:
         from ..._errors import ConfigError
 

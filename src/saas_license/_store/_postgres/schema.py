@@ -11,6 +11,7 @@ migration added for SQLite never silently skips PostgreSQL (``tests/postgres`` a
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Callable
@@ -84,7 +85,7 @@ _DATA_STEPS: dict[str, str] = {
     "UPDATE run_locks SET heartbeat_at = acquired_at, expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', acquired_at, '+2 minutes');": (
         "UPDATE run_locks SET heartbeat_at = acquired_at, expires_at = to_char("
         "(acquired_at::timestamptz + interval '2 minutes') AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
     ),
 }
 
@@ -163,7 +164,7 @@ def _translate_step(step: Migration) -> PgStep:
 def _pg_migrations() -> dict[str, list[Callable[[], PgStep]]]:
     # translated lazily, step by step, so an untranslatable new step fails where it is applied
     return {
-        namespace: [(lambda s=s: _translate_step(s)) for s in steps]
+        namespace: [functools.partial(_translate_step, step) for step in steps]
         for namespace, steps in MIGRATIONS.items()
     }
 
