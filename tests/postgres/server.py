@@ -143,7 +143,7 @@ def start() -> Server:
         f"GRANT CONNECT, TEMPORARY ON DATABASE {DATABASE} TO {APP};"
     )
     for statement in sql.split(";")[:-1]:
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - psql with fixed arguments
             [
                 str(bindir.parent / "bin" / "psql") if (bindir / "psql").exists() else "psql",
                 "-h",
