@@ -52,7 +52,11 @@ def test_the_application_role_cannot_change_or_remove_audit_rows(pg_schema: PgSc
                 conn.execute(sql)
     # even the owner (who has every privilege) meets the triggers
     with _raw(pg_schema.owner_url) as conn:
-        for sql in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+        for sql in (
+            "UPDATE audit_log SET actor = 'x'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ):
             with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
                 conn.execute(sql)
         with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="chained"):
@@ -90,7 +94,9 @@ def test_verify_reports_a_guard_disabled_or_altered_and_a_forged_row(pg_schema: 
         store.close()
 
 
-def test_migrations_are_recorded_reopen_is_a_no_op_and_newer_is_refused(pg_schema: PgSchema) -> None:
+def test_migrations_are_recorded_reopen_is_a_no_op_and_newer_is_refused(
+    pg_schema: PgSchema,
+) -> None:
     store = pg_schema.open()
     assert store.schema_versions() == {ns: len(steps) for ns, steps in MIGRATIONS.items()}
     store.close()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -120,6 +121,75 @@ def test_four_workers_run_each_profile_once_and_replace_a_killed_one(
             # came at most one heartbeat period (1 s) before it died (another "host": no pid check)
             assert (finished[victim].started_at - dead.started_at).total_seconds() >= 4
             assert ws.store.get_run_lock(victim) is None
+            assert ws.audit.verify().ok
+        finally:
+            ws.close()
+    finally:
+        server.stop()
+
+
+def test_a_plan_applied_by_four_processes_at_once_is_applied_once(
+    shared: dict[str, str],
+) -> None:
+    key = "workers-key-0123456789"
+    app = SandboxApp(small_account(utcnow()), api_keys=[key])
+    puts: collections.Counter[str] = collections.Counter()
+
+    def counting(request: Any) -> Any:
+        if request.method == "PUT" and b'"enabled":false' in request.content.replace(b" ", b""):
+            puts[request.url.path.rsplit("/", 1)[-1]] += 1
+        return app(request)
+
+    server = SandboxServer(app)
+    server._server.app = counting  # type: ignore[assignment]  # count the vendor's disables
+    server.start()
+    try:
+        ws = Workspace.open(shared["WORKERS_URL"])
+        ws.profiles.add_alias("aha-main", spoke="aha", base_url=server.base_url, api_key=key)
+        ws.profiles.create("aha", spoke="aha", alias="aha-main")
+        assert ws.profiles.validate("aha").download_ok
+        ws.profiles.publish("aha")
+        ws.jobs.run("aha")
+        plan = ws.plans.create("aha")
+        assert plan.items, "the small account has idle seats to reclaim"
+        ws.close()
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_LICENSE_KILL")}
+        env.update(shared, SAAS_LICENSE_WORKSPACE=shared["WORKERS_URL"], PYTHONPATH=str(ROOT))
+        procs = [
+            subprocess.Popen(  # our own CLI, fixed arguments
+                [
+                    sys.executable,
+                    "-c",
+                    "from saas_license.cli import main; main()",
+                    "reclaim",
+                    "aha",
+                    "--apply",
+                    str(plan.id),
+                    "--yes",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        outs = [p.communicate(timeout=120) for p in procs]
+        codes = sorted(p.returncode for p in procs)
+        assert codes.count(0) == 1, (codes, [e[-500:] for _, e in outs])
+        assert all(
+            "already" in err or "meanwhile" in err or "running" in err
+            for p, (_, err) in zip(procs, outs, strict=True)
+            if p.returncode != 0
+        ), [e for _, e in outs]
+        disabled = {u["id"] for u in app.users() if u.get("enabled") is False}
+        assert disabled and set(puts) == disabled
+        assert all(n == 1 for n in puts.values()), puts  # no seat reclaimed twice
+        ws = Workspace.open(shared["WORKERS_URL"])
+        try:
+            applied = [e for e in ws.audit.query(profile="aha") if e.action == "plan.applied"]
+            assert len(applied) <= 1
             assert ws.audit.verify().ok
         finally:
             ws.close()
