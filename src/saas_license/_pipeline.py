@@ -77,8 +77,9 @@ class RunReport:
 class ScheduledRun:
     """One profile's outcome in ``run --due`` / ``run --all``.
 
-    ``status`` is ``complete``, ``failed`` (``error`` says why) or ``in_progress`` (another
-    run of the profile holds its lock, so this one did nothing).
+    ``status`` is ``complete``, ``failed`` (``error`` says why), ``in_progress`` (another
+    run of the profile holds its lock, so this one did nothing) or ``taken`` (another worker
+    sharing the workspace already ran it this period: nothing to do).
     """
 
     profile: str
@@ -307,12 +308,16 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
     return created
 
 
+class AlreadyRanError(RunInProgressError):
+    """A scheduled run found its profile already run this period by another worker."""
+
+
 def _check_still_due(store: Store, profile: str, now: dt.datetime) -> None:
     """Under the run lock: refuse a scheduled run whose jobs another worker already ran."""
     jobs = store.list_schedules(profile)
     if jobs and not any(j.is_due(now) for j in jobs):
         following = min(j.next_run_at for j in jobs)
-        raise RunInProgressError(
+        raise AlreadyRanError(
             f"profile {profile!r} already ran this period (another worker took it); "
             f"next due {following:%Y-%m-%d %H:%M} UTC",
             hint="nothing to do: its next scheduled run picks it up",
@@ -336,7 +341,7 @@ def run_profile(
 
     With ``only_if_due`` (``run --due``) the profile's schedule is read again once the run
     lock is held: a profile another worker ran meanwhile is not due any more, and this run
-    stops with :class:`RunInProgressError` before doing anything (each profile once per period).
+    stops with :class:`AlreadyRanError` before doing anything (each profile once per period).
 
     Holds the profile's run lock throughout (a second run raises :class:`RunInProgressError`).
     A failing step records a failed job and raises; what earlier steps stored stays. Steps

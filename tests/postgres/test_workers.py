@@ -97,6 +97,10 @@ def test_four_workers_run_each_profile_once_and_replace_a_killed_one(
             for line in out.splitlines()
             if json.loads(line)["status"] == "complete"
         )
+        statuses = collections.Counter(
+            json.loads(line)["status"] for out, _ in outs for line in out.splitlines()
+        )
+        assert set(statuses) <= {"complete", "taken", "in_progress"}, statuses
         # (worker 0 died inside its round, before printing it: the store has the full count)
         assert len(ran_by) >= 2, f"the work was not shared: {ran_by}"
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import ProfileStateError, RunInProgressError, SaasLicenseError
 from .._jobs import JobResult, JobStatus, ScheduledJob
-from .._pipeline import ProgressCallback, RunReport, ScheduledRun, run_profile
+from .._pipeline import AlreadyRanError, ProgressCallback, RunReport, ScheduledRun, run_profile
 from .._scheduling import due_profiles, run_lock
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ class Jobs:
                 report = self._run(
                     name, progress=progress, trigger="schedule", only_if_due=not all_published
                 )
+            except AlreadyRanError as exc:
+                out.append(ScheduledRun(profile=name, status="taken", error=str(exc)))
             except RunInProgressError as exc:
                 out.append(ScheduledRun(profile=name, status="in_progress", error=str(exc)))
             except SaasLicenseError as exc:
