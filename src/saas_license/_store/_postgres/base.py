@@ -158,9 +158,8 @@ class PostgresBaseStore(SqliteBaseStore):
                     self._depth -= 1
                 return
             try:
-                self._db.execute("BEGIN")
-                self._db.execute(
-                    "SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))",
+                self._db.execute(  # one round trip: begin, then wait for our turn
+                    "BEGIN; SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))",
                     (WRITE_LOCK_CLASS,),
                 )
             except sqlite3.DatabaseError as exc:
