@@ -10,6 +10,7 @@ the same run:
 - **workers**: ``--profiles`` published profiles run by 1 worker process (the floor) and by
   ``--workers`` processes sharing the PostgreSQL workspace (speed-up over 1), with
   ``--latency`` ms added by the vendor to every request, as a real vendor's answers take time;
+  timed from the first job's start to the last job's end (process start-up excluded);
 - **copy**: ``workspace copy`` of the daily run's SQLite workspace into PostgreSQL and back
   (rows per second; the floor is the SQLite→SQLite copy).
 """
@@ -73,6 +74,7 @@ def daily_run(target: str, base_url: str, key: str) -> dict[str, Any]:
         report = ws.jobs.run("p")
         wall = time.perf_counter() - t0
         return {
+            "bytes": _size(ws.store, target),
             "seats": ws.store.count_subscriptions("p")["total"],
             "candidates": report.candidates_created,
             "wall": wall,
@@ -80,6 +82,18 @@ def daily_run(target: str, base_url: str, key: str) -> dict[str, Any]:
         }
     finally:
         ws.close()
+
+
+def _size(store: Any, target: str) -> int:
+    """The workspace's size on disk: the SQLite file (and its WAL), or the schema's tables."""
+    if not target.startswith("postgresql"):
+        return sum(f.stat().st_size for f in Path(target).parent.glob(Path(target).name + "*"))
+    row = store._q(
+        "SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+    ).fetchone()
+    return int(row[0])
 
 
 def _worker_child() -> None:
@@ -94,7 +108,9 @@ def _worker_child() -> None:
 
 
 def workers(n: int, url: str, env: dict[str, str]) -> float:
-    t0 = time.perf_counter()
+    """Seconds from the first job's start to the last job's end (process start-up excluded)."""
+    from saas_license import Workspace
+
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.postgres", "--worker"],
@@ -106,7 +122,14 @@ def workers(n: int, url: str, env: dict[str, str]) -> float:
     for p in procs:
         if p.wait() != 0:
             raise SystemExit(f"a worker failed ({p.returncode})")
-    return time.perf_counter() - t0
+    ws = Workspace.open(url, create=False)
+    try:
+        jobs = ws.jobs.query(limit=100_000)
+    finally:
+        ws.close()
+    first = min(j.started_at for j in jobs)
+    last = max(j.finished_at or j.started_at for j in jobs)
+    return (last - first).total_seconds()
 
 
 def copy_rate(source: str, target: str) -> tuple[float, int]:
@@ -128,7 +151,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--profiles", type=int, default=40)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--latency", type=float, default=20.0, help="vendor ms per request")
+    parser.add_argument("--latency", type=float, default=500.0, help="vendor ms per request")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,8 +233,11 @@ def _print(out: dict[str, Any], args: argparse.Namespace) -> None:
         return
     s, p = out["daily_sqlite"], out["daily_postgres"]
     print(f"daily run, {s['seats']:,} seats ({args.users:,} users), {s['candidates']:,} candidates")
-    print(f"  SQLite      {s['wall']:7.2f} s   (floor)")
-    print(f"  PostgreSQL  {p['wall']:7.2f} s   {p['wall'] / s['wall']:.2f}x SQLite")
+    print(f"  SQLite      {s['wall']:7.2f} s   (floor)   {s['bytes'] / 2**20:6.1f} MiB on disk")
+    print(
+        f"  PostgreSQL  {p['wall']:7.2f} s   {p['wall'] / s['wall']:.2f}x SQLite"
+        f"   {p['bytes'] / 2**20:6.1f} MiB ({p['bytes'] / s['bytes']:.2f}x)"
+    )
     for step in s["jobs"]:
         print(
             f"    {step:<9} {s['jobs'][step]:6.2f} s / {p['jobs'].get(step, 0):6.2f} s"
