@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _server() -> tuple[str, str, str | None]:
-    app, owner = os.environ.get("SAAS_LICENSE_TEST_POSTGRES_URL"), os.environ.get(
-        "SAAS_LICENSE_TEST_POSTGRES_OWNER_URL"
+    app, owner = (
+        os.environ.get("SAAS_LICENSE_TEST_POSTGRES_URL"),
+        os.environ.get("SAAS_LICENSE_TEST_POSTGRES_OWNER_URL"),
     )
     if app and owner:
         return app, owner, None
@@ -47,7 +48,6 @@ def _server() -> tuple[str, str, str | None]:
 
 def _schema(app: str, owner: str) -> tuple[str, str]:
     import psycopg
-
     from tests.postgres.fixtures import with_schema
 
     name = f"bench_{secrets.token_hex(4)}"
@@ -254,7 +254,9 @@ def _print(out: dict[str, Any], args: argparse.Namespace) -> None:
         )
     w = out["workers"]
     one = w["1"]
-    print(f"workers, {args.profiles} profiles of 50 users, vendor latency {args.latency:g} ms/request")
+    print(
+        f"workers, {args.profiles} profiles of 50 users, vendor latency {args.latency:g} ms/request"
+    )
     for n, secs in w.items():
         print(f"  {n} worker(s)  {secs:6.2f} s  {one / secs:.2f}x the single worker (floor)")
     print(f"  measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores")
