@@ -161,7 +161,7 @@ def test_a_plan_applied_by_four_processes_at_once_is_applied_once(
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_LICENSE_KILL")}
         env.update(shared, SAAS_LICENSE_WORKSPACE=shared["WORKERS_URL"], PYTHONPATH=str(ROOT))
         procs = [
-            subprocess.Popen(  # our own CLI, fixed arguments
+            subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
                 [
                     sys.executable,
                     "-c",
