@@ -52,6 +52,9 @@ with (
     ws.profiles.create("aha", spoke="aha", alias="aha-main")
     ws.profiles.validate("aha")
     ws.profiles.publish("aha")
+    # Notices carry answer links to the service; a "keep" goes to the Software managers group.
+    ws.settings.set("public_url", "https://licenses.example.com")
+    ws.approvals.set_group("Software managers", ["it-manager@example.com"])
 
     # Rules: SAML users are never reclaimed (but still cost money); Roadmaps users are asked first.
     ws.rules.add_exclusion(

@@ -65,6 +65,7 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
     ws.profiles.create("aha", spoke="aha", alias="aha-main")
     ws.profiles.validate("aha")
     ws.profiles.publish("aha")
+    ws.settings.set("public_url", "https://licenses.example.com")  # notices carry answer links
     ws.jobs.run("aha")
     for model in ("Aha! Roadmaps", "Aha! Develop", "Aha! Teamwork"):
         ws.rules.set_reclamation(model, notify_user=True, days_before_auto_reclaim=7)

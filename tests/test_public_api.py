@@ -27,6 +27,8 @@ PUBLIC = {
     "saas_license.reports": "python-api.md",
     "saas_license.http": "http.md",
     "saas_license.cli": "python-api.md",
+    "saas_license.email": "notices.md",
+    "saas_license.people": "python-api.md",
 }
 
 

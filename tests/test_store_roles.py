@@ -27,6 +27,7 @@ ROLES: dict[str, type[Any]] = {
     "AuditStore": _protocol.AuditStore,
     "PlanStore": _protocol.PlanStore,
     "OutboxStore": _protocol.OutboxStore,
+    "LinkStore": _protocol.LinkStore,
     "FinanceStore": FinanceStore,
 }
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._finance.reconciliation import Reconciliation
     from ._finance.savings import SavingsSummary
     from ._jobs import JobResult, JobStatus
+    from ._links import LinkError
     from ._models import SoftwareModel, UnrecognizedIdentifier
     from ._notify import Notification
     from ._paths import default_workspace_path
@@ -63,6 +64,7 @@ __version__ = "0.1.0"
 
 #: Where each public name lives (imported on first access, then cached in the module).
 _HOMES = {
+    "LinkError": "._links",
     "ApplyReport": "._reclaim.apply",
     "AuditEntry": "._audit",
     "AuditVerification": "._audit",
@@ -144,6 +146,7 @@ __all__ = [
     "IntegrationProfile",
     "JobResult",
     "JobStatus",
+    "LinkError",
     "Notification",
     "PlanItem",
     "Process",

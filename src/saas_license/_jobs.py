@@ -7,7 +7,7 @@ import enum
 
 import attrs
 
-__all__ = ["JobResult", "JobStatus", "RunLock", "ScheduledJob"]
+__all__ = ["JobResult", "JobStatus", "RunLock", "ScheduledJob", "job_name"]
 
 
 class JobStatus(str, enum.Enum):
@@ -54,7 +54,9 @@ class ScheduledJob:
     """A recurring job of a published profile ("SAM - Refresh <profile> Subscriptions").
 
     Publishing creates one per enabled process (``download``, ``activity``); ``run --due``
-    runs every profile with a job whose ``next_run_at`` has passed.
+    runs every profile with a job whose ``next_run_at`` has passed. ``name`` is the readable
+    name ("Refresh Aha! (aha) subscriptions"), filled in from the profile's display name when
+    the schedule is read, so renaming a profile renames its jobs.
     """
 
     profile: str
@@ -64,10 +66,18 @@ class ScheduledJob:
     last_run_at: dt.datetime | None = None
     last_status: JobStatus | None = None
     enabled: bool = True
+    name: str = ""
 
     def is_due(self, now: dt.datetime) -> bool:
         """True when the job should run at ``now``."""
         return self.enabled and self.next_run_at <= now
+
+
+def job_name(display_name: str, process: str) -> str:
+    """The readable name of a profile's scheduled job, as in the reference ("SAM - Refresh
+    <display name> Subscriptions"): "Refresh Aha! (aha) subscriptions"."""
+    what = "subscriptions" if process == "download" else process
+    return f"Refresh {display_name} {what}"
 
 
 @attrs.frozen(kw_only=True)

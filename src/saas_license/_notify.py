@@ -13,6 +13,7 @@ import enum
 import importlib.metadata
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     from ._store import Store
 
 __all__ = [
+    "ANSWERABLE",
     "NOTIFIER_ENTRY_POINT_GROUP",
+    "DeliveryDeferred",
     "DeliveryStatus",
     "Notification",
     "NotificationKind",
@@ -51,6 +54,17 @@ class NotificationKind(str, enum.Enum):
     RESTORED = "restored"  # to the user: the reclaim was undone
 
 
+#: Notices a person answers through links (they need the ``public_url`` setting).
+ANSWERABLE = frozenset(
+    {NotificationKind.RECLAIM_NOTICE, NotificationKind.REMINDER, NotificationKind.APPROVAL_REQUEST}
+)
+
+
+class DeliveryDeferred(Exception):
+    """Raised by a notifier that will not send *now* (a per-run send limit): the notification
+    stays pending and the attempt is not counted against it."""
+
+
 class DeliveryStatus(str, enum.Enum):
     """Where a notification is in the outbox."""
 
@@ -64,7 +78,7 @@ class Notification:
     """One message to one person about one or more candidates (one notice per user, not per seat).
 
     ``respond_by`` is the deadline for a reclaim notice; ``channel`` names the notifier(s) that
-    delivered it.
+    delivered it. ``body`` is plain text; ``html`` the same notice as HTML (may be empty).
     """
 
     kind: NotificationKind
@@ -81,6 +95,7 @@ class Notification:
     delivered_at: dt.datetime | None = None
     last_error: str = ""
     id: int | None = None
+    html: str = ""
 
 
 class NotifierRegistry:
@@ -96,6 +111,8 @@ class NotifierRegistry:
         self.pm = make_plugin_manager()
         self.problems: list[PluginProblem] = []
         self._plugins: dict[str, object] = {}
+        #: Delivery outcomes recorded through this registry, by status value (for a service's log).
+        self.tally: Counter[str] = Counter()
         if entry_points is None and load_entry_points:
             entry_points = importlib.metadata.entry_points(group=NOTIFIER_ENTRY_POINT_GROUP)
         self.problems = load_plugins(
@@ -125,8 +142,20 @@ class NotifierRegistry:
         """Names of the registered notifiers, sorted."""
         return sorted(self._plugins)
 
+    def get(self, name: str) -> object | None:
+        """The notifier registered as ``name``, or None."""
+        return self._plugins.get(name)
+
+    def begin_run(self) -> None:
+        """Tell every notifier that a delivery run starts (per-run send limits restart)."""
+        for plugin in self._plugins.values():
+            begin = getattr(plugin, "begin_run", None)
+            if callable(begin):
+                begin()
+
     def deliver(self, notification: Notification) -> tuple[list[str], list[str]]:
-        """Offer ``notification`` to every notifier; returns (who delivered it, errors)."""
+        """Offer ``notification`` to every notifier; returns (who delivered it, errors).
+        A notifier that defers (:class:`DeliveryDeferred`) adds an error starting ``deferred:``."""
         delivered: list[str] = []
         errors: list[str] = []
         for name in self.names():
@@ -135,6 +164,9 @@ class NotifierRegistry:
             caller = self.pm.subset_hook_caller("saas_license_notify", remove_plugins=others)
             try:
                 results = caller(notification=notification)
+            except DeliveryDeferred as exc:
+                errors.append(f"deferred: {name}: {str(exc)[:200]}")
+                continue
             except Exception as exc:
                 log.warning("notifier %s failed: %s", name, type(exc).__name__)
                 errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
@@ -151,6 +183,11 @@ def deliver(
     if registry is None or not registry.names():
         return notification
     delivered, errors = registry.deliver(notification)
+    if not delivered and errors and all(e.startswith("deferred:") for e in errors):
+        # not tried (a send limit): still pending, the attempt not counted
+        updated = attrs.evolve(notification, last_error="; ".join(errors))
+        store.update_notification(updated)
+        return updated
     attempts = notification.attempts + 1
     if delivered:
         updated = attrs.evolve(
@@ -169,6 +206,7 @@ def deliver(
             last_error="; ".join(errors) or "no notifier accepted it",
         )
     store.update_notification(updated)
+    registry.tally[updated.status.value] += 1
     return updated
 
 

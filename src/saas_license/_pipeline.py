@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ._boundary import BoundaryCheck
+from ._candidates.notices import NoticeContext
 from ._candidates.records import OPEN_STATES
 from ._candidates.states import CandidateEvent
 from ._candidates.workflow import CandidateWorkflow
@@ -335,6 +336,7 @@ def run_profile(
     prices: PriceBook | None = None,
     notifiers: NotifierRegistry | None = None,
     trigger: str = "manual",
+    notices: NoticeContext | None = None,
     only_if_due: bool = False,
 ) -> RunReport:
     """Run one daily cycle of a published profile and plan (never apply) the reclaims.
@@ -356,7 +358,9 @@ def run_profile(
     now = clock()
     started = now
     jobs: list[JobResult] = []
-    workflow = CandidateWorkflow(store, notifiers=notifiers, prices=prices, clock=clock)
+    workflow = CandidateWorkflow(
+        store, notifiers=notifiers, prices=prices, clock=clock, notices=notices
+    )
     me = ctx.integration_user_id or profile.integration_user_id
 
     def step(process: str) -> _Job:

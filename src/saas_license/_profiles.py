@@ -17,7 +17,9 @@ from ._errors import ConfigError
 
 __all__ = [
     "CORE_OPTIONS",
+    "AliasDetails",
     "ConnectionAlias",
+    "CredentialInfo",
     "IntegrationProfile",
     "OptionSpec",
     "Process",
@@ -190,23 +192,62 @@ def check_options(
 class ConnectionAlias:
     """Named connection details for one vendor account; secrets live in the SecretStore.
 
-    A *child* alias (``parent`` set) lets several profiles use one spoke with different accounts;
-    it inherits nothing secret from its parent.
+    A *child* alias (``parent`` set) lets several profiles use one spoke with different
+    accounts. It belongs to its parent's spoke, and inherits its parent's URL (when its own
+    ``base_url`` is empty) and credentials (when it has none of its own).
     """
 
     name: str = attrs.field(validator=_slug("alias.name"))
     spoke: str = attrs.field(validator=_slug("alias.spoke"))
-    base_url: str = attrs.field()
+    base_url: str = attrs.field(default="")
     auth_type: str = "api_key"
     parent: str | None = None
 
     @base_url.validator
     def _check_url(self, _attr: object, value: str) -> None:
+        if value == "" and self.parent is not None:
+            return  # a child that inherits its parent's URL
         check_base_url(value, field="alias.base_url")
+
+    @property
+    def inherits_url(self) -> bool:
+        """True for a child alias that uses its parent's URL."""
+        return self.parent is not None and not self.base_url
 
     def secret_key(self, kind: str) -> str:
         """Where this alias's secret of ``kind`` (``api_key``, ``oauth_token``…) is stored."""
         return f"alias/{self.name}/{kind}"
+
+
+@attrs.frozen(kw_only=True)
+class CredentialInfo:
+    """One credential an alias uses, never its value: its kind, which alias holds it (the
+    alias itself or its parent) and where it is kept."""
+
+    kind: str
+    alias: str
+    inherited: bool
+    stored_in: str
+
+
+@attrs.frozen(kw_only=True)
+class AliasDetails:
+    """What ``alias show`` tells: the alias with its effective URL and auth, where each comes
+    from, the credentials it uses (set or not, never their values), its children and the
+    profiles that use it."""
+
+    alias: ConnectionAlias
+    base_url: str
+    url_from: str
+    auth_type: str
+    credentials: tuple[CredentialInfo, ...]
+    children: tuple[str, ...]
+    profiles: tuple[str, ...]
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when some credential is set for the alias (its own or its parent's)."""
+        return bool(self.credentials)
 
 
 @attrs.frozen(kw_only=True)

@@ -208,7 +208,8 @@ class ReclamationRule:
 
     ``filter`` narrows the rule to seats whose attributes equal the given values. With
     ``notify_user`` the user is asked first and has ``days_before_auto_reclaim`` days to answer;
-    a "keep" goes to ``approver`` unless ``keep_requires_approval`` is off, and a kept seat is
+    a "keep" goes to ``approver`` (else the seat's manager, else ``approver_group``, else the
+    profile's group) unless ``keep_requires_approval`` is off, and a kept seat is
     not proposed again for ``cooldown_days``. Seats created or assigned less than
     ``new_account_grace_days`` ago are never proposed.
     """
@@ -233,6 +234,9 @@ class ReclamationRule:
     id: int | None = None
     keep_requires_approval: bool = True
     approver: str | None = None
+    #: The approver group when neither ``approver`` nor the seat's manager is set (None: the
+    #: profile's group, by default "Software managers").
+    approver_group: str | None = None
     remind_days_before: int = attrs.field(
         default=1, validator=_days("reclamation_rule.remind_days_before", 0, 365)
     )

@@ -13,6 +13,7 @@ __all__ = [
     "KnownIdentifier",
     "Subscription",
     "SubscriptionRecord",
+    "SubscriptionRow",
 ]
 
 
@@ -106,3 +107,23 @@ class Subscription:
     def is_administrator(self) -> bool:
         """Whether the vendor marks this user as an administrator of the account."""
         return bool(self.attributes.get("administrator"))
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionRow:
+    """One seat as ``ws.subscriptions.rows()`` lists it: the stored subscription, how many days
+    it has been inactive, and what the exclusion rules keep it out of.
+
+    ``inactive_days`` counts from the last activity (from the creation or assignment date for a
+    seat never used, as evaluation does); None when nothing tells. ``excluded_from`` is a sorted
+    subset of ``("cost", "reclaim")``.
+    """
+
+    subscription: Subscription
+    inactive_days: int | None
+    excluded_from: tuple[str, ...] = ()
+
+    @property
+    def excluded(self) -> bool:
+        """True when some exclusion rule covers the seat (from cost, reclaim or both)."""
+        return bool(self.excluded_from)

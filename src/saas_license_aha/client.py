@@ -17,6 +17,7 @@ from saas_license.http import (
     Page,
     RateLimit,
     TransportStats,
+    listing_workers,
     make_client,
     paginate,
     request_json,
@@ -95,6 +96,11 @@ class AhaClient:
         result: TransportStats | None = transport_stats(self._http)
         return result
 
+    def _workers(self) -> int:
+        """Pages a listing fetches at once: the options' choice, else sized from Aha!'s budget."""
+        limits = self.options.rate_limits or AHA_RATE_LIMITS
+        return listing_workers(limits, self.options.max_concurrency)
+
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return request_json(self._http, method, path, vendor=VENDOR, **kwargs)
 
@@ -136,8 +142,9 @@ class AhaClient:
     ) -> Iterator[AhaUser]:
         """Every account user exactly once, streamed (``per_page`` is capped at 200).
 
-        Pages after the first are fetched ``workers`` at a time (default: the options'
-        ``max_concurrency``); a listing that changes while it is read is read again.
+        Page 1 gives ``total_pages``; the others are fetched concurrently, ``workers`` in flight
+        (default: the options' ``max_concurrency``, else sized from Aha!'s budget: 10), every
+        request paced by the rate governor; a listing that changes while it is read is read again.
         """
         size = max(1, min(per_page, MAX_PER_PAGE))
 
@@ -153,7 +160,7 @@ class AhaClient:
         return paginate(
             fetch,
             key=lambda user: user.id,
-            workers=self.options.max_concurrency if workers is None else workers,
+            workers=self._workers() if workers is None else workers,
             what="Aha! users list",
         )
 
@@ -226,9 +233,7 @@ class AhaClient:
                 total_records=pagination.total_records,
             )
 
-        for audit in paginate(
-            fetch, key=None, workers=self.options.max_concurrency, what="Aha! audits"
-        ):
+        for audit in paginate(fetch, key=None, workers=self._workers(), what="Aha! audits"):
             if audit.id not in seen:
                 seen.add(audit.id)
                 yield audit

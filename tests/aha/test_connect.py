@@ -225,9 +225,13 @@ def test_two_accounts_two_profiles_nothing_leaks(tmp_path: Path) -> None:
         ws.profiles.add_alias("aha-eu", spoke="aha", base_url="https://eu.aha.io", parent="aha-us")
         ws.profiles.create("us", spoke="aha", alias="aha-us")
         ws.profiles.create("eu", spoke="aha", alias="aha-eu")
-        assert "api_key" not in ws.profiles.context("eu").credentials  # a child inherits no secret
+        # a child uses its parent's credentials until it has its own (issue 16)…
+        assert ws.profiles.context("eu").credentials["api_key"].reveal() == "us-key"
         url = ws.profiles.oauth_begin("eu", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
         ws.profiles.oauth_complete("eu", _approve(url, transport))
+        # …and then only its own: credentials are never mixed
+        assert "api_key" not in ws.profiles.context("eu").credentials
+        assert ws.profiles.context("eu").alias.auth_type == "oauth2"
         for name in ("us", "eu"):
             assert ws.profiles.validate(name).download_ok
             ws.profiles.publish(name)

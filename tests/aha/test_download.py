@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import attrs
 import httpx
@@ -139,3 +140,29 @@ def test_malformed_json_fails_the_download_clearly() -> None:
         pytest.raises(BadPayloadError, match="not JSON after 5 tries"),
     ):
         list(client.iter_users())
+
+
+def test_the_download_fetches_pages_in_one_wave_within_the_budget() -> None:
+    """Default concurrency comes from Aha!'s 20-a-second budget: 10 pages in flight, never more."""
+    app = SandboxApp(user_count=2_400)
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.02)
+        try:
+            return app(request)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    options = HttpOptions(transport=httpx.MockTransport(slow))
+    with AhaClient(
+        "https://sandbox.aha.io", auth=BearerAuth(Secret("sandbox-key")), options=options
+    ) as client:
+        ids = [u.id for u in client.iter_users(per_page=200)]
+    assert sorted(ids) == sorted(app.user_ids())
+    assert state["peak"] == 10  # 11 pages of 200: page 1, then 10 at once

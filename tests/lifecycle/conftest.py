@@ -211,6 +211,9 @@ class Harness:
         self.ws.profiles.create("aha", spoke="aha", alias="aha-main")
         assert self.ws.profiles.validate("aha").download_ok
         self.ws.profiles.publish("aha")
+        # answerable notices need the service's address; "keep" requests need an approver
+        self.ws.settings.set("public_url", "https://licenses.acme.test")
+        self.ws.approvals.set_group("Software managers", ["sam-team@acme.test"])
 
     def close(self) -> None:
         self.ws.close()

@@ -153,6 +153,9 @@ def test_candidate_actions_and_outbox(
         capsys, ws, "rules", "set", "Aha! Roadmaps", "--notify", "--days-before-auto-reclaim", "3"
     )
     assert code == 0
+    # answer links need the service's address; a "keep" needs an approver to go to
+    assert _cli(capsys, ws, "settings", "set", "public_url", "https://licenses.acme.test")[0] == 0
+    assert _cli(capsys, ws, "approvers", "set", "Software managers", "sam@acme.test")[0] == 0
     code, out, _ = _cli(capsys, ws, "reclaim", "aha", "--json")
     plan = json.loads(out)
     notices = [i for i in plan["items"] if i["kind"] == "notify"]

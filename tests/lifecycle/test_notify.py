@@ -58,8 +58,10 @@ def test_without_a_notifier_nothing_is_lost(harness: Harness) -> None:
     ben = next(n for n in pending if n.recipient == "ben@acme.test")
     assert len(ben.candidate_ids) == 2 and ben.kind is NotificationKind.RECLAIM_NOTICE
     assert ben.respond_by == harness.clock.now + dt.timedelta(days=5)
-    assert "unless you ask to keep it" in ben.body
-    assert f"quoting reference {ben.candidate_ids[0]} {ben.candidate_ids[1]}" in ben.body
+    assert "unless you ask to keep them" in ben.body
+    assert f"Reference: {ben.candidate_ids[0]} {ben.candidate_ids[1]}" in ben.body
+    # one answer link per seat, at the service's public address
+    assert ben.body.count("https://licenses.acme.test/answer/") == 4  # keep + release, 2 seats
     # people who hold seats do not have the CLI: no notice names a command
     assert not [n.body for n in pending if "saas-license" in n.body or "candidates " in n.body]
     # a notifier installed later delivers the backlog
@@ -114,7 +116,7 @@ def test_keep_goes_to_the_approver_who_decides(harness: Harness) -> None:
     assert kept.state is CandidateState.AWAITING_APPROVAL and kept.response.value == "keep"  # type: ignore[union-attr]
     request = ws.outbox.query()[-1]
     assert request.kind is NotificationKind.APPROVAL_REQUEST
-    assert request.recipient == "it-managers@acme.test" and "asked to keep it" in request.body
+    assert request.recipient == "it-managers@acme.test" and "asked to keep them" in request.body
     assert (
         ws.candidates.decline(ana.id or 0, actor="boss@acme.test").state
         is CandidateState.CLOSED_CANCELED

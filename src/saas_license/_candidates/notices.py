@@ -1,15 +1,20 @@
-"""The words of the notices sent to seat holders and approvers (no command in them: people who
-hold seats do not have the CLI; they answer their software asset managers)."""
+"""The notices sent to seat holders and approvers: their words (from templates) and their answer
+links. No command in them: people who hold seats do not have the CLI; they answer by link.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import attrs
+
+from .._links import AnswerRole, LinkSigner
 from .._notify import NotificationKind
+from ..email._templates import NoticeTemplates
 from .records import RemovalCandidate
 
-__all__ = ["deadline_text", "notice_text"]
+__all__ = ["ComposedNotice", "NoticeContext", "compose_notice", "deadline_text"]
 
 
 def deadline_text(value: dt.datetime) -> str:
@@ -17,39 +22,96 @@ def deadline_text(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def notice_text(kind: NotificationKind, candidates: Sequence[RemovalCandidate]) -> tuple[str, str]:
-    """Subject and body of one notice about ``candidates`` (all of one user)."""
-    seats = ", ".join(f"{c.software_model or c.identifier} ({c.identifier})" for c in candidates)
-    ids = tuple(c.id for c in candidates if c.id is not None)
+@attrs.frozen(kw_only=True)
+class NoticeContext:
+    """What notices need beyond the candidates: the service's public address and the link
+    signer (answerable notices are refused without both), the templates, and the approver
+    groups (name → members) with each profile's group."""
+
+    public_url: str | None = None
+    signer: LinkSigner | None = None
+    templates: NoticeTemplates = attrs.Factory(NoticeTemplates)
+    groups: Mapping[str, tuple[str, ...]] = attrs.Factory(dict)
+    profile_groups: Mapping[str, str] = attrs.Factory(dict)
+
+    @property
+    def answerable(self) -> bool:
+        """True when notices with answer links can be sent."""
+        return self.public_url is not None and self.signer is not None
+
+
+@attrs.frozen(kw_only=True)
+class ComposedNotice:
+    """Subject, plain-text and HTML body of one notice."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "no activity recorded" if value is None else value.strftime("%Y-%m-%d")
+
+
+def compose_notice(
+    kind: NotificationKind,
+    candidates: Sequence[RemovalCandidate],
+    *,
+    templates: NoticeTemplates,
+    links: Mapping[int, str] | None = None,
+) -> ComposedNotice:
+    """One notice about ``candidates`` (all of one user), from the templates; ``links`` maps a
+    candidate id to its answer URL (holder links for reclaim notices and reminders, approver
+    links for approval requests)."""
+    links = links or {}
     user = candidates[0].user_principal_name
-    idle = max(c.inactive_days for c in candidates)
     respond_by = min((c.respond_by for c in candidates if c.respond_by), default=None)
-    refs = " ".join(str(i) for i in ids)
-    if kind is NotificationKind.RECLAIM_NOTICE or kind is NotificationKind.REMINDER:
-        deadline = deadline_text(respond_by) if respond_by else "soon"
-        subject = ("Reminder: " if kind is NotificationKind.REMINDER else "") + (
-            f"Your {seats} seat will be reclaimed on {deadline}"
-        )
-        body = (
-            f"Hello {user},\n\nyou have not used {seats} for {idle} days, so the seat will be "
-            f"reclaimed after {deadline} unless you ask to keep it.\n\n"
-            "To keep it, or to say you no longer need it, reply to your software asset "
-            f"managers before {deadline}, quoting reference {refs}; they record your answer.\n"
-        )
+    due = min((c.approval_due for c in candidates if c.approval_due), default=None)
+    deadline = deadline_text(respond_by) if respond_by else "soon"
+    if kind is NotificationKind.APPROVAL_REQUEST and due is not None:
+        deadline = deadline_text(due)
+    seat_names = ", ".join(dict.fromkeys(c.software_model or c.identifier for c in candidates))
+    values: dict[str, object] = {
+        "user": user,
+        "recipient": candidates[0].recipient or user,
+        "deadline": deadline,
+        "idle_days": max(c.inactive_days for c in candidates),
+        "seat_names": seat_names,
+        "references": " ".join(str(c.id) for c in candidates if c.id is not None),
+    }
+    if kind in (NotificationKind.RECLAIM_NOTICE, NotificationKind.REMINDER):
+        row = "seat_holder"
     elif kind is NotificationKind.APPROVAL_REQUEST:
-        subject = f"{user} asks to keep {seats}"
-        body = (
-            f"{user} has not used {seats} for {idle} days but asked to keep it.\n\n"
-            "Tell your software asset managers whether to reclaim the seat anyway or let "
-            f"{user} keep it, quoting reference {refs}; they record your decision.\n"
-        )
-    elif kind is NotificationKind.RECLAIMED:
-        subject = f"Your {seats} seat was reclaimed"
-        body = (
-            f"Hello {user},\n\nyour {seats} seat was reclaimed after {idle} days without use. "
-            "Ask your software managers if you need it back.\n"
-        )
+        row = "seat_approver"
     else:
-        subject = f"Your {seats} seat was restored"
-        body = f"Hello {user},\n\nyour {seats} seat was given back to you.\n"
-    return subject, body
+        row = "seat_plain"
+    subject = templates.render(f"{kind.value}.subject.txt", values).strip().splitlines()[0]
+    values["subject"] = subject
+    rows: dict[str, list[str]] = {"txt": [], "html": []}
+    for c in candidates:
+        url = links.get(c.id or 0, "")
+        row_values = {
+            "user": user,
+            "product": c.software_model or c.identifier,
+            "identifier": c.identifier,
+            "last_activity": _when(c.last_activity),
+            "idle_days": c.inactive_days,
+            "keep_url": f"{url}?choice=keep",
+            "release_url": f"{url}?choice=release",
+            "approve_url": f"{url}?choice=approve",
+            "decline_url": f"{url}?choice=decline",
+        }
+        for ext in ("txt", "html"):
+            rows[ext].append(templates.render(f"{row}.{ext}", row_values))
+    text = templates.render(f"{kind.value}.txt", values, blocks={"seats": "".join(rows["txt"])})
+    html = templates.render(f"{kind.value}.html", values, blocks={"seats": "".join(rows["html"])})
+    return ComposedNotice(subject=subject, text=text, html=html)
+
+
+def role_of(kind: NotificationKind) -> AnswerRole | None:
+    """Whose answer a notice of ``kind`` asks for (None: it asks nothing)."""
+    if kind in (NotificationKind.RECLAIM_NOTICE, NotificationKind.REMINDER):
+        return AnswerRole.HOLDER
+    if kind is NotificationKind.APPROVAL_REQUEST:
+        return AnswerRole.APPROVER
+    return None

@@ -52,7 +52,7 @@ class RemovalCandidate:
     """A seat proposed for reclaim, with the evidence that put it there and how it went since.
 
     ``recipient`` is who is notified (the seat's user by default), ``approver`` who decides a
-    "keep" request. ``keep_until`` is the cooldown: no new candidate for the seat before then.
+    "keep" request (an address, or an approver group's name; ``approver_source`` says which). ``keep_until`` is the cooldown: no new candidate for the seat before then.
     Money is ``Decimal`` in ``currency``; ``actual_savings`` is set when the seat is reclaimed.
     """
 
@@ -90,6 +90,11 @@ class RemovalCandidate:
     undone_at: dt.datetime | None = None
     currency: str | None = None
     actual_savings: Decimal | None = None
+    # -- people (issue 12) -----------------------------------------------------------------
+    #: Where ``approver`` came from: ``rule``, ``manager``, ``rule_group`` or ``profile_group``.
+    approver_source: str | None = None
+    #: When the approver's answer links expire (set when the "keep" goes to approval).
+    approval_due: dt.datetime | None = None
 
     @property
     def is_open(self) -> bool:

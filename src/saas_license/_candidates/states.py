@@ -42,6 +42,7 @@ class CandidateEvent(str, enum.Enum):
     TIMEOUT = "timeout"  # the user did not answer in time: reclaim anyway
     APPROVE = "approve"  # the approver lets the reclaim go ahead despite "keep"
     DECLINE = "decline"  # the approver lets the user keep the seat
+    UNROUTABLE = "unroutable"  # a "keep" has no approver to go to: a person must look
     RECLAIMED = "reclaimed"  # the vendor freed the seat
     RECLAIM_FAILED = "reclaim_failed"  # the vendor call failed: a person must look
     RECLAIM_REFUSED = "reclaim_refused"  # the spoke refused (administrator, own user…)
@@ -76,6 +77,7 @@ TRANSITIONS: Mapping[CandidateState, Mapping[CandidateEvent, CandidateState]] = 
         **_ANY_OPEN,
         CandidateEvent.APPROVE: S.AWAITING_REVOCATION,
         CandidateEvent.DECLINE: S.CLOSED_CANCELED,
+        CandidateEvent.UNROUTABLE: S.ATTENTION_REQUIRED,
     },
     S.AWAITING_REVOCATION: {
         **_ANY_OPEN,

@@ -8,9 +8,10 @@ each other.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,16 +21,28 @@ from .._audit import AuditEntry
 from .._errors import ConfigError
 from .._evaluation import Assessment
 from .._finance.pricing import NoPrices, PriceBook
-from .._notify import Notification, NotificationKind, NotifierRegistry, send
+from .._links import AnswerRole, answer_url
+from .._notify import (
+    ANSWERABLE,
+    Notification,
+    NotificationKind,
+    NotifierRegistry,
+    deliver,
+    send,
+)
 from .._rules import ReclamationRule
 from .._store import Store
 from .._subscriptions import Subscription
 from .._time import format_instant, utcnow
-from .notices import deadline_text, notice_text
+from .approvers import DEFAULT_APPROVER_GROUP, ApproverRoute, ApproverSource, route_approval
+from .notices import NoticeContext, compose_notice, deadline_text, role_of
 from .records import CandidateState, Justification, RemovalCandidate, UserResponse
 from .states import CandidateEvent, InvalidTransitionError, Route, initial_state, transition
 
-__all__ = ["CandidateWorkflow"]
+__all__ = ["APPROVAL_LINK_DAYS", "CandidateWorkflow"]
+
+#: How long an approver's answer links stay valid (the approval has no deadline of its own).
+APPROVAL_LINK_DAYS = 14
 
 
 class CandidateWorkflow:
@@ -42,8 +55,13 @@ class CandidateWorkflow:
         notifiers: NotifierRegistry | None = None,
         prices: PriceBook | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        notices: NoticeContext | None = None,
     ) -> None:
         self.store = store
+        #: Public address, link signer, templates and approver groups (none: no answer links,
+        #: so answerable notices are refused).
+        self.notices = notices if notices is not None else NoticeContext()
+        self._deferred: list[Notification] | None = None
         self.notifiers = notifiers
         self.prices: PriceBook = prices if prices is not None else NoPrices()
         self.clock = clock
@@ -96,6 +114,79 @@ class CandidateWorkflow:
             return None, None
         found = self.prices.unit_price(software_model, at=at)
         return (None, None) if found is None else (found.amount, found.currency)
+
+    @contextlib.contextmanager
+    def deferring_delivery(self) -> Iterator[None]:
+        """Store the notices the block sends but deliver them only after it ends without error:
+        a block inside a store transaction never holds the write lock while e-mail goes out,
+        and a rolled-back block sends nothing."""
+        outer = self._deferred
+        self._deferred = []
+        try:
+            yield
+            pending, self._deferred = self._deferred, outer
+            for n in pending:
+                deliver(self.store, self.notifiers, n, self.clock())
+        finally:
+            self._deferred = outer
+
+    # -- approvers and answer links (issue 12) -----------------------------------------------
+
+    def approver_route(
+        self,
+        candidate: RemovalCandidate,
+        *,
+        rule: ReclamationRule | None = None,
+        manager: object = None,
+    ) -> ApproverRoute:
+        """Who approves a "keep" on ``candidate`` now: the rule's approver, the seat's manager,
+        the rule's approver group, the profile's group (see :func:`route_approval`)."""
+        rule = rule if rule is not None else self.rule_for(candidate)
+        if manager is None:
+            sub = self.store.get_subscription(candidate.subscription_id)
+            manager = sub.attributes.get("manager") if sub is not None else None
+            if manager is None and candidate.approver_source == ApproverSource.MANAGER.value:
+                manager = candidate.approver
+        return route_approval(
+            rule_approver=rule.approver if rule else None,
+            manager=manager,
+            rule_group=rule.approver_group if rule else None,
+            profile_group=self.notices.profile_groups.get(
+                candidate.profile, DEFAULT_APPROVER_GROUP
+            ),
+            groups=self.notices.groups,
+        )
+
+    def recipients_for(self, candidate: RemovalCandidate, role: AnswerRole) -> tuple[str, ...]:
+        """Who may answer ``candidate`` as ``role`` now (a group's members as they are now)."""
+        if role is AnswerRole.HOLDER:
+            return (candidate.recipient or candidate.user_principal_name,)
+        if candidate.approver is None:
+            return ()
+        if candidate.approver_source in (
+            ApproverSource.RULE_GROUP.value,
+            ApproverSource.PROFILE_GROUP.value,
+        ):
+            return tuple(self.notices.groups.get(candidate.approver, ()))
+        return (candidate.approver,)
+
+    def link_expiry(self, candidate: RemovalCandidate, role: AnswerRole) -> dt.datetime:
+        """When ``role``'s answer links for ``candidate`` expire: the answer deadline for the
+        holder, the approval's due time for an approver."""
+        now = self.clock()
+        if role is AnswerRole.HOLDER:
+            return candidate.respond_by or now + dt.timedelta(days=1)
+        return candidate.approval_due or now + dt.timedelta(days=APPROVAL_LINK_DAYS)
+
+    def require_answerable(self) -> str:
+        """The public address answer links start with, or the error that refuses the notice."""
+        if self.notices.public_url is None or self.notices.signer is None:
+            raise ConfigError(
+                "is not set, so notices with answer links cannot be sent",
+                field="public_url",
+                hint="set the address people reach the service at (Python `ws.settings.set('public_url', 'https://…')`, CLI `settings set public_url https://…`)",
+            )
+        return self.notices.public_url
 
     # -- moving one candidate ------------------------------------------------------------------
 
@@ -203,9 +294,23 @@ class CandidateWorkflow:
             )
         notify = bool(rule and rule.notify_user)
         recipient = sub.user_principal_name or None
-        approver = sub.attributes.get("manager")  # else the rule's approver, when it is asked
         amount, currency = self.price(sub.software_model, now)
         state = initial_state(notify_user=notify, recipient=recipient)
+        probe = RemovalCandidate(
+            subscription_id=sub.id,
+            profile=sub.profile,
+            external_user_id=sub.external_user_id,
+            user_principal_name=sub.user_principal_name,
+            identifier=sub.identifier,
+            software_model=sub.software_model,
+            state=state,
+            inactive_days=0,
+            last_activity=None,
+            opened_at=now,
+        )
+        approval = self.approver_route(
+            probe, rule=rule, manager=sub.attributes.get("manager") or ""
+        )
         inactive = assessment.inactive_days if assessment is not None else None
         message = reason or (
             f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
@@ -214,6 +319,9 @@ class CandidateWorkflow:
         )
         if state is CandidateState.ATTENTION_REQUIRED:
             message += "; the notice has no recipient: set one and resolve"
+        elif notify and rule is not None and rule.keep_requires_approval and not approval.routable:
+            state = CandidateState.ATTENTION_REQUIRED
+            message += f"; {approval.reason}"
         with self.store.transaction():
             candidate = self.store.add_candidate(
                 RemovalCandidate(
@@ -232,7 +340,8 @@ class CandidateWorkflow:
                     justification=justification,
                     notify_user=notify,
                     recipient=recipient,
-                    approver=str(approver) if approver else None,
+                    approver=approval.approver,
+                    approver_source=None if approval.source is None else approval.source.value,
                     message=message,
                     potential_savings=amount,
                     currency=currency,
@@ -268,6 +377,8 @@ class CandidateWorkflow:
         now = self.clock()
         moved: list[RemovalCandidate] = []
         to_notify: dict[tuple[str, str], list[RemovalCandidate]] = defaultdict(list)
+        if any(self.route_for(c).asks_user for c in candidates):
+            self.require_answerable()  # refused before anything moves: nobody unasked times out
         for candidate in candidates:
             route = self.route_for(candidate)
             changes: dict[str, Any] = {"notify_user": route.notify_user}
@@ -309,13 +420,18 @@ class CandidateWorkflow:
             )
         route = self.route_for(candidate)
         extra: dict[str, Any] = {}
+        approval: ApproverRoute | None = None
         if not route.keep_requires_approval:
             extra["keep_until"] = self.cooldown_end(candidate, now)
         else:
-            rule = self.rule_for(candidate)
-            approver = candidate.approver or (rule.approver if rule else None)
-            if approver:
-                extra["approver"] = approver
+            approval = self.approver_route(candidate)
+            if approval.routable:
+                self.require_answerable()  # refused before the answer is recorded
+            extra.update(
+                approver=approval.approver,
+                approver_source=None if approval.source is None else approval.source.value,
+                approval_due=now + dt.timedelta(days=APPROVAL_LINK_DAYS),
+            )
         new = self.move(
             candidate,
             CandidateEvent.KEEP,
@@ -327,13 +443,20 @@ class CandidateWorkflow:
             **extra,
         )
         if new.state is CandidateState.AWAITING_APPROVAL:
-            self._send_notice(
-                NotificationKind.APPROVAL_REQUEST,
-                new.profile,
-                new.approver or "approvers",
-                [new],
-                now,
-            )
+            if approval is None or not approval.routable:
+                # never a placeholder recipient: a person must find the approver
+                return self.move(
+                    new,
+                    CandidateEvent.UNROUTABLE,
+                    actor="system",
+                    expect={CandidateState.AWAITING_APPROVAL},
+                    reason=(approval.reason if approval else "approval cannot be routed")
+                    + "; set an approver (rule, manager or group), then resolve",
+                )
+            for person in approval.recipients:
+                self._send_notice(
+                    NotificationKind.APPROVAL_REQUEST, new.profile, person, [new], now
+                )
         return new
 
     def decide(
@@ -380,6 +503,19 @@ class CandidateWorkflow:
                 "the notice still has no recipient",
                 field="recipient",
                 hint="pass --recipient someone@example.com",
+            )
+        rule = self.rule_for(candidate)
+        if rule is not None and rule.notify_user and rule.keep_requires_approval:
+            approval = self.approver_route(candidate, rule=rule)
+            if not approval.routable:
+                raise ConfigError(
+                    approval.reason,
+                    field="approver",
+                    hint="give the rule an approver or an approver group with members (Python `ws.rules.set_reclamation(model, approver=...)` or `ws.approvals.set_group(name, [...])`)",
+                )
+            changes.update(
+                approver=approval.approver,
+                approver_source=None if approval.source is None else approval.source.value,
             )
         return self.move(
             candidate,
@@ -438,6 +574,7 @@ class CandidateWorkflow:
             days = rule.remind_days_before if rule else 0
             if (
                 days
+                and self.notices.answerable
                 and candidate.reminded_at is None
                 and candidate.respond_by is not None
                 and now >= candidate.respond_by - dt.timedelta(days=days)
@@ -479,18 +616,37 @@ class CandidateWorkflow:
     ) -> Notification:
         ids = tuple(c.id for c in candidates if c.id is not None)
         respond_by = min((c.respond_by for c in candidates if c.respond_by), default=None)
-        subject, body = notice_text(kind, candidates)
+        links: dict[int, str] = {}
+        role = role_of(kind)
+        if kind in ANSWERABLE and role is not None:
+            public = self.require_answerable()
+            signer = self.notices.signer
+            assert signer is not None
+            for c in candidates:
+                token = signer.issue(
+                    candidate_id=c.id or 0,
+                    recipient=recipient,
+                    role=role,
+                    expires_at=self.link_expiry(c, role),
+                )
+                links[c.id or 0] = answer_url(public, token)
+        composed = compose_notice(kind, candidates, templates=self.notices.templates, links=links)
         notification = Notification(
             kind=kind,
             recipient=recipient,
-            subject=subject,
-            body=body,
+            subject=composed.subject,
+            body=composed.text,
+            html=composed.html,
             created_at=now,
             profile=profile,
             candidate_ids=ids,
             respond_by=respond_by,
         )
-        sent = send(self.store, self.notifiers, notification, now)
+        if self._deferred is not None:  # delivered after the caller's transaction commits
+            sent = self.store.add_notification(notification)
+            self._deferred.append(sent)
+        else:
+            sent = send(self.store, self.notifiers, notification, now)
         self.store.append_audit(
             AuditEntry(
                 at=now,
@@ -505,7 +661,7 @@ class CandidateWorkflow:
                     "status": sent.status.value,
                     "respond_by": None if respond_by is None else format_instant(respond_by),
                 },
-                detail=subject,
+                detail=composed.subject,
             )
         )
         return sent

@@ -144,7 +144,9 @@ class _Applier:
         policy: EvaluationPolicy,
         actor: str,
         cap: int | None,
+        max_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> None:
+        self.max_failures = max_failures
         self.store, self.spoke, self.ctx, self.workflow, self.plan = (
             store,
             spoke,
@@ -238,7 +240,12 @@ class _Applier:
                 ok.append((item, checked[0]))
         if not ok:
             return
-        moved = self.workflow.start([c for _, c in ok], actor=self.actor)
+        try:
+            moved = self.workflow.start([c for _, c in ok], actor=self.actor)
+        except ConfigError as exc:  # no public_url: notices are refused, nothing moved
+            for item, _ in ok:
+                self.outcomes.append(_outcome(item, "held", f"notice refused: {exc}"))
+            return
         for (item, _), new in zip(ok, moved, strict=True):
             due = f"{new.respond_by:%Y-%m-%d %H:%M} UTC" if new.respond_by else "?"
             self.outcomes.append(_outcome(item, "notified", f"answer due by {due}"))
@@ -433,7 +440,7 @@ class _Applier:
 
     def _note_failure(self, message: str) -> None:
         self.failures_in_a_row += 1
-        if self.failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
+        if self.failures_in_a_row >= self.max_failures:
             self.halted = (
                 f"stopped after {self.failures_in_a_row} vendor failures in a row (last: {message})"
             )
@@ -494,12 +501,14 @@ def apply_plan(
     actor: str = "user",
     clock: Callable[[], dt.datetime] = utcnow,
     progress: Callable[[str, int], None] | None = None,
+    max_failures: int = MAX_CONSECUTIVE_FAILURES,
 ) -> ApplyReport:
     """Execute exactly the stored plan ``plan_id`` for ``ctx.profile``: its notices, then its
     reclaims (one vendor call per user), at most ``cap`` seats. Returns what happened per item.
 
     Holds the profile's run lock: an apply never overlaps a daily run or another apply.
-    ``progress("reclaim", seats_done)`` is called after each vendor call.
+    ``progress("reclaim", seats_done)`` is called after each vendor call; ``max_failures``
+    vendor failures in a row stop it (the rest is deferred).
     """
     policy = policy or EvaluationPolicy()
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
@@ -532,6 +541,7 @@ def apply_plan(
             cap=cap,
             actor=actor,
             progress=progress,
+            max_failures=max_failures,
         )
 
 
@@ -546,6 +556,7 @@ def _apply_locked(
     cap: int | None,
     actor: str,
     progress: Callable[[str, int], None] | None = None,
+    max_failures: int = MAX_CONSECUTIVE_FAILURES,
 ) -> ApplyReport:
     profile, clock = ctx.profile, workflow.clock
     plan_id = plan.id or ""
@@ -565,7 +576,17 @@ def _apply_locked(
             trigger="apply",
         )
     )
-    applier = _Applier(store, spoke, ctx, workflow, plan, policy=policy, actor=actor, cap=cap)
+    applier = _Applier(
+        store,
+        spoke,
+        ctx,
+        workflow,
+        plan,
+        policy=policy,
+        actor=actor,
+        cap=cap,
+        max_failures=max_failures,
+    )
     error: str | None = None
     try:
         applier.notify(list(plan.notices))

@@ -23,6 +23,7 @@ __all__ = [
     "BaseStore",
     "CandidateStore",
     "JobStore",
+    "LinkStore",
     "OutboxStore",
     "PlanStore",
     "ProfileStore",
@@ -62,6 +63,7 @@ class ProfileStore(Protocol):
     def save_alias(self, alias: ConnectionAlias) -> None: ...
     def get_alias(self, name: str) -> ConnectionAlias | None: ...
     def list_aliases(self) -> list[ConnectionAlias]: ...
+    def delete_alias(self, name: str) -> bool: ...
     def save_profile(self, profile: IntegrationProfile) -> None: ...
     def get_profile(self, name: str) -> IntegrationProfile | None: ...
     def list_profiles(self) -> list[IntegrationProfile]: ...
@@ -91,6 +93,14 @@ class SubscriptionStore(Protocol):
     ) -> tuple[int, int]: ...
     def iter_subscriptions(
         self, profile: str | None = None, *, active_only: bool = True
+    ) -> Iterator[Subscription]: ...
+    def query_subscriptions(
+        self,
+        profile: str | None = None,
+        *,
+        software_model: str | None = None,
+        inactive_before: dt.datetime | None = None,
+        active_only: bool = True,
     ) -> Iterator[Subscription]: ...
     def get_subscription(self, subscription_id: int) -> Subscription | None: ...
     def user_subscriptions(self, profile: str, external_user_id: str) -> list[Subscription]: ...
@@ -218,6 +228,23 @@ class OutboxStore(Protocol):
 
 
 @runtime_checkable
+class LinkStore(Protocol):
+    """Answer links already used (a link works once)."""
+
+    def spend_link(
+        self,
+        nonce: str,
+        *,
+        candidate_id: int,
+        recipient: str,
+        role: str,
+        choice: str,
+        at: dt.datetime,
+    ) -> bool: ...
+    def link_spent(self, nonce: str) -> bool: ...
+
+
+@runtime_checkable
 class Store(
     BaseStore,
     ProfileStore,
@@ -229,6 +256,7 @@ class Store(
     AuditStore,
     PlanStore,
     OutboxStore,
+    LinkStore,
     Protocol,
 ):
     """Everything the core reads and writes: the sum of the role protocols above (finance is

@@ -233,3 +233,19 @@ MIGRATIONS["integrity"] = [
         BEGIN SELECT RAISE(ABORT, 'an audit entry must be chained (use Store.append_audit)'); END;
     """,
 ]
+
+# Issue 12: people answer notices through signed links; each link's nonce is spent once.
+MIGRATIONS["people"] = [
+    # 1: spent answer links (a link works once)
+    """
+    CREATE TABLE answer_links_spent (
+        nonce TEXT PRIMARY KEY,
+        candidate_id INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        role TEXT NOT NULL,
+        choice TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX answer_links_spent_candidate ON answer_links_spent (candidate_id);
+    """,
+]

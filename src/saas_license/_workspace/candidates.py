@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._audit import AuditEntry
+from .._candidates.notices import NoticeContext
 from .._candidates.records import (
     CandidateState,
     Justification,
@@ -13,6 +14,8 @@ from .._candidates.records import (
 )
 from .._candidates.workflow import CandidateWorkflow
 from .._errors import ConfigError
+from .._links import LinkSigner
+from ..email import NoticeTemplates
 
 if TYPE_CHECKING:
     from .facade import Workspace
@@ -111,4 +114,19 @@ class Candidates:
             notifiers=self._ws.outbox.notifiers,
             prices=self._ws.prices,
             clock=self._ws.clock,
+            notices=self.notice_context(),
+        )
+
+    def notice_context(self) -> NoticeContext:
+        """What this workspace's notices need: public address, link signer, templates, groups."""
+        public = self._ws.settings.public_url
+        folder = self._ws.settings.get("notices.templates_dir")
+        return NoticeContext(
+            public_url=public,
+            signer=LinkSigner.from_secrets(self._ws.secrets) if public else None,
+            templates=NoticeTemplates(folder),
+            groups=self._ws.approvals.groups(),
+            profile_groups={
+                p.name: self._ws.approvals.profile_group(p.name) for p in self._ws.profiles.all()
+            },
         )

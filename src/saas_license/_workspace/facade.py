@@ -25,6 +25,8 @@ from .._time import utcnow
 from ..http import (
     HttpOptions,
 )
+from .answers import Answers
+from .approvals import Approvals
 from .audit import Audit
 from .candidates import Candidates
 from .finance import Finance
@@ -33,6 +35,7 @@ from .outbox import Outbox
 from .plans import Plans
 from .profiles import Profiles
 from .rules import Rules
+from .settings import Settings
 from .subscriptions import Subscriptions
 
 __all__ = ["Workspace", "check_workspace_path"]
@@ -107,7 +110,7 @@ def _did_you_mean(target: Path) -> str:
 class Workspace:
     """One workspace: open it, then work through its parts — ``ws.profiles``, ``ws.jobs``,
     ``ws.subscriptions``, ``ws.rules``, ``ws.candidates``, ``ws.plans``, ``ws.outbox``,
-    ``ws.finance``, ``ws.audit``. The workspace holds the shared state (store, secrets, spokes,
+    ``ws.finance``, ``ws.audit``, ``ws.settings``, ``ws.approvals``, ``ws.answers``. The workspace holds the shared state (store, secrets, spokes,
     clock, policy); each part holds the actions of one area.
 
     >>> ws = Workspace.open(":memory:")  # doctest: +SKIP
@@ -143,6 +146,9 @@ class Workspace:
         self.outbox = Outbox(self)
         self.finance = Finance(self)
         self.audit = Audit(self)
+        self.settings = Settings(self)
+        self.approvals = Approvals(self)
+        self.answers = Answers(self)
 
     @classmethod
     def open(

@@ -15,7 +15,9 @@ from .._convert import converter
 from .._errors import ConfigError, ProfileStateError
 from .._plugins import Spoke
 from .._profiles import (
+    AliasDetails,
     ConnectionAlias,
+    CredentialInfo,
     IntegrationProfile,
     Processes,
     ProfileStatus,
@@ -54,17 +56,54 @@ class Profiles:
         self,
         name: str,
         *,
-        spoke: str,
-        base_url: str,
+        spoke: str | None = None,
+        base_url: str | None = None,
         api_key: str | Secret | None = None,
         parent: str | None = None,
     ) -> ConnectionAlias:
-        """Create or update a connection alias; an ``api_key`` goes to the secret store, never the DB."""
+        """Create or update a connection alias; an ``api_key`` goes to the secret store, never the DB.
+
+        A child alias (``parent`` given) belongs to its parent's spoke (``spoke`` may be left
+        out; a different one is refused) and inherits its parent's URL and credentials unless
+        it is given its own.
+        """
+        existing = self._ws.store.get_alias(name)
+        parent_alias = self._parent_for(name, parent)
+        if spoke is None:
+            if parent_alias is None:
+                raise ConfigError(
+                    "no spoke given", field="alias.spoke", hint="name the spoke, e.g. spoke='aha'"
+                )
+            spoke = parent_alias.spoke
         self._ws.spokes.get(spoke)
-        if parent is not None and self._ws.store.get_alias(parent) is None:
-            raise ConfigError(f"no parent alias named {parent!r}", field="alias.parent")
+        if parent_alias is not None and parent_alias.spoke != spoke:
+            raise ConfigError(
+                f"alias {name!r} is for spoke {spoke!r} but its parent {parent_alias.name!r} is "
+                f"for spoke {parent_alias.spoke!r}",
+                field="alias.spoke",
+                hint=f"a child alias uses its parent's spoke: give {parent_alias.spoke!r} or leave it out",
+            )
+        if base_url is None and parent_alias is None:
+            raise ConfigError(
+                "no base URL given",
+                field="alias.base_url",
+                hint="give the account's base URL (only a child alias may inherit its parent's)",
+            )
+        if existing is not None and existing.spoke != spoke:
+            users = self._users_of(name)
+            if users:
+                raise ConfigError(
+                    f"alias {name!r} is for spoke {existing.spoke!r} and is used by "
+                    f"{', '.join(users)}; it cannot move to spoke {spoke!r}",
+                    field="alias.spoke",
+                    hint="create a new alias for the other spoke",
+                )
         alias = ConnectionAlias(
-            name=name, spoke=spoke, base_url=base_url.rstrip("/"), parent=parent
+            name=name,
+            spoke=spoke,
+            base_url=(base_url or "").rstrip("/"),
+            parent=parent,
+            auth_type=existing.auth_type if existing is not None and api_key is None else "api_key",
         )
         self._ws.store.save_alias(alias)
         if api_key is not None:
@@ -73,6 +112,116 @@ class Profiles:
                 api_key if isinstance(api_key, Secret) else Secret(api_key),
             )
         return alias
+
+    def _parent_for(self, name: str, parent: str | None) -> ConnectionAlias | None:
+        """The parent a new child alias names, checked: it exists, is not the alias itself and
+        is not a child itself (one level, as with the reference's parent and child aliases)."""
+        if parent is None:
+            return None
+        if parent == name:
+            raise ConfigError(f"alias {name!r} cannot be its own parent", field="alias.parent")
+        found = self._ws.store.get_alias(parent)
+        if found is None:
+            have = ", ".join(a.name for a in self._ws.store.list_aliases()) or "none"
+            raise ConfigError(
+                f"no parent alias named {parent!r} (aliases: {have})", field="alias.parent"
+            )
+        if found.parent is not None:
+            raise ConfigError(
+                f"alias {parent!r} is itself a child of {found.parent!r}",
+                field="alias.parent",
+                hint=f"give the top-level alias {found.parent!r} as parent",
+            )
+        return found
+
+    def aliases(self) -> list[ConnectionAlias]:
+        """All connection aliases, by name (as stored: a child's inherited URL shows empty)."""
+        return self._ws.store.list_aliases()
+
+    def alias(self, name: str) -> ConnectionAlias:
+        """The connection alias called ``name``."""
+        found = self._ws.store.get_alias(name)
+        if found is None:
+            have = ", ".join(a.name for a in self._ws.store.list_aliases()) or "none"
+            raise ConfigError(
+                f"no connection alias named {name!r} (aliases: {have})", field="alias"
+            )
+        return found
+
+    def describe_alias(self, name: str) -> AliasDetails:
+        """One alias as it is used: effective URL and auth, where each comes from, which
+        credentials are set (never their values), its children and the profiles using it."""
+        alias = self.alias(name)
+        effective, source = self._resolve(alias)
+        stored_in = f"secrets file {self._ws.secrets.path}"
+        credentials = tuple(
+            CredentialInfo(
+                kind=kind, alias=source.name, inherited=source is not alias, stored_in=stored_in
+            )
+            for kind in self._credential_kinds(source)
+        )
+        return AliasDetails(
+            alias=alias,
+            base_url=effective.base_url,
+            url_from=alias.parent if alias.inherits_url and alias.parent else alias.name,
+            auth_type=effective.auth_type,
+            credentials=credentials,
+            children=tuple(a.name for a in self._ws.store.list_aliases() if a.parent == name),
+            profiles=tuple(self._users_of(name)),
+        )
+
+    def delete_alias(self, name: str, *, actor: str = "user") -> ConnectionAlias:
+        """Delete a connection alias and its stored secrets. An alias a profile uses, or the
+        parent of a child alias, is refused with those named."""
+        alias = self.alias(name)
+        with changing(
+            self._ws, "alias.deleted", "alias", before=alias, actor=actor, entity_id=name
+        ) as change:
+            users = self._users_of(name)
+            if users:
+                raise ConfigError(
+                    f"alias {name!r} is used by profile(s) {', '.join(users)}",
+                    field="alias",
+                    hint="delete those profiles first (or keep the alias)",
+                )
+            children = [a.name for a in self._ws.store.list_aliases() if a.parent == name]
+            if children:
+                raise ConfigError(
+                    f"alias {name!r} is the parent of child alias(es) {', '.join(children)}",
+                    field="alias",
+                    hint="delete the child aliases first",
+                )
+            self._ws.store.delete_alias(name)
+            change.done(name)
+        prefix = alias.secret_key("")
+        for key in [k for k in self._ws.secrets.names() if k.startswith(prefix)]:
+            self._ws.secrets.delete(key)
+        return alias
+
+    def _users_of(self, alias: str) -> list[str]:
+        return [p.name for p in self._ws.store.list_profiles() if p.connection_alias == alias]
+
+    def _credential_kinds(self, alias: ConnectionAlias) -> list[str]:
+        prefix = alias.secret_key("")
+        return sorted(k[len(prefix) :] for k in self._ws.secrets.names() if k.startswith(prefix))
+
+    def _resolve(self, alias: ConnectionAlias) -> tuple[ConnectionAlias, ConnectionAlias]:
+        """``alias`` as a spoke sees it (its parent's URL and auth filled in where it inherits
+        them) and the alias whose credentials it uses (its own when it has any)."""
+        if alias.parent is None:
+            return alias, alias
+        parent = self._ws.store.get_alias(alias.parent)
+        if parent is None:
+            raise ConfigError(
+                f"alias {alias.name!r} names a missing parent alias {alias.parent!r}",
+                field="alias.parent",
+                hint=f"create {alias.parent!r} again, or give {alias.name!r} its own URL and credentials",
+            )
+        source = alias if self._credential_kinds(alias) else parent
+        effective = attrs.evolve(
+            alias, base_url=alias.base_url or parent.base_url, auth_type=source.auth_type
+        )
+        return effective, source
 
     def create(
         self,
@@ -281,8 +430,9 @@ class Profiles:
                 f"profile {prof.name!r} points at a missing alias {prof.connection_alias!r}",
                 field="profile.connection_alias",
             )
+        alias, source = self._resolve(alias)
         credentials: dict[str, Secret] = {}
-        prefix = alias.secret_key("")
+        prefix = source.secret_key("")
         for key in self._ws.secrets.names():
             if key.startswith(prefix):
                 secret = self._ws.secrets.get(key)
@@ -295,7 +445,7 @@ class Profiles:
             http=self._ws.http,
             now=self._ws.clock(),
             integration_user_id=prof.integration_user_id,
-            token_store=self.token_store(alias),
+            token_store=self.token_store(source),
         )
 
     def spoke_for(self, profile: IntegrationProfile) -> Spoke:
@@ -341,7 +491,7 @@ class Profiles:
                 hint="use an API key instead (CLI `connect PROFILE --api-key-env VAR`, Python `ws.profiles.connect_api_key`)",
             )
         app = OAuth2App.for_account(
-            alias.base_url,
+            self._resolve(alias)[0].base_url,
             info.oauth,
             client_id=client_id,
             client_secret=client_secret,

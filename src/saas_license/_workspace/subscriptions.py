@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .._boundary import QuarantinedRecord
 from .._errors import ConfigError
 from .._models import SoftwareModel, UnrecognizedIdentifier
-from .._rules import ReclamationRule
-from .._subscriptions import Subscription
+from .._rules import ReclamationRule, exclusion_effects
+from .._subscriptions import Subscription, SubscriptionRow
+from .._time import days_between
 from ._change import changing
 
 if TYPE_CHECKING:
@@ -26,6 +29,67 @@ class Subscriptions:
     def query(self, profile: str | None = None, *, active_only: bool = True) -> list[Subscription]:
         """Stored subscriptions (use ``store.iter_subscriptions`` to stream large sets)."""
         return list(self._ws.store.iter_subscriptions(profile, active_only=active_only))
+
+    def rows(
+        self,
+        profile: str | None = None,
+        *,
+        software_model: str | None = None,
+        inactive_days: int | None = None,
+        excluded: bool | None = None,
+        active_only: bool = True,
+    ) -> Iterator[SubscriptionRow]:
+        """Stream seats with their inactive days and exclusions, filtered: by profile, software
+        model, at least ``inactive_days`` days inactive, and excluded (True) or not (False).
+
+        Rows come page by page from the store, so a million seats never sit in memory at once.
+        Days are counted in the policy's time zone, as evaluation counts them.
+        """
+        if profile is not None:
+            self._ws.profiles.get(profile)  # an unknown profile is an error, not an empty list
+        if software_model is not None:
+            known = sorted(m.name for m in self._ws.store.list_software_models())
+            if software_model not in known:
+                raise ConfigError(
+                    f"no software model named {software_model!r}",
+                    field="software_model",
+                    hint="use one of " + (", ".join(known) or "(none yet: run a profile first)"),
+                )
+        if inactive_days is not None and (
+            isinstance(inactive_days, bool)
+            or not isinstance(inactive_days, int)
+            or inactive_days < 0
+        ):
+            raise ConfigError(
+                f"{inactive_days!r} is not a number of days",
+                field="inactive_days",
+                hint="use a whole number of days, 0 or more",
+            )
+        now = self._ws.clock()
+        tz = self._ws.policy.timezone
+        rules = [r for r in self._ws.store.list_exclusion_rules() if r.active]
+        types = {p.name: p.profile_type for p in self._ws.store.list_profiles()}
+        # a superset in SQL (a seat N calendar days idle was last active before now - (N-1)
+        # days); the exact count, in the policy's zone, below
+        before = (
+            now - dt.timedelta(days=inactive_days - 1)
+            if inactive_days is not None and inactive_days > 1
+            else None
+        )
+        for sub in self._ws.store.query_subscriptions(
+            profile, software_model=software_model, inactive_before=before, active_only=active_only
+        ):
+            days = _inactive_days(sub, now, tz)
+            if inactive_days is not None and (days is None or days < inactive_days):
+                continue
+            effects = (
+                exclusion_effects(rules, sub, types.get(sub.profile)) if rules else frozenset()
+            )
+            if excluded is not None and bool(effects) is not excluded:
+                continue
+            yield SubscriptionRow(
+                subscription=sub, inactive_days=days, excluded_from=tuple(sorted(effects))
+            )
 
     def quarantined(
         self, profile: str | None = None, *, limit: int = 100
@@ -79,3 +143,14 @@ class Subscriptions:
                 identifier, after={"software_model": software_model, "subscriptions": count}
             )
         return count
+
+
+def _inactive_days(sub: Subscription, now: dt.datetime, tz: str) -> int | None:
+    """Days since the seat's last activity (since it was created or assigned when it was never
+    used); None when the vendor did not say, or nothing dates a never-used seat."""
+    if "last_activity" in sub.unknown:
+        return None
+    reference = sub.last_activity or max(
+        (d for d in (sub.external_created, sub.assigned_at) if d is not None), default=None
+    )
+    return None if reference is None else days_between(reference, now, tz)

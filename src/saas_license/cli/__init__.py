@@ -144,8 +144,16 @@ def _usage_error(exc: click.UsageError, ctx: click.Context) -> NoReturn:
 #: these in step with the commands themselves).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "alias": (
-        "_cmd_core",
+        "_cmd_aliases",
         "Connection aliases: where a vendor account is and how to authenticate.",
+    ),
+    "approvers": (
+        "_cmd_settings",
+        'Approver groups: who decides a "keep" when neither the rule nor the seat names someone.',
+    ),
+    "auto-reclaim": (
+        "_cmd_settings",
+        "Show or change PROFILE's automatic reclaim (off by default), and what it would do now.",
     ),
     "audit": (
         "_cmd_core",
@@ -210,6 +218,14 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": (
         "_cmd_sandbox",
         "Fake vendor accounts offered by the installed spokes (on 127.0.0.1).",
+    ),
+    "subscriptions": (
+        "_cmd_subscriptions",
+        "List seats (subscriptions) with their inactive days and exclusions, filtered by profile, software model, inactivity and exclusion; streamed, so any number of seats fits.",
+    ),
+    "settings": (
+        "_cmd_settings",
+        "Workspace settings: public_url (answer links), notice templates, SMTP.",
     ),
     "spokes": (
         "_cmd_core",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import os
 import sys
 from decimal import Decimal
 from typing import Any
@@ -18,10 +17,9 @@ from .._errors import ConfigError, RunInProgressError, SaasLicenseError
 from .._jobs import ScheduledJob
 from .._pipeline import RunReport
 from .._plugins import SpokeRegistry
-from .._profiles import Processes, check_base_url
+from .._profiles import Processes
 from .._reclaim.apply import ApplyReport
 from .._reclaim.records import ReclaimPlan
-from .._secrets import Secret
 from .._spokes import ValidationReport
 from .._workspace import Workspace
 from .._workspace.candidates import Candidates
@@ -62,63 +60,6 @@ def spokes_cmd(as_json: bool) -> None:
                 click.echo(f"    {o.key} ({o.allowed()}, default {json.dumps(o.default)}): {o.doc}")
     for problem in registry.problems:
         click.echo(f"skipped spoke {problem.name} ({problem.target}): {problem.error}", err=True)
-
-
-@cli.group("alias")
-def alias_group() -> None:
-    """Connection aliases: where a vendor account is and how to authenticate."""
-
-
-@alias_group.command("add")
-@click.argument("name")
-@click.option("--spoke", required=True, help="Spoke name, e.g. aha.")
-@click.option(
-    "--url", "base_url", required=True, help="Account base URL, e.g. https://acme.aha.io."
-)
-@click.option(
-    "--api-key-env", metavar="VAR", help="Read the API key from this environment variable."
-)
-@click.option("--api-key-stdin", is_flag=True, help="Read the API key from standard input.")
-@click.option("--parent", help="Parent alias (makes this a child alias).")
-def alias_add(
-    name: str,
-    spoke: str,
-    base_url: str,
-    api_key_env: str | None,
-    api_key_stdin: bool,
-    parent: str | None,
-) -> None:
-    """Create or update a connection alias. Keys are never taken as plain options (shell history)."""
-    if api_key_env and api_key_stdin:
-        raise ConfigError(
-            "give one of --api-key-env and --api-key-stdin, not both", field="--api-key-stdin"
-        )
-    check_base_url(base_url, field="--url")
-    ws = _state().open()
-    info = ws.spokes.get(spoke).info()
-    click.echo(f"{info.display_name} needs these vendor permissions:")
-    echo_table(
-        ["process", "vendor role", "scopes"],
-        [(p.process.value, p.vendor_role, ", ".join(p.scopes) or "none") for p in info.permissions],
-    )
-    key: Secret | None = None
-    if api_key_env:
-        value = os.environ.get(api_key_env)
-        if not value:
-            raise ConfigError(
-                f"environment variable {api_key_env} is empty or unset", field="--api-key-env"
-            )
-        key = Secret(value)
-    elif api_key_stdin:
-        value = sys.stdin.readline().strip()
-        if not value:
-            raise ConfigError("no API key on standard input", field="--api-key-stdin")
-        key = Secret(value)
-    ws.profiles.add_alias(name, spoke=spoke, base_url=base_url, api_key=key, parent=parent)
-    click.echo(
-        f"alias {name} saved"
-        + (" with its API key (in the owner-only secrets file)" if key else "")
-    )
 
 
 @cli.group("profile")
@@ -214,6 +155,7 @@ def validate_cmd(profile: str, explain: bool, as_json: bool) -> None:
             click.echo("unpublished vendor behaviour, and what this account showed:")
             for line in report.explain or ("(the spoke explains nothing)",):
                 click.echo(f"- {line}")
+        click.echo(ws.jobs.preview_auto_reclaim(profile).describe())
     if not report.download_ok:
         raise click.ClickException(
             "validation failed: the download process must pass before publishing"
@@ -222,10 +164,31 @@ def validate_cmd(profile: str, explain: bool, as_json: bool) -> None:
 
 @cli.command("publish")
 @click.argument("profile")
-def publish_cmd(profile: str) -> None:
+@click.option(
+    "--run", "run_now", is_flag=True, help="Run the first download (the daily cycle) at once."
+)
+def publish_cmd(profile: str, run_now: bool) -> None:
     """Publish a validated profile so its daily jobs run."""
-    prof = _state().open().profiles.publish(profile)
+    ws = _state().open()
+    prof = ws.profiles.publish(profile)
     click.echo(f"profile {prof.name} is {prof.status.value}")
+    if run_now:
+        with StepProgress(as_json=False) as progress:
+            _echo_run(ws.jobs.run(profile, progress=progress, trigger="publish"))
+    _echo_next_run(ws, profile)
+
+
+def _echo_next_run(ws: Workspace, profile: str) -> None:
+    """When the profile's first scheduled job falls due (what `run --due` will pick up)."""
+    job = ws.jobs.next_run(profile)
+    if job is None:
+        return
+    at = job.next_run_at.replace(microsecond=0)
+    when = "now" if at <= ws.clock() else f"at {at.isoformat()}"
+    click.echo(
+        f"next scheduled run: {job.name} {when} (every {_every(job.interval)}; "
+        f"`saas-license run --due` from cron or a timer runs it)"
+    )
 
 
 def _actor() -> str:
@@ -244,8 +207,21 @@ def profile_show(name: str, as_json: bool) -> None:
     ws = _state().open()
     prof = ws.profiles.get(name)
     schedule = ws.jobs.schedules(name)
+    permissions = ws.profiles.spoke_for(prof).info().permissions
+    alias = ws.profiles.describe_alias(prof.connection_alias)
     if as_json:
-        echo_json({"profile": prof, "schedule": [_schedule_json(j) for j in schedule]})
+        echo_json(
+            {
+                "profile": prof,
+                "connection": {
+                    "alias": alias.alias.name,
+                    "base_url": alias.base_url,
+                    "credentials": [c.kind for c in alias.credentials],
+                },
+                "processes": _process_config(prof.processes, permissions),
+                "schedule": [_schedule_json(j) for j in schedule],
+            }
+        )
         return
     click.echo(f"{prof.name}: {prof.display_name}")
     click.echo(f"  status: {prof.status.value}; spoke {prof.spoke}; alias {prof.connection_alias}")
@@ -254,7 +230,40 @@ def profile_show(name: str, as_json: bool) -> None:
         + ", ".join(p.value for p in prof.processes.enabled())
         + f"; activity look-back {prof.activity_look_back_days} days"
     )
+    creds = ", ".join(c.kind for c in alias.credentials) or "NOT set"
+    click.echo(
+        safe(f"  connection: {alias.base_url} (credentials: {creds}; `alias show` for more)")
+    )
+    click.echo("  vendor configuration (what each process needs at the vendor):")
+    echo_table(
+        ["process", "on", "vendor role", "scopes", "note"],
+        [
+            (
+                c["process"],
+                "yes" if c["enabled"] else "no",
+                c["vendor_role"],
+                c["scopes"],
+                c["note"],
+            )
+            for c in _process_config(prof.processes, permissions)
+        ],
+    )
     _echo_schedule(schedule)
+
+
+def _process_config(processes: Processes, permissions: Any) -> list[dict[str, Any]]:
+    """Each process of a profile: on or off, and the vendor role and scopes it needs."""
+    enabled = set(processes.enabled())
+    return [
+        {
+            "process": p.process.value,
+            "enabled": p.process in enabled,
+            "vendor_role": p.vendor_role,
+            "scopes": ", ".join(p.scopes) or "none",
+            "note": p.note,
+        }
+        for p in permissions
+    ]
 
 
 @profile_group.command("edit")
@@ -532,7 +541,15 @@ def candidates_show(candidate_id: int, as_json: bool) -> None:
         echo_json({"candidate": cand, "history": history})
         return
     _echo_candidate(cand)
-    for name in ("recipient", "approver", "respond_by", "keep_until", "undo_until", "undone_at"):
+    for name in (
+        "recipient",
+        "approver",
+        "approver_source",
+        "respond_by",
+        "keep_until",
+        "undo_until",
+        "undone_at",
+    ):
         value = getattr(cand, name)
         if value is not None:
             click.echo(safe(f"  {name.replace('_', ' ')}: {value}"))
@@ -820,6 +837,7 @@ def _schedule_json(job: ScheduledJob) -> dict[str, Any]:
     return {
         "profile": job.profile,
         "process": job.process,
+        "name": job.name,
         "interval_seconds": int(job.interval.total_seconds()),
         "next_run_at": to_jsonable(job.next_run_at),
         "last_run_at": to_jsonable(job.last_run_at),
@@ -838,9 +856,10 @@ def _every(interval: dt.timedelta) -> str:
 
 def _echo_schedule(jobs: list[ScheduledJob]) -> None:
     echo_table(
-        ["profile", "process", "every", "next run", "last run", "last status"],
+        ["job", "profile", "process", "every", "next run", "last run", "last status"],
         [
             (
+                j.name,
                 j.profile,
                 j.process,
                 _every(j.interval),

@@ -19,7 +19,7 @@ from ._ratelimit import GovernorRegistry, RateLimit
 from ._retry import RetryPolicy
 from ._transport import GovernedTransport, parsed_json, retry_record, safe_url
 
-__all__ = ["HttpOptions", "make_client", "request_json"]
+__all__ = ["HttpOptions", "JsonAnswer", "make_client", "request_answer", "request_json"]
 
 USER_AGENT = "saas-license/0.1 (+https://github.com/saas-license/saas-license)"
 
@@ -34,6 +34,8 @@ class HttpOptions:
     options share one governor per account, so parallel work never exceeds the account's budget.
     ``retry_budget`` is the total waiting (backoff and ``Retry-After``) one request may do before
     it fails; ``clock`` does all timing and waiting (a ``SimulatedClock`` in tests).
+    ``max_concurrency`` bounds the pages a listing fetches at once (None: sized from the rate
+    limits, see :func:`listing_workers`).
     """
 
     timeout: float = 30.0
@@ -44,7 +46,7 @@ class HttpOptions:
     retry_budget: float = 600.0
     rate_limit: bool = True
     rate_limits: tuple[RateLimit, ...] | None = None
-    max_concurrency: int = 4
+    max_concurrency: int | None = None
     transport: httpx.BaseTransport | None = attrs.field(default=None, repr=False)
     proxy: str | None = attrs.field(default=None, repr=False)
     user_agent: str = USER_AGENT
@@ -153,9 +155,31 @@ def request_json(
 ) -> Any:
     """Send one request and return its JSON body, or raise the matching :class:`VendorError`.
 
-    Messages say what really happened: the status, the URL without query or credentials, and,
-    when it was retried, how many tries over how long and the last cause.
+    An empty body (e.g. ``204 No Content``) gives None. Messages say what really happened: the
+    status, the URL without query or credentials, and, when it was retried, how many tries over
+    how long and the last cause.
     """
+    return request_answer(client, method, url, vendor=vendor, **kwargs).body
+
+
+@attrs.frozen(kw_only=True)
+class JsonAnswer:
+    """A successful JSON answer: its body (None when empty) and headers (e.g. a ``Link``)."""
+
+    body: Any
+    headers: httpx.Headers = attrs.field(repr=False)
+    status_code: int = 200
+
+
+def request_answer(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    vendor: str = "the vendor",
+    **kwargs: Any,
+) -> JsonAnswer:
+    """As :func:`request_json`, but keep the headers too (next links, rate-limit headers)."""
     where = f"{method} {safe_url(client.base_url.join(url))}"
     try:
         response = client.request(method, url, **kwargs)
@@ -185,11 +209,13 @@ def request_json(
         raise error_from_response(response, vendor=vendor)
     cached = parsed_json(response)
     if cached is not None:
-        return cached[0]
+        return JsonAnswer(
+            body=cached[0], headers=response.headers, status_code=response.status_code
+        )
     if not response.content:
-        return None
+        return JsonAnswer(body=None, headers=response.headers, status_code=response.status_code)
     try:
-        return json.loads(response.content)
+        body = json.loads(response.content)
     except ValueError:
         record = retry_record(response)
         raise BadPayloadError(
@@ -199,6 +225,7 @@ def request_json(
             status_code=response.status_code,
             url=safe_url(response.request.url),
         ) from None
+    return JsonAnswer(body=body, headers=response.headers, status_code=response.status_code)
 
 
 def transport_stats(client: httpx.Client) -> Any:

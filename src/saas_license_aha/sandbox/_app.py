@@ -1,5 +1,10 @@
 """The sandbox's one request handler: a fake of the Aha! v1 API subset, shared by both transports.
 
+Built on the fake-vendor kit (:class:`saas_license.testing.FakeVendor`): routing, the users
+listing and its page-number pagination, auth, rate limits, faults and serving come from there;
+this module adds what is Aha!'s own (payload shapes, ``/me``, audits, ``PUT`` semantics, strict
+shapes, the ``/__sandbox/…`` control channel).
+
 Shapes follow Aha!'s published examples (checked by ``tests/aha/contract``): ``GET`` responses
 are wrapped (``{"user": …}``, ``{"users": […], "pagination": …}``), ``PUT`` answers are not;
 ``/me`` carries only its documented fields (no administrator fields); ``/users/:id`` and ``PUT``
@@ -17,11 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import re
-import threading
-import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,11 +32,11 @@ import httpx
 
 from saas_license.http import RateLimit
 from saas_license.spoke import ConfigError, format_instant, parse_instant, utcnow
+from saas_license.testing import FakeAuth, FakeVendor, PageNumbers, VendorStats
 
 from ._accounts import INTEGRATION_USER_ID, generate_audits, iter_users
-from ._faults import Fault, FaultPlan, SandboxFaults, SandboxLostAnswer, SandboxTimeout
-from ._limits import AHA_LIMITS, ServerRateLimiter
-from ._oauth import SandboxOAuth
+from ._faults import Fault, SandboxFaults
+from ._limits import AHA_LIMITS
 
 __all__ = ["DEFAULT_OAUTH_CLIENT", "SandboxApp", "SandboxStats"]
 
@@ -124,19 +126,11 @@ def _refuse(reason: str) -> httpx.Response:
     return response
 
 
-@attrs.define
-class SandboxStats:
-    """What the sandbox saw: requests, 429s from the rate limiter, statuses, drift events."""
-
-    requests: int = 0
-    api_requests: int = 0
-    throttled: int = 0
-    drift_events: int = 0
-    strict_refusals: int = 0
-    by_status: Counter[int] = attrs.Factory(Counter)
+#: What the sandbox saw (the kit's counters): requests, 429s, statuses, drift, refusals.
+SandboxStats = VendorStats
 
 
-class SandboxApp:
+class SandboxApp(FakeVendor):
     """A fake Aha! account. Call it with an ``httpx.Request`` to get the ``httpx.Response`` Aha! would send.
 
     Knobs (all keyword, all off by default so tests and the demo run at full speed):
@@ -172,142 +166,63 @@ class SandboxApp:
         self._anchor = anchor
         #: What "now" is for ``updated_at`` stamps (default: the anchor if given, else real time).
         self._clock = clock or ((lambda: anchor) if anchor is not None else utcnow)
-        today = anchor.astimezone(dt.timezone.utc).date() if anchor is not None else None
-        source = users if users is not None else iter_users(user_count, seed=seed, today=today)
-        self._users: dict[str, bytes] = {}
-        self._order: list[str] = []
-        self._emails: dict[str, str] = {}
-        for user in source:
-            self._store(dict(user))
-        if not self._users:
-            raise ValueError("a sandbox account needs at least one user")
-        self._lock = threading.Lock()
+        self._today = anchor.astimezone(dt.timezone.utc).date() if anchor is not None else None
+        self._seed = seed
+        source = (
+            users if users is not None else iter_users(user_count, seed=seed, today=self._today)
+        )
+        source = list(source)
+        ids = [str(u["id"]) for u in source]
+        integration = INTEGRATION_USER_ID if INTEGRATION_USER_ID in ids else (ids or [""])[0]
+        if isinstance(api_keys, Mapping):
+            keys = {str(k): str(v) for k, v in api_keys.items()}
+        else:
+            keys = dict.fromkeys(api_keys, integration)
+        super().__init__(
+            source,
+            make_user=self._generated_user,
+            users_path="/api/v1/users",
+            user_path=None,
+            listing=PageNumbers(
+                default_size=DEFAULT_PER_PAGE, max_size=MAX_PER_PAGE, meta=_aha_pagination
+            ),
+            auth=FakeAuth(
+                keys=keys,
+                oauth_clients=dict([DEFAULT_OAUTH_CLIENT])
+                if oauth_clients is None
+                else oauth_clients,
+                redirect_uris=oauth_redirect_uris,
+                token_ttl=token_ttl,
+            ),
+            limits=rate_limits,
+            rate_limit=rate_limit,
+            time_scale=time_scale,
+            faults=faults,
+            protected=[integration],
+            api_prefix="/api/v1/",
+            seed=seed,
+        )
+        if self._next_id == 1:
+            self._next_id = 1_000_000_001
+        self.integration_user_id = integration
+        assert self.oauth is not None
+        self.oauth.user_id = integration
         self.strict_shapes = strict_shapes
         #: Why each refused request was refused (strict shapes), newest last.
         self.refusals: deque[str] = deque(maxlen=1000)
-        self._seed = seed
-        self._rng = random.Random(seed + 1)
-        self._next_id = max((int(i) for i in self._users if i.isdigit()), default=1_000_000_000) + 1
-        self.integration_user_id = (
-            INTEGRATION_USER_ID if INTEGRATION_USER_ID in self._users else self._order[0]
-        )
-        if isinstance(api_keys, Mapping):
-            self._api_keys = {str(k): str(v) for k, v in api_keys.items()}
-        else:
-            self._api_keys = dict.fromkeys(api_keys, self.integration_user_id)
-        self._rate_limits = tuple(rate_limits)
-        self.time_scale = time_scale
-        self.limiter: ServerRateLimiter | None = None
-        self.enable_rate_limit(rate_limit)
-        self.fault_plan = FaultPlan(faults or SandboxFaults(), seed=seed)
-        self.oauth = SandboxOAuth(
-            dict([DEFAULT_OAUTH_CLIENT]) if oauth_clients is None else oauth_clients,
-            user_id=self.integration_user_id,
-            token_ttl=token_ttl,
-            redirect_uris=oauth_redirect_uris,
-        )
         self._audits: list[dict[str, Any]] | None = None
-        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)
-        self.stats = SandboxStats()
+        self.route("GET", "/api/v1/me")(self._me)
+        self.route("GET", "/api/v1/audits")(self._audits_page)
+        self.route("GET", "/api/v1/users/{id}", kind="read")(self._get)
+        self.route("PUT", "/api/v1/users/{id}", kind="write")(self._update)
 
     def __repr__(self) -> str:
         return f"SandboxApp(users={len(self._users)}, rate_limit={self.limiter is not None})"
 
-    # -- state ------------------------------------------------------------------------------
-
-    def _store(self, user: dict[str, Any]) -> None:
-        uid = str(user["id"])
-        user["id"] = uid
-        if uid not in self._users:
-            self._order.append(uid)
-        else:
-            old = json.loads(self._users[uid])
-            self._emails.pop(str(old.get("email")), None)
-        self._users[uid] = _encode(user)
-        self._emails[str(user.get("email"))] = uid
-
-    def _remove(self, user_id: str) -> None:
-        raw = self._users.pop(user_id)
-        self._order.remove(user_id)
-        self._emails.pop(str(json.loads(raw).get("email")), None)
+    def _generated_user(self, uid: int) -> dict[str, Any]:
+        return next(iter_users(1, seed=self._seed + uid, first_id=uid, today=self._today))
 
     # -- test helpers -----------------------------------------------------------------------
-
-    def user(self, user_id: str) -> dict[str, Any]:
-        """A copy of one stored user (KeyError if there is none)."""
-        with self._lock:
-            return dict(json.loads(self._users[user_id]))
-
-    def users(self) -> list[dict[str, Any]]:
-        """Copies of all stored users, in listing order."""
-        with self._lock:
-            return [json.loads(self._users[uid]) for uid in self._order]
-
-    def user_ids(self) -> list[str]:
-        """The ids of all stored users, in listing order."""
-        with self._lock:
-            return list(self._order)
-
-    def set_user(self, user: dict[str, Any]) -> None:
-        """Add or replace a user (simulates changes in the account)."""
-        with self._lock:
-            self._store(dict(user))
-
-    def remove_user(self, user_id: str) -> None:
-        """Delete a user from the account (simulates churn; Aha!'s API itself cannot delete)."""
-        with self._lock:
-            self._remove(user_id)
-
-    def add_generated_user(self) -> str:
-        """Add one freshly generated user at the end of the listing; returns its id."""
-        with self._lock:
-            return self._add_generated()
-
-    def _add_generated(self) -> str:
-        uid = self._next_id
-        self._next_id += 1
-        today = self._anchor.astimezone(dt.timezone.utc).date() if self._anchor else None
-        user = next(iter_users(1, seed=self._seed + uid, first_id=uid, today=today))
-        self._store(user)
-        return str(uid)
-
-    def merge_user(self, user_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge ``fields`` into one stored user (created when absent); returns the stored user.
-
-        Values are stored as given (``{"enabled": "yes"}`` or ``{"email": None}`` too), so a test
-        can make the account say anything Aha! might.
-        """
-        with self._lock:
-            raw = self._users.get(user_id)
-            user = json.loads(raw) if raw is not None else {"id": user_id}
-            user.update(fields)
-            user["id"] = user_id
-            self._store(user)
-            return dict(user)
-
-    def inject(self, fault: Fault | str, count: int = 1, *, after: int = 0) -> None:
-        """Make the next ``count`` API requests that can carry ``fault`` fail that way, once
-        ``after`` of them have passed (drift faults count users-page requests only;
-        ``LOST_ANSWER`` counts ``PUT /users/:id`` only; ``USER_READ_ERROR`` counts
-        ``GET /users/:id`` only)."""
-        self.fault_plan.queue(Fault(fault), count, after=after)
-
-    @property
-    def faults(self) -> SandboxFaults:
-        """The fault knobs in force."""
-        return self.fault_plan.faults
-
-    def set_faults(self, **changes: Any) -> SandboxFaults:
-        """Change fault knobs while the sandbox runs, e.g. ``set_faults(drop_fields={"email"},
-        field_users={"1000000005"})``; ``set_faults(drop_fields=(), null_fields=())`` undoes."""
-        self.fault_plan.faults = attrs.evolve(self.fault_plan.faults, **changes)
-        return self.fault_plan.faults
-
-    def enable_rate_limit(self, on: bool = True) -> None:
-        """Switch Aha!'s rate limits on (fresh windows) or off."""
-        self.limiter = (
-            ServerRateLimiter(self._rate_limits, time_scale=self.time_scale) if on else None
-        )
 
     def audits(self) -> list[dict[str, Any]]:
         """The account's audit records, newest first (generated on first use)."""
@@ -328,50 +243,51 @@ class SandboxApp:
             )
         return self._audits
 
-    def transport(self) -> httpx.MockTransport:
-        """An in-process transport for ``httpx.Client(transport=…)``."""
-        return httpx.MockTransport(self)
+    # -- Aha!'s answers to the kit's hooks --------------------------------------------------
 
-    # -- handler ----------------------------------------------------------------------------
-
-    def _caller(self, request: httpx.Request) -> str | None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        if token in self._api_keys:
-            return self._api_keys[token]
-        return self.oauth.user_for(token)
-
-    def _count(self, response: httpx.Response) -> httpx.Response:
-        with self._lock:
-            self.stats.by_status[response.status_code] += 1
-        return response
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path.startswith(CONTROL_PREFIX):
+    def outside(self, request: httpx.Request) -> httpx.Response | None:
+        """The ``/__sandbox/…`` control channel (see :meth:`control`)."""
+        if request.url.path.startswith(CONTROL_PREFIX):
             return self.control(request)
+        return None
+
+    def refusal(self, request: httpx.Request) -> str | None:
+        """Strict shapes: why Aha! would not document this request."""
+        return self._undocumented(request) if self.strict_shapes else None
+
+    def refused(self, request: httpx.Request, reason: str) -> httpx.Response:
+        """A 400 marked ``X-Sandbox-Refused: strict-shapes``, the reason remembered."""
         with self._lock:
-            self.requests.append((request.method, path))
-            self.stats.requests += 1
-        delay = self.fault_plan.latency()
-        if delay:
-            time.sleep(delay)
-        if path == "/oauth/authorize" and request.method == "GET":
-            return self._count(self.oauth.authorize(request))
-        if path == "/oauth/token" and (request.method == "POST" or not self.strict_shapes):
-            return self._count(self.oauth.token(request))
-        if self.strict_shapes:
-            reason = self._undocumented(request)
-            if reason is not None:
-                with self._lock:
-                    self.stats.strict_refusals += 1
-                    self.refusals.append(f"{request.method} {path}: {reason}")
-                return self._count(_refuse(reason))
-        if not path.startswith("/api/v1/"):
-            return self._count(_json(404, {"error": "Not found"}))
-        return self._count(self._api(request))
+            self.refusals.append(f"{request.method} {request.url.path}: {reason}")
+        return _refuse(reason)
+
+    def error(self, status: int, message: str) -> httpx.Response:
+        """Aha!'s error bodies: ``{"errors": [{"message": …}]}`` for 400/422, else ``{"error": …}``."""
+        if status in (400, 422):
+            return _json(status, {"errors": [{"message": message}]})
+        return _json(status, {"error": message[:1].upper() + message[1:]})
+
+    def unauthorized(self, request: httpx.Request) -> httpx.Response:
+        """Aha!'s sign-in page as an HTML 401."""
+        return httpx.Response(
+            401,
+            content=b"<html><body>You need to sign in or sign up before continuing.</body></html>",
+            headers={"Content-Type": "text/html"},
+        )
+
+    def throttled(self, headers: Mapping[str, str]) -> httpx.Response:
+        """Aha!'s 429 body."""
+        return _json(429, {"error": "Rate limit exceeded. Please slow down."})
+
+    def server_error(self, status: int) -> httpx.Response:
+        """A 502 is an HTML gateway page, other 5xx JSON."""
+        if status == 502:
+            return httpx.Response(
+                502,
+                content=b"<html><body>502 Bad Gateway</body></html>",
+                headers={"Content-Type": "text/html"},
+            )
+        return _json(status, {"error": "Something went wrong on our side"})
 
     # -- strict shapes ----------------------------------------------------------------------
 
@@ -428,110 +344,7 @@ class SandboxApp:
 
     # -- the API ----------------------------------------------------------------------------
 
-    def _api(self, request: httpx.Request) -> httpx.Response:
-        with self._lock:
-            self.stats.api_requests += 1
-        headers: dict[str, str] = {}
-        if self.limiter is not None:
-            admitted, headers = self.limiter.admit()
-            if not admitted:
-                with self._lock:
-                    self.stats.throttled += 1
-                response = _json(429, {"error": "Rate limit exceeded. Please slow down."})
-                response.headers.update(headers)
-                return response
-        caller = self._caller(request)
-        if caller is None:
-            return httpx.Response(
-                401,
-                content=b"<html><body>You need to sign in or sign up before continuing.</body></html>",
-                headers={"Content-Type": "text/html", **headers},
-            )
-        path, method = request.url.path, request.method
-        one_user = _USER_PATH.match(path) is not None
-        faults = self.fault_plan.next(
-            users_page=path == "/api/v1/users" and method == "GET",
-            is_get=method == "GET",
-            user_get=one_user and method == "GET",
-            user_put=one_user and method == "PUT",
-        )
-        for fault in faults:
-            if fault in (Fault.DRIFT_ADD, Fault.DRIFT_REMOVE):
-                self._drift(fault)
-        failure = next((f for f in faults if f not in (Fault.DRIFT_ADD, Fault.DRIFT_REMOVE)), None)
-        if failure is Fault.THROTTLE:
-            wait = self.fault_plan.faults.throttle_retry_after
-            reset = time.time() + wait
-            response = _json(429, {"error": "Rate limit exceeded"})
-            response.headers.update(
-                {
-                    **headers,
-                    "Retry-After": f"{wait:g}",
-                    "X-Ratelimit-Remaining": "0",
-                    "X-Ratelimit-Reset": f"{reset:.3f}",
-                }
-            )
-            return response
-        if failure is Fault.SERVER_ERROR:
-            status = self.fault_plan.server_error_status()
-            if status == 502:
-                return httpx.Response(
-                    502,
-                    content=b"<html><body>502 Bad Gateway</body></html>",
-                    headers={"Content-Type": "text/html"},
-                )
-            return _json(status, {"error": "Something went wrong on our side"})
-        if failure is Fault.USER_READ_ERROR:
-            return _json(503, {"error": "Service temporarily unavailable"})
-        if failure is Fault.TIMEOUT:
-            raise SandboxTimeout(request, self.fault_plan.faults.hang)
-        response = self._route(request, caller)
-        if failure is Fault.LOST_ANSWER:
-            raise SandboxLostAnswer(request)  # the update above was applied; its answer is lost
-        if failure is Fault.MALFORMED and response.status_code == 200:
-            body = response.content
-            response = _raw(200, body[: max(1, len(body) // 2)])
-        response.headers.update(headers)
-        return response
-
-    def _drift(self, fault: Fault) -> None:
-        with self._lock:
-            self.stats.drift_events += 1
-            if fault is Fault.DRIFT_ADD:
-                self._add_generated()
-                return
-            choices = [u for u in self._order if u != self.integration_user_id]
-            if choices:
-                self._remove(self._rng.choice(choices))
-
-    def _served(self, raw: bytes, *, drop: Iterable[str] = ()) -> bytes:
-        """One stored user as served: minus ``drop`` and reshaped by the field faults."""
-        faults = self.fault_plan.faults
-        if not drop and not (faults.drop_fields or faults.null_fields):
-            return raw
-        user = json.loads(raw)
-        for name in drop:
-            user.pop(name, None)
-        return _encode(faults.reshape(user))
-
-    def _route(self, request: httpx.Request, caller: str) -> httpx.Response:
-        path, method = request.url.path, request.method
-        if path == "/api/v1/me" and method == "GET":
-            return self._me(caller)
-        if path == "/api/v1/users" and method == "GET":
-            return self._list(request)
-        if path == "/api/v1/audits" and method == "GET":
-            return self._audits_page(request)
-        match = _USER_PATH.match(path)
-        if match:
-            if method == "GET":
-                return self._get(match.group(1))
-            if method == "PUT":
-                return self._update(match.group(1), request, caller)
-            return _json(405, {"error": f"{method} is not allowed here"})
-        return _json(404, {"error": "Not found"})
-
-    def _me(self, caller: str) -> httpx.Response:
+    def _me(self, request: httpx.Request, caller: str) -> httpx.Response:
         """Aha!'s documented ``/me``: the user's profile and accounts, no administrator fields."""
         with self._lock:
             raw = self._users.get(caller)
@@ -553,56 +366,7 @@ class SandboxApp:
         ]
         return _json(200, {"user": me})
 
-    def _paging(self, request: httpx.Request) -> tuple[int, int] | httpx.Response:
-        values = []
-        for name, default in (("page", 1), ("per_page", DEFAULT_PER_PAGE)):
-            raw = request.url.params.get(name)
-            try:
-                value = default if raw is None else int(raw)
-            except ValueError:
-                value = 0
-            if value < 1:
-                return _json(
-                    400, {"errors": [{"message": "page and per_page must be positive integers"}]}
-                )
-            values.append(value)
-        return values[0], min(values[1], MAX_PER_PAGE)
-
-    @staticmethod
-    def _pagination(total: int, page: int, per_page: int) -> bytes:
-        pages = (total + per_page - 1) // per_page
-        return json.dumps(
-            {"total_records": total, "total_pages": pages, "current_page": page}
-        ).encode()
-
-    def _list(self, request: httpx.Request) -> httpx.Response:
-        paging = self._paging(request)
-        if isinstance(paging, httpx.Response):
-            return paging
-        page, per_page = paging
-        email = request.url.params.get("email")
-        with self._lock:
-            if email is not None:
-                uid = self._emails.get(email)
-                ids = [uid] if uid is not None else []
-            else:
-                ids = self._order
-            total = len(ids)
-            chunk = [self._users[u] for u in ids[(page - 1) * per_page : page * per_page]]
-        body = (
-            b'{"users":['
-            + b",".join(self._served(raw) for raw in chunk)
-            + b'],"pagination":'
-            + self._pagination(total, page, per_page)
-            + b"}"
-        )
-        return _raw(200, body)
-
-    def _audits_page(self, request: httpx.Request) -> httpx.Response:
-        paging = self._paging(request)
-        if isinstance(paging, httpx.Response):
-            return paging
-        page, per_page = paging
+    def _audits_page(self, request: httpx.Request, caller: str) -> httpx.Response:
         params = request.url.params
         bounds: dict[str, dt.datetime] = {}
         for name in ("created_since", "created_before"):
@@ -638,24 +402,22 @@ class SandboxApp:
                 selected.append(audit)
         if after is not None:  # the cursor walks ids upwards (the sandbox's choice)
             selected.sort(key=lambda a: int(a["id"]))
-        chunk = selected[(page - 1) * per_page : page * per_page]
-        body = (
-            b'{"audits":'
-            + json.dumps(chunk).encode()
-            + b',"pagination":'
-            + self._pagination(len(selected), page, per_page)
-            + b"}"
-        )
-        return _raw(200, body)
+        chosen = self.listing.select(request, [str(a["id"]) for a in selected])
+        if isinstance(chosen, str):
+            return self.error(400, chosen)
+        chunk = selected[chosen.start : chosen.stop]
+        items = (json.dumps(a).encode() for a in chunk)
+        return _raw(200, self.page_body(items, chosen.meta, items_key="audits"))
 
-    def _get(self, user_id: str) -> httpx.Response:
+    def _get(self, request: httpx.Request, caller: str, id: str) -> httpx.Response:
         with self._lock:
-            raw = self._users.get(user_id)
+            raw = self._users.get(id)
         if raw is None:
             return _json(404, {"error": "Record not found"})
-        return _raw(200, b'{"user":' + self._served(raw, drop=("user_roles",)) + b"}")
+        return _raw(200, b'{"user":' + self.served(raw, drop=("user_roles",)) + b"}")
 
-    def _update(self, user_id: str, request: httpx.Request, caller: str) -> httpx.Response:
+    def _update(self, request: httpx.Request, caller: str, id: str) -> httpx.Response:
+        user_id = id
         try:
             body = json.loads(request.content or b"{}")
         except ValueError:
@@ -719,7 +481,7 @@ class SandboxApp:
             self._store(user)
             stored = self._users[user_id]
         # PUT answers unwrapped, as Aha! does, and without user_roles (as its example)
-        return _raw(200, self._served(stored, drop=("user_roles",)))
+        return _raw(200, self.served(stored, drop=("user_roles",)))
 
     # -- control channel --------------------------------------------------------------------
 
@@ -801,3 +563,9 @@ def _audit_field(audit: Mapping[str, Any], name: str) -> Any:
     if name == "user_id":
         return (audit.get("user") or {}).get("id")
     return audit.get(name)
+
+
+def _aha_pagination(total: int, page: int, per_page: int) -> dict[str, Any]:
+    """Aha!'s ``pagination`` object (no ``per_page`` echo, no next page)."""
+    pages = (total + per_page - 1) // per_page
+    return {"pagination": {"total_records": total, "total_pages": pages, "current_page": page}}

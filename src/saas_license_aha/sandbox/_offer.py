@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from saas_license.spoke import RunningSandbox, SandboxOffer, SandboxSettings
+from saas_license.testing import ServedSandbox
 
 from ._app import SandboxApp
 from ._faults import SandboxFaults
@@ -97,49 +98,23 @@ def serve_options() -> list[click.Option]:
     ]
 
 
-class _Running:
-    """A bound :class:`SandboxServer` seen through the core's :class:`RunningSandbox` contract."""
-
-    def __init__(self, server: SandboxServer, *, api_key: str, settings: SandboxSettings) -> None:
-        self._server = server
-        self._api_key = api_key
-        self._settings = settings
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
-
-    @property
-    def credentials(self) -> Mapping[str, str]:
-        return {"api_key": self._api_key}
-
-    def banner(self) -> list[str]:
-        opts = self._settings.options
-        client_id, client_secret = opts.get("oauth_client") or ("sandbox-client", "sandbox-secret")
-        time_scale = float(opts.get("time_scale", 1.0))
-        limits = (
-            "off"
-            if opts.get("rate_limit", "off") != "on"
-            else f"300 requests per {60 / time_scale:g}s and 20 per {1 / time_scale:g}s"
-        )
-        return [
-            f"API key:  {self._api_key}",
-            f"OAuth2:   client {client_id} / {client_secret}; "
-            f"authorize {self.base_url}/oauth/authorize, token {self.base_url}/oauth/token",
-            f"limits:   {limits}",
-            "try:      curl -H 'Authorization: Bearer <key>' '<base URL>/api/v1/users?per_page=2'",
-            f"control:  {self.base_url}/__sandbox/users/<id>, /__sandbox/faults (loopback only)"
-            + ("; strict shapes on" if opts.get("strict_shapes") else ""),
-        ]
-
-    def start(self) -> None:
-        self._server.start()
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        self._server.stop()
+def _banner(base_url: str, api_key: str, opts: Mapping[str, Any]) -> list[str]:
+    client_id, client_secret = opts.get("oauth_client") or ("sandbox-client", "sandbox-secret")
+    time_scale = float(opts.get("time_scale", 1.0))
+    limits = (
+        "off"
+        if opts.get("rate_limit", "off") != "on"
+        else f"300 requests per {60 / time_scale:g}s and 20 per {1 / time_scale:g}s"
+    )
+    return [
+        f"API key:  {api_key}",
+        f"OAuth2:   client {client_id} / {client_secret}; "
+        f"authorize {base_url}/oauth/authorize, token {base_url}/oauth/token",
+        f"limits:   {limits}",
+        "try:      curl -H 'Authorization: Bearer <key>' '<base URL>/api/v1/users?per_page=2'",
+        f"control:  {base_url}/__sandbox/users/<id>, /__sandbox/faults (loopback only)"
+        + ("; strict shapes on" if opts.get("strict_shapes") else ""),
+    ]
 
 
 def _open(settings: SandboxSettings) -> RunningSandbox:
@@ -174,7 +149,11 @@ def _open(settings: SandboxSettings) -> RunningSandbox:
         anchor=settings.anchor,
     )
     server = SandboxServer(app, port=settings.port, verbose=settings.log_requests)
-    return _Running(server, api_key=api_key, settings=settings)
+    return ServedSandbox(
+        server,
+        credentials={"api_key": api_key},
+        banner=_banner(server.base_url, api_key, opts),
+    )
 
 
 OFFER = SandboxOffer(

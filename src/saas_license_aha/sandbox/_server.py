@@ -1,81 +1,15 @@
-"""Serve a :class:`SandboxApp` over real HTTP on 127.0.0.1 (for the demo, benchmarks, other clients)."""
+"""Serve a :class:`SandboxApp` over real HTTP on 127.0.0.1 (the kit's server, with the control channel)."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-import time
-from typing import Any
-
-import httpx
+from saas_license.testing import FakeServer
 
 from ._app import CONTROL_PREFIX, SandboxApp
-from ._faults import SandboxLostAnswer, SandboxTimeout
 
 __all__ = ["SandboxServer"]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: with Nagle's algorithm on, every small answer would
-    # wait ~40 ms for a delayed ACK, a latency no real vendor adds.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        request = httpx.Request(
-            self.command,
-            f"{self.server.base_url}{self.path}",
-            headers=list(self.headers.items()),
-            content=body,
-        )
-        if self.path.startswith(CONTROL_PREFIX) and not _loopback(self.client_address[0]):
-            self.send_error(403, "the sandbox control channel answers loopback only")
-            return
-        try:
-            response = self.server.app(request)
-        except SandboxTimeout as exc:  # hang, then drop the connection without an answer
-            time.sleep(exc.hang)
-            self.close_connection = True
-            return
-        except SandboxLostAnswer:  # the change was applied; the answer never leaves
-            self.close_connection = True
-            return
-        payload = response.content
-        self.send_response(response.status_code)
-        for name, value in response.headers.items():
-            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_PUT = do_POST = do_DELETE = _handle
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep tokens and noise out of stderr
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-
-def _loopback(host: str) -> bool:
-    return host == "::1" or host.startswith("127.") or host == "localhost"
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    app: SandboxApp
-    verbose: bool
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-class SandboxServer:
+class SandboxServer(FakeServer):
     """A real HTTP server on ``host`` (loopback only) in a background thread; use as a context manager.
 
     Besides Aha!'s API it answers the control channel (``/__sandbox/…``, see
@@ -83,43 +17,20 @@ class SandboxServer:
     fault knobs while it runs.
     """
 
+    app: SandboxApp
+
     def __init__(
         self, app: SandboxApp, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
     ) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("the sandbox only listens on loopback (127.0.0.1, localhost or ::1)")
-        self.app = app
-        self._server = _Server((host, port), _Handler)
-        self._server.app = app
-        self._server.verbose = verbose
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        """Where clients should point, e.g. ``http://127.0.0.1:8123``."""
-        return self._server.base_url
-
-    def start(self) -> SandboxServer:
-        """Start serving in a daemon thread."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="aha-sandbox", daemon=True
+        super().__init__(
+            app,
+            host=host,
+            port=port,
+            verbose=verbose,
+            control_prefix=CONTROL_PREFIX,
+            name="aha-sandbox",
         )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted."""
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.start()
+        return self

@@ -11,7 +11,8 @@ same roles (:data:`PARTS` maps each role protocol to its part):
 - ``rules.py``: ``RuleStore``; ``candidates.py``: ``CandidateStore``; ``jobs.py``: ``JobStore``
   (run locks and their fence)
 - ``audit.py``: ``AuditStore`` (the chain's rules in ``_store/_integrity.py``); ``plans.py``:
-  ``PlanStore``; ``outbox.py``: ``OutboxStore``; ``finance.py``: ``FinanceStore``
+  ``PlanStore``; ``outbox.py``: ``OutboxStore``; ``finance.py``: ``FinanceStore``;
+  ``links.py``: ``LinkStore`` (spent answer links)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .base import SqliteBaseStore, WriteStats, _is_busy
 from .candidates import SqliteCandidateStore
 from .finance import SqliteFinanceStore
 from .jobs import SqliteJobStore
+from .links import SqliteLinkStore
 from .outbox import SqliteOutboxStore
 from .plans import SqlitePlanStore
 from .profiles import SqliteProfileStore
@@ -61,6 +63,7 @@ class SqliteStore(
     SqlitePlanStore,
     SqliteOutboxStore,
     SqliteFinanceStore,
+    SqliteLinkStore,
 ):
     """A :class:`~saas_license._store.Store` on one SQLite database file (``":memory:"`` for tests).
 
@@ -164,6 +167,7 @@ PARTS: dict[str, type[SqliteBaseStore]] = {
     "PlanStore": SqlitePlanStore,
     "OutboxStore": SqliteOutboxStore,
     "FinanceStore": SqliteFinanceStore,
+    "LinkStore": SqliteLinkStore,
 }
 
 

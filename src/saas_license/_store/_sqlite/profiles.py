@@ -37,6 +37,13 @@ class SqliteProfileStore(SqliteBaseStore):
         rows = self._q("SELECT data FROM aliases ORDER BY name")
         return [converter.structure(json.loads(r[0]), ConnectionAlias) for r in rows]
 
+    def delete_alias(self, name: str) -> bool:
+        """Remove the alias called ``name``; True if there was one (its secrets are the
+        caller's to remove)."""
+        with self.transaction():
+            cur = self._q("DELETE FROM aliases WHERE name = ?", (name,))
+        return bool(cur.rowcount)
+
     def save_profile(self, profile: IntegrationProfile) -> None:
         """Create or replace a profile."""
         with self.transaction():

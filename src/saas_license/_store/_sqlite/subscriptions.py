@@ -323,6 +323,39 @@ class SqliteSubscriptionStore(SqliteBaseStore):
                 yield self._row_to_subscription(r)
             last_id = rows[-1]["id"]
 
+    def query_subscriptions(
+        self,
+        profile: str | None = None,
+        *,
+        software_model: str | None = None,
+        inactive_before: dt.datetime | None = None,
+        active_only: bool = True,
+    ) -> Iterator[Subscription]:
+        """Stream subscriptions (by id, page by page) of a profile and/or software model;
+        ``inactive_before`` keeps seats last active before it or never active."""
+        where: list[str] = ["id > ?"]
+        params: list[object] = []
+        if profile is not None:
+            where.append("profile = ?")
+            params.append(profile)
+        if software_model is not None:
+            where.append("software_model = ?")
+            params.append(software_model)
+        if inactive_before is not None:
+            where.append("(last_activity IS NULL OR last_activity < ?)")
+            params.append(_ts(inactive_before))
+        if active_only:
+            where.append("active = 1")
+        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        last_id = 0
+        while True:
+            rows = self._q(sql, (last_id, *params, BATCH_SIZE)).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield self._row_to_subscription(r)
+            last_id = rows[-1]["id"]
+
     def get_subscription(self, subscription_id: int) -> Subscription | None:
         """One subscription by id, active or not."""
         row = self._q(

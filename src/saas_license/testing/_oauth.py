@@ -1,8 +1,8 @@
-"""The sandbox's OAuth2 server: ``/oauth/authorize`` (auto-approves, echoes ``state``) and
-``/oauth/token`` (authorization_code and refresh_token grants).
+"""A fake vendor's OAuth2 server: ``authorize`` (auto-approves, echoes ``state``) and ``token``
+(authorization_code, refresh_token and client_credentials grants).
 
-With ``token_ttl=None`` tokens never expire and no refresh token is issued (what one Aha!
-integration reports); with a TTL the answer carries ``expires_in`` and a rotating ``refresh_token``.
+With ``token_ttl=None`` tokens never expire and no refresh token is issued; with a TTL the
+answer carries ``expires_in`` and a rotating ``refresh_token``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 import httpx
 
-__all__ = ["SandboxOAuth"]
+__all__ = ["FakeOAuth"]
 
 
 @attrs.define
@@ -50,7 +50,7 @@ def _html(status: int, text: str) -> httpx.Response:
     return httpx.Response(status, content=page, headers={"Content-Type": "text/html"})
 
 
-class SandboxOAuth:
+class FakeOAuth:
     """Registered clients (id → secret), issued codes and tokens, all in memory."""
 
     def __init__(
@@ -190,6 +190,8 @@ class SandboxOAuth:
                         400, {"error": "invalid_grant", "error_description": "redirect_uri differs"}
                     )
                 return _json(200, self._issue(client_id, code.user_id))
+            if grant == "client_credentials":
+                return _json(200, self._issue(client_id, self.user_id))
             if grant == "refresh_token":
                 old_access = self._refresh.pop(form.get("refresh_token", ""), None)
                 old = self._tokens.pop(old_access, None) if old_access else None
