@@ -203,3 +203,20 @@ def test_the_postgres_store_plays_every_role(pg_schema: PgSchema) -> None:
         assert isinstance(store, PostgresBaseStore)
     finally:
         store.close()
+
+
+def test_a_refused_duplicate_leaves_the_transaction_usable_as_on_sqlite(
+    pg_schema: PgSchema,
+) -> None:
+    """A part that catches a duplicate and carries on (``spend_link``) works inside an outer
+    transaction: the duplicate does not abort the PostgreSQL transaction."""
+    store = pg_schema.open()
+    try:
+        with store.transaction():
+            args = {"candidate_id": 1, "recipient": "a@x", "role": "user", "choice": "keep"}
+            assert store.spend_link("n1", at=NOW, **args)
+            assert not store.spend_link("n1", at=NOW, **args)  # spent: refused, nothing written
+            store.set_meta("after", "yes")  # the transaction carries on
+        assert store.link_spent("n1") and store.get_meta("after") == "yes"
+    finally:
+        store.close()

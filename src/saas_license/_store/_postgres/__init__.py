@@ -27,6 +27,7 @@ from .candidates import PostgresCandidateStore
 from .dialect import Connection
 from .finance import PostgresFinanceStore
 from .jobs import PostgresJobStore
+from .links import PostgresLinkStore
 from .outbox import PostgresOutboxStore
 from .plans import PostgresPlanStore
 from .profiles import PostgresProfileStore
@@ -53,6 +54,7 @@ class PostgresStore(
     PostgresPlanStore,
     PostgresOutboxStore,
     PostgresFinanceStore,
+    PostgresLinkStore,
 ):
     """A :class:`~saas_license._store.Store` on a PostgreSQL database, shared by many workers.
 
@@ -229,4 +231,5 @@ PARTS: dict[str, type[SqliteBaseStore]] = {
     "PlanStore": PostgresPlanStore,
     "OutboxStore": PostgresOutboxStore,
     "FinanceStore": PostgresFinanceStore,
+    "LinkStore": PostgresLinkStore,
 }

@@ -196,12 +196,15 @@ class Connection:
         """Run one statement; its rows are read at once."""
         import psycopg
 
-        text = translate(sql)
+        text, guarded = _guarded(translate(sql))
         try:
             self._cursor.execute(text, _params(params))
             rows = _make_rows(self._cursor)
         except psycopg.Error as exc:
             raise map_error(exc) from exc
+        if guarded and self._cursor.rowcount == 0:
+            # the duplicate SQLite would refuse, refused without aborting the transaction
+            raise sqlite3.IntegrityError("UNIQUE constraint failed: the row exists already")
         return Cursor(self, rows, self._cursor.rowcount, _is_insert(text))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
@@ -226,6 +229,17 @@ def _params(params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mappin
     if isinstance(params, Mapping):
         return dict(params)
     return tuple(params)
+
+
+@functools.lru_cache(maxsize=1024)
+def _guarded(text: str) -> tuple[str, bool]:
+    """A plain ``INSERT`` made to skip a duplicate instead of failing: PostgreSQL aborts the
+    whole transaction on an error, SQLite only the statement, and parts catch the duplicate
+    (``IntegrityError``) and carry on; the caller raises it when no row went in."""
+    upper = text.upper()
+    if not _is_insert(text) or "ON CONFLICT" in upper or "RETURNING" in upper:
+        return text, False
+    return text.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING", True
 
 
 def _is_insert(text: str) -> bool:
