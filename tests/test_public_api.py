@@ -27,6 +27,7 @@ PUBLIC = {
     "saas_license.reports": "python-api.md",
     "saas_license.http": "http.md",
     "saas_license.cli": "python-api.md",
+    "saas_license.web": "python-api.md",
     "saas_license.email": "notices.md",
     "saas_license.people": "python-api.md",
 }
@@ -69,3 +70,19 @@ def test_the_root_stays_small_and_imports_lazily() -> None:
     assert set(saas_license.__all__) <= set(dir(saas_license))
     for name in saas_license.__all__:
         assert getattr(saas_license, name) is not None
+
+
+def test_the_web_extra_is_not_imported_by_the_core() -> None:
+    """``import saas_license`` (and the CLI's ``users`` records) never pull in the server extra."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, saas_license, saas_license.cli; saas_license.Workspace; "
+        "from saas_license.web import Users, Role; "
+        "print(sorted(m for m in ('starlette', 'jinja2', 'uvicorn') if m in sys.modules))"
+    )
+    out = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -45,6 +45,7 @@ class Finance:
         period: str = "annually",
         profile: str | None = None,
         name: str = "",
+        actor: str = "user",
     ) -> Entitlement:
         """Record rights bought for a software model (``profile`` None: for every profile)."""
         ent = Entitlement(
@@ -59,7 +60,7 @@ class Finance:
             name=name,
         )
         _finance.check_entitlement(self._ws.store, ent)
-        with changing(self._ws, "entitlement.created", "entitlement") as change:
+        with changing(self._ws, "entitlement.created", "entitlement", actor=actor) as change:
             saved = _finance.finance_store(self._ws.store).add_entitlements([ent])[0]
             change.done(saved.id, after=saved)
         return saved
@@ -91,13 +92,15 @@ class Finance:
         return after
 
     def retire_entitlement(
-        self, entitlement_id: int, *, on: dt.date | str | None = None
+        self, entitlement_id: int, *, on: dt.date | str | None = None, actor: str = "user"
     ) -> Entitlement:
         """Retire an entitlement from ``on`` (default: today in the organisation's time zone)."""
         day = on if on is not None else local_date(self._ws.clock(), self._ws.policy.timezone)
         before = self.entitlement(entitlement_id)
         after = attrs.evolve(before, retired_on=day)
-        with changing(self._ws, "entitlement.retired", "entitlement", before=before) as change:
+        with changing(
+            self._ws, "entitlement.retired", "entitlement", before=before, actor=actor
+        ) as change:
             _finance.finance_store(self._ws.store).update_entitlement(after)
             change.done(after.id, after=after)
         return after

@@ -369,7 +369,7 @@ class Profiles:
             change.done(name, detail=", ".join(f"{k}={v}" for k, v in counts.items()))
         return counts
 
-    def validate(self, name: str) -> ValidationReport:
+    def validate(self, name: str, *, actor: str = "user") -> ValidationReport:
         """Check the profile's connection per process; a passing download check marks it validated."""
         prof = self.get(name)
         report = self.spoke_for(prof).validate(self.context(prof))
@@ -391,10 +391,11 @@ class Profiles:
                     {"status": prof.status.value},
                     {"status": new.status.value},
                     profile=name,
+                    actor=actor,
                 )
         return report
 
-    def publish(self, name: str) -> IntegrationProfile:
+    def publish(self, name: str, *, actor: str = "user") -> IntegrationProfile:
         """Publish a validated profile so its daily jobs run."""
         prof = self.get(name)
         if prof.status is ProfileStatus.PUBLISHED:
@@ -411,6 +412,7 @@ class Profiles:
             "profile",
             before={"status": prof.status.value},
             profile=name,
+            actor=actor,
         ) as change:
             self._ws.store.save_profile(new)
             jobs = schedule_profile(

@@ -219,9 +219,9 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_sandbox",
         "Fake vendor accounts offered by the installed spokes (on 127.0.0.1).",
     ),
-    "subscriptions": (
-        "_cmd_subscriptions",
-        "List seats (subscriptions) with their inactive days and exclusions, filtered by profile, software model, inactivity and exclusion; streamed, so any number of seats fits.",
+    "serve": (
+        "_cmd_serve",
+        "Run the service: the scheduler (due runs, deadlines, automatic reclaims, notices, unknown outcomes, the weekly reconciliation) and the web console with the answer pages, on one port, until SIGTERM.",
     ),
     "settings": (
         "_cmd_settings",
@@ -231,9 +231,17 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_core",
         "List installed spokes with the vendor permissions each process needs.",
     ),
+    "subscriptions": (
+        "_cmd_subscriptions",
+        "List seats (subscriptions) with their inactive days and exclusions, filtered by profile, software model, inactivity and exclusion; streamed, so any number of seats fits.",
+    ),
     "undo": (
         "_cmd_core",
         "Undo a completed reclaim (within the undo window), through the profile's spoke.",
+    ),
+    "users": (
+        "_cmd_serve",
+        "People who may sign in to the web console, with their role (admin, approver, viewer).",
     ),
     "validate": (
         "_cmd_core",
