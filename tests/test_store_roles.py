@@ -32,7 +32,13 @@ ROLES: dict[str, type[Any]] = {
 }
 
 #: Public methods a part offers beyond its protocol (conveniences no caller of the role needs).
-EXTRAS: dict[str, set[str]] = {"FinanceStore": {"add_entitlement"}}
+#: Paged reads and reconciliation in SQL (issue 13) are optional capabilities: the workspace
+#: uses them when the store has them.
+EXTRAS: dict[str, set[str]] = {
+    "FinanceStore": {"add_entitlement", "reconcile_facts"},
+    "CandidateStore": {"count_candidates", "iter_candidates"},
+    "PlanStore": {"plan_exists", "plan_items", "iter_plan_items"},
+}
 #: Public names of the composed store that belong to no role: the SQLite file itself.
 STORE_ONLY = {"schema_versions", "path", "write_stats"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .._candidates.records import OPEN_STATES, CandidateState
 from .._errors import ConfigError, StoreError
@@ -13,7 +14,9 @@ from .._store import Store
 from .._store._finance import FinanceStore
 from .entitlements import Entitlement, EntitlementPriceBook, check_currency
 from .pricing import NoPrices, PriceBook
-from .reconciliation import Reconciliation, reconcile
+
+if TYPE_CHECKING:
+    from .reconciliation import Reconciliation
 
 __all__ = ["check_entitlement", "finance_store", "price_book_for", "reconcile_store"]
 
@@ -55,6 +58,8 @@ def check_entitlement(store: Store, ent: Entitlement, pending: Sequence[Entitlem
 
 def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconciliation:
     """Reconcile everything the store holds, as of ``now``."""
+    from .reconciliation import reconcile, reconcile_units  # not needed to start a daily run
+
     fin = finance_store(store)
     profiles = store.list_profiles()
     data_as_of: dict[str, dt.datetime | None] = {}
@@ -69,13 +74,34 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
     for rule in store.list_reclamation_rules():
         if rule.active:
             thresholds.setdefault(rule.software_model, rule.inactivity_days)
+    exclusions = store.list_exclusion_rules()
+    profile_types = {p.name: p.profile_type for p in profiles}
+    facts = getattr(fin, "reconcile_facts", None)
+    if facts is not None:  # the SQLite store: aggregates, not one object per seat
+        units, unmapped, newest = facts(
+            exclusions=exclusions,
+            profile_types=profile_types,
+            inactivity_days=thresholds,
+            now=now,
+            timezone=timezone,
+        )
+        return reconcile_units(
+            units,
+            unmapped,
+            newest,
+            entitlements=fin.list_entitlements(),
+            models=store.list_software_models(),
+            now=now,
+            timezone=timezone,
+            data_as_of=data_as_of,
+        )
     return reconcile(
         subscriptions=store.iter_subscriptions(),
         entitlements=fin.list_entitlements(),
         candidates=store.list_candidates(states=[*OPEN_STATES, CandidateState.CLOSED_COMPLETE]),
         models=store.list_software_models(),
-        exclusions=store.list_exclusion_rules(),
-        profile_types={p.name: p.profile_type for p in profiles},
+        exclusions=exclusions,
+        profile_types=profile_types,
         now=now,
         timezone=timezone,
         inactivity_days=thresholds,

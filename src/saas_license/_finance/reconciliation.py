@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -38,7 +37,13 @@ from .._rules import ExclusionRule, first_exclusion
 from .._subscriptions import Subscription
 from .._tables import Table
 from .._time import days_between, format_instant
-from .entitlements import Entitlement, average_annual_price, entitlements_in_use, quantize_money
+from .entitlements import (
+    Entitlement,
+    average_annual_price,
+    entitlements_in_use,
+    local_date,
+    quantize_money,
+)
 
 __all__ = [
     "ACTIVITY_BUCKETS",
@@ -284,18 +289,62 @@ class _Seat:
     days: int | None
 
 
+@attrs.frozen
+class _Opportunity:
+    """An open candidate on a counted seat, as the maths needs it."""
+
+    candidate_id: int | None
+    state: CandidateState
+    upn: str
+    identifier: str
+    days: int | None
+    last_activity: dt.datetime | None
+
+
+@attrs.frozen
+class _Reclaim:
+    """A seat reclaimed (closed complete), as the savings maths needs it."""
+
+    reclaimed_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    undone_at: dt.datetime | None
+    actual_savings: Decimal | None
+    currency: str | None
+
+
 @attrs.define
 class _Unit:
-    seats: list[_Seat] = attrs.Factory(list)
+    """What one (model, profile) holds: counts, not seats, so that SQL can fill it too."""
+
+    used: int = 0
     excluded: int = 0
     own: int = 0
     lent: int = 0
-    open_candidates: list[tuple[RemovalCandidate, _Seat]] = attrs.Factory(list)
-    reclaimed: list[RemovalCandidate] = attrs.Factory(list)
+    inactive: int = 0
+    buckets: dict[str, int] = attrs.Factory(lambda: dict.fromkeys(ACTIVITY_BUCKETS, 0))
+    open_candidates: list[_Opportunity] = attrs.Factory(list)
+    reclaimed: list[_Reclaim] = attrs.Factory(list)
+
+
+#: units[model][profile]
+_Units = dict[str, dict[str, _Unit]]
+#: newest(model, profile, n): the unit's ``n`` newest counted seats (first seen, then id, newest first)
+_Newest = Callable[[str, str, int], Sequence[_Seat]]
 
 
 def _money(rights: int, price: Decimal | None) -> Decimal | None:
     return None if price is None else quantize_money(price * rights)
+
+
+def _units() -> _Units:
+    return defaultdict(lambda: defaultdict(_Unit))
+
+
+def savings_start(now: dt.datetime, timezone: str) -> dt.datetime:
+    """The start of ``now``'s calendar year in ``timezone`` (actual savings count from there)."""
+    zone = ZoneInfo(timezone)
+    local_now = now.astimezone(zone)
+    return dt.datetime(local_now.year, 1, 1, tzinfo=zone).astimezone(dt.timezone.utc)
 
 
 def reconcile(
@@ -315,14 +364,14 @@ def reconcile(
 
     ``subscriptions`` are active seats (streamed once); ``candidates`` may hold any states;
     ``inactivity_days`` gives each model's idle threshold (default 60) for active/inactive.
+    This is the reference definition; a SQLite store computes the same result with aggregates
+    (:func:`saas_license._finance.from_store.reconcile_store`).
     """
     thresholds = inactivity_days or {}
-    free = {m.name for m in models if not m.paid}
-    zone = ZoneInfo(timezone)
-    local_now = now.astimezone(zone)
-    savings_since = dt.datetime(local_now.year, 1, 1, tzinfo=zone).astimezone(dt.timezone.utc)
+    savings_since = savings_start(now, timezone)
 
-    units: dict[str, dict[str, _Unit]] = defaultdict(lambda: defaultdict(_Unit))
+    units = _units()
+    seats: dict[tuple[str, str], list[_Seat]] = defaultdict(list)
     unmapped: dict[tuple[str, str], int] = defaultdict(int)
     counted: dict[int, tuple[str, _Seat]] = {}
     for sub in subscriptions:
@@ -347,17 +396,12 @@ def reconcile(
             if sub.last_activity is None
             else max(0, days_between(sub.last_activity, now, timezone)),
         )
-        unit.seats.append(seat)
+        seats[(model, sub.profile)].append(seat)
+        unit.used += 1
+        if seat.days is None or seat.days >= thresholds.get(model, DEFAULT_INACTIVITY_DAYS):
+            unit.inactive += 1
+        unit.buckets[activity_bucket(seat.days)] += 1
         counted[sub.id] = (model, seat)
-
-    in_force = entitlements_in_use(entitlements, now, timezone)
-    by_model: dict[str, list[Entitlement]] = defaultdict(list)
-    for ent in in_force:
-        by_model[ent.software_model].append(ent)
-        if ent.profile is not None:
-            units[ent.software_model][ent.profile].own += ent.purchased_rights
-        else:
-            _ = units[ent.software_model]  # a pooled entitlement gives its model a row
 
     for cand in candidates:
         model = cand.software_model
@@ -366,11 +410,65 @@ def reconcile(
         if cand.state in OPEN_STATES:
             hit = counted.get(cand.subscription_id)
             if hit is not None and hit[0] == model:
-                units[model][cand.profile].open_candidates.append((cand, hit[1]))
+                s = hit[1]
+                units[model][cand.profile].open_candidates.append(
+                    _Opportunity(cand.id, cand.state, s.upn, s.identifier, s.days, s.last_activity)
+                )
         elif cand.state is CandidateState.CLOSED_COMPLETE:
             when = _reclaimed_at(cand)
             if when is not None and savings_since <= when <= now:
-                units[model][cand.profile].reclaimed.append(cand)
+                units[model][cand.profile].reclaimed.append(
+                    _Reclaim(
+                        cand.reclaimed_at,
+                        cand.closed_at,
+                        cand.undone_at,
+                        cand.actual_savings,
+                        cand.currency,
+                    )
+                )
+
+    def newest(model: str, profile: str, n: int) -> Sequence[_Seat]:
+        ordered = sorted(
+            seats[(model, profile)],
+            key=lambda s: (s.first_seen or dt.datetime.min.replace(tzinfo=dt.timezone.utc), s.id),
+            reverse=True,
+        )
+        return ordered[:n]
+
+    return _finish(
+        units,
+        unmapped,
+        newest,
+        entitlements=entitlements,
+        models=models,
+        now=now,
+        timezone=timezone,
+        data_as_of=data_as_of,
+    )
+
+
+def _finish(
+    units: _Units,
+    unmapped: Mapping[tuple[str, str], int],
+    newest: _Newest,
+    *,
+    entitlements: Sequence[Entitlement],
+    models: Sequence[SoftwareModel],
+    now: dt.datetime,
+    timezone: str,
+    data_as_of: Mapping[str, dt.datetime | None] | None,
+) -> Reconciliation:
+    """The maths shared by the reference and the SQL paths, from per-unit counts."""
+    free = {m.name for m in models if not m.paid}
+    savings_since = savings_start(now, timezone)
+    in_force = entitlements_in_use(entitlements, now, timezone)
+    by_model: dict[str, list[Entitlement]] = defaultdict(list)
+    for ent in in_force:
+        by_model[ent.software_model].append(ent)
+        if ent.profile is not None:
+            units[ent.software_model][ent.profile].own += ent.purchased_rights
+        else:
+            _ = units[ent.software_model]  # a pooled entitlement gives its model a row
 
     model_rows: list[ReconciliationRow] = []
     profile_rows: list[ReconciliationRow] = []
@@ -388,14 +486,14 @@ def reconcile(
         price = None if raw_price is None else quantize_money(raw_price)
         currency = ents[0].currency if ents else None
         pool = sum(e.purchased_rights for e in ents if e.profile is None)
+        day_price = _price_per_day(entitlements, model, timezone=timezone, currency=currency)
         # Lend the company-wide pool to the units that are short, largest shortfall first.
-        order = sorted(profiles, key=lambda p: (-(len(profiles[p].seats) - profiles[p].own), p))
+        order = sorted(profiles, key=lambda p: (-(profiles[p].used - profiles[p].own), p))
         for name in order:
             unit = profiles[name]
-            short = max(0, len(unit.seats) - unit.own)
+            short = max(0, unit.used - unit.own)
             unit.lent = min(short, pool)
             pool -= unit.lent
-        threshold = thresholds.get(model, DEFAULT_INACTIVITY_DAYS)
         rows = []
         for name in sorted(profiles):
             unit = profiles[name]
@@ -406,59 +504,49 @@ def reconcile(
                 owned=unit.own + unit.lent,
                 price=price,
                 currency=currency,
-                threshold=threshold,
                 entitlement_count=sum(1 for e in ents if e.profile in (None, name)),
-                price_at=functools.partial(
-                    _price_at, entitlements, model, timezone=timezone, currency=currency
-                ),
+                price_at=day_price,
                 now=now,
             )
             rows.append(row)
             profile_rows.append(row)
             remediation.extend(_options(row))
             reason = "no entitlement" if not ents else "not enough rights"
-            newest = sorted(
-                unit.seats,
-                key=lambda s: (
-                    s.first_seen or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
-                    s.id,
-                ),
-                reverse=True,
-            )
-            unlicensed.extend(
-                UnlicensedSubscription(
-                    subscription_id=s.id,
-                    profile=s.profile,
-                    software_model=model,
-                    user_principal_name=s.upn,
-                    identifier=s.identifier,
-                    reason=reason,
-                    last_activity=s.last_activity,
+            if row.rights_needed:
+                unlicensed.extend(
+                    UnlicensedSubscription(
+                        subscription_id=s.id,
+                        profile=s.profile,
+                        software_model=model,
+                        user_principal_name=s.upn,
+                        identifier=s.identifier,
+                        reason=reason,
+                        last_activity=s.last_activity,
+                    )
+                    for s in newest(model, name, row.rights_needed)
                 )
-                for s in newest[: row.rights_needed]
-            )
             opportunities.extend(
                 ReclaimOpportunity(
-                    candidate_id=c.id,
+                    candidate_id=o.candidate_id,
                     profile=name,
                     software_model=model,
-                    user_principal_name=s.upn,
-                    identifier=s.identifier,
-                    state=c.state,
-                    days_inactive=s.days,
-                    last_activity=s.last_activity,
+                    user_principal_name=o.upn,
+                    identifier=o.identifier,
+                    state=o.state,
+                    days_inactive=o.days,
+                    last_activity=o.last_activity,
                     savings=price,
                     currency=currency,
                 )
-                for c, s in unit.open_candidates
+                for o in unit.open_candidates
             )
         model_row = _sum_rows(model, rows, pool_left=pool, price=price, currency=currency, now=now)
         model_row = attrs.evolve(model_row, entitlements_in_use=len(ents))
         model_rows.append(model_row)
         buckets = dict.fromkeys(ACTIVITY_BUCKETS, 0)
         for unit in profiles.values():
-            for seat in unit.seats:
-                buckets[activity_bucket(seat.days)] += 1
+            for label, n in unit.buckets.items():
+                buckets[label] += n
         activity.append(
             ActivityBuckets(
                 software_model=model,
@@ -495,12 +583,28 @@ def reconcile(
     )
 
 
-def _reclaimed_at(cand: RemovalCandidate) -> dt.datetime | None:
+def _reclaimed_at(cand: RemovalCandidate | _Reclaim) -> dt.datetime | None:
     """When a closed-complete candidate's seat was taken back; None if the reclaim was undone."""
     if cand.undone_at is not None:
         return None
     reclaimed: dt.datetime | None = cand.reclaimed_at
     return reclaimed or cand.closed_at
+
+
+def _price_per_day(
+    entitlements: Sequence[Entitlement], model: str, *, timezone: str, currency: str | None
+) -> Callable[[dt.datetime], Decimal | None]:
+    """:func:`_price_at` for one model, computed once per calendar day (the price only changes
+    with the entitlements in use, which change by day): thousands of reclaims, a few look-ups."""
+    cache: dict[dt.date, Decimal | None] = {}
+
+    def price(at: dt.datetime) -> Decimal | None:
+        day = local_date(at, timezone)
+        if day not in cache:
+            cache[day] = _price_at(entitlements, model, at, timezone=timezone, currency=currency)
+        return cache[day]
+
+    return price
 
 
 def _price_at(
@@ -527,13 +631,12 @@ def _row(
     owned: int,
     price: Decimal | None,
     currency: str | None,
-    threshold: int,
     entitlement_count: int,
     price_at: Callable[[dt.datetime], Decimal | None],
     now: dt.datetime,
 ) -> ReconciliationRow:
-    used = len(unit.seats)
-    inactive = sum(1 for s in unit.seats if s.days is None or s.days >= threshold)
+    used = unit.used
+    inactive = unit.inactive
     actual = None if price is None else Decimal("0.00")
     for cand in unit.reclaimed:
         recorded = cand.actual_savings
@@ -804,3 +907,63 @@ _TABLES = {
     "opportunities": _opportunities_table,
     "totals": _totals_table,
 }
+
+
+# -- what the SQL path needs from the maths -----------------------------------------------------
+
+
+def day_start(day: dt.date, timezone: str) -> dt.datetime:
+    """The first instant (UTC) whose wall-calendar date in ``timezone`` is ``day`` or later.
+
+    ``x >= day_start(today - k + 1)`` ⇔ ``days_between(x, now) < k``: the boundaries that let
+    SQL bucket seats by days of inactivity with plain text comparisons of stored instants.
+    """
+    zone = ZoneInfo(timezone)
+    guess = dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.timezone.utc)
+    tick = dt.timedelta(microseconds=1)
+    if guess.astimezone(zone).date() >= day and (guess - tick).astimezone(zone).date() < day:
+        return guess
+    # A wall-clock gap or fold at midnight: search the instants around the guess.
+    low, high = guess - dt.timedelta(days=2), guess + dt.timedelta(days=2)
+    while high - low > tick:
+        mid = low + (high - low) / 2
+        if mid.astimezone(zone).date() >= day:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def reconcile_units(
+    units: _Units,
+    unmapped: Mapping[tuple[str, str], int],
+    newest: _Newest,
+    *,
+    entitlements: Sequence[Entitlement],
+    models: Sequence[SoftwareModel],
+    now: dt.datetime,
+    timezone: str,
+    data_as_of: Mapping[str, dt.datetime | None] | None = None,
+) -> Reconciliation:
+    """The reconciliation from per-unit counts computed elsewhere (the SQLite store's aggregates)."""
+    return _finish(
+        units,
+        unmapped,
+        newest,
+        entitlements=entitlements,
+        models=models,
+        now=now,
+        timezone=timezone,
+        data_as_of=data_as_of,
+    )
+
+
+def new_units() -> _Units:
+    """An empty units[model][profile] table for :func:`reconcile_units`."""
+    return _units()
+
+
+Opportunity = _Opportunity
+Reclaim = _Reclaim
+Seat = _Seat
+Unit = _Unit

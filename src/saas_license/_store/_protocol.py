@@ -151,6 +151,8 @@ class CandidateStore(Protocol):
         states: Iterable[CandidateState] | None = None,
         ids: Iterable[int] | None = None,
         subscription_ids: Iterable[int] | None = None,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> list[RemovalCandidate]: ...
     def cooldowns(self, profile: str, *, now: dt.datetime) -> dict[int, dt.datetime]: ...
 

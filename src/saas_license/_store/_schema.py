@@ -170,6 +170,12 @@ MIGRATIONS: dict[str, list[Migration]] = {
         );
         CREATE INDEX finance_reconciliations_as_of ON finance_reconciliations (as_of);
         """,
+        # 2: reconciliation in SQL (issue 13): active seats in (model, profile) order with their
+        # last activity, so the counts per unit are read from the index alone, without a sort
+        """
+        CREATE INDEX finance_active_seats ON subscriptions (software_model, profile, last_activity)
+            WHERE active = 1;
+        """,
     ],
     "safety": [
         # 1: reclaim safety (issue 8): what the vendor did not report reliably, per seat, and
@@ -247,5 +253,20 @@ MIGRATIONS["people"] = [
         at TEXT NOT NULL
     );
     CREATE INDEX answer_links_spent_candidate ON answer_links_spent (candidate_id);
+    """,
+]
+
+# Issue 13: a stored plan's items one row each, written and read a batch at a time, so neither
+# saving nor reviewing a plan of 100,000 seats builds one JSON document of all of them.
+MIGRATIONS["plans"] = [
+    # 1: plan items (``part`` "items" or "held", in plan order)
+    """
+    CREATE TABLE reclaim_plan_items (
+        plan_id TEXT NOT NULL,
+        part TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (plan_id, part, seq)
+    );
     """,
 ]

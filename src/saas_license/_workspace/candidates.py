@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .._audit import AuditEntry
@@ -18,6 +19,7 @@ from .._links import LinkSigner
 from ..email import NoticeTemplates
 
 if TYPE_CHECKING:
+    from .._store._sqlite.candidates import SqliteCandidateStore
     from .facade import Workspace
 
 __all__ = ["Candidates"]
@@ -30,10 +32,44 @@ class Candidates:
         self._ws = ws
 
     def query(
-        self, profile: str | None = None, *, states: set[CandidateState] | None = None
+        self,
+        profile: str | None = None,
+        *,
+        states: set[CandidateState] | None = None,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> list[RemovalCandidate]:
-        """Removal candidates, optionally filtered."""
-        return self._ws.store.list_candidates(profile, states=states)
+        """Removal candidates, oldest first, optionally filtered. With ``limit`` one page:
+        pass the last candidate's id as ``after`` for the next (see :meth:`pages`)."""
+        if limit is None and after is None:
+            return self._ws.store.list_candidates(profile, states=states)
+        return _sqlite(self._ws.store).list_candidates(
+            profile, states=states, limit=limit, after=after
+        )
+
+    def iter(
+        self,
+        profile: str | None = None,
+        *,
+        states: set[CandidateState] | None = None,
+        after: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[RemovalCandidate]:
+        """Every matching candidate (after the id ``after``), oldest first, read a page at a
+        time: memory stays the same however many candidates there are."""
+        return _sqlite(self._ws.store).iter_candidates(
+            profile, states=states, after=after, page_size=page_size
+        )
+
+    def count(
+        self,
+        profile: str | None = None,
+        *,
+        states: set[CandidateState] | None = None,
+        after: int | None = None,
+    ) -> int:
+        """How many candidates match (after the id ``after``), without reading them."""
+        return _sqlite(self._ws.store).count_candidates(profile, states=states, after=after)
 
     def get(self, candidate_id: int) -> RemovalCandidate:
         """One removal candidate."""
@@ -130,3 +166,14 @@ class Candidates:
                 p.name: self._ws.approvals.profile_group(p.name) for p in self._ws.profiles.all()
             },
         )
+
+
+def _sqlite(store: object) -> SqliteCandidateStore:
+    """The store's paged reads (the SQLite store has them; a store without them is told so)."""
+    if not hasattr(store, "iter_candidates"):
+        raise ConfigError(
+            f"{type(store).__name__} cannot read candidates page by page",
+            field="store",
+            hint="use SqliteStore, or add list_candidates(limit=, after=), iter_candidates and count_candidates",
+        )
+    return store  # type: ignore[return-value]

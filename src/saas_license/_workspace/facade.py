@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 import re
 import tempfile
@@ -98,6 +97,8 @@ def _did_you_mean(target: Path) -> str:
         names = [p.name for p in folder.iterdir() if p.is_file() and p.suffix in {".db", ".sqlite"}]
     except OSError:
         names = []
+    import difflib  # only for a mistyped name
+
     close = difflib.get_close_matches(target.name, names, n=3, cutoff=0.5)
     if close:
         return "did you mean " + " or ".join(str(folder / n) for n in close) + f"? Or {create}"

@@ -13,15 +13,14 @@ import attrs
 
 from .._errors import ConfigError
 from .._finance import from_store as _finance
-from .._finance.csv_import import read_entitlements_csv
 from .._finance.entitlements import ENTITLEMENT_COLUMNS, Entitlement, EntitlementChecker, local_date
-from .._finance.reconciliation import Reconciliation
 from .._finance.savings import SavingsSummary, summarize_savings
 from .._store._finance import SavedReconciliation
 from .._tables import Table
 from ._change import changing
 
 if TYPE_CHECKING:
+    from .._finance.reconciliation import Reconciliation
     from .facade import Workspace
 
 __all__ = ["Finance"]
@@ -121,6 +120,8 @@ class Finance:
             profiles=(p.name for p in self._ws.store.list_profiles()),
             existing=_finance.finance_store(self._ws.store).list_entitlements(),
         )
+        from .._finance.csv_import import read_entitlements_csv
+
         rows = read_entitlements_csv(Path(path), check=checker, progress=progress)
         with self._ws.store.transaction():
             saved = _finance.finance_store(self._ws.store).add_entitlements(rows)

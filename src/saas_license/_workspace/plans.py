@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import attrs
 
 from .._errors import ConfigError
 from .._pipeline import ProgressCallback, build_plan
-from .._reclaim.apply import ApplyReport, apply_plan
-from .._reclaim.confirm import ReconcileReport, reconcile_reclaims
-from .._reclaim.records import ReclaimAction, ReclaimPlan
-from .._reclaim.undo import UndoResult, undo_reclaim
+from .._reclaim.records import HeldItem, PlanItem, ReclaimAction, ReclaimPlan
 
 if TYPE_CHECKING:
+    from .._reclaim.apply import ApplyReport
+    from .._reclaim.confirm import ReconcileReport
+    from .._reclaim.undo import UndoResult
+    from .._store._sqlite.plans import SqlitePlanStore
     from .facade import Workspace
+
+# apply, undo and reconcile are imported when used: a daily run (plan only) never needs them,
+# and every process pays for what it imports (start-up, issue 13).
 
 __all__ = ["Plans"]
 
@@ -61,6 +66,8 @@ class Plans:
         """Execute the stored plan ``plan_id`` (from :meth:`create`): notices, then reclaims through
         the profile's spoke, each re-checked first; at most ``cap`` seats. ``progress(step,
         count)`` follows the reclaims, as in a daily run."""
+        from .._reclaim.apply import apply_plan
+
         found = self._ws.store.get_plan(plan_id)
         if found is None:
             raise ConfigError(
@@ -84,6 +91,8 @@ class Plans:
 
     def undo(self, candidate_id: int, *, actor: str = "user") -> UndoResult:
         """Undo the reclaim that closed ``candidate_id`` (and the user's other seats with it)."""
+        from .._reclaim.undo import undo_reclaim
+
         candidate = self._ws.candidates.get(candidate_id)
         prof = self._ws.profiles.get(candidate.profile)
         return undo_reclaim(
@@ -98,6 +107,8 @@ class Plans:
     def reconcile(self, name: str, *, actor: str = "user") -> ReconcileReport:
         """Resolve every reclaim of unknown outcome by reading the vendor, and mark jobs of dead
         processes abandoned (``saas-license reclaim PROFILE --reconcile``)."""
+        from .._reclaim.confirm import reconcile_reclaims
+
         prof = self._ws.profiles.get(name)
         return reconcile_reclaims(
             self._ws.store,
@@ -108,6 +119,39 @@ class Plans:
             actor=actor,
         )
 
+    def items(
+        self, plan_id: str, *, held: bool = False, limit: int = 500, after: int = -1
+    ) -> list[tuple[int, PlanItem | HeldItem]]:
+        """One page of a stored plan: ``(position, item)`` pairs after position ``after``
+        (``held``: the candidates it holds back, with why). Pass the last position seen as
+        ``after`` for the next page; a plan is never loaded whole to be reviewed."""
+        self._stored(plan_id)
+        return _plan_store(self._ws.store).plan_items(plan_id, held=held, limit=limit, after=after)
+
+    def iter_items(self, plan_id: str, *, held: bool = False) -> Iterator[PlanItem | HeldItem]:
+        """Every item (or held item) of a stored plan, read a page at a time."""
+        self._stored(plan_id)
+        return _plan_store(self._ws.store).iter_plan_items(plan_id, held=held)
+
+    def _stored(self, plan_id: str) -> None:
+        if not _plan_store(self._ws.store).plan_exists(plan_id):
+            raise ConfigError(
+                f"no reclaim plan with id {plan_id!r}",
+                field="plan",
+                hint="make a plan first (CLI `reclaim PROFILE --plan`, Python `ws.plans.create(profile)`)",
+            )
+
     def actions(self, profile: str | None = None) -> list[ReclaimAction]:
         """Every vendor reclaim made, oldest first (with undo state)."""
         return self._ws.store.list_reclaim_actions(profile)
+
+
+def _plan_store(store: object) -> SqlitePlanStore:
+    """The store's paged plan reads (the SQLite store has them)."""
+    if not hasattr(store, "plan_items"):
+        raise ConfigError(
+            f"{type(store).__name__} cannot read a plan page by page",
+            field="store",
+            hint="use SqliteStore, or add plan_items, iter_plan_items and plan_exists",
+        )
+    return store  # type: ignore[return-value]

@@ -8,7 +8,7 @@ import getpass
 import json
 import sys
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,13 +18,23 @@ from .._jobs import ScheduledJob
 from .._pipeline import RunReport
 from .._plugins import SpokeRegistry
 from .._profiles import Processes
-from .._reclaim.apply import ApplyReport
 from .._reclaim.records import ReclaimPlan
 from .._spokes import ValidationReport
 from .._workspace import Workspace
 from .._workspace.candidates import Candidates
+
+if TYPE_CHECKING:
+    from .._reclaim.apply import ApplyReport
 from . import EXIT_BUSY, _State, cli
-from ._output import DEFAULT_LIMIT, echo_json, echo_table, limit_options, safe, to_jsonable
+from ._output import (
+    DEFAULT_LIMIT,
+    echo_json,
+    echo_stream_table,
+    echo_table,
+    limit_options,
+    safe,
+    to_jsonable,
+)
 from ._progress import StepProgress
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -456,7 +466,13 @@ _STATE_NAMES = sorted(s.value for s in CandidateState)
     type=click.IntRange(0, None),
     default=DEFAULT_LIMIT,
     show_default=True,
-    help="Rows to print (0 = every row; --json is always complete).",
+    help="Rows to print (0 = every row, read a page at a time; --json is always complete).",
+)
+@click.option(
+    "--after",
+    type=click.IntRange(0, None),
+    default=None,
+    help="Start after this candidate id (the last id of the previous page).",
 )
 @json_option
 @click.pass_context
@@ -466,9 +482,14 @@ def candidates_cmd(
     show_all: bool,
     states: tuple[str, ...],
     limit: int,
+    after: int | None,
     as_json: bool,
 ) -> None:
-    """List removal candidates (open ones unless --all or --state), or act on them."""
+    """List removal candidates (open ones unless --all or --state), or act on them.
+
+    Candidates are read from the workspace a page at a time (oldest first), never all at once;
+    --limit and --after page through them, and the footer gives the command for the next page.
+    """
     if ctx.invoked_subcommand is not None:
         return
     ws = _state().open()
@@ -477,42 +498,64 @@ def candidates_cmd(
     wanted = (
         {CandidateState(s) for s in states} if states else (None if show_all else set(OPEN_STATES))
     )
-    cands = ws.candidates.query(profile, states=wanted)
-    savings = ws.finance.savings(profile)
     if as_json:
-        echo_json({"candidates": cands, "savings": savings})
+        _candidates_json(ws, profile, wanted, after)
         return
-    echo_table(
-        [
-            "id",
-            "profile",
-            "user",
-            "identifier",
-            "state",
-            "inactive days",
-            "last activity",
-            "savings",
-        ],
-        [
-            (
-                c.id,
-                c.profile,
-                c.user_principal_name,
-                c.identifier,
-                c.state.value,
-                c.inactive_days,
-                c.last_activity.date().isoformat() if c.last_activity else "never",
-                _seat_money(c),
-            )
-            for c in cands
-        ],
-        limit=limit or None,
-        more="--limit 0 or --json",
+    total = ws.candidates.count(profile, states=wanted)
+    headers = [
+        "id",
+        "profile",
+        "user",
+        "identifier",
+        "state",
+        "inactive days",
+        "last activity",
+        "savings",
+    ]
+    page = (
+        ws.candidates.iter(profile, states=wanted, after=after)
+        if not limit
+        else iter(ws.candidates.query(profile, states=wanted, limit=limit, after=after))
     )
+    _shown, last_id = echo_stream_table(headers, (_candidate_row(c) for c in page))
+    rest = 0 if last_id is None else ws.candidates.count(profile, states=wanted, after=last_id)
+    if rest > 0:
+        click.echo(
+            f"  … and {rest:,} more of {total:,} (next page: --after {last_id}; "
+            "every row: --limit 0 or --json)"
+        )
+    savings = ws.finance.savings(profile)
     click.echo(
         f"potential savings ({savings.open_candidates} open): {_money(savings.potential)}; "
         f"actual ({savings.reclaimed_seats} reclaimed): {_money(savings.actual)}"
     )
+
+
+def _candidate_row(c: RemovalCandidate) -> tuple[Any, ...]:
+    return (
+        c.id,
+        c.profile,
+        c.user_principal_name,
+        c.identifier,
+        c.state.value,
+        c.inactive_days,
+        c.last_activity.date().isoformat() if c.last_activity else "never",
+        _seat_money(c),
+    )
+
+
+def _candidates_json(
+    ws: Workspace, profile: str | None, wanted: set[CandidateState] | None, after: int | None
+) -> None:
+    """``{"candidates": [...], "savings": {...}}`` written as the candidates are read."""
+    click.echo('{\n  "candidates": [', nl=False)
+    first = True
+    for cand in ws.candidates.iter(profile, states=wanted, after=after):
+        item = json.dumps(to_jsonable(cand), indent=2).replace("\n", "\n    ")
+        click.echo(("\n    " if first else ",\n    ") + item, nl=False)
+        first = False
+    savings = json.dumps(to_jsonable(ws.finance.savings(profile)), indent=2).replace("\n", "\n  ")
+    click.echo(("]" if first else "\n  ]") + ',\n  "savings": ' + savings + "\n}")
 
 
 def _seat_money(c: RemovalCandidate) -> str:

@@ -15,7 +15,15 @@ import click
 
 from .._convert import converter
 
-__all__ = ["DEFAULT_LIMIT", "echo_json", "echo_table", "limit_options", "safe", "to_jsonable"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "echo_json",
+    "echo_stream_table",
+    "echo_table",
+    "limit_options",
+    "safe",
+    "to_jsonable",
+]
 
 #: Rows a table shows on a terminal unless ``--limit N`` or ``--all`` says otherwise; ``--json``
 #: and ``--csv`` are always complete.
@@ -112,3 +120,42 @@ def echo_table(
         click.echo("  " + fmt(r))
     if total > len(data):
         click.echo(f"  … and {total - len(data):,} more of {total:,} (see all: {more})")
+
+
+def echo_stream_table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = "(none)", page: int = 500
+) -> tuple[int, Any]:
+    """Print rows as they come, aligned a page at a time (never holding them all); returns how
+    many were printed and the first cell of the last one (the cursor for the next page)."""
+    printed, last = 0, None
+    batch: list[list[str]] = []
+    widths: list[int] | None = None
+
+    def flush() -> None:
+        nonlocal widths
+        if not batch:
+            return
+        if widths is None:
+            widths = [max(len(h), *(len(r[i]) for r in batch)) for i, h in enumerate(headers)]
+            click.echo("  " + _fmt(headers, widths))
+            click.echo("  " + _fmt(["-" * w for w in widths], widths))
+        for r in batch:
+            click.echo("  " + _fmt(r, widths))
+        batch.clear()
+
+    for row in rows:
+        batch.append(["" if c is None else safe(str(c)) for c in row])
+        printed, last = printed + 1, row[0]
+        if len(batch) >= page:
+            flush()
+    flush()
+    if not printed:
+        click.echo(f"  {empty}")
+    return printed, last
+
+
+def _fmt(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(
+        c.rjust(w) if c.replace(".", "", 1).replace("-", "", 1).isdigit() else c.ljust(w)
+        for c, w in zip(cells, widths, strict=True)
+    ).rstrip()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..._candidates.records import CandidateState, RemovalCandidate
@@ -78,9 +78,67 @@ class SqliteCandidateStore(SqliteBaseStore):
         states: Iterable[CandidateState] | None = None,
         ids: Iterable[int] | None = None,
         subscription_ids: Iterable[int] | None = None,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> list[RemovalCandidate]:
-        """Candidates, oldest first, optionally for one profile, some states, ids or seats."""
+        """Candidates, oldest first, optionally for one profile, some states, ids or seats.
+
+        ``limit`` and ``after`` (a candidate id: the last one of the previous page) read one
+        page at a time, so a caller never needs every candidate in memory at once.
+        """
+        where, params_ = self._candidate_filter(profile, states, ids, subscription_ids)
+        if after is not None:
+            where.append("id > ?")
+            params_.append(int(after))
         sql = "SELECT data FROM candidates"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params_.append(int(limit))
+        rows = self._q(sql, params_)
+        return [converter.structure(json.loads(r[0]), RemovalCandidate) for r in rows]
+
+    def iter_candidates(
+        self,
+        profile: str | None = None,
+        *,
+        states: Iterable[CandidateState] | None = None,
+        page_size: int = 1000,
+        after: int | None = None,
+    ) -> Iterator[RemovalCandidate]:
+        """Every matching candidate (after the id ``after``), oldest first, ``page_size`` at a time."""
+        wanted = None if states is None else list(states)
+        while True:
+            page = self.list_candidates(profile, states=wanted, limit=page_size, after=after)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1].id
+
+    def count_candidates(
+        self,
+        profile: str | None = None,
+        *,
+        states: Iterable[CandidateState] | None = None,
+        after: int | None = None,
+    ) -> int:
+        """How many candidates match (after the id ``after``), without reading them."""
+        where, params_ = self._candidate_filter(profile, states, None, None)
+        if after is not None:
+            where.append("id > ?")
+            params_.append(int(after))
+        sql = "SELECT count(*) FROM candidates" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(self._q(sql, params_).fetchone()[0])
+
+    @staticmethod
+    def _candidate_filter(
+        profile: str | None,
+        states: Iterable[CandidateState] | None,
+        ids: Iterable[int] | None,
+        subscription_ids: Iterable[int] | None,
+    ) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         params_: list[Any] = []
         if profile is not None:
@@ -95,10 +153,7 @@ class SqliteCandidateStore(SqliteBaseStore):
             if values is not None:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params_.extend(values)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = self._q(sql + " ORDER BY id", params_)
-        return [converter.structure(json.loads(r[0]), RemovalCandidate) for r in rows]
+        return where, params_
 
     def cooldowns(self, profile: str, *, now: dt.datetime) -> dict[int, dt.datetime]:
         """subscription id → end of its cooldown, for seats that must not be proposed yet."""

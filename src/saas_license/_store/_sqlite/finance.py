@@ -9,16 +9,22 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..._convert import converter
-from ..._errors import ConfigError
+from ..._errors import ConfigError, StoreError
 from ..._finance.entitlements import Entitlement
 from ..._time import format_instant, parse_instant
 from .._finance import SavedReconciliation
 from .base import SqliteBaseStore, _dumps
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ..._rules import ExclusionRule
+    from .reconcile import ReconcileFacts
 
 __all__ = ["SqliteFinanceStore"]
 
@@ -98,3 +104,36 @@ class SqliteFinanceStore(SqliteBaseStore):
             SavedReconciliation(id=r[0], as_of=parse_instant(r[1]), data=json.loads(r[2]))
             for r in rows
         ]
+
+    def reconcile_facts(
+        self,
+        *,
+        exclusions: Sequence[ExclusionRule],
+        profile_types: Mapping[str, str],
+        inactivity_days: Mapping[str, int],
+        now: dt.datetime,
+        timezone: str,
+    ) -> ReconcileFacts:
+        """Per-(model, profile) counts for a reconciliation, read with SQL aggregates in one
+        read transaction (see ``_sqlite/reconcile.py``)."""
+        from .reconcile import reconcile_facts  # only reconciliation needs it (start-up)
+
+        with self._lock:
+            began = not self._depth and not self._db.in_transaction
+            if began:
+                self._q("BEGIN")  # one snapshot for every query below
+            try:
+                units, unmapped, newest = reconcile_facts(
+                    self._db,
+                    exclusions=exclusions,
+                    profile_types=profile_types,
+                    inactivity_days=inactivity_days,
+                    now=now,
+                    timezone=timezone,
+                )
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"workspace database error: {exc}") from exc
+            finally:
+                if began:
+                    self._db.execute("COMMIT")
+        return units, unmapped, newest

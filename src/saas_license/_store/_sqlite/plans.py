@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
 
 from ..._convert import converter
 from ..._errors import StoreError
-from ..._reclaim.records import ReclaimAction, ReclaimPlan
+from ..._reclaim.records import HeldItem, PlanItem, ReclaimAction, ReclaimPlan
 from ..._time import format_instant
-from .base import SqliteBaseStore, _dt, _dumps
+from .base import SqliteBaseStore, _batched, _dt, _dumps
 
 __all__ = ["SqlitePlanStore"]
+
+#: Plan items written per ``executemany``.
+_PLAN_BATCH = 500
 
 
 class SqlitePlanStore(SqliteBaseStore):
@@ -22,9 +29,14 @@ class SqlitePlanStore(SqliteBaseStore):
     :class:`~saas_license._store.SqliteStore`."""
 
     def save_plan(self, plan: ReclaimPlan) -> None:
-        """Store a reclaim plan under its id (which must be set, with ``expires_at``)."""
+        """Store a reclaim plan under its id (which must be set, with ``expires_at``).
+
+        The items go in one row each, a batch at a time: the plan is never turned into one
+        JSON document as a whole (memory, issue 13).
+        """
         if plan.id is None or plan.expires_at is None:
             raise StoreError("a stored reclaim plan needs an id and an expiry")
+        head = converter.unstructure(attrs.evolve(plan, items=(), held=()))
         with self.transaction():
             self._q(
                 "INSERT INTO reclaim_plans (id, profile, created_at, expires_at, data) "
@@ -34,9 +46,16 @@ class SqlitePlanStore(SqliteBaseStore):
                     plan.profile,
                     format_instant(plan.created_at),
                     format_instant(plan.expires_at),
-                    _dumps(converter.unstructure(plan)),
+                    _dumps(head),
                 ),
             )
+            for part, items in (("items", plan.items), ("held", plan.held)):
+                for batch in _batched(enumerate(items), _PLAN_BATCH):
+                    self._db.executemany(
+                        "INSERT INTO reclaim_plan_items (plan_id, part, seq, data) "
+                        "VALUES (?, ?, ?, ?)",
+                        [(plan.id, part, i, _dumps(converter.unstructure(it))) for i, it in batch],
+                    )
 
     def get_plan(self, plan_id: str) -> tuple[ReclaimPlan, dt.datetime | None] | None:
         """A stored plan and when it was applied (None = not yet)."""
@@ -45,7 +64,41 @@ class SqlitePlanStore(SqliteBaseStore):
         ).fetchone()
         if row is None:
             return None
-        return converter.structure(json.loads(row[0]), ReclaimPlan), _dt(row[1])
+        plan = converter.structure(json.loads(row[0]), ReclaimPlan)
+        if not plan.items and not plan.held:  # stored item by item (older plans: inline)
+            plan = attrs.evolve(
+                plan,
+                items=tuple(self.iter_plan_items(plan_id)),
+                held=tuple(self.iter_plan_items(plan_id, held=True)),
+            )
+        return plan, _dt(row[1])
+
+    def plan_exists(self, plan_id: str) -> bool:
+        """Whether a plan with this id is stored."""
+        return (
+            self._q("SELECT 1 FROM reclaim_plans WHERE id = ?", (plan_id,)).fetchone() is not None
+        )
+
+    def plan_items(
+        self, plan_id: str, *, held: bool = False, limit: int = 500, after: int = -1
+    ) -> list[tuple[int, PlanItem | HeldItem]]:
+        """One page of a stored plan's items (``held``: the candidates it holds back), as
+        (position, item) after position ``after``: review a plan without loading it whole."""
+        cls: type[PlanItem | HeldItem] = HeldItem if held else PlanItem
+        rows = self._q(
+            "SELECT seq, data FROM reclaim_plan_items WHERE plan_id = ? AND part = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (plan_id, "held" if held else "items", after, limit),
+        ).fetchall()
+        return [(r[0], converter.structure(json.loads(r[1]), cls)) for r in rows]
+
+    def iter_plan_items(self, plan_id: str, *, held: bool = False) -> Iterator[Any]:
+        """Every item of a stored plan (or every held one), read a page at a time."""
+        after = -1
+        while page := self.plan_items(plan_id, held=held, after=after):
+            for _, item in page:
+                yield item
+            after = page[-1][0]
 
     def mark_plan_applied(self, plan_id: str, at: dt.datetime) -> bool:
         """Mark a plan applied; False if it already was (a plan is applied at most once)."""

@@ -74,5 +74,10 @@ class SqliteProfileStore(SqliteBaseStore):
             self._q("DELETE FROM jobs WHERE profile = ?", (name,))
             self._q("DELETE FROM scheduled_jobs WHERE profile = ?", (name,))
             self._q("DELETE FROM run_locks WHERE profile = ?", (name,))
+            self._q(
+                "DELETE FROM reclaim_plan_items WHERE plan_id IN "
+                "(SELECT id FROM reclaim_plans WHERE profile = ? AND applied_at IS NULL)",
+                (name,),
+            )
             self._q("DELETE FROM reclaim_plans WHERE profile = ? AND applied_at IS NULL", (name,))
             self._q("DELETE FROM profiles WHERE name = ?", (name,))

@@ -1,0 +1,154 @@
+"""``python -m benchmarks.reconcile``: reconcile 1,000,000 seats across profiles and models.
+
+Each size gets a fresh SQLite workspace filled by :mod:`benchmarks._estate` (three profiles, four
+models, pooled and scoped entitlements, exclusion rules of three kinds, candidates on 5% of the
+seats). Timed (median of ``--repeat``): ``ws.finance``'s reconciliation as the store computes it
+(SQL aggregates), against a floor measured on the same file in the same run: the bare aggregate
+``SELECT software_model, profile, count(*) … GROUP BY`` over the active seats. Up to
+``--reference-max`` seats the reference reconciliation (Python, one object per seat) is timed too
+and both results are compared (they must be equal). Target (issue 13): 1,000,000 seats ≤ 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import _estate
+
+TARGET_SECONDS = 1.0
+FLOOR_SQL = (
+    "SELECT software_model, profile, count(*) FROM subscriptions WHERE active = 1 GROUP BY 1, 2"
+)
+
+
+def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
+    runs, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs), runs, out
+
+
+def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> dict[str, Any]:
+    """Build an estate of ``seats`` seats and time its reconciliation against the floor."""
+    from saas_license._finance.from_store import reconcile_store
+    from saas_license._finance.reconciliation import reconcile
+    from saas_license._store import SqliteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "estate.db"
+        t0 = time.perf_counter()
+        _estate.build(path, seats)
+        built = time.perf_counter() - t0
+        store = SqliteStore(path)
+        try:
+            counted = store._db.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
+            floor, floor_runs, _ = _median(lambda: store._db.execute(FLOOR_SQL).fetchall(), repeat)
+            sql, sql_runs, result = _median(
+                lambda: reconcile_store(store, now=_estate.NOW, timezone=timezone), repeat
+            )
+            out: dict[str, Any] = {
+                "seats": counted,
+                "build_seconds": round(built, 2),
+                "floor_seconds": round(floor, 4),
+                "floor_runs": [round(r, 4) for r in floor_runs],
+                "reconcile_seconds": round(sql, 4),
+                "reconcile_runs": [round(r, 4) for r in sql_runs],
+                "ratio_to_floor": round(sql / floor, 2),
+                "opportunities": len(result.opportunities),
+                "unlicensed": len(result.unlicensed),
+                "models": len(result.models),
+                "profile_rows": len(result.profiles),
+            }
+            if counted <= reference_max:
+                thresholds = {
+                    r.software_model: r.inactivity_days for r in store.list_reclamation_rules()
+                }
+
+                def python() -> Any:
+                    return reconcile(
+                        subscriptions=store.iter_subscriptions(),
+                        entitlements=store.list_entitlements(),
+                        candidates=store.list_candidates(),
+                        models=store.list_software_models(),
+                        exclusions=store.list_exclusion_rules(),
+                        profile_types={p.name: p.profile_type for p in store.list_profiles()},
+                        now=_estate.NOW,
+                        timezone=timezone,
+                        inactivity_days=thresholds,
+                    )
+
+                ref, _, want = _median(python, 1)
+                out["reference_seconds"] = round(ref, 3)
+                out["equal_to_reference"] = (
+                    want.models == result.models
+                    and want.profiles == result.profiles
+                    and want.unlicensed == result.unlicensed
+                    and want.opportunities == result.opportunities
+                    and want.activity == result.activity
+                    and want.unmapped == result.unmapped
+                )
+            return out
+        finally:
+            store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.reconcile", description=__doc__)
+    parser.add_argument(
+        "--sizes", default="10000,100000,1000000", help="Comma-separated estate sizes (seats)."
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference-max", type=int, default=100_000)
+    parser.add_argument("--timezone", default="Europe/Berlin")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results = []
+    for size in (int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()):
+        res = measure(
+            size, repeat=args.repeat, reference_max=args.reference_max, timezone=args.timezone
+        )
+        results.append(res)
+        if not args.json:
+            ref = (
+                f"; reference (Python) {res['reference_seconds']:.3f} s, "
+                f"equal: {res['equal_to_reference']}"
+                if "reference_seconds" in res
+                else ""
+            )
+            print(
+                f"{res['seats']:>9,} seats: reconcile {res['reconcile_seconds']:.3f} s "
+                f"(runs {res['reconcile_runs']}), floor {res['floor_seconds']:.3f} s "
+                f"-> {res['ratio_to_floor']:.1f}x the floor; {res['opportunities']:,} "
+                f"opportunities, {res['unlicensed']:,} unlicensed{ref} "
+                f"(estate built in {res['build_seconds']:.1f} s)",
+                flush=True,
+            )
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        big = max(results, key=lambda r: r["seats"])
+        met = big["reconcile_seconds"] <= TARGET_SECONDS
+        print(
+            f"target (1,000,000 seats <= {TARGET_SECONDS:.0f} s): "
+            + (
+                "met"
+                if met and big["seats"] >= 1_000_000
+                else "not met"
+                if big["seats"] >= 1_000_000
+                else "not measured at 1M"
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,328 @@
+"""Reconciliation on SQLite: the per-(model, profile) counts as aggregates over the seat table.
+
+Feeds :func:`~saas_license._finance.reconciliation.reconcile_units`, which shares the maths with
+the reference :func:`~saas_license._finance.reconciliation.reconcile`; a Hypothesis test keeps
+the two equal. Seats are never loaded one by one: one grouped scan counts used, excluded,
+inactive and activity buckets (days of inactivity become text comparisons of stored instants
+against local-midnight boundaries), and only open candidates, this year's reclaims and the
+unlicensed seats actually listed come back as rows. Money never enters SQL.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ..._candidates.records import OPEN_STATES, CandidateState
+from ..._finance.reconciliation import (
+    ACTIVITY_BUCKETS,
+    DEFAULT_INACTIVITY_DAYS,
+    Opportunity,
+    Reclaim,
+    Seat,
+    day_start,
+    new_units,
+    savings_start,
+)
+from ..._rules import ExclusionKind, ExclusionRule
+from ..._time import format_instant, parse_instant
+
+__all__ = ["ReconcileFacts", "cost_exclusion_sql", "reconcile_facts"]
+
+ReconcileFacts = tuple[Any, dict[tuple[str, str], int], Callable[[str, str, int], Sequence[Seat]]]
+
+
+class _SeatView:
+    """Just enough of a seat for :meth:`ExclusionRule.matches` inside a SQL function."""
+
+    __slots__ = ("attributes", "identifier", "user_principal_name")
+
+    def __init__(self, upn: str, identifier: str, attributes: str | None) -> None:
+        self.user_principal_name = upn
+        self.identifier = identifier
+        self.attributes = json.loads(attributes) if attributes else {}
+
+
+def _like_literal(text: str) -> str:
+    """``text`` as a LIKE pattern (``ESCAPE '\\'``) matching only itself, ASCII case aside."""
+    return "".join("\\" + c if c in "%_\\" else c for c in text)
+
+
+def _ascii_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any]] | None:
+    """A plain SQL condition equal to ``rule.matches`` on seats whose principal name is ASCII
+    (where ``LIKE``'s case folding is Python's ``lower``), or None when the rule needs Python."""
+    upn = f"{alias}.user_principal_name"
+    if rule.kind is ExclusionKind.USER:
+        pattern = rule.value.lower()
+        if not pattern.isascii() or "[" in pattern:
+            return None  # fnmatch's bracket classes differ from LIKE; leave them to Python
+        like = "".join({"*": "%", "?": "_"}.get(c, _like_literal(c)) for c in pattern)
+        return f"{upn} LIKE ? ESCAPE '\\'", [like]
+    if rule.kind is ExclusionKind.DOMAIN:
+        want = rule.value.lower().lstrip("@")
+        if not want.isascii():
+            return None
+        if "@" in want:
+            return "0", []  # the part after the last '@' never holds one
+        lit = _like_literal(want)
+        return (
+            f"({upn} LIKE ? ESCAPE '\\' AND ({upn} LIKE ? ESCAPE '\\' "
+            f"OR {upn} LIKE ? ESCAPE '\\' OR {upn} LIKE ? ESCAPE '\\'))",
+            ["%" + lit, lit, "%@" + lit, "%." + lit],
+        )
+    return None
+
+
+def cost_exclusion_sql(
+    db: sqlite3.Connection,
+    rules: Sequence[ExclusionRule],
+    profile_types: Mapping[str, str],
+    *,
+    alias: str = "s",
+) -> tuple[str, list[Any]]:
+    """A SQL condition true for seats an active rule keeps out of cost, with its parameters.
+
+    Identifier rules compile to plain comparisons; user and domain rules to ``LIKE`` for
+    ASCII principal names; anything else (attribute rules, bracket globs,
+    non-ASCII names, whose case folding SQLite does not know) calls :meth:`ExclusionRule.matches`
+    itself through a SQL function, so the reference's matching is never re-implemented there.
+    """
+    active = [r for r in rules if r.active and r.effect.excludes_cost]
+    parts: list[str] = []
+    params: list[Any] = []
+    ascii_parts: list[str] = []
+    ascii_params: list[Any] = []
+    by_seat = [r for r in active if r.kind in (ExclusionKind.USER, ExclusionKind.DOMAIN)]
+    in_python = [r for r in active if r.kind is ExclusionKind.ATTRIBUTE]
+    for rule in active:
+        if rule.kind is ExclusionKind.IDENTIFIER:
+            if rule.profile_type is None:
+                parts.append(f"{alias}.identifier = ?")
+                params.append(rule.value)
+            else:
+                names = sorted(p for p, t in profile_types.items() if t == rule.profile_type)
+                if names:
+                    marks = ", ".join("?" * len(names))
+                    parts.append(f"({alias}.identifier = ? AND {alias}.profile IN ({marks}))")
+                    params.extend([rule.value, *names])
+        elif rule.kind is not ExclusionKind.ATTRIBUTE:
+            compiled = _ascii_sql(rule, alias)
+            if compiled is None:
+                in_python.append(rule)
+            else:
+                ascii_parts.append(compiled[0])
+                ascii_params.extend(compiled[1])
+    upn = f"{alias}.user_principal_name"
+    is_ascii = f"length({upn}) = length(CAST({upn} AS BLOB))"
+
+    def udf_call(fn_rules: list[ExclusionRule], name: str) -> str:
+        needs_attributes = any(r.kind is ExclusionKind.ATTRIBUTE for r in fn_rules)
+
+        def excluded(upn: str, identifier: str, attributes: str | None) -> int:
+            seat = _SeatView(upn, identifier, attributes)
+            return int(any(r.matches(seat) for r in fn_rules))
+
+        db.create_function(name, 3, excluded, deterministic=True)
+        attrs_col = f"{alias}.attributes" if needs_attributes else "NULL"
+        return f"{name}({upn}, {alias}.identifier, {attrs_col})"
+
+    if ascii_parts:
+        # ASCII names: plain SQL; other names: the same rules, matched by Python.
+        fallback = udf_call(by_seat, "saas_license_excluded_by_name")
+        parts.append(
+            f"(CASE WHEN {is_ascii} THEN ({' OR '.join(ascii_parts)}) ELSE {fallback} END)"
+        )
+        params.extend(ascii_params)
+        in_python = [r for r in in_python if r.kind is ExclusionKind.ATTRIBUTE]
+    if in_python:
+        parts.append(udf_call(in_python, "saas_license_excluded"))
+    return ("(" + " OR ".join(parts) + ")" if parts else "0"), params
+
+
+def reconcile_facts(
+    db: sqlite3.Connection,
+    *,
+    exclusions: Sequence[ExclusionRule],
+    profile_types: Mapping[str, str],
+    inactivity_days: Mapping[str, int],
+    now: dt.datetime,
+    timezone: str,
+) -> ReconcileFacts:
+    """(units, unmapped, newest) for :func:`reconcile_units`, read with aggregates."""
+    excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
+    today = now.astimezone(_zone(timezone)).date()
+
+    def since(days: int) -> str:
+        """Seats last active at or after this instant were idle fewer than ``days`` days."""
+        return format_instant(day_start(today - dt.timedelta(days=days - 1), timezone))
+
+    def idle(threshold: int) -> tuple[str, list[Any]]:
+        if threshold <= 0:
+            return "1", []
+        return "(last_activity IS NULL OR last_activity < ?)", [since(threshold)]
+
+    # The inactivity threshold differs per model: one CASE over the models that set one.
+    cases, case_params = [], []
+    for model, threshold in sorted(inactivity_days.items()):
+        cond, p = idle(threshold)
+        cases.append(f"WHEN ? THEN {cond}")
+        case_params.extend([model, *p])
+    default_cond, default_params = idle(DEFAULT_INACTIVITY_DAYS)
+    inactive = (
+        f"CASE software_model {' '.join(cases)} ELSE {default_cond} END" if cases else default_cond
+    )
+    inactive_params = [*case_params, *default_params] if cases else default_params
+    b30, b60, b90 = since(30), since(60), since(90)
+    stats = f"""
+        count(*),
+        count(CASE WHEN {inactive} THEN 1 END),
+        count(CASE WHEN last_activity >= ? THEN 1 END),
+        count(CASE WHEN last_activity >= ? AND last_activity < ? THEN 1 END),
+        count(CASE WHEN last_activity >= ? AND last_activity < ? THEN 1 END),
+        count(CASE WHEN last_activity < ? THEN 1 END),
+        count(CASE WHEN last_activity IS NULL THEN 1 END)
+    """
+    stats_params = [*inactive_params, b30, b60, b30, b90, b60, b90]
+    units = new_units()
+    # Every active seat, grouped along the ``finance_active_seats`` index (no sort, no table
+    # access); then the few seats excluded from cost, found by one scan, are taken off again.
+    for model, profile, seats, idle_n, *buckets in db.execute(
+        f"SELECT software_model, profile, {stats} FROM subscriptions "
+        "WHERE active = 1 AND software_model IS NOT NULL GROUP BY software_model, profile",
+        stats_params,
+    ):
+        unit = units[model][profile]
+        unit.used = seats
+        unit.inactive = idle_n
+        unit.buckets.update(zip(ACTIVITY_BUCKETS, buckets, strict=True))
+    if excl != "0":
+        for model, profile, seats, idle_n, *buckets in db.execute(
+            f"SELECT s.software_model, s.profile, {stats} FROM subscriptions s NOT INDEXED "
+            f"WHERE s.active = 1 AND s.software_model IS NOT NULL AND {excl} "
+            "GROUP BY s.software_model, s.profile",
+            [*stats_params, *excl_params],
+        ):
+            unit = units[model][profile]
+            unit.excluded = seats
+            unit.used -= seats
+            unit.inactive -= idle_n
+            for label, n in zip(ACTIVITY_BUCKETS, buckets, strict=True):
+                unit.buckets[label] -= n
+    unmapped: dict[tuple[str, str], int] = {
+        (ident, profile): n
+        for ident, profile, n in db.execute(
+            "SELECT identifier, profile, count(*) FROM subscriptions "
+            "WHERE active = 1 AND software_model IS NULL GROUP BY identifier, profile"
+        )
+    }
+
+    days_of = _days_counter(today, timezone)
+    states = [s.value for s in OPEN_STATES]
+    rows = db.execute(
+        f"""
+        SELECT c.id, c.state, c.profile, s.software_model, s.user_principal_name, s.identifier,
+               s.last_activity
+        FROM candidates c JOIN subscriptions s ON s.id = c.subscription_id
+        WHERE c.state IN ({", ".join("?" * len(states))}) AND s.active = 1
+          AND s.software_model IS NOT NULL
+          AND s.software_model = json_extract(c.data, '$.software_model')
+          AND NOT {excl}
+        ORDER BY c.id
+        """,
+        [*states, *excl_params],
+    )
+    state_of = {s.value: s for s in CandidateState}
+    for cid, state, profile, model, upn, ident, last in rows:
+        units[model][profile].open_candidates.append(
+            Opportunity(
+                cid,
+                state_of[state],
+                upn,
+                ident,
+                None if last is None else days_of(last),
+                _instant(last),
+            )
+        )
+
+    savings_since, until = format_instant(savings_start(now, timezone)), format_instant(now)
+    for profile, model, reclaimed, closed, actual, currency in db.execute(
+        "SELECT profile, json_extract(data, '$.software_model'), "
+        "json_extract(data, '$.reclaimed_at'), closed_at, json_extract(data, '$.actual_savings'), "
+        "json_extract(data, '$.currency') FROM candidates WHERE state = ? "
+        "AND json_extract(data, '$.undone_at') IS NULL "
+        "AND coalesce(json_extract(data, '$.reclaimed_at'), closed_at) BETWEEN ? AND ?",
+        (CandidateState.CLOSED_COMPLETE.value, savings_since, until),
+    ):
+        if model is None:
+            continue
+        units[model][profile].reclaimed.append(
+            Reclaim(
+                _instant(reclaimed),
+                _instant(closed),
+                None,
+                None if actual is None else Decimal(str(actual)),
+                currency,
+            )
+        )
+
+    def newest(model: str, profile: str, n: int) -> Sequence[Seat]:
+        got = db.execute(
+            f"""
+            SELECT s.id, s.user_principal_name, s.identifier, s.last_activity, s.first_seen_at
+            FROM subscriptions s
+            WHERE s.active = 1 AND s.profile = ? AND +s.software_model = ? AND NOT {excl}
+            ORDER BY s.first_seen_at DESC, s.id DESC LIMIT ?
+            """,
+            [profile, model, *excl_params, n],
+        )
+        return [
+            Seat(
+                id=i,
+                profile=profile,
+                upn=upn,
+                identifier=ident,
+                last_activity=_instant(last),
+                first_seen=_instant(first),
+                days=None,
+            )
+            for i, upn, ident, last, first in got
+        ]
+
+    return units, unmapped, newest
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    """A stored instant (``format_instant``'s fixed form, parsed fast) or None."""
+    if text is None:
+        return None
+    if len(text) == 24 and text[-1] == "Z":
+        return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.timezone.utc)
+    return parse_instant(text)
+
+
+def _zone(timezone: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(timezone)
+
+
+def _days_counter(today: dt.date, timezone: str) -> Callable[[str], int]:
+    """Days of inactivity (≥ 0, on ``timezone``'s calendar) of a stored instant, by bisecting
+    local-midnight boundaries built on demand: no time-zone conversion per seat."""
+    starts: list[str] = []  # starts[k] = first instant of local day today - k (descending)
+    ascending: list[str] = []
+
+    def days(stored: str) -> int:
+        while not starts or stored < starts[-1]:
+            k = len(starts)
+            starts.append(format_instant(day_start(today - dt.timedelta(days=k), timezone)))
+            ascending.insert(0, starts[-1])
+        # the number of boundaries above ``stored``: its local day is today minus that
+        return len(ascending) - bisect.bisect_right(ascending, stored)
+
+    return days
