@@ -78,7 +78,9 @@ def _child(base_url: str, key: str, days: int) -> dict[str, Any]:
         report = ws.jobs.run("p")
         phases["cycle"] = _status("VmHWM")
         out["created_this_cycle"] = report.candidates_created
-        del report  # a caller that keeps the run's report keeps its plan: measure one plan at a time
+        del (
+            report
+        )  # a caller that keeps the run's report keeps its plan: measure one plan at a time
         plan = ws.plans.create("p")
         planned = len(plan.items) + len(plan.held)
         del plan

@@ -351,3 +351,26 @@ def test_compiled_exclusions_match_every_name_the_reference_matches() -> None:
 
         want = {u for u in upns if rule.matches(Seat(u))}
         assert got == want, (rule.kind, rule.value)
+
+
+def test_a_rule_sql_cannot_express_still_applies_beside_one_it_can() -> None:
+    """Regression: a bracket glob (matched in Python) next to a domain rule (plain SQL) still
+    excludes the ASCII names it matches (it was dropped for them)."""
+    seats = [
+        ("p-one", n, d, "id.alpha", 90 * 24 * 60, 0, True, {})
+        for n in ("ana", "Ben", "eve", "ÉVA")
+        for d in ("corp.com", "other.org")
+    ]
+    rules = [
+        ExclusionRule(kind="user", value="[ab]*", effect="cost"),
+        ExclusionRule(kind="domain", value="corp.com", effect="cost"),
+    ]
+    store = _store(seats, rules, [], [], True, 30)
+    try:
+        got = reconcile_store(store, now=NOW, timezone="UTC")
+        want = _reference(store, "UTC")
+        assert (
+            [m.excluded_seats for m in got.models] == [m.excluded_seats for m in want.models] == [6]
+        )
+    finally:
+        store.close()

@@ -22,11 +22,15 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     done = CliRunner().invoke(cli, ["--workspace", url, "rules"])
     assert done.exit_code == 1
     lines = done.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot connect to the workspace database")
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: cannot connect to the workspace database"
+    )
     assert "hunter2-secret" not in done.output and "app:***@127.0.0.1" in done.output
 
 
 def test_the_url_survives_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SAAS_LICENSE_WORKSPACE", f"postgresql://app@127.0.0.1:{_closed_port()}/licenses")
+    monkeypatch.setenv(
+        "SAAS_LICENSE_WORKSPACE", f"postgresql://app@127.0.0.1:{_closed_port()}/licenses"
+    )
     done = CliRunner().invoke(cli, ["rules"])
     assert done.exit_code == 1 and "postgresql://app@127.0.0.1:" in done.output  # "//" kept

@@ -71,8 +71,14 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bLIKE\b", re.IGNORECASE), "ILIKE"),
     (re.compile(r"\bIFNULL\s*\(", re.IGNORECASE), "COALESCE("),
     (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
+    # SQLite's "+column" (no index for this term) is no operator on text in PostgreSQL
+    (re.compile(r"(?<=[\s(=,])\+(?=[A-Za-z_])"), ""),
     (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"),
 )
+
+#: json_extract(col, '$.key') -> (col::jsonb ->> 'key'): the key's value as text (a rewrite
+#: that spans a string literal, so it runs before the ones that skip literals).
+_JSON_EXTRACT = re.compile(r"\bjson_extract\s*\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)", re.IGNORECASE)
 
 _REFUSED = re.compile(
     r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I
@@ -85,6 +91,7 @@ def translate(sql: str) -> str:
     """One statement of the parts' SQLite dialect in PostgreSQL's, with psycopg placeholders."""
     if _REFUSED.search(sql):
         raise sqlite3.OperationalError(f"not supported on PostgreSQL: {sql.strip()[:80]}")
+    sql = _JSON_EXTRACT.sub("((\\1::jsonb ->> '\\2') COLLATE \"C\")", sql)
     out: list[str] = []
     for piece in _TOKENS.findall(sql):
         if piece == "?":

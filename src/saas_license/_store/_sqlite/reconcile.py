@@ -32,9 +32,12 @@ from ..._finance.reconciliation import (
 from ..._rules import ExclusionKind, ExclusionRule
 from ..._time import format_instant, parse_instant
 
-__all__ = ["ReconcileFacts", "cost_exclusion_sql", "reconcile_facts"]
+__all__ = ["ExclusionSql", "ReconcileFacts", "cost_exclusion_sql", "reconcile_facts"]
 
 ReconcileFacts = tuple[Any, dict[tuple[str, str], int], Callable[[str, str, int], Sequence[Seat]]]
+#: Compiles cost exclusion rules to a SQL condition and its parameters (see
+#: :func:`cost_exclusion_sql`).
+ExclusionSql = Callable[..., tuple[str, list[Any]]]
 
 
 class _SeatView:
@@ -68,7 +71,7 @@ def _ascii_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any]] | None:
         if not want.isascii():
             return None
         if "@" in want:
-            return "0", []  # the part after the last '@' never holds one
+            return "FALSE", []  # the part after the last '@' never holds one
         lit = _like_literal(want)
         return (
             f"({upn} LIKE ? ESCAPE '\\' AND ({upn} LIKE ? ESCAPE '\\' "
@@ -138,10 +141,9 @@ def cost_exclusion_sql(
             f"(CASE WHEN {is_ascii} THEN ({' OR '.join(ascii_parts)}) ELSE {fallback} END)"
         )
         params.extend(ascii_params)
-        in_python = [r for r in in_python if r.kind is ExclusionKind.ATTRIBUTE]
     if in_python:
         parts.append(udf_call(in_python, "saas_license_excluded"))
-    return ("(" + " OR ".join(parts) + ")" if parts else "0"), params
+    return ("(" + " OR ".join(parts) + ")" if parts else "FALSE"), params
 
 
 def reconcile_facts(
@@ -152,9 +154,15 @@ def reconcile_facts(
     inactivity_days: Mapping[str, int],
     now: dt.datetime,
     timezone: str,
+    exclusion: ExclusionSql | None = None,
 ) -> ReconcileFacts:
-    """(units, unmapped, newest) for :func:`reconcile_units`, read with aggregates."""
-    excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
+    """(units, unmapped, newest) for :func:`reconcile_units`, read with aggregates.
+
+    ``exclusion`` compiles the cost exclusions (default :func:`cost_exclusion_sql`; the
+    PostgreSQL store passes its own, as it has no Python SQL functions); the rest of the SQL
+    is shared by both stores (booleans spelled ``TRUE``/``FALSE``, which both know).
+    """
+    excl, excl_params = (exclusion or cost_exclusion_sql)(db, exclusions, profile_types)
     today = now.astimezone(_zone(timezone)).date()
 
     def since(days: int) -> str:
@@ -163,7 +171,7 @@ def reconcile_facts(
 
     def idle(threshold: int) -> tuple[str, list[Any]]:
         if threshold <= 0:
-            return "1", []
+            return "TRUE", []
         return "(last_activity IS NULL OR last_activity < ?)", [since(threshold)]
 
     # The inactivity threshold differs per model: one CASE over the models that set one.
@@ -200,7 +208,7 @@ def reconcile_facts(
         unit.used = seats
         unit.inactive = idle_n
         unit.buckets.update(zip(ACTIVITY_BUCKETS, buckets, strict=True))
-    if excl != "0":
+    if excl != "FALSE":
         for model, profile, seats, idle_n, *buckets in db.execute(
             f"SELECT s.software_model, s.profile, {stats} FROM subscriptions s NOT INDEXED "
             f"WHERE s.active = 1 AND s.software_model IS NOT NULL AND {excl} "
