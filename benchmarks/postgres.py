@@ -6,7 +6,8 @@ over real HTTP on 127.0.0.1 (rate limits off), then measures, each figure with i
 the same run:
 
 - **daily run**: one profile's full cycle (download, activity, evaluate, plan) of ``--users``
-  users, into a SQLite file (the floor) and into PostgreSQL (ratio to SQLite);
+  users, into a SQLite file (the floor) and into PostgreSQL (ratio to SQLite), then one
+  reconciliation of it (the SQL aggregates, on each store);
 - **workers**: ``--profiles`` published profiles run by 1 worker process (the floor) and by
   ``--workers`` processes sharing the PostgreSQL workspace (speed-up over 1), with
   ``--latency`` ms added by the vendor to every request, as a real vendor's answers take time;
@@ -73,7 +74,11 @@ def daily_run(target: str, base_url: str, key: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         report = ws.jobs.run("p")
         wall = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        ws.finance.reconcile()
+        reconcile = time.perf_counter() - t1
         return {
+            "reconcile": reconcile,
             "bytes": _size(ws.store, target),
             "seats": ws.store.count_subscriptions("p")["total"],
             "candidates": report.candidates_created,
@@ -243,6 +248,10 @@ def _print(out: dict[str, Any], args: argparse.Namespace) -> None:
             f"    {step:<9} {s['jobs'][step]:6.2f} s / {p['jobs'].get(step, 0):6.2f} s"
             f"  {p['jobs'].get(step, 0) / max(s['jobs'][step], 1e-9):.2f}x"
         )
+    print(
+        f"  reconcile   {s['reconcile']:6.2f} s / {p['reconcile']:6.2f} s"
+        f"  {p['reconcile'] / s['reconcile']:.2f}x SQLite (SQL aggregates on both)"
+    )
     base = out["copy_sqlite_to_sqlite"]
     print(f"workspace copy, {base['rows']:,} rows")
     for name in ("copy_sqlite_to_sqlite", "copy_sqlite_to_postgres", "copy_postgres_to_sqlite"):
