@@ -137,6 +137,8 @@ class Workspace:
         self.path = path
         #: The scratch directory of an in-memory workspace (its secrets), removed on close.
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        #: The URL a PostgreSQL workspace was opened with (it may hold a password: never shown).
+        self._url: str | None = None
         self.prices: PriceBook = _finance.price_book_for(store, self.policy.timezone)
         self.profiles = Profiles(self)
         self.subscriptions = Subscriptions(self)
@@ -220,7 +222,9 @@ class Workspace:
 
         secrets = SecretStore(secrets_path_for(url))
         store = cast(Store, open_postgres_store(url, secrets, create=create))
-        return cls(store, secrets=secrets, spokes=spokes, http=http, clock=clock, policy=policy)
+        ws = cls(store, secrets=secrets, spokes=spokes, http=http, clock=clock, policy=policy)
+        ws._url = url  # as given (to open it again, e.g. the service's scheduler); never shown
+        return ws
 
     def __repr__(self) -> str:
         if self.path is None and hasattr(self.store, "url"):
