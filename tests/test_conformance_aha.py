@@ -12,7 +12,7 @@ class TestAhaConformance(SpokeConformance):
     spoke_name = "aha"
 
     def setup_method(self) -> None:
-        self.sandbox = SandboxApp(user_count=80, api_keys=["conf-key"], seed=3, strict_shapes=True)
+        self.sandbox = SandboxApp(user_count=450, api_keys=["conf-key"], seed=3, strict_shapes=True)
 
     def teardown_method(self) -> None:
         # every request of the conformance suite is one Aha! documents

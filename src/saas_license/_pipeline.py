@@ -30,6 +30,7 @@ from ._notify import NotifierRegistry
 from ._plugins import Spoke
 from ._reclaim.confirm import ReconcileReport, recover_locked
 from ._reclaim.planning import build_plan
+from ._reclaim.reappearance import VerificationReport, verify_reclaims
 from ._reclaim.records import ReclaimPlan
 from ._rules import ReclamationRule
 from ._scheduling import record_run, run_lock
@@ -62,6 +63,8 @@ class RunReport:
     quarantined: int = 0
     #: What the run's first step found left behind by a dead process (issue 8).
     recovered: ReconcileReport | None = None
+    #: Confirmed reclaims this run's download verified, and those whose seats it listed again.
+    verification: VerificationReport = attrs.Factory(VerificationReport)
 
     @property
     def unknown_protection(self) -> int:
@@ -387,6 +390,7 @@ def run_profile(
                     progress=progress,
                     fence=lock.owner,
                 )
+                verification = _verify(store, workflow, profile.name, now, run_id, job)
             jobs.append(job.job)
             kill_point("run.after_download")
             if profile.processes.activity:
@@ -457,4 +461,26 @@ def run_profile(
         reminders=reminders,
         quarantined=sum(j.counts.get("quarantined", 0) for j in jobs),
         recovered=recovered,
+        verification=verification,
     )
+
+
+def _verify(
+    store: Store,
+    workflow: CandidateWorkflow,
+    profile: str,
+    now: dt.datetime,
+    run_id: str,
+    job: _Job,
+) -> VerificationReport:
+    """After a complete download: confirmed reclaims verified, or flagged as reappeared."""
+    report = verify_reclaims(
+        store,
+        workflow,
+        profile,
+        seen_at=now,
+        run_id=run_id,
+        trusted=not job.counts.get("quarantined"),
+    )
+    job.counts.update(reclaims_verified=report.verified, reclaims_reappeared=len(report.reappeared))
+    return report

@@ -22,6 +22,7 @@ from ._errors import (
     VendorError,
     VendorTimeoutError,
 )
+from ._plugins import Spoke, SpokeRegistry
 from ._profiles import ConnectionAlias, IntegrationProfile, OptionSpec, Process
 from ._sandbox import RunningSandbox, SandboxOffer, SandboxSettings
 from ._secrets import Secret
@@ -69,9 +70,11 @@ __all__ = [
     "SandboxSettings",
     "Secret",
     "ServerError",
+    "Spoke",
     "SpokeContext",
     "SpokeError",
     "SpokeInfo",
+    "SpokeRegistry",
     "Subscription",
     "SubscriptionRecord",
     "ValidationCheck",

@@ -95,6 +95,9 @@ class RemovalCandidate:
     approver_source: str | None = None
     #: When the approver's answer links expire (set when the "keep" goes to approval).
     approval_due: dt.datetime | None = None
+    #: Set when the seat, reclaimed and confirmed, was listed again by a later download: the
+    #: reclaim did not hold, so it is never counted as saved.
+    reappeared_at: dt.datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -103,5 +106,10 @@ class RemovalCandidate:
 
     @property
     def reclaimed(self) -> bool:
-        """True when the seat was taken back and the reclaim has not been undone."""
-        return self.state is CandidateState.CLOSED_COMPLETE and self.undone_at is None
+        """True when the seat was taken back, the reclaim has not been undone and the seat did
+        not reappear."""
+        return (
+            self.state is CandidateState.CLOSED_COMPLETE
+            and self.undone_at is None
+            and self.reappeared_at is None
+        )

@@ -584,8 +584,9 @@ def _finish(
 
 
 def _reclaimed_at(cand: RemovalCandidate | _Reclaim) -> dt.datetime | None:
-    """When a closed-complete candidate's seat was taken back; None if the reclaim was undone."""
-    if cand.undone_at is not None:
+    """When a closed-complete candidate's seat was taken back; None if the reclaim was undone
+    or its seat reappeared in a later download (never saved)."""
+    if cand.undone_at is not None or getattr(cand, "reappeared_at", None) is not None:
         return None
     reclaimed: dt.datetime | None = cand.reclaimed_at
     return reclaimed or cand.closed_at

@@ -26,6 +26,7 @@ class SavingsSummary:
     ``potential`` is one seat's unit price for every open candidate (at today's prices);
     ``actual`` sums what each reclaimed seat was worth when it was reclaimed (undone reclaims
     and skipped or canceled candidates never count). ``*_unpriced`` count seats with no price.
+    ``reappeared`` counts reclaimed seats a later download listed again: never saved.
     """
 
     as_of: dt.datetime
@@ -36,6 +37,7 @@ class SavingsSummary:
     open_unpriced: int = 0
     reclaimed_unpriced: int = 0
     period: str | None = None
+    reappeared: int = 0
 
 
 def summarize_savings(
@@ -49,7 +51,7 @@ def summarize_savings(
     (reclaimed at or after ``since``, when given: e.g. the start of the year)."""
     potential: dict[str, Decimal] = defaultdict(Decimal)
     actual: dict[str, Decimal] = defaultdict(Decimal)
-    n_open = n_reclaimed = open_unpriced = reclaimed_unpriced = 0
+    n_open = n_reclaimed = open_unpriced = reclaimed_unpriced = n_reappeared = 0
     periods: set[str] = set()
     for c in candidates:
         if c.is_open:
@@ -66,6 +68,9 @@ def summarize_savings(
             when = c.reclaimed_at or c.closed_at
             if since is not None and (when is None or when < since):
                 continue
+            if c.reappeared_at is not None:  # the seat came back: the reclaim saved nothing
+                n_reappeared += 1
+                continue
             n_reclaimed += 1
             if c.actual_savings is not None:
                 actual[c.currency or ""] += c.actual_savings
@@ -80,4 +85,5 @@ def summarize_savings(
         open_unpriced=open_unpriced,
         reclaimed_unpriced=reclaimed_unpriced,
         period=periods.pop() if len(periods) == 1 else None,
+        reappeared=n_reappeared,
     )

@@ -136,3 +136,7 @@ class ReclaimAction:
     undone_at: dt.datetime | None = None
     undo_message: str = ""
     id: int | None = None
+    #: When the first complete download after the reclaim no longer listed its seats.
+    verified_at: dt.datetime | None = None
+    #: When a later download listed its seats again (see ``_reclaim/reappearance.py``).
+    reappeared_at: dt.datetime | None = None

@@ -227,6 +227,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_settings",
         "Workspace settings: public_url (answer links), notice templates, SMTP.",
     ),
+    "spoke": (
+        "_cmd_spoke",
+        "Tools for spoke authors: start a new spoke project.",
+    ),
     "spokes": (
         "_cmd_core",
         "List installed spokes with the vendor permissions each process needs.",

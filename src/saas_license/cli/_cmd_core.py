@@ -377,6 +377,8 @@ def _echo_run(report: RunReport) -> None:
         )
     if report.quarantined:
         click.echo(f"  {report.quarantined} spoke record(s) quarantined: see `saas-license jobs`")
+    for seat in report.verification.reappeared:
+        click.echo(safe(f"  reappeared: {seat} (not counted as saved)"))
     if report.recovered and (report.recovered.abandoned_jobs or report.recovered.resolved):
         click.echo(
             f"  recovered first: {report.recovered.abandoned_jobs} abandoned job(s), "
@@ -528,6 +530,11 @@ def candidates_cmd(
     click.echo(
         f"potential savings ({savings.open_candidates} open): {_money(savings.potential)}; "
         f"actual ({savings.reclaimed_seats} reclaimed): {_money(savings.actual)}"
+        + (
+            f"; {savings.reappeared} reclaimed seat(s) reappeared (not counted as saved)"
+            if savings.reappeared
+            else ""
+        )
     )
 
 

@@ -27,7 +27,12 @@ The conformance suite::
             ...
 """
 
-from ._conformance import SpokeConformance, make_test_profile
+from ._conformance import (
+    ConformanceError,
+    SpokeConformance,
+    make_test_profile,
+    subscription_from_record,
+)
 from ._faults import FakeTimeout, Fault, FaultPlan, Faults, LostAnswer
 from ._limits import ServerRateLimiter
 from ._listing import Cursors, ListingStyle, NextLinks, Offsets, PageNumbers, Slice
@@ -44,6 +49,7 @@ from ._vendor import (
 )
 
 __all__ = [
+    "ConformanceError",
     "Cursors",
     "FakeAuth",
     "FakeOAuth",
@@ -68,4 +74,5 @@ __all__ = [
     "default_user",
     "json_response",
     "make_test_profile",
+    "subscription_from_record",
 ]

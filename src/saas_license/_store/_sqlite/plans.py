@@ -171,3 +171,19 @@ class SqlitePlanStore(SqliteBaseStore):
             converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
             for r in rows
         ]
+
+    def reclaims_to_verify(self, profile: str) -> list[ReclaimAction]:
+        """Confirmed reclaims (seats free) not yet verified by a download, nor undone, nor
+        reappeared: what the next complete download checks."""
+        rows = self._q(
+            "SELECT id, data FROM reclaim_actions WHERE profile = ? "
+            "AND status IN ('success', 'already_done') "
+            "AND json_extract(data, '$.verified_at') IS NULL "
+            "AND json_extract(data, '$.reappeared_at') IS NULL "
+            "AND json_extract(data, '$.undone_at') IS NULL ORDER BY id",
+            (profile,),
+        )
+        return [
+            converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
+            for r in rows
+        ]

@@ -263,6 +263,7 @@ def reconcile_facts(
         "json_extract(data, '$.reclaimed_at'), closed_at, json_extract(data, '$.actual_savings'), "
         "json_extract(data, '$.currency') FROM candidates WHERE state = ? "
         "AND json_extract(data, '$.undone_at') IS NULL "
+        "AND json_extract(data, '$.reappeared_at') IS NULL "  # the seat came back: never saved
         "AND coalesce(json_extract(data, '$.reclaimed_at'), closed_at) BETWEEN ? AND ?",
         (CandidateState.CLOSED_COMPLETE.value, savings_since, until),
     ):
