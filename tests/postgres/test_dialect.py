@@ -23,6 +23,23 @@ from saas_license._store._schema import MIGRATIONS
         ("UPDATE t SET a = 1 WHERE h IS ?", "UPDATE t SET a = 1 WHERE h IS NOT DISTINCT FROM %s"),
         ("SELECT 1 WHERE h IS NOT ?", "SELECT 1 WHERE h IS DISTINCT FROM %s"),
         ("SELECT 1 WHERE h IS NULL", "SELECT 1 WHERE h IS NULL"),
+        (
+            "SELECT 1 WHERE COALESCE(a, b) IS s.m",
+            "SELECT 1 WHERE COALESCE(a, b) IS NOT DISTINCT FROM s.m",
+        ),
+        (
+            "SELECT 1 WHERE a IS NOT s.m AND b IS NOT NULL",
+            "SELECT 1 WHERE a IS DISTINCT FROM s.m AND b IS NOT NULL",
+        ),
+        ("SELECT 1 FROM s CROSS JOIN a x ON x.id = s.a", "SELECT 1 FROM s JOIN a x ON x.id = s.a"),
+        (
+            "SELECT json_extract(c.data, '$.k') FROM c",
+            "SELECT ((c.data::jsonb ->> 'k') COLLATE \"C\") FROM c",
+        ),
+        (
+            "SELECT 1 FROM s WHERE +s.m = ? AND a + b > 1",
+            "SELECT 1 FROM s WHERE s.m = %s AND a + b > 1",
+        ),
         ("SELECT 1 WHERE u NOT LIKE '%\"x\"%'", "SELECT 1 WHERE u NOT ILIKE '%%\"x\"%%'"),
         ("UPDATE subscriptions NOT INDEXED SET a = 1", "UPDATE subscriptions SET a = 1"),
         ("CREATE TABLE temp.stage_1 (r BLOB)", "CREATE TABLE pg_temp.stage_1 (r BYTEA)"),
