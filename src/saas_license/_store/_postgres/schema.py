@@ -15,6 +15,7 @@ import functools
 import re
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from .._schema import MIGRATIONS, Migration
 
@@ -146,9 +147,97 @@ def _no_unchained_entries(_conn: object) -> None:
     """Chaining old audit entries: a PostgreSQL workspace's log was chained from its first entry."""
 
 
+def _lean_subscriptions(conn: object) -> None:
+    """Issue 13's lean seats on PostgreSQL: attributes in shared rows, run ids as integers.
+
+    The same tables and data moves as SQLite's step (``_store/_schema.py``), in PostgreSQL's
+    SQL: the seats' other indexes are read from ``pg_indexes`` and made again.
+    """
+    db: Any = conn
+    kept = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = 'subscriptions' AND indexname NOT IN ('subscriptions_user', "
+            "'subscriptions_profile_active', 'subscriptions_identifier') AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = 'subscriptions'::regclass) "
+            "ORDER BY indexname"
+        ).fetchall()
+    ]
+    statements = [
+        *ddl(
+            "CREATE TABLE seat_attrs (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL, "
+            "unknown TEXT NOT NULL, UNIQUE (attributes, unknown))"
+        ),
+        *ddl("CREATE TABLE download_runs (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE)"),
+        "INSERT INTO seat_attrs (attributes, unknown) SELECT attributes, unknown FROM "
+        "(SELECT attributes, unknown, MIN(id) AS first FROM subscriptions "
+        "GROUP BY attributes, unknown) x ORDER BY first",
+        "INSERT INTO download_runs (run_id) SELECT run FROM (SELECT run, MIN(id) AS first FROM "
+        "(SELECT created_run AS run, id FROM subscriptions UNION ALL SELECT seen_run, id FROM "
+        "subscriptions UNION ALL SELECT quarantined_run, id FROM subscriptions) u "
+        "WHERE run IS NOT NULL GROUP BY run) r ORDER BY first",
+        *ddl(
+            """CREATE TABLE subscriptions_lean (
+            id INTEGER PRIMARY KEY,
+            profile TEXT NOT NULL,
+            external_user_id TEXT NOT NULL,
+            identifier TEXT NOT NULL,
+            user_principal_name TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            software_model TEXT,
+            last_activity TEXT,
+            activity_checked_at TEXT,
+            external_created TEXT,
+            assigned_at TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            created_run INTEGER,
+            seen_run INTEGER,
+            quarantined_run INTEGER,
+            active INTEGER NOT NULL DEFAULT 1,
+            attrs INTEGER NOT NULL,
+            UNIQUE (profile, external_user_id, identifier)
+        )"""
+        ),
+        "INSERT INTO subscriptions_lean SELECT s.id, s.profile, s.external_user_id, "
+        "s.identifier, s.user_principal_name, s.display_name, s.software_model, "
+        "s.last_activity, s.activity_checked_at, s.external_created, s.assigned_at, "
+        "s.first_seen_at, s.last_seen_at, "
+        "(SELECT id FROM download_runs WHERE run_id = s.created_run), "
+        "(SELECT id FROM download_runs WHERE run_id = s.seen_run), "
+        "(SELECT id FROM download_runs WHERE run_id = s.quarantined_run), s.active, "
+        "(SELECT id FROM seat_attrs a WHERE a.attributes = s.attributes "
+        "AND a.unknown = s.unknown) FROM subscriptions s ORDER BY s.id",
+        "DROP TABLE subscriptions",
+        "ALTER TABLE subscriptions_lean RENAME TO subscriptions",
+        # the identity sequences follow the copied ids
+        "SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), "
+        "COALESCE((SELECT MAX(id) FROM subscriptions), 0) + 1, false)",
+        "CREATE INDEX subscriptions_profile_active ON subscriptions (profile, active)",
+        "CREATE INDEX subscriptions_identifier ON subscriptions (identifier)",
+        *kept,
+    ]
+    for statement in statements:
+        db.raw.execute(statement)  # PostgreSQL's own SQL: no dialect translation
+
+
+def _same_step(name: str) -> Callable[[object], None]:
+    """A SQLite Python step whose statements the dialect runs unchanged on PostgreSQL."""
+
+    def run(conn: object) -> None:
+        from .. import _schema
+
+        getattr(_schema, name)(conn)
+
+    return run
+
+
 #: SQLite's Python steps, by function name → what runs on PostgreSQL instead.
 _PY_STEPS: dict[str, Callable[[object], None]] = {
     "_chain_existing_audit": _no_unchained_entries,
+    "_lean_subscriptions": _lean_subscriptions,
+    "_compact_candidates": _same_step("_compact_candidates"),
 }
 
 
