@@ -204,3 +204,26 @@ def test_bad_config_names_the_field(workspace: Workspace) -> None:
         workspace.profiles.add_alias("Not A Name", spoke="aha", base_url="https://acme.aha.io")
     with pytest.raises(ConfigError, match="no connection alias"):
         workspace.profiles.create("p", spoke="aha", alias="missing")
+
+
+def test_without_sql_json_the_run_evaluates_row_by_row_with_the_same_verdicts(
+    published: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An SQLite without the functions the set-based evaluation needs falls back to assess()
+    row by row: same verdicts, same candidates, never a failed run."""
+    import sqlite3
+
+    import saas_license._pipeline as pipeline
+
+    def unavailable(*_a: object, **_k: object) -> object:
+        raise sqlite3.OperationalError("no such function: json_group_array")
+
+    monkeypatch.setattr(pipeline, "evaluate_profile", unavailable)
+    with caplog.at_level("WARNING", logger="saas_license.pipeline"):
+        report = published.jobs.run("aha")
+    assert "evaluating row by row" in caplog.text
+    monkeypatch.undo()
+    again = published.jobs.run("aha")  # set-based now: nothing new, every candidate kept
+    assert report.candidates_created > 0
+    assert again.candidates_created == 0 and again.candidates_canceled == 0
+    assert again.verdicts == report.verdicts

@@ -9,19 +9,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
 from ._boundary import BoundaryCheck
 from ._candidates.notices import NoticeContext
-from ._candidates.records import OPEN_STATES
+from ._candidates.records import OPEN_STATES, RemovalCandidate
 from ._candidates.states import CandidateEvent
 from ._candidates.workflow import CandidateWorkflow
 from ._errors import RunInProgressError, SaasLicenseError
 from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
+from ._evaluation_sql import SetEvaluation, evaluate_profile
 from ._faultpoints import kill_point
 from ._finance.pricing import PriceBook
 from ._jobs import JobResult, JobStatus
@@ -36,6 +38,7 @@ from ._rules import ReclamationRule
 from ._scheduling import record_run, run_lock
 from ._spokes import SpokeContext
 from ._store import Store
+from ._store._sqlite.base import SqliteBaseStore
 from ._time import utcnow
 
 __all__ = ["RunReport", "ScheduledRun", "build_plan", "run_profile"]
@@ -250,6 +253,42 @@ def _activity(
     )
 
 
+#: New candidates (with their audit entries) stored per write transaction.
+_CREATE_BATCH = 500
+
+
+class _LazyCandidates:
+    """A profile's open candidates, read only if the row-by-row evaluation iterates them."""
+
+    def __init__(self, store: Store, profile: str) -> None:
+        self.store, self.profile = store, profile
+
+    def __iter__(self) -> Iterator[RemovalCandidate]:
+        return iter(self.store.list_candidates(self.profile, states=OPEN_STATES))
+
+
+class _LazyCooldowns(Mapping[int, dt.datetime]):
+    """A profile's cooldowns, read on first use (the SQL evaluation reads them itself)."""
+
+    def __init__(self, store: Store, profile: str, now: dt.datetime) -> None:
+        self.store, self.profile, self.now = store, profile, now
+        self._data: dict[int, dt.datetime] | None = None
+
+    def _get(self) -> dict[int, dt.datetime]:
+        if self._data is None:
+            self._data = self.store.cooldowns(self.profile, now=self.now)
+        return self._data
+
+    def __getitem__(self, key: int) -> dt.datetime:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 class _Chunks:
     """Commit every ``size`` decisions: storing a big evaluation never holds the write lock for
     long (issue 8). Each decision (a candidate and its audit entries) is whole on its own."""
@@ -275,15 +314,19 @@ class _Chunks:
             self._tx.__exit__(*exc)
 
 
-def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation) -> int:
+def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluation) -> int:
     """Store what the evaluation decided: new candidates, cancellations, skips (each audited)."""
     created = 0
     store = workflow.store
+    # each batch of new candidates, with their audit entries, is one short transaction
+    if isinstance(ev, SetEvaluation):
+        for batch in ev.proposals(_CREATE_BATCH):
+            created += len(workflow.create_many(batch))
+    else:
+        proposals = [(p.subscription, p.assessment) for p in ev.proposals]
+        for n in range(0, len(proposals), _CREATE_BATCH):
+            created += len(workflow.create_many(proposals[n : n + _CREATE_BATCH]))
     with _Chunks(store) as chunks:
-        for proposal in ev.proposals:
-            workflow.create(proposal.subscription, proposal.assessment)
-            created += 1
-            chunks.tick()
         for candidate, verdict in ev.to_cancel:
             chunks.tick()
             workflow.move(
@@ -326,6 +369,30 @@ def _check_still_due(store: Store, profile: str, now: dt.datetime) -> None:
             f"next due {following:%Y-%m-%d %H:%M} UTC",
             hint="nothing to do: its next scheduled run picks it up",
         )
+
+
+def _evaluate(
+    store: Store,
+    profile: str,
+    *,
+    open_candidates: Iterable[RemovalCandidate],
+    now: dt.datetime,
+    cooldowns: Mapping[int, dt.datetime],
+    **kw: Any,
+) -> Evaluation | SetEvaluation:
+    """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere."""
+    if isinstance(store, SqliteBaseStore):
+        try:
+            return evaluate_profile(store, profile, now=now, **kw)
+        except sqlite3.OperationalError as exc:  # e.g. an SQLite built without JSON functions
+            log.warning("set-based evaluation unavailable (%s); evaluating row by row", exc)
+    return evaluate(
+        store.iter_subscriptions(profile),
+        open_candidates=open_candidates,
+        now=now,
+        cooldowns=cooldowns,
+        **kw,
+    )
 
 
 def run_profile(
@@ -402,16 +469,17 @@ def run_profile(
                 kill_point("run.after_activity")
             with step("evaluate") as job:
                 now = clock()
-                ev = evaluate(
-                    store.iter_subscriptions(profile.name),
-                    open_candidates=store.list_candidates(profile.name, states=OPEN_STATES),
+                ev = _evaluate(
+                    store,
+                    profile.name,
+                    open_candidates=_LazyCandidates(store, profile.name),
                     now=now,
                     profile_type=profile.profile_type,
                     exclusions=store.list_exclusion_rules(),
                     rules=store.list_reclamation_rules(),
                     integration_user_id=me,
                     policy=policy,
-                    cooldowns=store.cooldowns(profile.name, now=now),
+                    cooldowns=_LazyCooldowns(store, profile.name, now),
                     protective_fields=info.protective_fields,
                 )
                 created = _apply_evaluation(workflow, ev)
@@ -423,7 +491,9 @@ def run_profile(
                     created=created,
                     canceled=canceled,
                     skipped=skipped,
-                    unchanged=len(ev.still_idle),
+                    unchanged=(
+                        ev.still_idle if isinstance(ev, SetEvaluation) else len(ev.still_idle)
+                    ),
                     timeouts=timeouts,
                     reminders=reminders,
                     **{f"verdict_{k}": v for k, v in verdicts.items()},

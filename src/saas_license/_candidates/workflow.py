@@ -282,6 +282,48 @@ class CandidateWorkflow:
     ) -> RemovalCandidate:
         """Open a candidate for ``sub`` (one open candidate per seat), audited."""
         now = self.clock()
+        draft, message = self._draft(
+            sub, assessment, now=now, justification=justification, reason=reason, prices={}
+        )
+        with self.store.transaction():
+            candidate = self.store.add_candidate(draft)
+            self.store.append_audit(_created_entry(candidate, actor=actor, message=message))
+        return candidate
+
+    def create_many(
+        self, items: Sequence[tuple[Subscription, Assessment]], *, actor: str = "system"
+    ) -> list[RemovalCandidate]:
+        """:meth:`create` for many seats at once: the candidates and their audit entries in one
+        transaction, written set-wise (the same rows as one :meth:`create` per seat)."""
+        now = self.clock()
+        prices: dict[str | None, tuple[Decimal | None, str | None]] = {}
+        drafts = [
+            self._draft(
+                sub, a, now=now, justification=Justification.LOW_USAGE, reason="", prices=prices
+            )
+            for sub, a in items
+        ]
+        with self.store.transaction():
+            stored = self.store.add_candidates([d for d, _ in drafts])
+            self.store.append_audit_many(
+                [
+                    _created_entry(c, actor=actor, message=m)
+                    for c, (_, m) in zip(stored, drafts, strict=True)
+                ]
+            )
+        return stored
+
+    def _draft(
+        self,
+        sub: Subscription,
+        assessment: Assessment | None,
+        *,
+        now: dt.datetime,
+        justification: Justification,
+        reason: str,
+        prices: dict[str | None, tuple[Decimal | None, str | None]],
+    ) -> tuple[RemovalCandidate, str]:
+        """A new candidate for ``sub`` (not stored yet) and the message it carries."""
         rule = assessment.rule if assessment is not None else None
         if rule is None:
             rule = next(
@@ -294,7 +336,9 @@ class CandidateWorkflow:
             )
         notify = bool(rule and rule.notify_user)
         recipient = sub.user_principal_name or None
-        amount, currency = self.price(sub.software_model, now)
+        if sub.software_model not in prices:
+            prices[sub.software_model] = self.price(sub.software_model, now)
+        amount, currency = prices[sub.software_model]
         state = initial_state(notify_user=notify, recipient=recipient)
         probe = RemovalCandidate(
             subscription_id=sub.id,
@@ -322,50 +366,29 @@ class CandidateWorkflow:
         elif notify and rule is not None and rule.keep_requires_approval and not approval.routable:
             state = CandidateState.ATTENTION_REQUIRED
             message += f"; {approval.reason}"
-        with self.store.transaction():
-            candidate = self.store.add_candidate(
-                RemovalCandidate(
-                    subscription_id=sub.id,
-                    profile=sub.profile,
-                    external_user_id=sub.external_user_id,
-                    user_principal_name=sub.user_principal_name,
-                    identifier=sub.identifier,
-                    software_model=sub.software_model,
-                    state=state,
-                    inactive_days=inactive or 0,
-                    last_activity=sub.last_activity,
-                    opened_at=now,
-                    updated_at=now,
-                    rule_id=rule.id if rule else None,
-                    justification=justification,
-                    notify_user=notify,
-                    recipient=recipient,
-                    approver=approval.approver,
-                    approver_source=None if approval.source is None else approval.source.value,
-                    message=message,
-                    potential_savings=amount,
-                    currency=currency,
-                )
-            )
-            self.store.append_audit(
-                AuditEntry(
-                    at=now,
-                    actor=actor,
-                    action="candidate.created",
-                    entity="candidate",
-                    entity_id=str(candidate.id),
-                    profile=sub.profile,
-                    before=None,
-                    after={
-                        "state": state.value,
-                        "subscription_id": sub.id,
-                        "inactive_days": candidate.inactive_days,
-                        "justification": justification.value,
-                    },
-                    detail=message,
-                )
-            )
-        return candidate
+        draft = RemovalCandidate(
+            subscription_id=sub.id,
+            profile=sub.profile,
+            external_user_id=sub.external_user_id,
+            user_principal_name=sub.user_principal_name,
+            identifier=sub.identifier,
+            software_model=sub.software_model,
+            state=state,
+            inactive_days=inactive or 0,
+            last_activity=sub.last_activity,
+            opened_at=now,
+            updated_at=now,
+            rule_id=rule.id if rule else None,
+            justification=justification,
+            notify_user=notify,
+            recipient=recipient,
+            approver=approval.approver,
+            approver_source=None if approval.source is None else approval.source.value,
+            message=message,
+            potential_savings=amount,
+            currency=currency,
+        )
+        return draft, message
 
     # -- people's actions ------------------------------------------------------------------------
 
@@ -671,3 +694,23 @@ def _plain(changes: dict[str, Any]) -> dict[str, Any]:
     from .._convert import converter
 
     return {k: converter.unstructure(v) for k, v in changes.items()}
+
+
+def _created_entry(candidate: RemovalCandidate, *, actor: str, message: str) -> AuditEntry:
+    """The audit entry of a candidate's creation."""
+    return AuditEntry(
+        at=candidate.opened_at,
+        actor=actor,
+        action="candidate.created",
+        entity="candidate",
+        entity_id=str(candidate.id),
+        profile=candidate.profile,
+        before=None,
+        after={
+            "state": candidate.state.value,
+            "subscription_id": candidate.subscription_id,
+            "inactive_days": candidate.inactive_days,
+            "justification": candidate.justification.value,
+        },
+        detail=message,
+    )

@@ -8,12 +8,19 @@ a fake vendor built with the kit (``saas_license.testing``), the conformance tes
 from __future__ import annotations
 
 import re
+import sys
 from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from .._errors import ConfigError
+
+if TYPE_CHECKING:  # importlib.abc's copy is deprecated from 3.12 on; resources.abc is 3.11+
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 __all__ = ["NAME_PATTERN", "project_files", "write_project"]
 

@@ -240,6 +240,99 @@ MIGRATIONS["integrity"] = [
     """,
 ]
 
+
+def _lean_subscriptions(db: sqlite3.Connection) -> None:
+    """Move each seat's attributes into shared rows and its run ids into small integers (issue 13).
+
+    Lossless: every distinct (attributes, unknown) pair becomes one ``seat_attrs`` row that the
+    seats point at, and every run id one ``download_runs`` row; the seats keep all other columns.
+    """
+    # the other areas' indexes on the seats (e.g. finance's), made again on the new table
+    kept = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'subscriptions' "
+            "AND sql IS NOT NULL AND name NOT IN ('subscriptions_user', "
+            "'subscriptions_profile_active', 'subscriptions_identifier') ORDER BY name"
+        )
+    ]
+    for statement in (
+        "CREATE TABLE seat_attrs (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL, "
+        "unknown TEXT NOT NULL, UNIQUE (attributes, unknown))",
+        "CREATE TABLE download_runs (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE)",
+        "INSERT OR IGNORE INTO seat_attrs (attributes, unknown) "
+        "SELECT attributes, unknown FROM subscriptions ORDER BY id",
+        "INSERT OR IGNORE INTO download_runs (run_id) "
+        "SELECT run FROM (SELECT created_run AS run, id FROM subscriptions "
+        "UNION ALL SELECT seen_run, id FROM subscriptions UNION ALL "
+        "SELECT quarantined_run, id FROM subscriptions) WHERE run IS NOT NULL ORDER BY id",
+        """CREATE TABLE subscriptions_lean (
+            id INTEGER PRIMARY KEY,
+            profile TEXT NOT NULL,
+            external_user_id TEXT NOT NULL,
+            identifier TEXT NOT NULL,
+            user_principal_name TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            software_model TEXT,
+            last_activity TEXT,
+            activity_checked_at TEXT,
+            external_created TEXT,
+            assigned_at TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            created_run INTEGER,
+            seen_run INTEGER,
+            quarantined_run INTEGER,
+            active INTEGER NOT NULL DEFAULT 1,
+            attrs INTEGER NOT NULL,
+            UNIQUE (profile, external_user_id, identifier)
+        )""",
+        "INSERT INTO subscriptions_lean SELECT s.id, s.profile, s.external_user_id, s.identifier, "
+        "s.user_principal_name, s.display_name, s.software_model, s.last_activity, "
+        "s.activity_checked_at, s.external_created, s.assigned_at, s.first_seen_at, "
+        "s.last_seen_at, "
+        "(SELECT id FROM download_runs WHERE run_id = s.created_run), "
+        "(SELECT id FROM download_runs WHERE run_id = s.seen_run), "
+        "(SELECT id FROM download_runs WHERE run_id = s.quarantined_run), s.active, "
+        "(SELECT id FROM seat_attrs a WHERE a.attributes = s.attributes AND a.unknown = s.unknown) "
+        "FROM subscriptions s ORDER BY s.id",
+        "DROP TABLE subscriptions",
+        "ALTER TABLE subscriptions_lean RENAME TO subscriptions",
+        # (profile, external_user_id) is served by the unique key's prefix
+        "CREATE INDEX subscriptions_profile_active ON subscriptions (profile, active)",
+        "CREATE INDEX subscriptions_identifier ON subscriptions (identifier)",
+        *kept,
+    ):
+        db.execute(statement)
+
+
+def _compact_candidates(db: sqlite3.Connection) -> None:
+    """Re-store every candidate's data without the fields at their default (read back the same)."""
+    import json
+
+    from .._candidates.records import RemovalCandidate
+    from .._convert import converter
+    from ._sqlite.candidates import pack_candidate
+
+    rows = db.execute("SELECT id, data FROM candidates").fetchall()
+    db.executemany(
+        "UPDATE candidates SET data = ? WHERE id = ?",
+        [
+            (pack_candidate(converter.structure(json.loads(data), RemovalCandidate)), cid)
+            for cid, data in rows
+        ],
+    )
+
+
+# Issue 13: a lean store (attributes shared between seats, integer run ids, compact candidates).
+MIGRATIONS["engine"] = [
+    # 1: seats point at shared attribute rows and integer run ids
+    _lean_subscriptions,
+    # 2: candidates stored without their default fields
+    _compact_candidates,
+]
+
+
 # Issue 12: people answer notices through signed links; each link's nonce is spent once.
 MIGRATIONS["people"] = [
     # 1: spent answer links (a link works once)

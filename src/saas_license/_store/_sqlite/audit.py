@@ -12,10 +12,10 @@ from typing import Any
 
 import attrs
 
-from ..._audit import AuditEntry, AuditVerification
+from ..._audit import GENESIS_HASH, AuditEntry, AuditVerification, chain_name
 from ..._errors import StoreError
 from ..._time import format_instant, parse_instant
-from .._integrity import append_chained, verify_chain
+from .._integrity import _COLUMNS, _hash_row, append_chained, verify_chain
 from .base import SqliteBaseStore, _dumps, _is_busy, _ts
 
 __all__ = ["SqliteAuditStore"]
@@ -53,6 +53,62 @@ class SqliteAuditStore(SqliteBaseStore):
             prev_hash=row["prev_hash"],
             hash=row["hash"],
         )
+
+    def append_audit_many(self, entries: list[AuditEntry]) -> None:
+        """Append entries in order, each at the head of its chain, with one statement per batch
+        (the same rows and hashes as :meth:`append_audit` one by one)."""
+        with self.transaction():
+            try:
+                heads: dict[str, tuple[int, str]] = {}
+                next_id = int(
+                    self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0]
+                )
+                rows = []
+                for entry in entries:
+                    chain = chain_name(entry.profile)
+                    if chain not in heads:
+                        head = self._db.execute(
+                            "SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)
+                        ).fetchone()
+                        heads[chain] = (
+                            (0, GENESIS_HASH) if head is None else (int(head[0]), str(head[1]))
+                        )
+                    seq, prev = heads[chain]
+                    row = {
+                        "at": _ts(entry.at),
+                        "actor": entry.actor,
+                        "action": entry.action,
+                        "entity": entry.entity,
+                        "entity_id": entry.entity_id,
+                        "profile": entry.profile,
+                        "before": None if entry.before is None else _dumps(entry.before),
+                        "after": None if entry.after is None else _dumps(entry.after),
+                        "detail": entry.detail,
+                        "id": next_id,
+                        "chain": chain,
+                        "seq": seq + 1,
+                        "prev_hash": prev,
+                    }
+                    digest = _hash_row(row, chain=chain, seq=seq + 1, prev_hash=prev)
+                    row["hash"] = digest
+                    heads[chain] = (seq + 1, digest)
+                    rows.append(row)
+                    next_id += 1
+                self._db.executemany(
+                    f"INSERT INTO audit_log ({_COLUMNS}) VALUES "
+                    "(:id, :at, :actor, :action, :entity, :entity_id, :profile, :before, :after, "
+                    ":detail, :chain, :seq, :prev_hash, :hash)",
+                    rows,
+                )
+                self._db.executemany(
+                    "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
+                    "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    [(chain, seq, h) for chain, (seq, h) in heads.items()],
+                )
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                    raise self._busy() from None
+                raise StoreError(f"could not append to the audit log: {exc}") from exc
 
     def list_audit(
         self,

@@ -33,8 +33,18 @@ def _ts(value: dt.datetime | None) -> str | None:
     return None if value is None else format_instant(value)
 
 
+_UTC = dt.timezone.utc
+
+
 def _dt(value: str | None) -> dt.datetime | None:
-    return None if value is None else parse_instant(value)
+    if value is None:
+        return None
+    if len(value) == 24 and value[23] == "Z":  # the stored form: 2026-01-31T12:00:00.000Z
+        try:
+            return dt.datetime.fromisoformat(value[:23]).replace(tzinfo=_UTC)
+        except ValueError:
+            pass
+    return parse_instant(value)
 
 
 def _dumps(value: Any) -> str:
@@ -128,6 +138,15 @@ class SqliteBaseStore:
     def _q(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, tuple(params))
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise self._busy() from None
+            raise StoreError(f"workspace database error: {exc}") from exc
+
+    def _qn(self, sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
+        """:meth:`_q` with named parameters."""
+        try:
+            return self._db.execute(sql, params)
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise self._busy() from None

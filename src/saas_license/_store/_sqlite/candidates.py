@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import attrs
+
 from ..._candidates.records import CandidateState, RemovalCandidate
 from ..._convert import converter
 from ..._errors import StoreError
@@ -18,6 +20,24 @@ from ..._time import format_instant, parse_instant
 from .base import SqliteBaseStore, _dumps, _ts
 
 __all__ = ["SqliteCandidateStore"]
+
+
+def _defaults() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in attrs.fields(RemovalCandidate):
+        if field.default is not attrs.NOTHING and not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            out[field.name] = converter.unstructure(field.default)
+    return out
+
+
+_DEFAULTS = _defaults()
+
+
+def pack_candidate(candidate: RemovalCandidate) -> str:
+    """A candidate's stored text: its fields without those at their default (issue 13's
+    compact candidates; reading fills them back in)."""
+    data = converter.unstructure(candidate)
+    return _dumps({k: v for k, v in data.items() if k not in _DEFAULTS or v != _DEFAULTS[k]})
 
 
 class SqliteCandidateStore(SqliteBaseStore):
@@ -45,9 +65,44 @@ class SqliteCandidateStore(SqliteBaseStore):
                 raise StoreError(
                     f"subscription {candidate.subscription_id} already has an open removal candidate"
                 ) from None
-            data["id"] = cur.lastrowid
-            self._q("UPDATE candidates SET data = ? WHERE id = ?", (_dumps(data), cur.lastrowid))
-        return converter.structure(data, RemovalCandidate)
+            stored = attrs.evolve(candidate, id=cur.lastrowid)
+            self._q(
+                "UPDATE candidates SET data = ? WHERE id = ?",
+                (pack_candidate(stored), cur.lastrowid),
+            )
+        return converter.structure(data | {"id": cur.lastrowid}, RemovalCandidate)
+
+    def add_candidates(self, candidates: list[RemovalCandidate]) -> list[RemovalCandidate]:
+        """Store new candidates in one statement (ids assigned here, in order); one open
+        candidate per seat, or none of them is stored."""
+        with self.transaction():
+            first = int(
+                self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM candidates").fetchone()[0]
+            )
+            stored = [attrs.evolve(c, id=first + n) for n, c in enumerate(candidates)]
+            try:
+                self._db.executemany(
+                    "INSERT INTO candidates (id, subscription_id, profile, state, opened_at, "
+                    "closed_at, keep_until, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            c.id,
+                            c.subscription_id,
+                            c.profile,
+                            c.state.value,
+                            _ts(c.opened_at),
+                            _ts(c.closed_at),
+                            _ts(c.keep_until),
+                            pack_candidate(c),
+                        )
+                        for c in stored
+                    ],
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(
+                    "a seat among these already has an open removal candidate"
+                ) from None
+        return stored
 
     def update_candidate(self, candidate: RemovalCandidate) -> None:
         """Replace a stored candidate with a new version of itself."""
@@ -59,7 +114,7 @@ class SqliteCandidateStore(SqliteBaseStore):
                     candidate.state.value,
                     _ts(candidate.closed_at),
                     _ts(candidate.keep_until),
-                    _dumps(converter.unstructure(candidate)),
+                    pack_candidate(candidate),
                     candidate.id,
                 ),
             )

@@ -131,7 +131,11 @@ def cost_exclusion_sql(
             return int(any(r.matches(seat) for r in fn_rules))
 
         db.create_function(name, 3, excluded, deterministic=True)
-        attrs_col = f"{alias}.attributes" if needs_attributes else "NULL"
+        attrs_col = (
+            f"(SELECT a.attributes FROM seat_attrs a WHERE a.id = {alias}.attrs)"
+            if needs_attributes
+            else "NULL"
+        )
         return f"{name}({upn}, {alias}.identifier, {attrs_col})"
 
     if ascii_parts:

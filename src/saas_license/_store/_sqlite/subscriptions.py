@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
-import pickle
 import re
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +30,84 @@ BATCH_SIZE = 500
 STAGE_BATCH = 2000
 
 _SUB_COLUMNS = (
-    "id, profile, external_user_id, identifier, user_principal_name, display_name, software_model, "
-    "last_activity, activity_checked_at, external_created, assigned_at, first_seen_at, "
-    "last_seen_at, active, attributes, unknown"
+    "s.id, s.profile, s.external_user_id, s.identifier, s.user_principal_name, s.display_name, "
+    "s.software_model, s.last_activity, s.activity_checked_at, s.external_created, s.assigned_at, "
+    "s.first_seen_at, s.last_seen_at, s.active, a.attributes, a.unknown"
 )
+#: Seats with their shared attribute rows (``seat_attrs``, issue 13's lean store).
+_SUB_FROM = "subscriptions s CROSS JOIN seat_attrs a ON a.id = s.attrs"  # seats drive the join
+
+#: The columns a download stages per record, in order (the merge reads them back by name).
+_STAGE_COLUMNS = (
+    "seq INTEGER PRIMARY KEY, uid TEXT NOT NULL, ident TEXT NOT NULL, upn TEXT NOT NULL, "
+    "display TEXT NOT NULL, la TEXT, ec TEXT, aa TEXT, attributes TEXT NOT NULL, "
+    "unknown TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0"
+)
+_STAGE_MARKS = ", ".join("?" * 10)
+
+
+_UTC = dt.timezone.utc
+
+
+def _stage_ts(value: dt.datetime | None) -> str | None:
+    """:func:`format_instant`, quicker for the UTC instants spokes mostly yield."""
+    if value is None:
+        return None
+    if value.tzinfo is _UTC:
+        return value.isoformat(timespec="milliseconds")[:23] + "Z"
+    return format_instant(value)
+
+
+def _stage_rows(batch: list[SubscriptionRecord], start: int) -> list[tuple[Any, ...]]:
+    """Records as the column tuples they are staged with (``seq`` numbered from ``start + 1``).
+
+    A spoke often shares one attributes dict between a user's seats: it is encoded once.
+    """
+    ts = _stage_ts
+    encoded: dict[int, str] = {}
+    unknowns: dict[frozenset[str], str] = {}
+    rows = []
+    for n, r in enumerate(batch, start + 1):
+        attributes = encoded.get(id(r.attributes))
+        if attributes is None:
+            attributes = encoded[id(r.attributes)] = _dumps(r.attributes)
+        unknown = unknowns.get(r.unknown)
+        if unknown is None:
+            unknown = unknowns[r.unknown] = _dumps(sorted(r.unknown))
+        rows.append(
+            (
+                n,
+                r.external_user_id,
+                r.identifier,
+                r.user_principal_name,
+                r.display_name,
+                ts(r.last_activity),
+                ts(r.external_created),
+                ts(r.assigned_at),
+                attributes,
+                unknown,
+            )
+        )
+    return rows
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(text: str) -> dict[str, Any]:
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _attributes(text: str) -> dict[str, Any]:
+    """A seat's attributes from their shared row's text: decoded once, each seat gets its
+    own copy (copied one level deep, so no seat can change another's)."""
+    return {
+        k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+        for k, v in _decoded(text).items()
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _unknown(text: str) -> frozenset[str]:
+    return frozenset(json.loads(text))
 
 
 class SqliteSubscriptionStore(SqliteBaseStore):
@@ -122,14 +197,87 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         """Insert or update seats in batches; a seat is (profile, user, identifier). Returns rows seen.
 
         Last activity only moves forward; a seat that had vanished and is back is active again.
+        All in one transaction (joined into the caller's, if any), through a temporary stage.
         """
+        table = f"temp.upsert_{uuid.uuid4().hex}"
+        with self.transaction():
+            self._q(f"CREATE TABLE {table} ({_STAGE_COLUMNS})")
+            try:
+                staged = 0
+                for batch in _batched(records, BATCH_SIZE):
+                    rows = _stage_rows(batch, staged)
+                    staged += len(rows)
+                    self._db.executemany(f"INSERT INTO {table} VALUES ({_STAGE_MARKS}, 0)", rows)
+                self._merge_staged(profile, table, 0, staged, run_id=run_id, now=now)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                    raise self._busy() from None
+                raise StoreError(f"could not store subscriptions: {exc}") from exc
+            finally:
+                self._q(f"DROP TABLE IF EXISTS {table}")
+        return staged
+
+    def _run_number(self, run_id: str, *, create: bool) -> int:
+        """The small integer a run id is stored as (-1: a run that stored nothing)."""
+        if create:
+            self._q("INSERT OR IGNORE INTO download_runs (run_id) VALUES (?)", (run_id,))
+        row = self._q("SELECT id FROM download_runs WHERE run_id = ?", (run_id,)).fetchone()
+        return -1 if row is None else int(row[0])
+
+    def _merge_staged(
+        self, profile: str, table: str, lo: int, hi: int, *, run_id: str, now: dt.datetime
+    ) -> None:
+        """Merge staged rows ``lo < seq <= hi`` set-based; call inside a write transaction.
+
+        Seats whose stored row already says what the record says (the common case of a daily
+        re-run) only get marked seen; the rest are upserted in staging order.
+        """
+        run = self._run_number(run_id, create=True)
         now_s = format_instant(now)
-        sql = (
-            "INSERT INTO subscriptions (profile, external_user_id, identifier, user_principal_name, "
-            "display_name, software_model, last_activity, external_created, assigned_at, "
-            "first_seen_at, last_seen_at, created_run, seen_run, active, attributes, unknown) "
-            "VALUES (?, ?, ?, ?, ?, (SELECT software_model FROM identifier_map WHERE identifier = ?), "
-            "?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
+        window = "st.seq > :lo AND st.seq <= :hi"
+        args = {"lo": lo, "hi": hi, "p": profile, "run": run, "now": now_s}
+        self._qn(
+            f"INSERT OR IGNORE INTO seat_attrs (attributes, unknown) "
+            f"SELECT attributes, unknown FROM {table} st WHERE {window} ORDER BY seq",
+            args,
+        )
+        # the unchanged-seat fast path: compared column by column in SQL (a key staged twice in
+        # one window takes the full path, in order)
+        self._qn(
+            f"WITH dups AS (SELECT uid, ident FROM {table} WHERE seq > :lo "
+            "AND seq <= :hi GROUP BY uid, ident HAVING COUNT(*) > 1) "
+            f"UPDATE {table} SET done = 1 WHERE seq IN (SELECT st.seq FROM {table} st "
+            f"WHERE {window} AND EXISTS ("
+            "SELECT 1 FROM subscriptions s "
+            "JOIN seat_attrs a ON a.id = s.attrs AND a.attributes = st.attributes "
+            "AND a.unknown = st.unknown "
+            "WHERE s.profile = :p AND s.external_user_id = st.uid AND s.identifier = st.ident "
+            "AND s.active = 1 AND s.user_principal_name = st.upn AND s.display_name = st.display "
+            "AND (st.la IS NULL OR st.la <= s.last_activity) "
+            "AND (st.ec IS NULL OR st.ec = s.external_created) "
+            "AND (st.aa IS NULL OR st.aa = s.assigned_at) "
+            "AND COALESCE((SELECT m.software_model FROM identifier_map m "
+            "WHERE m.identifier = st.ident), s.software_model) IS s.software_model) "
+            "AND NOT EXISTS (SELECT 1 FROM dups WHERE dups.uid = st.uid AND dups.ident = st.ident))",
+            args,
+        )
+        self._qn(
+            "UPDATE subscriptions SET seen_run = :run, last_seen_at = :now WHERE id IN ("
+            f"SELECT s.id FROM {table} st JOIN subscriptions s ON s.profile = :p "
+            "AND s.external_user_id = st.uid AND s.identifier = st.ident "
+            f"WHERE {window} AND st.done = 1)",
+            args,
+        )
+        self._qn(
+            "INSERT INTO subscriptions (profile, external_user_id, identifier, "
+            "user_principal_name, display_name, software_model, last_activity, external_created, "
+            "assigned_at, first_seen_at, last_seen_at, created_run, seen_run, active, attrs) "
+            "SELECT :p, st.uid, st.ident, st.upn, st.display, "
+            "(SELECT m.software_model FROM identifier_map m WHERE m.identifier = st.ident), "
+            "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, "
+            "(SELECT a.id FROM seat_attrs a WHERE a.attributes = st.attributes "
+            f"AND a.unknown = st.unknown) FROM {table} st WHERE {window} AND st.done = 0 "
+            "ORDER BY st.seq "
             "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
             "user_principal_name = excluded.user_principal_name, "
             "display_name = excluded.display_name, "
@@ -140,45 +288,15 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             "external_created = COALESCE(excluded.external_created, subscriptions.external_created), "
             "assigned_at = COALESCE(excluded.assigned_at, subscriptions.assigned_at), "
             "last_seen_at = excluded.last_seen_at, seen_run = excluded.seen_run, active = 1, "
-            "attributes = excluded.attributes, unknown = excluded.unknown"
+            "attrs = excluded.attrs",
+            args,
         )
-        seen = 0
-        with self.transaction():
-            for batch in _batched(records, BATCH_SIZE):
-                rows = [
-                    (
-                        profile,
-                        r.external_user_id,
-                        r.identifier,
-                        r.user_principal_name,
-                        r.display_name,
-                        r.identifier,
-                        _ts(r.last_activity),
-                        _ts(r.external_created),
-                        _ts(r.assigned_at),
-                        now_s,
-                        now_s,
-                        run_id,
-                        run_id,
-                        _dumps(r.attributes),
-                        _dumps(sorted(r.unknown)),
-                    )
-                    for r in batch
-                ]
-                try:
-                    self._db.executemany(sql, rows)
-                except sqlite3.DatabaseError as exc:
-                    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                        raise self._busy() from None
-                    raise StoreError(f"could not store subscriptions: {exc}") from exc
-                seen += len(rows)
-        return seen
 
     def count_created(self, profile: str, run_id: str) -> int:
         """Subscriptions first created by ``run_id``."""
         row = self._q(
             "SELECT COUNT(*) FROM subscriptions WHERE profile = ? AND created_run = ?",
-            (profile, run_id),
+            (profile, self._run_number(run_id, create=False)),
         ).fetchone()
         return int(row[0])
 
@@ -190,8 +308,9 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         the run still holds the profile's lock.
         """
         unseen = "profile = ? AND active = 1 AND (seen_run IS NULL OR seen_run != ?)"
+        run = self._run_number(run_id, create=False)
         ids = [
-            r[0] for r in self._q(f"SELECT id FROM subscriptions WHERE {unseen}", (profile, run_id))
+            r[0] for r in self._q(f"SELECT id FROM subscriptions WHERE {unseen}", (profile, run))
         ]
         closed: list[int] = []
         for batch in _batched(ids, STAGE_BATCH):
@@ -202,7 +321,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
                     r[0]
                     for r in self._q(
                         f"SELECT id FROM subscriptions WHERE id IN ({marks}) AND {unseen}",
-                        (*batch, profile, run_id),
+                        (*batch, profile, run),
                     )
                 ]
                 if still:
@@ -235,9 +354,10 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         sql = (
             "UPDATE subscriptions NOT INDEXED SET activity_checked_at = ? "
             "WHERE profile = ? AND seen_run = ? "
-            "AND unknown NOT LIKE '%\"last_activity\"%' "
+            "AND attrs NOT IN (SELECT id FROM seat_attrs WHERE unknown LIKE '%\"last_activity\"%') "
             "AND (quarantined_run IS NULL OR quarantined_run != seen_run)"
         )
+        run = self._run_number(run_id, create=False)
         lo, hi = self._q(
             "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
         ).fetchone()
@@ -246,7 +366,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             with self.transaction():
                 cur = self._q(
                     sql + " AND id > ? AND id <= ?",
-                    (format_instant(now), profile, run_id, start, start + STAGE_BATCH),
+                    (format_instant(now), profile, run, start, start + STAGE_BATCH),
                 )
             stamped += max(cur.rowcount, 0)
         return stamped
@@ -294,8 +414,8 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             first_seen_at=_dt(r["first_seen_at"]),
             last_seen_at=_dt(r["last_seen_at"]),
             active=bool(r["active"]),
-            attributes=json.loads(r["attributes"]),
-            unknown=frozenset(json.loads(r["unknown"])),
+            attributes=_attributes(r["attributes"]),
+            unknown=_unknown(r["unknown"]),
         )
 
     def iter_subscriptions(
@@ -304,18 +424,18 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         """Stream subscriptions (ordered by id) without loading them all at once."""
         where, params = [], []
         if profile is not None:
-            where.append("profile = ?")
+            where.append("s.profile = ?")
             params.append(profile)
         if active_only:
-            where.append("active = 1")
-        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions"
+            where.append("s.active = 1")
+        sql = f"SELECT {_SUB_COLUMNS} FROM {_SUB_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         last_id = 0
         while True:
-            clause = (" AND " if where else " WHERE ") + "id > ?"
+            clause = (" AND " if where else " WHERE ") + "s.id > ?"
             rows = self._q(
-                sql + clause + " ORDER BY id LIMIT ?", (*params, last_id, BATCH_SIZE)
+                sql + clause + " ORDER BY s.id LIMIT ?", (*params, last_id, BATCH_SIZE)
             ).fetchall()
             if not rows:
                 return
@@ -346,7 +466,12 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             params.append(_ts(inactive_before))
         if active_only:
             where.append("active = 1")
-        sql = f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        # a page of seats first, then their shared attribute rows
+        sql = (
+            f"SELECT {_SUB_COLUMNS} FROM (SELECT * FROM subscriptions WHERE "
+            f"{' AND '.join(where)} ORDER BY id LIMIT ?) s "
+            "CROSS JOIN seat_attrs a ON a.id = s.attrs ORDER BY s.id"
+        )
         last_id = 0
         while True:
             rows = self._q(sql, (last_id, *params, BATCH_SIZE)).fetchall()
@@ -359,15 +484,26 @@ class SqliteSubscriptionStore(SqliteBaseStore):
     def get_subscription(self, subscription_id: int) -> Subscription | None:
         """One subscription by id, active or not."""
         row = self._q(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
+            f"SELECT {_SUB_COLUMNS} FROM {_SUB_FROM} WHERE s.id = ?", (subscription_id,)
         ).fetchone()
         return None if row is None else self._row_to_subscription(row)
+
+    def subscriptions_by_id(self, ids: Iterable[int]) -> dict[int, Subscription]:
+        """Subscriptions by id, active or not (missing ids are left out), read in batches."""
+        out: dict[int, Subscription] = {}
+        for batch in _batched(ids, BATCH_SIZE):
+            for r in self._q(
+                f"SELECT {_SUB_COLUMNS} FROM {_SUB_FROM} WHERE s.id IN (SELECT value FROM json_each(?))",
+                (json.dumps(batch),),
+            ):
+                out[r["id"]] = self._row_to_subscription(r)
+        return out
 
     def user_subscriptions(self, profile: str, external_user_id: str) -> list[Subscription]:
         """The active seats one user holds in one profile (what a per-user reclaim frees)."""
         rows = self._q(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions "
-            "WHERE profile = ? AND external_user_id = ? AND active = 1 ORDER BY id",
+            f"SELECT {_SUB_COLUMNS} FROM {_SUB_FROM} "
+            "WHERE s.profile = ? AND s.external_user_id = ? AND s.active = 1 ORDER BY s.id",
             (profile, external_user_id),
         )
         return [self._row_to_subscription(r) for r in rows]
@@ -408,10 +544,11 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         """Count existing seats (user, identifier) as seen by ``run_id`` without changing them:
         a quarantined record never closes or changes the seat it refers to."""
         with self.transaction():
+            run = self._run_number(run_id, create=True)
             self._db.executemany(
                 "UPDATE subscriptions SET seen_run = ?, quarantined_run = ? "
                 "WHERE profile = ? AND external_user_id = ? AND identifier = ?",
-                [(run_id, run_id, profile, user, ident) for user, ident in keys],
+                [(run, run, profile, user, ident) for user, ident in keys],
             )
 
 
@@ -439,9 +576,7 @@ class DownloadStage:
         self.staged = 0
 
     def __enter__(self) -> DownloadStage:
-        self._store._q(
-            f"CREATE TABLE IF NOT EXISTS {self._table} (seq INTEGER PRIMARY KEY, record BLOB NOT NULL)"
-        )
+        self._store._q(f"CREATE TABLE IF NOT EXISTS {self._table} ({_STAGE_COLUMNS})")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -450,15 +585,13 @@ class DownloadStage:
     def add(self, records: Iterable[SubscriptionRecord]) -> int:
         """Stage records as the spoke yields them (no workspace lock held); returns how many."""
         for batch in _batched(records, STAGE_BATCH):
-            rows = []
-            for r in batch:
-                self.staged += 1
-                self.identifiers.add(r.identifier)
-                rows.append((self.staged, pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL)))
+            rows = _stage_rows(batch, self.staged)
+            self.staged += len(rows)
+            self.identifiers.update(r.identifier for r in batch)
             try:
                 with self._store._lock:  # never inside another thread's transaction
                     self._store._db.executemany(
-                        f"INSERT INTO {self._table} (seq, record) VALUES (?, ?)", rows
+                        f"INSERT INTO {self._table} VALUES ({_STAGE_MARKS}, 0)", rows
                     )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"could not stage the download: {exc}") from exc
@@ -466,23 +599,24 @@ class DownloadStage:
         return self.staged
 
     def merge(self, *, now: dt.datetime) -> int:
-        """Upsert the staged records into the workspace, one short transaction per batch."""
-        last = merged = 0
-        while True:
-            rows = self._store._q(
-                f"SELECT seq, record FROM {self._table} WHERE seq > ? ORDER BY seq LIMIT ?",
-                (last, STAGE_BATCH),
-            ).fetchall()
-            if not rows:
-                return merged
-            records = [pickle.loads(r[1]) for r in rows]  # noqa: S301 - our own temp table
+        """Merge the staged records into the workspace set-based, one short transaction per
+        batch of :data:`STAGE_BATCH` seats."""
+        merged = 0
+        for lo in range(0, self.staged, STAGE_BATCH):
+            hi = min(lo + STAGE_BATCH, self.staged)
             with self._store.transaction():
                 self._store._check_fence(self.profile, self.fence)
-                merged += self._store.upsert_subscriptions(
-                    self.profile, records, run_id=self.run_id, now=now
-                )
-            last = rows[-1][0]
+                try:
+                    self._store._merge_staged(
+                        self.profile, self._table, lo, hi, run_id=self.run_id, now=now
+                    )
+                except StoreError:
+                    raise
+                except sqlite3.DatabaseError as exc:  # pragma: no cover - _q maps these
+                    raise StoreError(f"could not store subscriptions: {exc}") from exc
+            merged += hi - lo
             kill_point("download.merged")
+        return merged
 
     def close_unseen(self) -> list[int]:
         """Close the seats this (complete) download did not see; their ids."""

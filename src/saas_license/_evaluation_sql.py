@@ -1,0 +1,572 @@
+"""Set-based evaluation: :func:`~saas_license._evaluation.assess` for a whole profile, in SQL.
+
+:func:`assess` stays the one definition of a verdict; this module compiles the same checks, in
+the same order, into one ``CASE`` over the seats' indexed columns. What SQL cannot decide
+exactly falls back, row by row, to :func:`assess` itself:
+
+- checks on a seat's attributes (attribute exclusions, administrator, unknown protection,
+  ``enabled``, an unknown last activity, reclamation rule filters) run in Python once per
+  *distinct* attribute row (``seat_attrs``, shared by many seats) and are joined in;
+- user and domain exclusions compare lower-cased ASCII principal names in SQL; a non-ASCII
+  name, or a pattern with ``[``, goes through the rule's own :meth:`ExclusionRule.matches`;
+- day counts are exact in SQL for ``UTC``; for any other zone a seat within a day of a
+  threshold is decided by :func:`assess` (``_FALLBACK``).
+
+Agreement with :func:`assess` is property-tested (``tests/test_evaluation_sql.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ._candidates.records import OPEN_STATES, RemovalCandidate
+from ._evaluation import Assessment, EvaluationPolicy, Verdict, assess, unknown_protection
+from ._rules import ExclusionKind, ExclusionRule, ReclamationRule
+from ._subscriptions import Subscription
+from ._time import days_between, format_instant
+
+__all__ = ["SetEvaluation", "assess_profile", "evaluate_profile"]
+
+# verdict codes of the SQL CASE; several codes may name one verdict (with or without a rule)
+_CODES: list[tuple[Verdict, bool, bool]] = [  # (verdict, carries the rule, carries inactive days)
+    (Verdict.INACTIVE_SEAT, False, False),  # 0
+    (Verdict.EXCLUDED, False, False),  # 1
+    (Verdict.ADMINISTRATOR, False, False),  # 2
+    (Verdict.UNKNOWN_PROTECTION, False, False),  # 3
+    (Verdict.INACTIVE_SEAT, False, False),  # 4: enabled is False
+    (Verdict.INTEGRATION_USER, False, False),  # 5
+    (Verdict.NO_ACTIVITY_DATA, False, False),  # 6
+    (Verdict.STALE_ACTIVITY_DATA, False, False),  # 7
+    (Verdict.NO_RULE, False, False),  # 8
+    (Verdict.FILTERED_OUT, True, False),  # 9
+    (Verdict.NO_ACTIVITY_DATA, True, False),  # 10: a rule, but no reference date
+    (Verdict.NEW_ACCOUNT_GRACE, True, True),  # 11
+    (Verdict.ACTIVE, True, True),  # 12
+    (Verdict.CANDIDATES_OFF, True, True),  # 13
+    (Verdict.COOLDOWN, True, True),  # 14
+    (Verdict.IDLE, True, True),  # 15
+]
+_IDLE = 15
+_FALLBACK = 99
+
+
+class _Seat:
+    """What a rule sees of a seat when only its attributes (or its name) matter."""
+
+    __slots__ = ("attributes", "identifier", "unknown", "user_principal_name")
+
+    def __init__(
+        self, attributes: dict[str, Any], unknown: frozenset[str], upn: str = "", ident: str = ""
+    ) -> None:
+        self.attributes, self.unknown = attributes, unknown
+        self.user_principal_name, self.identifier = upn, ident
+
+    @property
+    def is_administrator(self) -> bool:
+        return bool(self.attributes.get("administrator"))
+
+
+def _pre_code(seat: _Seat, protective_fields: Sequence[str]) -> int | None:
+    """:func:`assess`'s checks between the exclusions and the integration user, on attributes."""
+    if seat.is_administrator and "administrator" not in seat.unknown:
+        return 2
+    if unknown_protection(seat, protective_fields):  # type: ignore[arg-type]
+        return 3
+    if seat.attributes.get("enabled") is False:
+        return 4
+    return None
+
+
+def _day(date: dt.date, offset: int) -> str:
+    try:
+        return (date + dt.timedelta(days=offset)).isoformat()
+    except OverflowError:
+        return "0000" if offset < 0 else "9999-99"
+
+
+def _ceil_ms_text(value: dt.datetime) -> str:
+    """The stored text of the first millisecond instant not before ``value``."""
+    floor = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if floor != value:
+        floor += dt.timedelta(milliseconds=1)
+    return format_instant(floor)
+
+
+@attrs.frozen(kw_only=True)
+class _Compiled:
+    sql_from: str
+    verdict: str
+    verdict_excluded: str
+    exclusion: str
+    params: dict[str, Any]
+    exclusions: tuple[ExclusionRule, ...]
+    rules: Mapping[str, ReclamationRule]
+
+
+def _compile(
+    db: sqlite3.Connection,
+    profile: str,
+    *,
+    now: dt.datetime,
+    profile_type: str | None,
+    exclusions: Sequence[ExclusionRule],
+    rules: Mapping[str, ReclamationRule],
+    integration_user_id: str | None,
+    policy: EvaluationPolicy,
+    protective_fields: Sequence[str],
+) -> _Compiled:
+    """Temp tables of per-attribute-row facts and rule thresholds, and the verdict CASE."""
+    excl = tuple(exclusions)
+    attr_rules = [
+        (i, r)
+        for i, r in enumerate(excl)
+        if r.active and r.effect.excludes_reclaim and r.kind is ExclusionKind.ATTRIBUTE
+    ]
+    filtered_models = [m for m, r in rules.items() if r.filter]
+    db.execute("DROP TABLE IF EXISTS temp.eval_attrs")
+    db.execute("DROP TABLE IF EXISTS temp.eval_filtered")
+    db.execute("DROP TABLE IF EXISTS temp.eval_rules")
+    db.execute(
+        "CREATE TABLE temp.eval_attrs (id INTEGER PRIMARY KEY, excl INTEGER, pre INTEGER, "
+        "la_unknown INTEGER NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE temp.eval_filtered (attrs INTEGER NOT NULL, model TEXT NOT NULL, "
+        "PRIMARY KEY (attrs, model)) WITHOUT ROWID"
+    )
+    facts: list[tuple[int, int | None, int | None, int]] = []
+    filtered: list[tuple[int, str]] = []
+    for attrs_id, attributes, unknown in db.execute(
+        "SELECT id, attributes, unknown FROM seat_attrs"
+    ):
+        seat = _Seat(json.loads(attributes), frozenset(json.loads(unknown)))
+        first = next((i for i, r in attr_rules if r.matches(seat, profile_type)), None)
+        facts.append(
+            (
+                attrs_id,
+                first,
+                _pre_code(seat, protective_fields),
+                int("last_activity" in seat.unknown),
+            )
+        )
+        filtered.extend((attrs_id, m) for m in filtered_models if not rules[m].applies_to(seat))
+    db.executemany("INSERT INTO temp.eval_attrs VALUES (?, ?, ?, ?)", facts)
+    db.executemany("INSERT INTO temp.eval_filtered VALUES (?, ?)", filtered)
+
+    # thresholds: "recent" (fewer than K days) is date(x) > hi; date(x) > lo is the band where
+    # the zone's offset decides, so assess() does
+    today = now.astimezone(_zone(policy.timezone)).date()
+    exact = policy.timezone == "UTC"
+    db.execute(
+        "CREATE TABLE temp.eval_rules (model TEXT PRIMARY KEY, active INTEGER, "
+        "has_filter INTEGER, g_hi TEXT, g_lo TEXT, i_hi TEXT, i_lo TEXT, candidates INTEGER)"
+    )
+
+    def bounds(days: int) -> tuple[str, str]:
+        return (
+            (_day(today, -days), _day(today, -days))
+            if exact
+            else (
+                _day(today, -days + 1),
+                _day(today, -days - 1),
+            )
+        )
+
+    db.executemany(
+        "INSERT INTO temp.eval_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                model,
+                int(r.active),
+                int(bool(r.filter)),
+                *bounds(r.new_account_grace_days),
+                *bounds(r.inactivity_days),
+                int(r.create_candidates),
+            )
+            for model, r in rules.items()
+        ],
+    )
+
+    # exclusions in order: the first that matches is the reason
+    params: dict[str, Any] = {"p": profile, "now": format_instant(now)}
+    conds: list[tuple[int, str]] = []
+    ascii_upn = "length(s.user_principal_name) = length(CAST(s.user_principal_name AS BLOB))"
+    for i, rule in enumerate(excl):
+        if not (rule.active and rule.effect.excludes_reclaim):
+            continue
+        if rule.kind is ExclusionKind.ATTRIBUTE:
+            conds.append((i, f"ea.excl = {i}"))
+        elif rule.kind is ExclusionKind.IDENTIFIER:
+            if rule.profile_type is None or rule.profile_type == profile_type:
+                params[f"x{i}"] = rule.value
+                conds.append((i, f"s.identifier = :x{i}"))
+        elif rule.kind is ExclusionKind.USER and "[" not in rule.value:
+            params[f"x{i}"] = rule.value.lower()
+            conds.append(
+                (
+                    i,
+                    f"(CASE WHEN {ascii_upn} THEN lower(s.user_principal_name) GLOB :x{i} "
+                    f"ELSE sl_match({i}, s.user_principal_name) END)",
+                )
+            )
+        elif rule.kind is ExclusionKind.DOMAIN:
+            want = rule.value.lower().lstrip("@")
+            params[f"x{i}"], params[f"y{i}"] = "@" + want, "." + want
+            lu = "lower(s.user_principal_name)"
+            ends = "(length({lu}) >= length(:{k}) AND substr({lu}, length({lu}) - length(:{k}) + 1) = :{k})"
+            same = (
+                "FALSE"
+                if "@" in want
+                else f"({ends.format(lu=lu, k=f'x{i}')} OR (instr({lu}, '@') = 0 AND {lu} = :w{i}))"
+            )
+            params[f"w{i}"] = want
+            sub = "FALSE" if "@" in want else ends.format(lu=lu, k=f"y{i}")
+            conds.append(
+                (
+                    i,
+                    f"(CASE WHEN {ascii_upn} THEN ({same} OR {sub}) "
+                    f"ELSE sl_match({i}, s.user_principal_name) END)",
+                )
+            )
+        else:  # a user pattern with a character class: fnmatch's own rules, row by row
+            conds.append((i, f"sl_match({i}, s.user_principal_name)"))
+
+    def match(i: int, upn: str) -> int:
+        return int(excl[i].matches(_Seat({}, frozenset(), upn), profile_type))
+
+    db.create_function("sl_match", 2, match, deterministic=True)
+    exclusion = (
+        "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in conds) + " END" if conds else "NULL"
+    )
+    try:
+        params["stale"] = _ceil_ms_text(now - policy.activity_max_age)
+    except OverflowError:
+        params["stale"] = ""
+    params["me"] = integration_user_id
+    grant = (
+        "(CASE WHEN s.external_created IS NULL THEN s.assigned_at "
+        "WHEN s.assigned_at IS NULL THEN s.external_created "
+        "WHEN s.external_created > s.assigned_at THEN s.external_created ELSE s.assigned_at END)"
+    )
+    ref = f"COALESCE(s.last_activity, {grant})"
+    verdict = f"""CASE
+        WHEN s.active = 0 THEN 0
+        WHEN ({" OR ".join(c for _, c in conds) or "FALSE"}) THEN 1
+        WHEN ea.pre IS NOT NULL THEN ea.pre
+        WHEN s.external_user_id = :me THEN 5
+        WHEN ea.la_unknown THEN 6
+        WHEN s.activity_checked_at IS NULL THEN 6
+        WHEN s.activity_checked_at < :stale THEN 7
+        WHEN r.model IS NULL OR r.active = 0 THEN 8
+        WHEN r.has_filter AND EXISTS (SELECT 1 FROM temp.eval_filtered f
+            WHERE f.attrs = s.attrs AND f.model = r.model) THEN 9
+        WHEN {ref} IS NULL THEN 10
+        WHEN {grant} IS NOT NULL AND substr({grant}, 1, 10) > r.g_hi THEN 11
+        WHEN {grant} IS NOT NULL AND substr({grant}, 1, 10) > r.g_lo THEN {_FALLBACK}
+        WHEN substr({ref}, 1, 10) > r.i_hi THEN 12
+        WHEN substr({ref}, 1, 10) > r.i_lo THEN {_FALLBACK}
+        WHEN r.candidates = 0 THEN 13
+        WHEN EXISTS (SELECT 1 FROM candidates c WHERE c.subscription_id = s.id
+            AND c.profile = s.profile AND c.keep_until > :now) THEN 14
+        ELSE {_IDLE} END"""
+    sql_from = (
+        "subscriptions s CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs "
+        "LEFT JOIN temp.eval_rules r ON r.model = s.software_model"
+    )
+    return _Compiled(
+        sql_from=sql_from,
+        verdict=verdict,
+        verdict_excluded="FALSE" if not conds else "s.active = 1",
+        exclusion=exclusion,
+        params=params,
+        exclusions=excl,
+        rules=rules,
+    )
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _assessment(
+    code: int,
+    excl: int | None,
+    sub: Subscription,
+    c: _Compiled,
+    *,
+    now: dt.datetime,
+    policy: EvaluationPolicy,
+) -> Assessment:
+    """The full :class:`Assessment` behind a SQL verdict code (the rule, the days counted)."""
+    verdict, with_rule, with_days = _CODES[code]
+    if verdict is Verdict.EXCLUDED:
+        return Assessment(verdict=verdict, exclusion=c.exclusions[excl or 0])
+    rule = c.rules.get(sub.software_model or "") if with_rule else None
+    days = None
+    if with_days:
+        grants = [d for d in (sub.external_created, sub.assigned_at) if d is not None]
+        reference = sub.last_activity or max(grants)
+        days = days_between(reference, now, policy.timezone)
+    return Assessment(verdict=verdict, inactive_days=days, rule=rule)
+
+
+def assess_profile(
+    store: Any,
+    profile: str,
+    *,
+    now: dt.datetime,
+    profile_type: str | None,
+    exclusions: Sequence[ExclusionRule],
+    rules: Mapping[str, ReclamationRule],
+    integration_user_id: str | None,
+    policy: EvaluationPolicy | None = None,
+    protective_fields: Sequence[str] = ("administrator",),
+    active_only: bool = True,
+) -> Iterator[tuple[Subscription, Assessment]]:
+    """Every seat of ``profile`` with its :class:`Assessment`, decided in SQL (row by row only
+    where SQL cannot be exact); the same answers as :func:`assess` with the store's cooldowns."""
+    db: sqlite3.Connection = store._db
+    policy = policy or EvaluationPolicy()
+    with store._lock:
+        c = _compile(
+            db,
+            profile,
+            now=now,
+            profile_type=profile_type,
+            exclusions=exclusions,
+            rules=rules,
+            integration_user_id=integration_user_id,
+            policy=policy,
+            protective_fields=protective_fields,
+        )
+        where = "s.profile = :p" + (" AND s.active = 1" if active_only else "")
+        rows = db.execute(
+            f"SELECT s.id, {c.verdict}, {c.exclusion} FROM {c.sql_from} WHERE {where} "
+            "ORDER BY s.id",
+            c.params,
+        ).fetchall()
+    subs = {s.id: s for s in store.iter_subscriptions(profile, active_only=active_only)}
+    cooldowns = store.cooldowns(profile, now=now)
+    for sid, code, excl in rows:
+        sub = subs[sid]
+        if code == _FALLBACK:
+            yield (
+                sub,
+                _fallback(
+                    sub,
+                    c,
+                    now=now,
+                    policy=policy,
+                    cooldowns=cooldowns,
+                    profile_type=profile_type,
+                    integration_user_id=integration_user_id,
+                    protective_fields=protective_fields,
+                ),
+            )
+        else:
+            yield sub, _assessment(code, excl, sub, c, now=now, policy=policy)
+
+
+def _fallback(
+    sub: Subscription,
+    c: _Compiled,
+    *,
+    now: dt.datetime,
+    policy: EvaluationPolicy,
+    cooldowns: Mapping[int, dt.datetime],
+    profile_type: str | None,
+    integration_user_id: str | None,
+    protective_fields: Sequence[str],
+) -> Assessment:
+    return assess(
+        sub,
+        now=now,
+        profile_type=profile_type,
+        exclusions=c.exclusions,
+        rules=c.rules,
+        integration_user_id=integration_user_id,
+        policy=policy,
+        cooldown_until=cooldowns.get(sub.id),
+        protective_fields=protective_fields,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class SetEvaluation:
+    """What one set-based evaluation decided (as :class:`~saas_license._evaluation.Evaluation`,
+    with the candidates that stay counted, not listed)."""
+
+    #: The seats to propose, by id, in order (with the assessment when :func:`assess` gave it).
+    proposal_ids: tuple[tuple[int, Assessment | None], ...]
+    still_idle: int
+    to_cancel: tuple[tuple[RemovalCandidate, Assessment], ...]
+    to_skip: tuple[tuple[RemovalCandidate, Assessment], ...]
+    verdicts: Mapping[str, int]
+    fallback_rows: int = 0
+    _resolve: Any = attrs.field(default=None, eq=False, repr=False, alias="resolve")
+
+    def proposals(self, batch: int = 500) -> Iterator[list[tuple[Subscription, Assessment]]]:
+        """The new proposals with their seats, read from the store ``batch`` at a time (never
+        all at once)."""
+        for n in range(0, len(self.proposal_ids), batch):
+            yield self._resolve(self.proposal_ids[n : n + batch])
+
+
+def evaluate_profile(
+    store: Any,
+    profile: str,
+    *,
+    now: dt.datetime,
+    profile_type: str | None,
+    exclusions: Sequence[ExclusionRule],
+    rules: Sequence[ReclamationRule],
+    integration_user_id: str | None,
+    policy: EvaluationPolicy | None = None,
+    protective_fields: Sequence[str] = ("administrator",),
+) -> SetEvaluation:
+    """:func:`~saas_license._evaluation.evaluate` over a profile's stored seats, set-based.
+
+    Verdicts are counted in SQL; only new proposals, seats with an open candidate and the rare
+    rows SQL hands back to :func:`assess` are read into Python.
+    """
+    by_model = {r.software_model: r for r in rules if r.active}
+    db: sqlite3.Connection = store._db
+    policy = policy or EvaluationPolicy()
+    open_states = sorted(s.value for s in OPEN_STATES)
+    marks = ", ".join("?" * len(open_states))
+    with store._lock:
+        c = _compile(
+            db,
+            profile,
+            now=now,
+            profile_type=profile_type,
+            exclusions=exclusions,
+            rules=by_model,
+            integration_user_id=integration_user_id,
+            policy=policy,
+            protective_fields=protective_fields,
+        )
+        db.execute("DROP TABLE IF EXISTS temp.eval_open")
+        db.execute(
+            "CREATE TABLE temp.eval_open (sub INTEGER PRIMARY KEY, candidate INTEGER NOT NULL)"
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO temp.eval_open SELECT subscription_id, MIN(id) FROM candidates "
+            f"WHERE profile = ? AND state IN ({marks}) GROUP BY subscription_id",
+            (profile, *open_states),
+        )
+        # one pass: every verdict counted, and only the rows that matter listed (as JSON)
+        base = f"FROM {c.sql_from} WHERE s.profile = :p AND s.active = 1"
+        grouped = db.execute(
+            "SELECT v, COUNT(*), json_group_array(json_array(id, x, o)) "
+            f"FILTER (WHERE o IS NOT NULL OR v IN ({_IDLE}, {_FALLBACK})) "
+            f"FROM (SELECT s.id AS id, {c.verdict} AS v, "
+            f"CASE WHEN {c.verdict_excluded} THEN {c.exclusion} END AS x, "
+            f"(SELECT candidate FROM temp.eval_open WHERE sub = s.id) AS o {base}) GROUP BY v",
+            c.params,
+        ).fetchall()
+        counts = {v: n for v, n, _ in grouped}
+        interesting = sorted(
+            (int(r[0]), v, r[1], r[2]) for v, _, rows in grouped for r in json.loads(rows or "[]")
+        )
+        vanished = [
+            r[0]
+            for r in db.execute(
+                "SELECT o.candidate FROM temp.eval_open o WHERE NOT EXISTS (SELECT 1 FROM "
+                "subscriptions s WHERE s.id = o.sub AND s.profile = ? AND s.active = 1) "
+                "ORDER BY o.candidate",
+                (profile,),
+            )
+        ]
+    verdicts: Counter[str] = Counter()
+    for code, n in counts.items():
+        if code != _FALLBACK:
+            verdicts[_CODES[code][0].value] += n
+    cooldowns = store.cooldowns(profile, now=now) if counts.get(_FALLBACK) else {}
+    proposal_ids: list[tuple[int, Assessment | None]] = []
+    still = 0
+    cancel: list[tuple[RemovalCandidate, Assessment]] = []
+    skip: list[tuple[RemovalCandidate, Assessment]] = []
+    fallback = 0
+    # seats whose candidate simply stays idle are never read; new proposals are read later,
+    # a batch at a time
+    needed = []
+    for row in interesting:
+        if row[3] is None and row[1] == _IDLE:
+            proposal_ids.append((row[0], None))
+        elif row[3] is not None and row[1] == _IDLE:
+            still += 1
+        else:
+            needed.append(row)
+    subs = store.subscriptions_by_id([r[0] for r in needed])
+    candidates = {
+        cand.id: cand for cand in _candidates(store, [r[3] for r in needed if r[3] is not None])
+    }
+    for sid, code, excl, open_id in needed:
+        sub = subs[sid]
+        if code == _FALLBACK:
+            fallback += 1
+            result = _fallback(
+                sub,
+                c,
+                now=now,
+                policy=policy,
+                cooldowns=cooldowns,
+                profile_type=profile_type,
+                integration_user_id=integration_user_id,
+                protective_fields=protective_fields,
+            )
+            verdicts[result.verdict.value] += 1
+        else:
+            result = _assessment(code, excl, sub, c, now=now, policy=policy)
+        if open_id is None:
+            if result.idle:
+                proposal_ids.append((sid, result))
+            continue
+        candidate = candidates[open_id]
+        if result.idle:
+            still += 1
+        elif result.verdict.protects:
+            skip.append((candidate, result))
+        elif result.verdict in (Verdict.ACTIVE, Verdict.NEW_ACCOUNT_GRACE):
+            cancel.append((candidate, result))
+        else:
+            still += 1
+    proposal_ids.sort(key=lambda p: p[0])
+
+    def resolve(
+        chunk: Sequence[tuple[int, Assessment | None]],
+    ) -> list[tuple[Subscription, Assessment]]:
+        found = store.subscriptions_by_id([sid for sid, _ in chunk])
+        return [
+            (found[sid], a or _assessment(_IDLE, None, found[sid], c, now=now, policy=policy))
+            for sid, a in chunk
+        ]
+
+    for cand in _candidates(store, vanished):
+        skip.append((cand, Assessment(verdict=Verdict.INACTIVE_SEAT)))
+    return SetEvaluation(
+        proposal_ids=tuple(proposal_ids),
+        still_idle=still,
+        to_cancel=tuple(cancel),
+        to_skip=tuple(skip),
+        verdicts=dict(verdicts),
+        fallback_rows=fallback,
+        resolve=resolve,
+    )
+
+
+def _candidates(store: Any, ids: Sequence[int]) -> list[RemovalCandidate]:
+    out: list[RemovalCandidate] = []
+    for n in range(0, len(ids), 500):
+        out.extend(store.list_candidates(ids=ids[n : n + 500]))
+    return out

@@ -1,0 +1,376 @@
+"""The set-based evaluation in SQL agrees with ``assess()`` on every seat: same verdict, same
+reason (rule, exclusion, days counted), for generated seats, rules, cooldowns and time zones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from saas_license import (
+    CandidateState,
+    EvaluationPolicy,
+    ExclusionRule,
+    ReclamationRule,
+    RemovalCandidate,
+    Verdict,
+)
+from saas_license._evaluation import assess, evaluate
+from saas_license._evaluation_sql import assess_profile, evaluate_profile
+from saas_license._store import SqliteStore
+from saas_license._subscriptions import SubscriptionRecord
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+USERS = [
+    "ann@corp.com",
+    "Bob@Corp.COM",
+    "eve@contractor.io",
+    "\u212aim@corp.com",
+    "zoe@x.corp.com",
+    "nodomain",
+]
+IDENTIFIERS = ["x.roadmaps", "x.develop", "x.free"]
+MODELS = ["Roadmaps", "Develop"]
+
+# instants crowd around the thresholds: whole days back, then a few seconds or microseconds
+instants = st.builds(
+    lambda d, s, us: NOW - dt.timedelta(days=d, seconds=s, microseconds=us),
+    st.integers(-2, 70),
+    st.sampled_from([0, 1, 3600, 12 * 3600, 86_399, -1, -12 * 3600]),
+    st.sampled_from([0, 1, 999, 1000, 500_500, -1]),
+)
+checks = st.builds(
+    lambda h, us: NOW - dt.timedelta(hours=h, microseconds=us),
+    st.sampled_from([0, 1, 23, 24, 47, 48, 49]),
+    st.sampled_from([0, 1, 999, 1000, -1, -999]),
+)
+attribute_values = st.fixed_dictionaries(
+    {"department": st.sampled_from(["eng", "Sales", "exec"])},
+    optional={
+        "administrator": st.sampled_from([True, False, None, "yes", 1]),
+        "enabled": st.sampled_from([True, False, None]),
+        "groups": st.lists(st.sampled_from(["a", "B", "c"]), max_size=2),
+    },
+)
+
+
+@st.composite
+def seats(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "upn": draw(st.sampled_from(USERS)),
+        "user": draw(st.sampled_from(["u1", "u2", "u3", "svc"])),
+        "identifier": draw(st.sampled_from(IDENTIFIERS)),
+        "model": draw(st.sampled_from([*MODELS, None])),
+        "last_activity": draw(st.none() | instants),
+        "checked": draw(st.none() | checks),
+        "created": draw(st.none() | instants),
+        "assigned": draw(st.none() | instants),
+        "active": draw(st.booleans()),
+        "attributes": draw(attribute_values),
+        "unknown": draw(
+            st.frozensets(
+                st.sampled_from(["administrator", "last_activity", "enabled"]), max_size=2
+            )
+        ),
+        "cooldown": draw(st.none() | instants.map(lambda t: t + dt.timedelta(days=2))),
+        "open": draw(st.booleans()),
+    }
+
+
+effects = st.sampled_from(["cost", "reclaim", "both"])
+exclusion_rules = st.one_of(
+    st.builds(
+        ExclusionRule,
+        kind=st.just("user"),
+        value=st.sampled_from(
+            [*USERS, "ANN*", "*@corp.com", "k*", "[ab]*", "[!a]*@corp.com", "?ob@*"]
+        ),
+        effect=effects,
+        active=st.booleans(),
+    ),
+    st.builds(
+        ExclusionRule,
+        kind=st.just("domain"),
+        value=st.sampled_from(["corp.com", "@CORP.com", "contractor.io", "com", "a@b", "nodomain"]),
+        effect=effects,
+    ),
+    st.builds(
+        ExclusionRule,
+        kind=st.just("identifier"),
+        value=st.sampled_from(IDENTIFIERS),
+        profile_type=st.sampled_from([None, "T", "other"]),
+        effect=effects,
+    ),
+    st.builds(
+        ExclusionRule,
+        kind=st.just("attribute"),
+        attribute=st.sampled_from(["department", "groups", "administrator", "enabled"]),
+        value=st.sampled_from(["eng", "sales", "b", "true", "false", "1"]),
+        effect=effects,
+    ),
+)
+reclamation_rules = st.builds(
+    ReclamationRule,
+    software_model=st.sampled_from(MODELS),
+    inactivity_days=st.sampled_from([1, 2, 30, 60]),
+    new_account_grace_days=st.sampled_from([0, 1, 30]),
+    create_candidates=st.booleans(),
+    active=st.booleans(),
+    filter=st.sampled_from([{}, {"department": "eng"}, {"groups": "a"}]),
+)
+
+
+def _build(rows: list[dict[str, Any]]) -> SqliteStore:
+    store = SqliteStore(":memory:")
+    records = [
+        SubscriptionRecord(
+            external_user_id=f"{r['user']}-{i}",
+            user_principal_name=r["upn"],
+            identifier=r["identifier"],
+            last_activity=r["last_activity"],
+            external_created=r["created"],
+            assigned_at=r["assigned"],
+            attributes=r["attributes"],
+            unknown=r["unknown"],
+        )
+        for i, r in enumerate(rows)
+    ]
+    store.upsert_subscriptions("p", records, run_id="r", now=NOW)
+    for i, r in enumerate(rows, 1):
+        store._q(
+            "UPDATE subscriptions SET software_model = ?, activity_checked_at = ?, active = ? "
+            "WHERE id = ?",
+            (
+                r["model"],
+                None if r["checked"] is None else _fmt(r["checked"]),
+                int(r["active"]),
+                i,
+            ),
+        )
+        if r["cooldown"] is not None or r["open"]:
+            sub = store.get_subscription(i)
+            assert sub is not None
+            base = RemovalCandidate(
+                subscription_id=i,
+                profile="p",
+                external_user_id=sub.external_user_id,
+                user_principal_name=sub.user_principal_name,
+                identifier=sub.identifier,
+                software_model=sub.software_model,
+                state=CandidateState.CLOSED_SKIPPED,
+                inactive_days=1,
+                last_activity=None,
+                opened_at=NOW,
+                closed_at=NOW,
+                keep_until=r["cooldown"],
+            )
+            store.add_candidate(base)
+            if r["open"]:
+                store.add_candidate(
+                    RemovalCandidate(
+                        **{
+                            **{
+                                f: getattr(base, f)
+                                for f in (
+                                    "subscription_id",
+                                    "profile",
+                                    "external_user_id",
+                                    "user_principal_name",
+                                    "identifier",
+                                    "software_model",
+                                    "inactive_days",
+                                    "last_activity",
+                                    "opened_at",
+                                )
+                            },
+                            "state": CandidateState.READY,
+                        }
+                    )
+                )
+    return store
+
+
+def _fmt(value: dt.datetime) -> str:
+    from saas_license._time import format_instant
+
+    return format_instant(value)
+
+
+settings_ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@settings_
+@given(
+    rows=st.lists(seats(), max_size=12),
+    exclusions=st.lists(exclusion_rules, max_size=4),
+    rules=st.lists(reclamation_rules, max_size=3),
+    me=st.none() | st.integers(0, 11).map(lambda i: f"svc-{i}"),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "Pacific/Kiritimati", "America/St_Johns"]),
+    skew=st.sampled_from([0, 1, 999, 1000, 3_600_000_000, 43_200_000_001]),
+    max_age_hours=st.sampled_from([1, 24, 48]),
+)
+def test_sql_verdicts_equal_assess(
+    rows: list[dict[str, Any]],
+    exclusions: list[ExclusionRule],
+    rules: list[ReclamationRule],
+    me: str | None,
+    zone: str,
+    skew: int,
+    max_age_hours: int,
+) -> None:
+    store = _build(rows)
+    now = NOW + dt.timedelta(microseconds=skew)
+    policy = EvaluationPolicy(timezone=zone, activity_max_age=dt.timedelta(hours=max_age_hours))
+    by_model = {r.software_model: r for r in rules}
+    kw: dict[str, Any] = dict(
+        now=now,
+        profile_type="T",
+        exclusions=exclusions,
+        integration_user_id=me,
+        policy=policy,
+        protective_fields=("administrator", "enabled"),
+    )
+    cooldowns = store.cooldowns("p", now=now)
+    got = {
+        sub.id: a for sub, a in assess_profile(store, "p", rules=by_model, active_only=False, **kw)
+    }
+    subs = list(store.iter_subscriptions("p", active_only=False))
+    assert len(got) == len(subs) == len(rows)
+    for sub in subs:
+        want = assess(sub, rules=by_model, cooldown_until=cooldowns.get(sub.id), **kw)
+        assert got[sub.id] == want, sub
+
+    # the whole pass: proposals, candidates kept, cancelled, skipped, and the verdict counts
+    py = evaluate(
+        store.iter_subscriptions("p"),
+        open_candidates=store.list_candidates("p"),
+        rules=rules,
+        cooldowns=cooldowns,
+        **kw,
+    )
+    sql = evaluate_profile(store, "p", rules=rules, **kw)
+    assert [(p.subscription.id, p.assessment) for p in py.proposals] == [
+        (s.id, a) for batch in sql.proposals(3) for s, a in batch
+    ]
+    assert len(py.still_idle) == sql.still_idle
+    assert [(c.id, a) for c, a in py.to_cancel] == [(c.id, a) for c, a in sql.to_cancel]
+    assert sorted((c.id or 0, a.verdict.value) for c, a in py.to_skip) == sorted(
+        (c.id or 0, a.verdict.value) for c, a in sql.to_skip
+    )
+    assert dict(py.verdicts) == dict(sql.verdicts)
+    store.close()
+
+
+def test_every_verdict_is_covered_and_agrees() -> None:
+    """One seat per verdict, UNKNOWN_PROTECTION included: the SQL and assess() agree on each."""
+    old = NOW - dt.timedelta(days=300)
+    base: dict[str, Any] = dict(
+        upn="ann@corp.com",
+        user="u1",
+        identifier="x.roadmaps",
+        model="Roadmaps",
+        last_activity=old,
+        checked=NOW - dt.timedelta(hours=1),
+        created=old,
+        assigned=None,
+        active=True,
+        attributes={"department": "Sales", "administrator": False, "enabled": True},
+        unknown=frozenset(),
+        cooldown=None,
+        open=False,
+    )
+    variants: list[dict[str, Any]] = [
+        {},  # idle
+        {"active": False},
+        {"upn": "eve@contractor.io"},  # excluded by domain
+        {"attributes": {"department": "Sales", "administrator": True}},
+        {"unknown": frozenset({"administrator"})},  # unknown protection
+        {"attributes": {"department": "Sales", "administrator": False, "enabled": False}},
+        {"user": "svc"},
+        {"checked": None},
+        {"checked": NOW - dt.timedelta(days=5)},
+        {"model": None},
+        {
+            "attributes": {"department": "eng", "administrator": False, "enabled": True},
+            "model": "Develop",
+        },
+        {"created": NOW - dt.timedelta(days=2)},
+        {"last_activity": NOW - dt.timedelta(days=1)},
+        {"model": "Develop", "attributes": {"department": "Sales", "administrator": False}},
+        {"cooldown": NOW + dt.timedelta(days=3)},
+    ]
+    rows = [{**base, **v} for v in variants]
+    store = _build(rows)
+    rules = {
+        "Roadmaps": ReclamationRule(software_model="Roadmaps"),
+        "Develop": ReclamationRule(
+            software_model="Develop", create_candidates=False, filter={"department": "Sales"}
+        ),
+    }
+    kw: dict[str, Any] = dict(
+        now=NOW,
+        profile_type="T",
+        exclusions=[ExclusionRule(kind="domain", value="contractor.io")],
+        integration_user_id="svc-6",
+        protective_fields=("administrator",),
+    )
+    cooldowns = store.cooldowns("p", now=NOW)
+    seen = set()
+    for sub, got in assess_profile(store, "p", rules=rules, active_only=False, **kw):
+        assert got == assess(sub, rules=rules, cooldown_until=cooldowns.get(sub.id), **kw)
+        seen.add(got.verdict)
+    assert seen == set(Verdict)
+    store.close()
+
+
+@st.composite
+def clean_seats(draw: st.DrawFn) -> dict[str, Any]:
+    """Seats that reach the day arithmetic: known, fresh, unprotected, with a rule."""
+    row = draw(seats())
+    row.update(
+        model=draw(st.sampled_from(MODELS)),
+        active=True,
+        attributes={"department": "eng", "administrator": False, "enabled": True},
+        unknown=frozenset(),
+        checked=draw(checks.filter(lambda t: NOW - t < dt.timedelta(hours=23))),
+    )
+    return row
+
+
+@settings_
+@given(
+    rows=st.lists(clean_seats(), min_size=1, max_size=12),
+    inactivity=st.sampled_from([1, 2, 30, 60]),
+    grace=st.sampled_from([0, 1, 30]),
+    create=st.booleans(),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "Pacific/Kiritimati", "America/St_Johns"]),
+    skew=st.sampled_from([0, 1, 999, 1000, 3_600_000_000, 43_200_000_001]),
+)
+def test_sql_day_arithmetic_equals_assess(
+    rows: list[dict[str, Any]], inactivity: int, grace: int, create: bool, zone: str, skew: int
+) -> None:
+    store = _build(rows)
+    now = NOW + dt.timedelta(microseconds=skew)
+    rules = {
+        m: ReclamationRule(
+            software_model=m,
+            inactivity_days=inactivity,
+            new_account_grace_days=grace,
+            create_candidates=create,
+        )
+        for m in MODELS
+    }
+    kw: dict[str, Any] = dict(
+        now=now,
+        profile_type="T",
+        exclusions=[],
+        integration_user_id=None,
+        policy=EvaluationPolicy(timezone=zone),
+    )
+    cooldowns = store.cooldowns("p", now=now)
+    for sub, got in assess_profile(store, "p", rules=rules, **kw):
+        assert got == assess(sub, rules=rules, cooldown_until=cooldowns.get(sub.id), **kw), sub
+    store.close()
