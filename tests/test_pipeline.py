@@ -206,6 +206,7 @@ def test_bad_config_names_the_field(workspace: Workspace) -> None:
         workspace.profiles.create("p", spoke="aha", alias="missing")
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite"])  # SQLite's fallback (PostgreSQL: tests/postgres)
 def test_without_sql_json_the_run_evaluates_row_by_row_with_the_same_verdicts(
     published: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -380,8 +380,9 @@ def _evaluate(
     cooldowns: Mapping[int, dt.datetime],
     **kw: Any,
 ) -> Evaluation | SetEvaluation:
-    """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere."""
-    if isinstance(store, SqliteBaseStore):
+    """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere
+    (a store whose parts say ``SET_BASED_EVALUATION = False``, such as PostgreSQL's)."""
+    if isinstance(store, SqliteBaseStore) and store.SET_BASED_EVALUATION:
         try:
             return evaluate_profile(store, profile, now=now, **kw)
         except sqlite3.OperationalError as exc:  # e.g. an SQLite built without JSON functions

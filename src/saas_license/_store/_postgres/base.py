@@ -114,6 +114,10 @@ class PostgresBaseStore(SqliteBaseStore):
     """The shared plumbing of the PostgreSQL store's parts; :class:`~.PostgresStore` connects
     and sets these attributes (``_db`` speaks like a ``sqlite3`` connection, see :mod:`.dialect`)."""
 
+    #: The set-based evaluation's SQL is SQLite's own (Python SQL functions, GLOB, JSON
+    #: aggregates): on PostgreSQL the pipeline evaluates row by row, with the same verdicts.
+    SET_BASED_EVALUATION = False
+
     url: str
     _conninfo: str
     _pool: ConnectionPool

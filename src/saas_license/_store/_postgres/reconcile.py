@@ -81,8 +81,9 @@ def _matched_in_python(db: Any, rules: Sequence[ExclusionRule], where: str) -> s
     # dropped by the next reconciliation on this connection (drop_excluded_tables)
     db.execute(f"CREATE TEMP TABLE {table} (id BIGINT PRIMARY KEY)")
     rows = db.execute(
-        "SELECT id, user_principal_name, identifier, attributes FROM subscriptions "
-        f"WHERE active = 1 AND software_model IS NOT NULL AND {where}"
+        "SELECT s.id, s.user_principal_name, s.identifier, a.attributes FROM subscriptions s "
+        "JOIN seat_attrs a ON a.id = s.attrs "
+        f"WHERE s.active = 1 AND s.software_model IS NOT NULL AND {where}"
     ).fetchall()
     hits = [
         (r[0],) for r in rows if any(rule.matches(_SeatView(r[1], r[2], r[3])) for rule in rules)
