@@ -175,3 +175,25 @@ def test_the_sqlite_store_plays_every_role_of_the_store_protocol() -> None:
             assert isinstance(store, role), role.__name__
     finally:
         store.close()
+
+
+def test_a_seat_listed_twice_in_one_batch_takes_the_later_record(store: SqliteStore) -> None:
+    """Both stores apply a batch's records in order (PostgreSQL cannot update one row twice in
+    one statement, so its part merges such a batch in windows)."""
+    first = SubscriptionRecord(
+        external_user_id="u1",
+        user_principal_name="old@corp.com",
+        identifier="x.roadmaps",
+        last_activity=NOW - dt.timedelta(days=3),
+    )
+    later = SubscriptionRecord(
+        external_user_id="u1",
+        user_principal_name="new@corp.com",
+        identifier="x.roadmaps",
+        last_activity=NOW - dt.timedelta(days=5),  # older: activity only moves forward
+    )
+    store.upsert_subscriptions("p", [_rec("u0"), first, later, _rec("u2")], run_id="r1", now=NOW)
+    subs = {s.external_user_id: s for s in store.iter_subscriptions("p")}
+    assert sorted(subs) == ["u0", "u1", "u2"]
+    assert subs["u1"].user_principal_name == "new@corp.com"
+    assert subs["u1"].last_activity == NOW - dt.timedelta(days=3)

@@ -66,13 +66,19 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\s+NOT\s+INDEXED\b", re.IGNORECASE), ""),
     (re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE), ""),
     # SQLite's "a IS b" / "a IS NOT b" compare NULLs as values: PostgreSQL spells them out
-    (re.compile(r"\bIS\s+NOT\s+(?!(?:NULL|TRUE|FALSE|UNKNOWN|DISTINCT)\b)", re.IGNORECASE), "IS DISTINCT FROM "),
+    (
+        re.compile(r"\bIS\s+NOT\s+(?!(?:NULL|TRUE|FALSE|UNKNOWN|DISTINCT)\b)", re.IGNORECASE),
+        "IS DISTINCT FROM ",
+    ),
     (
         re.compile(r"\bIS\s+(?!(?:NOT|NULL|TRUE|FALSE|UNKNOWN|DISTINCT)\b)", re.IGNORECASE),
         "IS NOT DISTINCT FROM ",
     ),
     # SQLite allows "CROSS JOIN t a ON …" (a join order hint); PostgreSQL wants a plain JOIN
-    (re.compile(r"\bCROSS\s+JOIN\s+([\w.]+(?:\s+(?!ON\b)\w+)?)\s+ON\b", re.IGNORECASE), r"JOIN \1 ON"),
+    (
+        re.compile(r"\bCROSS\s+JOIN\s+([\w.]+(?:\s+(?!ON\b)\w+)?)\s+ON\b", re.IGNORECASE),
+        r"JOIN \1 ON",
+    ),
     (re.compile(r"\btemp\.(\w+)", re.IGNORECASE), r"pg_temp.\1"),
     (re.compile(r"\bLIKE\b", re.IGNORECASE), "ILIKE"),
     (re.compile(r"\bIFNULL\s*\(", re.IGNORECASE), "COALESCE("),

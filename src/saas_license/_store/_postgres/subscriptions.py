@@ -1,7 +1,13 @@
-"""The :class:`~saas_license._store._protocol.SubscriptionStore` part of the PostgreSQL store: the SQLite
-part's SQL (``_store/_sqlite/subscriptions.py``) on the PostgreSQL base, through :mod:`.dialect`."""
+"""The :class:`~saas_license._store._protocol.SubscriptionStore` part of the PostgreSQL store:
+the SQLite part's SQL (``_store/_sqlite/subscriptions.py``) on the PostgreSQL base, through
+:mod:`.dialect`, with one difference: SQLite's upsert applies a batch's rows one after the
+other, so a seat listed twice in one batch is updated twice, in order; PostgreSQL refuses to
+update one row twice in one statement, so such a batch is merged in consecutive windows that
+each hold a seat once (the same result, in the same order)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from .._sqlite.subscriptions import SqliteSubscriptionStore
 from .base import PostgresBaseStore
@@ -11,3 +17,24 @@ __all__ = ["PostgresSubscriptionStore"]
 
 class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
     """The :class:`~saas_license._store._protocol.SubscriptionStore` part of :class:`~.PostgresStore`."""
+
+    def _merge_staged(
+        self, profile: str, table: str, lo: int, hi: int, *, run_id: str, now: dt.datetime
+    ) -> None:
+        window = "seq > ? AND seq <= ?"
+        repeated = self._q(
+            f"SELECT 1 FROM {table} WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 LIMIT 1",
+            (lo, hi),
+        ).fetchone()
+        if repeated is None:
+            super()._merge_staged(profile, table, lo, hi, run_id=run_id, now=now)
+            return
+        start, seen = lo, set()
+        for seq, uid, ident in self._q(
+            f"SELECT seq, uid, ident FROM {table} WHERE {window} ORDER BY seq", (lo, hi)
+        ).fetchall():
+            if (uid, ident) in seen:  # a seat again: merge what came before it first
+                super()._merge_staged(profile, table, start, seq - 1, run_id=run_id, now=now)
+                start, seen = seq - 1, set()
+            seen.add((uid, ident))
+        super()._merge_staged(profile, table, start, hi, run_id=run_id, now=now)
