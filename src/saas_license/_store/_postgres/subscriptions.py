@@ -29,12 +29,12 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
         if repeated is None:
             super()._merge_staged(profile, table, lo, hi, run_id=run_id, now=now)
             return
-        start, seen = lo, set()
+        start, seen = lo, set[tuple[str, str]]()
         for seq, uid, ident in self._q(
             f"SELECT seq, uid, ident FROM {table} WHERE {window} ORDER BY seq", (lo, hi)
         ).fetchall():
             if (uid, ident) in seen:  # a seat again: merge what came before it first
                 super()._merge_staged(profile, table, start, seq - 1, run_id=run_id, now=now)
-                start, seen = seq - 1, set()
+                start, seen = seq - 1, set[tuple[str, str]]()
             seen.add((uid, ident))
         super()._merge_staged(profile, table, start, hi, run_id=run_id, now=now)
