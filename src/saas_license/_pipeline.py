@@ -381,8 +381,8 @@ def _evaluate(
     **kw: Any,
 ) -> Evaluation | SetEvaluation:
     """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere
-    (a store whose parts say ``SET_BASED_EVALUATION = False``, such as PostgreSQL's)."""
-    if isinstance(store, SqliteBaseStore) and store.SET_BASED_EVALUATION:
+    (a store whose parts say ``_set_based_evaluation = False``, such as PostgreSQL's)."""
+    if isinstance(store, SqliteBaseStore) and store._set_based_evaluation:
         try:
             return evaluate_profile(store, profile, now=now, **kw)
         except sqlite3.OperationalError as exc:  # e.g. an SQLite built without JSON functions

@@ -56,7 +56,7 @@ def test_same_verdicts_candidates_and_plan_on_both_stores(
         clock=lambda: NOW,
     )
     try:
-        assert sqlite.store.SET_BASED_EVALUATION and not pg.store.SET_BASED_EVALUATION  # type: ignore[attr-defined]
+        assert sqlite.store._set_based_evaluation and not pg.store._set_based_evaluation  # type: ignore[attr-defined]
         on_sqlite, on_postgres = _run(sqlite), _run(pg)
         assert on_postgres == on_sqlite
         assert on_sqlite[1] > 0  # candidates were created: the comparison means something

@@ -116,7 +116,7 @@ class PostgresBaseStore(SqliteBaseStore):
 
     #: The set-based evaluation's SQL is SQLite's own (Python SQL functions, GLOB, JSON
     #: aggregates): on PostgreSQL the pipeline evaluates row by row, with the same verdicts.
-    SET_BASED_EVALUATION = False
+    _set_based_evaluation = False
 
     url: str
     _conninfo: str

@@ -62,7 +62,7 @@ class SqliteBaseStore:
     opens the database and sets these attributes."""
 
     #: The pipeline evaluates a profile set-based in SQL (``_evaluation_sql.py``) on this store.
-    SET_BASED_EVALUATION = True
+    _set_based_evaluation = True
 
     path: str
     write_stats: WriteStats
