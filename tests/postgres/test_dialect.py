@@ -72,9 +72,9 @@ def test_rows_read_by_name_and_position_with_sqlite_values() -> None:
 
 
 def test_every_sqlite_migration_step_has_a_postgres_translation() -> None:
-    assert set(PG_MIGRATIONS) == set(MIGRATIONS)
+    assert set(PG_MIGRATIONS) == set(MIGRATIONS) | {"postgres"}  # and PostgreSQL's own
     for namespace, steps in PG_MIGRATIONS.items():
-        assert len(steps) == len(MIGRATIONS[namespace])
+        assert namespace == "postgres" or len(steps) == len(MIGRATIONS[namespace])
         for make in steps:
             make()  # raises NotImplementedError for a step nobody translated
 

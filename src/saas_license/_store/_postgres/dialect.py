@@ -95,6 +95,7 @@ _JSON_EXTRACT = re.compile(r"\bjson_extract\s*\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*
 _REFUSED = re.compile(
     r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I
 )
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+(TEMP\w*\s+)?TABLE\b", re.IGNORECASE)
 _OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
 
 
@@ -123,6 +124,10 @@ def translate(sql: str) -> str:
         for pattern, replacement in _REWRITES:
             pieces[i] = pattern.sub(replacement, pieces[i])
     text = "".join(pieces)
+    if _CREATE_TABLE.match(text):
+        # tables made at run time (stages) compare text byte-wise too, as the schema's do: a
+        # join between a stage and the seats then uses the seats' indexes
+        text = re.sub(r"\bTEXT\b(?!\s+COLLATE)", 'TEXT COLLATE "C"', text, flags=re.IGNORECASE)
     ignore = _OR_IGNORE.match(text)
     if ignore:
         text = (

@@ -258,8 +258,22 @@ def _pg_migrations() -> dict[str, list[Callable[[], PgStep]]]:
     }
 
 
-#: Per namespace, each step of :data:`~saas_license._store._schema.MIGRATIONS`, translated on use.
+#: Per namespace, each step of :data:`~saas_license._store._schema.MIGRATIONS`, translated on use;
+#: plus PostgreSQL's own namespace.
 PG_MIGRATIONS = _pg_migrations()
+
+#: PostgreSQL's own steps (namespace ``postgres``).
+_PG_ONLY: list[PgStep] = [
+    # 1: the application role may refresh the planner's statistics of the seats (only a
+    # table's owner may ANALYZE it): a download that fills an empty table is otherwise planned
+    # as if the table were empty, seat by seat against all of them
+    [
+        "CREATE FUNCTION saas_license_analyze_seats() RETURNS void LANGUAGE plpgsql "
+        "SECURITY DEFINER SET search_path FROM CURRENT AS $$ BEGIN "
+        "ANALYZE subscriptions; ANALYZE seat_attrs; END $$",
+    ],
+]
+PG_MIGRATIONS["postgres"] = [functools.partial(lambda step: step, step) for step in _PG_ONLY]
 
 #: Tables only PostgreSQL has (none the copy command moves).
 PG_ONLY_TABLES = frozenset({"schema_versions"})

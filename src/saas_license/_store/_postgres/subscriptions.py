@@ -18,9 +18,26 @@ __all__ = ["PostgresSubscriptionStore"]
 class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
     """The :class:`~saas_license._store._protocol.SubscriptionStore` part of :class:`~.PostgresStore`."""
 
+    _merged_since_analyze = 0
+
+    def _fresh_statistics(self, rows: int) -> None:
+        """Refresh the seats' planner statistics whenever this store has merged more seats since
+        its last refresh than the statistics count (so O(log n) times while a table fills):
+        planned with an empty table's statistics, merging a stage runs seat by seat against
+        every seat of the profile, quadratic in the download's size."""
+        self._merged_since_analyze += rows
+        row = self._q(
+            "SELECT reltuples FROM pg_class WHERE oid = 'subscriptions'::regclass"
+        ).fetchone()
+        known = max(0.0, float(row[0])) if row is not None else 0.0
+        if self._merged_since_analyze > max(1000.0, known):
+            self._q("SELECT saas_license_analyze_seats()")
+            self._merged_since_analyze = 0
+
     def _merge_staged(
         self, profile: str, table: str, lo: int, hi: int, *, run_id: str, now: dt.datetime
     ) -> None:
+        self._fresh_statistics(hi - lo)
         window = "seq > ? AND seq <= ?"
         repeated = self._q(
             f"SELECT 1 FROM {table} WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 LIMIT 1",
