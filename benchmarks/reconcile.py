@@ -7,6 +7,11 @@ seats). Timed (median of ``--repeat``): ``ws.finance``'s reconciliation as the s
 ``SELECT software_model, profile, count(*) … GROUP BY`` over the active seats. Up to
 ``--reference-max`` seats the reference reconciliation (Python, one object per seat) is timed too
 and both results are compared (they must be equal). Target (issue 13): 1,000,000 seats ≤ 1 s.
+
+Issue 16's tiers: the same estate with rights allocated to a profile and to a group of users
+(a principal-name pattern) is reconciled again (products, models and license metrics; the
+floor is the same aggregate), and the seats' reconciled/unlicensed flags a saved
+reconciliation writes are timed against the bare ``INSERT … SELECT`` of the active seats' ids.
 """
 
 from __future__ import annotations
@@ -26,6 +31,63 @@ TARGET_SECONDS = 1.0
 FLOOR_SQL = (
     "SELECT software_model, profile, count(*) FROM subscriptions WHERE active = 1 GROUP BY 1, 2"
 )
+#: The floor of writing the seat flags: the same number of rows copied, with nothing computed.
+FLAGS_FLOOR_SQL = (
+    "INSERT INTO temp.flags_floor SELECT id, 0, 0 FROM subscriptions WHERE active = 1 "
+    "AND software_model IS NOT NULL"
+)
+
+
+def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float) -> dict[str, Any]:
+    """Allocate rights to a profile and a group, reconcile again, and write the seat flags."""
+    from saas_license._finance.allocations import Allocation
+    from saas_license._finance.from_store import reconcile_store
+
+    scale = max(1, counted // 1000)
+    ents = {e.software_model: e for e in store.list_entitlements() if e.profile is None}
+    store.add_allocation(
+        Allocation(entitlement_id=ents["Roadmaps"].id, rights=100 * scale, profile="aha-us")
+    )
+    store.add_allocation(
+        Allocation(entitlement_id=ents["Develop"].id, rights=50 * scale, users=["u1*@corp.example"])
+    )
+    tiers, tiers_runs, result = _median(
+        lambda: reconcile_store(store, now=_estate.NOW, timezone=timezone), repeat
+    )
+    db = store._db
+    db.execute("CREATE TEMP TABLE flags_floor (a INTEGER PRIMARY KEY, b INTEGER, c INTEGER)")
+
+    def flags_floor() -> None:
+        with store.transaction():
+            db.execute("DELETE FROM temp.flags_floor")
+            db.execute(FLAGS_FLOOR_SQL)
+
+    def flags() -> int:
+        return int(
+            store.record_seat_status(
+                exclusions=store.list_exclusion_rules(),
+                profile_types={p.name: p.profile_type for p in store.list_profiles()},
+                models=[r.software_model for r in result.models],
+                unlicensed=[u.subscription_id for u in result.unlicensed],
+                reconciliation_id=1,
+            )
+        )
+
+    ffloor, _, _ = _median(flags_floor, repeat)
+    fl, fl_runs, flagged = _median(flags, repeat)
+    return {
+        "tiers_seconds": round(tiers, 4),
+        "tiers_runs": [round(r, 4) for r in tiers_runs],
+        "tiers_ratio_to_floor": round(tiers / floor, 2),
+        "products": len(result.products),
+        "metrics": len(result.metrics),
+        "allocated_in_use": sum(m.allocated_in_use for m in result.metrics),
+        "flags_seconds": round(fl, 4),
+        "flags_runs": [round(r, 4) for r in fl_runs],
+        "flags_floor_seconds": round(ffloor, 4),
+        "flags_ratio_to_floor": round(fl / ffloor, 2),
+        "reconciled_seats": flagged,
+    }
 
 
 def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
@@ -96,6 +158,7 @@ def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> di
                     and want.activity == result.activity
                     and want.unmapped == result.unmapped
                 )
+            out.update(_tiers(store, counted, repeat=repeat, timezone=timezone, floor=floor))
             return out
         finally:
             store.close()
@@ -130,6 +193,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"-> {res['ratio_to_floor']:.1f}x the floor; {res['opportunities']:,} "
                 f"opportunities, {res['unlicensed']:,} unlicensed{ref} "
                 f"(estate built in {res['build_seconds']:.1f} s)",
+                flush=True,
+            )
+            print(
+                f"{'':>9}  tiers with allocations (product, model, metric): "
+                f"{res['tiers_seconds']:.3f} s -> {res['tiers_ratio_to_floor']:.1f}x the floor "
+                f"({res['allocated_in_use']:,} seats on allocated rights); seat flags "
+                f"({res['reconciled_seats']:,} reconciled): {res['flags_seconds']:.3f} s, floor "
+                f"{res['flags_floor_seconds']:.3f} s -> {res['flags_ratio_to_floor']:.1f}x",
                 flush=True,
             )
     if args.json:

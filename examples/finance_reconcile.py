@@ -55,6 +55,24 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
         f"  a seat of Aha! Roadmaps costs {ws.prices.unit_price('Aha! Roadmaps', at=result.as_of)}"
     )
 
+    # Tiers: products and license metrics; allocations count before company-wide rights.
+    roadmaps = next(e for e in ws.finance.entitlements() if e.software_model == "Aha! Roadmaps")
+    ws.finance.allocate(roadmaps.id or 0, 30, users=["*@example.com"])  # a group of users
+    result = ws.finance.reconcile(save=True)
+    for product in result.products:
+        print(f"  product {product.product}: {', '.join(product.software_models)}")
+    for m in result.metrics:
+        print(
+            f"  {m.software_model:16} {m.metric.value}: allocated in use {m.allocated_in_use}, "
+            f"not allocated in use {m.not_allocated_in_use}, needed {m.rights_needed}"
+        )
+    # Remediation options keep their status between saved reconciliations; act on one.
+    for option in ws.finance.remediation.options():
+        print(f"  remediation {option.key}: {option.status.value} ({option.note})")
+        if option.action.value == "remove_unlicensed":
+            done = ws.finance.remediation.create_candidates(option.key)
+            print(f"    -> {done.status.value}: {done.note} (candidates only; nothing reclaimed)")
+
     report = Path(tmp) / "report.html"
     report.write_text(render_html(result), encoding="utf-8")
     write_json(result, Path(tmp) / "report.json")

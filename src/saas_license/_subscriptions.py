@@ -116,12 +116,15 @@ class SubscriptionRow:
 
     ``inactive_days`` counts from the last activity (from the creation or assignment date for a
     seat never used, as evaluation does); None when nothing tells. ``excluded_from`` is a sorted
-    subset of ``("cost", "reclaim")``.
+    subset of ``("cost", "reclaim")``. ``reconciled`` and ``unlicensed`` are what the last
+    saved reconciliation said: counted against rights, and counted but covered by none.
     """
 
     subscription: Subscription
     inactive_days: int | None
     excluded_from: tuple[str, ...] = ()
+    reconciled: bool = False
+    unlicensed: bool = False
 
     @property
     def excluded(self) -> bool:

@@ -37,7 +37,9 @@ def test_reconciliation_json_document() -> None:
 @pytest.mark.parametrize(
     "table",
     [
+        "products",
         "models",
+        "metrics",
         "profiles",
         "remediation",
         "unlicensed",

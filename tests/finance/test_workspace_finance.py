@@ -67,7 +67,8 @@ def test_reconcile_runs_on_its_own_schedule(fin_ws: Workspace) -> None:
 
 def test_finance_schema_and_stores_without_finance() -> None:
     store = SqliteStore(":memory:")
-    assert store.schema_versions()["finance"] == 2  # 2: the index reconciliation reads (issue 13)
+    # 2: the index reconciliation reads (issue 13); 3: allocations, products, remediation, seat flags
+    assert store.schema_versions()["finance"] == 3
     assert finance_store(store) is store
 
     class Bare:

@@ -33,11 +33,13 @@ OPEN_STATES = frozenset(s for s in CandidateState if not s.is_closed)
 
 
 class Justification(str, enum.Enum):
-    """Why a seat was proposed for reclaim."""
+    """Why a seat was proposed for reclaim (the reference's list, plus our own ``manual``)."""
 
-    LOW_USAGE = "low_usage"
-    UNLICENSED = "unlicensed"
-    MANUAL = "manual"
+    LOW_USAGE = "low_usage"  # idle longer than its rule allows (rules' candidates)
+    UNALLOCATED = "unallocated"  # uses rights its profile or group was not allocated
+    UNLICENSED = "unlicensed"  # no right covers it (remediation "create candidates")
+    RESTRICTED_SOFTWARE = "restricted_software"  # the organisation does not allow the product
+    MANUAL = "manual"  # proposed by hand, no further reason recorded
 
 
 class UserResponse(str, enum.Enum):

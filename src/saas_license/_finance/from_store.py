@@ -76,28 +76,39 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
             thresholds.setdefault(rule.software_model, rule.inactivity_days)
     exclusions = store.list_exclusion_rules()
     profile_types = {p.name: p.profile_type for p in profiles}
+    entitlements = fin.list_entitlements()
+    allocations = fin.list_allocations()
+    products = fin.products()
     facts = getattr(fin, "reconcile_facts", None)
     if facts is not None:  # the SQLite store: aggregates, not one object per seat
+        from .allocations import effective_allocations
+
+        effective = effective_allocations(allocations, entitlements, now, timezone)
         units, unmapped, newest = facts(
             exclusions=exclusions,
             profile_types=profile_types,
             inactivity_days=thresholds,
             now=now,
             timezone=timezone,
+            groups=[e for e in effective if e.allocation.is_group],
         )
         return reconcile_units(
             units,
             unmapped,
             newest,
-            entitlements=fin.list_entitlements(),
+            entitlements=entitlements,
             models=store.list_software_models(),
             now=now,
             timezone=timezone,
             data_as_of=data_as_of,
+            allocations=effective,
+            products=products,
         )
     return reconcile(
         subscriptions=store.iter_subscriptions(),
-        entitlements=fin.list_entitlements(),
+        entitlements=entitlements,
+        allocations=allocations,
+        products=products,
         candidates=store.list_candidates(states=[*OPEN_STATES, CandidateState.CLOSED_COMPLETE]),
         models=store.list_software_models(),
         exclusions=exclusions,

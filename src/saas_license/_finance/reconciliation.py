@@ -37,6 +37,7 @@ from .._rules import ExclusionRule, first_exclusion
 from .._subscriptions import Subscription
 from .._tables import Table
 from .._time import days_between, format_instant
+from .allocations import Allocation, EffectiveAllocation, effective_allocations, group_of
 from .entitlements import (
     Entitlement,
     average_annual_price,
@@ -48,11 +49,15 @@ from .entitlements import (
 __all__ = [
     "ACTIVITY_BUCKETS",
     "ActivityBuckets",
+    "LicenseMetric",
+    "MetricResult",
+    "ProductResult",
     "ReclaimOpportunity",
     "Reconciliation",
     "ReconciliationRow",
     "Remediation",
     "RemediationOption",
+    "RemediationStatus",
     "UnlicensedSubscription",
     "UnrecognizedInProfile",
     "activity_bucket",
@@ -81,8 +86,25 @@ class Remediation(str, enum.Enum):
     """What can be done about a result."""
 
     PURCHASE_RIGHTS = "purchase_rights"  # buy the shortfall
+    REMOVE_UNLICENSED = "remove_unlicensed"  # propose the least-active seats for removal
     RECLAIM_UNUSED = "reclaim_unused"  # take back idle seats (open removal candidates)
     REDUCE_RIGHTS = "reduce_rights"  # buy fewer rights at renewal
+
+
+class RemediationStatus(str, enum.Enum):
+    """Where a remediation option stands; kept across reconciliations while still needed."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    COMPLETE = "complete"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    VOID = "void"  # no longer needed (or set aside by hand)
+
+
+class LicenseMetric(str, enum.Enum):
+    """What one right counts. Seats count against user subscriptions, the SaaS default."""
+
+    USER_SUBSCRIPTION = "user_subscription"
 
 
 @attrs.frozen(kw_only=True)
@@ -97,6 +119,12 @@ class RemediationOption:
     currency: str | None
     affects_compliance: bool
     note: str = ""
+    status: RemediationStatus = RemediationStatus.NEW
+
+    @property
+    def key(self) -> str:
+        """The option's identity across reconciliations: action, model and profile."""
+        return f"{self.action.value}:{self.software_model}:{self.profile or '*'}"
 
 
 @attrs.frozen(kw_only=True)
@@ -121,6 +149,54 @@ class ReconciliationRow:
     open_candidates: int
     potential_savings: Decimal | None
     reclaimed_seats: int
+    actual_savings: Decimal | None
+    as_of: dt.datetime
+    product: str = ""
+    allocated_in_use: int = 0
+    not_allocated_in_use: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class MetricResult:
+    """The license-metric tier of one software model: where its rights come from (allocated
+    to a profile or group, or not) and where its seats draw them from."""
+
+    software_model: str
+    metric: LicenseMetric
+    rights_owned: int
+    rights_used: int
+    rights_available: int
+    rights_needed: int
+    allocated: int
+    allocated_in_use: int
+    allocated_not_in_use: int
+    not_allocated_in_use: int
+    not_allocated: int
+    allocations_needed: int
+    unlicensed_subscriptions: int
+    currency: str | None
+    over_licensed_amount: Decimal | None
+    true_up_cost: Decimal | None
+    potential_savings: Decimal | None
+    as_of: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class ProductResult:
+    """The product tier: every software model of one product (its publisher unless set),
+    compliant only when each of them is. Money is summed when the models share a currency."""
+
+    product: str
+    software_models: tuple[str, ...]
+    compliant: bool
+    rights_owned: int
+    rights_used: int
+    rights_needed: int
+    unlicensed_subscriptions: int
+    currency: str | None
+    true_up_cost: Decimal | None
+    over_licensed_amount: Decimal | None
+    potential_savings: Decimal | None
     actual_savings: Decimal | None
     as_of: dt.datetime
 
@@ -202,6 +278,8 @@ class Reconciliation:
     activity: tuple[ActivityBuckets, ...]
     opportunities: tuple[ReclaimOpportunity, ...]
     data_as_of: dict[str, dt.datetime | None] = attrs.Factory(dict)
+    products: tuple[ProductResult, ...] = ()
+    metrics: tuple[MetricResult, ...] = ()
 
     @property
     def compliant(self) -> bool:
@@ -237,8 +315,8 @@ class Reconciliation:
         return {name: build(self) for name, build in _TABLES.items()}
 
     def table(self, name: str) -> Table:
-        """One result table: models, profiles, remediation, unlicensed, unmapped, activity,
-        opportunities or totals."""
+        """One result table: products, models, metrics, profiles, remediation, unlicensed,
+        unmapped, activity, opportunities or totals."""
         try:
             return _TABLES[name](self)
         except KeyError:
@@ -287,6 +365,7 @@ class _Seat:
     last_activity: dt.datetime | None
     first_seen: dt.datetime | None
     days: int | None
+    group: int = 0  # the group allocation the seat belongs to (0: none)
 
 
 @attrs.frozen
@@ -324,6 +403,10 @@ class _Unit:
     buckets: dict[str, int] = attrs.Factory(lambda: dict.fromkeys(ACTIVITY_BUCKETS, 0))
     open_candidates: list[_Opportunity] = attrs.Factory(list)
     reclaimed: list[_Reclaim] = attrs.Factory(list)
+    grouped: dict[int, int] = attrs.Factory(dict)  # group allocation id → seats in it
+    allocated: int = 0  # rights allocated to this profile
+    group_covered: int = 0  # seats covered by group allocations
+    allocated_in_use: int = 0
 
 
 #: units[model][profile]
@@ -359,16 +442,23 @@ def reconcile(
     timezone: str = "UTC",
     inactivity_days: Mapping[str, int] | None = None,
     data_as_of: Mapping[str, dt.datetime | None] | None = None,
+    allocations: Sequence[Allocation] = (),
+    products: Mapping[str, str] | None = None,
 ) -> Reconciliation:
     """Reconcile seats against entitlements as of ``now`` (see the module docstring for the rules).
 
     ``subscriptions`` are active seats (streamed once); ``candidates`` may hold any states;
-    ``inactivity_days`` gives each model's idle threshold (default 60) for active/inactive.
+    ``inactivity_days`` gives each model's idle threshold (default 60) for active/inactive;
+    ``allocations`` set company-wide rights aside for a profile or a group of users;
+    ``products`` names each model's product (default: its publisher).
     This is the reference definition; a SQLite store computes the same result with aggregates
     (:func:`saas_license._finance.from_store.reconcile_store`).
     """
     thresholds = inactivity_days or {}
     savings_since = savings_start(now, timezone)
+    effective = effective_allocations(allocations, entitlements, now, timezone)
+    groups = [e for e in effective if e.allocation.is_group]
+    grouped_models = {e.software_model for e in groups}
 
     units = _units()
     seats: dict[tuple[str, str], list[_Seat]] = defaultdict(list)
@@ -396,6 +486,10 @@ def reconcile(
             if sub.last_activity is None
             else max(0, days_between(sub.last_activity, now, timezone)),
         )
+        if model in grouped_models:
+            seat.group = group_of(groups, model, sub.user_principal_name)
+            if seat.group:
+                unit.grouped[seat.group] = unit.grouped.get(seat.group, 0) + 1
         seats[(model, sub.profile)].append(seat)
         unit.used += 1
         if seat.days is None or seat.days >= thresholds.get(model, DEFAULT_INACTIVITY_DAYS):
@@ -433,6 +527,8 @@ def reconcile(
             key=lambda s: (s.first_seen or dt.datetime.min.replace(tzinfo=dt.timezone.utc), s.id),
             reverse=True,
         )
+        # Seats outside any group first: a group's seats are the ones its allocation covers.
+        ordered.sort(key=lambda s: s.group != 0)
         return ordered[:n]
 
     return _finish(
@@ -444,6 +540,8 @@ def reconcile(
         now=now,
         timezone=timezone,
         data_as_of=data_as_of,
+        allocations=effective,
+        products=products,
     )
 
 
@@ -457,9 +555,20 @@ def _finish(
     now: dt.datetime,
     timezone: str,
     data_as_of: Mapping[str, dt.datetime | None] | None,
+    allocations: Sequence[EffectiveAllocation] = (),
+    products: Mapping[str, str] | None = None,
 ) -> Reconciliation:
     """The maths shared by the reference and the SQL paths, from per-unit counts."""
     free = {m.name for m in models if not m.paid}
+    product_of = {m.name: (products or {}).get(m.name) or m.publisher for m in models}
+    allocated_of: dict[str, int] = defaultdict(int)
+    group_rights: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for eff in allocations:
+        allocated_of[eff.software_model] += eff.rights
+        if eff.allocation.is_group:
+            group_rights[eff.software_model].append((eff.allocation.id or 0, eff.rights))
+        else:
+            units[eff.software_model][eff.allocation.profile or ""].allocated += eff.rights
     savings_since = savings_start(now, timezone)
     in_force = entitlements_in_use(entitlements, now, timezone)
     by_model: dict[str, list[Entitlement]] = defaultdict(list)
@@ -476,6 +585,7 @@ def _finish(
     unlicensed: list[UnlicensedSubscription] = []
     activity: list[ActivityBuckets] = []
     opportunities: list[ReclaimOpportunity] = []
+    metrics: list[MetricResult] = []
 
     for model in sorted(units):
         ents = by_model.get(model, [])
@@ -485,15 +595,36 @@ def _finish(
         raw_price = average_annual_price(ents)
         price = None if raw_price is None else quantize_money(raw_price)
         currency = ents[0].currency if ents else None
-        pool = sum(e.purchased_rights for e in ents if e.profile is None)
+        pool = sum(e.purchased_rights for e in ents if e.profile is None) - allocated_of[model]
         day_price = _price_per_day(entitlements, model, timezone=timezone, currency=currency)
-        # Lend the company-wide pool to the units that are short, largest shortfall first.
-        order = sorted(profiles, key=lambda p: (-(profiles[p].used - profiles[p].own), p))
+        # Allocations first: a group's rights cover its seats, profile by profile (by name);
+        # then each profile's allocation and its own scoped rights cover what is left.
+        group_unused = 0
+        allocations_needed = 0
+        for gid, rights in group_rights.get(model, []):
+            for name in sorted(profiles):
+                n = profiles[name].grouped.get(gid, 0)
+                take = min(n, rights)
+                profiles[name].group_covered += take
+                rights -= take
+                allocations_needed += n - take  # group members the allocation leaves out
+            group_unused += rights
+        remaining: dict[str, int] = {}
+        for name, unit in profiles.items():
+            rest = unit.used - unit.group_covered
+            from_profile = min(rest, unit.allocated)
+            unit.allocated_in_use = unit.group_covered + from_profile
+            remaining[name] = rest - from_profile
+            if unit.allocated:
+                allocations_needed += remaining[name]  # the profile's seats beyond its allocation
+        # Lend the unallocated company-wide pool to the units still short, largest first.
+        order = sorted(profiles, key=lambda p: (-(remaining[p] - profiles[p].own), p))
         for name in order:
             unit = profiles[name]
-            short = max(0, unit.used - unit.own)
+            short = max(0, remaining[name] - unit.own)
             unit.lent = min(short, pool)
             pool -= unit.lent
+        pool += group_unused  # allocated to a group, not in use: available, lent to nobody
         rows = []
         for name in sorted(profiles):
             unit = profiles[name]
@@ -501,13 +632,14 @@ def _finish(
                 model,
                 name,
                 unit,
-                owned=unit.own + unit.lent,
+                owned=unit.group_covered + unit.allocated + unit.own + unit.lent,
                 price=price,
                 currency=currency,
                 entitlement_count=sum(1 for e in ents if e.profile in (None, name)),
                 price_at=day_price,
                 now=now,
             )
+            row = attrs.evolve(row, product=product_of.get(model, model))
             rows.append(row)
             profile_rows.append(row)
             remediation.extend(_options(row))
@@ -541,8 +673,11 @@ def _finish(
                 for o in unit.open_candidates
             )
         model_row = _sum_rows(model, rows, pool_left=pool, price=price, currency=currency, now=now)
-        model_row = attrs.evolve(model_row, entitlements_in_use=len(ents))
+        model_row = attrs.evolve(
+            model_row, entitlements_in_use=len(ents), product=product_of.get(model, model)
+        )
         model_rows.append(model_row)
+        metrics.append(_metric(model_row, allocated=allocated_of[model], needed=allocations_needed))
         buckets = dict.fromkeys(ACTIVITY_BUCKETS, 0)
         for unit in profiles.values():
             for label, n in unit.buckets.items():
@@ -580,7 +715,74 @@ def _finish(
         activity=tuple(activity),
         opportunities=tuple(opportunities),
         data_as_of=dict(data_as_of or {}),
+        products=_products(model_rows, now=now),
+        metrics=tuple(metrics),
     )
+
+
+def _metric(row: ReconciliationRow, *, allocated: int, needed: int) -> MetricResult:
+    """The license-metric tier of a model row (every right counts user subscriptions)."""
+    not_allocated_owned = row.rights_owned - allocated
+    return MetricResult(
+        software_model=row.software_model,
+        metric=LicenseMetric.USER_SUBSCRIPTION,
+        rights_owned=row.rights_owned,
+        rights_used=row.rights_used,
+        rights_available=row.rights_available,
+        rights_needed=row.rights_needed,
+        allocated=allocated,
+        allocated_in_use=row.allocated_in_use,
+        allocated_not_in_use=allocated - row.allocated_in_use,
+        not_allocated_in_use=row.not_allocated_in_use,
+        not_allocated=not_allocated_owned - row.not_allocated_in_use,
+        allocations_needed=needed,
+        unlicensed_subscriptions=row.rights_needed,
+        currency=row.currency,
+        over_licensed_amount=row.over_licensed_amount,
+        true_up_cost=row.true_up_cost,
+        potential_savings=row.potential_savings,
+        as_of=row.as_of,
+    )
+
+
+def _products(rows: Sequence[ReconciliationRow], *, now: dt.datetime) -> tuple[ProductResult, ...]:
+    """The product tier: model rows grouped by product; money only when one currency."""
+    by_product: dict[str, list[ReconciliationRow]] = defaultdict(list)
+    for row in rows:
+        by_product[row.product].append(row)
+    out = []
+    for product in sorted(by_product):
+        group = by_product[product]
+        currencies = {r.currency for r in group if r.currency is not None}
+        currency = next(iter(currencies)) if len(currencies) == 1 else None
+
+        def money(
+            name: str, group: list[ReconciliationRow] = group, currency: str | None = currency
+        ) -> Decimal | None:
+            if currency is None:
+                return None
+            return sum(
+                (getattr(r, name) for r in group if getattr(r, name) is not None), Decimal("0.00")
+            )
+
+        out.append(
+            ProductResult(
+                product=product,
+                software_models=tuple(r.software_model for r in group),
+                compliant=all(r.compliant for r in group),
+                rights_owned=sum(r.rights_owned for r in group),
+                rights_used=sum(r.rights_used for r in group),
+                rights_needed=sum(r.rights_needed for r in group),
+                unlicensed_subscriptions=sum(r.rights_needed for r in group),
+                currency=currency,
+                true_up_cost=money("true_up_cost"),
+                over_licensed_amount=money("over_licensed_amount"),
+                potential_savings=money("potential_savings"),
+                actual_savings=money("actual_savings"),
+                as_of=now,
+            )
+        )
+    return tuple(out)
 
 
 def _reclaimed_at(cand: RemovalCandidate | _Reclaim) -> dt.datetime | None:
@@ -670,6 +872,8 @@ def _row(
         reclaimed_seats=len(unit.reclaimed),
         actual_savings=actual,
         as_of=now,
+        allocated_in_use=unit.allocated_in_use,
+        not_allocated_in_use=min(used, owned) - unit.allocated_in_use,
     )
 
 
@@ -710,6 +914,8 @@ def _sum_rows(
         reclaimed_seats=total("reclaimed_seats"),
         actual_savings=sum(actuals, Decimal("0.00")) if actuals or price is not None else None,
         as_of=now,
+        allocated_in_use=total("allocated_in_use"),
+        not_allocated_in_use=total("not_allocated_in_use"),
     )
 
 
@@ -729,6 +935,20 @@ def _options(row: ReconciliationRow) -> list[RemediationOption]:
                 + ("" if row.unit_price is not None else " (no unit cost recorded)"),
             )
         )
+        if row.rights_needed > row.open_candidates:
+            seats = row.rights_needed - row.open_candidates
+            out.append(
+                RemediationOption(
+                    software_model=row.software_model,
+                    profile=row.profile,
+                    action=Remediation.REMOVE_UNLICENSED,
+                    rights=seats,
+                    amount=_money(seats, row.unit_price),
+                    currency=row.currency,
+                    affects_compliance=True,
+                    note=f"propose the {seats} least-active seats for removal",
+                )
+            )
     if row.open_candidates:
         covers = min(row.open_candidates, row.rights_needed)
         out.append(
@@ -782,6 +1002,8 @@ _ROW_COLUMNS = (
     "potential_savings",
     "reclaimed_seats",
     "actual_savings",
+    "allocated_in_use",
+    "not_allocated_in_use",
 )
 
 
@@ -789,10 +1011,34 @@ def _records(items: Iterable[Any]) -> list[dict[str, Any]]:
     return [attrs.asdict(i, recurse=False) for i in items]
 
 
+def _products_table(r: Reconciliation) -> Table:
+    rows = [
+        {**attrs.asdict(p, recurse=False), "software_models": ", ".join(p.software_models)}
+        for p in r.products
+    ]
+    return Table.from_dicts(
+        "products",
+        [f.name for f in attrs.fields(ProductResult) if f.name != "as_of"],
+        rows,
+        title="Reconciliation per product",
+        as_of=r.as_of,
+    )
+
+
+def _metrics_table(r: Reconciliation) -> Table:
+    return Table.from_dicts(
+        "metrics",
+        [f.name for f in attrs.fields(MetricResult) if f.name != "as_of"],
+        _records(r.metrics),
+        title="Reconciliation per software model and license metric",
+        as_of=r.as_of,
+    )
+
+
 def _models_table(r: Reconciliation) -> Table:
     return Table.from_dicts(
         "models",
-        [c for c in _ROW_COLUMNS if c != "profile"],
+        ["product", *(c for c in _ROW_COLUMNS if c != "profile")],
         _records(r.models),
         title="Reconciliation per software model",
         as_of=r.as_of,
@@ -821,8 +1067,10 @@ def _remediation_table(r: Reconciliation) -> Table:
             "currency",
             "affects_compliance",
             "note",
+            "status",
+            "key",
         ],
-        _records(r.remediation),
+        [{**attrs.asdict(o, recurse=False), "key": o.key} for o in r.remediation],
         title="Remediation options",
         as_of=r.as_of,
     )
@@ -899,7 +1147,9 @@ def _totals_table(r: Reconciliation) -> Table:
 
 
 _TABLES = {
+    "products": _products_table,
     "models": _models_table,
+    "metrics": _metrics_table,
     "profiles": _profiles_table,
     "remediation": _remediation_table,
     "unlicensed": _unlicensed_table,
@@ -945,8 +1195,11 @@ def reconcile_units(
     now: dt.datetime,
     timezone: str,
     data_as_of: Mapping[str, dt.datetime | None] | None = None,
+    allocations: Sequence[EffectiveAllocation] = (),
+    products: Mapping[str, str] | None = None,
 ) -> Reconciliation:
-    """The reconciliation from per-unit counts computed elsewhere (the SQLite store's aggregates)."""
+    """The reconciliation from per-unit counts computed elsewhere (the SQLite store's aggregates);
+    ``allocations`` as :func:`~saas_license._finance.allocations.effective_allocations` gives them."""
     return _finish(
         units,
         unmapped,
@@ -956,6 +1209,8 @@ def reconcile_units(
         now=now,
         timezone=timezone,
         data_as_of=data_as_of,
+        allocations=allocations,
+        products=products,
     )
 
 

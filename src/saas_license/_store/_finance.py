@@ -13,9 +13,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from .._finance.allocations import Allocation
 from .._finance.entitlements import Entitlement
 
-__all__ = ["FinanceStore", "SavedReconciliation"]
+__all__ = ["FinanceStore", "SavedReconciliation", "SeatStatus", "StoredRemediation"]
 
 
 @attrs.frozen(kw_only=True)
@@ -25,6 +26,25 @@ class SavedReconciliation:
     id: int
     as_of: dt.datetime
     data: dict[str, Any] = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class StoredRemediation:
+    """A remediation option as kept between reconciliations: its key, status and last figures."""
+
+    key: str
+    status: str
+    updated_at: dt.datetime
+    data: dict[str, Any] = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class SeatStatus:
+    """What the last saved reconciliation said of one seat."""
+
+    reconciled: bool
+    unlicensed: bool
+    reconciliation_id: int | None = None
 
 
 @runtime_checkable
@@ -38,3 +58,11 @@ class FinanceStore(Protocol):
     def list_entitlements(self, software_model: str | None = None) -> list[Entitlement]: ...
     def save_reconciliation(self, as_of: dt.datetime, data: dict[str, Any]) -> int: ...
     def list_reconciliations(self, *, limit: int = 20) -> list[SavedReconciliation]: ...
+    def add_allocation(self, allocation: Allocation) -> Allocation: ...
+    def list_allocations(self) -> list[Allocation]: ...
+    def delete_allocation(self, allocation_id: int) -> bool: ...
+    def set_product(self, software_model: str, product: str | None) -> None: ...
+    def products(self) -> dict[str, str]: ...
+    def list_remediation(self) -> list[StoredRemediation]: ...
+    def save_remediation(self, items: Iterable[StoredRemediation]) -> None: ...
+    def seat_status(self, subscription_ids: Iterable[int]) -> dict[int, SeatStatus]: ...

@@ -176,6 +176,32 @@ MIGRATIONS: dict[str, list[Migration]] = {
         CREATE INDEX finance_active_seats ON subscriptions (software_model, profile, last_activity)
             WHERE active = 1;
         """,
+        # 3: reconciliation tiers and remediation (issue 16): allocations of company-wide
+        # rights, each model's product, remediation options' statuses, and each seat's
+        # reconciled/unlicensed flags as of the last saved reconciliation
+        """
+        CREATE TABLE finance_allocations (
+            id INTEGER PRIMARY KEY,
+            entitlement_id INTEGER NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX finance_allocations_entitlement ON finance_allocations (entitlement_id);
+        CREATE TABLE finance_products (
+            software_model TEXT PRIMARY KEY,
+            product TEXT NOT NULL
+        );
+        CREATE TABLE finance_remediation (
+            key TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE TABLE finance_seat_status (
+            subscription_id INTEGER PRIMARY KEY,
+            unlicensed INTEGER NOT NULL,
+            reconciliation_id INTEGER NOT NULL
+        );
+        """,
     ],
     "safety": [
         # 1: reclaim safety (issue 8): what the vendor did not report reliably, per seat, and

@@ -82,17 +82,29 @@ class Candidates:
         )
 
     def propose(
-        self, subscription_id: int, *, actor: str = "user", reason: str = ""
+        self,
+        subscription_id: int,
+        *,
+        actor: str = "user",
+        reason: str = "",
+        justification: Justification | str = Justification.MANUAL,
     ) -> RemovalCandidate:
-        """Open a candidate by hand for one seat (it still passes every safety check on apply)."""
+        """Open a candidate by hand for one seat (it still passes every safety check on apply);
+        ``justification`` says why (default ``manual``)."""
+        try:
+            why = Justification(justification)
+        except ValueError:
+            raise ConfigError(
+                f"{justification!r} is not a justification",
+                field="justification",
+                hint="use " + ", ".join(j.value for j in Justification),
+            ) from None
         sub = self._ws.store.get_subscription(subscription_id)
         if sub is None or not sub.active:
             raise ConfigError(
                 f"no active subscription with id {subscription_id}", field="subscription"
             )
-        return self.workflow.create(
-            sub, None, actor=actor, justification=Justification.MANUAL, reason=reason
-        )
+        return self.workflow.create(sub, None, actor=actor, justification=why, reason=reason)
 
     def keep(self, candidate_id: int, *, actor: str = "user", note: str = "") -> RemovalCandidate:
         """The user keeps the seat: to the approver (or kept, if the rule needs no approval)."""

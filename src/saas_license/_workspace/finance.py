@@ -20,8 +20,10 @@ from .._tables import Table
 from ._change import changing
 
 if TYPE_CHECKING:
+    from .._finance.allocations import Allocation
     from .._finance.reconciliation import Reconciliation
     from .facade import Workspace
+    from .remediation import Remediations
 
 __all__ = ["Finance"]
 
@@ -144,15 +146,120 @@ class Finance:
         )
 
     def reconcile(self, *, save: bool = False) -> Reconciliation:
-        """Reconcile seats against entitlements now; ``save`` keeps the result in the workspace."""
+        """Reconcile seats against entitlements now; ``save`` keeps the result in the workspace,
+        with each remediation option's status and each seat's reconciled/unlicensed flags."""
+        from .._finance.remediation import merge_statuses, with_statuses
+
+        fin = _finance.finance_store(self._ws.store)
         result = _finance.reconcile_store(
             self._ws.store, now=self._ws.clock(), timezone=self._ws.policy.timezone
         )
-        if save:
-            _finance.finance_store(self._ws.store).save_reconciliation(
-                result.as_of, result.to_json_data()
-            )
+        stored = fin.list_remediation()
+        if not save:
+            return attrs.evolve(result, remediation=with_statuses(result.remediation, stored))
+        options, rows = merge_statuses(result.remediation, stored, now=result.as_of)
+        result = attrs.evolve(result, remediation=options)
+        with self._ws.store.transaction():
+            saved_id = fin.save_reconciliation(result.as_of, result.to_json_data())
+            fin.save_remediation(rows)
+            record = getattr(fin, "record_seat_status", None)
+            if record is not None:
+                profiles = self._ws.store.list_profiles()
+                record(
+                    exclusions=self._ws.store.list_exclusion_rules(),
+                    profile_types={p.name: p.profile_type for p in profiles},
+                    models=[r.software_model for r in result.models],
+                    unlicensed=[u.subscription_id for u in result.unlicensed],
+                    reconciliation_id=saved_id,
+                )
         return result
+
+    # -- allocations, products, remediation (issue 16) ------------------------------------------
+
+    def allocate(
+        self,
+        entitlement_id: int,
+        rights: int,
+        *,
+        profile: str | None = None,
+        users: list[str] | tuple[str, ...] | str = (),
+        department: str | None = None,
+        name: str = "",
+        actor: str = "user",
+    ) -> Allocation:
+        """Set ``rights`` of a company-wide entitlement aside for a profile or a group of users
+        (principal names or ``*``/``?`` patterns); they cover that target's seats first."""
+        from .._finance.allocations import Allocation
+
+        alloc = Allocation(
+            entitlement_id=entitlement_id,
+            rights=rights,
+            profile=profile,
+            users=users,
+            department=department,
+            name=name,
+        )
+        ent = self.entitlement(entitlement_id)
+        if ent.profile is not None:
+            raise ConfigError(
+                f"entitlement {entitlement_id} is already scoped to profile {ent.profile!r}",
+                field="allocation.entitlement_id",
+                hint="allocate rights of a company-wide entitlement (no profile)",
+            )
+        if alloc.department:
+            raise ConfigError(
+                "allocating to a department needs a user directory",
+                field="allocation.department",
+                hint="allocate to a profile or a list of users instead",
+            )
+        if alloc.profile and self._ws.store.get_profile(alloc.profile) is None:
+            raise ConfigError(f"no profile named {alloc.profile!r}", field="allocation.profile")
+        fin = _finance.finance_store(self._ws.store)
+        taken = sum(a.rights for a in fin.list_allocations() if a.entitlement_id == ent.id)
+        if taken + alloc.rights > ent.purchased_rights:
+            raise ConfigError(
+                f"entitlement {entitlement_id} has {ent.purchased_rights - taken} rights left "
+                f"to allocate, not {alloc.rights}",
+                field="allocation.rights",
+                hint="allocate fewer rights, or remove another allocation first",
+            )
+        with changing(self._ws, "allocation.created", "allocation", actor=actor) as change:
+            saved = fin.add_allocation(alloc)
+            change.done(saved.id, after=saved)
+        return saved
+
+    def allocations(self) -> list[Allocation]:
+        """Every allocation, oldest first."""
+        return _finance.finance_store(self._ws.store).list_allocations()
+
+    def remove_allocation(self, allocation_id: int, *, actor: str = "user") -> None:
+        """Give an allocation's rights back to the company-wide pool."""
+        fin = _finance.finance_store(self._ws.store)
+        before = next((a for a in fin.list_allocations() if a.id == allocation_id), None)
+        if before is None:
+            raise ConfigError(f"no allocation with id {allocation_id}", field="allocation.id")
+        with changing(
+            self._ws, "allocation.removed", "allocation", before=before, actor=actor
+        ) as change:
+            fin.delete_allocation(allocation_id)
+            change.done(allocation_id)
+
+    def set_product(self, software_model: str, product: str | None, *, actor: str = "user") -> None:
+        """Name the product a software model belongs to (None: its publisher again)."""
+        if software_model not in {m.name for m in self._ws.store.list_software_models()}:
+            raise ConfigError(
+                f"no software model named {software_model!r}", field="product.software_model"
+            )
+        with changing(self._ws, "product.set", "software_model", actor=actor) as change:
+            _finance.finance_store(self._ws.store).set_product(software_model, product)
+            change.done(software_model, after={"product": product})
+
+    @property
+    def remediation(self) -> Remediations:
+        """Stored remediation options with their statuses, and the actions on them."""
+        from .remediation import Remediations
+
+        return Remediations(self._ws)
 
     def reconcile_if_due(self, every: dt.timedelta = dt.timedelta(days=7)) -> Reconciliation | None:
         """Reconcile and save, unless a saved result is younger than ``every`` (then None).

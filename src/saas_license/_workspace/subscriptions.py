@@ -6,10 +6,13 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import attrs
+
 from .._boundary import QuarantinedRecord
 from .._errors import ConfigError
 from .._models import SoftwareModel, UnrecognizedIdentifier
 from .._rules import ReclamationRule, exclusion_effects
+from .._store._finance import FinanceStore
 from .._subscriptions import Subscription, SubscriptionRow
 from .._time import days_between
 from ._change import changing
@@ -76,6 +79,11 @@ class Subscriptions:
             if inactive_days is not None and inactive_days > 1
             else None
         )
+        from .._store._sqlite.subscriptions import (
+            BATCH_SIZE,
+        )  # one look-up per page the store reads
+
+        page: list[SubscriptionRow] = []
         for sub in self._ws.store.query_subscriptions(
             profile, software_model=software_model, inactive_before=before, active_only=active_only
         ):
@@ -87,9 +95,30 @@ class Subscriptions:
             )
             if excluded is not None and bool(effects) is not excluded:
                 continue
-            yield SubscriptionRow(
-                subscription=sub, inactive_days=days, excluded_from=tuple(sorted(effects))
+            page.append(
+                SubscriptionRow(
+                    subscription=sub, inactive_days=days, excluded_from=tuple(sorted(effects))
+                )
             )
+            if len(page) == BATCH_SIZE:
+                yield from self._with_status(page)
+                page = []
+        yield from self._with_status(page)
+
+    def _with_status(self, page: list[SubscriptionRow]) -> list[SubscriptionRow]:
+        """The rows with the last saved reconciliation's flags (one query per page)."""
+        if not page or not isinstance(self._ws.store, FinanceStore):
+            return page
+        status = self._ws.store.seat_status(r.subscription.id for r in page)
+        out = []
+        for row in page:
+            got = status.get(row.subscription.id)
+            out.append(
+                row
+                if got is None
+                else attrs.evolve(row, reconciled=got.reconciled, unlicensed=got.unlicensed)
+            )
+        return out
 
     def quarantined(
         self, profile: str | None = None, *, limit: int = 100

@@ -203,6 +203,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_finance",
         "Reconcile seats against entitlements: owned, used, available, true-up, savings.",
     ),
+    "remediation": (
+        "_cmd_remediation",
+        "Remediation options of the last saved reconciliation, with their status; act on them.",
+    ),
     "report": (
         "_cmd_finance",
         "Reconcile now and write the report: HTML with charts, and/or JSON and CSV tables.",

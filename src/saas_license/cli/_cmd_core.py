@@ -687,10 +687,21 @@ def candidates_skip(
 @candidates_cmd.command("propose")
 @click.argument("subscription_id", type=int)
 @click.option("--note", default="", help="Why, for the audit log.")
-def candidates_propose(subscription_id: int, note: str) -> None:
+@click.option(
+    "--justification",
+    type=click.Choice(["manual", "low_usage", "unallocated", "unlicensed", "restricted_software"]),
+    default="manual",
+    show_default=True,
+    help="The reason recorded on the candidate.",
+)
+def candidates_propose(subscription_id: int, note: str, justification: str) -> None:
     """Open a candidate by hand for one subscription (safety checks still apply)."""
     _echo_candidate(
-        _state().open().candidates.propose(subscription_id, actor=_actor(), reason=note)
+        _state()
+        .open()
+        .candidates.propose(
+            subscription_id, actor=_actor(), reason=note, justification=justification
+        )
     )
 
 

@@ -37,7 +37,9 @@ _OPTIONS = {
     "entitlement.retired_on": "--on",
 }
 _TABLE_NAMES = (
+    "products",
     "models",
+    "metrics",
     "profiles",
     "remediation",
     "unlicensed",
@@ -237,6 +239,70 @@ def entitlements_import(path: Path) -> None:
     click.echo(f"imported {len(saved)} entitlements from {path}")
 
 
+@entitlements_group.command("allocate")
+@click.argument("entitlement_id", type=int)
+@click.argument("rights", type=int)
+@click.option("--profile", help="Set the rights aside for this profile.")
+@click.option(
+    "--users",
+    help="…or for these users: principal names or * / ? patterns, comma-separated.",
+)
+@click.option("--name", default="", help="A label for the allocation.")
+def entitlements_allocate(
+    entitlement_id: int, rights: int, profile: str | None, users: str | None, name: str
+) -> None:
+    """Allocate RIGHTS of a company-wide entitlement to a profile or a group of users."""
+    from ._cmd_core import _actor
+
+    members = [u.strip() for u in (users or "").split(",") if u.strip()]
+    alloc = (
+        _state()
+        .open()
+        .finance.allocate(
+            entitlement_id, rights, profile=profile, users=members, name=name, actor=_actor()
+        )
+    )
+    click.echo(
+        f"allocation {alloc.id}: {alloc.rights} rights of entitlement "
+        f"{alloc.entitlement_id} for {safe(alloc.target)}"
+    )
+
+
+@entitlements_group.command("allocations")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def entitlements_allocations(as_json: bool) -> None:
+    """Allocations of company-wide rights to profiles and groups of users."""
+    allocs = _state().open().finance.allocations()
+    rows = [
+        {
+            "id": a.id,
+            "entitlement_id": a.entitlement_id,
+            "rights": a.rights,
+            "profile": a.profile,
+            "users": list(a.users),
+            "name": a.name,
+        }
+        for a in allocs
+    ]
+    if as_json:
+        echo_json({"allocations": rows})
+        return
+    echo_table(
+        ["id", "entitlement", "rights", "for", "name"],
+        [(a.id, a.entitlement_id, a.rights, safe(a.target), safe(a.name)) for a in allocs],
+    )
+
+
+@entitlements_group.command("unallocate")
+@click.argument("allocation_id", type=int)
+def entitlements_unallocate(allocation_id: int) -> None:
+    """Give an allocation's rights back to the company-wide pool."""
+    from ._cmd_core import _actor
+
+    _state().open().finance.remove_allocation(allocation_id, actor=_actor())
+    click.echo(f"allocation {allocation_id} removed")
+
+
 @cli.command("reconcile")
 @click.option(
     "--table",
@@ -290,7 +356,7 @@ def reconcile_cmd(
         f"reconciliation as of {format_instant(result.as_of)} ({zone}): "
         + ("compliant" if result.compliant else "NOT compliant")
     )
-    for name in ("models", "remediation"):
+    for name in ("products", "models", "metrics", "remediation"):
         click.echo()
         _emit(result.table(name), as_json=False, as_csv=False, limit=rows)
     click.echo(

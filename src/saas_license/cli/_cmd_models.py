@@ -96,3 +96,12 @@ def models_map(
         )
     count = ws.subscriptions.map_identifier(identifier, software_model, actor=_actor())
     click.echo(f"{identifier} → {software_model}: {count} subscriptions re-pointed")
+
+
+@models_group.command("product")
+@click.argument("software_model")
+@click.argument("product", required=False)
+def models_product(software_model: str, product: str | None) -> None:
+    """Name the product SOFTWARE_MODEL belongs to in reconciliation (none: its publisher)."""
+    _state().open().finance.set_product(software_model, product, actor=_actor())
+    click.echo(f"{software_model}: product {product or '(its publisher)'}")

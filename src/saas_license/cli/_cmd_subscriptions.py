@@ -33,6 +33,8 @@ COLUMNS = (
     "first_seen_at",
     "last_seen_at",
     "active",
+    "reconciled",
+    "unlicensed",
 )
 
 #: Rows whose widths set the table's columns when every row is printed (later rows that are
@@ -65,6 +67,8 @@ def _record(row: SubscriptionRow) -> dict[str, Any]:
         "first_seen_at": _iso(s.first_seen_at),
         "last_seen_at": _iso(s.last_seen_at),
         "active": s.active,
+        "reconciled": row.reconciled,
+        "unlicensed": row.unlicensed,
         "unknown": sorted(s.unknown),
         "attributes": s.attributes,
     }
@@ -110,6 +114,7 @@ def _cells(row: SubscriptionRow) -> list[str]:
             last,
             "" if row.inactive_days is None else row.inactive_days,
             ",".join(row.excluded_from) or "no",
+            ("unlicensed" if row.unlicensed else "yes") if row.reconciled else "no",
         )
     ]
 
@@ -123,6 +128,7 @@ HEADERS = (
     "last activity",
     "inactive days",
     "excluded",
+    "reconciled",
 )
 _NUMERIC = {0, 6}
 

@@ -125,7 +125,9 @@ def render_html(
     sections = "".join(
         f'<section class="scroll">{tables[name].to_html(max_rows=limits.get(name))}</section>'
         for name in (
+            "products",
             "models",
+            "metrics",
             "profiles",
             "remediation",
             "opportunities",

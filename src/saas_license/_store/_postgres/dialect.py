@@ -245,6 +245,20 @@ class Connection:
             raise map_error(exc) from exc
         return Cursor(self, [], self._cursor.rowcount, _is_insert(text))
 
+    @property
+    def in_transaction(self) -> bool:
+        """True inside ``BEGIN`` … ``COMMIT`` (as :attr:`sqlite3.Connection.in_transaction`)."""
+        return int(self.raw.info.transaction_status) != 0
+
+    def cost_exclusion_sql(
+        self, rules: Sequence[Any], profile_types: Mapping[str, str], *, alias: str = "s"
+    ) -> tuple[str, list[Any]]:
+        """The reconciliation's cost exclusions, compiled for PostgreSQL (no Python SQL
+        functions here: see ``_postgres/reconcile.py``)."""
+        from .reconcile import cost_exclusion_sql
+
+        return cost_exclusion_sql(self, rules, profile_types, alias=alias)
+
     def close(self) -> None:
         self._cursor.close()
 

@@ -14,6 +14,7 @@ from .base import PostgresBaseStore
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from ..._finance.allocations import EffectiveAllocation
     from ..._rules import ExclusionRule
     from .._sqlite.reconcile import ReconcileFacts
 
@@ -31,11 +32,13 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
         inactivity_days: Mapping[str, int],
         now: dt.datetime,
         timezone: str,
+        groups: Sequence[EffectiveAllocation] = (),
     ) -> ReconcileFacts:
         """Per-(model, profile) counts for a reconciliation: the SQLite part's aggregates, in one
-        snapshot (a repeatable-read transaction), with PostgreSQL's cost exclusions."""
+        snapshot (a repeatable-read transaction), with PostgreSQL's cost exclusions (the
+        connection compiles them: :meth:`.dialect.Connection.cost_exclusion_sql`)."""
         from .._sqlite.reconcile import reconcile_facts
-        from .reconcile import cost_exclusion_sql, drop_excluded_tables
+        from .reconcile import drop_excluded_tables
 
         with self._lock:
             began = not self._depth
@@ -50,7 +53,7 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
                     inactivity_days=inactivity_days,
                     now=now,
                     timezone=timezone,
-                    exclusion=cost_exclusion_sql,
+                    groups=groups,
                 )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc

@@ -15,9 +15,10 @@ import attrs
 
 from ..._convert import converter
 from ..._errors import ConfigError, StoreError
+from ..._finance.allocations import Allocation, EffectiveAllocation
 from ..._finance.entitlements import Entitlement
 from ..._time import format_instant, parse_instant
-from .._finance import SavedReconciliation
+from .._finance import SavedReconciliation, SeatStatus, StoredRemediation
 from .base import SqliteBaseStore, _dumps
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class SqliteFinanceStore(SqliteBaseStore):
         inactivity_days: Mapping[str, int],
         now: dt.datetime,
         timezone: str,
+        groups: Sequence[EffectiveAllocation] = (),
     ) -> ReconcileFacts:
         """Per-(model, profile) counts for a reconciliation, read with SQL aggregates in one
         read transaction (see ``_sqlite/reconcile.py``)."""
@@ -130,6 +132,7 @@ class SqliteFinanceStore(SqliteBaseStore):
                     inactivity_days=inactivity_days,
                     now=now,
                     timezone=timezone,
+                    groups=groups,
                 )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc
@@ -137,3 +140,108 @@ class SqliteFinanceStore(SqliteBaseStore):
                 if began:
                     self._db.execute("COMMIT")
         return units, unmapped, newest
+
+    # -- allocations, products, remediation statuses, seat status (issue 16) ---------------------
+
+    def add_allocation(self, allocation: Allocation) -> Allocation:
+        """Store a new allocation; returns it with its id."""
+        data = converter.unstructure(allocation)
+        data.pop("id", None)
+        with self.transaction():
+            cur = self._q(
+                "INSERT INTO finance_allocations (entitlement_id, data) VALUES (?, ?)",
+                (allocation.entitlement_id, _dumps(data)),
+            )
+        return attrs.evolve(allocation, id=cur.lastrowid)
+
+    def list_allocations(self) -> list[Allocation]:
+        """Every allocation, oldest first."""
+        return [
+            converter.structure({**json.loads(data), "id": i}, Allocation)
+            for i, data in self._q("SELECT id, data FROM finance_allocations ORDER BY id")
+        ]
+
+    def delete_allocation(self, allocation_id: int) -> bool:
+        """Remove an allocation; False when there was none with that id."""
+        with self.transaction():
+            cur = self._q("DELETE FROM finance_allocations WHERE id = ?", (allocation_id,))
+        return cur.rowcount == 1
+
+    def set_product(self, software_model: str, product: str | None) -> None:
+        """Name a model's product (None: back to its publisher)."""
+        with self.transaction():
+            if product is None:
+                self._q("DELETE FROM finance_products WHERE software_model = ?", (software_model,))
+            else:
+                self._q(
+                    "INSERT INTO finance_products (software_model, product) VALUES (?, ?) "
+                    "ON CONFLICT (software_model) DO UPDATE SET product = excluded.product",
+                    (software_model, product),
+                )
+
+    def products(self) -> dict[str, str]:
+        """software model → product, for the models whose product was named."""
+        return dict(self._q("SELECT software_model, product FROM finance_products").fetchall())
+
+    def list_remediation(self) -> list[StoredRemediation]:
+        """Every remediation option ever recorded, with its status, by key."""
+        return [
+            StoredRemediation(key=k, status=st, updated_at=parse_instant(at), data=json.loads(data))
+            for k, st, at, data in self._q(
+                "SELECT key, status, updated_at, data FROM finance_remediation ORDER BY key"
+            )
+        ]
+
+    def save_remediation(self, items: Iterable[StoredRemediation]) -> None:
+        """Insert or replace remediation options (by key) in one transaction."""
+        with self.transaction():
+            for item in items:
+                self._q(
+                    "INSERT INTO finance_remediation (key, status, updated_at, data) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET status = excluded.status, "
+                    "updated_at = excluded.updated_at, data = excluded.data",
+                    (item.key, item.status, format_instant(item.updated_at), _dumps(item.data)),
+                )
+
+    def record_seat_status(
+        self,
+        *,
+        exclusions: Sequence[ExclusionRule],
+        profile_types: Mapping[str, str],
+        models: Sequence[str],
+        unlicensed: Sequence[int],
+        reconciliation_id: int,
+    ) -> int:
+        """Replace every seat's reconciled/unlicensed flags with a reconciliation's, set-based."""
+        from .reconcile import record_seat_status
+
+        with self.transaction():
+            try:
+                return record_seat_status(
+                    self._db,
+                    exclusions=exclusions,
+                    profile_types=profile_types,
+                    models=models,
+                    unlicensed=unlicensed,
+                    reconciliation_id=reconciliation_id,
+                )
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"workspace database error: {exc}") from exc
+
+    def seat_status(self, subscription_ids: Iterable[int]) -> dict[int, SeatStatus]:
+        """The flags of the given seats as of the last saved reconciliation (absent: not
+        reconciled)."""
+        out: dict[int, SeatStatus] = {}
+        ids = list(subscription_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for sid, unlicensed, rec in self._q(
+                "SELECT subscription_id, unlicensed, reconciliation_id FROM finance_seat_status "
+                f"WHERE subscription_id IN ({marks})",
+                chunk,
+            ):
+                out[sid] = SeatStatus(
+                    reconciled=True, unlicensed=bool(unlicensed), reconciliation_id=rec
+                )
+        return out

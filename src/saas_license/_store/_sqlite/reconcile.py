@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..._candidates.records import OPEN_STATES, CandidateState
+from ..._finance.allocations import EffectiveAllocation
 from ..._finance.reconciliation import (
     ACTIVITY_BUCKETS,
     DEFAULT_INACTIVITY_DAYS,
@@ -32,12 +33,15 @@ from ..._finance.reconciliation import (
 from ..._rules import ExclusionKind, ExclusionRule
 from ..._time import format_instant, parse_instant
 
-__all__ = ["ExclusionSql", "ReconcileFacts", "cost_exclusion_sql", "reconcile_facts"]
+__all__ = [
+    "ReconcileFacts",
+    "cost_exclusion_sql",
+    "group_case_sql",
+    "reconcile_facts",
+    "record_seat_status",
+]
 
 ReconcileFacts = tuple[Any, dict[tuple[str, str], int], Callable[[str, str, int], Sequence[Seat]]]
-#: Compiles cost exclusion rules to a SQL condition and its parameters (see
-#: :func:`cost_exclusion_sql`).
-ExclusionSql = Callable[..., tuple[str, list[Any]]]
 
 
 class _SeatView:
@@ -87,6 +91,7 @@ def cost_exclusion_sql(
     profile_types: Mapping[str, str],
     *,
     alias: str = "s",
+    functions: str = "saas_license_excluded",
 ) -> tuple[str, list[Any]]:
     """A SQL condition true for seats an active rule keeps out of cost, with its parameters.
 
@@ -95,12 +100,15 @@ def cost_exclusion_sql(
     non-ASCII names, whose case folding SQLite does not know) calls :meth:`ExclusionRule.matches`
     itself through a SQL function, so the reference's matching is never re-implemented there.
     """
+    compile_own = getattr(db, "cost_exclusion_sql", None)
+    if compile_own is not None:  # a store without Python SQL functions (PostgreSQL's) compiles
+        return compile_own(rules, profile_types, alias=alias)  # type: ignore[no-any-return]
     active = [r for r in rules if r.active and r.effect.excludes_cost]
     parts: list[str] = []
     params: list[Any] = []
     ascii_parts: list[str] = []
     ascii_params: list[Any] = []
-    by_seat = [r for r in active if r.kind in (ExclusionKind.USER, ExclusionKind.DOMAIN)]
+    by_seat: list[ExclusionRule] = []  # user/domain rules compiled to LIKE for ASCII names
     in_python = [r for r in active if r.kind is ExclusionKind.ATTRIBUTE]
     for rule in active:
         if rule.kind is ExclusionKind.IDENTIFIER:
@@ -116,8 +124,9 @@ def cost_exclusion_sql(
         elif rule.kind is not ExclusionKind.ATTRIBUTE:
             compiled = _ascii_sql(rule, alias)
             if compiled is None:
-                in_python.append(rule)
+                in_python.append(rule)  # Python for every name, ASCII or not
             else:
+                by_seat.append(rule)
                 ascii_parts.append(compiled[0])
                 ascii_params.extend(compiled[1])
     upn = f"{alias}.user_principal_name"
@@ -139,15 +148,71 @@ def cost_exclusion_sql(
         return f"{name}({upn}, {alias}.identifier, {attrs_col})"
 
     if ascii_parts:
-        # ASCII names: plain SQL; other names: the same rules, matched by Python.
-        fallback = udf_call(by_seat, "saas_license_excluded_by_name")
+        # ASCII names: the compiled rules as plain SQL; other names: the same rules, matched
+        # by Python. (Rules that never compile stay in ``in_python``, for every name.)
+        fallback = udf_call(by_seat, f"{functions}_by_name")
         parts.append(
             f"(CASE WHEN {is_ascii} THEN ({' OR '.join(ascii_parts)}) ELSE {fallback} END)"
         )
         params.extend(ascii_params)
     if in_python:
-        parts.append(udf_call(in_python, "saas_license_excluded"))
+        parts.append(udf_call(in_python, functions))
     return ("(" + " OR ".join(parts) + ")" if parts else "FALSE"), params
+
+
+def group_case_sql(
+    db: sqlite3.Connection, groups: Sequence[EffectiveAllocation], *, alias: str = "s"
+) -> tuple[str, list[Any]]:
+    """A SQL expression giving a seat's group allocation id (the first by id of its model whose
+    user patterns match it, as :func:`~saas_license._finance.allocations.group_of`), else 0."""
+    whens: list[str] = []
+    params: list[Any] = []
+    for eff in groups:
+        gid = eff.allocation.id or 0
+        rules = [ExclusionRule(kind="user", value=p, effect="cost") for p in eff.allocation.users]
+        cond, cond_params = cost_exclusion_sql(
+            db, rules, {}, alias=alias, functions=f"saas_license_group_{gid}"
+        )
+        whens.append(f"WHEN {alias}.software_model = ? AND {cond} THEN {gid}")
+        params.extend([eff.software_model, *cond_params])
+    if not whens:
+        return "0", []
+    return f"(CASE {' '.join(whens)} ELSE 0 END)", params
+
+
+def record_seat_status(
+    db: sqlite3.Connection,
+    *,
+    exclusions: Sequence[ExclusionRule],
+    profile_types: Mapping[str, str],
+    models: Sequence[str],
+    unlicensed: Sequence[int],
+    reconciliation_id: int,
+) -> int:
+    """Replace every seat's reconciled/unlicensed flags, set-based: the counted seats of the
+    reconciled ``models`` are reconciled, and ``unlicensed`` of them are not covered by a
+    right. Returns how many seats were reconciled; call inside a write transaction."""
+    excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
+    db.execute("DELETE FROM finance_seat_status")
+    if models:
+        marks = ", ".join("?" * len(models))
+        db.execute(
+            "INSERT INTO finance_seat_status (subscription_id, unlicensed, reconciliation_id) "
+            f"SELECT s.id, 0, ? FROM subscriptions s WHERE s.active = 1 "
+            f"AND s.software_model IN ({marks}) AND NOT {excl}",
+            [reconciliation_id, *models, *excl_params],
+        )
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS finance_unlicensed (id INTEGER PRIMARY KEY)")
+    db.execute("DELETE FROM temp.finance_unlicensed")
+    db.executemany(
+        "INSERT OR IGNORE INTO temp.finance_unlicensed VALUES (?)", ((i,) for i in unlicensed)
+    )
+    db.execute(
+        "UPDATE finance_seat_status SET unlicensed = 1 "
+        "WHERE subscription_id IN (SELECT id FROM temp.finance_unlicensed)"
+    )
+    db.execute("DELETE FROM temp.finance_unlicensed")
+    return int(db.execute("SELECT count(*) FROM finance_seat_status").fetchone()[0])
 
 
 def reconcile_facts(
@@ -158,15 +223,11 @@ def reconcile_facts(
     inactivity_days: Mapping[str, int],
     now: dt.datetime,
     timezone: str,
-    exclusion: ExclusionSql | None = None,
+    groups: Sequence[EffectiveAllocation] = (),
 ) -> ReconcileFacts:
-    """(units, unmapped, newest) for :func:`reconcile_units`, read with aggregates.
-
-    ``exclusion`` compiles the cost exclusions (default :func:`cost_exclusion_sql`; the
-    PostgreSQL store passes its own, as it has no Python SQL functions); the rest of the SQL
-    is shared by both stores (booleans spelled ``TRUE``/``FALSE``, which both know).
-    """
-    excl, excl_params = (exclusion or cost_exclusion_sql)(db, exclusions, profile_types)
+    """(units, unmapped, newest) for :func:`reconcile_units`, read with aggregates."""
+    excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
+    group, group_params = group_case_sql(db, groups)
     today = now.astimezone(_zone(timezone)).date()
 
     def since(days: int) -> str:
@@ -225,6 +286,19 @@ def reconcile_facts(
             unit.inactive -= idle_n
             for label, n in zip(ACTIVITY_BUCKETS, buckets, strict=True):
                 unit.buckets[label] -= n
+    if groups:  # seats per group allocation, for the models that have one
+        # One sequential scan (cheaper than the partial index plus a row look-up per seat);
+        # only the members are grouped.
+        grouped = sorted({g.software_model for g in groups})
+        marks = ", ".join("?" * len(grouped))
+        for model, profile, gid, seats in db.execute(
+            f"SELECT s.software_model, s.profile, {group} AS g, count(*) "
+            f"FROM subscriptions s NOT INDEXED WHERE s.active = 1 "
+            f"AND s.software_model IN ({marks}) AND {group} != 0 AND NOT {excl} "
+            "GROUP BY s.software_model, s.profile, g",
+            [*group_params, *grouped, *group_params, *excl_params],
+        ):
+            units[model][profile].grouped[gid] = seats
     unmapped: dict[tuple[str, str], int] = {
         (ident, profile): n
         for ident, profile, n in db.execute(
@@ -289,9 +363,9 @@ def reconcile_facts(
             SELECT s.id, s.user_principal_name, s.identifier, s.last_activity, s.first_seen_at
             FROM subscriptions s
             WHERE s.active = 1 AND s.profile = ? AND +s.software_model = ? AND NOT {excl}
-            ORDER BY s.first_seen_at DESC, s.id DESC LIMIT ?
+            ORDER BY {group} != 0, s.first_seen_at DESC, s.id DESC LIMIT ?
             """,
-            [profile, model, *excl_params, n],
+            [profile, model, *excl_params, *group_params, n],
         )
         return [
             Seat(
