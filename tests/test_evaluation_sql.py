@@ -1,5 +1,6 @@
 """The set-based evaluation in SQL agrees with ``assess()`` on every seat: same verdict, same
-reason (rule, exclusion, days counted), for generated seats, rules, cooldowns and time zones."""
+reason (rule, exclusion, days counted), for generated seats, rules, cooldowns and time zones,
+and a generated user directory whose facts rules name (``directory.*``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from saas_license import (
     RemovalCandidate,
     Verdict,
 )
+from saas_license._directory import DirectoryIndex, Person
+from saas_license._directory.facts import reclaim_priority, with_directory, with_person
 from saas_license._evaluation import assess, evaluate
 from saas_license._evaluation_sql import assess_profile, evaluate_profile
 from saas_license._store import SqliteStore
@@ -111,7 +114,46 @@ exclusion_rules = st.one_of(
         value=st.sampled_from(["eng", "sales", "b", "true", "false", "1"]),
         effect=effects,
     ),
+    st.builds(
+        ExclusionRule,
+        kind=st.just("attribute"),
+        attribute=st.sampled_from(["directory.department", "directory.employment_status"]),
+        value=st.sampled_from(["eng", "Sales", "contractor", "leaver"]),
+        effect=effects,
+        active=st.booleans(),
+    ),
 )
+#: the directory: each user with an address may be a person (known by e-mail, or by an alias)
+directories = st.fixed_dictionaries(
+    {
+        upn: st.none()
+        | st.tuples(
+            st.booleans(),
+            st.sampled_from(["eng", "Sales", None]),
+            st.sampled_from(["active", "contractor", "Leaver", None]),
+        )
+        for upn in USERS
+        if "@" in upn
+    }
+)
+
+
+def _directory(store: SqliteStore, people: dict[str, Any]) -> DirectoryIndex:
+    found = [
+        Person(
+            email=f"hr.{upn}" if by_alias else upn.upper(),
+            aliases=(upn,) if by_alias else (),
+            department=dept,
+            employment_status=status,
+        )
+        for upn, facts in people.items()
+        if facts is not None
+        for by_alias, dept, status in [facts]
+    ]
+    store.replace_directory(found, source="generated", loaded_at="2026-06-15T12:00:00Z")
+    return DirectoryIndex(found)
+
+
 reclamation_rules = st.builds(
     ReclamationRule,
     software_model=st.sampled_from(MODELS),
@@ -119,7 +161,9 @@ reclamation_rules = st.builds(
     new_account_grace_days=st.sampled_from([0, 1, 30]),
     create_candidates=st.booleans(),
     active=st.booleans(),
-    filter=st.sampled_from([{}, {"department": "eng"}, {"groups": "a"}]),
+    filter=st.sampled_from(
+        [{}, {"department": "eng"}, {"groups": "a"}, {"directory.department": "eng"}]
+    ),
 )
 
 
@@ -211,6 +255,7 @@ settings_ = settings(max_examples=300, deadline=None, suppress_health_check=[Hea
     zone=st.sampled_from(["UTC", "Europe/Berlin", "Pacific/Kiritimati", "America/St_Johns"]),
     skew=st.sampled_from([0, 1, 999, 1000, 3_600_000_000, 43_200_000_001]),
     max_age_hours=st.sampled_from([1, 24, 48]),
+    people=directories,
 )
 def test_sql_verdicts_equal_assess(
     rows: list[dict[str, Any]],
@@ -220,8 +265,10 @@ def test_sql_verdicts_equal_assess(
     zone: str,
     skew: int,
     max_age_hours: int,
+    people: dict[str, Any],
 ) -> None:
     store = _build(rows)
+    index = _directory(store, people)
     now = NOW + dt.timedelta(microseconds=skew)
     policy = EvaluationPolicy(timezone=zone, activity_max_age=dt.timedelta(hours=max_age_hours))
     by_model = {r.software_model: r for r in rules}
@@ -240,20 +287,23 @@ def test_sql_verdicts_equal_assess(
     subs = list(store.iter_subscriptions("p", active_only=False))
     assert len(got) == len(subs) == len(rows)
     for sub in subs:
-        want = assess(sub, rules=by_model, cooldown_until=cooldowns.get(sub.id), **kw)
+        seat = with_person(sub, index.lookup(sub.user_principal_name))  # the directory's facts
+        want = assess(seat, rules=by_model, cooldown_until=cooldowns.get(sub.id), **kw)
         assert got[sub.id] == want, sub
 
     # the whole pass: proposals, candidates kept, cancelled, skipped, and the verdict counts
     py = evaluate(
-        store.iter_subscriptions("p"),
+        with_directory(store.iter_subscriptions("p"), index),
         open_candidates=store.list_candidates("p"),
         rules=rules,
         cooldowns=cooldowns,
         **kw,
     )
     sql = evaluate_profile(store, "p", rules=rules, **kw)
-    assert [(p.subscription.id, p.assessment) for p in py.proposals] == [
-        (s.id, a) for batch in sql.proposals(3) for s, a in batch
+    # leavers' seats first (the pipeline orders the row-by-row proposals the same way)
+    leavers_first = sorted(py.proposals, key=lambda p: reclaim_priority(p.subscription.attributes))
+    assert [(p.subscription, p.assessment) for p in leavers_first] == [
+        (s, a) for batch in sql.proposals(3) for s, a in batch
     ]
     assert len(py.still_idle) == sql.still_idle
     assert [(c.id, a) for c, a in py.to_cancel] == [(c.id, a) for c, a in sql.to_cancel]
@@ -373,4 +423,102 @@ def test_sql_day_arithmetic_equals_assess(
     cooldowns = store.cooldowns("p", now=now)
     for sub, got in assess_profile(store, "p", rules=rules, **kw):
         assert got == assess(sub, rules=rules, cooldown_until=cooldowns.get(sub.id), **kw), sub
+    store.close()
+
+
+directory_rules = st.builds(
+    ExclusionRule,
+    kind=st.just("attribute"),
+    # a name no person has (with a quote) matches nobody, and must not break the SQL
+    attribute=st.sampled_from(
+        ["directory.department", "directory.employment_status", "directory.o'dd"]
+    ),
+    value=st.sampled_from(["eng", "Sales", "contractor", "leaver"]),
+    effect=st.sampled_from(["reclaim", "both"]),
+)
+
+
+@settings_
+@given(
+    rows=st.lists(seats(), min_size=1, max_size=12),
+    exclusions=st.lists(directory_rules, min_size=1, max_size=2),
+    others=st.lists(exclusion_rules, max_size=2),
+    filtered=st.booleans(),
+    people=directories.filter(lambda d: any(v is not None for v in d.values())),
+)
+def test_sql_verdicts_with_a_directory_equal_assess(
+    rows: list[dict[str, Any]],
+    exclusions: list[ExclusionRule],
+    others: list[ExclusionRule],
+    filtered: bool,
+    people: dict[str, Any],
+) -> None:
+    """Every example has a directory and a rule on its facts: SQL and assess() agree on seats
+    whose user is known by e-mail or alias, and on seats whose user is not (no facts)."""
+    store = _build(rows)
+    index = _directory(store, people)
+    rules = [
+        ReclamationRule(
+            software_model=m, filter={"directory.department": "eng"} if filtered else {}
+        )
+        for m in MODELS
+    ]
+    by_model = {r.software_model: r for r in rules}
+    kw: dict[str, Any] = dict(
+        now=NOW,
+        profile_type="T",
+        exclusions=[*others, *exclusions],
+        integration_user_id=None,
+        protective_fields=("administrator",),
+    )
+    cooldowns = store.cooldowns("p", now=NOW)
+    for sub, got in assess_profile(store, "p", rules=by_model, active_only=False, **kw):
+        seat = with_person(sub, index.lookup(sub.user_principal_name))
+        assert sub == seat  # the seat as evaluated carries its person's facts
+        assert got == assess(seat, rules=by_model, cooldown_until=cooldowns.get(sub.id), **kw)
+    py = evaluate(
+        with_directory(store.iter_subscriptions("p"), index),
+        open_candidates=store.list_candidates("p"),
+        rules=rules,
+        cooldowns=cooldowns,
+        **kw,
+    )
+    sql = evaluate_profile(store, "p", rules=rules, **kw)
+    leavers_first = sorted(py.proposals, key=lambda p: reclaim_priority(p.subscription.attributes))
+    assert [(p.subscription, p.assessment) for p in leavers_first] == [
+        (s, a) for batch in sql.proposals(5) for s, a in batch
+    ]
+    assert dict(py.verdicts) == dict(sql.verdicts)
+    store.close()
+
+
+def test_leavers_are_proposed_first_by_the_set_based_evaluation() -> None:
+    old = NOW - dt.timedelta(days=300)
+    base: dict[str, Any] = dict(
+        user="u",
+        identifier="x.roadmaps",
+        model="Roadmaps",
+        last_activity=old,
+        checked=NOW - dt.timedelta(hours=1),
+        created=old,
+        assigned=None,
+        active=True,
+        attributes={"department": "Sales", "administrator": False},
+        unknown=frozenset(),
+        cooldown=None,
+        open=False,
+    )
+    store = _build([{**base, "upn": u} for u in ("ann@corp.com", "Bob@Corp.COM", "zoe@x.corp.com")])
+    _directory(store, {"zoe@x.corp.com": (True, None, "leaver"), "ann@corp.com": None})
+    sql = evaluate_profile(
+        store,
+        "p",
+        now=NOW,
+        profile_type="T",
+        exclusions=[],
+        rules=[ReclamationRule(software_model="Roadmaps")],
+        integration_user_id=None,
+    )
+    order = [s.user_principal_name for batch in sql.proposals(2) for s, _ in batch]
+    assert order == ["zoe@x.corp.com", "ann@corp.com", "Bob@Corp.COM"]
     store.close()

@@ -30,6 +30,7 @@ PUBLIC = {
     "saas_license.web": "python-api.md",
     "saas_license.email": "notices.md",
     "saas_license.people": "python-api.md",
+    "saas_license.directory": "python-api.md",
     "saas_license.finance": "python-api.md",
 }
 

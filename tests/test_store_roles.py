@@ -28,6 +28,7 @@ ROLES: dict[str, type[Any]] = {
     "PlanStore": _protocol.PlanStore,
     "OutboxStore": _protocol.OutboxStore,
     "LinkStore": _protocol.LinkStore,
+    "DirectoryStore": _protocol.DirectoryStore,
     "FinanceStore": FinanceStore,
 }
 
@@ -38,6 +39,7 @@ EXTRAS: dict[str, set[str]] = {
     "FinanceStore": {"add_entitlement", "reconcile_facts", "record_seat_status"},
     "CandidateStore": {"count_candidates", "iter_candidates"},
     "PlanStore": {"plan_exists", "plan_items", "iter_plan_items"},
+    "SubscriptionStore": {"iter_seat_keys"},
 }
 #: Public names of the composed store that belong to no role: the SQLite file itself.
 STORE_ONLY = {"schema_versions", "path", "write_stats"}

@@ -9,12 +9,12 @@ the seat it refers to.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
 
+from ._attributes_text import checked_text
 from ._subscriptions import ActivityRecord, SubscriptionRecord
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
     "activity_problem_with",
     "problem_with",
 ]
+
+_UTC = dt.timezone.utc
 
 #: How far in the future a vendor timestamp may be (clock skew) before it is refused.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -48,10 +50,10 @@ class QuarantinedRecord:
         return f"spoke {self.spoke!r}, user {user}, field {self.field}: {self.reason}"
 
 
-def _json_ok(value: Any) -> bool:
+def _json_ok(value: dict[str, Any]) -> bool:
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+        checked_text(value)  # the text the store then writes, encoded once
+    except (TypeError, ValueError, RecursionError):
         return False
     return True
 
@@ -66,15 +68,16 @@ def problem_with(
         value = getattr(record, field)
         if not isinstance(value, str) or not value.strip():
             return field, f"empty or not text ({value!r})"
+    limit = now + CLOCK_SKEW
     for field in ("last_activity", "external_created", "assigned_at"):
         value = getattr(record, field)
         if value is None:
             continue
         if not isinstance(value, dt.datetime):
             return field, f"not a datetime ({type(value).__name__})"
-        if value.tzinfo is None or value.utcoffset() is None:
+        if value.tzinfo is not _UTC and (value.tzinfo is None or value.utcoffset() is None):
             return field, f"naive timestamp {value.isoformat()} (no time zone)"
-        if value > now + CLOCK_SKEW:
+        if value > limit:
             return field, f"in the future ({value.isoformat()})"
     if not isinstance(record.attributes, dict) or not _json_ok(record.attributes):
         return "attributes", "not a JSON object (only text, numbers, booleans, lists, objects)"

@@ -10,7 +10,12 @@ exactly falls back, row by row, to :func:`assess` itself:
 - user and domain exclusions compare lower-cased ASCII principal names in SQL; a non-ASCII
   name, or a pattern with ``[``, goes through the rule's own :meth:`ExclusionRule.matches`;
 - day counts are exact in SQL for ``UTC``; for any other zone a seat within a day of a
-  threshold is decided by :func:`assess` (``_FALLBACK``).
+  threshold is decided by :func:`assess` (``_FALLBACK``);
+- with a user directory loaded, each seat's person is found once (``temp.eval_person``, by the
+  same normalised look-up as the Python path); when a rule names a ``directory.*`` fact, the
+  attribute checks run once per distinct *(attribute row, person)* pair instead, on the seat's
+  attributes with the person's facts added, and every seat handed to :func:`assess` carries
+  them too. Leavers' proposals come first.
 
 Agreement with :func:`assess` is property-tested (``tests/test_evaluation_sql.py``).
 """
@@ -27,6 +32,8 @@ from typing import Any
 import attrs
 
 from ._candidates.records import OPEN_STATES, RemovalCandidate
+from ._directory.facts import LEAVER, with_person
+from ._directory.records import Person, normalise_email
 from ._evaluation import Assessment, EvaluationPolicy, Verdict, assess, unknown_protection
 from ._rules import ExclusionKind, ExclusionRule, ReclamationRule
 from ._subscriptions import Subscription
@@ -108,6 +115,114 @@ class _Compiled:
     params: dict[str, Any]
     exclusions: tuple[ExclusionRule, ...]
     rules: Mapping[str, ReclamationRule]
+    #: the seats' people, when a directory is loaded
+    people: _People | None = None
+
+    def seat(self, sub: Subscription) -> Subscription:
+        """``sub`` with its person's ``directory.*`` facts (as the Python path sees it)."""
+        return sub if not self.people else with_person(sub, self.people.of_seat(sub.id))
+
+
+#: The facts a person has, as ``directory.<name>`` (see :meth:`Person.facts`).
+_PERSON_FACTS = frozenset(
+    ("email", "name", "manager_email", "department", "cost_center", "employment_status")
+)
+
+
+def _directory_facts(
+    exclusions: Sequence[ExclusionRule], rules: Mapping[str, ReclamationRule]
+) -> tuple[str, ...]:
+    """The ``directory.*`` facts the evaluation's rules name (reclaim exclusions and reclamation
+    rule filters), without the prefix, sorted: only these can change a verdict."""
+    named = [
+        r.attribute or ""
+        for r in exclusions
+        if r.active and r.effect.excludes_reclaim and r.kind is ExclusionKind.ATTRIBUTE
+    ]
+    named += [k for r in rules.values() for k in r.filter]
+    # only a person's own facts exist (Person.facts()); other names match no person
+    found = {n.removeprefix("directory.") for n in named if n.startswith("directory.")}
+    return tuple(sorted(found & _PERSON_FACTS))
+
+
+class _People:
+    """The people behind a profile's seats, read lazily: the seat → person map and the leavers
+    come from SQL; a :class:`Person` is built only for a seat that needs its facts."""
+
+    def __init__(self, db: sqlite3.Connection, seats: dict[int, int], leavers: set[int]) -> None:
+        self._db, self.seats, self._leavers = db, seats, leavers
+        self._cache: dict[int, Person] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.seats)
+
+    def person(self, pid: int) -> Person | None:
+        """The person stored under ``pid`` (None for -1, "not in the directory")."""
+        if pid < 0:
+            return None
+        found = self._cache.get(pid)
+        if found is None:
+            from ._convert import converter
+
+            row = self._db.execute(
+                "SELECT data FROM directory_people WHERE id = ?", (pid,)
+            ).fetchone()
+            found = self._cache[pid] = converter.structure(json.loads(row[0]), Person)
+        return found
+
+    def of_seat(self, sid: int) -> Person | None:
+        """The person seat ``sid`` belongs to, or None."""
+        pid = self.seats.get(sid)
+        return None if pid is None else self.person(pid)
+
+    def leaver_seats(self) -> set[int]:
+        """The seats whose person's employment status is ``leaver``."""
+        return {sid for sid, pid in self.seats.items() if pid in self._leavers}
+
+
+def _seat_people(
+    db: sqlite3.Connection, profile: str, named: tuple[str, ...]
+) -> tuple[_People, dict[int, dict[str, Any]]]:
+    """Each seat of ``profile`` whose user the stored directory knows (none when no directory is
+    loaded), by the same normalised look-up as the Python path, into ``temp.eval_person`` with
+    the key of its person's ``named`` facts; and the facts of each key. People with the same
+    named facts share a key, so the attribute checks run once per attribute row and key."""
+    db.execute("DROP TABLE IF EXISTS temp.eval_person")
+    db.execute(
+        "CREATE TABLE temp.eval_person (sub INTEGER PRIMARY KEY, person INTEGER NOT NULL, "
+        "fkey INTEGER NOT NULL)"
+    )
+    if db.execute("SELECT 1 FROM directory_people LIMIT 1").fetchone() is None:
+        return _People(db, {}, set()), {}
+    keys: dict[tuple[Any, ...], int] = {}
+    key_of: dict[int, int] = {}
+    columns = "".join(f", json_extract(data, '$.{name}')" for name in named)
+    for pid, *values in db.execute(f"SELECT id{columns} FROM directory_people"):
+        key_of[pid] = keys.setdefault(tuple(values), len(keys))
+    facts = {
+        k: {f"directory.{n}": v for n, v in zip(named, values, strict=True) if v}
+        for values, k in keys.items()
+    }
+    by_address = dict(db.execute("SELECT address, person_id FROM directory_addresses"))
+    pairs = [
+        (sid, pid)
+        for sid, upn in db.execute(
+            "SELECT id, user_principal_name FROM subscriptions WHERE profile = ?", (profile,)
+        )
+        if (pid := by_address.get(normalise_email(upn))) is not None
+    ]
+    db.executemany(
+        "INSERT INTO temp.eval_person VALUES (?, ?, ?)",
+        [(sid, pid, key_of[pid]) for sid, pid in pairs],
+    )
+    leavers = {
+        pid
+        for (pid,) in db.execute(
+            "SELECT id FROM directory_people WHERE json_extract(data, '$.employment_status') = ?",
+            (LEAVER,),
+        )
+    }
+    return _People(db, dict(pairs), leavers), facts
 
 
 def _compile(
@@ -130,35 +245,51 @@ def _compile(
         if r.active and r.effect.excludes_reclaim and r.kind is ExclusionKind.ATTRIBUTE
     ]
     filtered_models = [m for m, r in rules.items() if r.filter]
+    named = _directory_facts(excl, rules)
+    people, key_facts = _seat_people(db, profile, named)
+    # rules on directory facts: decide per (attribute row, person's named facts)
+    by_person = bool(people) and bool(named)
     db.execute("DROP TABLE IF EXISTS temp.eval_attrs")
     db.execute("DROP TABLE IF EXISTS temp.eval_filtered")
     db.execute("DROP TABLE IF EXISTS temp.eval_rules")
     db.execute(
-        "CREATE TABLE temp.eval_attrs (id INTEGER PRIMARY KEY, excl INTEGER, pre INTEGER, "
-        "la_unknown INTEGER NOT NULL)"
+        "CREATE TABLE temp.eval_attrs (id INTEGER NOT NULL, person INTEGER NOT NULL, "
+        "excl INTEGER, pre INTEGER, la_unknown INTEGER NOT NULL, PRIMARY KEY (id, person))"
     )
     db.execute(
-        "CREATE TABLE temp.eval_filtered (attrs INTEGER NOT NULL, model TEXT NOT NULL, "
-        "PRIMARY KEY (attrs, model)) WITHOUT ROWID"
+        "CREATE TABLE temp.eval_filtered (attrs INTEGER NOT NULL, person INTEGER NOT NULL, "
+        "model TEXT NOT NULL, PRIMARY KEY (attrs, person, model)) WITHOUT ROWID"
     )
-    facts: list[tuple[int, int | None, int | None, int]] = []
-    filtered: list[tuple[int, str]] = []
-    for attrs_id, attributes, unknown in db.execute(
-        "SELECT id, attributes, unknown FROM seat_attrs"
-    ):
-        seat = _Seat(json.loads(attributes), frozenset(json.loads(unknown)))
+    facts: list[tuple[int, int, int | None, int | None, int]] = []
+    filtered: list[tuple[int, int, str]] = []
+    rows = (
+        db.execute(
+            "SELECT DISTINCT s.attrs, COALESCE(ep.fkey, -1), sa.attributes, sa.unknown "
+            "FROM subscriptions s JOIN seat_attrs sa ON sa.id = s.attrs "
+            "LEFT JOIN temp.eval_person ep ON ep.sub = s.id WHERE s.profile = ?",
+            (profile,),
+        )
+        if by_person
+        else db.execute("SELECT id, -1, attributes, unknown FROM seat_attrs")
+    )
+    for attrs_id, person, attributes, unknown in rows:
+        seen = {**key_facts.get(person, {}), **json.loads(attributes)}  # the seat's own win
+        seat = _Seat(seen, frozenset(json.loads(unknown)))
         first = next((i for i, r in attr_rules if r.matches(seat, profile_type)), None)
         facts.append(
             (
                 attrs_id,
+                person,
                 first,
                 _pre_code(seat, protective_fields),
                 int("last_activity" in seat.unknown),
             )
         )
-        filtered.extend((attrs_id, m) for m in filtered_models if not rules[m].applies_to(seat))
-    db.executemany("INSERT INTO temp.eval_attrs VALUES (?, ?, ?, ?)", facts)
-    db.executemany("INSERT INTO temp.eval_filtered VALUES (?, ?)", filtered)
+        filtered.extend(
+            (attrs_id, person, m) for m in filtered_models if not rules[m].applies_to(seat)
+        )
+    db.executemany("INSERT INTO temp.eval_attrs VALUES (?, ?, ?, ?, ?)", facts)
+    db.executemany("INSERT INTO temp.eval_filtered VALUES (?, ?, ?)", filtered)
 
     # thresholds: "recent" (fewer than K days) is date(x) > hi; date(x) > lo is the band where
     # the zone's offset decides, so assess() does
@@ -266,7 +397,7 @@ def _compile(
         WHEN s.activity_checked_at < :stale THEN 7
         WHEN r.model IS NULL OR r.active = 0 THEN 8
         WHEN r.has_filter AND EXISTS (SELECT 1 FROM temp.eval_filtered f
-            WHERE f.attrs = s.attrs AND f.model = r.model) THEN 9
+            WHERE f.attrs = s.attrs AND f.person = ea.person AND f.model = r.model) THEN 9
         WHEN {ref} IS NULL THEN 10
         WHEN {grant} IS NOT NULL AND substr({grant}, 1, 10) > r.g_hi THEN 11
         WHEN {grant} IS NOT NULL AND substr({grant}, 1, 10) > r.g_lo THEN {_FALLBACK}
@@ -277,9 +408,12 @@ def _compile(
             AND c.profile = s.profile AND c.keep_until > :now) THEN 14
         ELSE {_IDLE} END"""
     sql_from = (
-        "subscriptions s CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs "
-        "LEFT JOIN temp.eval_rules r ON r.model = s.software_model"
-    )
+        "subscriptions s LEFT JOIN temp.eval_person ep ON ep.sub = s.id "
+        "CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs "
+        "AND ea.person = COALESCE(ep.fkey, -1) "
+        if by_person
+        else "subscriptions s CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs AND ea.person = -1 "
+    ) + "LEFT JOIN temp.eval_rules r ON r.model = s.software_model"
     return _Compiled(
         sql_from=sql_from,
         verdict=verdict,
@@ -288,6 +422,7 @@ def _compile(
         params=params,
         exclusions=excl,
         rules=rules,
+        people=people,
     )
 
 
@@ -357,7 +492,7 @@ def assess_profile(
     subs = {s.id: s for s in store.iter_subscriptions(profile, active_only=active_only)}
     cooldowns = store.cooldowns(profile, now=now)
     for sid, code, excl in rows:
-        sub = subs[sid]
+        sub = c.seat(subs[sid])  # as evaluated: with its person's facts
         if code == _FALLBACK:
             yield (
                 sub,
@@ -388,7 +523,7 @@ def _fallback(
     protective_fields: Sequence[str],
 ) -> Assessment:
     return assess(
-        sub,
+        c.seat(sub),
         now=now,
         profile_type=profile_type,
         exclusions=c.exclusions,
@@ -541,14 +676,19 @@ def evaluate_profile(
             cancel.append((candidate, result))
         else:
             still += 1
-    proposal_ids.sort(key=lambda p: p[0])
+    # leavers' seats first (then in seat order), as the row-by-row path proposes them
+    leavers = c.people.leaver_seats() if c.people else set()
+    proposal_ids.sort(key=lambda p: (p[0] not in leavers, p[0]))
 
     def resolve(
         chunk: Sequence[tuple[int, Assessment | None]],
     ) -> list[tuple[Subscription, Assessment]]:
         found = store.subscriptions_by_id([sid for sid, _ in chunk])
         return [
-            (found[sid], a or _assessment(_IDLE, None, found[sid], c, now=now, policy=policy))
+            (
+                c.seat(found[sid]),  # with the person's facts: approvers read the manager
+                a or _assessment(_IDLE, None, found[sid], c, now=now, policy=policy),
+            )
             for sid, a in chunk
         ]
 

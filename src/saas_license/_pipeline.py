@@ -21,6 +21,7 @@ from ._candidates.notices import NoticeContext
 from ._candidates.records import OPEN_STATES, RemovalCandidate
 from ._candidates.states import CandidateEvent
 from ._candidates.workflow import CandidateWorkflow
+from ._directory.facts import directory_of, reclaim_priority, with_directory
 from ._errors import RunInProgressError, SaasLicenseError
 from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._evaluation_sql import SetEvaluation, evaluate_profile
@@ -323,7 +324,11 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluatio
         for batch in ev.proposals(_CREATE_BATCH):
             created += len(workflow.create_many(batch))
     else:
-        proposals = [(p.subscription, p.assessment) for p in ev.proposals]
+        # leavers' seats first (a stable sort: the rest keep the evaluation's order)
+        proposals = [
+            (p.subscription, p.assessment)
+            for p in sorted(ev.proposals, key=lambda p: reclaim_priority(p.subscription.attributes))
+        ]
         for n in range(0, len(proposals), _CREATE_BATCH):
             created += len(workflow.create_many(proposals[n : n + _CREATE_BATCH]))
     with _Chunks(store) as chunks:
@@ -387,8 +392,9 @@ def _evaluate(
             return evaluate_profile(store, profile, now=now, **kw)
         except sqlite3.OperationalError as exc:  # e.g. an SQLite built without JSON functions
             log.warning("set-based evaluation unavailable (%s); evaluating row by row", exc)
+    # each seat with its person's ``directory.*`` facts, for rules and approvers
     return evaluate(
-        store.iter_subscriptions(profile),
+        with_directory(store.iter_subscriptions(profile), directory_of(store)),
         open_candidates=open_candidates,
         now=now,
         cooldowns=cooldowns,

@@ -1,4 +1,5 @@
-"""The plugin contracts: hook specifications a vendor connector (spoke) or a notifier implements.
+"""The plugin contracts: hook specifications a vendor connector (spoke), a notifier or a user
+directory implements.
 
 Every spoke hook is ``firstresult``; the core only ever calls the hooks of the profile's own spoke
 (see :class:`saas_license.Spoke`), so one spoke can never answer for another. The notifier hook
@@ -16,6 +17,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from ._directory import Person
     from ._notify import Notification
     from ._sandbox import SandboxOffer
     from ._spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
@@ -101,4 +103,14 @@ def saas_license_notify(notification: Notification) -> bool | None:
 
     Return True when delivered, None or False to pass. Raising is recorded in the outbox and the
     other notifiers still get their turn; the notification is never lost.
+    """
+
+
+@hookspec(firstresult=True)
+def saas_license_directory_people(source: str) -> Iterable[Person] | None:
+    """The people of the user directory at ``source`` (e.g. ``ldap://…`` or ``hr:workday``).
+
+    Return None when ``source`` is not yours, so the next directory plugin is asked. The core
+    indexes what you yield by e-mail and aliases and refuses an address claimed twice. The
+    built-in CSV directory answers for paths ending in ``.csv``.
     """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import attrs
 import httpx
@@ -145,18 +144,24 @@ def test_malformed_json_fails_the_download_clearly() -> None:
 def test_the_download_fetches_pages_in_one_wave_within_the_budget() -> None:
     """Default concurrency comes from Aha!'s 20-a-second budget: 10 pages in flight, never more."""
     app = SandboxApp(user_count=2_400)
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
+    gate = threading.Condition()
+    state = {"now": 0, "peak": 0, "open": False}
 
     def slow(request: httpx.Request) -> httpx.Response:
-        with lock:
+        # Each request waits (up to 5 s, for a loaded machine) until 10 are in flight at once, so
+        # the peak measures the concurrency, not how fast threads happen to be scheduled.
+        with gate:
             state["now"] += 1
             state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.02)
+            if state["now"] >= 10:
+                state["open"] = True
+                gate.notify_all()
+            if request.url.params.get("page", "1") != "1":  # page 1 is read alone, first
+                gate.wait_for(lambda: state["open"], timeout=5)
         try:
             return app(request)
         finally:
-            with lock:
+            with gate:
                 state["now"] -= 1
 
     options = HttpOptions(transport=httpx.MockTransport(slow))

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from .._audit import AuditEntry
+from .._directory.facts import manager_address, seat_facts
 from .._errors import ConfigError
 from .._evaluation import Assessment
 from .._finance.pricing import NoPrices, PriceBook
@@ -144,7 +145,10 @@ class CandidateWorkflow:
         rule = rule if rule is not None else self.rule_for(candidate)
         if manager is None:
             sub = self.store.get_subscription(candidate.subscription_id)
-            manager = sub.attributes.get("manager") if sub is not None else None
+            manager = None
+            if sub is not None:
+                person = self.store.find_person(sub.user_principal_name)
+                manager = manager_address(seat_facts(sub.attributes, person))
             if manager is None and candidate.approver_source == ApproverSource.MANAGER.value:
                 manager = candidate.approver
         return route_approval(
@@ -156,6 +160,13 @@ class CandidateWorkflow:
             ),
             groups=self.notices.groups,
         )
+
+    def _manager(self, sub: Subscription) -> Any:
+        """The seat's manager: the directory's, else the vendor's ``manager`` attribute."""
+        if "directory.email" in sub.attributes:  # already seen with the person's facts
+            return manager_address(sub.attributes)
+        person = self.store.find_person(sub.user_principal_name)
+        return manager_address(seat_facts(sub.attributes, person))
 
     def recipients_for(self, candidate: RemovalCandidate, role: AnswerRole) -> tuple[str, ...]:
         """Who may answer ``candidate`` as ``role`` now (a group's members as they are now)."""
@@ -352,9 +363,7 @@ class CandidateWorkflow:
             last_activity=None,
             opened_at=now,
         )
-        approval = self.approver_route(
-            probe, rule=rule, manager=sub.attributes.get("manager") or ""
-        )
+        approval = self.approver_route(probe, rule=rule, manager=self._manager(sub) or "")
         inactive = assessment.inactive_days if assessment is not None else None
         message = reason or (
             f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"

@@ -4,16 +4,12 @@ bad row yields nothing (the caller stores all rows in one transaction, or none).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
-
+from .._csvrows import CsvProblemsError, RowProblem, iter_csv_rows, problem_from, read_csv_text
 from .._errors import ConfigError
-from .._tables import uncsv_cell
 from .entitlements import Entitlement
 
 __all__ = ["CSV_COLUMNS", "CsvImportError", "RowProblem", "read_entitlements_csv"]
@@ -34,40 +30,11 @@ REQUIRED = ("software_model", "purchased_rights", "unit_cost", "currency", "star
 _IGNORED = frozenset({"id", "state", "retired_on", "as_of"})  # written by `list --csv`
 
 
-@attrs.frozen(kw_only=True)
-class RowProblem:
-    """What is wrong with one field of one line of the file."""
-
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.message}"
-
-
-class CsvImportError(ConfigError):
-    """The CSV has bad rows; ``problems`` lists each one. Nothing was imported."""
+class CsvImportError(CsvProblemsError):
+    """The entitlements CSV has bad rows; ``problems`` lists each one. Nothing was imported."""
 
     def __init__(self, source: str, problems: list[RowProblem]) -> None:
-        shown = "; ".join(str(p) for p in problems[:20])
-        more = f"; … and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(
-            f"{source}: {len(problems)} problem(s), nothing imported: {shown}{more}",
-            field="csv",
-            hint="fix the lines named and import the whole file again",
-        )
-        self.problems = tuple(problems)
-
-
-def _field_of(exc: ConfigError) -> tuple[str, str]:
-    field = exc.field or "row"
-    message = exc.message
-    if message.startswith(f"{field}: "):
-        message = message[len(field) + 2 :]
-    if exc.hint:
-        message = f"{message} — {exc.hint}"
-    return field.removeprefix("entitlement."), message
+        super().__init__(source, problems, what="imported")
 
 
 def read_entitlements_csv(
@@ -85,93 +52,26 @@ def read_entitlements_csv(
     is called every 1,000 rows with the number of rows read so far. ``check`` must not look at
     every earlier row (that makes an import quadratic): see ``EntitlementChecker``.
     """
-    name = str(source)
-    if text is None:
-        try:
-            text = Path(source).read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ConfigError(f"cannot read {name}: {exc.strerror}", field="csv") from None
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"{name} is not a UTF-8 text file (binary data?)",
-                field="csv",
-                hint="save the sheet as CSV UTF-8",
-            ) from None
-    if "\x00" in text:
-        raise ConfigError(
-            f"{name} holds NUL bytes: it is not a CSV text file",
-            field="csv",
-            hint="save the sheet as CSV UTF-8",
-        )
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    name, text = read_csv_text(source, text)
     problems: list[RowProblem] = []
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise CsvImportError(
-            name, [RowProblem(line=1, field="header", message="the file is empty")]
-        ) from None
-    except csv.Error as exc:
-        raise CsvImportError(name, [RowProblem(line=1, field="header", message=str(exc))]) from None
-    for column in header:
-        if column not in CSV_COLUMNS and column not in _IGNORED:
-            problems.append(
-                RowProblem(
-                    line=1,
-                    field=column or "(blank)",
-                    message="unknown column; use " + ", ".join(CSV_COLUMNS),
-                )
-            )
-    if len(set(header)) != len(header):
-        problems.append(RowProblem(line=1, field="header", message="a column appears twice"))
-    problems.extend(
-        RowProblem(line=1, field=c, message="required column is missing")
-        for c in REQUIRED
-        if c not in header
-    )
-    if problems:
-        raise CsvImportError(name, problems)
-
     out: list[Entitlement] = []
-    last_line = reader.line_num
-    while True:
+    for line, values in iter_csv_rows(
+        name,
+        text,
+        columns=CSV_COLUMNS,
+        required=REQUIRED,
+        ignored=_IGNORED,
+        problems=problems,
+        error=CsvImportError,
+        progress=progress,
+    ):
         try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(RowProblem(line=last_line + 1, field="row", message=str(exc)))
-            break
-        line, last_line = last_line + 1, reader.line_num
-        if progress is not None and line % 1000 == 0:
-            progress(line - 1)
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            problems.append(
-                RowProblem(
-                    line=line,
-                    field="row",
-                    message=f"{len(cells)} cells for {len(header)} columns",
-                )
-            )
-            continue
-        values: dict[str, Any] = {
-            k: uncsv_cell(v.strip())  # what `entitlements list --csv` neutralised
-            for k, v in zip(header, cells, strict=True)
-            if k in CSV_COLUMNS and v.strip() != ""
-        }
-        missing = [c for c in REQUIRED if c not in values]
-        if missing:
-            problems.extend(RowProblem(line=line, field=c, message="is empty") for c in missing)
-            continue
-        try:
-            ent = Entitlement(**values)  # the converters parse and check the text
+            fields: dict[str, Any] = values  # text: the converters parse and check it
+            ent = Entitlement(**fields)
             if check is not None:
                 check(ent, out)
         except ConfigError as exc:
-            field, message = _field_of(exc)
-            problems.append(RowProblem(line=line, field=field, message=message))
+            problems.append(problem_from(exc, line=line, prefix="entitlement."))
             continue
         out.append(ent)
     if problems:

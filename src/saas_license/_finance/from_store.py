@@ -8,22 +8,31 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._candidates.records import OPEN_STATES, CandidateState
+from .._directory.facts import directory_of, with_directory
 from .._errors import ConfigError, StoreError
 from .._jobs import JobStatus
 from .._store import Store
-from .._store._finance import FinanceStore
+from .._store._finance import FinanceStore, keeps_entitlements
 from .entitlements import Entitlement, EntitlementPriceBook, check_currency
 from .pricing import NoPrices, PriceBook
 
 if TYPE_CHECKING:
     from .reconciliation import Reconciliation
+    from .showback import Showback
 
-__all__ = ["check_entitlement", "finance_store", "price_book_for", "reconcile_store"]
+__all__ = [
+    "check_entitlement",
+    "finance_store",
+    "inactivity_thresholds",
+    "price_book_for",
+    "reconcile_store",
+    "showback_store",
+]
 
 
 def finance_store(store: Store) -> FinanceStore:
     """The store as a :class:`FinanceStore`, or a clear error if it keeps no entitlements."""
-    if not isinstance(store, FinanceStore):
+    if not keeps_entitlements(store):
         raise StoreError(
             f"{type(store).__name__} does not keep entitlements",
             hint="use SqliteStore, or add the FinanceStore methods to your store",
@@ -33,7 +42,7 @@ def finance_store(store: Store) -> FinanceStore:
 
 def price_book_for(store: Store, timezone: str) -> PriceBook:
     """Entitlement prices when the store keeps entitlements, else no prices."""
-    if isinstance(store, FinanceStore):
+    if keeps_entitlements(store):
         return EntitlementPriceBook(store, timezone=timezone)
     return NoPrices()
 
@@ -105,7 +114,8 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
             products=products,
         )
     return reconcile(
-        subscriptions=store.iter_subscriptions(),
+        # each seat with its person's ``directory.*`` facts, for directory-based exclusions
+        subscriptions=with_directory(store.iter_subscriptions(), directory_of(store)),
         entitlements=entitlements,
         allocations=allocations,
         products=products,
@@ -117,4 +127,32 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
         timezone=timezone,
         inactivity_days=thresholds,
         data_as_of=data_as_of,
+    )
+
+
+def inactivity_thresholds(store: Store) -> dict[str, int]:
+    """Each model's idle threshold: the days of its active reclamation rule (the first one)."""
+    thresholds: dict[str, int] = {}
+    for rule in store.list_reclamation_rules():
+        if rule.active:
+            thresholds.setdefault(rule.software_model, rule.inactivity_days)
+    return thresholds
+
+
+def showback_store(
+    store: Store, *, by: str, prices: PriceBook, now: dt.datetime, timezone: str
+) -> Showback:
+    """The showback of everything the store holds, each seat seen with its person's facts."""
+    from .showback import check_dimension, compute_showback
+
+    check_dimension(by)
+    return compute_showback(
+        with_directory(store.iter_subscriptions(), directory_of(store)),
+        by=by,
+        exclusions=store.list_exclusion_rules(),
+        profile_types={p.name: p.profile_type for p in store.list_profiles()},
+        prices=prices,
+        now=now,
+        timezone=timezone,
+        inactivity_days=inactivity_thresholds(store),
     )

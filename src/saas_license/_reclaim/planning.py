@@ -10,6 +10,7 @@ import attrs
 
 from .._candidates.records import OPEN_STATES, CandidateState, RemovalCandidate
 from .._candidates.states import Route
+from .._directory.facts import reclaim_priority, with_person
 from .._evaluation import Assessment, EvaluationPolicy, assess
 from .._finance.pricing import NoPrices, PriceBook
 from .._profiles import IntegrationProfile
@@ -45,7 +46,7 @@ def recheck(
     ``sub`` is the vendor's fresh record of the seat (see :mod:`saas_license._reclaim.recheck`)."""
     rules = {r.software_model: r for r in store.list_reclamation_rules() if r.active}
     return assess(
-        sub,
+        with_person(sub, store.find_person(sub.user_principal_name)),
         now=now,
         profile_type=profile.profile_type,
         exclusions=store.list_exclusion_rules(),
@@ -68,6 +69,45 @@ def _route(
     if candidate.state in (CandidateState.READY, CandidateState.ATTENTION_REQUIRED):
         return rule.route
     return attrs.evolve(rule.route, notify_user=candidate.notify_user)
+
+
+def _seats_of(
+    store: Store, profile: str, scope: str, wanted: set[int], wanted_keys: set[str]
+) -> tuple[dict[str, set[int]], dict[int, str], dict[int, Subscription]]:
+    """The active seats behind ``wanted_keys`` (key → seat ids, seat id → identifier) and the
+    candidates' own active seats (``wanted``), in one pass: memory follows the number of
+    candidates, not the size of the account.
+
+    A store that can list bare seat keys (``iter_seat_keys``: id, user, identifier of every
+    active seat, as the SQLite store does) builds a full :class:`Subscription` only for the
+    candidates' seats; any other store streams its seats once.
+    """
+    seats_by_key: dict[str, set[int]] = defaultdict(set)
+    identifiers: dict[int, str] = {}
+    subs: dict[int, Subscription] = {}
+    seat_keys = getattr(store, "iter_seat_keys", None)
+    if seat_keys is None:
+        for sub in store.iter_subscriptions(profile):
+            key = reclaim_key(scope, sub)
+            if key in wanted_keys:
+                seats_by_key[key].add(sub.id)
+                identifiers[sub.id] = sub.identifier
+            if sub.id in wanted:
+                subs[sub.id] = sub
+        return seats_by_key, identifiers, subs
+    per_seat = scope == "seat"
+    for seat_id, user, identifier in seat_keys(profile):
+        key = f"seat:{seat_id}" if per_seat else f"user:{user}"
+        if key in wanted_keys:
+            seats_by_key[key].add(seat_id)
+            identifiers[seat_id] = identifier
+    # the candidates' seats as they are now; inactive or moved seats count as gone
+    subs = {
+        i: s
+        for i, s in store.subscriptions_by_id(sorted(wanted)).items()
+        if s.active and s.profile == profile
+    }
+    return seats_by_key, identifiers, subs
 
 
 def build_plan(
@@ -103,20 +143,10 @@ def build_plan(
         for action in store.unresolved_reclaim_actions(profile.name)
         for cid in action.candidate_ids
     }
-    # Stream the seats once, keeping only those of users with an open candidate: memory follows
-    # the number of candidates, not the size of the account.
-    seats_by_key: dict[str, set[int]] = defaultdict(set)
-    identifiers: dict[int, str] = {}
-    subs: dict[int, Subscription] = {}
-    for sub in store.iter_subscriptions(profile.name):
-        key = reclaim_key(scope, sub)
-        if key in wanted_keys:
-            seats_by_key[key].add(sub.id)
-            identifiers[sub.id] = sub.identifier
-        if sub.id in wanted:
-            subs[sub.id] = sub
+    seats_by_key, identifiers, subs = _seats_of(store, profile.name, scope, wanted, wanted_keys)
     items: list[PlanItem] = []
     held: list[HeldItem] = []
+    priority: dict[int, int] = {}
     for candidate in candidates:
         state = candidate.state
         if candidate.id in unresolved:
@@ -161,8 +191,11 @@ def build_plan(
             )
             continue
         sub = seat
+        # with the person's facts: directory rules hold here exactly as in the evaluation
+        person = store.find_person(sub.user_principal_name)
+        priority[sub.id] = reclaim_priority(person.facts() if person else {})
         verdict = assess(
-            sub,
+            with_person(sub, person),
             now=now,
             profile_type=profile.profile_type,
             exclusions=exclusions,
@@ -217,6 +250,7 @@ def build_plan(
     final.sort(
         key=lambda i: (
             i.kind is not PlanAction.NOTIFY,
+            priority.get(i.subscription.id, 1),  # leavers' seats first
             reclaim_key(scope, i.subscription),
             i.candidate.id or 0,
         )

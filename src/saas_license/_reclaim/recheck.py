@@ -14,6 +14,7 @@ import attrs
 
 from .._boundary import problem_with
 from .._candidates.records import RemovalCandidate
+from .._directory.facts import with_person
 from .._evaluation import Assessment, EvaluationPolicy, assess
 from .._plugins import Spoke
 from .._spokes import SpokeContext, SpokeInfo
@@ -135,6 +136,8 @@ def read_fresh_facts(
             )
             continue
         seat = fresh_subscription(sub, record, now=now, activity=info.activity_from_download)
+        # the directory's facts as stored now: a person who became a contractor is excluded
+        seat = with_person(seat, store.find_person(seat.user_principal_name))
         verdict = assess(
             seat,
             now=now,

@@ -9,14 +9,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import attrs
 
 from .._finance.allocations import Allocation
 from .._finance.entitlements import Entitlement
 
-__all__ = ["FinanceStore", "SavedReconciliation", "SeatStatus", "StoredRemediation"]
+__all__ = [
+    "FinanceStore",
+    "SavedReconciliation",
+    "SeatStatus",
+    "StoredRemediation",
+    "keeps_entitlements",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -66,3 +72,20 @@ class FinanceStore(Protocol):
     def list_remediation(self) -> list[StoredRemediation]: ...
     def save_remediation(self, items: Iterable[StoredRemediation]) -> None: ...
     def seat_status(self, subscription_ids: Iterable[int]) -> dict[int, SeatStatus]: ...
+
+
+def keeps_entitlements(store: object) -> TypeGuard[FinanceStore]:
+    """True when ``store`` has every :class:`FinanceStore` method.
+
+    Looked up with ``getattr`` on every Python: from 3.12 ``isinstance`` against a protocol looks
+    only at the class, so a delegating wrapper (a proxy, an instrumented store) would be refused
+    there and accepted on 3.10 and 3.11.
+    """
+    return all(callable(getattr(store, name, None)) for name in _FINANCE_METHODS)
+
+
+_FINANCE_METHODS = tuple(
+    name
+    for name, value in vars(FinanceStore).items()
+    if not name.startswith("_") and callable(value)
+)

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from .._audit import AuditEntry, AuditVerification
 from .._boundary import QuarantinedRecord
 from .._candidates.records import CandidateState, RemovalCandidate
+from .._directory.records import Person
 from .._jobs import JobResult, RunLock, ScheduledJob
 from .._models import SoftwareModel
 from .._notify import DeliveryStatus, Notification
@@ -22,6 +23,7 @@ __all__ = [
     "AuditStore",
     "BaseStore",
     "CandidateStore",
+    "DirectoryStore",
     "JobStore",
     "LinkStore",
     "OutboxStore",
@@ -251,6 +253,18 @@ class LinkStore(Protocol):
 
 
 @runtime_checkable
+class DirectoryStore(Protocol):
+    """The user directory: a snapshot of people, replaced whole, looked up by any address."""
+
+    def replace_directory(
+        self, people: Iterable[Person], *, source: str, loaded_at: str
+    ) -> int: ...
+    def directory_people(self) -> list[Person]: ...
+    def find_person(self, address: str) -> Person | None: ...
+    def directory_source(self) -> tuple[str, str] | None: ...
+
+
+@runtime_checkable
 class Store(
     BaseStore,
     ProfileStore,
@@ -263,6 +277,7 @@ class Store(
     PlanStore,
     OutboxStore,
     LinkStore,
+    DirectoryStore,
     Protocol,
 ):
     """Everything the core reads and writes: the sum of the role protocols above (finance is

@@ -389,3 +389,22 @@ MIGRATIONS["plans"] = [
     );
     """,
 ]
+
+# Issue 16: the user directory, a snapshot replaced whole by each load. People keep their
+# record as JSON; every address they are known by (e-mail and aliases, normalised) points at
+# them, so a seat resolves by one indexed look-up.
+MIGRATIONS["directory"] = [
+    # 1: people and their addresses
+    """
+    CREATE TABLE directory_people (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE directory_addresses (
+        address TEXT PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES directory_people(id) ON DELETE CASCADE
+    );
+    CREATE INDEX directory_addresses_person ON directory_addresses (person_id);
+    """,
+]

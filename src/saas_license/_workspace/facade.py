@@ -28,6 +28,7 @@ from .answers import Answers
 from .approvals import Approvals
 from .audit import Audit
 from .candidates import Candidates
+from .directory import Directory
 from .finance import Finance
 from .jobs import Jobs
 from .outbox import Outbox
@@ -111,7 +112,8 @@ def _did_you_mean(target: Path) -> str:
 class Workspace:
     """One workspace: open it, then work through its parts — ``ws.profiles``, ``ws.jobs``,
     ``ws.subscriptions``, ``ws.rules``, ``ws.candidates``, ``ws.plans``, ``ws.outbox``,
-    ``ws.finance``, ``ws.audit``, ``ws.settings``, ``ws.approvals``, ``ws.answers``. The workspace holds the shared state (store, secrets, spokes,
+    ``ws.finance``, ``ws.audit``, ``ws.settings``, ``ws.approvals``, ``ws.answers``,
+    ``ws.directory``. The workspace holds the shared state (store, secrets, spokes,
     clock, policy); each part holds the actions of one area.
 
     >>> ws = Workspace.open(":memory:")  # doctest: +SKIP
@@ -152,6 +154,7 @@ class Workspace:
         self.settings = Settings(self)
         self.approvals = Approvals(self)
         self.answers = Answers(self)
+        self.directory = Directory(self)
 
     @classmethod
     def open(

@@ -22,6 +22,7 @@ from ._change import changing
 if TYPE_CHECKING:
     from .._finance.allocations import Allocation
     from .._finance.reconciliation import Reconciliation
+    from .._finance.showback import Showback
     from .facade import Workspace
     from .remediation import Remediations
 
@@ -271,6 +272,18 @@ class Finance:
             return None
         return self.reconcile(save=True)
 
+    def showback(self, by: str = "department") -> Showback:
+        """Counted seats, idle seats and their yearly cost broken down by the directory's
+        ``"department"`` or ``"cost_center"``; seats of users not in the directory are the
+        row ``"(not in directory)"`` (see docs/directory.md)."""
+        return _finance.showback_store(
+            self._ws.store,
+            by=by,
+            prices=self._ws.prices,
+            now=self._ws.clock(),
+            timezone=self._ws.policy.timezone,
+        )
+
     def reconciliations(self, *, limit: int = 20) -> list[SavedReconciliation]:
         """Saved reconciliation results, newest first."""
         return _finance.finance_store(self._ws.store).list_reconciliations(limit=limit)
@@ -280,8 +293,19 @@ class Finance:
         from ..reports import render_html
 
         return render_html(
-            result if result is not None else self.reconcile(), audit=self._ws.audit.verify()
+            result if result is not None else self.reconcile(),
+            audit=self._ws.audit.verify(),
+            showback=self.showbacks(),
         )
+
+    def showbacks(self) -> list[Showback]:
+        """The showback by department and by cost centre when a directory is loaded, else none
+        (what the HTML report shows)."""
+        from .._finance.showback import SHOWBACK_DIMENSIONS
+
+        if self._ws.store.directory_source() is None:
+            return []
+        return [self.showback(by) for by in SHOWBACK_DIMENSIONS]
 
     def savings(
         self, profile: str | None = None, *, since: dt.datetime | None = None

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._boundary import QuarantinedRecord
+from .._directory.facts import directory_of, with_person
 from .._errors import ConfigError
 from .._models import SoftwareModel, UnrecognizedIdentifier
 from .._rules import ReclamationRule, exclusion_effects
-from .._store._finance import FinanceStore
+from .._store._finance import keeps_entitlements
 from .._subscriptions import Subscription, SubscriptionRow
 from .._time import days_between
 from ._change import changing
@@ -79,6 +80,7 @@ class Subscriptions:
             if inactive_days is not None and inactive_days > 1
             else None
         )
+        people = directory_of(self._ws.store) if rules else None
         from .._store._sqlite.subscriptions import (
             BATCH_SIZE,
         )  # one look-up per page the store reads
@@ -90,8 +92,11 @@ class Subscriptions:
             days = _inactive_days(sub, now, tz)
             if inactive_days is not None and (days is None or days < inactive_days):
                 continue
+            seat = (
+                sub if people is None else with_person(sub, people.lookup(sub.user_principal_name))
+            )
             effects = (
-                exclusion_effects(rules, sub, types.get(sub.profile)) if rules else frozenset()
+                exclusion_effects(rules, seat, types.get(sub.profile)) if rules else frozenset()
             )
             if excluded is not None and bool(effects) is not excluded:
                 continue
@@ -107,7 +112,7 @@ class Subscriptions:
 
     def _with_status(self, page: list[SubscriptionRow]) -> list[SubscriptionRow]:
         """The rows with the last saved reconciliation's flags (one query per page)."""
-        if not page or not isinstance(self._ws.store, FinanceStore):
+        if not page or not keeps_entitlements(self._ws.store):
             return page
         status = self._ws.store.seat_status(r.subscription.id for r in page)
         out = []

@@ -171,6 +171,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_demo",
         "Run one full daily cycle against a spoke's bundled sandbox and summarise it (dry run).",
     ),
+    "directory": (
+        "_cmd_directory",
+        "The user directory: who each seat's user is (person, manager, department, cost centre, employment status). Without a subcommand: show it.",
+    ),
     "entitlements": (
         "_cmd_finance",
         "Entitlements: rights bought per software model, with unit cost and dates.",

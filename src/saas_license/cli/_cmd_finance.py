@@ -312,6 +312,12 @@ def entitlements_unallocate(allocation_id: int) -> None:
 )
 @click.option("--save", is_flag=True, help="Keep the result in the workspace.")
 @click.option(
+    "--by",
+    type=click.Choice(("department", "cost_center")),
+    help="Showback: counted and idle seats and their cost per department or cost centre of "
+    "the user directory (users not in it are one row).",
+)
+@click.option(
     "--every",
     "every_days",
     type=click.IntRange(1, 366),
@@ -323,6 +329,7 @@ def entitlements_unallocate(allocation_id: int) -> None:
 def reconcile_cmd(
     table_name: str | None,
     save: bool,
+    by: str | None,
     every_days: int | None,
     limit: int,
     show_all_rows: bool,
@@ -331,6 +338,14 @@ def reconcile_cmd(
 ) -> None:
     """Reconcile seats against entitlements: owned, used, available, true-up, savings."""
     ws = _state().open()
+    if by is not None:
+        if table_name is not None or every_days is not None or save:
+            raise click.UsageError(
+                "--by shows the showback table alone: drop --table/--save/--every"
+            )
+        rows = None if show_all_rows or not limit else limit
+        _emit(ws.finance.showback(by).table(), as_json=as_json, as_csv=as_csv, limit=rows)
+        return
     if every_days is not None:
         result = ws.finance.reconcile_if_due(dt.timedelta(days=every_days))
         if result is None:
@@ -420,7 +435,9 @@ def report_cmd(
                 result = ws.finance.reconcile(save=save)
             if html_path is not None:
                 with progress.stage("html"):
-                    html = render_html(result, audit=ws.audit.verify())
+                    html = render_html(
+                        result, audit=ws.audit.verify(), showback=ws.finance.showbacks()
+                    )
                     html_path.write_text(html, encoding="utf-8")
                 wrote.append(html_path)
             if json_path is not None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from .._audit import AuditVerification
 from .._finance.reconciliation import Reconciliation
+from .._finance.showback import Showback
 from .._time import format_instant
 from ._svg import activity_chart, opportunities_chart, savings_chart, utilisation_chart
 
@@ -68,10 +70,12 @@ def render_html(
     *,
     title: str = "SaaS license report",
     audit: AuditVerification | None = None,
+    showback: Sequence[Showback] = (),
 ) -> str:
     """Render a reconciliation as one HTML page: summary, four charts, and the result tables.
 
-    With ``audit`` (``ws.audit.verify()``) a card says whether the audit log verifies.
+    With ``audit`` (``ws.audit.verify()``) a card says whether the audit log verifies; each
+    ``showback`` (``ws.finance.showback(by)``) adds its breakdown after the result tables.
     """
     tz = result.timezone
     totals = result.totals()
@@ -135,6 +139,9 @@ def render_html(
             "unmapped",
             "totals",
         )
+    )
+    sections += "".join(
+        f'<section class="scroll showback">{s.table().to_html()}</section>' for s in showback
     )
     audit_note = f" {_esc(audit.summary())}." if audit is not None else ""
     from .. import __version__

@@ -25,6 +25,7 @@ from .audit import PostgresAuditStore
 from .base import PostgresBaseStore, pool_for, release_pool
 from .candidates import PostgresCandidateStore
 from .dialect import Connection
+from .directory import PostgresDirectoryStore
 from .finance import PostgresFinanceStore
 from .jobs import PostgresJobStore
 from .links import PostgresLinkStore
@@ -55,6 +56,7 @@ class PostgresStore(
     PostgresOutboxStore,
     PostgresFinanceStore,
     PostgresLinkStore,
+    PostgresDirectoryStore,
 ):
     """A :class:`~saas_license._store.Store` on a PostgreSQL database, shared by many workers.
 
@@ -232,4 +234,5 @@ PARTS: dict[str, type[SqliteBaseStore]] = {
     "OutboxStore": PostgresOutboxStore,
     "FinanceStore": PostgresFinanceStore,
     "LinkStore": PostgresLinkStore,
+    "DirectoryStore": PostgresDirectoryStore,
 }

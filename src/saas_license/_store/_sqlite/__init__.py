@@ -12,7 +12,8 @@ same roles (:data:`PARTS` maps each role protocol to its part):
   (run locks and their fence)
 - ``audit.py``: ``AuditStore`` (the chain's rules in ``_store/_integrity.py``); ``plans.py``:
   ``PlanStore``; ``outbox.py``: ``OutboxStore``; ``finance.py``: ``FinanceStore``;
-  ``links.py``: ``LinkStore`` (spent answer links)
+  ``links.py``: ``LinkStore`` (spent answer links); ``directory.py``: ``DirectoryStore``
+  (the user directory's snapshot)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .._schema import MIGRATIONS
 from .audit import SqliteAuditStore
 from .base import SqliteBaseStore, WriteStats, _is_busy
 from .candidates import SqliteCandidateStore
+from .directory import SqliteDirectoryStore
 from .finance import SqliteFinanceStore
 from .jobs import SqliteJobStore
 from .links import SqliteLinkStore
@@ -64,6 +66,7 @@ class SqliteStore(
     SqliteOutboxStore,
     SqliteFinanceStore,
     SqliteLinkStore,
+    SqliteDirectoryStore,
 ):
     """A :class:`~saas_license._store.Store` on one SQLite database file (``":memory:"`` for tests).
 
@@ -168,6 +171,7 @@ PARTS: dict[str, type[SqliteBaseStore]] = {
     "OutboxStore": SqliteOutboxStore,
     "FinanceStore": SqliteFinanceStore,
     "LinkStore": SqliteLinkStore,
+    "DirectoryStore": SqliteDirectoryStore,
 }
 
 

@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..._candidates.records import OPEN_STATES, CandidateState
+from ..._convert import converter
+from ..._directory.records import Person, normalise_email
 from ..._finance.allocations import EffectiveAllocation
 from ..._finance.reconciliation import (
     ACTIVITY_BUCKETS,
@@ -85,6 +87,21 @@ def _ascii_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any]] | None:
     return None
 
 
+def _on_directory(rule: ExclusionRule) -> bool:
+    return rule.kind is ExclusionKind.ATTRIBUTE and (rule.attribute or "").startswith("directory.")
+
+
+def _people_facts(db: sqlite3.Connection) -> dict[str, dict[str, str]]:
+    """Every directory address with its person's facts (read once per reconciliation)."""
+    out: dict[str, dict[str, str]] = {}
+    for address, data in db.execute(
+        "SELECT a.address, p.data FROM directory_addresses a "
+        "JOIN directory_people p ON p.id = a.person_id"
+    ):
+        out[address] = converter.structure(json.loads(data), Person).facts()
+    return out
+
+
 def cost_exclusion_sql(
     db: sqlite3.Connection,
     rules: Sequence[ExclusionRule],
@@ -134,9 +151,13 @@ def cost_exclusion_sql(
 
     def udf_call(fn_rules: list[ExclusionRule], name: str) -> str:
         needs_attributes = any(r.kind is ExclusionKind.ATTRIBUTE for r in fn_rules)
+        people = _people_facts(db) if any(_on_directory(r) for r in fn_rules) else {}
 
         def excluded(upn: str, identifier: str, attributes: str | None) -> int:
             seat = _SeatView(upn, identifier, attributes)
+            facts = people.get(normalise_email(upn)) if people else None
+            if facts:  # the person's ``directory.*`` facts, as the Python path adds them
+                seat.attributes = {**facts, **seat.attributes}
             return int(any(r.matches(seat) for r in fn_rules))
 
         db.create_function(name, 3, excluded, deterministic=True)

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..._attributes_text import known_text
 from ..._errors import ConfigError, StoreError
 from ..._faultpoints import kill_point
 from ..._models import SoftwareModel
@@ -70,7 +71,8 @@ def _stage_rows(batch: list[SubscriptionRecord], start: int) -> list[tuple[Any, 
     for n, r in enumerate(batch, start + 1):
         attributes = encoded.get(id(r.attributes))
         if attributes is None:
-            attributes = encoded[id(r.attributes)] = _dumps(r.attributes)
+            attributes = known_text(r.attributes) or _dumps(r.attributes)
+            encoded[id(r.attributes)] = attributes
         unknown = unknowns.get(r.unknown)
         if unknown is None:
             unknown = unknowns[r.unknown] = _dumps(sorted(r.unknown))
@@ -442,6 +444,22 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             for r in rows:
                 yield self._row_to_subscription(r)
             last_id = rows[-1]["id"]
+
+    def iter_seat_keys(self, profile: str) -> Iterator[tuple[int, str, str]]:
+        """(id, user, identifier) of a profile's active seats, by id, page by page: what a
+        plan needs to know of the seats it does not act on, without building each one."""
+        last_id = 0
+        while True:
+            rows = self._q(
+                "SELECT id, external_user_id, identifier FROM subscriptions "
+                "WHERE profile = ? AND active = 1 AND id > ? ORDER BY id LIMIT ?",
+                (profile, last_id, STAGE_BATCH),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield r[0], r[1], r[2]
+            last_id = rows[-1][0]
 
     def query_subscriptions(
         self,
