@@ -48,6 +48,11 @@ from saas_license._store._schema import MIGRATIONS
             "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING",
         ),
         ("SELECT IFNULL(a, 0) FROM t", "SELECT COALESCE(a, 0) FROM t"),
+        (
+            "SELECT 1 FROM s WHERE s.id IN (SELECT value FROM json_each(?))",
+            "SELECT 1 FROM s WHERE s.id IN "
+            "(SELECT value::bigint FROM json_array_elements_text(%s::json) AS j(value))",
+        ),
         ("SELECT 'LIKE ? IS ?' FROM t", "SELECT 'LIKE ? IS ?' FROM t"),
     ],
 )

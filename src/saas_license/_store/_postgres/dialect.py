@@ -92,6 +92,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
 #: that spans a string literal, so it runs before the ones that skip literals).
 _JSON_EXTRACT = re.compile(r"\bjson_extract\s*\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)", re.IGNORECASE)
 
+_JSON_EACH_IDS = re.compile(r"SELECT\s+value\s+FROM\s+json_each\(\?\)", re.IGNORECASE)
+
 _REFUSED = re.compile(
     r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I
 )
@@ -104,6 +106,10 @@ def translate(sql: str) -> str:
     """One statement of the parts' SQLite dialect in PostgreSQL's, with psycopg placeholders."""
     if _REFUSED.search(sql):
         raise sqlite3.OperationalError(f"not supported on PostgreSQL: {sql.strip()[:80]}")
+    # "x IN (SELECT value FROM json_each(?))": a JSON array of ids as one parameter
+    sql = _JSON_EACH_IDS.sub(
+        "SELECT value::bigint FROM json_array_elements_text(?::json) AS j(value)", sql
+    )
     sql = _JSON_EXTRACT.sub("((\\1::jsonb ->> '\\2') COLLATE \"C\")", sql)
     out: list[str] = []
     for piece in _TOKENS.findall(sql):
