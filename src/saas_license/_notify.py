@@ -12,16 +12,13 @@ import datetime as dt
 import enum
 import importlib.metadata
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import attrs
 
-from ._errors import SpokeError
-from ._plugins import ENV_STRICT, PluginProblem, load_plugins, make_plugin_manager
+from ._plugins import NamedPlugins
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -98,9 +95,12 @@ class Notification:
     html: str = ""
 
 
-class NotifierRegistry:
+class NotifierRegistry(NamedPlugins):
     """The installed notifier plugins; each is called on its own, so one broken notifier cannot
     stop another (or lose the message: it stays in the outbox)."""
+
+    kind = "notifier"
+    group = NOTIFIER_ENTRY_POINT_GROUP
 
     def __init__(
         self,
@@ -108,43 +108,9 @@ class NotifierRegistry:
         load_entry_points: bool = True,
         entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
     ) -> None:
-        self.pm = make_plugin_manager()
-        self.problems: list[PluginProblem] = []
-        self._plugins: dict[str, object] = {}
         #: Delivery outcomes recorded through this registry, by status value (for a service's log).
         self.tally: Counter[str] = Counter()
-        if entry_points is None and load_entry_points:
-            entry_points = importlib.metadata.entry_points(group=NOTIFIER_ENTRY_POINT_GROUP)
-        self.problems = load_plugins(
-            entry_points or (),
-            kind="notifier",
-            register=lambda plugin, name: self.register(plugin, name=name),
-            strict=os.environ.get(ENV_STRICT) == "1",
-        )
-
-    def __repr__(self) -> str:
-        return f"NotifierRegistry(names={self.names()!r})"
-
-    def register(self, plugin: ModuleType | object, *, name: str) -> None:
-        """Register a notifier object or module under ``name``."""
-        if name in self._plugins:
-            raise SpokeError(f"a notifier named {name!r} is already registered")
-        self.pm.register(plugin, name=f"notifier:{name}")
-        self.pm.check_pending()
-        self._plugins[name] = plugin
-
-    def unregister(self, name: str) -> None:
-        """Remove a notifier."""
-        plugin = self._plugins.pop(name)
-        self.pm.unregister(plugin)
-
-    def names(self) -> list[str]:
-        """Names of the registered notifiers, sorted."""
-        return sorted(self._plugins)
-
-    def get(self, name: str) -> object | None:
-        """The notifier registered as ``name``, or None."""
-        return self._plugins.get(name)
+        super().__init__(load_entry_points=load_entry_points, entry_points=entry_points)
 
     def begin_run(self) -> None:
         """Tell every notifier that a delivery run starts (per-run send limits restart)."""

@@ -6,9 +6,9 @@ import datetime as dt
 import importlib.metadata
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import pluggy
@@ -20,6 +20,7 @@ from ._spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
 from ._subscriptions import ActivityRecord, CurrentUser, Subscription, SubscriptionRecord
 
 __all__ = [
+    "NamedPlugins",
     "PluginProblem",
     "Spoke",
     "SpokeRegistry",
@@ -79,6 +80,59 @@ def load_plugins(
                 PluginProblem(name=ep.name, target=ep.value, error=f"{type(exc).__name__}: {exc}")
             )
     return problems
+
+
+class NamedPlugins:
+    """Plugins of one kind (notifiers, directories) registered by name: the built-ins given, then
+    those found under the kind's entry-point group; one that fails to load is a ``problem``."""
+
+    #: What the plugins are called in messages, and the prefix of their names in ``pm``.
+    kind: ClassVar[str]
+    #: The entry-point group third parties register under.
+    group: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        load_entry_points: bool = True,
+        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        builtins: Mapping[str, object] | None = None,
+    ) -> None:
+        self.pm = make_plugin_manager()
+        self._plugins: dict[str, object] = {}
+        for name, plugin in (builtins or {}).items():
+            self.register(plugin, name=name)
+        if entry_points is None and load_entry_points:
+            entry_points = importlib.metadata.entry_points(group=self.group)
+        self.problems: list[PluginProblem] = load_plugins(
+            entry_points or (),
+            kind=self.kind,
+            register=lambda plugin, name: self.register(plugin, name=name),
+            strict=os.environ.get(ENV_STRICT) == "1",
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(names={self.names()!r})"
+
+    def register(self, plugin: ModuleType | object, *, name: str) -> None:
+        """Register a plugin object or module under ``name``."""
+        if name in self._plugins:
+            raise SpokeError(f"a {self.kind} named {name!r} is already registered")
+        self.pm.register(plugin, name=f"{self.kind.split()[0]}:{name}")
+        self.pm.check_pending()
+        self._plugins[name] = plugin
+
+    def unregister(self, name: str) -> None:
+        """Remove the plugin registered as ``name``."""
+        self.pm.unregister(self._plugins.pop(name))
+
+    def names(self) -> list[str]:
+        """Names of the registered plugins, sorted."""
+        return sorted(self._plugins)
+
+    def get(self, name: str) -> object | None:
+        """The plugin registered as ``name``, or None."""
+        return self._plugins.get(name)
 
 
 class Spoke:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata
-import os
 from collections.abc import Iterable
 from pathlib import Path
-from types import ModuleType
 
 from .._errors import ConfigError, SpokeError
-from .._plugins import ENV_STRICT, PluginProblem, load_plugins, make_plugin_manager
+from .._plugins import NamedPlugins
 from ..hookspecs import hookimpl
 from .csv_source import read_directory_csv
 from .index import DirectoryIndex
@@ -31,8 +29,11 @@ class CsvDirectoryPlugin:
         return read_directory_csv(Path(path))
 
 
-class DirectoryRegistry:
+class DirectoryRegistry(NamedPlugins):
     """The installed directory plugins; :meth:`open` asks each in turn for a source's people."""
+
+    kind = "directory plugin"
+    group = DIRECTORY_ENTRY_POINT_GROUP
 
     def __init__(
         self,
@@ -40,32 +41,11 @@ class DirectoryRegistry:
         load_entry_points: bool = True,
         entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
     ) -> None:
-        self.pm = make_plugin_manager()
-        self._plugins: dict[str, object] = {}
-        self.register(CsvDirectoryPlugin(), name="csv")
-        if entry_points is None and load_entry_points:
-            entry_points = importlib.metadata.entry_points(group=DIRECTORY_ENTRY_POINT_GROUP)
-        self.problems: list[PluginProblem] = load_plugins(
-            entry_points or (),
-            kind="directory",
-            register=lambda plugin, name: self.register(plugin, name=name),
-            strict=os.environ.get(ENV_STRICT) == "1",
+        super().__init__(
+            load_entry_points=load_entry_points,
+            entry_points=entry_points,
+            builtins={"csv": CsvDirectoryPlugin()},
         )
-
-    def __repr__(self) -> str:
-        return f"DirectoryRegistry(names={self.names()!r})"
-
-    def register(self, plugin: ModuleType | object, *, name: str) -> None:
-        """Register a directory plugin object or module under ``name``."""
-        if name in self._plugins:
-            raise SpokeError(f"a directory plugin named {name!r} is already registered")
-        self.pm.register(plugin, name=f"directory:{name}")
-        self.pm.check_pending()
-        self._plugins[name] = plugin
-
-    def names(self) -> list[str]:
-        """Names of the registered directory plugins, sorted."""
-        return sorted(self._plugins)
 
     def open(self, source: str) -> DirectoryIndex:
         """The people at ``source``, indexed; a source no plugin answers for is bad input."""
