@@ -13,6 +13,14 @@ from hypothesis import HealthCheck, settings
 from saas_license import HttpOptions, Workspace
 from saas_license_aha.sandbox import SandboxApp
 
+from .postgres.fixtures import (  # noqa: F401 - fixtures: both stores, the PostgreSQL server
+    both_stores,
+    new_store,
+    pg_schema,
+    postgres_server,
+    store_kind,
+)
+
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
     "ci", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
@@ -42,14 +50,27 @@ def sandbox(now: dt.datetime) -> SandboxApp:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, sandbox: SandboxApp, now: dt.datetime) -> Iterator[Workspace]:
+def workspace(
+    tmp_path: Path,
+    sandbox: SandboxApp,
+    now: dt.datetime,
+    store_kind: str,  # noqa: F811 - the fixture imported above
+    request: pytest.FixtureRequest,
+) -> Iterator[Workspace]:
     """A fresh file-backed workspace whose HTTP goes to the in-process sandbox and whose clock
-    reads the fixed ``now``."""
-    ws = Workspace.open(
-        tmp_path / "ws.db",
-        http=HttpOptions(transport=sandbox.transport(), rate_limit=False),
-        clock=lambda: now,
-    )
+    reads the fixed ``now`` (on PostgreSQL in modules that ask for ``both_stores``)."""
+    http = HttpOptions(transport=sandbox.transport(), rate_limit=False)
+    if store_kind == "postgres":
+        from saas_license._secrets import SecretStore
+
+        ws = Workspace(
+            request.getfixturevalue("pg_schema").open(),
+            secrets=SecretStore(tmp_path / "ws.secrets.json"),
+            http=http,
+            clock=lambda: now,
+        )
+    else:
+        ws = Workspace.open(tmp_path / "ws.db", http=http, clock=lambda: now)
     yield ws
     ws.close()
 

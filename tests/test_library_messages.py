@@ -31,7 +31,12 @@ COMMAND_LINE = re.compile(r"saas-license\s+([a-z][a-z-]*)")
 
 #: ``(file relative to the package, text)`` pairs allowed to break the rule, with the reason.
 #: Empty: add an entry only for a string that never reaches a person without the CLI at hand.
-ALLOWED: dict[tuple[str, str], str] = {}
+ALLOWED: dict[tuple[str, str], str] = {
+    (
+        "saas_license/_store/_sqlite/__init__.py",
+        "{} is not a saas-license workspace database ({})",
+    ): "prose (a saas-license workspace database), not the `workspace` command",
+}
 
 
 def _docstring_nodes(tree: ast.Module) -> set[int]:
@@ -119,4 +124,4 @@ def test_the_rule_catches_cli_only_wording(tmp_path: Path, text: str) -> None:
 
 def test_the_allow_list_names_real_strings() -> None:
     for rel, text in ALLOWED:
-        assert any(t == text for _, t in _strings(PACKAGE / rel)), (rel, text)
+        assert any(t == text for _, t in _strings(PACKAGE.parent / rel)), (rel, text)

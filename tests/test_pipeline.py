@@ -20,6 +20,13 @@ from saas_license.spoke import AuthenticationError, BadPayloadError, VendorConne
 from saas_license_aha.sandbox import SandboxApp
 
 from .conftest import API_KEY
+from .postgres.fixtures import STORES
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The pipeline runs on both stores."""
+    return str(request.param)
 
 
 def test_profile_lifecycle_draft_validated_published(workspace: Workspace) -> None:
@@ -199,6 +206,7 @@ def test_bad_config_names_the_field(workspace: Workspace) -> None:
         workspace.profiles.create("p", spoke="aha", alias="missing")
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite"])  # SQLite's fallback (PostgreSQL: tests/postgres)
 def test_without_sql_json_the_run_evaluates_row_by_row_with_the_same_verdicts(
     published: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

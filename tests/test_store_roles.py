@@ -104,3 +104,22 @@ def test_no_two_parts_define_the_same_method() -> None:
         for name in _own(part):
             assert name not in seen, f"{name} is in the {seen.get(name)} and {role} parts"
             seen[name] = role
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_postgres_part_is_its_roles_sqlite_part_on_the_postgres_base(role: str) -> None:
+    """The PostgreSQL store has one part per role too: the SQLite part of the same role (its
+    SQL, through the dialect) on the PostgreSQL base, overriding methods of its role only."""
+    from saas_license._store._postgres import PARTS as PG_PARTS
+    from saas_license._store._postgres import PostgresBaseStore, PostgresStore
+
+    assert set(PG_PARTS) == set(PARTS)
+    part, sqlite_part = PG_PARTS[role], PARTS[role]
+    assert issubclass(part, PostgresBaseStore) and issubclass(part, sqlite_part)
+    assert issubclass(PostgresStore, part)
+    wanted = _members(ROLES[role])
+    allowed = wanted | EXTRAS.get(role, set()) | _members(_protocol.BaseStore)
+    assert _own(part) <= allowed, f"{part.__name__} overrides beyond its role"
+    for name in wanted:
+        owner = next(c for c in part.__mro__ if name in vars(c))
+        assert owner in {part, sqlite_part, PostgresBaseStore, SqliteBaseStore}, (part, name)

@@ -22,7 +22,7 @@ from ._candidates.records import OPEN_STATES, RemovalCandidate
 from ._candidates.states import CandidateEvent
 from ._candidates.workflow import CandidateWorkflow
 from ._directory.facts import directory_of, reclaim_priority, with_directory
-from ._errors import SaasLicenseError
+from ._errors import RunInProgressError, SaasLicenseError
 from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._evaluation_sql import SetEvaluation, evaluate_profile
 from ._faultpoints import kill_point
@@ -85,8 +85,9 @@ class RunReport:
 class ScheduledRun:
     """One profile's outcome in ``run --due`` / ``run --all``.
 
-    ``status`` is ``complete``, ``failed`` (``error`` says why) or ``in_progress`` (another
-    run of the profile holds its lock, so this one did nothing).
+    ``status`` is ``complete``, ``failed`` (``error`` says why), ``in_progress`` (another
+    run of the profile holds its lock, so this one did nothing) or ``taken`` (another worker
+    sharing the workspace already ran it this period: nothing to do).
     """
 
     profile: str
@@ -359,6 +360,22 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluatio
     return created
 
 
+class AlreadyRanError(RunInProgressError):
+    """A scheduled run found its profile already run this period by another worker."""
+
+
+def _check_still_due(store: Store, profile: str, now: dt.datetime) -> None:
+    """Under the run lock: refuse a scheduled run whose jobs another worker already ran."""
+    jobs = store.list_schedules(profile)
+    if jobs and not any(j.is_due(now) for j in jobs):
+        following = min(j.next_run_at for j in jobs)
+        raise AlreadyRanError(
+            f"profile {profile!r} already ran this period (another worker took it); "
+            f"next due {following:%Y-%m-%d %H:%M} UTC",
+            hint="nothing to do: its next scheduled run picks it up",
+        )
+
+
 def _evaluate(
     store: Store,
     profile: str,
@@ -368,8 +385,9 @@ def _evaluate(
     cooldowns: Mapping[int, dt.datetime],
     **kw: Any,
 ) -> Evaluation | SetEvaluation:
-    """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere."""
-    if isinstance(store, SqliteBaseStore):
+    """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere
+    (a store whose parts say ``_set_based_evaluation = False``, such as PostgreSQL's)."""
+    if isinstance(store, SqliteBaseStore) and store._set_based_evaluation:
         try:
             return evaluate_profile(store, profile, now=now, **kw)
         except sqlite3.OperationalError as exc:  # e.g. an SQLite built without JSON functions
@@ -396,8 +414,13 @@ def run_profile(
     notifiers: NotifierRegistry | None = None,
     trigger: str = "manual",
     notices: NoticeContext | None = None,
+    only_if_due: bool = False,
 ) -> RunReport:
     """Run one daily cycle of a published profile and plan (never apply) the reclaims.
+
+    With ``only_if_due`` (``run --due``) the profile's schedule is read again once the run
+    lock is held: a profile another worker ran meanwhile is not due any more, and this run
+    stops with :class:`AlreadyRanError` before doing anything (each profile once per period).
 
     Holds the profile's run lock throughout (a second run raises :class:`RunInProgressError`).
     A failing step records a failed job and raises; what earlier steps stored stays. Steps
@@ -424,6 +447,8 @@ def run_profile(
 
     info = spoke.info()
     with run_lock(store, profile.name, now=now, ttl=policy.run_lock_ttl) as lock:
+        if only_if_due:
+            _check_still_due(store, profile.name, now)
         status = JobStatus.FAILED
         try:
             # What a dead process left: abandoned jobs, reclaims of unknown outcome (issue 8).

@@ -211,7 +211,7 @@ CASES: list[tuple[str, Call, str]] = [
         lambda ws, tmp: ws.rules.load(_bytes(tmp, b"\x00\xff\xfe", "r.json")),
         "rules file",
     ),
-    ("open-postgresql", lambda ws, tmp: Workspace.open("postgresql://db.example/x"), "postgresql"),
+    ("open-mysql", lambda ws, tmp: Workspace.open("mysql://db.example/x"), "mysql"),
     (
         "open-missing-no-create",
         lambda ws, tmp: Workspace.open(tmp / "typo.db", create=False),

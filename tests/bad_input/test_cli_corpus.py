@@ -549,10 +549,10 @@ CASES: list[tuple[str, list[str], int, str, dict[str, str | bytes]]] = [
     # -- workspace paths --------------------------------------------------------------------
     ("workspace-dev-null", ["--workspace", "/dev/null", "rules"], 2, "/dev/null", {}),
     (
-        "workspace-postgresql",
-        ["--workspace", "postgresql://u@db.example/licenses", "rules"],
+        "workspace-mysql",
+        ["--workspace", "mysql://u@db.example/licenses", "rules"],
         2,
-        "postgresql",
+        "mysql",
         {},
     ),
     ("workspace-sqlite-url", ["--workspace", "sqlite:///tmp/w.db", "rules"], 2, "sqlite://", {}),

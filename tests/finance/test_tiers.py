@@ -339,6 +339,7 @@ def _cli(capsys: pytest.CaptureFixture[str], db: Path, *args: str) -> tuple[int,
     return code, out + err
 
 
+@pytest.mark.parametrize("fin_store", ["sqlite"])  # the CLI is pointed at the workspace file
 def test_cli_tiers_allocations_and_remediation(
     fin_ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

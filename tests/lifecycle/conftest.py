@@ -16,10 +16,13 @@ import saas_license_aha.plugin as aha_plugin
 from saas_license import HttpOptions, Subscription, Workspace, hookimpl
 from saas_license._plugins import SpokeRegistry
 from saas_license._secrets import SecretStore
+from saas_license._store import Store
 from saas_license._store._sqlite import SqliteStore
 from saas_license._time import format_instant
 from saas_license.spoke import CurrentUser, ReclaimResult, SpokeContext, SubscriptionRecord
 from saas_license_aha.sandbox import INTEGRATION_USER_ID, SandboxApp
+
+from ..postgres.fixtures import STORES
 
 API_KEY = "lifecycle-key-0123456789"
 START = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.timezone.utc)
@@ -182,7 +185,13 @@ class RecordingAha:
 class Harness:
     """A published Aha! profile ``aha`` on an in-memory store, a sandbox and a movable clock."""
 
-    def __init__(self, users: list[dict[str, Any]] | None = None, *, clock: Clock | None = None):
+    def __init__(
+        self,
+        users: list[dict[str, Any]] | None = None,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+    ):
         self.clock = clock or Clock()
         self.sandbox = SandboxApp(users or small_account(self.clock.now), api_keys=[API_KEY])
         self.spoke = RecordingAha()
@@ -190,7 +199,7 @@ class Harness:
         registry.register(self.spoke, name="aha")
         self._tmp = tempfile.TemporaryDirectory(prefix="saas-license-test-")
         self.ws = Workspace(
-            SqliteStore(":memory:"),
+            store if store is not None else SqliteStore(":memory:"),
             secrets=SecretStore(Path(self._tmp.name) / "secrets.json"),
             spokes=registry,
             http=HttpOptions(transport=self.sandbox.transport(), rate_limit=False),
@@ -220,8 +229,14 @@ class Harness:
         self.set_vendor(uid, accessed_at=format_instant(self.clock.now))
 
 
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The lifecycle tests with a ``harness`` run on both stores."""
+    return str(request.param)
+
+
 @pytest.fixture
-def harness() -> Iterator[Harness]:
-    h = Harness()
+def harness(new_store: Callable[[], Store]) -> Iterator[Harness]:
+    h = Harness(store=new_store())
     yield h
     h.close()

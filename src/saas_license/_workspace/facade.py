@@ -8,17 +8,18 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .._audit import AuditEntry
 from .._errors import ConfigError
 from .._evaluation import EvaluationPolicy
 from .._finance import from_store as _finance
 from .._finance.pricing import PriceBook
-from .._paths import default_workspace_path
+from .._paths import ENV_WORKSPACE, default_workspace_path
 from .._plugins import SpokeRegistry
 from .._secrets import SecretStore
 from .._store import SqliteStore, Store
+from .._store._postgres.url import is_postgres_url, repair
 from .._time import utcnow
 from ..http import (
     HttpOptions,
@@ -40,6 +41,13 @@ from .subscriptions import Subscriptions
 __all__ = ["Workspace", "check_workspace_path"]
 
 
+def _given(path: str | os.PathLike[str] | None) -> str:
+    """The workspace as given: ``path``, else ``$SAAS_LICENSE_WORKSPACE`` verbatim (a URL)."""
+    if path is not None:
+        return os.fspath(path)
+    return os.environ.get(ENV_WORKSPACE, "")
+
+
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # "://", or ":/" once a Path ate a slash
 
 
@@ -57,11 +65,13 @@ def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
             field="workspace",
             hint="drop the sqlite:// prefix, e.g. --workspace ~/licenses.db",
         )
+    if scheme and is_postgres_url(text):
+        return
     if scheme:
         raise ConfigError(
             f"{scheme.group(1)!r} workspaces are not supported by the installed stores",
             field="workspace",
-            hint="give the path of a SQLite workspace file (the only store installed)",
+            hint="give the path of a SQLite workspace file, or a postgresql:// URL",
         )
     target = Path(text).expanduser()
     if target.exists() and not target.is_file():
@@ -129,6 +139,8 @@ class Workspace:
         self.path = path
         #: The scratch directory of an in-memory workspace (its secrets), removed on close.
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        #: The URL a PostgreSQL workspace was opened with (it may hold a password: never shown).
+        self._url: str | None = None
         self.prices: PriceBook = _finance.price_book_for(store, self.policy.timezone)
         self.profiles = Profiles(self)
         self.subscriptions = Subscriptions(self)
@@ -158,10 +170,20 @@ class Workspace:
         """Open (creating if needed) the workspace at ``path`` (default: :func:`default_workspace_path`).
 
         With ``create=False`` a missing workspace is an error that suggests similar paths, so a
-        mistyped path never silently starts an empty workspace. A URL (``postgresql://…``) is
-        refused unless an installed store supports its scheme.
+        mistyped path never silently starts an empty workspace. A ``postgresql://…`` URL opens a
+        workspace shared by many workers (``pip install 'saas-license[postgres]'``; see
+        ``docs/postgres.md``); any other URL is refused.
         Secrets live beside the database in ``<name>.secrets.json``, readable only by the owner.
         """
+        if is_postgres_url(_given(path)):
+            return cls._open_postgres(
+                repair(_given(path)),
+                spokes=spokes,
+                http=http,
+                clock=clock,
+                policy=policy,
+                create=create,
+            )
         target = default_workspace_path() if path is None else Path(path)
         check_workspace_path(target, create=create)
         scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -187,7 +209,29 @@ class Workspace:
         ws._scratch = scratch
         return ws
 
+    @classmethod
+    def _open_postgres(
+        cls,
+        url: str,
+        *,
+        spokes: SpokeRegistry | None,
+        http: HttpOptions | None,
+        clock: Callable[[], dt.datetime],
+        policy: EvaluationPolicy | None,
+        create: bool,
+    ) -> Workspace:
+        """A workspace on PostgreSQL (``_store/_postgres/opening.py``: secrets, passwords, owner)."""
+        from .._store._postgres.opening import open_postgres_store, secrets_path_for
+
+        secrets = SecretStore(secrets_path_for(url))
+        store = cast(Store, open_postgres_store(url, secrets, create=create))
+        ws = cls(store, secrets=secrets, spokes=spokes, http=http, clock=clock, policy=policy)
+        ws._url = url  # as given (to open it again, e.g. the service's scheduler); never shown
+        return ws
+
     def __repr__(self) -> str:
+        if self.path is None and hasattr(self.store, "url"):
+            return f"Workspace(url={self.store.url!r})"
         return f"Workspace(path={str(self.path) if self.path else ':memory:'!r})"
 
     def __enter__(self) -> Workspace:

@@ -14,7 +14,7 @@ from .._convert import converter
 from .._errors import ProfileStateError, RunInProgressError, SaasLicenseError
 from .._jobs import JobResult, JobStatus, ScheduledJob, job_name
 from .._notify import DeliveryStatus
-from .._pipeline import ProgressCallback, RunReport, ScheduledRun, run_profile
+from .._pipeline import AlreadyRanError, ProgressCallback, RunReport, ScheduledRun, run_profile
 from .._reclaim.apply import apply_plan
 from .._reclaim.auto import (
     SCHEDULER_ACTOR,
@@ -89,6 +89,16 @@ class Jobs:
 
         Raises :class:`RunInProgressError` at once when another run of the profile is going.
         """
+        return self._run(name, progress=progress, trigger=trigger)
+
+    def _run(
+        self,
+        name: str,
+        *,
+        progress: ProgressCallback | None,
+        trigger: str,
+        only_if_due: bool = False,
+    ) -> RunReport:
         prof = self._ws.profiles.get(name)
         if not prof.is_published:
             raise ProfileStateError(
@@ -106,6 +116,7 @@ class Jobs:
             notifiers=self._ws.outbox.notifiers,
             trigger=trigger,
             notices=self._ws.candidates.notice_context(),
+            only_if_due=only_if_due,
         )
 
     def run_due(
@@ -113,7 +124,9 @@ class Jobs:
     ) -> list[ScheduledRun]:
         """Run every profile whose jobs are due (every published one with ``all_published``).
 
-        One profile's failure or lock does not stop the others.
+        One profile's failure or lock does not stop the others. Many workers may run this at
+        once on one shared workspace: a profile is taken by one of them (its run lock), and one
+        that another worker ran meanwhile is not run again this period.
         """
         names = (
             [p.name for p in self._ws.profiles.all() if p.is_published]
@@ -123,7 +136,11 @@ class Jobs:
         out = []
         for name in names:
             try:
-                report = self.run(name, progress=progress, trigger="schedule")
+                report = self._run(
+                    name, progress=progress, trigger="schedule", only_if_due=not all_published
+                )
+            except AlreadyRanError as exc:
+                out.append(ScheduledRun(profile=name, status="taken", error=str(exc)))
             except RunInProgressError as exc:
                 out.append(ScheduledRun(profile=name, status="in_progress", error=str(exc)))
             except SaasLicenseError as exc:

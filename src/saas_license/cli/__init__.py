@@ -103,7 +103,7 @@ def _pinned_clock() -> Callable[[], dt.datetime] | None:
 class _State:
     """Lazily opened workspace shared by the subcommands of one invocation."""
 
-    def __init__(self, workspace: Path | None, *, create: bool = False) -> None:
+    def __init__(self, workspace: Path | str | None, *, create: bool = False) -> None:
         self.workspace_path = workspace
         self.create = create
         self._ws: Workspace | None = None
@@ -259,6 +259,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "_cmd_core",
         "Check a profile's connection for each process (changes nothing at the vendor).",
     ),
+    "workspace": (
+        "_cmd_workspace",
+        "The workspace as a whole: copy it between SQLite and PostgreSQL.",
+    ),
 }
 
 
@@ -321,7 +325,23 @@ class _Cli(click.Group):
             ctx.exit(exit_code_for(exc))
 
 
-def _late_workspace(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+class _WorkspaceType(click.ParamType):  # type: ignore[type-arg]
+    """A workspace file path, or a ``postgresql://`` URL kept verbatim (a Path would eat ``//``)."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from .._store._postgres.url import is_postgres_url
+
+        if isinstance(value, str) and is_postgres_url(value):
+            return value
+        return click.Path(dir_okay=False, path_type=Path).convert(value, param, ctx)
+
+
+_WORKSPACE = _WorkspaceType()
+
+
+def _late_workspace(ctx: click.Context, _param: click.Parameter, value: Path | str | None) -> None:
     """``--workspace`` given after the subcommand: the same setting as before it."""
     if value is not None:
         state = ctx.find_object(_State)
@@ -341,7 +361,7 @@ def _workspace_options() -> list[click.Option]:
     return [
         click.Option(
             ["--workspace"],
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=_WORKSPACE,
             expose_value=False,
             hidden=True,
             callback=_late_workspace,
@@ -359,10 +379,10 @@ def _workspace_options() -> list[click.Option]:
 @click.version_option(__version__, prog_name="saas-license")
 @click.option(
     "--workspace",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_WORKSPACE,
     envvar=ENV_WORKSPACE,
     show_envvar=True,
-    help=f"Workspace database file, before or after the subcommand [default: {default_workspace_path()}].",
+    help=f"Workspace database file or postgresql:// URL, before or after the subcommand [default: {default_workspace_path()}].",
 )
 @click.option(
     "--create",
@@ -371,7 +391,7 @@ def _workspace_options() -> list[click.Option]:
 )
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug and tracebacks).")
 @click.pass_context
-def cli(ctx: click.Context, workspace: Path | None, create: bool, verbose: int) -> None:
+def cli(ctx: click.Context, workspace: Path | str | None, create: bool, verbose: int) -> None:
     """Find idle SaaS seats, plan their reclaim safely, and reconcile seats against purchases."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

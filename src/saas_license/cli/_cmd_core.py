@@ -430,6 +430,8 @@ def run_cmd(profile: str | None, due: bool, run_all: bool, as_json: bool) -> Non
                 _echo_run(r.report)
             elif r.status == "in_progress":
                 click.echo(f"{r.profile}: skipped, another run is in progress")
+            elif r.status == "taken":
+                click.echo(f"{r.profile}: already run this period by another worker")
             else:
                 click.echo(safe(f"{r.profile}: FAILED: {r.error}"), err=True)
     busy = [r.profile for r in results if r.status == "in_progress"]

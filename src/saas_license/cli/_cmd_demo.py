@@ -43,7 +43,8 @@ def _summary(
     by_model = Counter(c.software_model or "(unrecognized)" for c in open_cands)
     plan = report.plan
     return {
-        "workspace": str(ws.path),
+        # a PostgreSQL workspace has no path: its URL, password masked
+        "workspace": str(ws.path) if ws.path is not None else getattr(ws.store, "url", "None"),
         "profile": profile,
         "sandbox": {"base_url": sandbox_url, "users": users},
         "subscriptions": {

@@ -86,11 +86,13 @@ def serve_cmd(
     from .._workspace import Workspace
 
     ws = _state().open()
-    if ws.path is None:
+    # a file, or a PostgreSQL database (its URL as given, password and all, stays private)
+    target = ws.path if ws.path is not None else getattr(ws, "_url", None)
+    if target is None:
         raise ConfigError(
             "the service needs a workspace file, not an in-memory one",
             field="workspace",
-            hint="give --workspace PATH",
+            hint="give --workspace PATH (or a postgresql:// URL)",
         )
     auth: Any = (
         ProxyHeaderAuth(proxy_user_header, trusted=trusted_proxy)
@@ -116,9 +118,9 @@ def serve_cmd(
         click.echo(f"serving on http://{host}:{port} (web only: no scheduler)")
         server.run()
         return
-    # the scheduler works on its own connection to the same workspace file
+    # the scheduler works on its own connection to the same workspace
     scheduler_ws = Workspace.open(
-        ws.path, create=False, clock=ws.clock, spokes=ws.spokes, http=ws.http
+        target, create=False, clock=ws.clock, spokes=ws.spokes, http=ws.http
     )
     scheduler = Scheduler(scheduler_ws, interval=tick)
     try:

@@ -61,6 +61,9 @@ class SqliteBaseStore:
     """The shared plumbing of the SQLite store's parts; :class:`~saas_license._store.SqliteStore`
     opens the database and sets these attributes."""
 
+    #: The pipeline evaluates a profile set-based in SQL (``_evaluation_sql.py``) on this store.
+    _set_based_evaluation = True
+
     path: str
     write_stats: WriteStats
     _db: sqlite3.Connection

@@ -77,7 +77,7 @@ def _ascii_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any]] | None:
         if not want.isascii():
             return None
         if "@" in want:
-            return "0", []  # the part after the last '@' never holds one
+            return "FALSE", []  # the part after the last '@' never holds one
         lit = _like_literal(want)
         return (
             f"({upn} LIKE ? ESCAPE '\\' AND ({upn} LIKE ? ESCAPE '\\' "
@@ -117,6 +117,9 @@ def cost_exclusion_sql(
     non-ASCII names, whose case folding SQLite does not know) calls :meth:`ExclusionRule.matches`
     itself through a SQL function, so the reference's matching is never re-implemented there.
     """
+    compile_own = getattr(db, "cost_exclusion_sql", None)
+    if compile_own is not None:  # a store without Python SQL functions (PostgreSQL's) compiles
+        return compile_own(rules, profile_types, alias=alias)  # type: ignore[no-any-return]
     active = [r for r in rules if r.active and r.effect.excludes_cost]
     parts: list[str] = []
     params: list[Any] = []
@@ -175,7 +178,7 @@ def cost_exclusion_sql(
         params.extend(ascii_params)
     if in_python:
         parts.append(udf_call(in_python, functions))
-    return ("(" + " OR ".join(parts) + ")" if parts else "0"), params
+    return ("(" + " OR ".join(parts) + ")" if parts else "FALSE"), params
 
 
 def group_case_sql(
@@ -254,7 +257,7 @@ def reconcile_facts(
 
     def idle(threshold: int) -> tuple[str, list[Any]]:
         if threshold <= 0:
-            return "1", []
+            return "TRUE", []
         return "(last_activity IS NULL OR last_activity < ?)", [since(threshold)]
 
     # The inactivity threshold differs per model: one CASE over the models that set one.
@@ -291,7 +294,7 @@ def reconcile_facts(
         unit.used = seats
         unit.inactive = idle_n
         unit.buckets.update(zip(ACTIVITY_BUCKETS, buckets, strict=True))
-    if excl != "0":
+    if excl != "FALSE":
         for model, profile, seats, idle_n, *buckets in db.execute(
             f"SELECT s.software_model, s.profile, {stats} FROM subscriptions s NOT INDEXED "
             f"WHERE s.active = 1 AND s.software_model IS NOT NULL AND {excl} "

@@ -1,0 +1,62 @@
+"""The :class:`~saas_license._store._finance.FinanceStore` part of the PostgreSQL store: the SQLite
+part's SQL (``_store/_sqlite/finance.py``) on the PostgreSQL base, through :mod:`.dialect`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import TYPE_CHECKING
+
+from ..._errors import StoreError
+from .._sqlite.finance import SqliteFinanceStore
+from .base import PostgresBaseStore
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ..._finance.allocations import EffectiveAllocation
+    from ..._rules import ExclusionRule
+    from .._sqlite.reconcile import ReconcileFacts
+
+__all__ = ["PostgresFinanceStore"]
+
+
+class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
+    """The :class:`~saas_license._store._finance.FinanceStore` part of :class:`~.PostgresStore`."""
+
+    def reconcile_facts(
+        self,
+        *,
+        exclusions: Sequence[ExclusionRule],
+        profile_types: Mapping[str, str],
+        inactivity_days: Mapping[str, int],
+        now: dt.datetime,
+        timezone: str,
+        groups: Sequence[EffectiveAllocation] = (),
+    ) -> ReconcileFacts:
+        """Per-(model, profile) counts for a reconciliation: the SQLite part's aggregates, in one
+        snapshot (a repeatable-read transaction), with PostgreSQL's cost exclusions (the
+        connection compiles them: :meth:`.dialect.Connection.cost_exclusion_sql`)."""
+        from .._sqlite.reconcile import reconcile_facts
+        from .reconcile import drop_excluded_tables
+
+        with self._lock:
+            began = not self._depth
+            if began:
+                drop_excluded_tables(self._db)
+                self._q("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try:
+                return reconcile_facts(
+                    self._db,
+                    exclusions=exclusions,
+                    profile_types=profile_types,
+                    inactivity_days=inactivity_days,
+                    now=now,
+                    timezone=timezone,
+                    groups=groups,
+                )
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"workspace database error: {exc}") from exc
+            finally:
+                if began:
+                    self._q("COMMIT")  # wrote only its temporary tables
