@@ -351,30 +351,7 @@ class CandidateWorkflow:
             prices[sub.software_model] = self.price(sub.software_model, now)
         amount, currency = prices[sub.software_model]
         state = initial_state(notify_user=notify, recipient=recipient)
-        probe = RemovalCandidate(
-            subscription_id=sub.id,
-            profile=sub.profile,
-            external_user_id=sub.external_user_id,
-            user_principal_name=sub.user_principal_name,
-            identifier=sub.identifier,
-            software_model=sub.software_model,
-            state=state,
-            inactive_days=0,
-            last_activity=None,
-            opened_at=now,
-        )
-        approval = self.approver_route(probe, rule=rule, manager=self._manager(sub) or "")
         inactive = assessment.inactive_days if assessment is not None else None
-        message = reason or (
-            f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
-            if rule is not None and inactive is not None
-            else "proposed by hand"
-        )
-        if state is CandidateState.ATTENTION_REQUIRED:
-            message += "; the notice has no recipient: set one and resolve"
-        elif notify and rule is not None and rule.keep_requires_approval and not approval.routable:
-            state = CandidateState.ATTENTION_REQUIRED
-            message += f"; {approval.reason}"
         draft = RemovalCandidate(
             subscription_id=sub.id,
             profile=sub.profile,
@@ -391,11 +368,26 @@ class CandidateWorkflow:
             justification=justification,
             notify_user=notify,
             recipient=recipient,
+            potential_savings=amount,
+            currency=currency,
+        )
+        approval = self.approver_route(draft, rule=rule, manager=self._manager(sub) or "")
+        message = reason or (
+            f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
+            if rule is not None and inactive is not None
+            else "proposed by hand"
+        )
+        if state is CandidateState.ATTENTION_REQUIRED:
+            message += "; the notice has no recipient: set one and resolve"
+        elif notify and rule is not None and rule.keep_requires_approval and not approval.routable:
+            state = CandidateState.ATTENTION_REQUIRED
+            message += f"; {approval.reason}"
+        draft = attrs.evolve(
+            draft,
+            state=state,
             approver=approval.approver,
             approver_source=None if approval.source is None else approval.source.value,
             message=message,
-            potential_savings=amount,
-            currency=currency,
         )
         return draft, message
 

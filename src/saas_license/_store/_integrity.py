@@ -25,6 +25,7 @@ __all__ = [
     "append_chained",
     "chain_unchained_entries",
     "verify_chain",
+    "verify_entries",
 ]
 
 _NO_UPDATE = (
@@ -163,7 +164,12 @@ def _check_triggers(db: sqlite3.Connection) -> list[AuditProblem]:
 def verify_chain(db: sqlite3.Connection) -> AuditVerification:
     """Check every chain entry by entry, the chain heads, and the guards of the log."""
     db.row_factory = sqlite3.Row
-    problems = _check_triggers(db)
+    return verify_entries(db, _check_triggers(db))
+
+
+def verify_entries(db: Any, problems: list[AuditProblem]) -> AuditVerification:
+    """Check every chain entry by entry and against its head, after the store's own checks of
+    its guards (``problems``); ``db`` is any connection whose rows read by column name."""
     heads = {
         r[0]: (int(r[1]), str(r[2]))
         for r in db.execute("SELECT chain, seq, hash FROM audit_chains")

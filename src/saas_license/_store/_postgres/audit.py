@@ -5,11 +5,10 @@ verified the same way; the guards checked are PostgreSQL's triggers and their fu
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from ..._audit import AuditProblem, AuditVerification
 from ..._errors import StoreError
-from .._integrity import _COLUMNS, _verify_one
+from .._integrity import verify_entries
 from .._sqlite.audit import SqliteAuditStore
 from .base import PostgresBaseStore
 from .schema import AUDIT_FUNCTIONS, AUDIT_TRIGGERS
@@ -29,37 +28,7 @@ class PostgresAuditStore(PostgresBaseStore, SqliteAuditStore):
             raise StoreError(f"could not read the audit log: {exc}") from exc
 
     def _verify(self) -> AuditVerification:
-        problems = self._check_guards()
-        heads = {
-            r[0]: (int(r[1]), str(r[2]))
-            for r in self._db.execute("SELECT chain, seq, hash FROM audit_chains")
-        }
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM audit_log ORDER BY chain, seq, id"
-        ).fetchall()
-        by_chain: dict[str, list[Any]] = {}
-        for r in rows:
-            if r["hash"] is None or r["chain"] is None or r["seq"] is None:
-                problems.append(
-                    AuditProblem(
-                        kind="inserted",
-                        message=f"entry {r['id']} ({r['action']}) is not part of any chain",
-                        entry_id=r["id"],
-                    )
-                )
-                continue
-            by_chain.setdefault(r["chain"], []).append(r)
-        counts: dict[str, int] = {}
-        out_heads: dict[str, str] = {}
-        for chain in sorted(set(by_chain) | set(heads)):
-            entries = by_chain.get(chain, [])
-            problems.extend(_verify_one(chain, entries, heads.get(chain)))
-            counts[chain] = len(entries)
-            if entries:
-                out_heads[chain] = entries[-1]["hash"]
-        return AuditVerification(
-            entries=len(rows), chains=counts, heads=out_heads, problems=tuple(problems)
-        )
+        return verify_entries(self._db, self._check_guards())
 
     def _check_guards(self) -> list[AuditProblem]:
         """The audit log's triggers exist, are enabled, and run the functions as written."""
