@@ -11,8 +11,10 @@ measures each mode in a fresh child process:
    ``--many-days`` (many: the ``many`` mode) days of inactivity;
 3. the measured part, with the peak reset first (``/proc/self/clear_refs``): a second whole
    cycle (download again, evaluate with the new rules, plan), a saved plan for review
-   (``ws.plans.create``), a reconciliation (``ws.finance.reconcile``) and a walk over every
-   open candidate (``ws.candidates.iter``), each phase's peak RSS (``VmHWM``) read after it.
+   (``ws.plans.create``) and a walk over every item of the run's plan (kept alive, as a
+   caller holding its ``RunReport`` would), a reconciliation (``ws.finance.reconcile``) and a
+   walk over every open candidate (``ws.candidates.iter``), each phase's peak RSS (``VmHWM``)
+   read after it.
 
 The floor is a bare interpreter importing httpx, attrs, cattrs, click, pluggy and sqlite3.
 Targets (issue 13): ≤ 300 MiB at 1,000,000 seats, and the same with few or many candidates.
@@ -78,12 +80,14 @@ def _child(base_url: str, key: str, days: int) -> dict[str, Any]:
         report = ws.jobs.run("p")
         phases["cycle"] = _status("VmHWM")
         out["created_this_cycle"] = report.candidates_created
-        del (
-            report
-        )  # a caller that keeps the run's report keeps its plan: measure one plan at a time
+        out["run_plan_items"] = len(report.plan) + report.plan.held_count
+        # the report is kept (its plan is a stored summary): a second plan for review, and
+        # a walk over every item of the run's plan, a page at a time
         plan = ws.plans.create("p")
-        planned = len(plan.items) + len(plan.held)
-        del plan
+        planned = len(plan) + plan.held_count
+        out["walked_plan_items"] = sum(1 for _ in report.plan.items) + sum(
+            1 for _ in report.plan.held
+        )
         phases["plan"] = _status("VmHWM")
         ws.finance.reconcile()
         phases["reconcile"] = _status("VmHWM")
@@ -95,6 +99,7 @@ def _child(base_url: str, key: str, days: int) -> dict[str, Any]:
         out["seats"] = ws.store.count_subscriptions("p")["total"]
         out["open_candidates"] = walked
         out["plan_items"] = planned
+        del report
         ws.close()
     return out
 
@@ -173,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({few['peak_mib'] / r['floor_mib']:.1f}x floor; phases {few['phases_peak_mib']}); "
             f"many ({many['open_candidates']:,}) {many['peak_mib']:.0f} MiB "
             f"({many['peak_mib'] / r['floor_mib']:.1f}x; phases {many['phases_peak_mib']}); "
-            f"many/few {many['peak_mib'] / few['peak_mib']:.2f}x; "
+            f"many/few {many['peak_mib'] / few['peak_mib']:.2f}x "
+            f"(many - few {many['peak_mib'] - few['peak_mib']:.0f} MiB for "
+            f"{many['open_candidates'] - few['open_candidates']:,} more candidates); "
             f"cycle {few['measured_s']:.1f} s / {many['measured_s']:.1f} s"
         )
     big = max(rows, key=lambda r: r["users"])

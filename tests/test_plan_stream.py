@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from saas_license import StoredPlan, Workspace
+from saas_license import Workspace
 from saas_license._candidates.records import CandidateState
 from saas_license._reclaim.planning import build_plan, stream_plan
 from saas_license._reclaim.records import PlanAction
+from saas_license._reclaim.stored import StoredPlan
 from saas_license.cli import main
 
 from .postgres.fixtures import STORES

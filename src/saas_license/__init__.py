@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from ._reclaim.apply import ApplyReport
     from ._reclaim.confirm import ReconcileReport
     from ._reclaim.records import PlanItem, ReclaimPlan
-    from ._reclaim.stored import PlanItems, StoredPlan
     from ._reclaim.undo import UndoResult
     from ._rule_impact import BigChangeError
     from ._rules import ExclusionRule, ReclamationRule
@@ -85,7 +84,6 @@ _HOMES = {
     "JobStatus": "._jobs",
     "Notification": "._notify",
     "PlanItem": "._reclaim.records",
-    "PlanItems": "._reclaim.stored",
     "Process": ".spoke",
     "Processes": "._profiles",
     "ProfileStateError": "._errors",
@@ -104,7 +102,6 @@ _HOMES = {
     "SoftwareModel": "._models",
     "SpokeError": ".spoke",
     "SpokeNotFoundError": "._errors",
-    "StoredPlan": "._reclaim.stored",
     "StoreError": "._errors",
     "Subscription": ".spoke",
     "Table": "._tables",
@@ -152,7 +149,6 @@ __all__ = [
     "LinkError",
     "Notification",
     "PlanItem",
-    "PlanItems",
     "Process",
     "Processes",
     "ProfileStateError",
@@ -172,7 +168,6 @@ __all__ = [
     "SpokeError",
     "SpokeNotFoundError",
     "StoreError",
-    "StoredPlan",
     "Subscription",
     "Table",
     "UndoResult",
