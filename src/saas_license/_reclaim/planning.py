@@ -142,6 +142,9 @@ class _Decider:
         self.rules_by_id = {r.id: r for r in all_rules if r.id is not None}
         self.by_model = {r.software_model: r for r in all_rules if r.active}
         self.exclusions = store.list_exclusion_rules()
+        # no directory ever loaded: nobody to look up (one query a candidate saved)
+        source = getattr(store, "directory_source", None)
+        self.directory = source is None or source() is not None
         # A reclaim whose outcome was never seen is resolved by reading the vendor, never re-sent.
         self.unresolved = {
             cid: action.id
@@ -181,7 +184,7 @@ class _Decider:
             )
         sub = seat
         # with the person's facts: directory rules hold here exactly as in the evaluation
-        person = self.store.find_person(sub.user_principal_name)
+        person = self.store.find_person(sub.user_principal_name) if self.directory else None
         priority = reclaim_priority(person.facts() if person else {})
         verdict = assess(
             with_person(sub, person),
