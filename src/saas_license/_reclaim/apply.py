@@ -501,7 +501,8 @@ def _reclaim_groups(plan: StoredPlan, scope: str) -> Iterator[tuple[str, list[Pl
     A plan stored with each unit's items next to each other (the usual case; the store says so)
     is read a page at a time; any other is grouped whole in memory, as it always was."""
     if plan.units_contiguous and plan.scope == scope:
-        key, group = "", []
+        key = ""
+        group: list[PlanItem] = []
         for item in plan.reclaims:
             unit = reclaim_key(scope, item.subscription)
             if group and unit != key:
