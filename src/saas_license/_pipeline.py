@@ -331,13 +331,15 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluatio
         for batch in ev.proposals(_CREATE_BATCH):
             created += len(workflow.create_many(batch))
     else:
-        # leavers' seats first (a stable sort: the rest keep the evaluation's order)
-        proposals = [
-            (p.subscription, p.assessment)
-            for p in sorted(ev.proposals, key=lambda p: reclaim_priority(p.subscription.attributes))
-        ]
-        for n in range(0, len(proposals), _CREATE_BATCH):
-            created += len(workflow.create_many(proposals[n : n + _CREATE_BATCH]))
+        # leavers' seats first (a stable sort: the rest keep the evaluation's order), handed
+        # over a batch at a time (no second list of every proposal)
+        ordered = sorted(ev.proposals, key=lambda p: reclaim_priority(p.subscription.attributes))
+        for n in range(0, len(ordered), _CREATE_BATCH):
+            created += len(
+                workflow.create_many(
+                    [(p.subscription, p.assessment) for p in ordered[n : n + _CREATE_BATCH]]
+                )
+            )
     with _Chunks(store) as chunks:
         for candidate, verdict in ev.to_cancel:
             chunks.tick()
