@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from saas_license import Workspace
@@ -17,6 +18,7 @@ from saas_license._reclaim.planning import build_plan, stream_plan
 from saas_license._reclaim.records import PlanAction
 from saas_license._reclaim.stored import StoredPlan
 from saas_license.cli import main
+from saas_license.cli._output import to_jsonable
 
 from .postgres.fixtures import STORES
 
@@ -70,8 +72,6 @@ def _vary(ws: Workspace, profile: str) -> None:
 
 
 def _fields(obj: Any) -> dict[str, Any]:
-    import attrs
-
     return {a.alias or a.name: getattr(obj, a.name) for a in attrs.fields(type(obj))}
 
 
@@ -100,7 +100,7 @@ def test_streamed_plan_equals_the_plan_built_whole(
         # what the old code would have stored, and what the stream stored, row for row
         assert list(stored.items) == list(whole.items)
         assert list(stored.held) == list(whole.held)
-        assert stored.load() == attrs_evolve(whole, id="abc123", expires_at=stored.expires_at)
+        assert stored.load() == attrs.evolve(whole, id="abc123", expires_at=stored.expires_at)
         assert ws.plans.get("abc123") == stored
         assert len(stored) == len(whole)
         assert (stored.notice_count, stored.reclaim_count, stored.held_count) == (
@@ -124,12 +124,6 @@ def test_streamed_plan_equals_the_plan_built_whole(
         assert not any(r.startswith("the user also holds") for r in reasons)
 
 
-def attrs_evolve(obj: Any, **changes: Any) -> Any:
-    import attrs
-
-    return attrs.evolve(obj, **changes)
-
-
 def test_views_page_through_the_stored_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,8 +144,6 @@ def test_views_page_through_the_stored_rows(
             plan.items[len(plan)]
         assert plan.reclaims[0].kind is PlanAction.RECLAIM
         # the JSON of a plan is its summary: never the store, never every item
-        from saas_license.cli._output import to_jsonable
-
         data = to_jsonable(plan)
         assert data["id"] == plan.id and data["reclaim_count"] == plan.reclaim_count
         assert "store" not in data and "items" not in data
