@@ -20,6 +20,9 @@ from .base import SqliteBaseStore, _dumps, _is_busy, _ts
 
 __all__ = ["SqliteAuditStore"]
 
+#: The stored JSON of ``before``/``after`` (as ``_dumps``: sorted keys, compact), one encoder.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
 
 class SqliteAuditStore(SqliteBaseStore):
     """The :class:`~saas_license._store._protocol.AuditStore` part of
@@ -64,7 +67,10 @@ class SqliteAuditStore(SqliteBaseStore):
                     self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0]
                 )
                 rows = []
+                at_of: tuple[dt.datetime | None, str | None] = (None, None)
                 for entry in entries:
+                    if entry.at is not at_of[0]:  # a batch's entries mostly share one instant
+                        at_of = (entry.at, _ts(entry.at))
                     chain = chain_name(entry.profile)
                     if chain not in heads:
                         head = self._db.execute(
@@ -77,14 +83,14 @@ class SqliteAuditStore(SqliteBaseStore):
                         )
                     seq, prev = heads[chain]
                     row = {
-                        "at": _ts(entry.at),
+                        "at": at_of[1],
                         "actor": entry.actor,
                         "action": entry.action,
                         "entity": entry.entity,
                         "entity_id": entry.entity_id,
                         "profile": entry.profile,
-                        "before": None if entry.before is None else _dumps(entry.before),
-                        "after": None if entry.after is None else _dumps(entry.after),
+                        "before": None if entry.before is None else _encode(entry.before),
+                        "after": None if entry.after is None else _encode(entry.after),
                         "detail": entry.detail,
                         "id": next_id,
                         "chain": chain,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -116,19 +115,18 @@ _TEXTS = {
 #: The rules' standard message (``CandidateWorkflow._draft``), stored as ``\x1f`` + rule days.
 _RULE_MESSAGE = "no activity for {days} days (rule: {rule} days)"
 _MARK = "\x1f"
-_RULE_DAYS = re.compile(r"no activity for (-?\d+) days \(rule: (\d+) days\)")
 
 
 def _pack_message(message: str, inactive_days: int) -> str | None:
     """The stored message: None for "", the rule's days for the standard one, else the text
     (None with the text in ``more`` if it starts with the mark)."""
-    if not message:
+    if not message or message.startswith(_MARK):
         return None
-    if message.startswith(_MARK):
-        return None
-    m = _RULE_DAYS.fullmatch(message)
-    if m and m.group(1) == str(inactive_days) and str(int(m.group(2))) == m.group(2):
-        return _MARK + m.group(2)
+    head = f"no activity for {inactive_days} days (rule: "
+    if message.startswith(head) and message.endswith(" days)"):
+        rule = message[len(head) : -len(" days)")]
+        if rule.isascii() and rule.isdigit() and str(int(rule)) == rule:
+            return _MARK + rule
     return message
 
 
@@ -140,20 +138,37 @@ def _unpack_message(stored: str | None, inactive_days: int) -> str:
     return stored
 
 
+#: Each ``more`` field with its default as Python holds it (``NOTHING``: no default).
+_MORE_DEFAULTS = tuple(
+    (f.name, f.default if not isinstance(f.default, attrs.Factory) else attrs.NOTHING)  # type: ignore[arg-type]
+    for f in attrs.fields(RemovalCandidate)
+    if f.name in _MORE
+)
+_STATE_VALUES = {s: s.value for s in CandidateState}
+
+
 def _more(candidate: RemovalCandidate) -> str | None:
-    out: dict[str, Any] = {}
-    for name in _MORE:
+    out: dict[str, Any] | None = None
+    for name, default in _MORE_DEFAULTS:
         value = getattr(candidate, name)
+        if value is default:
+            continue  # None, False and the enum members are singletons: the common case
         plain = converter.unstructure(value)
         if name not in _DEFAULTS or plain != _DEFAULTS[name]:
+            if out is None:
+                out = {}
             out[name] = plain
     for name, source in _IMPLIED.items():
         value = getattr(candidate, name)
-        if value != getattr(candidate, source):
+        if value is not getattr(candidate, source) and value != getattr(candidate, source):
+            if out is None:
+                out = {}
             out[name] = converter.unstructure(value)
     if candidate.message.startswith(_MARK):
+        if out is None:
+            out = {}
         out["message"] = candidate.message
-    return _dumps(out) if out else None
+    return None if out is None else _dumps(out)
 
 
 #: One candidate row; ``user_id`` and ``identifier`` are NULL when they are the seat's.
@@ -235,7 +250,7 @@ def candidate_params(db: Any, candidates: Sequence[RemovalCandidate]) -> list[di
                 "id": c.id,
                 "sid": c.subscription_id,
                 "profile": c.profile,
-                "state": c.state.value,
+                "state": _STATE_VALUES[c.state],
                 "opened": to_ms(c.opened_at),
                 "closed": _ts(c.closed_at),
                 "keep": _ts(c.keep_until),
@@ -297,16 +312,25 @@ class SqliteCandidateStore(SqliteBaseStore):
         """Store a new candidate (its ``id`` is assigned here); one open candidate per seat."""
         return self.add_candidates([candidate])[0]
 
+    def next_candidate_id(self) -> int:
+        """The id the next stored candidate gets (read inside the transaction that stores it)."""
+        return int(self._q("SELECT COALESCE(MAX(id), 0) + 1 FROM candidates").fetchone()[0])
+
     def add_candidates(self, candidates: list[RemovalCandidate]) -> list[RemovalCandidate]:
         """Store new candidates in one statement (ids assigned here, in order); one open
-        candidate per seat, or none of them is stored."""
+        candidate per seat, or none of them is stored.
+
+        A candidate that already carries the id it is given here (numbered by the caller from
+        :meth:`next_candidate_id` in the same transaction) is stored as it is, not copied.
+        """
         if not candidates:
             return []
         with self.transaction():
-            first = int(
-                self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM candidates").fetchone()[0]
-            )
-            stored = [attrs.evolve(c, id=first + n) for n, c in enumerate(candidates)]
+            first = self.next_candidate_id()
+            stored = [
+                c if c.id == first + n else attrs.evolve(c, id=first + n)
+                for n, c in enumerate(candidates)
+            ]
             try:
                 self._db.executemany(INSERT, candidate_params(self._db, stored))
             except sqlite3.IntegrityError:
