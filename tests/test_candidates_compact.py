@@ -79,9 +79,7 @@ def candidates(draw: st.DrawFn, seat: tuple[int, str, str]) -> RemovalCandidate:
         justification=draw(st.sampled_from(Justification)),
         notify_user=draw(st.booleans()),
         closed_at=draw(st.none() | instants),
-        message=draw(
-            messages | st.just(f"no activity for {inactive} days (rule: 60 days)")
-        ),
+        message=draw(messages | st.just(f"no activity for {inactive} days (rule: 60 days)")),
         potential_savings=draw(money),
         updated_at=draw(st.just(opened) | st.none() | instants),
         recipient=draw(st.just(upn) | st.none() | texts),
@@ -135,8 +133,10 @@ def test_every_candidate_reads_back_as_written(new_store: Callable[[], Store]) -
         # one open candidate per seat: the closed ones may repeat a seat
         drafts = data.draw(
             st.lists(st.sampled_from(seats).flatmap(candidates), min_size=1, max_size=6).filter(
-                lambda cs: len({c.subscription_id for c in cs if c.closed_at is None})
-                == sum(1 for c in cs if c.closed_at is None)
+                lambda cs: (
+                    len({c.subscription_id for c in cs if c.closed_at is None})
+                    == sum(1 for c in cs if c.closed_at is None)
+                )
             )
         )
         stored = store.add_candidates(drafts)

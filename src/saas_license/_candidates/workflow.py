@@ -418,8 +418,12 @@ class CandidateWorkflow:
     ) -> ApproverRoute:
         """:meth:`approver_route` of a new candidate, remembered per distinct input."""
         key = (
-            (profile, rule.approver if rule else None, rule.approver_group if rule else None)
-            + (manager,)
+            (
+                profile,
+                rule.approver if rule else None,
+                rule.approver_group if rule else None,
+                manager,
+            )
             if isinstance(manager, str)
             else None
         )

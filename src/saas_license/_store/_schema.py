@@ -453,7 +453,9 @@ def _audit_hashes_as_bytes(db: sqlite3.Connection) -> None:
         "SELECT id, prev_hash, hash FROM audit_log WHERE typeof(hash) = 'text' "
         "OR typeof(prev_hash) = 'text'"
     ).fetchall()
-    heads = db.execute("SELECT chain, hash FROM audit_chains WHERE typeof(hash) = 'text'").fetchall()
+    heads = db.execute(
+        "SELECT chain, hash FROM audit_chains WHERE typeof(hash) = 'text'"
+    ).fetchall()
     if not rows and not heads:
         return
     db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")

@@ -82,7 +82,7 @@ class SqliteAuditStore(SqliteBaseStore):
                             else (int(head[0]), str(hex_of(head[1])))
                         )
                     seq, prev = heads[chain]
-                    row = {
+                    row: dict[str, Any] = {
                         "at": at_of[1],
                         "actor": entry.actor,
                         "action": entry.action,

@@ -221,7 +221,9 @@ def text_ids(db: Any, texts: Iterable[str | None]) -> dict[str, int]:
         marks = ", ".join("?" * len(part))
         found = {
             str(r[1]): int(r[0])
-            for r in db.execute(f"SELECT id, value FROM candidate_texts WHERE value IN ({marks})", part)
+            for r in db.execute(
+                f"SELECT id, value FROM candidate_texts WHERE value IN ({marks})", part
+            )
         }
         missing = [t for t in part if t not in found]
         if missing:
@@ -240,9 +242,7 @@ def text_ids(db: Any, texts: Iterable[str | None]) -> dict[str, int]:
 
 def candidate_params(db: Any, candidates: Sequence[RemovalCandidate]) -> list[dict[str, Any]]:
     """The named parameters of :data:`INSERT` (and the update) for each candidate."""
-    ids = text_ids(
-        db, (getattr(c, field) for c in candidates for field in _TEXTS)
-    )
+    ids = text_ids(db, (getattr(c, field) for c in candidates for field in _TEXTS))
     out = []
     for c in candidates:
         out.append(
