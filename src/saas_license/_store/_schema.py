@@ -440,6 +440,50 @@ _CANDIDATE_COLUMNS = (
 )
 
 
+def _candidate_table_rebuilt(db: sqlite3.Connection) -> None:
+    """The candidates table without its JSON and text opening time (rebuilt, not ``DROP
+    COLUMN``, so SQLite before 3.35 migrates too); its indexes, any area's, are made again."""
+    indexes = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'candidates' "
+            "AND sql IS NOT NULL ORDER BY name"
+        )
+    ]
+    for statement in (
+        """CREATE TABLE candidates_compact (
+            id INTEGER PRIMARY KEY,
+            subscription_id INTEGER NOT NULL,
+            profile TEXT NOT NULL,
+            state TEXT NOT NULL,
+            opened_at INTEGER NOT NULL,
+            closed_at TEXT,
+            keep_until TEXT,
+            user_id TEXT,
+            identifier TEXT,
+            upn TEXT NOT NULL,
+            model INTEGER,
+            inactive_days INTEGER NOT NULL,
+            last_activity INTEGER,
+            rule_id INTEGER,
+            message TEXT,
+            approver INTEGER,
+            approver_source INTEGER,
+            savings TEXT,
+            currency INTEGER,
+            more TEXT
+        )""",
+        "INSERT INTO candidates_compact SELECT id, subscription_id, profile, state, opened, "
+        "closed_at, keep_until, user_id, identifier, upn, model, inactive_days, last_activity, "
+        "rule_id, message, approver, approver_source, savings, currency, more "
+        "FROM candidates ORDER BY id",
+        "DROP TABLE candidates",
+        "ALTER TABLE candidates_compact RENAME TO candidates",
+        *indexes,
+    ):
+        db.execute(statement)
+
+
 def _audit_hashes_as_bytes(db: sqlite3.Connection) -> None:
     """Store the audit chain's hashes as 32-byte blobs instead of 64 hex characters (issue 13).
 
@@ -499,11 +543,7 @@ MIGRATIONS["compact"] = [
     ALTER TABLE candidates ADD COLUMN more TEXT;
     """,
     _candidate_columns,
-    """
-    ALTER TABLE candidates DROP COLUMN data;
-    ALTER TABLE candidates DROP COLUMN opened_at;
-    ALTER TABLE candidates RENAME COLUMN opened TO opened_at;
-    """,
+    _candidate_table_rebuilt,
     # 2: the audit chain's hashes as 32-byte blobs (the same hashes)
     _audit_hashes_as_bytes,
 ]

@@ -234,6 +234,21 @@ def _audit_hashes_as_bytes(conn: object) -> None:
         db.raw.execute(statement)
 
 
+def _candidate_table_rebuilt(conn: object) -> None:
+    """Issue 13's compact candidates on PostgreSQL: the JSON and text opening time dropped and
+    the integer one renamed (PostgreSQL drops columns in place; SQLite rebuilds the table)."""
+    db: Any = conn
+    for statement in (
+        "ALTER TABLE candidates DROP COLUMN data",
+        "ALTER TABLE candidates DROP COLUMN opened_at",
+        "ALTER TABLE candidates RENAME COLUMN opened TO opened_at",
+        "ALTER TABLE candidates ALTER COLUMN opened_at SET NOT NULL",
+        "ALTER TABLE candidates ALTER COLUMN upn SET NOT NULL",
+        "ALTER TABLE candidates ALTER COLUMN inactive_days SET NOT NULL",
+    ):
+        db.raw.execute(statement)
+
+
 def _same_step(name: str) -> Callable[[object], None]:
     """A SQLite Python step whose statements the dialect runs unchanged on PostgreSQL."""
 
@@ -251,6 +266,7 @@ _PY_STEPS: dict[str, Callable[[object], None]] = {
     "_lean_subscriptions": _lean_subscriptions,
     "_compact_candidates": _same_step("_compact_candidates"),
     "_candidate_columns": _same_step("_candidate_columns"),
+    "_candidate_table_rebuilt": _candidate_table_rebuilt,
     "_audit_hashes_as_bytes": _audit_hashes_as_bytes,
 }
 
