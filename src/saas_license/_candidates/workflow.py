@@ -763,13 +763,15 @@ _VALUES: dict[Any, str] = {
 
 
 def _created_entry(candidate: RemovalCandidate, *, actor: str, message: str) -> AuditEntry:
-    """The audit entry of a candidate's creation: its state, seat and days idle, and its
-    justification when it is not the rules' ``low_usage`` (the why is the entry's detail)."""
+    """The audit entry of a candidate's creation: its state and seat, its days idle unless the
+    detail (why) already says them, and its justification unless it is the rules' ``low_usage``:
+    a day's run writes one per new candidate, so it says what it must and no more."""
     after: dict[str, Any] = {
         "state": _VALUES[candidate.state],
         "subscription_id": candidate.subscription_id,
-        "inactive_days": candidate.inactive_days,
     }
+    if not message.startswith(f"no activity for {candidate.inactive_days} days"):
+        after["inactive_days"] = candidate.inactive_days
     if candidate.justification is not Justification.LOW_USAGE:
         after["justification"] = _VALUES[candidate.justification]
     return AuditEntry(
