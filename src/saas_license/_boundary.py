@@ -81,17 +81,16 @@ def problem_with(
             return field, f"in the future ({value.isoformat()})"
     if not isinstance(record.attributes, dict) or not _json_ok(record.attributes):
         return "attributes", "not a JSON object (only text, numbers, booleans, lists, objects)"
-    for field in protective_fields:
-        if field == "enabled" and field not in record.attributes:
-            continue
-        if field in record.attributes and field not in record.unknown:
-            value = record.attributes[field]
-            if not isinstance(value, bool):
-                return field, f"not true or false ({value!r})"
+    # what is unknown first: the protective fields are read through it
     if not isinstance(record.unknown, frozenset) or not all(
         isinstance(f, str) for f in record.unknown
     ):
         return "unknown", "not a set of field names"
+    for field in protective_fields:
+        if field in record.attributes and field not in record.unknown:
+            value = record.attributes[field]
+            if not isinstance(value, bool):
+                return field, f"not true or false ({value!r})"
     return None
 
 
@@ -187,15 +186,14 @@ class BoundaryCheck:
         attributes, unknown = record.attributes, record.unknown
         if type(attributes) is not dict or not _json_ok(attributes):
             return False
-        for field in self.protective_fields:
-            if field in attributes and field not in unknown:
-                if type(attributes[field]) is not bool:
-                    return False
-        if self._names.get(id(unknown)) is not unknown:
+        if type(unknown) is not frozenset or self._names.get(id(unknown)) is not unknown:
             if type(unknown) is not frozenset or not all(type(f) is str for f in unknown):
-                return False
+                return False  # (None, a list…: problem_with names it)
             if len(self._names) < 1024:  # bounded: a spoke may make a new set per record
                 self._names[id(unknown)] = unknown
+        for field in self.protective_fields:
+            if field in attributes and field not in unknown and type(attributes[field]) is not bool:
+                return False
         return True
 
     def filter(self, records: Iterable[Any]) -> Iterator[SubscriptionRecord]:

@@ -333,7 +333,7 @@ def _plain_seats(
             return None
         flags.append(flag)
     # administrator_of, for readable roles
-    if roles and any(v is True for v in roles.values()) or admin is True:
+    if (roles and any(v is True for v in roles.values())) or admin is True:
         administrator: bool | None = True
     elif admin is False or (roles and all(v is False for v in roles.values())):
         administrator = False
@@ -343,7 +343,7 @@ def _plain_seats(
         identifiers = [REVIEWER if reviewer else VIEWER]
     else:
         identifiers = [
-            ident for ident, on in zip((ROADMAPS, DEVELOP, TEAMWORK), flags) if on
+            ident for ident, on in zip((ROADMAPS, DEVELOP, TEAMWORK), flags, strict=True) if on
         ] or [PAID]
     unknown = set()
     if administrator is None:
@@ -386,7 +386,7 @@ def _plain_seats(
         attributes = shared.get(key)
     if attributes is None:
         attributes = {"administrator": administrator}
-        attributes.update(zip(ADMIN_ROLES, admin_roles))
+        attributes.update(zip(ADMIN_ROLES, admin_roles, strict=True))
         attributes.update(
             enabled=enabled,
             paid_seat=paid,
