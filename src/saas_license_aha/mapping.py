@@ -226,8 +226,17 @@ def user_seats(
     return user.id, subscription_records(user)
 
 
-#: The few distinct ``unknown`` sets, one object each (immutable, so safely shared).
-_UNKNOWN_SETS: dict[frozenset[str], frozenset[str]] = {}
+#: Every ``unknown`` set the direct reading can give, by bit mask (immutable, so shared).
+_UNKNOWN_SETS: tuple[frozenset[str], ...] = tuple(
+    frozenset(
+        name
+        for bit, name in enumerate(
+            (ADMINISTRATOR, ENABLED, LAST_ACTIVITY, PRINCIPAL, PAID_SEAT, CREATED)
+        )
+        if mask >> bit & 1
+    )
+    for mask in range(64)
+)
 
 #: An instant Aha! did not report readably (absent, or not an ISO-8601 text with a zone).
 _UNCLEAR: Any = object()
@@ -281,12 +290,16 @@ def _plain_seats(
     ):
         return None
     roles = get("administrator_roles")
+    any_role = every_role_false = False
     if roles is not None:
         if type(roles) is not dict:
             return None
         for value in roles.values():
             if type(value) is not bool:
                 return None
+            if value:
+                any_role = True
+        every_role_false = bool(roles) and not any_role
     idp, group = get("identity_provider"), get("paid_seat_group")
     if not ((idp is None or type(idp) is dict) and (group is None or type(group) is dict)):
         return None
@@ -326,39 +339,47 @@ def _plain_seats(
                 custom.add(str(item.get("name")))
     accessed = _instant(data, "accessed_at")
     created = _instant(data, "created_at")
-    flags = []
-    for flag_name in ("roadmaps_seat", "develop_seat", "teamwork_seat"):
-        flag = get(flag_name)
-        if flag is not None and type(flag) is not bool:
-            return None
-        flags.append(flag)
+    roadmaps, develop, teamwork = get("roadmaps_seat"), get("develop_seat"), get("teamwork_seat")
+    if not (
+        (roadmaps is None or type(roadmaps) is bool)
+        and (develop is None or type(develop) is bool)
+        and (teamwork is None or type(teamwork) is bool)
+    ):
+        return None
     # administrator_of, for readable roles
-    if (roles and any(v is True for v in roles.values())) or admin is True:
+    if any_role or admin is True:
         administrator: bool | None = True
-    elif admin is False or (roles and all(v is False for v in roles.values())):
+    elif admin is False or every_role_false:
         administrator = False
     else:
         administrator = None
     if paid is False:
         identifiers = [REVIEWER if reviewer else VIEWER]
     else:
-        identifiers = [
-            ident for ident, on in zip((ROADMAPS, DEVELOP, TEAMWORK), flags, strict=True) if on
-        ] or [PAID]
-    unknown = set()
+        identifiers = []
+        if roadmaps:
+            identifiers.append(ROADMAPS)
+        if develop:
+            identifiers.append(DEVELOP)
+        if teamwork:
+            identifiers.append(TEAMWORK)
+        if not identifiers:
+            identifiers.append(PAID)
+    # unknown_of, as a bit mask of its six names
+    mask = 0
     if administrator is None:
-        unknown.add(ADMINISTRATOR)
+        mask |= 1
     if enabled is None:
-        unknown.add(ENABLED)
+        mask |= 2
     if accessed is _UNCLEAR:
-        unknown.add(LAST_ACTIVITY)
+        mask |= 4
         accessed = None
     if not email:
-        unknown.add(PRINCIPAL)
+        mask |= 8
     if paid is None:
-        unknown.add(PAID_SEAT)
+        mask |= 16
     if created is None or created is _UNCLEAR:
-        unknown.add(CREATED)
+        mask |= 32
         created = None
     idp_type, idp_name = (idp or {}).get("type"), (idp or {}).get("name")
     group_name = (group or {}).get("name")
@@ -400,7 +421,7 @@ def _plain_seats(
         )
         if key is not None and shared is not None and len(shared) < SHARED_MAX:
             shared[key] = attributes
-    frozen = _UNKNOWN_SETS.setdefault(frozenset(unknown), frozenset(unknown))
+    frozen = _UNKNOWN_SETS[mask]
     return uid, [
         SubscriptionRecord(
             external_user_id=uid,
