@@ -381,13 +381,19 @@ def _plain_seats(
     if created is None or created is _UNCLEAR:
         mask |= 32
         created = None
-    idp_type, idp_name = (idp or {}).get("type"), (idp or {}).get("name")
-    group_name = (group or {}).get("name")
-    admin_roles = tuple(None if roles is None else roles.get(r) for r in ADMIN_ROLES)
+    idp_type, idp_name = (None, None) if idp is None else (idp.get("type"), idp.get("name"))
+    group_name = None if group is None else group.get("name")
+    admin_roles = (None, None, None) if roles is None else tuple(map(roles.get, ADMIN_ROLES))
+    role_names = sorted(descriptions) if descriptions else []
+    role_codes = sorted(codes) if codes else []
+    custom_names = sorted(custom) if custom else []
     key: tuple[Any, ...] | None = None
     attributes: dict[str, Any] | None = None
-    if shared is not None and all(
-        v is None or type(v) is str for v in (idp_type, idp_name, group_name)
+    if (
+        shared is not None
+        and (idp_type is None or type(idp_type) is str)
+        and (idp_name is None or type(idp_name) is str)
+        and (group_name is None or type(group_name) is str)
     ):
         # users alike share one dict: checked, encoded and staged once (values typed above,
         # so equal keys mean equal attributes: no True == 1 confusion)
@@ -396,9 +402,9 @@ def _plain_seats(
             admin_roles,
             enabled,
             paid,
-            tuple(sorted(descriptions)),
-            tuple(sorted(codes)),
-            tuple(sorted(custom)),
+            tuple(role_names),
+            tuple(role_codes),
+            tuple(custom_names),
             idp_type,
             idp_name,
             group_name,
@@ -411,9 +417,9 @@ def _plain_seats(
         attributes.update(
             enabled=enabled,
             paid_seat=paid,
-            product_roles=sorted(descriptions),
-            product_role_codes=sorted(codes),
-            custom_roles=sorted(custom),
+            product_roles=role_names,
+            product_role_codes=role_codes,
+            custom_roles=custom_names,
             identity_provider=idp_type,
             identity_provider_name=idp_name,
             paid_seat_group=group_name,
