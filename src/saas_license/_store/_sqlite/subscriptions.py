@@ -20,8 +20,8 @@ from ..._errors import ConfigError, StoreError
 from ..._faultpoints import kill_point
 from ..._models import SoftwareModel
 from ..._subscriptions import ActivityRecord, Subscription, SubscriptionRecord
-from ..._time import format_instant
-from .base import SqliteBaseStore, _batched, _dt, _dumps, _is_busy, _ts
+from ..._time import epoch_ms
+from .base import SqliteBaseStore, _batched, _dt, _dumps, _from_ms, _is_busy, _ms, _ts
 
 __all__ = ["BATCH_SIZE", "STAGE_BATCH", "DownloadStage", "SqliteSubscriptionStore"]
 
@@ -41,22 +41,10 @@ _SUB_FROM = "subscriptions s CROSS JOIN seat_attrs a ON a.id = s.attrs"  # seats
 #: The columns a download stages per record, in order (the merge reads them back by name).
 _STAGE_COLUMNS = (
     "seq INTEGER PRIMARY KEY, uid TEXT NOT NULL, ident TEXT NOT NULL, upn TEXT NOT NULL, "
-    "display TEXT NOT NULL, la TEXT, ec TEXT, aa TEXT, attributes TEXT NOT NULL, "
+    "display TEXT NOT NULL, la BIGINT, ec BIGINT, aa BIGINT, attributes TEXT NOT NULL, "
     "unknown TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0"
 )
 _STAGE_MARKS = ", ".join("?" * 10)
-
-
-_UTC = dt.timezone.utc
-
-
-def _stage_ts(value: dt.datetime | None) -> str | None:
-    """:func:`format_instant`, quicker for the UTC instants spokes mostly yield."""
-    if value is None:
-        return None
-    if value.tzinfo is _UTC:
-        return value.isoformat(timespec="milliseconds")[:23] + "Z"
-    return format_instant(value)
 
 
 def _stage_rows(batch: list[SubscriptionRecord], start: int) -> list[tuple[Any, ...]]:
@@ -64,7 +52,7 @@ def _stage_rows(batch: list[SubscriptionRecord], start: int) -> list[tuple[Any, 
 
     A spoke often shares one attributes dict between a user's seats: it is encoded once.
     """
-    ts = _stage_ts
+    ts = _ms
     encoded: dict[int, str] = {}
     unknowns: dict[frozenset[str], str] = {}
     rows = []
@@ -235,7 +223,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         re-run) only get marked seen; the rest are upserted in staging order.
         """
         run = self._run_number(run_id, create=True)
-        now_s = format_instant(now)
+        now_s = epoch_ms(now)
         window = "st.seq > :lo AND st.seq <= :hi"
         args = {"lo": lo, "hi": hi, "p": profile, "run": run, "now": now_s}
         self._qn(
@@ -368,7 +356,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             with self.transaction():
                 cur = self._q(
                     sql + " AND id > ? AND id <= ?",
-                    (format_instant(now), profile, run, start, start + STAGE_BATCH),
+                    (epoch_ms(now), profile, run, start, start + STAGE_BATCH),
                 )
             stamped += max(cur.rowcount, 0)
         return stamped
@@ -380,7 +368,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
 
         Returns (records read, subscription rows touched).
         """
-        now_s = format_instant(now)
+        now_s = epoch_ms(now)
         sql = (
             "UPDATE subscriptions SET activity_checked_at = ?, last_activity = CASE "
             "WHEN ? IS NOT NULL AND (last_activity IS NULL OR ? > last_activity) THEN ? "
@@ -392,7 +380,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         for batch in _batched(records, BATCH_SIZE):
             rows = []
             for r in batch:
-                ts = _ts(r.last_activity)
+                ts = _ms(r.last_activity)
                 rows.append((now_s, ts, ts, ts, profile, r.external_user_id))
             with self.transaction():
                 cur = self._db.executemany(sql, rows)
@@ -409,12 +397,12 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             identifier=r["identifier"],
             software_model=r["software_model"],
             display_name=r["display_name"],
-            last_activity=_dt(r["last_activity"]),
-            activity_checked_at=_dt(r["activity_checked_at"]),
-            external_created=_dt(r["external_created"]),
-            assigned_at=_dt(r["assigned_at"]),
-            first_seen_at=_dt(r["first_seen_at"]),
-            last_seen_at=_dt(r["last_seen_at"]),
+            last_activity=_from_ms(r["last_activity"]),
+            activity_checked_at=_from_ms(r["activity_checked_at"]),
+            external_created=_from_ms(r["external_created"]),
+            assigned_at=_from_ms(r["assigned_at"]),
+            first_seen_at=_from_ms(r["first_seen_at"]),
+            last_seen_at=_from_ms(r["last_seen_at"]),
             active=bool(r["active"]),
             attributes=_attributes(r["attributes"]),
             unknown=_unknown(r["unknown"]),
@@ -481,7 +469,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             params.append(software_model)
         if inactive_before is not None:
             where.append("(last_activity IS NULL OR last_activity < ?)")
-            params.append(_ts(inactive_before))
+            params.append(_ms(inactive_before))
         if active_only:
             where.append("active = 1")
         # a page of seats first, then their shared attribute rows
