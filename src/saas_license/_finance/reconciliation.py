@@ -36,6 +36,7 @@ from .._models import SoftwareModel
 from .._rules import ExclusionRule, first_exclusion
 from .._subscriptions import Subscription
 from .._tables import Table
+from .._time import day_start as day_start  # re-exported: it lived here before
 from .._time import days_between, format_instant
 from .allocations import Allocation, EffectiveAllocation, effective_allocations, group_of
 from .entitlements import (
