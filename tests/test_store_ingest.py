@@ -86,3 +86,31 @@ def test_vanished_seats_close_and_come_back() -> None:
     assert {s.external_user_id for s in store.iter_subscriptions("p")} == {"u1", "u2", "u3"}
     assert _download(store, records, "r3", NOW) == 3  # the closed two are upserted back
     assert len(list(store.iter_subscriptions("p"))) == 5
+
+
+def test_attribute_pairs_are_stored_once_and_resolved_in_every_window() -> None:
+    store = SqliteStore(":memory:")
+    shapes = [{"team": "a"}, {"team": "b", "roles": ["x"]}, {}]
+    unknowns = [frozenset(), frozenset({"administrator"})]
+    # fresh (equal) dicts per record, more seats than one merge window; the last pair first
+    # appears in a later window than the others
+    records = [
+        _rec(
+            i,
+            attributes=dict(shapes[i % 3]) if i < 4000 else {"late": True},
+            unknown=unknowns[i % 2],
+        )
+        for i in range(1, 4501)
+    ]
+    assert _download(store, records, "r1", NOW) == 0
+    pairs = store._q("SELECT attributes, unknown FROM seat_attrs").fetchall()
+    assert len(pairs) == len({(r[0], r[1]) for r in pairs}) == 8  # 3 shapes x 2 + late x 2
+    subs = {s.external_user_id: s for s in store.iter_subscriptions("p")}
+    for r in records:
+        seat = subs[r.external_user_id]
+        assert (seat.attributes, seat.unknown) == (r.attributes, r.unknown)
+    # a changed "unknown" set alone takes the full path; everything else stays on the fast one
+    again = list(records)
+    again[10] = attrs.evolve(records[10], unknown=frozenset({"enabled"}))
+    assert _download(store, again, "r2", NOW) == 4499
+    assert store.get_subscription(subs["u11"].id).unknown == {"enabled"}  # type: ignore[union-attr]

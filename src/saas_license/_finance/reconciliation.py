@@ -36,6 +36,7 @@ from .._models import SoftwareModel
 from .._rules import ExclusionRule, first_exclusion
 from .._subscriptions import Subscription
 from .._tables import Table
+from .._time import day_start as day_start  # re-exported: it lived here before
 from .._time import days_between, format_instant
 from .allocations import Allocation, EffectiveAllocation, effective_allocations, group_of
 from .entitlements import (
@@ -1161,28 +1162,6 @@ _TABLES = {
 
 
 # -- what the SQL path needs from the maths -----------------------------------------------------
-
-
-def day_start(day: dt.date, timezone: str) -> dt.datetime:
-    """The first instant (UTC) whose wall-calendar date in ``timezone`` is ``day`` or later.
-
-    ``x >= day_start(today - k + 1)`` ⇔ ``days_between(x, now) < k``: the boundaries that let
-    SQL bucket seats by days of inactivity with plain text comparisons of stored instants.
-    """
-    zone = ZoneInfo(timezone)
-    guess = dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.timezone.utc)
-    tick = dt.timedelta(microseconds=1)
-    if guess.astimezone(zone).date() >= day and (guess - tick).astimezone(zone).date() < day:
-        return guess
-    # A wall-clock gap or fold at midnight: search the instants around the guess.
-    low, high = guess - dt.timedelta(days=2), guess + dt.timedelta(days=2)
-    while high - low > tick:
-        mid = low + (high - low) / 2
-        if mid.astimezone(zone).date() >= day:
-            high = mid
-        else:
-            low = mid
-    return high
 
 
 def reconcile_units(
