@@ -114,9 +114,12 @@ class PostgresBaseStore(SqliteBaseStore):
     """The shared plumbing of the PostgreSQL store's parts; :class:`~.PostgresStore` connects
     and sets these attributes (``_db`` speaks like a ``sqlite3`` connection, see :mod:`.dialect`)."""
 
-    #: The set-based evaluation's SQL is SQLite's own (Python SQL functions, GLOB, JSON
-    #: aggregates): on PostgreSQL the pipeline evaluates row by row, with the same verdicts.
-    _set_based_evaluation = False
+    @property
+    def _evaluation_dialect(self) -> Any:
+        """The set-based evaluation's engine-specific SQL on PostgreSQL (``evaluation.py``)."""
+        from .evaluation import PostgresEvaluation
+
+        return PostgresEvaluation()
 
     url: str
     _conninfo: str

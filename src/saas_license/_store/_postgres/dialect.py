@@ -82,6 +82,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\btemp\.(\w+)", re.IGNORECASE), r"pg_temp.\1"),
     (re.compile(r"\bLIKE\b", re.IGNORECASE), "ILIKE"),
     (re.compile(r"\bIFNULL\s*\(", re.IGNORECASE), "COALESCE("),
+    (re.compile(r"\binstr\s*\(", re.IGNORECASE), "strpos("),
     (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
     # SQLite's "+column" (no index for this term) is no operator on text in PostgreSQL
     (re.compile(r"(?<=[\s(=,])\+(?=[A-Za-z_])"), ""),
@@ -95,7 +96,9 @@ _JSON_EXTRACT = re.compile(r"\bjson_extract\s*\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*
 _JSON_EACH_IDS = re.compile(r"SELECT\s+value\s+FROM\s+json_each\(\?\)", re.IGNORECASE)
 
 _REFUSED = re.compile(
-    r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I
+    r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b"
+    r"|\bGLOB\b|\bjson_group_array\b|\bWITHOUT\s+ROWID\b",
+    re.I,
 )
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(TEMP\w*\s+)?TABLE\b", re.IGNORECASE)
 _OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
@@ -134,6 +137,8 @@ def translate(sql: str) -> str:
         # tables made at run time (stages) compare text byte-wise too, as the schema's do: a
         # join between a stage and the seats then uses the seats' indexes
         text = re.sub(r"\bTEXT\b(?!\s+COLLATE)", 'TEXT COLLATE "C"', text, flags=re.IGNORECASE)
+        # SQLite's INTEGER is 64-bit, as the schema's BIGINT ids
+        text = re.sub(r"\bINTEGER\b", "BIGINT", text, flags=re.IGNORECASE)
     ignore = _OR_IGNORE.match(text)
     if ignore:
         text = (
@@ -250,6 +255,21 @@ class Connection:
         except psycopg.Error as exc:
             raise map_error(exc) from exc
         return Cursor(self, [], self._cursor.rowcount, _is_insert(text))
+
+    def copy_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Append ``rows`` to ``table`` (every column, in order) by ``COPY``: one round trip for
+        any number of rows (``executemany`` costs one per row). ``table`` is SQL, not data."""
+        import psycopg
+
+        count = 0
+        try:
+            with self.raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        except psycopg.Error as exc:
+            raise map_error(exc) from exc
+        return count
 
     @property
     def in_transaction(self) -> bool:
