@@ -243,18 +243,36 @@ class Connection:
         return Cursor(self, rows, self._cursor.rowcount, _is_insert(text))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
-        """Run one statement per parameter set (pipelined); ``rowcount`` is their sum."""
+        """Run one statement per parameter set; ``rowcount`` is their sum.
+
+        A plain ``INSERT … VALUES (…)`` with positional parameters goes as one statement per
+        :data:`ROWS_PER_INSERT` rows (``VALUES (…), (…), …``: PostgreSQL coerces each row to the
+        table's columns, as for one row); any other statement is pipelined, one per set.
+        """
         import psycopg
 
         text = translate(sql)
         batch = [_params(p) for p in seq]
         if not batch:
             return Cursor(self, [], 0, False)
+        shape = _multi_row(text)
         try:
-            self._cursor.executemany(text, batch)
+            if shape is None or not all(isinstance(p, tuple) for p in batch):
+                self._cursor.executemany(text, batch)
+                count = self._cursor.rowcount
+            else:
+                head, row, tail = shape
+                count = 0
+                for n in range(0, len(batch), ROWS_PER_INSERT):
+                    chunk = batch[n : n + ROWS_PER_INSERT]
+                    self._cursor.execute(
+                        head + ", ".join([row] * len(chunk)) + tail,
+                        [v for p in chunk for v in p],
+                    )
+                    count += self._cursor.rowcount
         except psycopg.Error as exc:
             raise map_error(exc) from exc
-        return Cursor(self, [], self._cursor.rowcount, _is_insert(text))
+        return Cursor(self, [], count, _is_insert(text))
 
     def copy_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
         """Append ``rows`` to ``table`` (every column, in order) by ``COPY``: one round trip for
@@ -287,6 +305,38 @@ class Connection:
 
     def close(self) -> None:
         self._cursor.close()
+
+
+#: Rows per statement when :meth:`Connection.executemany` inserts many rows at once.
+ROWS_PER_INSERT = 500
+
+_VALUES = re.compile(
+    r"^(\s*INSERT\s+INTO\s+[\w.\"]+\s*(?:\([^()]*\)\s*)?VALUES\s*)(\(.*\))"
+    r"(\s+ON\s+CONFLICT\s+DO\s+NOTHING)?\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row(text: str) -> tuple[str, str, str] | None:
+    """(head, one row's ``(…)``, tail) of a translated plain ``INSERT … VALUES (…)`` with
+    positional parameters and nothing after it but ``ON CONFLICT DO NOTHING`` (an upsert could
+    meet one key twice in one statement, which PostgreSQL refuses); else None."""
+    found = _VALUES.match(text)
+    if found is None or "%(" in found.group(2):
+        return None
+    # one row: its first "(" closes only at its end ("(a), (b)" is two)
+    depth = 0
+    for i, piece in enumerate(re.split(r"('(?:[^']|'')*')", found.group(2)[1:-1])):
+        if i % 2:
+            continue  # a string literal
+        for ch in piece:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth < 0:
+                return None
+    if depth != 0:
+        return None
+    return found.group(1), found.group(2), found.group(3) or ""
 
 
 def _params(params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
