@@ -180,6 +180,24 @@ class _Postgres:
         self.schemas.append(str(store._q("SELECT current_schema()").fetchone()[0]))
         return store
 
+    def live_bytes(self, store: Any) -> int:
+        """The schema's size after ``VACUUM FULL`` (by the owner): the live rows only, without
+        the dead row versions the two downloads' updates left for (auto)vacuum to reuse."""
+        import psycopg
+
+        schema = str(store._q("SELECT current_schema()").fetchone()[0])
+        with psycopg.connect(self.owner, autocommit=True) as conn:
+            conn.execute(f"SET search_path = {schema}")
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            ]
+            for table in tables:
+                conn.execute(f'VACUUM FULL "{table}"')
+        return _pg_bytes(store)[0]
+
     def drop(self) -> None:
         import psycopg
 
@@ -306,6 +324,7 @@ def measure(seats: int, postgres: _Postgres | None = None) -> dict[str, Any]:
         reconcile, floor_reconcile = _reconcile(store)
         if postgres is not None:
             size, parts = _pg_bytes(store)
+            live = postgres.live_bytes(store)
             store.close()
             postgres.drop()
         else:
@@ -321,6 +340,7 @@ def measure(seats: int, postgres: _Postgres | None = None) -> dict[str, Any]:
                 parts = {}
             store.close()
             size = sum(f.stat().st_size for f in Path(tmp).glob("ws.db*"))
+            live = size
     return {
         "store": "sqlite" if postgres is None else "postgresql",
         "seats": total,
@@ -344,6 +364,7 @@ def measure(seats: int, postgres: _Postgres | None = None) -> dict[str, Any]:
         "floor_reconcile_s": floor_reconcile,
         "bytes": size,
         "bytes_per_seat": size / max(total, 1),
+        "live_bytes_per_seat": live / max(total, 1),
         "bytes_by_table": parts,
     }
 
@@ -428,6 +449,10 @@ def _print(rows: list[dict[str, Any]]) -> None:
         f"reconcile at {b['seats']:,} seats: {b['reconcile_s']:.3f}s (floor "
         f"{b['floor_reconcile_s']:.3f}s; {b['reconcile_s'] / b['floor_reconcile_s']:.2f}x)"
     )
+    if b["store"] == "postgresql":
+        print(
+            f"bytes per seat after VACUUM FULL (live rows only): {b['live_bytes_per_seat']:.0f}"
+        )
     print("verdicts at the largest size:", json.dumps(b["verdicts"], sort_keys=True))
     if b["bytes_by_table"]:
         print(

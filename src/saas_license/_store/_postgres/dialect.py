@@ -245,9 +245,11 @@ class Connection:
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
         """Run one statement per parameter set; ``rowcount`` is their sum.
 
-        A plain ``INSERT … VALUES (…)`` with positional parameters goes as one statement per
-        :data:`ROWS_PER_INSERT` rows (``VALUES (…), (…), …``: PostgreSQL coerces each row to the
-        table's columns, as for one row); any other statement is pipelined, one per set.
+        A plain ``INSERT … VALUES (…)`` of parameters and constants with at least
+        :data:`COPY_FROM` rows goes by ``COPY`` (the values as the table's columns read them, as
+        an ``INSERT`` coerces them; the table's triggers fire); one with ``ON CONFLICT DO
+        NOTHING``, or fewer rows, as one statement per :data:`ROWS_PER_INSERT` rows (``VALUES
+        (…), (…), …``); any other statement is pipelined, one per set.
         """
         import psycopg
 
@@ -257,7 +259,14 @@ class Connection:
             return Cursor(self, [], 0, False)
         shape = _multi_row(text)
         try:
-            if shape is None or not all(isinstance(p, tuple) for p in batch):
+            if (
+                shape is not None
+                and not shape[2]
+                and len(batch) >= COPY_FROM
+                and self._copy_insert(shape, batch)
+            ):
+                count = len(batch)
+            elif shape is None or not all(isinstance(p, tuple) for p in batch):
                 self._cursor.executemany(text, batch)
                 count = self._cursor.rowcount
             else:
@@ -273,6 +282,37 @@ class Connection:
         except psycopg.Error as exc:
             raise map_error(exc) from exc
         return Cursor(self, [], count, _is_insert(text))
+
+    def _copy_insert(self, shape: tuple[str, str, str], batch: list[Any]) -> bool:
+        """``INSERT … VALUES`` of ``batch`` by ``COPY``; False (nothing done) when the row has
+        more than parameters and constants, or the parameter sets are not all tuples."""
+        plan = _copy_plan(shape[0], shape[1])
+        if plan is None or not all(isinstance(p, tuple) for p in batch):
+            return False
+        table, columns, items = plan
+        if columns is None:
+            self._cursor.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped ORDER BY attnum",
+                (table,),
+            )
+            names = [str(r[0]) for r in self._cursor.fetchall()][: len(items)]
+            columns = ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+        slots = [i for i, item in enumerate(items) if item is _PARAM]
+        if all(item is _PARAM for item in items):
+            rows: Iterable[Sequence[Any]] = batch
+        else:
+            template = list(items)
+
+            def fill(params: Sequence[Any]) -> list[Any]:
+                row = template[:]
+                for slot, value in zip(slots, params, strict=True):
+                    row[slot] = value
+                return row
+
+            rows = map(fill, batch)
+        self.copy_rows(f"{table} ({columns})", rows)
+        return True
 
     def copy_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
         """Append ``rows`` to ``table`` (every column, in order) by ``COPY``: one round trip for
@@ -309,6 +349,37 @@ class Connection:
 
 #: Rows per statement when :meth:`Connection.executemany` inserts many rows at once.
 ROWS_PER_INSERT = 500
+#: From this many rows on, :meth:`Connection.executemany` inserts by ``COPY``.
+COPY_FROM = 20
+
+_PARAM = object()
+_HEAD = re.compile(
+    r"^\s*INSERT\s+INTO\s+([\w.\"]+)\s*(?:\(([^()]*)\)\s*)?VALUES\s*$", re.IGNORECASE
+)
+_ITEM = re.compile(r"^\s*(?:(%s)|(-?\d+)|'((?:[^']|'')*)'|(NULL))\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _copy_plan(head: str, row: str) -> tuple[str, str | None, tuple[Any, ...]] | None:
+    """(table, its column list or None for "every column", each value: a parameter or a
+    constant) of a multi-row insert that ``COPY`` can do; None when a value is an expression."""
+    found = _HEAD.match(head)
+    if found is None:
+        return None
+    items: list[Any] = []
+    for piece in re.split(r",(?=(?:[^']*'[^']*')*[^']*$)", row[1:-1]):
+        item = _ITEM.match(piece)
+        if item is None:
+            return None
+        if item.group(1):
+            items.append(_PARAM)
+        elif item.group(2):
+            items.append(int(item.group(2)))
+        elif item.group(4):
+            items.append(None)
+        else:
+            items.append(item.group(3).replace("''", "'").replace("%%", "%"))
+    return found.group(1), found.group(2), tuple(items)
 
 _VALUES = re.compile(
     r"^(\s*INSERT\s+INTO\s+[\w.\"]+\s*(?:\([^()]*\)\s*)?VALUES\s*)(\(.*\))"
