@@ -450,9 +450,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         f"{b['floor_reconcile_s']:.3f}s; {b['reconcile_s'] / b['floor_reconcile_s']:.2f}x)"
     )
     if b["store"] == "postgresql":
-        print(
-            f"bytes per seat after VACUUM FULL (live rows only): {b['live_bytes_per_seat']:.0f}"
-        )
+        print(f"bytes per seat after VACUUM FULL (live rows only): {b['live_bytes_per_seat']:.0f}")
     print("verdicts at the largest size:", json.dumps(b["verdicts"], sort_keys=True))
     if b["bytes_by_table"]:
         print(

@@ -448,8 +448,7 @@ def _compile(
             conds.append(
                 (
                     i,
-                    f"(CASE WHEN {ascii_upn} THEN ({same} OR {sub}) "
-                    f"ELSE {sl_match(i)} END)",
+                    f"(CASE WHEN {ascii_upn} THEN ({same} OR {sub}) ELSE {sl_match(i)} END)",
                 )
             )
         else:  # a user pattern with a character class: fnmatch's own rules, row by row

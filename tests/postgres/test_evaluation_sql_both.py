@@ -151,7 +151,11 @@ def test_sqlite_sql_postgres_sql_and_assess_agree(  # type: ignore[no-untyped-de
             assert len(on_pg) == len(rows)
             assert on_pg == on_sqlite
             for sub, got in on_pg:
-                seat = sub if index is None else with_person(sub, index.lookup(sub.user_principal_name))
+                seat = (
+                    sub
+                    if index is None
+                    else with_person(sub, index.lookup(sub.user_principal_name))
+                )
                 want = assess(seat, rules=by_model, cooldown_until=cooldowns.get(sub.id), **kw)
                 assert got == want, sub
 
@@ -242,9 +246,7 @@ def test_every_verdict_on_both_stores(postgres_server) -> None:  # type: ignore[
         cooldowns = sqlite.cooldowns("p", now=NOW)
         for store in _same_data(postgres_server, sqlite):
             on_pg = list(assess_profile(store, "p", rules=rules, active_only=False, **kw))
-            assert on_pg == list(
-                assess_profile(sqlite, "p", rules=rules, active_only=False, **kw)
-            )
+            assert on_pg == list(assess_profile(sqlite, "p", rules=rules, active_only=False, **kw))
             for sub, got in on_pg:
                 assert got == assess(sub, rules=rules, cooldown_until=cooldowns.get(sub.id), **kw)
             assert {a.verdict for _, a in on_pg} == set(Verdict)
@@ -295,7 +297,9 @@ def test_a_directory_rule_on_both_stores(postgres_server) -> None:  # type: igno
         now=NOW,
         profile_type="T",
         exclusions=[
-            ExclusionRule(kind="attribute", attribute="directory.employment_status", value="contractor")
+            ExclusionRule(
+                kind="attribute", attribute="directory.employment_status", value="contractor"
+            )
         ],
         integration_user_id=None,
         rules=rules,

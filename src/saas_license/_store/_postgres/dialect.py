@@ -381,6 +381,7 @@ def _copy_plan(head: str, row: str) -> tuple[str, str | None, tuple[Any, ...]] |
             items.append(item.group(3).replace("''", "'").replace("%%", "%"))
     return found.group(1), found.group(2), tuple(items)
 
+
 _VALUES = re.compile(
     r"^(\s*INSERT\s+INTO\s+[\w.\"]+\s*(?:\([^()]*\)\s*)?VALUES\s*)(\(.*\))"
     r"(\s+ON\s+CONFLICT\s+DO\s+NOTHING)?\s*;?\s*$",

@@ -31,7 +31,7 @@ class PostgresEvaluation(EvaluationDialect):
     def glob(self, column: str, param: str) -> str:
         # "LIKE" would become "ILIKE" in the dialect: the explicit operator is exact, and the
         # name is already lower-cased ASCII
-        return f"({column} COLLATE \"C\") OPERATOR(pg_catalog.~~) :{param}"
+        return f'({column} COLLATE "C") OPERATOR(pg_catalog.~~) :{param}'
 
     def glob_pattern(self, pattern: str) -> str:
         out = []
@@ -69,7 +69,11 @@ class PostgresEvaluation(EvaluationDialect):
             str(r[0])
             for r in db.execute(
                 "SELECT DISTINCT user_principal_name FROM subscriptions WHERE profile = ?"
-                + ("" if every else " AND octet_length(user_principal_name) <> length(user_principal_name)"),
+                + (
+                    ""
+                    if every
+                    else " AND octet_length(user_principal_name) <> length(user_principal_name)"
+                ),
                 (profile,),
             )
         ]
