@@ -108,3 +108,18 @@ def test_other_statements_run_once_per_row(db: Connection) -> None:
     )
     db.executemany("UPDATE c SET n = n * ? WHERE k = ?", [(2, "a"), (3, "a")])
     assert dict(db.execute("SELECT k, n FROM c").fetchall()) == {"a": 120, "b": 10}
+
+
+def test_an_insert_of_an_empty_selection_is_no_duplicate(db: Connection) -> None:
+    """``INSERT … SELECT`` of no rows inserts nothing and raises nothing (as on SQLite); a
+    single-row ``INSERT … VALUES`` of a key that exists raises, without aborting the
+    transaction (the statement is skipped, as SQLite skips it)."""
+    db.execute("CREATE TABLE k (id INTEGER PRIMARY KEY)")
+    db.execute("BEGIN")
+    assert db.execute("INSERT INTO k (id) SELECT 1 WHERE FALSE").rowcount == 0
+    db.execute("INSERT INTO k (id) VALUES (1)")
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO k (id) VALUES (1)")
+    db.execute("INSERT INTO k (id) VALUES (2)")
+    db.execute("COMMIT")
+    assert [r[0] for r in db.execute("SELECT id FROM k ORDER BY id")] == [1, 2]

@@ -417,13 +417,19 @@ def _params(params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mappin
     return tuple(params)
 
 
+_INSERT_VALUES = re.compile(
+    r"^\s*INSERT\s+INTO\s+[\w.\"]+\s*(?:\([^()]*\)\s*)?VALUES\b", re.IGNORECASE
+)
+
+
 @functools.lru_cache(maxsize=1024)
 def _guarded(text: str) -> tuple[str, bool]:
     """A plain ``INSERT`` made to skip a duplicate instead of failing: PostgreSQL aborts the
     whole transaction on an error, SQLite only the statement, and parts catch the duplicate
-    (``IntegrityError``) and carry on; the caller raises it when no row went in."""
+    (``IntegrityError``) and carry on; the caller raises it when no row went in. Only an
+    ``INSERT … VALUES``: an ``INSERT … SELECT`` may rightly insert no row (an empty selection)."""
     upper = text.upper()
-    if not _is_insert(text) or "ON CONFLICT" in upper or "RETURNING" in upper:
+    if not _INSERT_VALUES.match(text) or "ON CONFLICT" in upper or "RETURNING" in upper:
         return text, False
     return text.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING", True
 
