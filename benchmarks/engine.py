@@ -127,28 +127,29 @@ def _ingest(store: Any, seats: int, run_id: str, now: dt.datetime) -> tuple[floa
 
 
 def _generate(seats: int) -> tuple[float, list[tuple[Any, ...]]]:
-    from saas_license._store._sqlite.subscriptions import _stage_rows
+    from saas_license._store._sqlite.subscriptions import _stage_rows, _StageAttrs
 
     t0 = time.perf_counter()
     count = sum(1 for _ in _records(seats))
     gen = time.perf_counter() - t0
     rows: list[tuple[Any, ...]] = []
     batch: list[Any] = []
+    pairs = _StageAttrs()
     for r in _records(seats):
         batch.append(r)
         if len(batch) == 2000:
-            rows.extend(_stage_rows(batch, len(rows)))
+            rows.extend(_stage_rows(batch, len(rows), pairs))
             batch = []
-    rows.extend(_stage_rows(batch, len(rows)))
+    rows.extend(_stage_rows(batch, len(rows), pairs))
     assert len(rows) == count
     return gen, rows
 
 
 def _floor_insert(rows: list[tuple[Any, ...]]) -> float:
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a, b, c, d, e, f, g, h, i)")
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a, b, c, d, e, f, g, h)")
     t0 = time.perf_counter()
-    db.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     db.commit()
     out = time.perf_counter() - t0
     db.close()

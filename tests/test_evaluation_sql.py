@@ -237,10 +237,11 @@ def _build(rows: list[dict[str, Any]]) -> SqliteStore:
     return store
 
 
-def _fmt(value: dt.datetime) -> str:
-    from saas_license._time import format_instant
+def _fmt(value: dt.datetime) -> int:
+    """A seat instant as the store keeps it (epoch milliseconds)."""
+    from saas_license._time import epoch_ms
 
-    return format_instant(value)
+    return epoch_ms(value)
 
 
 settings_ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

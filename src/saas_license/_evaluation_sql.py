@@ -9,8 +9,9 @@ exactly falls back, row by row, to :func:`assess` itself:
   *distinct* attribute row (``seat_attrs``, shared by many seats) and are joined in;
 - user and domain exclusions compare lower-cased ASCII principal names in SQL; a non-ASCII
   name, or a pattern with ``[``, goes through the rule's own :meth:`ExclusionRule.matches`;
-- day counts are exact in SQL for ``UTC``; for any other zone a seat within a day of a
-  threshold is decided by :func:`assess` (``_FALLBACK``);
+- day counts are exact in SQL in any zone, DST included: seats store instants as integer
+  epoch milliseconds, and "fewer than K days" is a comparison with the first instant of the
+  zone's local day ``today - K + 1`` (:func:`~saas_license._time.day_start_ms`);
 - with a user directory loaded, each seat's person is found once (``temp.eval_person``, by the
   same normalised look-up as the Python path); when a rule names a ``directory.*`` fact, the
   attribute checks run once per distinct *(attribute row, person)* pair instead, on the seat's
@@ -43,7 +44,7 @@ from ._directory.records import Person, normalise_email
 from ._evaluation import Assessment, EvaluationPolicy, Verdict, assess, unknown_protection
 from ._rules import ExclusionKind, ExclusionRule, ReclamationRule
 from ._subscriptions import Subscription
-from ._time import days_between, format_instant
+from ._time import MIN_MS, ceil_epoch_ms, day_start_ms, days_between, format_instant
 
 __all__ = ["EvaluationDialect", "SetEvaluation", "assess_profile", "evaluate_profile"]
 
@@ -67,6 +68,8 @@ _CODES: list[tuple[Verdict, bool, bool]] = [  # (verdict, carries the rule, carr
     (Verdict.IDLE, True, True),  # 15
 ]
 _IDLE = 15
+#: hands a row back to :func:`assess` (no check needs it since instants are integers: kept for
+#: any check SQL cannot decide exactly)
 _FALLBACK = 99
 
 
@@ -157,21 +160,6 @@ def _pre_code(seat: _Seat, protective_fields: Sequence[str]) -> int | None:
     if seat.attributes.get("enabled") is False:
         return 4
     return None
-
-
-def _day(date: dt.date, offset: int) -> str:
-    try:
-        return (date + dt.timedelta(days=offset)).isoformat()
-    except OverflowError:
-        return "0000" if offset < 0 else "9999-99"
-
-
-def _ceil_ms_text(value: dt.datetime) -> str:
-    """The stored text of the first millisecond instant not before ``value``."""
-    floor = value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if floor != value:
-        floor += dt.timedelta(milliseconds=1)
-    return format_instant(floor)
 
 
 @attrs.frozen(kw_only=True)
@@ -360,34 +348,22 @@ def _compile(
     dialect.insert_rows(db, "eval_attrs", 5, facts)
     dialect.insert_rows(db, "eval_filtered", 3, filtered)
 
-    # thresholds: "recent" (fewer than K days) is date(x) > hi; date(x) > lo is the band where
-    # the zone's offset decides, so assess() does
+    # thresholds: "fewer than K days" (on the zone's calendar) is x >= the first instant of
+    # the local day today - K + 1, exact in any zone
     today = now.astimezone(_zone(policy.timezone)).date()
-    exact = policy.timezone == "UTC"
     db.execute(
         "CREATE TABLE temp.eval_rules (model TEXT PRIMARY KEY, active INTEGER, "
-        "has_filter INTEGER, g_hi TEXT, g_lo TEXT, i_hi TEXT, i_lo TEXT, candidates INTEGER)"
+        "has_filter INTEGER, g_since BIGINT, i_since BIGINT, candidates INTEGER)"
     )
-
-    def bounds(days: int) -> tuple[str, str]:
-        return (
-            (_day(today, -days), _day(today, -days))
-            if exact
-            else (
-                _day(today, -days + 1),
-                _day(today, -days - 1),
-            )
-        )
-
     db.executemany(
-        "INSERT INTO temp.eval_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO temp.eval_rules VALUES (?, ?, ?, ?, ?, ?)",
         [
             (
                 model,
                 int(r.active),
                 int(bool(r.filter)),
-                *bounds(r.new_account_grace_days),
-                *bounds(r.inactivity_days),
+                day_start_ms(today, r.new_account_grace_days - 1, policy.timezone),
+                day_start_ms(today, r.inactivity_days - 1, policy.timezone),
                 int(r.create_candidates),
             )
             for model, r in rules.items()
@@ -457,9 +433,9 @@ def _compile(
         "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in conds) + " END" if conds else "NULL"
     )
     try:
-        params["stale"] = _ceil_ms_text(now - policy.activity_max_age)
+        params["stale"] = ceil_epoch_ms(now - policy.activity_max_age)
     except OverflowError:
-        params["stale"] = ""
+        params["stale"] = MIN_MS
     params["me"] = integration_user_id
     grant = (
         "(CASE WHEN s.external_created IS NULL THEN s.assigned_at "
@@ -479,10 +455,8 @@ def _compile(
         WHEN r.has_filter <> 0 AND EXISTS (SELECT 1 FROM temp.eval_filtered f
             WHERE f.attrs = s.attrs AND f.person = ea.person AND f.model = r.model) THEN 9
         WHEN {ref} IS NULL THEN 10
-        WHEN {grant} IS NOT NULL AND substr({grant}, 1, 10) > r.g_hi THEN 11
-        WHEN {grant} IS NOT NULL AND substr({grant}, 1, 10) > r.g_lo THEN {_FALLBACK}
-        WHEN substr({ref}, 1, 10) > r.i_hi THEN 12
-        WHEN substr({ref}, 1, 10) > r.i_lo THEN {_FALLBACK}
+        WHEN {grant} >= r.g_since THEN 11
+        WHEN {ref} >= r.i_since THEN 12
         WHEN r.candidates = 0 THEN 13
         WHEN EXISTS (SELECT 1 FROM candidates c WHERE c.subscription_id = s.id
             AND c.profile = s.profile AND c.keep_until > :now) THEN 14

@@ -5,7 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-__all__ = ["days_between", "format_instant", "parse_instant", "utcnow"]
+__all__ = [
+    "MAX_MS",
+    "MIN_MS",
+    "ceil_epoch_ms",
+    "day_start",
+    "day_start_ms",
+    "days_between",
+    "epoch_ms",
+    "format_instant",
+    "from_epoch_ms",
+    "parse_instant",
+    "utcnow",
+]
 
 UTC = dt.timezone.utc
 
@@ -44,3 +56,66 @@ def days_between(earlier: dt.datetime, later: dt.datetime, tz: str = "UTC") -> i
     """
     zone = ZoneInfo(tz)
     return (later.astimezone(zone).date() - earlier.astimezone(zone).date()).days
+
+
+# The store keeps a seat's instants as integer milliseconds since 1970-01-01T00:00:00Z (UTC):
+# the one encode/decode pair of that column format is :func:`epoch_ms` / :func:`from_epoch_ms`.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_MS = dt.timedelta(milliseconds=1)
+#: Bounds below and above every stored instant (SQLite's and PostgreSQL's 64-bit integers).
+MIN_MS, MAX_MS = -(2**63), 2**63 - 1
+
+
+def epoch_ms(value: dt.datetime) -> int:
+    """An aware instant as whole milliseconds since the Unix epoch (UTC), rounded down: the
+    same millisecond :func:`format_instant` keeps."""
+    if value.tzinfo is None:
+        raise ValueError("refusing to store a naive datetime; attach a time zone")
+    return (value - _EPOCH) // _MS
+
+
+def from_epoch_ms(value: int) -> dt.datetime:
+    """The aware UTC instant :func:`epoch_ms` stored."""
+    return _EPOCH + dt.timedelta(milliseconds=value)
+
+
+def ceil_epoch_ms(value: dt.datetime) -> int:
+    """The first stored millisecond not before ``value`` (``stored >= ceil_epoch_ms(v)`` ⇔
+    ``instant >= v`` for any stored instant)."""
+    return -((_EPOCH - value) // _MS)
+
+
+def day_start(day: dt.date, timezone: str) -> dt.datetime:
+    """The first instant (UTC) whose wall-calendar date in ``timezone`` is ``day`` or later.
+
+    ``x >= day_start(today - k + 1)`` ⇔ ``days_between(x, now) < k``: the boundaries that let
+    SQL bucket seats by days of inactivity with plain comparisons of stored instants.
+    """
+    zone = ZoneInfo(timezone)
+    guess = dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.timezone.utc)
+    tick = dt.timedelta(microseconds=1)
+    if guess.astimezone(zone).date() >= day and (guess - tick).astimezone(zone).date() < day:
+        return guess
+    # A wall-clock gap or fold at midnight: search the instants around the guess.
+    low, high = guess - dt.timedelta(days=2), guess + dt.timedelta(days=2)
+    while high - low > tick:
+        mid = low + (high - low) / 2
+        if mid.astimezone(zone).date() >= day:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def day_start_ms(today: dt.date, days_back: int, timezone: str) -> int:
+    """The stored bound of "fewer than ``days_back + 1`` days before ``today``": a stored instant
+    ``x`` has ``days_between(x, now, timezone) <= days_back`` exactly when ``x >=`` this
+    (:data:`MIN_MS` / :data:`MAX_MS` when the day falls outside the calendar)."""
+    try:
+        day = today - dt.timedelta(days=days_back)
+    except OverflowError:
+        return MIN_MS if days_back > 0 else MAX_MS
+    try:
+        return ceil_epoch_ms(day_start(day, timezone))
+    except OverflowError:  # the first instant of that day lies outside datetime's range
+        return MIN_MS if day.year < 5000 else MAX_MS

@@ -25,10 +25,10 @@ from saas_license import (
 )
 from saas_license._finance.allocations import Allocation
 from saas_license._finance.from_store import reconcile_store
-from saas_license._finance.reconciliation import day_start, reconcile
+from saas_license._finance.reconciliation import reconcile
 from saas_license._store import SqliteStore
 from saas_license._subscriptions import SubscriptionRecord
-from saas_license._time import days_between
+from saas_license._time import day_start, days_between
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # a DST night in Europe

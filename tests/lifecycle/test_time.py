@@ -131,7 +131,10 @@ def test_the_store_keeps_utc_instants_and_the_count_survives_a_round_trip(
         assert sub.last_activity == written  # the same instant…
         assert sub.last_activity is not None and sub.last_activity.utcoffset() == dt.timedelta(0)
         raw = store._q("SELECT last_activity FROM subscriptions").fetchone()[0]
-        assert raw.endswith("Z")  # …stored as UTC text
+        # …stored as UTC epoch milliseconds, whatever the offset it came with
+        assert raw == (written - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(
+            milliseconds=1
+        )
         now = dt.datetime(2031, 1, 1, 0, 30, tzinfo=UTC)
         assert days_between(sub.last_activity, now, tz) == days_between(written, now, tz)
     finally:

@@ -1163,28 +1163,6 @@ _TABLES = {
 # -- what the SQL path needs from the maths -----------------------------------------------------
 
 
-def day_start(day: dt.date, timezone: str) -> dt.datetime:
-    """The first instant (UTC) whose wall-calendar date in ``timezone`` is ``day`` or later.
-
-    ``x >= day_start(today - k + 1)`` ⇔ ``days_between(x, now) < k``: the boundaries that let
-    SQL bucket seats by days of inactivity with plain text comparisons of stored instants.
-    """
-    zone = ZoneInfo(timezone)
-    guess = dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.timezone.utc)
-    tick = dt.timedelta(microseconds=1)
-    if guess.astimezone(zone).date() >= day and (guess - tick).astimezone(zone).date() < day:
-        return guess
-    # A wall-clock gap or fold at midnight: search the instants around the guess.
-    low, high = guess - dt.timedelta(days=2), guess + dt.timedelta(days=2)
-    while high - low > tick:
-        mid = low + (high - low) / 2
-        if mid.astimezone(zone).date() >= day:
-            high = mid
-        else:
-            low = mid
-    return high
-
-
 def reconcile_units(
     units: _Units,
     unmapped: Mapping[tuple[str, str], int],

@@ -222,6 +222,20 @@ def _lean_subscriptions(conn: object) -> None:
         db.raw.execute(statement)  # PostgreSQL's own SQL: no dialect translation
 
 
+def _integer_instants(conn: object) -> None:
+    """Issue 13's integer seat instants on PostgreSQL: each text instant becomes ``BIGINT``
+    epoch milliseconds (UTC), the same millisecond (indexes on them are rebuilt by the type
+    change)."""
+    from .._schema import SEAT_INSTANTS
+
+    db: Any = conn
+    changes = ", ".join(
+        f"ALTER COLUMN {c} TYPE BIGINT USING floor(extract(epoch FROM {c}::timestamptz) * 1000)::bigint"
+        for c in SEAT_INSTANTS
+    )
+    db.raw.execute(f"ALTER TABLE subscriptions {changes}")  # one rewrite; PostgreSQL's own SQL
+
+
 def _same_step(name: str) -> Callable[[object], None]:
     """A SQLite Python step whose statements the dialect runs unchanged on PostgreSQL."""
 
@@ -238,6 +252,7 @@ _PY_STEPS: dict[str, Callable[[object], None]] = {
     "_chain_existing_audit": _no_unchained_entries,
     "_lean_subscriptions": _lean_subscriptions,
     "_compact_candidates": _same_step("_compact_candidates"),
+    "_integer_instants": _integer_instants,
 }
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from ..._errors import StoreError, WorkspaceBusyError
-from ..._time import format_instant, parse_instant
+from ..._time import epoch_ms, format_instant, from_epoch_ms, parse_instant
 
 __all__ = ["SqliteBaseStore", "WriteStats"]
 
@@ -45,6 +45,16 @@ def _dt(value: str | None) -> dt.datetime | None:
         except ValueError:
             pass
     return parse_instant(value)
+
+
+def _ms(value: dt.datetime | None) -> int | None:
+    """A seat's instant as stored (integer epoch milliseconds, UTC), or None."""
+    return None if value is None else epoch_ms(value)
+
+
+def _from_ms(value: int | None) -> dt.datetime | None:
+    """A seat's stored instant read back (aware UTC), or None."""
+    return None if value is None else from_epoch_ms(value)
 
 
 def _dumps(value: Any) -> str:

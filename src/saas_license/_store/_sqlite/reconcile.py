@@ -3,7 +3,7 @@
 Feeds :func:`~saas_license._finance.reconciliation.reconcile_units`, which shares the maths with
 the reference :func:`~saas_license._finance.reconciliation.reconcile`; a Hypothesis test keeps
 the two equal. Seats are never loaded one by one: one grouped scan counts used, excluded,
-inactive and activity buckets (days of inactivity become text comparisons of stored instants
+inactive and activity buckets (days of inactivity become integer comparisons of stored instants
 against local-midnight boundaries), and only open candidates, this year's reclaims and the
 unlicensed seats actually listed come back as rows. Money never enters SQL.
 """
@@ -28,12 +28,11 @@ from ..._finance.reconciliation import (
     Opportunity,
     Reclaim,
     Seat,
-    day_start,
     new_units,
     savings_start,
 )
 from ..._rules import ExclusionKind, ExclusionRule
-from ..._time import format_instant, parse_instant
+from ..._time import day_start_ms, format_instant, from_epoch_ms, parse_instant
 
 __all__ = [
     "ReconcileFacts",
@@ -251,9 +250,9 @@ def reconcile_facts(
     group, group_params = group_case_sql(db, groups)
     today = now.astimezone(_zone(timezone)).date()
 
-    def since(days: int) -> str:
+    def since(days: int) -> int:
         """Seats last active at or after this instant were idle fewer than ``days`` days."""
-        return format_instant(day_start(today - dt.timedelta(days=days - 1), timezone))
+        return day_start_ms(today, days - 1, timezone)
 
     def idle(threshold: int) -> tuple[str, list[Any]]:
         if threshold <= 0:
@@ -370,8 +369,8 @@ def reconcile_facts(
             continue
         units[model][profile].reclaimed.append(
             Reclaim(
-                _instant(reclaimed),
-                _instant(closed),
+                _text_instant(reclaimed),
+                _text_instant(closed),
                 None,
                 None if actual is None else Decimal(str(actual)),
                 currency,
@@ -404,13 +403,18 @@ def reconcile_facts(
     return units, unmapped, newest
 
 
-def _instant(text: str | None) -> dt.datetime | None:
-    """A stored instant (``format_instant``'s fixed form, parsed fast) or None."""
+def _text_instant(text: str | None) -> dt.datetime | None:
+    """A candidate's instant (stored as ``format_instant``'s text, parsed fast) or None."""
     if text is None:
         return None
     if len(text) == 24 and text[-1] == "Z":
         return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.timezone.utc)
     return parse_instant(text)
+
+
+def _instant(stored: int | None) -> dt.datetime | None:
+    """A stored seat instant (epoch milliseconds) or None."""
+    return None if stored is None else from_epoch_ms(stored)
 
 
 def _zone(timezone: str) -> dt.tzinfo:
@@ -419,16 +423,16 @@ def _zone(timezone: str) -> dt.tzinfo:
     return ZoneInfo(timezone)
 
 
-def _days_counter(today: dt.date, timezone: str) -> Callable[[str], int]:
+def _days_counter(today: dt.date, timezone: str) -> Callable[[int], int]:
     """Days of inactivity (≥ 0, on ``timezone``'s calendar) of a stored instant, by bisecting
     local-midnight boundaries built on demand: no time-zone conversion per seat."""
-    starts: list[str] = []  # starts[k] = first instant of local day today - k (descending)
-    ascending: list[str] = []
+    starts: list[int] = []  # starts[k] = first instant of local day today - k (descending)
+    ascending: list[int] = []
 
-    def days(stored: str) -> int:
+    def days(stored: int) -> int:
         while not starts or stored < starts[-1]:
             k = len(starts)
-            starts.append(format_instant(day_start(today - dt.timedelta(days=k), timezone)))
+            starts.append(day_start_ms(today, k, timezone))
             ascending.insert(0, starts[-1])
         # the number of boundaries above ``stored``: its local day is today minus that
         return len(ascending) - bisect.bisect_right(ascending, stored)

@@ -20,8 +20,8 @@ from ..._errors import ConfigError, StoreError
 from ..._faultpoints import kill_point
 from ..._models import SoftwareModel
 from ..._subscriptions import ActivityRecord, Subscription, SubscriptionRecord
-from ..._time import format_instant
-from .base import SqliteBaseStore, _batched, _dt, _dumps, _is_busy, _ts
+from ..._time import epoch_ms, from_epoch_ms
+from .base import SqliteBaseStore, _batched, _dt, _dumps, _from_ms, _is_busy, _ms, _ts
 
 __all__ = ["BATCH_SIZE", "STAGE_BATCH", "DownloadStage", "SqliteSubscriptionStore"]
 
@@ -39,43 +39,73 @@ _SUB_COLUMNS = (
 _SUB_FROM = "subscriptions s CROSS JOIN seat_attrs a ON a.id = s.attrs"  # seats drive the join
 
 #: The columns a download stages per record, in order (the merge reads them back by name).
+#: ``akey`` points at the stage's distinct (attributes, unknown) pair (:class:`_StageAttrs`),
+#: so a staged row is ~80 bytes, not ~300, and the merge compares integers, not JSON.
 _STAGE_COLUMNS = (
     "seq INTEGER PRIMARY KEY, uid TEXT NOT NULL, ident TEXT NOT NULL, upn TEXT NOT NULL, "
-    "display TEXT NOT NULL, la TEXT, ec TEXT, aa TEXT, attributes TEXT NOT NULL, "
-    "unknown TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0"
+    "display TEXT NOT NULL, la BIGINT, ec BIGINT, aa BIGINT, akey INTEGER NOT NULL, "
+    "done INTEGER NOT NULL DEFAULT 0, sid INTEGER"
 )
-_STAGE_MARKS = ", ".join("?" * 10)
+_STAGE_MARKS = ", ".join("?" * 9)
+#: A staged row as inserted: its columns, not yet merged, no seat found yet.
+_STAGE_INSERT = f"VALUES ({_STAGE_MARKS}, 0, NULL)"
+#: A stage's distinct attribute pairs; ``attrs`` is their ``seat_attrs`` id once merged.
+_STAGE_ATTRS_COLUMNS = (
+    "akey INTEGER PRIMARY KEY, attributes TEXT NOT NULL, unknown TEXT NOT NULL, attrs INTEGER"
+)
 
 
-_UTC = dt.timezone.utc
+_EPOCH = from_epoch_ms(0)
+_MS_TICK = dt.timedelta(milliseconds=1)
 
 
-def _stage_ts(value: dt.datetime | None) -> str | None:
-    """:func:`format_instant`, quicker for the UTC instants spokes mostly yield."""
-    if value is None:
-        return None
-    if value.tzinfo is _UTC:
-        return value.isoformat(timespec="milliseconds")[:23] + "Z"
-    return format_instant(value)
+class _StageAttrs:
+    """The distinct (attributes, unknown) pairs of one stage, numbered as they first appear;
+    :meth:`take_new` hands over the pairs not yet written to the stage's attribute table."""
+
+    __slots__ = ("_keys", "_new")
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str], int] = {}
+        self._new: list[tuple[int, str, str]] = []
+
+    def key(self, attributes: str, unknown: str) -> int:
+        """The pair's number in this stage."""
+        pair = (attributes, unknown)
+        found = self._keys.get(pair)
+        if found is None:
+            found = self._keys[pair] = len(self._keys) + 1
+            self._new.append((found, attributes, unknown))
+        return found
+
+    def take_new(self) -> list[tuple[int, str, str]]:
+        """(akey, attributes, unknown) of the pairs numbered since the last call."""
+        new, self._new = self._new, []
+        return new
 
 
-def _stage_rows(batch: list[SubscriptionRecord], start: int) -> list[tuple[Any, ...]]:
-    """Records as the column tuples they are staged with (``seq`` numbered from ``start + 1``).
+def _stage_rows(
+    batch: list[SubscriptionRecord], start: int, pairs: _StageAttrs
+) -> list[tuple[Any, ...]]:
+    """Records as the column tuples they are staged with (``seq`` numbered from ``start + 1``),
+    their attribute pairs numbered by ``pairs``.
 
-    A spoke often shares one attributes dict between a user's seats: it is encoded once.
+    A spoke often shares one attributes dict between a user's seats: it is encoded (and its
+    pair looked up) once per batch.
     """
-    ts = _stage_ts
-    encoded: dict[int, str] = {}
+    epoch, ms = _EPOCH, _MS_TICK
+    keyed: dict[tuple[int, frozenset[str]], int] = {}
     unknowns: dict[frozenset[str], str] = {}
     rows = []
     for n, r in enumerate(batch, start + 1):
-        attributes = encoded.get(id(r.attributes))
-        if attributes is None:
-            attributes = known_text(r.attributes) or _dumps(r.attributes)
-            encoded[id(r.attributes)] = attributes
-        unknown = unknowns.get(r.unknown)
-        if unknown is None:
-            unknown = unknowns[r.unknown] = _dumps(sorted(r.unknown))
+        akey = keyed.get((id(r.attributes), r.unknown))
+        if akey is None:
+            unknown = unknowns.get(r.unknown)
+            if unknown is None:
+                unknown = unknowns[r.unknown] = _dumps(sorted(r.unknown))
+            text = known_text(r.attributes) or _dumps(r.attributes)
+            akey = keyed[(id(r.attributes), r.unknown)] = pairs.key(text, unknown)
+        la, ec, aa = r.last_activity, r.external_created, r.assigned_at
         rows.append(
             (
                 n,
@@ -83,11 +113,10 @@ def _stage_rows(batch: list[SubscriptionRecord], start: int) -> list[tuple[Any, 
                 r.identifier,
                 r.user_principal_name,
                 r.display_name,
-                ts(r.last_activity),
-                ts(r.external_created),
-                ts(r.assigned_at),
-                attributes,
-                unknown,
+                None if la is None else (la - epoch) // ms,  # epoch_ms, inlined
+                None if ec is None else (ec - epoch) // ms,
+                None if aa is None else (aa - epoch) // ms,
+                akey,
             )
         )
     return rows
@@ -202,22 +231,41 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         All in one transaction (joined into the caller's, if any), through a temporary stage.
         """
         table = f"temp.upsert_{uuid.uuid4().hex}"
+        pairs = _StageAttrs()
         with self.transaction():
-            self._q(f"CREATE TABLE {table} ({_STAGE_COLUMNS})")
+            self._create_stage(table)
             try:
                 staged = 0
                 for batch in _batched(records, BATCH_SIZE):
-                    rows = _stage_rows(batch, staged)
+                    rows = _stage_rows(batch, staged, pairs)
                     staged += len(rows)
-                    self._db.executemany(f"INSERT INTO {table} VALUES ({_STAGE_MARKS}, 0)", rows)
+                    self._stage_insert(table, rows, pairs)
                 self._merge_staged(profile, table, 0, staged, run_id=run_id, now=now)
             except sqlite3.DatabaseError as exc:
                 if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                     raise self._busy() from None
                 raise StoreError(f"could not store subscriptions: {exc}") from exc
             finally:
-                self._q(f"DROP TABLE IF EXISTS {table}")
+                self._drop_stage(table)
         return staged
+
+    def _create_stage(self, table: str) -> None:
+        """The temporary tables of one stage: its rows, and its distinct attribute pairs."""
+        self._q(f"CREATE TABLE IF NOT EXISTS {table} ({_STAGE_COLUMNS})")
+        self._q(f"CREATE TABLE IF NOT EXISTS {table}_attrs ({_STAGE_ATTRS_COLUMNS})")
+
+    def _drop_stage(self, table: str) -> None:
+        self._q(f"DROP TABLE IF EXISTS {table}")
+        self._q(f"DROP TABLE IF EXISTS {table}_attrs")
+
+    def _stage_insert(self, table: str, rows: list[tuple[Any, ...]], pairs: _StageAttrs) -> None:
+        """Write staged rows, and the attribute pairs first seen in them."""
+        new = pairs.take_new()
+        if new:
+            self._db.executemany(
+                f"INSERT INTO {table}_attrs (akey, attributes, unknown) VALUES (?, ?, ?)", new
+            )
+        self._db.executemany(f"INSERT INTO {table} {_STAGE_INSERT}", rows)
 
     def _run_number(self, run_id: str, *, create: bool) -> int:
         """The small integer a run id is stored as (-1: a run that stored nothing)."""
@@ -235,51 +283,59 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         re-run) only get marked seen; the rest are upserted in staging order.
         """
         run = self._run_number(run_id, create=True)
-        now_s = format_instant(now)
+        now_s = epoch_ms(now)
         window = "st.seq > :lo AND st.seq <= :hi"
         args = {"lo": lo, "hi": hi, "p": profile, "run": run, "now": now_s}
+        # this window's attribute pairs not resolved yet: stored once each (few for many seats)
+        pending = f"attrs IS NULL AND akey IN (SELECT st.akey FROM {table} st WHERE {window})"
         self._qn(
             f"INSERT OR IGNORE INTO seat_attrs (attributes, unknown) "
-            f"SELECT attributes, unknown FROM {table} st WHERE {window} ORDER BY seq",
-            args,
-        )
-        # the unchanged-seat fast path: compared column by column in SQL (a key staged twice in
-        # one window takes the full path, in order)
-        self._qn(
-            f"WITH dups AS (SELECT uid, ident FROM {table} WHERE seq > :lo "
-            "AND seq <= :hi GROUP BY uid, ident HAVING COUNT(*) > 1) "
-            f"UPDATE {table} SET done = 1 WHERE seq IN (SELECT st.seq FROM {table} st "
-            f"WHERE {window} AND EXISTS ("
-            "SELECT 1 FROM subscriptions s "
-            "JOIN seat_attrs a ON a.id = s.attrs AND a.attributes = st.attributes "
-            "AND a.unknown = st.unknown "
-            "WHERE s.profile = :p AND s.external_user_id = st.uid AND s.identifier = st.ident "
-            "AND s.active = 1 AND s.user_principal_name = st.upn AND s.display_name = st.display "
-            "AND (st.la IS NULL OR st.la <= s.last_activity) "
-            "AND (st.ec IS NULL OR st.ec = s.external_created) "
-            "AND (st.aa IS NULL OR st.aa = s.assigned_at) "
-            "AND COALESCE((SELECT m.software_model FROM identifier_map m "
-            "WHERE m.identifier = st.ident), s.software_model) IS s.software_model) "
-            "AND NOT EXISTS (SELECT 1 FROM dups WHERE dups.uid = st.uid AND dups.ident = st.ident))",
+            f"SELECT attributes, unknown FROM {table}_attrs WHERE {pending} ORDER BY akey",
             args,
         )
         self._qn(
-            "UPDATE subscriptions SET seen_run = :run, last_seen_at = :now WHERE id IN ("
-            f"SELECT s.id FROM {table} st JOIN subscriptions s ON s.profile = :p "
-            "AND s.external_user_id = st.uid AND s.identifier = st.ident "
-            f"WHERE {window} AND st.done = 1)",
+            f"UPDATE {table}_attrs AS sa SET attrs = (SELECT a.id FROM seat_attrs a "
+            f"WHERE a.attributes = sa.attributes AND a.unknown = sa.unknown) WHERE {pending}",
             args,
         )
+        # the unchanged-seat fast path: each staged row looks its seat up once (the unique key)
+        # and is compared column by column in SQL; a key staged twice in one window takes the
+        # full path, in order, with the rest of its window
+        repeated = self._qn(
+            f"SELECT 1 FROM {table} st WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 "
+            "LIMIT 1",
+            args,
+        ).fetchone()
+        if repeated is None:
+            self._qn(  # staged rows drive the join (CROSS JOIN keeps that order)
+                f"UPDATE {table} AS u SET done = 1, sid = same.id FROM (SELECT st.seq, s.id "
+                f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
+                "CROSS JOIN subscriptions s ON s.profile = :p "
+                "AND s.external_user_id = st.uid AND s.identifier = st.ident "
+                f"WHERE {window} AND s.active = 1 AND s.attrs = sa.attrs "
+                "AND s.user_principal_name = st.upn AND s.display_name = st.display "
+                "AND (st.la IS NULL OR st.la <= s.last_activity) "
+                "AND (st.ec IS NULL OR st.ec = s.external_created) "
+                "AND (st.aa IS NULL OR st.aa = s.assigned_at) "
+                "AND COALESCE((SELECT m.software_model FROM identifier_map m "
+                "WHERE m.identifier = st.ident), s.software_model) IS s.software_model) AS same "
+                "WHERE u.seq = same.seq",
+                args,
+            )
+            self._qn(
+                "UPDATE subscriptions SET seen_run = :run, last_seen_at = :now WHERE id IN ("
+                f"SELECT st.sid FROM {table} st WHERE {window} AND st.done = 1)",
+                args,
+            )
         self._qn(
             "INSERT INTO subscriptions (profile, external_user_id, identifier, "
             "user_principal_name, display_name, software_model, last_activity, external_created, "
             "assigned_at, first_seen_at, last_seen_at, created_run, seen_run, active, attrs) "
             "SELECT :p, st.uid, st.ident, st.upn, st.display, "
             "(SELECT m.software_model FROM identifier_map m WHERE m.identifier = st.ident), "
-            "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, "
-            "(SELECT a.id FROM seat_attrs a WHERE a.attributes = st.attributes "
-            f"AND a.unknown = st.unknown) FROM {table} st WHERE {window} AND st.done = 0 "
-            "ORDER BY st.seq "
+            "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, sa.attrs "
+            f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
+            f"WHERE {window} AND st.done = 0 ORDER BY st.seq "
             "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
             "user_principal_name = excluded.user_principal_name, "
             "display_name = excluded.display_name, "
@@ -368,7 +424,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             with self.transaction():
                 cur = self._q(
                     sql + " AND id > ? AND id <= ?",
-                    (format_instant(now), profile, run, start, start + STAGE_BATCH),
+                    (epoch_ms(now), profile, run, start, start + STAGE_BATCH),
                 )
             stamped += max(cur.rowcount, 0)
         return stamped
@@ -380,7 +436,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
 
         Returns (records read, subscription rows touched).
         """
-        now_s = format_instant(now)
+        now_s = epoch_ms(now)
         sql = (
             "UPDATE subscriptions SET activity_checked_at = ?, last_activity = CASE "
             "WHEN ? IS NOT NULL AND (last_activity IS NULL OR ? > last_activity) THEN ? "
@@ -392,7 +448,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         for batch in _batched(records, BATCH_SIZE):
             rows = []
             for r in batch:
-                ts = _ts(r.last_activity)
+                ts = _ms(r.last_activity)
                 rows.append((now_s, ts, ts, ts, profile, r.external_user_id))
             with self.transaction():
                 cur = self._db.executemany(sql, rows)
@@ -409,12 +465,12 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             identifier=r["identifier"],
             software_model=r["software_model"],
             display_name=r["display_name"],
-            last_activity=_dt(r["last_activity"]),
-            activity_checked_at=_dt(r["activity_checked_at"]),
-            external_created=_dt(r["external_created"]),
-            assigned_at=_dt(r["assigned_at"]),
-            first_seen_at=_dt(r["first_seen_at"]),
-            last_seen_at=_dt(r["last_seen_at"]),
+            last_activity=_from_ms(r["last_activity"]),
+            activity_checked_at=_from_ms(r["activity_checked_at"]),
+            external_created=_from_ms(r["external_created"]),
+            assigned_at=_from_ms(r["assigned_at"]),
+            first_seen_at=_from_ms(r["first_seen_at"]),
+            last_seen_at=_from_ms(r["last_seen_at"]),
             active=bool(r["active"]),
             attributes=_attributes(r["attributes"]),
             unknown=_unknown(r["unknown"]),
@@ -481,7 +537,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             params.append(software_model)
         if inactive_before is not None:
             where.append("(last_activity IS NULL OR last_activity < ?)")
-            params.append(_ts(inactive_before))
+            params.append(_ms(inactive_before))
         if active_only:
             where.append("active = 1")
         # a page of seats first, then their shared attribute rows
@@ -590,27 +646,26 @@ class DownloadStage:
             raise StoreError(f"a download's run id must be a plain token, not {run_id!r}")
         self._store, self.profile, self.run_id, self.fence = store, profile, run_id, fence
         self._table = f"temp.stage_{run_id}"
+        self._pairs = _StageAttrs()
         self.identifiers: set[str] = set()
         self.staged = 0
 
     def __enter__(self) -> DownloadStage:
-        self._store._q(f"CREATE TABLE IF NOT EXISTS {self._table} ({_STAGE_COLUMNS})")
+        self._store._create_stage(self._table)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._store._q(f"DROP TABLE IF EXISTS {self._table}")
+        self._store._drop_stage(self._table)
 
     def add(self, records: Iterable[SubscriptionRecord]) -> int:
         """Stage records as the spoke yields them (no workspace lock held); returns how many."""
         for batch in _batched(records, STAGE_BATCH):
-            rows = _stage_rows(batch, self.staged)
+            rows = _stage_rows(batch, self.staged, self._pairs)
             self.staged += len(rows)
             self.identifiers.update(r.identifier for r in batch)
             try:
                 with self._store._lock:  # never inside another thread's transaction
-                    self._store._db.executemany(
-                        f"INSERT INTO {self._table} VALUES ({_STAGE_MARKS}, 0)", rows
-                    )
+                    self._store._stage_insert(self._table, rows, self._pairs)
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"could not stage the download: {exc}") from exc
             kill_point("download.staged")
