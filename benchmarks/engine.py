@@ -396,16 +396,17 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             pg = postgres if kind == "postgresql" else None
             by_store[kind] = [measure(n, pg) for n in sorted(set(sizes))]
+            if not args.json and len(kinds) > 1:  # each store's figures as soon as they exist
+                print(f"== {kind}")
+                _print(by_store[kind], flush=True)
     finally:
         if postgres is not None:
             postgres.stop()
     if args.json:
         print(json.dumps(by_store if len(kinds) > 1 else by_store[kinds[0]], indent=2))
         return 0
-    for kind, rows in by_store.items():
-        if len(kinds) > 1:
-            print(f"== {kind}")
-        _print(rows)
+    if len(kinds) == 1:
+        _print(by_store[kinds[0]])
     if len(kinds) > 1:
         s, p = by_store["sqlite"][-1], by_store["postgresql"][-1]
         print(
@@ -418,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print(rows: list[dict[str, Any]]) -> None:
+def _print(rows: list[dict[str, Any]], *, flush: bool = False) -> None:
     floor = "COPY floor" if rows[0]["store"] == "postgresql" else "floor"
     print(
         f"seats      ingest, net (rate; {floor})       re-ingest       evaluate (floor; ratio)     candidates stored   bytes/seat"
@@ -460,7 +461,8 @@ def _print(rows: list[dict[str, Any]]) -> None:
                 f"{k} {v / b['seats']:.0f}"
                 for k, v in b["bytes_by_table"].items()
                 if v / b["seats"] >= 1
-            )
+            ),
+            flush=flush,
         )
 
 
