@@ -31,9 +31,9 @@ def _child(base_url: str, key: str, *, traced: bool) -> dict[str, Any]:
         ws.profiles.publish("p")
         if traced:
             tracemalloc.start()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = ws.jobs.run("p")
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = tracemalloc.get_traced_memory()[1] if traced else 0
         tracemalloc.stop()
         t1 = time.perf_counter()
@@ -47,6 +47,7 @@ def _child(base_url: str, key: str, *, traced: bool) -> dict[str, Any]:
         "seats": seats,
         "candidates": report.candidates_created,
         "wall": wall,
+        "cpu": cpu,
         "jobs": {j.process: j.duration_seconds or 0.0 for j in report.jobs},
         "rerun": rerun,
         "rerun_new": again.candidates_created,
@@ -54,6 +55,38 @@ def _child(base_url: str, key: str, *, traced: bool) -> dict[str, Any]:
         "db_mib": db_bytes / 2**20,
         "bytes_per_seat": db_bytes / max(seats, 1),
     }
+
+
+def _download_child(base_url: str, key: str) -> dict[str, Any]:
+    """The download step alone (pages to merged seats), with its wall and CPU time (all threads)."""
+    import datetime as dt
+    import uuid
+
+    from saas_license import HttpOptions, Workspace
+    from saas_license._pipeline import _download, _Job
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.open(Path(tmp) / "bench.db", http=HttpOptions(rate_limit=False))
+        ws.profiles.add_alias("a", spoke="aha", base_url=base_url, api_key=key)
+        ws.profiles.create("p", spoke="aha", alias="a")
+        ws.profiles.validate("p")
+        ws.profiles.publish("p")
+        prof = ws.profiles.get("p")
+        now = dt.datetime.now(dt.timezone.utc)
+        job = _Job(ws.store, "p", "download", dry_run=True, clock=lambda: now)
+        t0, c0 = time.perf_counter(), time.process_time()
+        _download(
+            ws.store,
+            ws.profiles.spoke_for(prof),
+            ws.profiles.context(prof),
+            run_id=uuid.uuid4().hex,
+            now=now,
+            job=job,
+            progress=None,
+        )
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        ws.close()
+    return {"records": job.counts.get("records", 0), "wall": wall, "cpu": cpu}
 
 
 def _spawn(base_url: str, key: str, mode: str) -> dict[str, Any]:
@@ -65,6 +98,16 @@ def _spawn(base_url: str, key: str, mode: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def measure_download(size: int) -> dict[str, Any]:
+    """The download step alone against a ``size``-user account (a fresh child process)."""
+    from saas_license_aha.sandbox import SandboxApp, SandboxServer
+
+    key = secrets.token_urlsafe(16)
+    app = SandboxApp(user_count=size, api_keys=[key], seed=1)
+    with SandboxServer(app) as server:
+        return {"users": size, **_spawn(server.base_url, key, "download")}
 
 
 def measure(size: int, *, memory: bool = True) -> dict[str, Any]:
@@ -90,11 +133,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-memory", action="store_true", help="Skip the traced (memory) run of each size."
     )
+    parser.add_argument(
+        "--download-only",
+        action="store_true",
+        help="Time the download step alone (pages to merged seats): wall and CPU.",
+    )
     parser.add_argument("--child", nargs=3, metavar=("MODE", "URL", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         mode, url, key = args.child
-        print(json.dumps(_child(url, key, traced=mode == "memory")))
+        if mode == "download":
+            print(json.dumps(_download_child(url, key)))
+        else:
+            print(json.dumps(_child(url, key, traced=mode == "memory")))
+        return 0
+    if args.download_only:
+        for s in args.sizes.split(","):
+            if s.strip():
+                d = measure_download(int(s.replace("_", "")))
+                print(
+                    f"{d['users']:>8,} users: download of {d['records']:,} seat records "
+                    f"wall {d['wall']:.2f}s, CPU {d['cpu']:.2f}s "
+                    f"({d['cpu'] / max(d['records'], 1) * 1e6:.1f} us CPU a seat)"
+                )
         return 0
     rows = [
         measure(int(s.replace("_", "")), memory=not args.no_memory)
@@ -111,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs = ", ".join(f"{k} {v:.2f}s" for k, v in r["jobs"].items())
         print(
             f"{r['users']:>8,} users: {r['seats']:,} seats, {r['candidates']:,} candidates, "
-            f"wall {r['wall']:.2f}s ({jobs}), {r['seats'] / r['wall']:,.0f} seats/s; "
+            f"wall {r['wall']:.2f}s ({jobs}), {r['seats'] / r['wall']:,.0f} seats/s, "
+            f"CPU {r['cpu']:.2f}s (all threads; less sensitive to a busy machine than wall); "
             f"re-run {r['rerun']:.2f}s with {r['rerun_new']} new candidates; "
             f"peak traced {r['peak_mib']:.1f} MiB; database {r['db_mib']:.1f} MiB"
         )

@@ -106,9 +106,9 @@ def test_a_stored_plan_is_kept_item_by_item_and_read_in_pages(demo_ws: str) -> N
             ).fetchone()[0]
         )
         assert head["items"] == [] and head["held"] == []
-        # read back whole (apply does) and in pages (review does): the same items, same order
+        # read back whole (``load()``) and in pages (review and apply do): same items, same order
         stored, applied = ws.store.get_plan(plan.id)
-        assert applied is None and stored == plan
+        assert applied is None and stored == plan.load()
         pages, after = [], -1
         while page := ws.plans.items(plan.id, limit=9, after=after):
             pages.extend(item for _, item in page)

@@ -26,7 +26,8 @@ T0 = dt.datetime(2026, 3, 1, 9, 30, 15, 123000, tzinfo=UTC)
 
 
 def _old_workspace(path: Path) -> sqlite3.Connection:
-    """A database migrated to every namespace except issue 13's ``engine``."""
+    """A database migrated to every namespace except issue 13's ``engine`` (and ``compact``,
+    which comes after it)."""
     db = sqlite3.connect(path, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.execute("BEGIN")
@@ -34,7 +35,7 @@ def _old_workspace(path: Path) -> sqlite3.Connection:
         "CREATE TABLE schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL)"
     )
     for namespace, steps in MIGRATIONS.items():
-        if namespace == "engine":
+        if namespace in ("engine", "compact"):
             continue
         for step in steps:
             if callable(step):
@@ -194,8 +195,6 @@ def test_the_lean_store_migration_keeps_every_seat_candidate_and_audit_entry(
         got = {s.id: s for p in ("p", "q") for s in store.iter_subscriptions(p, active_only=False)}
         assert got == {s.id: s for s in seats}
         assert store.list_candidates() == candidates
-        raw = store._q("SELECT data FROM candidates WHERE id = 1").fetchone()[0]
-        assert "null" not in raw  # stored compact
         audit_after = [dict(r) for r in store._q("SELECT * FROM audit_log ORDER BY id")]
         assert audit_after == audit_before
         assert store.verify_audit().ok

@@ -38,7 +38,13 @@ ROLES: dict[str, type[Any]] = {
 EXTRAS: dict[str, set[str]] = {
     "FinanceStore": {"add_entitlement", "reconcile_facts", "record_seat_status"},
     "CandidateStore": {"count_candidates", "iter_candidates"},
-    "PlanStore": {"plan_exists", "plan_items", "iter_plan_items"},
+    "PlanStore": {
+        "plan_exists",
+        "plan_items",
+        "iter_plan_items",
+        "plan_head",
+        "save_plan_streamed",
+    },
     "SubscriptionStore": {"iter_seat_keys"},
 }
 #: Public names of the composed store that belong to no role: the SQLite file itself.

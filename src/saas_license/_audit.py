@@ -58,12 +58,12 @@ def entry_hash(
     """
     fields = [chain, seq, prev_hash, entry_id, at, actor, action, entity, entity_id, profile]
     fields.extend((before, after, detail))
-    payload = json.dumps(
-        fields,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    payload = _ENCODE(fields)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+#: ``json.dumps(fields, ensure_ascii=False, separators=(",", ":"))``, with one encoder for all.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @attrs.frozen(kw_only=True)

@@ -81,17 +81,16 @@ def problem_with(
             return field, f"in the future ({value.isoformat()})"
     if not isinstance(record.attributes, dict) or not _json_ok(record.attributes):
         return "attributes", "not a JSON object (only text, numbers, booleans, lists, objects)"
-    for field in protective_fields:
-        if field == "enabled" and field not in record.attributes:
-            continue
-        if field in record.attributes and field not in record.unknown:
-            value = record.attributes[field]
-            if not isinstance(value, bool):
-                return field, f"not true or false ({value!r})"
+    # what is unknown first: the protective fields are read through it
     if not isinstance(record.unknown, frozenset) or not all(
         isinstance(f, str) for f in record.unknown
     ):
         return "unknown", "not a set of field names"
+    for field in protective_fields:
+        if field in record.attributes and field not in record.unknown:
+            value = record.attributes[field]
+            if not isinstance(value, bool):
+                return field, f"not true or false ({value!r})"
     return None
 
 
@@ -127,6 +126,10 @@ class BoundaryCheck:
     ) -> None:
         self.spoke, self.profile, self.run_id, self.now = spoke, profile, run_id, now
         self.protective_fields = tuple(protective_fields)
+        self._limit = now + CLOCK_SKEW
+        #: ``unknown`` sets already found to be sets of names, by identity (held, so an id is
+        #: never reused): spokes share a few such sets between all their records.
+        self._names: dict[int, frozenset[str]] = {}
         self.quarantined: list[QuarantinedRecord] = []
         self._keys: set[int] = set()  # hashes of (user, identifier): memory per seat stays small
 
@@ -155,13 +158,54 @@ class BoundaryCheck:
             if q.external_user_id.strip() and q.identifier.strip()
         ]
 
+    def _plainly_fine(self, record: Any) -> bool:
+        """True only for a record :func:`problem_with` finds nothing wrong with, checked in one
+        pass for the common shape (exact types, UTC instants); False means "ask problem_with"."""
+        if type(record) is not SubscriptionRecord:
+            return False
+        user, principal, ident = (
+            record.external_user_id,
+            record.user_principal_name,
+            record.identifier,
+        )
+        if not (
+            type(user) is str
+            and type(principal) is str
+            and type(ident) is str
+            and user.strip()
+            and principal.strip()
+            and ident.strip()
+        ):
+            return False
+        limit = self._limit
+        for value in (record.last_activity, record.external_created, record.assigned_at):
+            if value is not None and not (
+                type(value) is dt.datetime and value.tzinfo is _UTC and value <= limit
+            ):
+                return False
+        attributes, unknown = record.attributes, record.unknown
+        if type(attributes) is not dict or not _json_ok(attributes):
+            return False
+        if type(unknown) is not frozenset or self._names.get(id(unknown)) is not unknown:
+            if type(unknown) is not frozenset or not all(type(f) is str for f in unknown):
+                return False  # (None, a list…: problem_with names it)
+            if len(self._names) < 1024:  # bounded: a spoke may make a new set per record
+                self._names[id(unknown)] = unknown
+        for field in self.protective_fields:
+            if field in attributes and field not in unknown and type(attributes[field]) is not bool:
+                return False
+        return True
+
     def filter(self, records: Iterable[Any]) -> Iterator[SubscriptionRecord]:
         """Yield the records the core can trust; quarantine the rest."""
         for record in records:
-            problem = problem_with(record, now=self.now, protective_fields=self.protective_fields)
-            if problem is not None:
-                self._refuse(record, *problem)
-                continue
+            if not self._plainly_fine(record):
+                problem = problem_with(
+                    record, now=self.now, protective_fields=self.protective_fields
+                )
+                if problem is not None:
+                    self._refuse(record, *problem)
+                    continue
             key = hash((record.external_user_id, record.identifier))
             if key in self._keys:
                 self._refuse(record, "identifier", "the same seat twice in one download")

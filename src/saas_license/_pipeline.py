@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,9 +33,9 @@ from ._models import SoftwareModel
 from ._notify import NotifierRegistry
 from ._plugins import Spoke
 from ._reclaim.confirm import ReconcileReport, recover_locked
-from ._reclaim.planning import build_plan
+from ._reclaim.planning import build_plan, stream_plan
 from ._reclaim.reappearance import VerificationReport, verify_reclaims
-from ._reclaim.records import ReclaimPlan
+from ._reclaim.stored import StoredPlan
 from ._rules import ReclamationRule
 from ._scheduling import record_run, run_lock
 from ._spokes import SpokeContext
@@ -42,7 +43,7 @@ from ._store import Store
 from ._store._sqlite.base import SqliteBaseStore
 from ._time import utcnow
 
-__all__ = ["RunReport", "ScheduledRun", "build_plan", "run_profile"]
+__all__ = ["RunReport", "ScheduledRun", "build_plan", "run_profile", "stream_plan"]
 
 log = logging.getLogger("saas_license.pipeline")
 T = TypeVar("T")
@@ -51,7 +52,13 @@ ProgressCallback = Callable[[str, int], None]
 
 @attrs.frozen(kw_only=True)
 class RunReport:
-    """What one daily run of one profile did."""
+    """What one daily run of one profile did.
+
+    ``plan`` is the run's reclaim plan (dry run), stored under ``plan.id`` as it was built:
+    its counts and savings are at hand, its items are read from the store a page at a time
+    (``for item in report.plan.items``), so a report costs the same memory with ten
+    candidates or half a million (issue 13).
+    """
 
     profile: str
     run_id: str
@@ -60,7 +67,7 @@ class RunReport:
     candidates_created: int
     candidates_canceled: int
     candidates_skipped: int
-    plan: ReclaimPlan
+    plan: StoredPlan
     timeouts: int = 0
     reminders: int = 0
     #: Spoke records the core's boundary checks refused this run (see ``jobs``).
@@ -324,13 +331,15 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluatio
         for batch in ev.proposals(_CREATE_BATCH):
             created += len(workflow.create_many(batch))
     else:
-        # leavers' seats first (a stable sort: the rest keep the evaluation's order)
-        proposals = [
-            (p.subscription, p.assessment)
-            for p in sorted(ev.proposals, key=lambda p: reclaim_priority(p.subscription.attributes))
-        ]
-        for n in range(0, len(proposals), _CREATE_BATCH):
-            created += len(workflow.create_many(proposals[n : n + _CREATE_BATCH]))
+        # leavers' seats first (a stable sort: the rest keep the evaluation's order), handed
+        # over a batch at a time (no second list of every proposal)
+        ordered = sorted(ev.proposals, key=lambda p: reclaim_priority(p.subscription.attributes))
+        for n in range(0, len(ordered), _CREATE_BATCH):
+            created += len(
+                workflow.create_many(
+                    [(p.subscription, p.assessment) for p in ordered[n : n + _CREATE_BATCH]]
+                )
+            )
     with _Chunks(store) as chunks:
         for candidate, verdict in ev.to_cancel:
             chunks.tick()
@@ -514,10 +523,12 @@ def run_profile(
             raise
         finally:
             record_run(store, profile, started=started, status=status, retry=policy.job_retry)
-    plan = build_plan(
+    plan = stream_plan(
         store,
         profile,
         now=now,
+        plan_id=secrets.token_hex(6),
+        expires_at=now + policy.plan_ttl,
         action=spoke.info().reclaim_effect,
         policy=policy,
         prices=prices,

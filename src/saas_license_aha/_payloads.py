@@ -11,8 +11,8 @@ that is not a page fails.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
@@ -30,7 +30,10 @@ __all__ = [
     "parse_bool",
     "parse_user",
     "parse_users_page",
+    "read_users_page",
 ]
+
+T = TypeVar("T")
 
 #: The administrator roles Aha! documents on users (read and ``PUT``).
 ADMIN_ROLES = ("administer_account", "administer_billing", "administer_configuration")
@@ -319,12 +322,20 @@ def parse_user(data: Any, *, where: str = "user") -> AhaUser:
 
 def parse_users_page(data: Any, *, page: int) -> tuple[list[AhaUser], AhaPagination]:
     """One page of ``GET /api/v1/users``: the ``users`` array and the top-level ``pagination``."""
+    return read_users_page(data, page=page, read=parse_user)
+
+
+def read_users_page(
+    data: Any, *, page: int, read: Callable[..., T]
+) -> tuple[list[T], AhaPagination]:
+    """One page of ``GET /api/v1/users``, each user object read by ``read(obj, where=…)``
+    (:func:`parse_user`, or the mapping's direct reading into seats)."""
     if not isinstance(data, dict) or not isinstance(data.get("users"), list):
         raise BadPayloadError(
             f"Aha! users page {page} has no 'users' list",
             hint="check that the base URL is the account URL (https://<account>.aha.io)",
         )
-    users = [parse_user(u, where=f"users page {page}[{i}]") for i, u in enumerate(data["users"])]
+    users = [read(u, where=f"users page {page}[{i}]") for i, u in enumerate(data["users"])]
     return users, _pagination(data, len(users), page, "users")
 
 

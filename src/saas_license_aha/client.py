@@ -7,8 +7,8 @@ second per account) and retry policy; listings fetch pages concurrently inside t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 
@@ -32,6 +32,7 @@ from ._payloads import (
     parse_audits_page,
     parse_user,
     parse_users_page,
+    read_users_page,
 )
 
 __all__ = ["AHA_RATE_LIMITS", "MAX_PER_PAGE", "AhaClient"]
@@ -46,6 +47,8 @@ _NOTED_HEADERS = (
 )
 
 #: Aha!'s documented budget per account: 300 requests a minute and 20 a second.
+T = TypeVar("T")
+
 AHA_RATE_LIMITS: tuple[RateLimit, ...] = (
     RateLimit(requests=300, per=60.0),
     RateLimit(requests=20, per=1.0),
@@ -146,10 +149,26 @@ class AhaClient:
         (default: the options' ``max_concurrency``, else sized from Aha!'s budget: 10), every
         request paced by the rate governor; a listing that changes while it is read is read again.
         """
+        return self.iter_users_as(
+            parse_user, key=lambda user: user.id, per_page=per_page, workers=workers
+        )
+
+    def iter_users_as(
+        self,
+        read: Callable[..., T],
+        *,
+        key: Callable[[T], Hashable],
+        per_page: int = MAX_PER_PAGE,
+        workers: int | None = None,
+    ) -> Iterator[T]:
+        """As :meth:`iter_users`, each user object read by ``read(obj, where=…)`` in the page's
+        thread (the download reads users straight into seats); ``key`` gives a read user's id."""
         size = max(1, min(per_page, MAX_PER_PAGE))
 
-        def fetch(number: int) -> Page[AhaUser]:
-            users, pagination = self.users_page(number, per_page=size)
+        def fetch(number: int) -> Page[T]:
+            users, pagination = read_users_page(
+                self.users_page_json(number, per_page=size), page=number, read=read
+            )
             return Page(
                 number=number,
                 items=users,
@@ -159,7 +178,7 @@ class AhaClient:
 
         return paginate(
             fetch,
-            key=lambda user: user.id,
+            key=key,
             workers=self._workers() if workers is None else workers,
             what="Aha! users list",
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from saas_license.http import OAuth2Token
@@ -32,7 +34,7 @@ from . import __version__
 from ._payloads import AhaUser, parse_user, parse_users_page
 from .auth import AHA_OAUTH, auth_for
 from .client import AhaClient
-from .mapping import IDENTIFIERS, administrator_of, subscription_records
+from .mapping import IDENTIFIERS, administrator_of, subscription_records, user_seats
 
 __all__ = ["AUDITS_OPTION", "INFO", "AhaSpoke"]
 
@@ -127,8 +129,9 @@ class AhaSpoke:
     def download(self, ctx: SpokeContext) -> Iterator[SubscriptionRecord]:
         """Every seat held by an enabled user, streamed page by page."""
         with self.client(ctx) as client:
-            for user in client.iter_users():
-                yield from subscription_records(user)
+            read = functools.partial(user_seats, shared={})  # alike users share attributes
+            for _user_id, seats in client.iter_users_as(read, key=itemgetter(0)):
+                yield from seats
 
     def activity(self, ctx: SpokeContext, since: dt.datetime) -> Iterator[ActivityRecord]:
         """Activity beyond the download: each user's last audited write, if the profile asks.

@@ -161,11 +161,19 @@ class CandidateWorkflow:
             groups=self.notices.groups,
         )
 
-    def _manager(self, sub: Subscription) -> Any:
+    def _manager(self, sub: Subscription, memo: _Memo | None = None) -> Any:
         """The seat's manager: the directory's, else the vendor's ``manager`` attribute."""
         if "directory.email" in sub.attributes:  # already seen with the person's facts
             return manager_address(sub.attributes)
-        person = self.store.find_person(sub.user_principal_name)
+        if memo is None:
+            person = self.store.find_person(sub.user_principal_name)
+        elif not memo.directory:
+            person = None
+        else:
+            upn = sub.user_principal_name
+            if upn not in memo.people:
+                memo.people[upn] = self.store.find_person(upn)
+            person = memo.people[upn]
         return manager_address(seat_facts(sub.attributes, person))
 
     def recipients_for(self, candidate: RemovalCandidate, role: AnswerRole) -> tuple[str, ...]:
@@ -294,7 +302,7 @@ class CandidateWorkflow:
         """Open a candidate for ``sub`` (one open candidate per seat), audited."""
         now = self.clock()
         draft, message = self._draft(
-            sub, assessment, now=now, justification=justification, reason=reason, prices={}
+            sub, assessment, now=now, justification=justification, reason=reason
         )
         with self.store.transaction():
             candidate = self.store.add_candidate(draft)
@@ -305,16 +313,31 @@ class CandidateWorkflow:
         self, items: Sequence[tuple[Subscription, Assessment]], *, actor: str = "system"
     ) -> list[RemovalCandidate]:
         """:meth:`create` for many seats at once: the candidates and their audit entries in one
-        transaction, written set-wise (the same rows as one :meth:`create` per seat)."""
+        transaction, written set-wise (the same rows as one :meth:`create` per seat).
+
+        What every seat of the batch shares is worked out once: prices per model, approver
+        routes per (rule, manager, profile), and directory look-ups (none when no directory
+        was ever loaded).
+        """
+        if not items:
+            return []
         now = self.clock()
-        prices: dict[str | None, tuple[Decimal | None, str | None]] = {}
-        drafts = [
-            self._draft(
-                sub, a, now=now, justification=Justification.LOW_USAGE, reason="", prices=prices
-            )
-            for sub, a in items
-        ]
+        memo = _Memo(directory=self.store.directory_source() is not None)
         with self.store.transaction():
+            # numbered here, in the transaction that stores them: each is built once
+            first = self.store.next_candidate_id()
+            drafts = [
+                self._draft(
+                    sub,
+                    a,
+                    now=now,
+                    justification=Justification.LOW_USAGE,
+                    reason="",
+                    memo=memo,
+                    candidate_id=first + n,
+                )
+                for n, (sub, a) in enumerate(items)
+            ]
             stored = self.store.add_candidates([d for d, _ in drafts])
             self.store.append_audit_many(
                 [
@@ -332,9 +355,11 @@ class CandidateWorkflow:
         now: dt.datetime,
         justification: Justification,
         reason: str,
-        prices: dict[str | None, tuple[Decimal | None, str | None]],
+        memo: _Memo | None = None,
+        candidate_id: int | None = None,
     ) -> tuple[RemovalCandidate, str]:
         """A new candidate for ``sub`` (not stored yet) and the message it carries."""
+        memo = memo if memo is not None else _Memo(directory=True)
         rule = assessment.rule if assessment is not None else None
         if rule is None:
             rule = next(
@@ -347,11 +372,22 @@ class CandidateWorkflow:
             )
         notify = bool(rule and rule.notify_user)
         recipient = sub.user_principal_name or None
-        if sub.software_model not in prices:
-            prices[sub.software_model] = self.price(sub.software_model, now)
-        amount, currency = prices[sub.software_model]
+        if sub.software_model not in memo.prices:
+            memo.prices[sub.software_model] = self.price(sub.software_model, now)
+        amount, currency = memo.prices[sub.software_model]
         state = initial_state(notify_user=notify, recipient=recipient)
         inactive = assessment.inactive_days if assessment is not None else None
+        approval = self._route(sub.profile, rule, self._manager(sub, memo) or "", memo)
+        message = reason or (
+            f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
+            if rule is not None and inactive is not None
+            else "proposed by hand"
+        )
+        if state is CandidateState.ATTENTION_REQUIRED:
+            message += "; the notice has no recipient: set one and resolve"
+        elif notify and rule is not None and rule.keep_requires_approval and not approval.routable:
+            state = CandidateState.ATTENTION_REQUIRED
+            message += f"; {approval.reason}"
         draft = RemovalCandidate(
             subscription_id=sub.id,
             profile=sub.profile,
@@ -370,26 +406,39 @@ class CandidateWorkflow:
             recipient=recipient,
             potential_savings=amount,
             currency=currency,
-        )
-        approval = self.approver_route(draft, rule=rule, manager=self._manager(sub) or "")
-        message = reason or (
-            f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
-            if rule is not None and inactive is not None
-            else "proposed by hand"
-        )
-        if state is CandidateState.ATTENTION_REQUIRED:
-            message += "; the notice has no recipient: set one and resolve"
-        elif notify and rule is not None and rule.keep_requires_approval and not approval.routable:
-            state = CandidateState.ATTENTION_REQUIRED
-            message += f"; {approval.reason}"
-        draft = attrs.evolve(
-            draft,
-            state=state,
             approver=approval.approver,
-            approver_source=None if approval.source is None else approval.source.value,
+            approver_source=None if approval.source is None else _VALUES[approval.source],
             message=message,
+            id=candidate_id,
         )
         return draft, message
+
+    def _route(
+        self, profile: str, rule: ReclamationRule | None, manager: Any, memo: _Memo
+    ) -> ApproverRoute:
+        """:meth:`approver_route` of a new candidate, remembered per distinct input."""
+        key = (
+            (
+                profile,
+                rule.approver if rule else None,
+                rule.approver_group if rule else None,
+                manager,
+            )
+            if isinstance(manager, str)
+            else None
+        )
+        if key is not None and key in memo.routes:
+            return memo.routes[key]
+        route = route_approval(
+            rule_approver=rule.approver if rule else None,
+            manager=manager,
+            rule_group=rule.approver_group if rule else None,
+            profile_group=self.notices.profile_groups.get(profile, DEFAULT_APPROVER_GROUP),
+            groups=self.notices.groups,
+        )
+        if key is not None:
+            memo.routes[key] = route
+        return route
 
     # -- people's actions ------------------------------------------------------------------------
 
@@ -453,7 +502,7 @@ class CandidateWorkflow:
                 self.require_answerable()  # refused before the answer is recorded
             extra.update(
                 approver=approval.approver,
-                approver_source=None if approval.source is None else approval.source.value,
+                approver_source=None if approval.source is None else _VALUES[approval.source],
                 approval_due=now + dt.timedelta(days=APPROVAL_LINK_DAYS),
             )
         new = self.move(
@@ -539,7 +588,7 @@ class CandidateWorkflow:
                 )
             changes.update(
                 approver=approval.approver,
-                approver_source=None if approval.source is None else approval.source.value,
+                approver_source=None if approval.source is None else _VALUES[approval.source],
             )
         return self.move(
             candidate,
@@ -691,14 +740,40 @@ class CandidateWorkflow:
         return sent
 
 
+@attrs.define
+class _Memo:
+    """What the seats of one :meth:`CandidateWorkflow.create_many` share, worked out once."""
+
+    #: Whether a directory was ever loaded (else no seat has a person to look up).
+    directory: bool
+    prices: dict[str | None, tuple[Decimal | None, str | None]] = attrs.Factory(dict)
+    routes: dict[tuple[Any, ...], ApproverRoute] = attrs.Factory(dict)
+    people: dict[str, Any] = attrs.Factory(dict)
+
+
 def _plain(changes: dict[str, Any]) -> dict[str, Any]:
     from .._convert import converter
 
     return {k: converter.unstructure(v) for k, v in changes.items()}
 
 
+_VALUES: dict[Any, str] = {
+    m: m.value for e in (CandidateState, Justification, ApproverSource) for m in e
+}
+
+
 def _created_entry(candidate: RemovalCandidate, *, actor: str, message: str) -> AuditEntry:
-    """The audit entry of a candidate's creation."""
+    """The audit entry of a candidate's creation: its state and seat, its days idle unless the
+    detail (why) already says them, and its justification unless it is the rules' ``low_usage``:
+    a day's run writes one per new candidate, so it says what it must and no more."""
+    after: dict[str, Any] = {
+        "state": _VALUES[candidate.state],
+        "subscription_id": candidate.subscription_id,
+    }
+    if not message.startswith(f"no activity for {candidate.inactive_days} days"):
+        after["inactive_days"] = candidate.inactive_days
+    if candidate.justification is not Justification.LOW_USAGE:
+        after["justification"] = _VALUES[candidate.justification]
     return AuditEntry(
         at=candidate.opened_at,
         actor=actor,
@@ -707,11 +782,6 @@ def _created_entry(candidate: RemovalCandidate, *, actor: str, message: str) -> 
         entity_id=str(candidate.id),
         profile=candidate.profile,
         before=None,
-        after={
-            "state": candidate.state.value,
-            "subscription_id": candidate.subscription_id,
-            "inactive_days": candidate.inactive_days,
-            "justification": candidate.justification.value,
-        },
+        after=after,
         detail=message,
     )

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -36,7 +37,11 @@ from .._time import utcnow
 from .confirm import REQUESTED, confirm_reclaim, one_line, recover_locked, settle_action
 from .planning import recheck, reclaim_key
 from .recheck import Checked, read_fresh_facts
-from .records import PlanAction, PlanItem, ReclaimAction, ReclaimPlan
+from .records import PlanAction, PlanItem, ReclaimAction
+from .stored import StoredPlan
+
+if TYPE_CHECKING:
+    from .._store._sqlite.plans import SqlitePlanStore
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "ApplyOutcome", "ApplyReport", "apply_plan"]
 
@@ -108,8 +113,9 @@ def _outcome(item: PlanItem, outcome: str, message: str = "", **kw: object) -> A
     )
 
 
-def _load_plan(store: Store, plan_id: str, now: dt.datetime) -> ReclaimPlan:
-    found = store.get_plan(plan_id)
+def _load_plan(store: Store, plan_id: str, now: dt.datetime) -> StoredPlan:
+    """The stored plan's head and counts (its items stay in the store, read a page at a time)."""
+    found = _plan_store(store).plan_head(plan_id)
     if found is None:
         raise ConfigError(
             f"no reclaim plan with id {plan_id!r}",
@@ -139,7 +145,7 @@ class _Applier:
         spoke: Spoke,
         ctx: SpokeContext,
         workflow: CandidateWorkflow,
-        plan: ReclaimPlan,
+        plan: StoredPlan,
         *,
         policy: EvaluationPolicy,
         actor: str,
@@ -489,6 +495,41 @@ class _Applier:
             self.workflow.notify_reclaimed(closed)
 
 
+def _reclaim_groups(plan: StoredPlan, scope: str) -> Iterator[tuple[str, list[PlanItem]]]:
+    """The plan's reclaim items by vendor unit (a user, or one seat), in plan order.
+
+    A plan stored with each unit's items next to each other (the usual case; the store says so)
+    is read a page at a time; any other is grouped whole in memory, as it always was."""
+    if plan.units_contiguous and plan.scope == scope:
+        key = ""
+        group: list[PlanItem] = []
+        for item in plan.reclaims:
+            unit = reclaim_key(scope, item.subscription)
+            if group and unit != key:
+                yield key, group
+                group = []
+            key = unit
+            group.append(item)
+        if group:
+            yield key, group
+        return
+    groups: dict[str, list[PlanItem]] = defaultdict(list)
+    for item in plan.reclaims:
+        groups[reclaim_key(scope, item.subscription)].append(item)
+    yield from groups.items()
+
+
+def _plan_store(store: Store) -> SqlitePlanStore:
+    """The store's plan head reads (the SQL stores have them)."""
+    if not hasattr(store, "plan_head"):
+        raise ConfigError(
+            f"{type(store).__name__} cannot read a stored plan page by page",
+            field="store",
+            hint="use SqliteStore or PostgresStore, or add plan_head and plan_items",
+        )
+    return store  # type: ignore[return-value]
+
+
 def apply_plan(
     store: Store,
     spoke: Spoke,
@@ -549,7 +590,7 @@ def _apply_locked(
     store: Store,
     spoke: Spoke,
     ctx: SpokeContext,
-    plan: ReclaimPlan,
+    plan: StoredPlan,
     *,
     workflow: CandidateWorkflow,
     policy: EvaluationPolicy,
@@ -589,11 +630,9 @@ def _apply_locked(
     )
     error: str | None = None
     try:
+        # notices together: one notice per recipient, however many seats it covers
         applier.notify(list(plan.notices))
-        groups: dict[str, list[PlanItem]] = defaultdict(list)
-        for item in plan.reclaims:
-            groups[reclaim_key(applier.scope, item.subscription)].append(item)
-        for key, items in groups.items():
+        for key, items in _reclaim_groups(plan, applier.scope):
             applier.reclaim_group(key, items)
             if progress is not None:
                 progress("reclaim", len(applier.outcomes))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from .._candidates.records import OPEN_STATES, CandidateState, RemovalCandidate
 from .._candidates.states import Route
 from .._directory.facts import reclaim_priority, with_person
+from .._errors import ConfigError
 from .._evaluation import Assessment, EvaluationPolicy, assess
 from .._finance.pricing import NoPrices, PriceBook
 from .._profiles import IntegrationProfile
@@ -18,8 +20,12 @@ from .._rules import ReclamationRule
 from .._store import Store
 from .._subscriptions import Subscription
 from .records import HeldItem, PlanAction, PlanItem, ReclaimPlan
+from .stored import StoredPlan
 
-__all__ = ["build_plan", "recheck", "reclaim_key"]
+if TYPE_CHECKING:
+    from .._store import SqliteStore
+
+__all__ = ["build_plan", "recheck", "reclaim_key", "stream_plan"]
 
 
 def reclaim_key(scope: str, sub: Subscription | RemovalCandidate) -> str:
@@ -110,6 +116,108 @@ def _seats_of(
     return seats_by_key, identifiers, subs
 
 
+class _Decider:
+    """What the plan does with one open candidate: a :class:`HeldItem` (with why), or a
+    :class:`PlanItem` and its reclaim priority (leavers' seats first). One candidate at a time,
+    so a plan can be built as a stream; the per-unit hold is decided once all are known."""
+
+    def __init__(
+        self,
+        store: Store,
+        profile: IntegrationProfile,
+        *,
+        now: dt.datetime,
+        action: str,
+        policy: EvaluationPolicy | None,
+        prices: PriceBook | None,
+        integration_user_id: str | None,
+        protective_fields: Sequence[str],
+    ) -> None:
+        self.store, self.profile, self.now, self.action = store, profile, now, action
+        self.policy = policy or EvaluationPolicy()
+        self.prices = prices or NoPrices()
+        self.me = integration_user_id or profile.integration_user_id
+        self.protective_fields = protective_fields
+        all_rules = store.list_reclamation_rules()
+        self.rules_by_id = {r.id: r for r in all_rules if r.id is not None}
+        self.by_model = {r.software_model: r for r in all_rules if r.active}
+        self.exclusions = store.list_exclusion_rules()
+        # no directory ever loaded: nobody to look up (one query a candidate saved)
+        source = getattr(store, "directory_source", None)
+        self.directory = source is None or source() is not None
+        # A reclaim whose outcome was never seen is resolved by reading the vendor, never re-sent.
+        self.unresolved = {
+            cid: action.id
+            for action in store.unresolved_reclaim_actions(profile.name)
+            for cid in action.candidate_ids
+        }
+
+    def __call__(
+        self, candidate: RemovalCandidate, seat: Subscription | None
+    ) -> HeldItem | tuple[PlanItem, int]:
+        profile, now, state = self.profile, self.now, candidate.state
+        if candidate.id in self.unresolved:
+            return HeldItem(
+                candidate=candidate,
+                reason=f"the outcome of reclaim {self.unresolved[candidate.id]} is unknown: "
+                f"settling them (CLI `reclaim {profile.name} --reconcile`, Python `ws.plans.reconcile({profile.name!r})`) reads the vendor",
+            )
+        if state is CandidateState.ATTENTION_REQUIRED:
+            return HeldItem(candidate=candidate, reason=f"attention required: {candidate.message}")
+        if state is CandidateState.AWAITING_APPROVAL:
+            return HeldItem(
+                candidate=candidate,
+                reason=f"waiting for approval by {candidate.approver or 'an approver'}",
+            )
+        if state is CandidateState.AWAITING_USER and (
+            candidate.respond_by is None or candidate.respond_by > now
+        ):
+            when = (
+                candidate.respond_by.strftime("%Y-%m-%d %H:%M UTC") if candidate.respond_by else "?"
+            )
+            return HeldItem(
+                candidate=candidate, reason=f"waiting for the user's answer until {when}"
+            )
+        if seat is None:
+            return HeldItem(
+                candidate=candidate, reason="the seat is gone; the next run closes the candidate"
+            )
+        sub = seat
+        # with the person's facts: directory rules hold here exactly as in the evaluation
+        person = self.store.find_person(sub.user_principal_name) if self.directory else None
+        priority = reclaim_priority(person.facts() if person else {})
+        verdict = assess(
+            with_person(sub, person),
+            now=now,
+            profile_type=profile.profile_type,
+            exclusions=self.exclusions,
+            rules=self.by_model,
+            integration_user_id=self.me,
+            policy=self.policy,
+            protective_fields=self.protective_fields,
+        )
+        if not verdict.idle:
+            return HeldItem(
+                candidate=candidate, reason=f"not reclaimable now: {verdict.verdict.value}"
+            )
+        price = self.prices.unit_price(sub.software_model, at=now) if sub.software_model else None
+        kind = (
+            PlanAction.NOTIFY
+            if state is CandidateState.READY
+            and _route(candidate, self.rules_by_id, self.by_model).asks_user
+            else PlanAction.RECLAIM
+        )
+        item = PlanItem(
+            candidate=candidate,
+            subscription=sub,
+            action="notify user" if kind is PlanAction.NOTIFY else self.action,
+            kind=kind,
+            potential_savings=price.amount if price else candidate.potential_savings,
+            currency=price.currency if price else candidate.currency,
+        )
+        return item, priority
+
+
 def build_plan(
     store: Store,
     profile: IntegrationProfile,
@@ -122,111 +230,36 @@ def build_plan(
     scope: str = "user",
     protective_fields: Sequence[str] = ("administrator",),
 ) -> ReclaimPlan:
-    """The reclaim plan of ``profile`` as things stand: what an apply would do, item by item.
+    """The reclaim plan of ``profile`` as things stand, whole in memory: what an apply would do,
+    item by item (:func:`stream_plan` builds the same plan straight into the store).
 
     Changes nothing. Open candidates it would not act on are listed in ``held`` with the reason
     (waiting for a person, no longer idle, or the user holds other seats a reclaim would take).
     """
-    policy = policy or EvaluationPolicy()
-    prices = prices or NoPrices()
-    me = integration_user_id or profile.integration_user_id
-    all_rules = store.list_reclamation_rules()
-    rules_by_id = {r.id: r for r in all_rules if r.id is not None}
-    by_model = {r.software_model: r for r in all_rules if r.active}
-    exclusions = store.list_exclusion_rules()
+    decide = _Decider(
+        store,
+        profile,
+        now=now,
+        action=action,
+        policy=policy,
+        prices=prices,
+        integration_user_id=integration_user_id,
+        protective_fields=protective_fields,
+    )
     candidates = store.list_candidates(profile.name, states=OPEN_STATES)
     wanted = {c.subscription_id for c in candidates}
     wanted_keys = {reclaim_key(scope, c) for c in candidates}
-    # A reclaim whose outcome was never seen is resolved by reading the vendor, never re-sent.
-    unresolved = {
-        cid: action.id
-        for action in store.unresolved_reclaim_actions(profile.name)
-        for cid in action.candidate_ids
-    }
     seats_by_key, identifiers, subs = _seats_of(store, profile.name, scope, wanted, wanted_keys)
     items: list[PlanItem] = []
     held: list[HeldItem] = []
     priority: dict[int, int] = {}
     for candidate in candidates:
-        state = candidate.state
-        if candidate.id in unresolved:
-            held.append(
-                HeldItem(
-                    candidate=candidate,
-                    reason=f"the outcome of reclaim {unresolved[candidate.id]} is unknown: "
-                    f"settling them (CLI `reclaim {profile.name} --reconcile`, Python `ws.plans.reconcile({profile.name!r})`) reads the vendor",
-                )
-            )
+        decided = decide(candidate, subs.get(candidate.subscription_id))
+        if isinstance(decided, HeldItem):
+            held.append(decided)
             continue
-        if state is CandidateState.ATTENTION_REQUIRED:
-            held.append(
-                HeldItem(candidate=candidate, reason=f"attention required: {candidate.message}")
-            )
-            continue
-        if state is CandidateState.AWAITING_APPROVAL:
-            held.append(
-                HeldItem(
-                    candidate=candidate,
-                    reason=f"waiting for approval by {candidate.approver or 'an approver'}",
-                )
-            )
-            continue
-        if state is CandidateState.AWAITING_USER and (
-            candidate.respond_by is None or candidate.respond_by > now
-        ):
-            when = (
-                candidate.respond_by.strftime("%Y-%m-%d %H:%M UTC") if candidate.respond_by else "?"
-            )
-            held.append(
-                HeldItem(candidate=candidate, reason=f"waiting for the user's answer until {when}")
-            )
-            continue
-        seat = subs.get(candidate.subscription_id)
-        if seat is None:
-            held.append(
-                HeldItem(
-                    candidate=candidate,
-                    reason="the seat is gone; the next run closes the candidate",
-                )
-            )
-            continue
-        sub = seat
-        # with the person's facts: directory rules hold here exactly as in the evaluation
-        person = store.find_person(sub.user_principal_name)
-        priority[sub.id] = reclaim_priority(person.facts() if person else {})
-        verdict = assess(
-            with_person(sub, person),
-            now=now,
-            profile_type=profile.profile_type,
-            exclusions=exclusions,
-            rules=by_model,
-            integration_user_id=me,
-            policy=policy,
-            protective_fields=protective_fields,
-        )
-        if not verdict.idle:
-            held.append(
-                HeldItem(
-                    candidate=candidate, reason=f"not reclaimable now: {verdict.verdict.value}"
-                )
-            )
-            continue
-        price = prices.unit_price(sub.software_model, at=now) if sub.software_model else None
-        kind = (
-            PlanAction.NOTIFY
-            if state is CandidateState.READY and _route(candidate, rules_by_id, by_model).asks_user
-            else PlanAction.RECLAIM
-        )
-        items.append(
-            PlanItem(
-                candidate=candidate,
-                subscription=sub,
-                action="notify user" if kind is PlanAction.NOTIFY else action,
-                kind=kind,
-                potential_savings=price.amount if price else candidate.potential_savings,
-                currency=price.currency if price else candidate.currency,
-            )
-        )
+        item, priority[item.subscription.id] = decided
+        items.append(item)
     # One vendor reclaim may free every seat a user holds: only act when all of them are planned.
     planned: dict[str, set[int]] = defaultdict(set)
     for item in items:
@@ -262,3 +295,82 @@ def build_plan(
         reclaim_enabled=profile.processes.reclaim,
         held=tuple(held),
     )
+
+
+#: Open candidates (and their seats) read per page while a plan is streamed.
+_STREAM_PAGE = 500
+
+
+def stream_plan(
+    store: Store,
+    profile: IntegrationProfile,
+    *,
+    now: dt.datetime,
+    plan_id: str,
+    expires_at: dt.datetime,
+    action: str = "reclaim",
+    policy: EvaluationPolicy | None = None,
+    prices: PriceBook | None = None,
+    integration_user_id: str | None = None,
+    scope: str = "user",
+    protective_fields: Sequence[str] = ("administrator",),
+) -> StoredPlan:
+    """:func:`build_plan`'s plan, built straight into the store under ``plan_id``: candidates
+    and their seats are read a page at a time and each decision is staged as it is made; the
+    per-unit hold and the plan's order are computed by the store (in SQL). Memory does not
+    follow the number of candidates (issue 13). Changes nothing but the stored plan."""
+    pages = _plan_store(store)
+    decide = _Decider(
+        store,
+        profile,
+        now=now,
+        action=action,
+        policy=policy,
+        prices=prices,
+        integration_user_id=integration_user_id,
+        protective_fields=protective_fields,
+    )
+
+    def rows() -> Iterator[tuple[PlanItem | HeldItem, int, str]]:
+        after: int | None = None
+        while page := store.list_candidates(
+            profile.name, states=OPEN_STATES, limit=_STREAM_PAGE, after=after
+        ):
+            # the candidates' seats as they are now; inactive or moved seats count as gone
+            seats = {
+                i: s
+                for i, s in pages.subscriptions_by_id(
+                    sorted({c.subscription_id for c in page})
+                ).items()
+                if s.active and s.profile == profile.name
+            }
+            for candidate in page:
+                decided = decide(candidate, seats.get(candidate.subscription_id))
+                if isinstance(decided, HeldItem):
+                    yield decided, 0, ""
+                else:
+                    item, priority = decided
+                    yield item, priority, reclaim_key(scope, item.subscription)
+            after = page[-1].id
+
+    head = ReclaimPlan(
+        profile=profile.name,
+        created_at=now,
+        items=(),
+        reclaim_enabled=profile.processes.reclaim,
+        id=plan_id,
+        expires_at=expires_at,
+    )
+    return pages.save_plan_streamed(head, rows(), scope=scope)
+
+
+def _plan_store(store: object) -> SqliteStore:
+    """The store's streamed plan writes and paged reads (the SQL stores have them)."""
+    if not hasattr(store, "save_plan_streamed") or not hasattr(store, "subscriptions_by_id"):
+        raise ConfigError(
+            f"{type(store).__name__} cannot store a plan as a stream",
+            field="store",
+            hint="use SqliteStore or PostgresStore, or add save_plan_streamed, plan_head, "
+            "plan_items and subscriptions_by_id",
+        )
+    return store  # type: ignore[return-value]

@@ -59,6 +59,19 @@ _COLUMNS = (
 )
 
 
+def hex_of(value: Any) -> Any:
+    """A stored hash as its 64 hex characters: stored as 32 bytes since migration ``compact``
+    2, as text before it (either is read; any other value is returned as it is)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+def stored_hash(hex_text: str) -> bytes:
+    """A hash as stored: 32 bytes."""
+    return bytes.fromhex(hex_text)
+
+
 def _normalise(sql: str) -> str:
     return re.sub(r"\s+", " ", sql.strip().rstrip(";")).replace("( ", "(").replace(" )", ")")
 
@@ -89,7 +102,7 @@ def append_chained(db: sqlite3.Connection, values: dict[str, Any]) -> dict[str, 
     """
     chain = chain_name(values["profile"])
     head = db.execute("SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)).fetchone()
-    seq, prev = (1, GENESIS_HASH) if head is None else (int(head[0]) + 1, str(head[1]))
+    seq, prev = (1, GENESIS_HASH) if head is None else (int(head[0]) + 1, hex_of(head[1]))
     entry_id = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0])
     row = {**values, "id": entry_id, "chain": chain, "seq": seq, "prev_hash": prev}
     row["hash"] = _hash_row(row, chain=chain, seq=seq, prev_hash=prev)
@@ -97,12 +110,12 @@ def append_chained(db: sqlite3.Connection, values: dict[str, Any]) -> dict[str, 
         f"INSERT INTO audit_log ({_COLUMNS}) VALUES "
         "(:id, :at, :actor, :action, :entity, :entity_id, :profile, :before, :after, :detail, "
         ":chain, :seq, :prev_hash, :hash)",
-        row,
+        row | {"prev_hash": stored_hash(prev), "hash": stored_hash(row["hash"])},
     )
     db.execute(
         "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
         "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        (chain, seq, row["hash"]),
+        (chain, seq, stored_hash(row["hash"])),
     )
     return row
 
@@ -118,7 +131,7 @@ def chain_unchained_entries(db: sqlite3.Connection) -> int:
     if not rows:
         return 0
     heads = {
-        r[0]: (int(r[1]), str(r[2]))
+        r[0]: (int(r[1]), str(hex_of(r[2])))
         for r in db.execute("SELECT chain, seq, hash FROM audit_chains")
     }
     db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
@@ -171,7 +184,7 @@ def verify_entries(db: Any, problems: list[AuditProblem]) -> AuditVerification:
     """Check every chain entry by entry and against its head, after the store's own checks of
     its guards (``problems``); ``db`` is any connection whose rows read by column name."""
     heads = {
-        r[0]: (int(r[1]), str(r[2]))
+        r[0]: (int(r[1]), str(hex_of(r[2])))
         for r in db.execute("SELECT chain, seq, hash FROM audit_chains")
     }
     rows = db.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY chain, seq, id").fetchall()
@@ -194,7 +207,7 @@ def verify_entries(db: Any, problems: list[AuditProblem]) -> AuditVerification:
         problems.extend(_verify_one(chain, entries, heads.get(chain)))
         counts[chain] = len(entries)
         if entries:
-            out_heads[chain] = entries[-1]["hash"]
+            out_heads[chain] = hex_of(entries[-1]["hash"])
     return AuditVerification(
         entries=len(rows), chains=counts, heads=out_heads, problems=tuple(problems)
     )
@@ -227,17 +240,18 @@ def _verify_one(
         if seq > expected:
             missing = f"#{expected}" if seq == expected + 1 else f"#{expected}-#{seq - 1}"
             problem("removed", f"entries {missing} are missing before {where}", r)
-        elif r["prev_hash"] != prev_hash:
+        elif hex_of(r["prev_hash"]) != prev_hash:
             problem(
                 "replaced", f"{where} does not follow the entry before it (a replaced entry)", r
             )
         if chain_name(r["profile"]) != chain:
             problem("changed", f"{where} names profile {r['profile']!r} of another chain", r)
-        if _hash_row(r, chain=chain, seq=seq, prev_hash=r["prev_hash"]) != r["hash"]:
+        digest = hex_of(r["hash"])
+        if _hash_row(r, chain=chain, seq=seq, prev_hash=hex_of(r["prev_hash"])) != digest:
             problem("changed", f"{where} was changed after it was written", r)
         if int(r["id"]) <= last_id:
             problem("inserted", f"{where} is out of order (id after {last_id})", r)
-        expected, prev_hash, last_id, last = seq + 1, r["hash"], int(r["id"]), r
+        expected, prev_hash, last_id, last = seq + 1, digest, int(r["id"]), r
     if head is None:
         if last is not None:
             problem("inserted", "the chain has no recorded head (entries were inserted)")
@@ -249,6 +263,6 @@ def _verify_one(
         problem("removed", f"the last entries #{int(last['seq']) + 1}-#{head_seq} are missing")
     elif head_seq < int(last["seq"]):
         problem("inserted", f"entries after #{head_seq} were added outside the log's writer")
-    elif head_hash != last["hash"]:
+    elif head_hash != hex_of(last["hash"]):
         problem("replaced", f"the last entry #{head_seq} is not the one written")
     return problems

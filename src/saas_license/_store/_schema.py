@@ -484,3 +484,142 @@ MIGRATIONS["directory"] = [
     CREATE INDEX directory_addresses_person ON directory_addresses (person_id);
     """,
 ]
+
+
+def _candidate_columns(db: sqlite3.Connection) -> None:
+    """Move every candidate from its JSON into the compact columns (issue 13, lossless: each
+    one is read as a :class:`RemovalCandidate` and written back by the store's own encoder)."""
+    import json
+
+    from .._candidates.records import RemovalCandidate
+    from .._convert import converter
+    from ._sqlite.candidates import candidate_params
+
+    rows = db.execute("SELECT id, data FROM candidates ORDER BY id").fetchall()
+    for start in range(0, len(rows), 2000):
+        part = [
+            converter.structure(json.loads(data) | {"id": cid}, RemovalCandidate)
+            for cid, data in rows[start : start + 2000]
+        ]
+        db.executemany(_CANDIDATE_COLUMNS, candidate_params(db, part))
+
+
+_CANDIDATE_COLUMNS = (
+    "UPDATE candidates SET opened = :opened, "
+    "user_id = CASE WHEN :uid = (SELECT external_user_id FROM subscriptions WHERE id = :sid) "
+    "THEN NULL ELSE :uid END, "
+    "identifier = CASE WHEN :ident = (SELECT identifier FROM subscriptions WHERE id = :sid) "
+    "THEN NULL ELSE :ident END, "
+    "upn = :upn, model = :model, inactive_days = :days, last_activity = :last, rule_id = :rule, "
+    "message = :message, approver = :approver, approver_source = :source, savings = :savings, "
+    "currency = :currency, more = :more WHERE id = :id"
+)
+
+
+def _candidate_table_rebuilt(db: sqlite3.Connection) -> None:
+    """The candidates table without its JSON and text opening time (rebuilt, not ``DROP
+    COLUMN``, so SQLite before 3.35 migrates too); its indexes, any area's, are made again."""
+    indexes = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'candidates' "
+            "AND sql IS NOT NULL ORDER BY name"
+        )
+    ]
+    for statement in (
+        """CREATE TABLE candidates_compact (
+            id INTEGER PRIMARY KEY,
+            subscription_id INTEGER NOT NULL,
+            profile TEXT NOT NULL,
+            state TEXT NOT NULL,
+            opened_at INTEGER NOT NULL,
+            closed_at TEXT,
+            keep_until TEXT,
+            user_id TEXT,
+            identifier TEXT,
+            upn TEXT NOT NULL,
+            model INTEGER,
+            inactive_days INTEGER NOT NULL,
+            last_activity INTEGER,
+            rule_id INTEGER,
+            message TEXT,
+            approver INTEGER,
+            approver_source INTEGER,
+            savings TEXT,
+            currency INTEGER,
+            more TEXT
+        )""",
+        "INSERT INTO candidates_compact SELECT id, subscription_id, profile, state, opened, "
+        "closed_at, keep_until, user_id, identifier, upn, model, inactive_days, last_activity, "
+        "rule_id, message, approver, approver_source, savings, currency, more "
+        "FROM candidates ORDER BY id",
+        "DROP TABLE candidates",
+        "ALTER TABLE candidates_compact RENAME TO candidates",
+        *indexes,
+    ):
+        db.execute(statement)
+
+
+def _audit_hashes_as_bytes(db: sqlite3.Connection) -> None:
+    """Store the audit chain's hashes as 32-byte blobs instead of 64 hex characters (issue 13).
+
+    The hashes themselves do not change (each is still SHA-256 over the entry with the
+    previous hash in hex), so every chain verifies as before; the update guard is lifted for
+    this transaction only.
+    """
+    from ._integrity import _NO_UPDATE
+
+    rows = db.execute(
+        "SELECT id, prev_hash, hash FROM audit_log WHERE typeof(hash) = 'text' "
+        "OR typeof(prev_hash) = 'text'"
+    ).fetchall()
+    heads = db.execute(
+        "SELECT chain, hash FROM audit_chains WHERE typeof(hash) = 'text'"
+    ).fetchall()
+    if not rows and not heads:
+        return
+    db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+    db.executemany(
+        "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?",
+        [
+            (
+                bytes.fromhex(p) if isinstance(p, str) else p,
+                bytes.fromhex(h) if isinstance(h, str) else h,
+                i,
+            )
+            for i, p, h in rows
+        ],
+    )
+    db.executemany(
+        "UPDATE audit_chains SET hash = ? WHERE chain = ?",
+        [(bytes.fromhex(h), c) for c, h in heads],
+    )
+    db.execute(_NO_UPDATE)
+
+
+# Issue 13: compact candidates and audit entries (the "records" area).
+MIGRATIONS["compact"] = [
+    # 1: candidates in columns, with only what cannot be derived: the seat's key from the seat,
+    # instants as integer milliseconds, repeated texts shared, the rest as compact JSON
+    """
+    CREATE TABLE candidate_texts (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+    ALTER TABLE candidates ADD COLUMN opened INTEGER;
+    ALTER TABLE candidates ADD COLUMN user_id TEXT;
+    ALTER TABLE candidates ADD COLUMN identifier TEXT;
+    ALTER TABLE candidates ADD COLUMN upn TEXT;
+    ALTER TABLE candidates ADD COLUMN model INTEGER;
+    ALTER TABLE candidates ADD COLUMN inactive_days INTEGER;
+    ALTER TABLE candidates ADD COLUMN last_activity INTEGER;
+    ALTER TABLE candidates ADD COLUMN rule_id INTEGER;
+    ALTER TABLE candidates ADD COLUMN message TEXT;
+    ALTER TABLE candidates ADD COLUMN approver INTEGER;
+    ALTER TABLE candidates ADD COLUMN approver_source INTEGER;
+    ALTER TABLE candidates ADD COLUMN savings TEXT;
+    ALTER TABLE candidates ADD COLUMN currency INTEGER;
+    ALTER TABLE candidates ADD COLUMN more TEXT;
+    """,
+    _candidate_columns,
+    _candidate_table_rebuilt,
+    # 2: the audit chain's hashes as 32-byte blobs (the same hashes)
+    _audit_hashes_as_bytes,
+]

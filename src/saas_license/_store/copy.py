@@ -120,11 +120,11 @@ def copy_workspace(source: Store, target: Store) -> CopyReport:
                 dst._db.executemany(sql, [tuple(r) for r in data[start : start + BATCH]])
             rows[table] = len(data)
             if hasattr(target, "url") and "id" in columns and data:
-                # identity columns continue after the copied ids
-                dst._q(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT MAX(id) FROM {table}))"
-                )
+                # identity columns continue after the copied ids (a text id, such as a stored
+                # plan's, has no sequence)
+                serial = dst._q(f"SELECT pg_get_serial_sequence('{table}', 'id')").fetchone()[0]
+                if serial is not None:
+                    dst._q(f"SELECT setval('{serial}', (SELECT MAX(id) FROM {table}))")
     want, have = table_digests(source), table_digests(target)
     differ = sorted(t for t in want if want[t] != have.get(t))
     if differ:

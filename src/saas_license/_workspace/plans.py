@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-import attrs
+from typing import TYPE_CHECKING, Literal, overload
 
 from .._errors import ConfigError
-from .._pipeline import ProgressCallback, build_plan
+from .._pipeline import ProgressCallback, build_plan, stream_plan
 from .._reclaim.records import HeldItem, PlanItem, ReclaimAction, ReclaimPlan
+from .._reclaim.stored import StoredPlan
 
 if TYPE_CHECKING:
     from .._reclaim.apply import ApplyReport
@@ -31,15 +30,25 @@ class Plans:
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
 
-    def create(self, name: str, *, save: bool = True) -> ReclaimPlan:
+    @overload
+    def create(self, name: str) -> StoredPlan: ...
+    @overload
+    def create(self, name: str, *, save: Literal[True]) -> StoredPlan: ...
+    @overload
+    def create(self, name: str, *, save: Literal[False]) -> ReclaimPlan: ...
+    @overload
+    def create(self, name: str, *, save: bool) -> StoredPlan | ReclaimPlan: ...
+    def create(self, name: str, *, save: bool = True) -> StoredPlan | ReclaimPlan:
         """The reclaim plan of a profile as it stands now (dry run: nothing changes at the vendor
-        or to any candidate). With ``save`` it is stored under an id that :meth:`apply` takes."""
+        or to any candidate), stored under an id that :meth:`apply` takes.
+
+        The stored plan is built as a stream (:class:`StoredPlan`: counts at hand, items read a
+        page at a time). ``save=False`` builds the plan whole in memory instead and stores
+        nothing (a :class:`ReclaimPlan`; for small profiles)."""
         prof = self._ws.profiles.get(name)
         now = self._ws.clock()
         info = self._ws.profiles.spoke_for(prof).info()
-        plan = build_plan(
-            self._ws.store,
-            prof,
+        kw = dict(
             now=now,
             action=info.reclaim_effect,
             policy=self._ws.policy,
@@ -48,12 +57,26 @@ class Plans:
             scope=info.reclaim_scope,
             protective_fields=info.protective_fields,
         )
-        if save:
-            plan = attrs.evolve(
-                plan, id=secrets.token_hex(6), expires_at=now + self._ws.policy.plan_ttl
+        if not save:
+            return build_plan(self._ws.store, prof, **kw)  # type: ignore[arg-type]
+        return stream_plan(
+            self._ws.store,
+            prof,
+            plan_id=secrets.token_hex(6),
+            expires_at=now + self._ws.policy.plan_ttl,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def get(self, plan_id: str) -> StoredPlan:
+        """A stored plan by id: its counts, and its items read a page at a time."""
+        found = _plan_store(self._ws.store).plan_head(plan_id)
+        if found is None:
+            raise ConfigError(
+                f"no reclaim plan with id {plan_id!r}",
+                field="plan",
+                hint="make a plan first (CLI `reclaim PROFILE --plan`, Python `ws.plans.create(profile)`)",
             )
-            self._ws.store.save_plan(plan)
-        return plan
+        return found[0]
 
     def apply(
         self,
@@ -68,14 +91,7 @@ class Plans:
         count)`` follows the reclaims, as in a daily run."""
         from .._reclaim.apply import apply_plan
 
-        found = self._ws.store.get_plan(plan_id)
-        if found is None:
-            raise ConfigError(
-                f"no reclaim plan with id {plan_id!r}",
-                field="plan",
-                hint="make a plan first (CLI `reclaim PROFILE --plan`, Python `ws.plans.create(profile)`)",
-            )
-        prof = self._ws.profiles.get(found[0].profile)
+        prof = self._ws.profiles.get(self.get(plan_id).profile)
         return apply_plan(
             self._ws.store,
             self._ws.profiles.spoke_for(prof),
@@ -148,10 +164,10 @@ class Plans:
 
 def _plan_store(store: object) -> SqlitePlanStore:
     """The store's paged plan reads (the SQLite store has them)."""
-    if not hasattr(store, "plan_items"):
+    if not hasattr(store, "plan_items") or not hasattr(store, "plan_head"):
         raise ConfigError(
             f"{type(store).__name__} cannot read a plan page by page",
             field="store",
-            hint="use SqliteStore, or add plan_items, iter_plan_items and plan_exists",
+            hint="use SqliteStore, or add plan_head, plan_items, iter_plan_items and plan_exists",
         )
     return store  # type: ignore[return-value]

@@ -19,6 +19,7 @@ from .._pipeline import RunReport
 from .._plugins import SpokeRegistry
 from .._profiles import Processes
 from .._reclaim.records import ReclaimPlan
+from .._reclaim.stored import StoredPlan
 from .._spokes import ValidationReport
 from .._workspace import Workspace
 from .._workspace.candidates import Candidates
@@ -705,7 +706,24 @@ def candidates_propose(subscription_id: int, note: str, justification: str) -> N
     )
 
 
-def _echo_plan(plan: ReclaimPlan, *, limit: int | None = None) -> None:
+def _plan_json(plan: StoredPlan) -> None:
+    """A stored plan as JSON (its summary, ``items``, ``held``, ``potential_savings``), the
+    items written as they are read from the store a page at a time."""
+    head = json.dumps(to_jsonable(plan), indent=2)[:-2]  # without the closing brace
+    click.echo(head, nl=False)
+    for part, items in (("items", plan.items), ("held", plan.held)):
+        click.echo(f',\n  "{part}": [', nl=False)
+        first = True
+        for item in items:
+            text = json.dumps(to_jsonable(item), indent=2).replace("\n", "\n    ")
+            click.echo(("\n    " if first else ",\n    ") + text, nl=False)
+            first = False
+        click.echo("]" if first else "\n  ]", nl=False)
+    savings = json.dumps(to_jsonable(plan.savings_by_currency), indent=2).replace("\n", "\n  ")
+    click.echo(',\n  "potential_savings": ' + savings + "\n}")
+
+
+def _echo_plan(plan: ReclaimPlan | StoredPlan, *, limit: int | None = None) -> None:
     mode = "dry run — nothing was changed" if plan.dry_run else "applied"
     ident = f" {plan.id}" if plan.id else ""
     click.echo(
@@ -820,19 +838,19 @@ def reclaim_cmd(
             raise click.UsageError("--cap only applies with --apply PLAN_ID")
         plan = ws.plans.create(profile)
         if as_json:
-            echo_json({**to_jsonable(plan), "potential_savings": plan.savings_by_currency})
+            _plan_json(plan)
         else:
             _echo_plan(plan, limit=None if show_all_rows or not limit else limit)
         return
     if plan_only:
         raise click.UsageError("give --plan or --apply PLAN_ID, not both")
-    found = ws.store.get_plan(apply_id)
-    if found is not None and found[0].profile != profile:
+    stored = ws.plans.get(apply_id)  # the head and counts only: items stay in the store
+    if stored.profile != profile:
         raise ConfigError(
-            f"plan {apply_id} is for profile {found[0].profile!r}, not {profile!r}", field="--apply"
+            f"plan {apply_id} is for profile {stored.profile!r}, not {profile!r}", field="--apply"
         )
-    if found is not None and not yes:
-        plan = found[0]
+    if not yes:
+        plan = stored
         cap_text = f" (at most {cap})" if cap is not None else ""
         click.confirm(
             f"Apply plan {apply_id} to {profile}: reclaim {len(plan.reclaims)} seats{cap_text} "

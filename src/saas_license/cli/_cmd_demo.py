@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from typing import Any
 
@@ -12,7 +13,6 @@ from .._errors import ProfileStateError
 from .._finance.reconciliation import ACTIVITY_BUCKETS, activity_bucket
 from .._pipeline import RunReport
 from .._profiles import ProfileStatus
-from .._reclaim.records import PlanAction
 from .._sandbox import SandboxSettings
 from .._time import days_between
 from .._workspace import Workspace
@@ -68,8 +68,8 @@ def _summary(
             "dry_run": plan.dry_run,
             "reclaim_enabled": plan.reclaim_enabled,
             "seats": len(plan),
-            "reclaim": sum(1 for i in plan.items if i.kind is PlanAction.RECLAIM),
-            "notify": sum(1 for i in plan.items if i.kind is PlanAction.NOTIFY),
+            "reclaim": plan.reclaim_count,
+            "notify": plan.notice_count,
             "held": len(plan.held),
             "action": plan.items[0].action if plan.items else None,
         },
@@ -173,14 +173,13 @@ def demo(state: _State, users: int, spoke_name: str | None, as_json: bool) -> No
     click.echo("\nWhy seats were or were not proposed")
     echo_table(["verdict", "seats"], sorted(summary["verdicts"].items()))
     plan = report.plan
-    kinds = Counter(i.kind for i in plan.items)
     spoke_action = ws.profiles.spoke_for(ws.profiles.get(profile)).info().reclaim_effect
     click.echo(
-        f"\nReclaim plan (dry run — nothing was changed): {kinds[PlanAction.RECLAIM]} seats would be"
-        f" reclaimed ({spoke_action}), {kinds[PlanAction.NOTIFY]} users notified first,"
+        f"\nReclaim plan (dry run — nothing was changed): {plan.reclaim_count} seats would be"
+        f" reclaimed ({spoke_action}), {plan.notice_count} users notified first,"
         f" {len(plan.held)} held"
     )
-    top = sorted(plan.items, key=lambda i: -i.candidate.inactive_days)[:10]
+    top = heapq.nsmallest(10, plan.items, key=lambda i: -i.candidate.inactive_days)
     echo_table(
         ["candidate", "user", "identifier", "inactive days"],
         [

@@ -43,6 +43,7 @@ class KeySet:
 
     def __init__(self) -> None:
         self._runs: list[array[int]] = []
+        self._top = -1  # the largest number in the runs (-1: none)
         self._recent: set[int] = set()
         self._other: set[Hashable] = set()
 
@@ -60,15 +61,19 @@ class KeySet:
         return value if value < 2**63 else None
 
     def _in_runs(self, number: int) -> bool:
+        if number > self._top:  # listings mostly come in ascending id order: no search at all
+            return False
         for run in self._runs:
-            i = bisect_left(run, number)
-            if i < len(run) and run[i] == number:
-                return True
+            if run[0] <= number <= run[-1]:
+                i = bisect_left(run, number)
+                if run[i] == number:
+                    return True
         return False
 
     def _flush(self) -> None:
         run = array("q", sorted(self._recent))
         self._recent.clear()
+        self._top = max(self._top, run[-1])
         while self._runs and len(self._runs[-1]) <= len(run):
             run = array("q", heapq.merge(self._runs.pop(), run))
         self._runs.append(run)

@@ -236,6 +236,33 @@ def _integer_instants(conn: object) -> None:
     db.raw.execute(f"ALTER TABLE subscriptions {changes}")  # one rewrite; PostgreSQL's own SQL
 
 
+def _audit_hashes_as_bytes(conn: object) -> None:
+    """Issue 13's compact audit hashes on PostgreSQL: the hash columns become ``BYTEA`` (the
+    same hashes, decoded from hex; a type change fires no row trigger and keeps the grants)."""
+    db: Any = conn
+    for statement in (
+        "ALTER TABLE audit_log ALTER COLUMN prev_hash TYPE BYTEA USING decode(prev_hash, 'hex'), "
+        "ALTER COLUMN hash TYPE BYTEA USING decode(hash, 'hex')",
+        "ALTER TABLE audit_chains ALTER COLUMN hash TYPE BYTEA USING decode(hash, 'hex')",
+    ):
+        db.raw.execute(statement)
+
+
+def _candidate_table_rebuilt(conn: object) -> None:
+    """Issue 13's compact candidates on PostgreSQL: the JSON and text opening time dropped and
+    the integer one renamed (PostgreSQL drops columns in place; SQLite rebuilds the table)."""
+    db: Any = conn
+    for statement in (
+        "ALTER TABLE candidates DROP COLUMN data",
+        "ALTER TABLE candidates DROP COLUMN opened_at",
+        "ALTER TABLE candidates RENAME COLUMN opened TO opened_at",
+        "ALTER TABLE candidates ALTER COLUMN opened_at SET NOT NULL",
+        "ALTER TABLE candidates ALTER COLUMN upn SET NOT NULL",
+        "ALTER TABLE candidates ALTER COLUMN inactive_days SET NOT NULL",
+    ):
+        db.raw.execute(statement)
+
+
 def _same_step(name: str) -> Callable[[object], None]:
     """A SQLite Python step whose statements the dialect runs unchanged on PostgreSQL."""
 
@@ -253,6 +280,9 @@ _PY_STEPS: dict[str, Callable[[object], None]] = {
     "_lean_subscriptions": _lean_subscriptions,
     "_compact_candidates": _same_step("_compact_candidates"),
     "_integer_instants": _integer_instants,
+    "_candidate_columns": _same_step("_candidate_columns"),
+    "_candidate_table_rebuilt": _candidate_table_rebuilt,
+    "_audit_hashes_as_bytes": _audit_hashes_as_bytes,
 }
 
 

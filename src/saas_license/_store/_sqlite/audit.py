@@ -15,10 +15,13 @@ import attrs
 from ..._audit import GENESIS_HASH, AuditEntry, AuditVerification, chain_name
 from ..._errors import StoreError
 from ..._time import format_instant, parse_instant
-from .._integrity import _COLUMNS, _hash_row, append_chained, verify_chain
+from .._integrity import _COLUMNS, _hash_row, append_chained, hex_of, stored_hash, verify_chain
 from .base import SqliteBaseStore, _dumps, _is_busy, _ts
 
 __all__ = ["SqliteAuditStore"]
+
+#: The stored JSON of ``before``/``after`` (as ``_dumps``: sorted keys, compact), one encoder.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 class SqliteAuditStore(SqliteBaseStore):
@@ -64,25 +67,30 @@ class SqliteAuditStore(SqliteBaseStore):
                     self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0]
                 )
                 rows = []
+                at_of: tuple[dt.datetime | None, str | None] = (None, None)
                 for entry in entries:
+                    if entry.at is not at_of[0]:  # a batch's entries mostly share one instant
+                        at_of = (entry.at, _ts(entry.at))
                     chain = chain_name(entry.profile)
                     if chain not in heads:
                         head = self._db.execute(
                             "SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)
                         ).fetchone()
                         heads[chain] = (
-                            (0, GENESIS_HASH) if head is None else (int(head[0]), str(head[1]))
+                            (0, GENESIS_HASH)
+                            if head is None
+                            else (int(head[0]), str(hex_of(head[1])))
                         )
                     seq, prev = heads[chain]
-                    row = {
-                        "at": _ts(entry.at),
+                    row: dict[str, Any] = {
+                        "at": at_of[1],
                         "actor": entry.actor,
                         "action": entry.action,
                         "entity": entry.entity,
                         "entity_id": entry.entity_id,
                         "profile": entry.profile,
-                        "before": None if entry.before is None else _dumps(entry.before),
-                        "after": None if entry.after is None else _dumps(entry.after),
+                        "before": None if entry.before is None else _encode(entry.before),
+                        "after": None if entry.after is None else _encode(entry.after),
                         "detail": entry.detail,
                         "id": next_id,
                         "chain": chain,
@@ -90,7 +98,8 @@ class SqliteAuditStore(SqliteBaseStore):
                         "prev_hash": prev,
                     }
                     digest = _hash_row(row, chain=chain, seq=seq + 1, prev_hash=prev)
-                    row["hash"] = digest
+                    row["prev_hash"] = stored_hash(prev)
+                    row["hash"] = stored_hash(digest)
                     heads[chain] = (seq + 1, digest)
                     rows.append(row)
                     next_id += 1
@@ -103,7 +112,7 @@ class SqliteAuditStore(SqliteBaseStore):
                 self._db.executemany(
                     "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
                     "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    [(chain, seq, h) for chain, (seq, h) in heads.items()],
+                    [(chain, seq, stored_hash(h)) for chain, (seq, h) in heads.items()],
                 )
             except sqlite3.DatabaseError as exc:
                 if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
@@ -160,8 +169,8 @@ class SqliteAuditStore(SqliteBaseStore):
                 detail=r["detail"],
                 chain=r["chain"],
                 seq=r["seq"],
-                prev_hash=r["prev_hash"],
-                hash=r["hash"],
+                prev_hash=hex_of(r["prev_hash"]),
+                hash=hex_of(r["hash"]),
             )
             for r in rows
         ]

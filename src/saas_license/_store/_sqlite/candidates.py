@@ -1,6 +1,14 @@
 """Removal candidates and their cooldowns on SQLite.
 
 Implements :class:`~saas_license._store._protocol.CandidateStore`.
+
+A candidate is stored in columns, with only what cannot be derived (issue 13's compact
+candidates, migration ``compact`` 1): the seat's own key (``external_user_id``, ``identifier``)
+is read from the seat unless it differs, instants are integer milliseconds, repeated texts
+(software model, approver, its source, currency) point at ``candidate_texts``, the rules'
+standard message is kept as the rule's day count, and every other field not at its default
+goes to the compact JSON column ``more``. :func:`candidate_params` and :data:`SELECT` are the
+two halves of that encoding; the round trip is exact (``tests/test_candidates_compact.py``).
 """
 
 from __future__ import annotations
@@ -8,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -19,7 +27,16 @@ from ..._errors import StoreError
 from ..._time import format_instant, parse_instant
 from .base import SqliteBaseStore, _dumps, _ts
 
-__all__ = ["SqliteCandidateStore"]
+__all__ = [
+    "INSERT",
+    "SELECT",
+    "SqliteCandidateStore",
+    "candidate_params",
+    "from_ms",
+    "pack_candidate",
+    "read_candidate",
+    "to_ms",
+]
 
 
 def _defaults() -> dict[str, Any]:
@@ -34,10 +51,257 @@ _DEFAULTS = _defaults()
 
 
 def pack_candidate(candidate: RemovalCandidate) -> str:
-    """A candidate's stored text: its fields without those at their default (issue 13's
-    compact candidates; reading fills them back in)."""
+    """A candidate as JSON without the fields at their default: the stored text of migration
+    ``engine`` 2 (kept for that migration; ``compact`` 1 moved candidates into columns)."""
     data = converter.unstructure(candidate)
     return _dumps({k: v for k, v in data.items() if k not in _DEFAULTS or v != _DEFAULTS[k]})
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MS = dt.timedelta(milliseconds=1)
+
+
+def to_ms(value: dt.datetime | None) -> int | None:
+    """An instant as integer milliseconds since 1970 (truncated to the millisecond, as the
+    stored text always was)."""
+    return None if value is None else (value - _EPOCH) // _MS
+
+
+def from_ms(value: int | None) -> dt.datetime | None:
+    """The instant of :func:`to_ms`."""
+    return None if value is None else _EPOCH + dt.timedelta(milliseconds=value)
+
+
+#: Fields with a column of their own (or the row id, or derived from the seat).
+_COLUMNS = frozenset(
+    {
+        "id",
+        "subscription_id",
+        "profile",
+        "state",
+        "opened_at",
+        "closed_at",
+        "keep_until",
+        "external_user_id",
+        "identifier",
+        "user_principal_name",
+        "software_model",
+        "inactive_days",
+        "last_activity",
+        "rule_id",
+        "message",
+        "approver",
+        "approver_source",
+        "potential_savings",
+        "currency",
+    }
+)
+#: Fields whose usual value is another field's: omitted from ``more`` when they equal it.
+_IMPLIED = {"updated_at": "opened_at", "recipient": "user_principal_name"}
+#: Fields that go to ``more`` when not at their default.
+_MORE = tuple(
+    f.name
+    for f in attrs.fields(RemovalCandidate)
+    if f.name not in _COLUMNS and f.name not in _IMPLIED
+)
+#: Interned text columns: field → column.
+_TEXTS = {
+    "software_model": "model",
+    "approver": "approver",
+    "approver_source": "approver_source",
+    "currency": "currency",
+}
+
+#: The rules' standard message (``CandidateWorkflow._draft``), stored as ``\x1f`` + rule days.
+_RULE_MESSAGE = "no activity for {days} days (rule: {rule} days)"
+_MARK = "\x1f"
+
+
+def _pack_message(message: str, inactive_days: int) -> str | None:
+    """The stored message: None for "", the rule's days for the standard one, else the text
+    (None with the text in ``more`` if it starts with the mark)."""
+    if not message or message.startswith(_MARK):
+        return None
+    head = f"no activity for {inactive_days} days (rule: "
+    if message.startswith(head) and message.endswith(" days)"):
+        rule = message[len(head) : -len(" days)")]
+        if rule.isascii() and rule.isdigit() and str(int(rule)) == rule:
+            return _MARK + rule
+    return message
+
+
+def _unpack_message(stored: str | None, inactive_days: int) -> str:
+    if stored is None:
+        return ""
+    if stored.startswith(_MARK):
+        return _RULE_MESSAGE.format(days=inactive_days, rule=stored[1:])
+    return stored
+
+
+#: Each ``more`` field with its default as Python holds it (``NOTHING``: no default).
+_MORE_DEFAULTS = tuple(
+    (f.name, f.default if not isinstance(f.default, attrs.Factory) else attrs.NOTHING)  # type: ignore[arg-type]
+    for f in attrs.fields(RemovalCandidate)
+    if f.name in _MORE
+)
+_STATE_VALUES = {s: s.value for s in CandidateState}
+
+
+def _more(candidate: RemovalCandidate) -> str | None:
+    out: dict[str, Any] | None = None
+    for name, default in _MORE_DEFAULTS:
+        value = getattr(candidate, name)
+        if value is default:
+            continue  # None, False and the enum members are singletons: the common case
+        plain = converter.unstructure(value)
+        if name not in _DEFAULTS or plain != _DEFAULTS[name]:
+            if out is None:
+                out = {}
+            out[name] = plain
+    for name, source in _IMPLIED.items():
+        value = getattr(candidate, name)
+        if value is not getattr(candidate, source) and value != getattr(candidate, source):
+            if out is None:
+                out = {}
+            out[name] = converter.unstructure(value)
+    if candidate.message.startswith(_MARK):
+        if out is None:
+            out = {}
+        out["message"] = candidate.message
+    return None if out is None else _dumps(out)
+
+
+#: One candidate row; ``user_id`` and ``identifier`` are NULL when they are the seat's.
+INSERT = (
+    "INSERT INTO candidates (id, subscription_id, profile, state, opened_at, closed_at, "
+    "keep_until, user_id, identifier, upn, model, inactive_days, last_activity, rule_id, "
+    "message, approver, approver_source, savings, currency, more) VALUES (:id, :sid, :profile, "
+    ":state, :opened, :closed, :keep, "
+    "CASE WHEN :uid = (SELECT external_user_id FROM subscriptions WHERE id = :sid) "
+    "THEN NULL ELSE :uid END, "
+    "CASE WHEN :ident = (SELECT identifier FROM subscriptions WHERE id = :sid) "
+    "THEN NULL ELSE :ident END, "
+    ":upn, :model, :days, :last, :rule, :message, :approver, :source, :savings, :currency, :more)"
+)
+
+_UPDATE = (
+    "UPDATE candidates SET subscription_id = :sid, profile = :profile, state = :state, "
+    "opened_at = :opened, closed_at = :closed, keep_until = :keep, "
+    "user_id = CASE WHEN :uid = (SELECT external_user_id FROM subscriptions WHERE id = :sid) "
+    "THEN NULL ELSE :uid END, "
+    "identifier = CASE WHEN :ident = (SELECT identifier FROM subscriptions WHERE id = :sid) "
+    "THEN NULL ELSE :ident END, "
+    "upn = :upn, model = :model, inactive_days = :days, last_activity = :last, rule_id = :rule, "
+    "message = :message, approver = :approver, approver_source = :source, savings = :savings, "
+    "currency = :currency, more = :more WHERE id = :id"
+)
+
+#: Every candidate column decoded (seat key and texts joined); filter on ``c.`` columns.
+SELECT = (
+    "SELECT c.id, c.subscription_id, c.profile, c.state, c.opened_at, c.closed_at, "
+    "c.keep_until, COALESCE(c.user_id, s.external_user_id), "
+    "COALESCE(c.identifier, s.identifier), c.upn, m.value, c.inactive_days, c.last_activity, "
+    "c.rule_id, c.message, a.value, src.value, c.savings, cur.value, c.more "
+    "FROM candidates c LEFT JOIN subscriptions s ON s.id = c.subscription_id "
+    "LEFT JOIN candidate_texts m ON m.id = c.model "
+    "LEFT JOIN candidate_texts a ON a.id = c.approver "
+    "LEFT JOIN candidate_texts src ON src.id = c.approver_source "
+    "LEFT JOIN candidate_texts cur ON cur.id = c.currency"
+)
+
+
+def text_ids(db: Any, texts: Iterable[str | None]) -> dict[str, int]:
+    """The ``candidate_texts`` id of each text (added when new); call inside a transaction."""
+    wanted = sorted({t for t in texts if t is not None})
+    if not wanted:
+        return {}
+    out: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        marks = ", ".join("?" * len(part))
+        found = {
+            str(r[1]): int(r[0])
+            for r in db.execute(
+                f"SELECT id, value FROM candidate_texts WHERE value IN ({marks})", part
+            )
+        }
+        missing = [t for t in part if t not in found]
+        if missing:
+            db.executemany(
+                "INSERT OR IGNORE INTO candidate_texts (value) VALUES (?)", [(t,) for t in missing]
+            )
+            found.update(
+                (str(r[1]), int(r[0]))
+                for r in db.execute(
+                    f"SELECT id, value FROM candidate_texts WHERE value IN ({marks})", part
+                )
+            )
+        out.update(found)
+    return out
+
+
+def candidate_params(db: Any, candidates: Sequence[RemovalCandidate]) -> list[dict[str, Any]]:
+    """The named parameters of :data:`INSERT` (and the update) for each candidate."""
+    ids = text_ids(db, (getattr(c, field) for c in candidates for field in _TEXTS))
+    out = []
+    for c in candidates:
+        out.append(
+            {
+                "id": c.id,
+                "sid": c.subscription_id,
+                "profile": c.profile,
+                "state": _STATE_VALUES[c.state],
+                "opened": to_ms(c.opened_at),
+                "closed": _ts(c.closed_at),
+                "keep": _ts(c.keep_until),
+                "uid": c.external_user_id,
+                "ident": c.identifier,
+                "upn": c.user_principal_name,
+                "model": None if c.software_model is None else ids[c.software_model],
+                "days": c.inactive_days,
+                "last": to_ms(c.last_activity),
+                "rule": c.rule_id,
+                "message": _pack_message(c.message, c.inactive_days),
+                "approver": None if c.approver is None else ids[c.approver],
+                "source": None if c.approver_source is None else ids[c.approver_source],
+                "savings": None if c.potential_savings is None else str(c.potential_savings),
+                "currency": None if c.currency is None else ids[c.currency],
+                "more": _more(c),
+            }
+        )
+    return out
+
+
+def read_candidate(row: Sequence[Any]) -> RemovalCandidate:
+    """A candidate from one row of :data:`SELECT`."""
+    (cid, sid, profile, state, opened, closed, keep, uid, ident, upn, model, days, last, rule,
+     message, approver, source, savings, currency, more) = row  # fmt: skip
+    data: dict[str, Any] = {
+        "id": cid,
+        "subscription_id": sid,
+        "profile": profile,
+        "state": state,
+        "opened_at": from_ms(opened),
+        "closed_at": closed,
+        "keep_until": keep,
+        "external_user_id": uid,
+        "identifier": ident,
+        "user_principal_name": upn,
+        "software_model": model,
+        "inactive_days": days,
+        "last_activity": from_ms(last),
+        "rule_id": rule,
+        "message": _unpack_message(message, days),
+        "approver": approver,
+        "approver_source": source,
+        "potential_savings": savings,
+        "currency": currency,
+    }
+    data["updated_at"] = data["opened_at"]
+    data["recipient"] = upn
+    if more is not None:
+        data.update(json.loads(more))
+    return converter.structure(data, RemovalCandidate)
 
 
 class SqliteCandidateStore(SqliteBaseStore):
@@ -46,59 +310,35 @@ class SqliteCandidateStore(SqliteBaseStore):
 
     def add_candidate(self, candidate: RemovalCandidate) -> RemovalCandidate:
         """Store a new candidate (its ``id`` is assigned here); one open candidate per seat."""
-        data = converter.unstructure(candidate)
-        with self.transaction():
-            try:
-                cur = self._db.execute(
-                    "INSERT INTO candidates (subscription_id, profile, state, opened_at, closed_at, "
-                    "keep_until, data) VALUES (?, ?, ?, ?, ?, ?, '{}')",
-                    (
-                        candidate.subscription_id,
-                        candidate.profile,
-                        candidate.state.value,
-                        _ts(candidate.opened_at),
-                        _ts(candidate.closed_at),
-                        _ts(candidate.keep_until),
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise StoreError(
-                    f"subscription {candidate.subscription_id} already has an open removal candidate"
-                ) from None
-            stored = attrs.evolve(candidate, id=cur.lastrowid)
-            self._q(
-                "UPDATE candidates SET data = ? WHERE id = ?",
-                (pack_candidate(stored), cur.lastrowid),
-            )
-        return converter.structure(data | {"id": cur.lastrowid}, RemovalCandidate)
+        return self.add_candidates([candidate])[0]
+
+    def next_candidate_id(self) -> int:
+        """The id the next stored candidate gets (read inside the transaction that stores it)."""
+        return int(self._q("SELECT COALESCE(MAX(id), 0) + 1 FROM candidates").fetchone()[0])
 
     def add_candidates(self, candidates: list[RemovalCandidate]) -> list[RemovalCandidate]:
         """Store new candidates in one statement (ids assigned here, in order); one open
-        candidate per seat, or none of them is stored."""
+        candidate per seat, or none of them is stored.
+
+        A candidate that already carries the id it is given here (numbered by the caller from
+        :meth:`next_candidate_id` in the same transaction) is stored as it is, not copied.
+        """
+        if not candidates:
+            return []
         with self.transaction():
-            first = int(
-                self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM candidates").fetchone()[0]
-            )
-            stored = [attrs.evolve(c, id=first + n) for n, c in enumerate(candidates)]
+            first = self.next_candidate_id()
+            stored = [
+                c if c.id == first + n else attrs.evolve(c, id=first + n)
+                for n, c in enumerate(candidates)
+            ]
             try:
-                self._db.executemany(
-                    "INSERT INTO candidates (id, subscription_id, profile, state, opened_at, "
-                    "closed_at, keep_until, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            c.id,
-                            c.subscription_id,
-                            c.profile,
-                            c.state.value,
-                            _ts(c.opened_at),
-                            _ts(c.closed_at),
-                            _ts(c.keep_until),
-                            pack_candidate(c),
-                        )
-                        for c in stored
-                    ],
-                )
+                self._db.executemany(INSERT, candidate_params(self._db, stored))
             except sqlite3.IntegrityError:
+                if len(candidates) == 1:
+                    raise StoreError(
+                        f"subscription {candidates[0].subscription_id} already has an open "
+                        "removal candidate"
+                    ) from None
                 raise StoreError(
                     "a seat among these already has an open removal candidate"
                 ) from None
@@ -107,24 +347,14 @@ class SqliteCandidateStore(SqliteBaseStore):
     def update_candidate(self, candidate: RemovalCandidate) -> None:
         """Replace a stored candidate with a new version of itself."""
         with self.transaction():
-            cur = self._q(
-                "UPDATE candidates SET state = ?, closed_at = ?, keep_until = ?, data = ? "
-                "WHERE id = ?",
-                (
-                    candidate.state.value,
-                    _ts(candidate.closed_at),
-                    _ts(candidate.keep_until),
-                    pack_candidate(candidate),
-                    candidate.id,
-                ),
-            )
+            cur = self._db.execute(_UPDATE, candidate_params(self._db, [candidate])[0])
             if cur.rowcount != 1:
                 raise StoreError(f"no removal candidate with id {candidate.id}")
 
     def get_candidate(self, candidate_id: int) -> RemovalCandidate | None:
         """One candidate by id."""
-        row = self._q("SELECT data FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
-        return None if row is None else converter.structure(json.loads(row[0]), RemovalCandidate)
+        row = self._q(SELECT + " WHERE c.id = ?", (candidate_id,)).fetchone()
+        return None if row is None else read_candidate(row)
 
     def list_candidates(
         self,
@@ -143,17 +373,16 @@ class SqliteCandidateStore(SqliteBaseStore):
         """
         where, params_ = self._candidate_filter(profile, states, ids, subscription_ids)
         if after is not None:
-            where.append("id > ?")
+            where.append("c.id > ?")
             params_.append(int(after))
-        sql = "SELECT data FROM candidates"
+        sql = SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
+        sql += " ORDER BY c.id"
         if limit is not None:
             sql += " LIMIT ?"
             params_.append(int(limit))
-        rows = self._q(sql, params_)
-        return [converter.structure(json.loads(r[0]), RemovalCandidate) for r in rows]
+        return [read_candidate(r) for r in self._q(sql, params_)]
 
     def iter_candidates(
         self,
@@ -182,9 +411,11 @@ class SqliteCandidateStore(SqliteBaseStore):
         """How many candidates match (after the id ``after``), without reading them."""
         where, params_ = self._candidate_filter(profile, states, None, None)
         if after is not None:
-            where.append("id > ?")
+            where.append("c.id > ?")
             params_.append(int(after))
-        sql = "SELECT count(*) FROM candidates" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = "SELECT count(*) FROM candidates c" + (
+            " WHERE " + " AND ".join(where) if where else ""
+        )
         return int(self._q(sql, params_).fetchone()[0])
 
     @staticmethod
@@ -197,7 +428,7 @@ class SqliteCandidateStore(SqliteBaseStore):
         where: list[str] = []
         params_: list[Any] = []
         if profile is not None:
-            where.append("profile = ?")
+            where.append("c.profile = ?")
             params_.append(profile)
         values: list[Any] | None
         for column, values in (
@@ -206,7 +437,7 @@ class SqliteCandidateStore(SqliteBaseStore):
             ("subscription_id", None if subscription_ids is None else list(subscription_ids)),
         ):
             if values is not None:
-                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                where.append(f"c.{column} IN ({', '.join('?' * len(values))})")
                 params_.extend(values)
         return where, params_
 

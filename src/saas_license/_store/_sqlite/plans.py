@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
 from ..._convert import converter
 from ..._errors import StoreError
-from ..._reclaim.records import HeldItem, PlanItem, ReclaimAction, ReclaimPlan
+from ..._reclaim.records import HeldItem, PlanAction, PlanItem, ReclaimAction, ReclaimPlan
+from ..._reclaim.stored import StoredPlan, stored_plan, summary_of
 from ..._time import format_instant
 from .base import SqliteBaseStore, _batched, _dt, _dumps
 
@@ -23,20 +26,47 @@ __all__ = ["SqlitePlanStore"]
 #: Plan items written per ``executemany``.
 _PLAN_BATCH = 500
 
+#: One row of a plan being built, staged before it is sorted: ``held`` 0 (acted on), 1 (held by
+#: its own decision) or 2 (held: its unit has seats the plan does not cover); ``kind`` 0
+#: (notify) or 1 (reclaim); ``unit`` what one vendor reclaim frees (``user:…``/``seat:…``).
+_STAGE_COLUMNS = (
+    "pos INTEGER PRIMARY KEY, held INTEGER NOT NULL, kind INTEGER NOT NULL, "
+    "priority INTEGER NOT NULL, unit TEXT NOT NULL, cand INTEGER NOT NULL, "
+    "seat INTEGER NOT NULL, usr TEXT NOT NULL, currency TEXT, savings TEXT, data TEXT NOT NULL"
+)
+#: The plan's order (as :func:`~saas_license._reclaim.planning.build_plan` sorts): notices
+#: first, leavers' seats first, then by unit and candidate.
+_PLAN_ORDER = "kind, priority, unit, cand"
+
+#: A staged plan row: the item (or held item), its reclaim priority and its reclaim unit.
+PlanRow = tuple["PlanItem | HeldItem", int, str]
+
 
 class SqlitePlanStore(SqliteBaseStore):
     """The :class:`~saas_license._store._protocol.PlanStore` part of
     :class:`~saas_license._store.SqliteStore`."""
 
-    def save_plan(self, plan: ReclaimPlan) -> None:
+    def save_plan(self, plan: ReclaimPlan, *, scope: str = "") -> None:
         """Store a reclaim plan under its id (which must be set, with ``expires_at``).
 
         The items go in one row each, a batch at a time: the plan is never turned into one
-        JSON document as a whole (memory, issue 13).
+        JSON document as a whole (memory, issue 13). ``scope`` is the spoke's reclaim scope
+        the plan was made with (when known, apply reads the plan a page at a time).
         """
         if plan.id is None or plan.expires_at is None:
             raise StoreError("a stored reclaim plan needs an id and an expiry")
-        head = converter.unstructure(attrs.evolve(plan, items=(), held=()))
+        units = [
+            f"seat:{i.subscription.id}"
+            if scope == "seat"
+            else f"user:{i.subscription.external_user_id}"
+            for i in plan.items
+        ]
+        head = {
+            **converter.unstructure(attrs.evolve(plan, items=(), held=())),
+            "summary": summary_of(plan, scope=scope, units=units),
+        }
+        if not scope:
+            head["summary"]["units_contiguous"] = False
         with self.transaction():
             self._q(
                 "INSERT INTO reclaim_plans (id, profile, created_at, expires_at, data) "
@@ -56,6 +86,230 @@ class SqlitePlanStore(SqliteBaseStore):
                         "VALUES (?, ?, ?, ?)",
                         [(plan.id, part, i, _dumps(converter.unstructure(it))) for i, it in batch],
                     )
+
+    def save_plan_streamed(
+        self, head: ReclaimPlan, rows: Iterable[PlanRow], *, scope: str
+    ) -> StoredPlan:
+        """Store a plan whose items arrive one by one, in candidate order, never all in memory.
+
+        ``head`` is the plan without items (its ``id`` and ``expires_at`` set). The rows are
+        staged in a temporary table of this connection (no workspace lock held); then the
+        per-unit hold (a reclaim frees every seat of its unit: act only when the plan covers all
+        of them) and the plan's order are computed in SQL, and the plan is written in one short
+        transaction. The result equals :func:`~saas_license._reclaim.planning.build_plan`'s
+        plan saved with :meth:`save_plan`. Unapplied plans of the profile that have expired lose
+        their items (they can never be applied; their head and counts stay).
+        """
+        if head.id is None or head.expires_at is None:
+            raise StoreError("a stored reclaim plan needs an id and an expiry")
+        if not re.fullmatch(r"[A-Za-z0-9_]+", head.id):
+            raise StoreError(f"a streamed plan's id must be a plain token, not {head.id!r}")
+        per_seat = scope == "seat"
+        stage, held, late, planned, users = (
+            f"temp.plan_{head.id}{suffix}" for suffix in ("", "_held", "_late", "_seats", "_users")
+        )
+        self._drop_plan_stage(head.id)
+        self._q(f"CREATE TABLE {stage} ({_STAGE_COLUMNS})")
+        self._q(f"CREATE TABLE {held} (unit TEXT PRIMARY KEY, reason TEXT NOT NULL)")
+        self._q(f"CREATE TABLE {late} (pos INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+        self._q(f"CREATE TABLE {planned} (seat INTEGER PRIMARY KEY)")
+        self._q(f"CREATE TABLE {users} (usr TEXT PRIMARY KEY)")
+        try:
+            pos = 0
+            for batch in _batched(rows, _PLAN_BATCH):
+                staged = []
+                for item, priority, unit in batch:
+                    staged.append(_stage_row(pos, item, priority, unit))
+                    pos += 1
+                with self._lock:
+                    self._db.executemany(
+                        f"INSERT INTO {stage} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", staged
+                    )
+            self._hold_uncovered(head.profile, stage, held, planned, users, per_seat=per_seat)
+            self._late_held(stage, held, late)
+            summary = self._stage_summary(stage, scope)
+            data = {
+                **converter.unstructure(attrs.evolve(head, items=(), held=())),
+                "summary": summary,
+            }
+            early = summary["held_count"] - self._q(f"SELECT count(*) FROM {late}").fetchone()[0]
+            # the plan is new (its head insert fails on a duplicate id) and its positions are
+            # distinct: OR IGNORE only keeps an empty part from counting as a duplicate on PostgreSQL
+            with self.transaction():
+                self._q(
+                    "DELETE FROM reclaim_plan_items WHERE plan_id IN (SELECT id FROM reclaim_plans "
+                    "WHERE profile = ? AND applied_at IS NULL AND expires_at <= ?)",
+                    (head.profile, format_instant(head.created_at)),
+                )
+                self._q(
+                    "INSERT INTO reclaim_plans (id, profile, created_at, expires_at, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        head.id,
+                        head.profile,
+                        format_instant(head.created_at),
+                        format_instant(head.expires_at),
+                        _dumps(data),
+                    ),
+                )
+                self._q(
+                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data) "
+                    f"SELECT ?, 'items', row_number() OVER (ORDER BY {_PLAN_ORDER}) - 1, data "
+                    f"FROM {stage} WHERE held = 0",
+                    (head.id,),
+                )
+                self._q(
+                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data) "
+                    "SELECT ?, 'held', row_number() OVER (ORDER BY pos) - 1, data "
+                    f"FROM {stage} WHERE held = 1",
+                    (head.id,),
+                )
+                self._q(
+                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data) "
+                    "SELECT ?, 'held', row_number() OVER (ORDER BY pos) - 1 + ?, data "
+                    f"FROM {late}",
+                    (head.id, early),
+                )
+        finally:
+            self._drop_plan_stage(head.id)
+        return stored_plan(data, summary, store=self, plan_id=head.id)
+
+    def _drop_plan_stage(self, plan_id: str) -> None:
+        for suffix in ("", "_held", "_late", "_seats", "_users"):
+            self._q(f"DROP TABLE IF EXISTS temp.plan_{plan_id}{suffix}")
+
+    def _hold_uncovered(
+        self, profile: str, stage: str, held: str, planned: str, users: str, *, per_seat: bool
+    ) -> None:
+        """The units whose reclaim would free a seat the plan does not act on (or whose planned
+        seats are not the unit's active seats any more), with why, into ``held``."""
+        reclaim = "held = 0 AND kind = 1"
+        self._q(f"INSERT OR IGNORE INTO {planned} SELECT seat FROM {stage} WHERE {reclaim}")
+        others: dict[str, list[str]] = {}
+        # a planned seat that is not (or no longer) one of its unit's active seats
+        same_user = "" if per_seat else " AND s.external_user_id = p.usr"
+        for (unit,) in self._q(
+            f"SELECT DISTINCT p.unit FROM {stage} p WHERE p.{reclaim} AND NOT EXISTS "
+            "(SELECT 1 FROM subscriptions s WHERE s.id = p.seat AND s.profile = ? "
+            f"AND s.active = 1{same_user})",
+            (profile,),
+        ).fetchall():
+            others.setdefault(unit, [])
+        if not per_seat:  # a user's other active seats the plan does not reclaim
+            self._q(f"INSERT OR IGNORE INTO {users} SELECT usr FROM {stage} WHERE {reclaim}")
+            for usr, identifier in self._q(
+                f"SELECT u.usr, s.identifier FROM {users} u JOIN subscriptions s "
+                "ON s.profile = ? AND s.external_user_id = u.usr AND s.active = 1 "
+                f"WHERE s.id NOT IN (SELECT seat FROM {planned})",
+                (profile,),
+            ).fetchall():
+                others.setdefault(f"user:{usr}", []).append(identifier)
+        for batch in _batched(others.items(), _PLAN_BATCH):
+            with self._lock:
+                self._db.executemany(
+                    f"INSERT INTO {held} VALUES (?, ?)",
+                    [
+                        (
+                            unit,
+                            "the user also holds "
+                            + ", ".join(sorted(idents))
+                            + ", which a reclaim would take too and the plan does not cover",
+                        )
+                        for unit, idents in batch
+                    ],
+                )
+        self._q(
+            f"UPDATE {stage} SET held = 2 WHERE {reclaim} AND unit IN (SELECT unit FROM {held})"
+        )
+
+    def _late_held(self, stage: str, held: str, late: str) -> None:
+        """The items of held units as held items (their candidate, and why), in plan order."""
+        after = -1
+        while rows := self._q(
+            f"SELECT p.pos, p.data, h.reason FROM {stage} p JOIN {held} h ON h.unit = p.unit "
+            f"WHERE p.held = 2 AND p.pos > ? ORDER BY p.pos LIMIT {_PLAN_BATCH}",
+            (after,),
+        ).fetchall():
+            converted = [
+                (pos, _dumps({"candidate": json.loads(data)["candidate"], "reason": reason}))
+                for pos, data, reason in rows
+            ]
+            with self._lock:
+                self._db.executemany(f"INSERT INTO {late} VALUES (?, ?)", converted)
+            after = rows[-1][0]
+
+    def _stage_summary(self, stage: str, scope: str) -> dict[str, Any]:
+        """Counts, savings per currency and whether each unit's reclaims are next to each other."""
+        counts = {
+            (h, k): n
+            for h, k, n in self._q(
+                f"SELECT held, kind, count(*) FROM {stage} GROUP BY held, kind"
+            ).fetchall()
+        }
+        savings: dict[str, Decimal] = {}
+        for currency, amount, n in self._q(
+            f"SELECT currency, savings, count(*) FROM {stage} "
+            "WHERE held = 0 AND kind = 1 AND savings IS NOT NULL GROUP BY currency, savings"
+        ).fetchall():
+            key = currency or ""
+            savings[key] = savings.get(key, Decimal(0)) + Decimal(amount) * n
+        runs = self._q(
+            f"SELECT count(*) FROM (SELECT unit, lag(unit) OVER (ORDER BY {_PLAN_ORDER}) AS prev "
+            f"FROM {stage} WHERE held = 0 AND kind = 1) r WHERE prev IS NULL OR prev <> unit"
+        ).fetchone()[0]
+        units = self._q(
+            f"SELECT count(DISTINCT unit) FROM {stage} WHERE held = 0 AND kind = 1"
+        ).fetchone()[0]
+        return {
+            "notice_count": counts.get((0, 0), 0),
+            "reclaim_count": counts.get((0, 1), 0),
+            "held_count": sum(n for (h, _), n in counts.items() if h),
+            "savings_by_currency": converter.unstructure(savings),
+            "scope": scope,
+            "units_contiguous": runs == units,
+        }
+
+    def plan_head(self, plan_id: str) -> tuple[StoredPlan, dt.datetime | None] | None:
+        """A stored plan's head and counts (its items stay in the store) and when it was applied."""
+        row = self._q(
+            "SELECT data, applied_at FROM reclaim_plans WHERE id = ?", (plan_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        summary = data.pop("summary", None)
+        if summary is None:  # stored before summaries: counted once, a page at a time
+            plan = converter.structure(data, ReclaimPlan)
+            if plan.items or plan.held:  # older plans kept their items inline
+                summary = summary_of(plan, scope="", units=["" for _ in plan.items])
+                summary["units_contiguous"] = False
+            else:
+                summary = self._count_stored(plan_id)
+        return stored_plan(data, summary, store=self, plan_id=plan_id), _dt(row[1])
+
+    def _count_stored(self, plan_id: str) -> dict[str, Any]:
+        notices = reclaims = 0
+        savings: dict[str, Decimal] = {}
+        for item in self.iter_plan_items(plan_id):
+            if item.kind is PlanAction.NOTIFY:
+                notices += 1
+                continue
+            reclaims += 1
+            if item.potential_savings is not None:
+                key = item.currency or ""
+                savings[key] = savings.get(key, Decimal(0)) + item.potential_savings
+        held = self._q(
+            "SELECT count(*) FROM reclaim_plan_items WHERE plan_id = ? AND part = 'held'",
+            (plan_id,),
+        ).fetchone()[0]
+        return {
+            "notice_count": notices,
+            "reclaim_count": reclaims,
+            "held_count": held,
+            "savings_by_currency": converter.unstructure(savings),
+            "scope": "",
+            "units_contiguous": False,
+        }
 
     def get_plan(self, plan_id: str) -> tuple[ReclaimPlan, dt.datetime | None] | None:
         """A stored plan and when it was applied (None = not yet)."""
@@ -187,3 +441,25 @@ class SqlitePlanStore(SqliteBaseStore):
             converter.structure({**json.loads(r["data"]), "id": r["id"]}, ReclaimAction)
             for r in rows
         ]
+
+
+def _stage_row(pos: int, item: PlanItem | HeldItem, priority: int, unit: str) -> tuple[Any, ...]:
+    """One staged row of a plan being built (see :data:`_STAGE_COLUMNS`)."""
+    data = _dumps(converter.unstructure(item))
+    cand = item.candidate.id or 0
+    if isinstance(item, HeldItem):
+        return (pos, 1, 0, 0, "", cand, 0, "", None, None, data)
+    sub = item.subscription
+    return (
+        pos,
+        0,
+        0 if item.kind is PlanAction.NOTIFY else 1,
+        priority,
+        unit,
+        cand,
+        sub.id,
+        sub.external_user_id,
+        item.currency,
+        None if item.potential_savings is None else str(item.potential_savings),
+        data,
+    )

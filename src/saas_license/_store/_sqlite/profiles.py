@@ -70,6 +70,16 @@ class SqliteProfileStore(SqliteBaseStore):
         reclamation rules are kept.
         """
         with self.transaction():
+            # candidates read their seat's key from the seat (compact candidates): keep it
+            self._q(
+                "UPDATE candidates SET "
+                "user_id = COALESCE(user_id, (SELECT s.external_user_id FROM subscriptions s "
+                "WHERE s.id = candidates.subscription_id)), "
+                "identifier = COALESCE(identifier, (SELECT s.identifier FROM subscriptions s "
+                "WHERE s.id = candidates.subscription_id)) "
+                "WHERE subscription_id IN (SELECT id FROM subscriptions WHERE profile = ?)",
+                (name,),
+            )
             self._q("DELETE FROM subscriptions WHERE profile = ?", (name,))
             self._q("DELETE FROM jobs WHERE profile = ?", (name,))
             self._q("DELETE FROM scheduled_jobs WHERE profile = ?", (name,))

@@ -336,7 +336,7 @@ def reconcile_facts(
         FROM candidates c JOIN subscriptions s ON s.id = c.subscription_id
         WHERE c.state IN ({", ".join("?" * len(states))}) AND s.active = 1
           AND s.software_model IS NOT NULL
-          AND s.software_model = json_extract(c.data, '$.software_model')
+          AND s.software_model = (SELECT value FROM candidate_texts WHERE id = c.model)
           AND NOT {excl}
         ORDER BY c.id
         """,
@@ -357,12 +357,14 @@ def reconcile_facts(
 
     savings_since, until = format_instant(savings_start(now, timezone)), format_instant(now)
     for profile, model, reclaimed, closed, actual, currency in db.execute(
-        "SELECT profile, json_extract(data, '$.software_model'), "
-        "json_extract(data, '$.reclaimed_at'), closed_at, json_extract(data, '$.actual_savings'), "
-        "json_extract(data, '$.currency') FROM candidates WHERE state = ? "
-        "AND json_extract(data, '$.undone_at') IS NULL "
-        "AND json_extract(data, '$.reappeared_at') IS NULL "  # the seat came back: never saved
-        "AND coalesce(json_extract(data, '$.reclaimed_at'), closed_at) BETWEEN ? AND ?",
+        # candidates' columns: _store/_sqlite/candidates.py (lifecycle fields in ``more``)
+        "SELECT c.profile, m.value, json_extract(c.more, '$.reclaimed_at'), c.closed_at, "
+        "json_extract(c.more, '$.actual_savings'), cur.value FROM candidates c "
+        "LEFT JOIN candidate_texts m ON m.id = c.model "
+        "LEFT JOIN candidate_texts cur ON cur.id = c.currency WHERE c.state = ? "
+        "AND json_extract(c.more, '$.undone_at') IS NULL "
+        "AND json_extract(c.more, '$.reappeared_at') IS NULL "  # the seat came back: never saved
+        "AND coalesce(json_extract(c.more, '$.reclaimed_at'), c.closed_at) BETWEEN ? AND ?",
         (CandidateState.CLOSED_COMPLETE.value, savings_since, until),
     ):
         if model is None:
