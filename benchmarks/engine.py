@@ -16,6 +16,14 @@ Printed per size, each with its floor measured in the same run:
   against a bare ``SELECT`` of the same rows read into Python;
 - **store**: bytes per seat of the workspace's files after a checkpoint (seats, shared
   attributes, indexes, candidates and their audit entries).
+
+``--store postgresql`` (or ``both``) runs the same on a PostgreSQL workspace (a fresh schema on
+the server of ``SAAS_LICENSE_TEST_POSTGRES_URL``/``..._OWNER_URL``, else a throwaway server
+started by ``tests/postgres/server.py``), each floor measured on that same server: the ingest
+floor is a ``COPY`` of the same rows into a table, the evaluation's floor the same bare
+``SELECT`` (plain psycopg), bytes are ``pg_total_relation_size`` of the schema's tables. Both
+stores also time a **reconciliation** (SQL aggregates) against the bare ``GROUP BY`` of the
+active seats.
 """
 
 from __future__ import annotations
@@ -148,18 +156,136 @@ def _floor_insert(rows: list[tuple[Any, ...]]) -> float:
     return out
 
 
-def measure(seats: int) -> dict[str, Any]:
-    """Every figure of one size."""
+#: The reconciliation's floor: the bare aggregate of the active seats (as benchmarks/reconcile.py).
+RECONCILE_FLOOR_SQL = (
+    "SELECT software_model, profile, count(*) FROM subscriptions WHERE active = 1 GROUP BY 1, 2"
+)
+
+
+class _Postgres:
+    """The PostgreSQL server the ``--store postgresql`` figures use, and a schema per size."""
+
+    def __init__(self) -> None:
+        from .postgres import _server
+
+        self.app, self.owner, self.started = _server()
+        self.schemas: list[str] = []
+
+    def open(self) -> Any:
+        from saas_license._store._postgres import PostgresStore
+
+        from .postgres import _schema
+
+        app, owner = _schema(self.app, self.owner)
+        store = PostgresStore(app, owner_url=owner)
+        self.schemas.append(str(store._q("SELECT current_schema()").fetchone()[0]))
+        return store
+
+    def live_bytes(self, store: Any) -> int:
+        """The schema's size after ``VACUUM FULL`` (by the owner): the live rows only, without
+        the dead row versions the two downloads' updates left for (auto)vacuum to reuse."""
+        import psycopg
+
+        schema = str(store._q("SELECT current_schema()").fetchone()[0])
+        with psycopg.connect(self.owner, autocommit=True) as conn:
+            conn.execute(f"SET search_path = {schema}")
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            ]
+            for table in tables:
+                conn.execute(f'VACUUM FULL "{table}"')
+        return _pg_bytes(store)[0]
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.owner, autocommit=True) as conn:
+            for name in self.schemas:
+                conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        self.schemas.clear()
+
+    def stop(self) -> None:
+        if self.started:
+            import sys
+
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.postgres import server
+
+            server.stop(self.started)
+
+
+def _floor_copy(store: Any, rows: list[tuple[Any, ...]]) -> float:
+    """PostgreSQL's ingest floor: the same rows ``COPY``-ed into a plain table on the server."""
+    kinds = [
+        "BIGINT" if any(isinstance(r[i], int) for r in rows[:1000]) else "TEXT"
+        for i in range(len(rows[0]))
+    ]
+    cols = ", ".join(f"c{i} {k}" for i, k in enumerate(kinds))
+    store._pg.raw.execute(f"CREATE TEMP TABLE floor_copy ({cols})")
+    t0 = time.perf_counter()
+    store._pg.copy_rows("pg_temp.floor_copy", rows)
+    out = time.perf_counter() - t0
+    store._pg.raw.execute("DROP TABLE pg_temp.floor_copy")
+    return out
+
+
+def _floor_select(store: Any, sql: str) -> int:
+    """The rows of ``sql`` read into Python by the engine's plain driver (no store layer)."""
+    if hasattr(store, "_pg"):
+        with store._pg.raw.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), ("p",))
+            return sum(1 for _ in cur)
+    return sum(1 for _ in store._db.execute(sql, ("p",)))
+
+
+def _pg_bytes(store: Any) -> tuple[int, dict[str, int]]:
+    """The workspace schema's size (tables with their indexes and TOAST), and per table."""
+    parts = {
+        str(name): int(b)
+        for name, b in store._q(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 2 DESC"
+        )
+    }
+    return sum(parts.values()), parts
+
+
+def _reconcile(store: Any) -> tuple[float, float]:
+    """The reconciliation (median of 3) and its floor (median of 3), on ``store``."""
+    from saas_license._finance.from_store import reconcile_store
+
+    runs, floors = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        store._db.execute(RECONCILE_FLOOR_SQL).fetchall()
+        floors.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        reconcile_store(store, now=NOW + dt.timedelta(hours=2), timezone="UTC")
+        runs.append(time.perf_counter() - t0)
+    return sorted(runs)[1], sorted(floors)[1]
+
+
+def measure(seats: int, postgres: _Postgres | None = None) -> dict[str, Any]:
+    """Every figure of one size (on PostgreSQL when ``postgres`` is given, else SQLite)."""
     from saas_license._candidates.workflow import CandidateWorkflow
     from saas_license._evaluation_sql import evaluate_profile
     from saas_license._store import SqliteStore
 
     gen, rows = _generate(seats)
-    floor_insert = _floor_insert(rows)
+    if postgres is None:
+        floor_insert = _floor_insert(rows)
+    else:
+        probe = postgres.open()
+        floor_insert = _floor_copy(probe, rows)
+        probe.close()
     del rows
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ws.db"
-        store = SqliteStore(path)
+        store = SqliteStore(path) if postgres is None else postgres.open()
         _setup(store)
         first, staged = _ingest(store, seats, "run1", NOW)
         again, _ = _ingest(store, seats, "run2", NOW + dt.timedelta(hours=1))
@@ -187,29 +313,37 @@ def measure(seats: int) -> dict[str, Any]:
             ev = evaluate_profile(store, "p", **kw)
             evals.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            cur = store._db.execute(
+            bare = _floor_select(
+                store,
                 "SELECT s.*, a.attributes, a.unknown FROM subscriptions s "
                 "JOIN seat_attrs a ON a.id = s.attrs WHERE s.profile = ? AND s.active = 1",
-                ("p",),
             )
-            bare = sum(1 for _ in cur)
             floors.append(time.perf_counter() - t0)
         evaluate = sorted(evals)[1]
         floor_select = sorted(floors)[1]
         verdicts = dict(ev.verdicts)
-        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        try:  # bytes per table and index, where SQLite has the dbstat table
-            parts = {
-                name: int(b)
-                for name, b in store._db.execute(
-                    "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
-                )
-            }
-        except sqlite3.DatabaseError:
-            parts = {}
-        store.close()
-        size = sum(f.stat().st_size for f in Path(tmp).glob("ws.db*"))
+        reconcile, floor_reconcile = _reconcile(store)
+        if postgres is not None:
+            size, parts = _pg_bytes(store)
+            live = postgres.live_bytes(store)
+            store.close()
+            postgres.drop()
+        else:
+            store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:  # bytes per table and index, where SQLite has the dbstat table
+                parts = {
+                    name: int(b)
+                    for name, b in store._db.execute(
+                        "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+                    )
+                }
+            except sqlite3.DatabaseError:
+                parts = {}
+            store.close()
+            size = sum(f.stat().st_size for f in Path(tmp).glob("ws.db*"))
+            live = size
     return {
+        "store": "sqlite" if postgres is None else "postgresql",
         "seats": total,
         "staged": staged,
         "generate_s": gen,
@@ -227,8 +361,11 @@ def measure(seats: int) -> dict[str, Any]:
         "store_candidates_s": store_candidates,
         "still_idle": ev.still_idle,
         "verdicts": verdicts,
+        "reconcile_s": reconcile,
+        "floor_reconcile_s": floor_reconcile,
         "bytes": size,
         "bytes_per_seat": size / max(total, 1),
+        "live_bytes_per_seat": live / max(total, 1),
         "bytes_by_table": parts,
     }
 
@@ -244,14 +381,48 @@ def main(argv: list[str] | None = None) -> int:
         help="Smaller sizes for the growth table (comma-separated).",
     )
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql", "both"),
+        default="sqlite",
+        help="The workspace's store (PostgreSQL: a fresh schema per size; see the docstring).",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.growth.split(",") if s.strip()] + [args.seats]
-    rows = [measure(n) for n in sorted(set(sizes))]
+    kinds = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
+    by_store: dict[str, list[dict[str, Any]]] = {}
+    postgres = _Postgres() if "postgresql" in kinds else None
+    try:
+        for kind in kinds:
+            pg = postgres if kind == "postgresql" else None
+            by_store[kind] = [measure(n, pg) for n in sorted(set(sizes))]
+            if not args.json and len(kinds) > 1:  # each store's figures as soon as they exist
+                print(f"== {kind}")
+                _print(by_store[kind], flush=True)
+    finally:
+        if postgres is not None:
+            postgres.stop()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(by_store if len(kinds) > 1 else by_store[kinds[0]], indent=2))
         return 0
+    if len(kinds) == 1:
+        _print(by_store[kinds[0]])
+    if len(kinds) > 1:
+        s, p = by_store["sqlite"][-1], by_store["postgresql"][-1]
+        print(
+            f"PostgreSQL / SQLite at {s['seats']:,} seats: ingest "
+            f"{p['ingest_net_s'] / s['ingest_net_s']:.2f}x, evaluate "
+            f"{p['evaluate_s'] / s['evaluate_s']:.2f}x, reconcile "
+            f"{p['reconcile_s'] / s['reconcile_s']:.2f}x, bytes/seat "
+            f"{p['bytes_per_seat'] / s['bytes_per_seat']:.2f}x"
+        )
+    return 0
+
+
+def _print(rows: list[dict[str, Any]], *, flush: bool = False) -> None:
+    floor = "COPY floor" if rows[0]["store"] == "postgresql" else "floor"
     print(
-        "seats      ingest, net (rate; floor)            re-ingest       evaluate (floor; ratio)     candidates stored   bytes/seat"
+        f"seats      ingest, net (rate; {floor})       re-ingest       evaluate (floor; ratio)     candidates stored   bytes/seat"
     )
     for r in rows:
         print(
@@ -276,6 +447,12 @@ def main(argv: list[str] | None = None) -> int:
         f"evaluate <= 3 s and <= 4x the floor: {b['evaluate_s']:.2f}s, "
         f"{b['evaluate_s'] / b['floor_select_s']:.2f}x; store <= 400 B/seat: {b['bytes_per_seat']:.0f}"
     )
+    print(
+        f"reconcile at {b['seats']:,} seats: {b['reconcile_s']:.3f}s (floor "
+        f"{b['floor_reconcile_s']:.3f}s; {b['reconcile_s'] / b['floor_reconcile_s']:.2f}x)"
+    )
+    if b["store"] == "postgresql":
+        print(f"bytes per seat after VACUUM FULL (live rows only): {b['live_bytes_per_seat']:.0f}")
     print("verdicts at the largest size:", json.dumps(b["verdicts"], sort_keys=True))
     if b["bytes_by_table"]:
         print(
@@ -284,9 +461,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{k} {v / b['seats']:.0f}"
                 for k, v in b["bytes_by_table"].items()
                 if v / b["seats"] >= 1
-            )
+            ),
+            flush=flush,
         )
-    return 0
 
 
 if __name__ == "__main__":

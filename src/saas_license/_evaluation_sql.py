@@ -18,7 +18,13 @@ exactly falls back, row by row, to :func:`assess` itself:
   attributes with the person's facts added, and every seat handed to :func:`assess` carries
   them too. Leavers' proposals come first.
 
-Agreement with :func:`assess` is property-tested (``tests/test_evaluation_sql.py``).
+The few pieces that differ between database engines (a Python SQL function, ``GLOB``, JSON
+aggregates, keyed temp tables, bulk inserts) go through an :class:`EvaluationDialect`: SQLite's
+is this module's; a store names its own in ``_evaluation_dialect`` (PostgreSQL's is
+``_store/_postgres/evaluation.py``), and the rest of the SQL is the same on both.
+
+Agreement with :func:`assess` is property-tested (``tests/test_evaluation_sql.py``; on both
+stores, ``tests/postgres/test_evaluation_sql_both.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -40,7 +46,7 @@ from ._rules import ExclusionKind, ExclusionRule, ReclamationRule
 from ._subscriptions import Subscription
 from ._time import MIN_MS, ceil_epoch_ms, day_start_ms, days_between, format_instant
 
-__all__ = ["SetEvaluation", "assess_profile", "evaluate_profile"]
+__all__ = ["EvaluationDialect", "SetEvaluation", "assess_profile", "evaluate_profile"]
 
 # verdict codes of the SQL CASE; several codes may name one verdict (with or without a rule)
 _CODES: list[tuple[Verdict, bool, bool]] = [  # (verdict, carries the rule, carries inactive days)
@@ -65,6 +71,68 @@ _IDLE = 15
 #: hands a row back to :func:`assess` (no check needs it since instants are integers: kept for
 #: any check SQL cannot decide exactly)
 _FALLBACK = 99
+
+
+class EvaluationDialect:
+    """The engine-specific pieces of the evaluation's SQL, as SQLite spells them.
+
+    Everything else is plain SQL both engines run (PostgreSQL's through its dialect
+    connection). A store on another engine subclasses this and names an instance in its
+    ``_evaluation_dialect`` attribute.
+    """
+
+    def is_ascii(self, column: str) -> str:
+        """True when the text ``column`` holds only ASCII characters."""
+        return f"length({column}) = length(CAST({column} AS BLOB))"
+
+    def glob(self, column: str, param: str) -> str:
+        """``column`` matches the pattern in ``:param`` (made by :meth:`glob_pattern`)."""
+        return f"{column} GLOB :{param}"
+
+    def glob_pattern(self, pattern: str) -> str:
+        """An fnmatch pattern without ``[`` as :meth:`glob` reads it."""
+        return pattern
+
+    def json_rows(self, columns: Sequence[str], where: str) -> str:
+        """An aggregate of ``columns`` of the rows where ``where`` holds, as the text of a JSON
+        array of arrays (NULL when no row does)."""
+        return f"json_group_array(json_array({', '.join(columns)})) FILTER (WHERE {where})"
+
+    def keyed_table(self, name: str, columns: str) -> str:
+        """``CREATE TABLE`` of a temp table whose rows live in their primary key."""
+        return f"CREATE TABLE temp.{name} ({columns}) WITHOUT ROWID"
+
+    def python_match(
+        self,
+        db: Any,
+        profile: str,
+        match: Callable[[int, str], bool],
+        rules: Mapping[int, bool],
+    ) -> Callable[[int], str]:
+        """SQL deciding, for rule ``i`` of ``rules``, ``match(i, s.user_principal_name)``.
+
+        ``rules`` maps each rule index to whether SQL asks it of every name (``True``, a pattern
+        with a character class) or of non-ASCII names only. SQLite calls Python from SQL.
+        """
+
+        def call(i: int, upn: str) -> int:
+            return int(match(i, upn))
+
+        db.create_function("sl_match", 2, call, deterministic=True)
+        return lambda i: f"sl_match({i}, s.user_principal_name)"
+
+    def insert_rows(self, db: Any, table: str, width: int, rows: Sequence[Sequence[Any]]) -> None:
+        """Fill the temp table ``table`` (of ``width`` columns) with ``rows``."""
+        marks = ", ".join("?" * width)
+        db.executemany(f"INSERT INTO temp.{table} VALUES ({marks})", rows)
+
+
+SQLITE = EvaluationDialect()
+
+
+def _dialect(store: Any) -> EvaluationDialect:
+    found = getattr(store, "_evaluation_dialect", None)
+    return found if isinstance(found, EvaluationDialect) else SQLITE
 
 
 class _Seat:
@@ -169,7 +237,7 @@ class _People:
 
 
 def _seat_people(
-    db: sqlite3.Connection, profile: str, named: tuple[str, ...]
+    db: sqlite3.Connection, profile: str, named: tuple[str, ...], dialect: EvaluationDialect
 ) -> tuple[_People, dict[int, dict[str, Any]]]:
     """Each seat of ``profile`` whose user the stored directory knows (none when no directory is
     loaded), by the same normalised look-up as the Python path, into ``temp.eval_person`` with
@@ -199,10 +267,7 @@ def _seat_people(
         )
         if (pid := by_address.get(normalise_email(upn))) is not None
     ]
-    db.executemany(
-        "INSERT INTO temp.eval_person VALUES (?, ?, ?)",
-        [(sid, pid, key_of[pid]) for sid, pid in pairs],
-    )
+    dialect.insert_rows(db, "eval_person", 3, [(sid, pid, key_of[pid]) for sid, pid in pairs])
     leavers = {
         pid
         for (pid,) in db.execute(
@@ -224,6 +289,7 @@ def _compile(
     integration_user_id: str | None,
     policy: EvaluationPolicy,
     protective_fields: Sequence[str],
+    dialect: EvaluationDialect = SQLITE,
 ) -> _Compiled:
     """Temp tables of per-attribute-row facts and rule thresholds, and the verdict CASE."""
     excl = tuple(exclusions)
@@ -234,7 +300,7 @@ def _compile(
     ]
     filtered_models = [m for m, r in rules.items() if r.filter]
     named = _directory_facts(excl, rules)
-    people, key_facts = _seat_people(db, profile, named)
+    people, key_facts = _seat_people(db, profile, named, dialect)
     # rules on directory facts: decide per (attribute row, person's named facts)
     by_person = bool(people) and bool(named)
     db.execute("DROP TABLE IF EXISTS temp.eval_attrs")
@@ -245,8 +311,11 @@ def _compile(
         "excl INTEGER, pre INTEGER, la_unknown INTEGER NOT NULL, PRIMARY KEY (id, person))"
     )
     db.execute(
-        "CREATE TABLE temp.eval_filtered (attrs INTEGER NOT NULL, person INTEGER NOT NULL, "
-        "model TEXT NOT NULL, PRIMARY KEY (attrs, person, model)) WITHOUT ROWID"
+        dialect.keyed_table(
+            "eval_filtered",
+            "attrs INTEGER NOT NULL, person INTEGER NOT NULL, model TEXT NOT NULL, "
+            "PRIMARY KEY (attrs, person, model)",
+        )
     )
     facts: list[tuple[int, int, int | None, int | None, int]] = []
     filtered: list[tuple[int, int, str]] = []
@@ -276,8 +345,8 @@ def _compile(
         filtered.extend(
             (attrs_id, person, m) for m in filtered_models if not rules[m].applies_to(seat)
         )
-    db.executemany("INSERT INTO temp.eval_attrs VALUES (?, ?, ?, ?, ?)", facts)
-    db.executemany("INSERT INTO temp.eval_filtered VALUES (?, ?, ?)", filtered)
+    dialect.insert_rows(db, "eval_attrs", 5, facts)
+    dialect.insert_rows(db, "eval_filtered", 3, filtered)
 
     # thresholds: "fewer than K days" (on the zone's calendar) is x >= the first instant of
     # the local day today - K + 1, exact in any zone
@@ -304,7 +373,23 @@ def _compile(
     # exclusions in order: the first that matches is the reason
     params: dict[str, Any] = {"p": profile, "now": format_instant(now)}
     conds: list[tuple[int, str]] = []
-    ascii_upn = "length(s.user_principal_name) = length(CAST(s.user_principal_name AS BLOB))"
+    ascii_upn = dialect.is_ascii("s.user_principal_name")
+
+    def match(i: int, upn: str) -> bool:
+        return excl[i].matches(_Seat({}, frozenset(), upn), profile_type)
+
+    # user and domain rules are decided by the rule itself where SQL cannot be exact: for every
+    # name (a user pattern with a character class, True) or for non-ASCII names only (False)
+    in_python = {
+        i: r.kind is ExclusionKind.USER and "[" in r.value
+        for i, r in enumerate(excl)
+        if r.active
+        and r.effect.excludes_reclaim
+        and r.kind in (ExclusionKind.USER, ExclusionKind.DOMAIN)
+    }
+    sl_match: Callable[[int], str] = (
+        dialect.python_match(db, profile, match, in_python) if in_python else "{}".format
+    )
     for i, rule in enumerate(excl):
         if not (rule.active and rule.effect.excludes_reclaim):
             continue
@@ -315,12 +400,13 @@ def _compile(
                 params[f"x{i}"] = rule.value
                 conds.append((i, f"s.identifier = :x{i}"))
         elif rule.kind is ExclusionKind.USER and "[" not in rule.value:
-            params[f"x{i}"] = rule.value.lower()
+            params[f"x{i}"] = dialect.glob_pattern(rule.value.lower())
             conds.append(
                 (
                     i,
-                    f"(CASE WHEN {ascii_upn} THEN lower(s.user_principal_name) GLOB :x{i} "
-                    f"ELSE sl_match({i}, s.user_principal_name) END)",
+                    f"(CASE WHEN {ascii_upn} THEN "
+                    f"{dialect.glob('lower(s.user_principal_name)', f'x{i}')} "
+                    f"ELSE {sl_match(i)} END)",
                 )
             )
         elif rule.kind is ExclusionKind.DOMAIN:
@@ -338,17 +424,11 @@ def _compile(
             conds.append(
                 (
                     i,
-                    f"(CASE WHEN {ascii_upn} THEN ({same} OR {sub}) "
-                    f"ELSE sl_match({i}, s.user_principal_name) END)",
+                    f"(CASE WHEN {ascii_upn} THEN ({same} OR {sub}) ELSE {sl_match(i)} END)",
                 )
             )
         else:  # a user pattern with a character class: fnmatch's own rules, row by row
-            conds.append((i, f"sl_match({i}, s.user_principal_name)"))
-
-    def match(i: int, upn: str) -> int:
-        return int(excl[i].matches(_Seat({}, frozenset(), upn), profile_type))
-
-    db.create_function("sl_match", 2, match, deterministic=True)
+            conds.append((i, sl_match(i)))
     exclusion = (
         "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in conds) + " END" if conds else "NULL"
     )
@@ -368,11 +448,11 @@ def _compile(
         WHEN ({" OR ".join(c for _, c in conds) or "FALSE"}) THEN 1
         WHEN ea.pre IS NOT NULL THEN ea.pre
         WHEN s.external_user_id = :me THEN 5
-        WHEN ea.la_unknown THEN 6
+        WHEN ea.la_unknown <> 0 THEN 6
         WHEN s.activity_checked_at IS NULL THEN 6
         WHEN s.activity_checked_at < :stale THEN 7
         WHEN r.model IS NULL OR r.active = 0 THEN 8
-        WHEN r.has_filter AND EXISTS (SELECT 1 FROM temp.eval_filtered f
+        WHEN r.has_filter <> 0 AND EXISTS (SELECT 1 FROM temp.eval_filtered f
             WHERE f.attrs = s.attrs AND f.person = ea.person AND f.model = r.model) THEN 9
         WHEN {ref} IS NULL THEN 10
         WHEN {grant} >= r.g_since THEN 11
@@ -456,6 +536,7 @@ def assess_profile(
             integration_user_id=integration_user_id,
             policy=policy,
             protective_fields=protective_fields,
+            dialect=_dialect(store),
         )
         where = "s.profile = :p" + (" AND s.active = 1" if active_only else "")
         rows = db.execute(
@@ -552,6 +633,7 @@ def evaluate_profile(
     policy = policy or EvaluationPolicy()
     open_states = sorted(s.value for s in OPEN_STATES)
     marks = ", ".join("?" * len(open_states))
+    dialect = _dialect(store)
     with store._lock:
         c = _compile(
             db,
@@ -563,6 +645,7 @@ def evaluate_profile(
             integration_user_id=integration_user_id,
             policy=policy,
             protective_fields=protective_fields,
+            dialect=dialect,
         )
         db.execute("DROP TABLE IF EXISTS temp.eval_open")
         db.execute(
@@ -576,11 +659,12 @@ def evaluate_profile(
         # one pass: every verdict counted, and only the rows that matter listed (as JSON)
         base = f"FROM {c.sql_from} WHERE s.profile = :p AND s.active = 1"
         grouped = db.execute(
-            "SELECT v, COUNT(*), json_group_array(json_array(id, x, o)) "
-            f"FILTER (WHERE o IS NOT NULL OR v IN ({_IDLE}, {_FALLBACK})) "
+            "SELECT v, COUNT(*), "
+            + dialect.json_rows(("id", "x", "o"), f"o IS NOT NULL OR v IN ({_IDLE}, {_FALLBACK})")
+            + " "
             f"FROM (SELECT s.id AS id, {c.verdict} AS v, "
             f"CASE WHEN {c.verdict_excluded} THEN {c.exclusion} END AS x, "
-            f"(SELECT candidate FROM temp.eval_open WHERE sub = s.id) AS o {base}) GROUP BY v",
+            f"(SELECT candidate FROM temp.eval_open WHERE sub = s.id) AS o {base}) AS t GROUP BY v",
             c.params,
         ).fetchall()
         counts = {v: n for v, n, _ in grouped}

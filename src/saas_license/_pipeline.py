@@ -394,8 +394,8 @@ def _evaluate(
     cooldowns: Mapping[int, dt.datetime],
     **kw: Any,
 ) -> Evaluation | SetEvaluation:
-    """Set-based in SQL on the SQLite store (issue 13); :func:`evaluate` row by row elsewhere
-    (a store whose parts say ``_set_based_evaluation = False``, such as PostgreSQL's)."""
+    """Set-based in SQL on the SQLite and PostgreSQL stores (issues 13, 15); :func:`evaluate`
+    row by row elsewhere (a store whose parts say ``_set_based_evaluation = False``)."""
     if isinstance(store, SqliteBaseStore) and store._set_based_evaluation:
         try:
             return evaluate_profile(store, profile, now=now, **kw)

@@ -54,13 +54,27 @@ from saas_license._store._schema import MIGRATIONS
             "(SELECT value::bigint FROM json_array_elements_text(%s::json) AS j(value))",
         ),
         ("SELECT 'LIKE ? IS ?' FROM t", "SELECT 'LIKE ? IS ?' FROM t"),
+        ("SELECT instr(lower(u), '@') FROM t", "SELECT strpos(lower(u), '@') FROM t"),
+        (
+            "CREATE TABLE temp.e (id INTEGER PRIMARY KEY, m TEXT)",
+            'CREATE TABLE pg_temp.e (id BIGINT PRIMARY KEY, m TEXT COLLATE "C")',
+        ),
     ],
 )
 def test_statements_translate(sqlite: str, postgres: str) -> None:
     assert translate(sqlite) == postgres
 
 
-@pytest.mark.parametrize("sql", ["PRAGMA foreign_keys = ON", "INSERT OR REPLACE INTO t VALUES (1)"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "PRAGMA foreign_keys = ON",
+        "INSERT OR REPLACE INTO t VALUES (1)",
+        "SELECT 1 FROM t WHERE u GLOB ?",
+        "SELECT json_group_array(a) FROM t",
+        "CREATE TABLE temp.k (a INTEGER PRIMARY KEY) WITHOUT ROWID",
+    ],
+)
 def test_what_cannot_be_translated_is_refused(sql: str) -> None:
     with pytest.raises(sqlite3.OperationalError, match="not supported on PostgreSQL"):
         translate(sql)

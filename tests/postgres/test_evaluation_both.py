@@ -1,6 +1,7 @@
 """The daily run's evaluation on both stores over the same vendor data: set-based in SQL on
-SQLite, row by row on PostgreSQL (:func:`assess`, the definition the SQL is tested against) —
-the same verdicts, the same candidates, the same plan."""
+each (the row-by-row path, :func:`evaluate`, is made to fail here, so neither falls back) —
+the same verdicts, the same candidates, the same plan. Seat-for-seat agreement with
+:func:`assess` over generated data is ``test_evaluation_sql_both.py``."""
 
 from __future__ import annotations
 
@@ -42,8 +43,15 @@ def _run(ws: Workspace) -> tuple[object, ...]:
 
 
 def test_same_verdicts_candidates_and_plan_on_both_stores(
-    pg_schema: PgSchema, tmp_path: Path
+    pg_schema: PgSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from saas_license import _pipeline
+
+    def row_by_row(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pipeline fell back to the row-by-row evaluation")
+
+    monkeypatch.setattr(_pipeline, "evaluate", row_by_row)
+
     def http() -> HttpOptions:
         sandbox = SandboxApp(user_count=400, api_keys=[API_KEY], seed=23, anchor=NOW)
         return HttpOptions(transport=sandbox.transport(), rate_limit=False)
@@ -56,7 +64,6 @@ def test_same_verdicts_candidates_and_plan_on_both_stores(
         clock=lambda: NOW,
     )
     try:
-        assert sqlite.store._set_based_evaluation and not pg.store._set_based_evaluation  # type: ignore[attr-defined]
         on_sqlite, on_postgres = _run(sqlite), _run(pg)
         assert on_postgres == on_sqlite
         assert on_sqlite[1] > 0  # candidates were created: the comparison means something

@@ -13,8 +13,10 @@ from saas_license._store.copy import copy_workspace
 
 from ..finance.test_reconcile_sql import (
     NOW,
+    PROFILES,
     _reference,
     _store,
+    allocations,
     candidates,
     entitlements,
     exclusions,
@@ -88,6 +90,48 @@ def test_rules_sql_cannot_express_exclude_the_same_seats_on_both(postgres_server
         excluded = sum(m.excluded_seats for m in on_postgres.models)
         assert 0 < excluded < len(seats), excluded  # some excluded, by every path
         assert on_postgres.models == _reference(pg, "Europe/Berlin").models
+    finally:
+        pg.close()
+        sqlite.close()
+        schema.drop()
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    seats=seat_rows,
+    rules=exclusions,
+    ents=entitlements,
+    allocs=allocations.filter(bool),
+    timezone=st.sampled_from(["UTC", "Europe/Berlin", "Pacific/Kiritimati"]),
+)
+def test_allocations_and_seat_flags_are_the_same_on_sqlite_and_postgres(  # type: ignore[no-untyped-def]
+    postgres_server, seats, rules, ents, allocs, timezone
+) -> None:
+    """Issue 16's tiers on both stores: rights allocated to profiles and to groups of users (by
+    principal-name pattern, non-ASCII and LIKE's own characters included) reconcile the same,
+    and the seats' reconciled/unlicensed flags a saved reconciliation writes are the same."""
+    sqlite = _store(seats, rules, ents, [], True, 30, allocs)
+    schema = PgSchema(postgres_server)
+    pg = schema.open()
+    try:
+        copy_workspace(sqlite, pg)
+        results = []
+        for store in (sqlite, pg):
+            result = reconcile_store(store, now=NOW, timezone=timezone)
+            flagged = store.record_seat_status(
+                exclusions=store.list_exclusion_rules(),
+                profile_types=PROFILES,
+                models=[m.software_model for m in result.models],
+                unlicensed=[u.subscription_id for u in result.unlicensed],
+                reconciliation_id=1,
+            )
+            ids = [s.id for s in store.iter_subscriptions(active_only=False)]
+            results.append((result.to_json_data(), flagged, store.seat_status(ids)))
+        assert results[1] == results[0]
     finally:
         pg.close()
         sqlite.close()

@@ -82,6 +82,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\btemp\.(\w+)", re.IGNORECASE), r"pg_temp.\1"),
     (re.compile(r"\bLIKE\b", re.IGNORECASE), "ILIKE"),
     (re.compile(r"\bIFNULL\s*\(", re.IGNORECASE), "COALESCE("),
+    (re.compile(r"\binstr\s*\(", re.IGNORECASE), "strpos("),
     (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
     # SQLite's "+column" (no index for this term) is no operator on text in PostgreSQL
     (re.compile(r"(?<=[\s(=,])\+(?=[A-Za-z_])"), ""),
@@ -95,7 +96,9 @@ _JSON_EXTRACT = re.compile(r"\bjson_extract\s*\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*
 _JSON_EACH_IDS = re.compile(r"SELECT\s+value\s+FROM\s+json_each\(\?\)", re.IGNORECASE)
 
 _REFUSED = re.compile(
-    r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b", re.I
+    r"^\s*(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b|\bsqlite_master\b"
+    r"|\bGLOB\b|\bjson_group_array\b|\bWITHOUT\s+ROWID\b",
+    re.I,
 )
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(TEMP\w*\s+)?TABLE\b", re.IGNORECASE)
 _OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
@@ -134,6 +137,8 @@ def translate(sql: str) -> str:
         # tables made at run time (stages) compare text byte-wise too, as the schema's do: a
         # join between a stage and the seats then uses the seats' indexes
         text = re.sub(r"\bTEXT\b(?!\s+COLLATE)", 'TEXT COLLATE "C"', text, flags=re.IGNORECASE)
+        # SQLite's INTEGER is 64-bit, as the schema's BIGINT ids
+        text = re.sub(r"\bINTEGER\b", "BIGINT", text, flags=re.IGNORECASE)
     ignore = _OR_IGNORE.match(text)
     if ignore:
         text = (
@@ -238,18 +243,91 @@ class Connection:
         return Cursor(self, rows, self._cursor.rowcount, _is_insert(text))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
-        """Run one statement per parameter set (pipelined); ``rowcount`` is their sum."""
+        """Run one statement per parameter set; ``rowcount`` is their sum.
+
+        A plain ``INSERT … VALUES (…)`` of parameters and constants with at least
+        :data:`COPY_FROM` rows goes by ``COPY`` (the values as the table's columns read them, as
+        an ``INSERT`` coerces them; the table's triggers fire); one with ``ON CONFLICT DO
+        NOTHING``, or fewer rows, as one statement per :data:`ROWS_PER_INSERT` rows (``VALUES
+        (…), (…), …``); any other statement is pipelined, one per set.
+        """
         import psycopg
 
         text = translate(sql)
         batch = [_params(p) for p in seq]
         if not batch:
             return Cursor(self, [], 0, False)
+        shape = _multi_row(text)
         try:
-            self._cursor.executemany(text, batch)
+            if (
+                shape is not None
+                and not shape[2]
+                and len(batch) >= COPY_FROM
+                and self._copy_insert(shape, batch)
+            ):
+                count = len(batch)
+            elif shape is None or not all(isinstance(p, tuple) for p in batch):
+                self._cursor.executemany(text, batch)
+                count = self._cursor.rowcount
+            else:
+                head, row, tail = shape
+                count = 0
+                for n in range(0, len(batch), ROWS_PER_INSERT):
+                    chunk = batch[n : n + ROWS_PER_INSERT]
+                    self._cursor.execute(
+                        head + ", ".join([row] * len(chunk)) + tail,
+                        [v for p in chunk for v in p],
+                    )
+                    count += self._cursor.rowcount
         except psycopg.Error as exc:
             raise map_error(exc) from exc
-        return Cursor(self, [], self._cursor.rowcount, _is_insert(text))
+        return Cursor(self, [], count, _is_insert(text))
+
+    def _copy_insert(self, shape: tuple[str, str, str], batch: list[Any]) -> bool:
+        """``INSERT … VALUES`` of ``batch`` by ``COPY``; False (nothing done) when the row has
+        more than parameters and constants, or the parameter sets are not all tuples."""
+        plan = _copy_plan(shape[0], shape[1])
+        if plan is None or not all(isinstance(p, tuple) for p in batch):
+            return False
+        table, columns, items = plan
+        if columns is None:
+            self._cursor.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped ORDER BY attnum",
+                (table,),
+            )
+            names = [str(r[0]) for r in self._cursor.fetchall()][: len(items)]
+            columns = ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+        slots = [i for i, item in enumerate(items) if item is _PARAM]
+        if all(item is _PARAM for item in items):
+            rows: Iterable[Sequence[Any]] = batch
+        else:
+            template = list(items)
+
+            def fill(params: Sequence[Any]) -> list[Any]:
+                row = template[:]
+                for slot, value in zip(slots, params, strict=True):
+                    row[slot] = value
+                return row
+
+            rows = map(fill, batch)
+        self.copy_rows(f"{table} ({columns})", rows)
+        return True
+
+    def copy_rows(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Append ``rows`` to ``table`` (every column, in order) by ``COPY``: one round trip for
+        any number of rows (``executemany`` costs one per row). ``table`` is SQL, not data."""
+        import psycopg
+
+        count = 0
+        try:
+            with self.raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        except psycopg.Error as exc:
+            raise map_error(exc) from exc
+        return count
 
     @property
     def in_transaction(self) -> bool:
@@ -269,19 +347,89 @@ class Connection:
         self._cursor.close()
 
 
+#: Rows per statement when :meth:`Connection.executemany` inserts many rows at once.
+ROWS_PER_INSERT = 500
+#: From this many rows on, :meth:`Connection.executemany` inserts by ``COPY``.
+COPY_FROM = 20
+
+_PARAM = object()
+_HEAD = re.compile(
+    r"^\s*INSERT\s+INTO\s+([\w.\"]+)\s*(?:\(([^()]*)\)\s*)?VALUES\s*$", re.IGNORECASE
+)
+_ITEM = re.compile(r"^\s*(?:(%s)|(-?\d+)|'((?:[^']|'')*)'|(NULL))\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _copy_plan(head: str, row: str) -> tuple[str, str | None, tuple[Any, ...]] | None:
+    """(table, its column list or None for "every column", each value: a parameter or a
+    constant) of a multi-row insert that ``COPY`` can do; None when a value is an expression."""
+    found = _HEAD.match(head)
+    if found is None:
+        return None
+    items: list[Any] = []
+    for piece in re.split(r",(?=(?:[^']*'[^']*')*[^']*$)", row[1:-1]):
+        item = _ITEM.match(piece)
+        if item is None:
+            return None
+        if item.group(1):
+            items.append(_PARAM)
+        elif item.group(2):
+            items.append(int(item.group(2)))
+        elif item.group(4):
+            items.append(None)
+        else:
+            items.append(item.group(3).replace("''", "'").replace("%%", "%"))
+    return found.group(1), found.group(2), tuple(items)
+
+
+_VALUES = re.compile(
+    r"^(\s*INSERT\s+INTO\s+[\w.\"]+\s*(?:\([^()]*\)\s*)?VALUES\s*)(\(.*\))"
+    r"(\s+ON\s+CONFLICT\s+DO\s+NOTHING)?\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row(text: str) -> tuple[str, str, str] | None:
+    """(head, one row's ``(…)``, tail) of a translated plain ``INSERT … VALUES (…)`` with
+    positional parameters and nothing after it but ``ON CONFLICT DO NOTHING`` (an upsert could
+    meet one key twice in one statement, which PostgreSQL refuses); else None."""
+    found = _VALUES.match(text)
+    if found is None or "%(" in found.group(2):
+        return None
+    # one row: its first "(" closes only at its end ("(a), (b)" is two)
+    depth = 0
+    for i, piece in enumerate(re.split(r"('(?:[^']|'')*')", found.group(2)[1:-1])):
+        if i % 2:
+            continue  # a string literal
+        for ch in piece:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth < 0:
+                return None
+    if depth != 0:
+        return None
+    return found.group(1), found.group(2), found.group(3) or ""
+
+
 def _params(params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
     if isinstance(params, Mapping):
         return dict(params)
     return tuple(params)
 
 
+_INSERT_VALUES = re.compile(
+    r"^\s*INSERT\s+INTO\s+[\w.\"]+\s*(?:\([^()]*\)\s*)?VALUES\b", re.IGNORECASE
+)
+
+
 @functools.lru_cache(maxsize=1024)
 def _guarded(text: str) -> tuple[str, bool]:
     """A plain ``INSERT`` made to skip a duplicate instead of failing: PostgreSQL aborts the
     whole transaction on an error, SQLite only the statement, and parts catch the duplicate
-    (``IntegrityError``) and carry on; the caller raises it when no row went in."""
+    (``IntegrityError``) and carry on; the caller raises it when no row went in. Only an
+    ``INSERT … VALUES``: an ``INSERT … SELECT`` may rightly insert no row (an empty selection)."""
     upper = text.upper()
-    if not _is_insert(text) or "ON CONFLICT" in upper or "RETURNING" in upper:
+    if not _INSERT_VALUES.match(text) or "ON CONFLICT" in upper or "RETURNING" in upper:
         return text, False
     return text.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING", True
 
