@@ -221,3 +221,28 @@ def test_expired_unapplied_plans_give_up_their_items(
         assert list(ws.plans.iter_items("old1")) == []  # expired, never applied: items gone
         assert ws.plans.get("old1").reclaim_count == old.reclaim_count  # its counts stay
         assert list(ws.plans.iter_items("live1")) == list(live.items)
+
+
+def test_a_plan_looks_each_models_price_up_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan has one instant, so a model's price cannot differ between its seats: the price
+    book is asked once per model, not once per seat (it read the entitlements every time)."""
+    path = _demo(tmp_path, monkeypatch, capsys)
+    with Workspace.open(path, clock=lambda: NOW) as ws:
+        (profile,) = ws.store.list_profiles()
+        asked: list[tuple[str, dt.datetime]] = []
+        book = ws.prices
+
+        class Counting:
+            def unit_price(self, software_model: str, *, at: dt.datetime) -> Any:
+                asked.append((software_model, at))
+                return book.unit_price(software_model, at=at)
+
+        counted = build_plan(ws.store, profile, now=NOW, prices=Counting())
+        plain = build_plan(ws.store, profile, now=NOW, prices=book)
+    assert counted == plain
+    models = {i.subscription.software_model for i in plain.items}
+    assert len(plain.items) > len(models) >= 1
+    assert sorted(m for m, _ in asked) == sorted(models)
+    assert {at for _, at in asked} == {NOW}

@@ -14,7 +14,7 @@ from .._candidates.states import Route
 from .._directory.facts import reclaim_priority, with_person
 from .._errors import ConfigError
 from .._evaluation import Assessment, EvaluationPolicy, assess
-from .._finance.pricing import NoPrices, PriceBook
+from .._finance.pricing import NoPrices, PriceBook, UnitPrice
 from .._profiles import IntegrationProfile
 from .._rules import ReclamationRule
 from .._store import Store
@@ -138,6 +138,8 @@ class _Decider:
         self.prices = prices or NoPrices()
         self.me = integration_user_id or profile.integration_user_id
         self.protective_fields = protective_fields
+        # the plan has one instant: a model's price is looked up once, not once a seat
+        self._prices: dict[str, UnitPrice | None] = {}
         all_rules = store.list_reclamation_rules()
         self.rules_by_id = {r.id: r for r in all_rules if r.id is not None}
         self.by_model = {r.software_model: r for r in all_rules if r.active}
@@ -151,6 +153,12 @@ class _Decider:
             for action in store.unresolved_reclaim_actions(profile.name)
             for cid in action.candidate_ids
         }
+
+    def price_of(self, model: str) -> UnitPrice | None:
+        """The unit price of ``model`` at the plan's instant (looked up once per model)."""
+        if model not in self._prices:
+            self._prices[model] = self.prices.unit_price(model, at=self.now)
+        return self._prices[model]
 
     def __call__(
         self, candidate: RemovalCandidate, seat: Subscription | None
@@ -200,7 +208,7 @@ class _Decider:
             return HeldItem(
                 candidate=candidate, reason=f"not reclaimable now: {verdict.verdict.value}"
             )
-        price = self.prices.unit_price(sub.software_model, at=now) if sub.software_model else None
+        price = self.price_of(sub.software_model) if sub.software_model else None
         kind = (
             PlanAction.NOTIFY
             if state is CandidateState.READY
