@@ -48,8 +48,7 @@ def test_the_cli_on_a_workspace_file_imports_no_postgres_store(tmp_path: Path) -
     "text", ["postgresql://u@h/db", "POSTGRES://h/db", "postgresql:/h/db", "postgres:"]
 )
 def test_a_postgres_url_is_still_recognised(text: str) -> None:
-    from saas_license._store._postgres.url import is_postgres_url
-    from saas_license._workspace.facade import _is_postgres_url
+    from saas_license._store._pgurl import is_postgres_url
 
-    assert _is_postgres_url(text) is is_postgres_url(text) is True
-    assert _is_postgres_url("/tmp/ws.db") is False
+    assert is_postgres_url(text) is True
+    assert is_postgres_url("/tmp/ws.db") is False

@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
+from saas_license._store._pgurl import is_postgres_url, redact, repair, split_password
 from saas_license._store._postgres.dialect import Row, translate
 from saas_license._store._postgres.schema import PG_MIGRATIONS, ddl
-from saas_license._store._postgres.url import is_postgres_url, redact, repair, split_password
 from saas_license._store._schema import MIGRATIONS
 
 

@@ -13,11 +13,11 @@ import pytest
 
 from saas_license import AuditEntry, ConfigError, StoreError, Workspace, WorkspaceBusyError
 from saas_license._secrets import Secret, SecretStore
+from saas_license._store._pgurl import split_password
 from saas_license._store._postgres import PostgresStore
 from saas_license._store._postgres.base import PostgresBaseStore
 from saas_license._store._postgres.opening import PASSWORD_KEY
 from saas_license._store._postgres.schema import PG_MIGRATIONS as MIGRATIONS
-from saas_license._store._postgres.url import split_password
 
 from .fixtures import PgSchema
 

@@ -19,6 +19,7 @@ from .._paths import ENV_WORKSPACE, default_workspace_path
 from .._plugins import SpokeRegistry
 from .._secrets import SecretStore
 from .._store import SqliteStore, Store
+from .._store._pgurl import is_postgres_url, repair
 from .._time import utcnow
 from ..http import (
     HttpOptions,
@@ -50,16 +51,6 @@ def _given(path: str | os.PathLike[str] | None) -> str:
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # "://", or ":/" once a Path ate a slash
 
 
-def _is_postgres_url(text: str) -> bool:
-    """``is_postgres_url``, importing the PostgreSQL store's package only for text that can be a
-    URL at all (it has a scheme, so a colon): opening a workspace file never loads it."""
-    if ":" not in text:
-        return False
-    from .._store._postgres.url import is_postgres_url
-
-    return is_postgres_url(text)
-
-
 def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
     """Refuse a workspace path that cannot be one: a URL scheme no installed store supports,
     something that is not a regular file (``/dev/null``, a directory), or — unless ``create`` —
@@ -74,7 +65,7 @@ def check_workspace_path(path: str | os.PathLike[str], *, create: bool) -> None:
             field="workspace",
             hint="drop the sqlite:// prefix, e.g. --workspace ~/licenses.db",
         )
-    if scheme and _is_postgres_url(text):
+    if scheme and is_postgres_url(text):
         return
     if scheme:
         raise ConfigError(
@@ -184,9 +175,7 @@ class Workspace:
         ``docs/postgres.md``); any other URL is refused.
         Secrets live beside the database in ``<name>.secrets.json``, readable only by the owner.
         """
-        if _is_postgres_url(_given(path)):
-            from .._store._postgres.url import repair
-
+        if is_postgres_url(_given(path)):
             return cls._open_postgres(
                 repair(_given(path)),
                 spokes=spokes,

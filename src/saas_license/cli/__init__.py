@@ -331,11 +331,10 @@ class _WorkspaceType(click.ParamType):  # type: ignore[type-arg]
     name = "path|url"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and ":" in value:  # a URL (never a plain path: no PG import)
-            from .._store._postgres.url import is_postgres_url
+        from .._store._pgurl import is_postgres_url
 
-            if is_postgres_url(value):
-                return value
+        if isinstance(value, str) and is_postgres_url(value):
+            return value
         return click.Path(dir_okay=False, path_type=Path).convert(value, param, ctx)
 
 

@@ -20,6 +20,7 @@ import threading
 
 from ..._errors import ConfigError, StoreError
 from ..._secrets import Secret
+from .._pgurl import redact, repair, split_password
 from .._sqlite.base import SqliteBaseStore, WriteStats
 from .audit import PostgresAuditStore
 from .base import PostgresBaseStore, pool_for, release_pool
@@ -36,7 +37,6 @@ from .quarantine import PostgresQuarantineStore
 from .rules import PostgresRuleStore
 from .schema import PG_MIGRATIONS, app_grants
 from .subscriptions import PostgresSubscriptionStore
-from .url import redact, repair, split_password
 
 __all__ = ["PARTS", "PostgresBaseStore", "PostgresStore"]
 

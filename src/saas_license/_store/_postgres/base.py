@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..._errors import StoreError
+from .._pgurl import redact
 from .._sqlite.base import SqliteBaseStore, _is_busy
 from .dialect import Connection
-from .url import redact
 
 if TYPE_CHECKING:
     import psycopg

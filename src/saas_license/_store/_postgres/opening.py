@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..._secrets import SecretStore
-from .url import repair
+from .._pgurl import repair
 
 __all__ = [
     "ENV_OWNER_URL",
