@@ -220,6 +220,9 @@ def test_expired_unapplied_plans_give_up_their_items(
         )
         assert list(ws.plans.iter_items("old1")) == []  # expired, never applied: items gone
         assert ws.plans.get("old1").reclaim_count == old.reclaim_count  # its counts stay
+        with pytest.raises(IndexError, match="no longer holds its items"):
+            old.items[0]
+        assert old.items != [None] * len(old)  # its rows are gone: unequal, never a ValueError
         assert list(ws.plans.iter_items("live1")) == list(live.items)
 
 

@@ -66,8 +66,8 @@ class PlanItems(Sequence[T], Generic[T]):
         page = self._store.plan_items(
             self._plan_id, held=self._held, limit=1, after=self._start + n - 1
         )
-        if not page:  # pragma: no cover - the stored rows are numbered without gaps
-            raise IndexError("plan item index out of range")
+        if not page:  # the plan expired unapplied and a newer plan dropped its items
+            raise IndexError(f"plan {self._plan_id} no longer holds its items (it expired)")
         item: T = page[0][1]
         return item
 
@@ -89,7 +89,7 @@ class PlanItems(Sequence[T], Generic[T]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (PlanItems, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+            return len(self) == len(other) and list(self) == list(other)
         return NotImplemented
 
     def __hash__(self) -> int:  # pragma: no cover - views are not keys
