@@ -14,7 +14,7 @@ import bisect
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -38,11 +38,17 @@ __all__ = [
     "ReconcileFacts",
     "cost_exclusion_sql",
     "group_case_sql",
+    "opportunity_page",
     "reconcile_facts",
     "record_seat_status",
 ]
 
-ReconcileFacts = tuple[Any, dict[tuple[str, str], int], Callable[[str, str, int], Sequence[Seat]]]
+ReconcileFacts = tuple[
+    Any,
+    dict[tuple[str, str], int],
+    Callable[[str, str, int], Sequence[Seat]],
+    Callable[[Collection[str], "int | None"], Sequence[Opportunity]],
+]
 
 
 class _SeatView:
@@ -245,7 +251,8 @@ def reconcile_facts(
     timezone: str,
     groups: Sequence[EffectiveAllocation] = (),
 ) -> ReconcileFacts:
-    """(units, unmapped, newest) for :func:`reconcile_units`, read with aggregates."""
+    """(units, unmapped, newest, top) for :func:`reconcile_units`, read with aggregates: open
+    candidates are counted per unit in SQL, and only the listed ones (``top``) become rows."""
     excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
     group, group_params = group_case_sql(db, groups)
     today = now.astimezone(_zone(timezone)).date()
@@ -254,53 +261,45 @@ def reconcile_facts(
         """Seats last active at or after this instant were idle fewer than ``days`` days."""
         return day_start_ms(today, days - 1, timezone)
 
-    def idle(threshold: int) -> tuple[str, list[Any]]:
-        if threshold <= 0:
-            return "TRUE", []
-        return "(last_activity IS NULL OR last_activity < ?)", [since(threshold)]
-
-    # The inactivity threshold differs per model: one CASE over the models that set one.
-    cases, case_params = [], []
-    for model, threshold in sorted(inactivity_days.items()):
-        cond, p = idle(threshold)
-        cases.append(f"WHEN ? THEN {cond}")
-        case_params.extend([model, *p])
-    default_cond, default_params = idle(DEFAULT_INACTIVITY_DAYS)
-    inactive = (
-        f"CASE software_model {' '.join(cases)} ELSE {default_cond} END" if cases else default_cond
+    # Every count is a difference of "last active at or after a bound" counts: one comparison
+    # per seat and bound (the buckets' bounds and each inactivity threshold), nothing else.
+    thresholds = {model: t for model, t in inactivity_days.items()}
+    bounds = sorted({30, 60, 90, DEFAULT_INACTIVITY_DAYS, *(t for t in thresholds.values() if t > 0)})
+    at = {days: i for i, days in enumerate(bounds)}
+    stats = "count(*), count(last_activity), " + ", ".join(
+        "count(CASE WHEN last_activity >= ? THEN 1 END)" for _ in bounds
     )
-    inactive_params = [*case_params, *default_params] if cases else default_params
-    b30, b60, b90 = since(30), since(60), since(90)
-    stats = f"""
-        count(*),
-        count(CASE WHEN {inactive} THEN 1 END),
-        count(CASE WHEN last_activity >= ? THEN 1 END),
-        count(CASE WHEN last_activity >= ? AND last_activity < ? THEN 1 END),
-        count(CASE WHEN last_activity >= ? AND last_activity < ? THEN 1 END),
-        count(CASE WHEN last_activity < ? THEN 1 END),
-        count(CASE WHEN last_activity IS NULL THEN 1 END)
-    """
-    stats_params = [*inactive_params, b30, b60, b30, b90, b60, b90]
+    stats_params = [since(days) for days in bounds]
+
+    def counts(model: str, row: Sequence[int]) -> tuple[int, int, list[int]]:
+        """(seats, inactive, buckets) of one aggregate row."""
+        seats, known, *since_n = row
+        recent = [since_n[at[d]] for d in (30, 60, 90)]
+        buckets = [recent[0], recent[1] - recent[0], recent[2] - recent[1], known - recent[2]]
+        threshold = thresholds.get(model, DEFAULT_INACTIVITY_DAYS)
+        inactive = seats if threshold <= 0 else seats - since_n[at[threshold]]
+        return seats, inactive, [*buckets, seats - known]
+
     units = new_units()
     # Every active seat, grouped along the ``finance_active_seats`` index (no sort, no table
     # access); then the few seats excluded from cost, found by one scan, are taken off again.
-    for model, profile, seats, idle_n, *buckets in db.execute(
+    for model, profile, *row in db.execute(
         f"SELECT software_model, profile, {stats} FROM subscriptions "
         "WHERE active = 1 AND software_model IS NOT NULL GROUP BY software_model, profile",
         stats_params,
     ):
         unit = units[model][profile]
-        unit.used = seats
-        unit.inactive = idle_n
+        unit.used, unit.inactive, buckets = counts(model, row)
         unit.buckets.update(zip(ACTIVITY_BUCKETS, buckets, strict=True))
     if excl != "FALSE":
-        for model, profile, seats, idle_n, *buckets in db.execute(
+        for model, profile, *row in db.execute(
             f"SELECT s.software_model, s.profile, {stats} FROM subscriptions s NOT INDEXED "
             f"WHERE s.active = 1 AND s.software_model IS NOT NULL AND {excl} "
             "GROUP BY s.software_model, s.profile",
             [*stats_params, *excl_params],
         ):
             unit = units[model][profile]
+            seats, idle_n, buckets = counts(model, row)
             unit.excluded = seats
             unit.used -= seats
             unit.inactive -= idle_n
@@ -327,33 +326,11 @@ def reconcile_facts(
         )
     }
 
-    days_of = _days_counter(today, timezone)
-    states = [s.value for s in OPEN_STATES]
-    rows = db.execute(
-        f"""
-        SELECT c.id, c.state, c.profile, s.software_model, s.user_principal_name, s.identifier,
-               s.last_activity
-        FROM candidates c JOIN subscriptions s ON s.id = c.subscription_id
-        WHERE c.state IN ({", ".join("?" * len(states))}) AND s.active = 1
-          AND s.software_model IS NOT NULL
-          AND s.software_model = (SELECT value FROM candidate_texts WHERE id = c.model)
-          AND NOT {excl}
-        ORDER BY c.id
-        """,
-        [*states, *excl_params],
-    )
-    state_of = {s.value: s for s in CandidateState}
-    for cid, state, profile, model, upn, ident, last in rows:
-        units[model][profile].open_candidates.append(
-            Opportunity(
-                cid,
-                state_of[state],
-                upn,
-                ident,
-                None if last is None else days_of(last),
-                _instant(last),
-            )
-        )
+    open_from, open_params = _open_opportunities(excl, excl_params)
+    for model, profile, n in db.execute(
+        f"SELECT s.software_model, c.profile, count(*) {open_from} GROUP BY 1, 2", open_params
+    ):
+        units[model][profile].open_candidates = n
 
     savings_since, until = format_instant(savings_start(now, timezone)), format_instant(now)
     for profile, model, reclaimed, closed, actual, currency in db.execute(
@@ -402,7 +379,93 @@ def reconcile_facts(
             for i, upn, ident, last, first in got
         ]
 
-    return units, unmapped, newest
+    def top(skip: Collection[str], limit: int | None) -> Sequence[Opportunity]:
+        return opportunity_page(
+            db,
+            exclusions=exclusions,
+            profile_types=profile_types,
+            skip=skip,
+            now=now,
+            timezone=timezone,
+            limit=limit,
+            compiled=(excl, excl_params),
+        )
+
+    return units, unmapped, newest, top
+
+
+#: The order opportunities are listed in (see ``opportunity_key``), as SQL: never-active seats
+#: first, then the oldest last activity, then profile, user, model and candidate id.
+_ORDER = (
+    "CASE WHEN s.last_activity IS NULL THEN 0 ELSE 1 END",
+    "COALESCE(s.last_activity, 0)",
+    "c.profile",
+    "s.user_principal_name",
+    "s.software_model",
+    "c.id",
+)
+
+
+def _open_opportunities(excl: str, excl_params: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``FROM … WHERE …`` of the open candidates on counted seats (their model's seat, active,
+    not excluded from cost), with its parameters."""
+    states = [s.value for s in OPEN_STATES]
+    return (
+        f"""FROM candidates c JOIN subscriptions s ON s.id = c.subscription_id
+        WHERE c.state IN ({", ".join("?" * len(states))}) AND s.active = 1
+          AND s.software_model IS NOT NULL
+          AND s.software_model = (SELECT value FROM candidate_texts WHERE id = c.model)
+          AND NOT {excl}""",
+        [*states, *excl_params],
+    )
+
+
+def opportunity_page(
+    db: sqlite3.Connection,
+    *,
+    exclusions: Sequence[ExclusionRule],
+    profile_types: Mapping[str, str],
+    skip: Collection[str],
+    now: dt.datetime,
+    timezone: str,
+    limit: int | None,
+    after: tuple[Any, ...] | None = None,
+    compiled: tuple[str, Sequence[Any]] | None = None,
+) -> list[Opportunity]:
+    """Open candidates on counted seats in listing order, ``limit`` of them (None: all) after
+    the key ``after`` (the ``_ORDER`` values of the last one read), leaving out the seats
+    of the models in ``skip``. One query; SQLite keeps only ``limit`` rows while it sorts."""
+    excl, excl_params = compiled or cost_exclusion_sql(db, exclusions, profile_types)
+    source, params = _open_opportunities(excl, excl_params)
+    if skip:
+        source += f" AND s.software_model NOT IN ({', '.join('?' * len(skip))})"
+        params.extend(sorted(skip))
+    if after is not None:
+        source += f" AND ({', '.join(_ORDER)}) > ({', '.join('?' * len(_ORDER))})"
+        params.extend(after)
+    sql = (
+        "SELECT c.id, c.state, c.profile, s.software_model, s.user_principal_name, "
+        f"s.identifier, s.last_activity {source} ORDER BY {', '.join(_ORDER)}"
+    )
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    today = now.astimezone(_zone(timezone)).date()
+    days_of = _days_counter(today, timezone)
+    state_of = {s.value: s for s in CandidateState}
+    return [
+        Opportunity(
+            cid,
+            state_of[state],
+            upn,
+            ident,
+            None if last is None else days_of(last),
+            _instant(last),
+            profile,
+            model,
+        )
+        for cid, state, profile, model, upn, ident, last in db.execute(sql, params).fetchall()
+    ]
 
 
 def _text_instant(text: str | None) -> dt.datetime | None:
