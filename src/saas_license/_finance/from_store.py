@@ -112,6 +112,7 @@ def reconcile_store(
             now=now,
             timezone=timezone,
             groups=[e for e in effective if e.allocation.is_group],
+            price_days=price_change_days(entitlements),
         )
         return reconcile_units(
             units,
@@ -198,6 +199,19 @@ def opportunities_store(
         after=key,
     )
     return page_of(rows, priced)
+
+
+def price_change_days(entitlements: Sequence[Entitlement]) -> list[dt.date]:
+    """The days on which an entitlement starts, ends or is retired: the only days a model's
+    price in force can change (see ``Entitlement.state_on``)."""
+    days: set[dt.date] = set()
+    for ent in entitlements:
+        days.add(ent.start)
+        if ent.end is not None and ent.end < dt.date.max:
+            days.add(ent.end + dt.timedelta(days=1))
+        if ent.retired_on is not None:
+            days.add(ent.retired_on)
+    return sorted(days)
 
 
 def inactivity_thresholds(store: Store) -> dict[str, int]:

@@ -426,6 +426,7 @@ class _Reclaim:
     undone_at: dt.datetime | None
     actual_savings: Decimal | None
     currency: str | None
+    count: int = 1  # seats reclaimed alike (same recorded savings and currency, same price day)
 
 
 @attrs.define
@@ -933,6 +934,7 @@ def _row(
     actual = None if price is None else Decimal("0.00")
     for cand in unit.reclaimed:
         recorded = cand.actual_savings
+        n = cand.count
         if recorded is not None and cand.currency == currency:
             paid: Decimal | None = quantize_money(recorded)  # priced when it was reclaimed
         else:
@@ -940,7 +942,7 @@ def _row(
             paid = price_at(when) if when is not None else None
             paid = price if paid is None else paid
         if paid is not None:
-            actual = (actual or Decimal("0.00")) + paid
+            actual = (actual or Decimal("0.00")) + paid * n
     return ReconciliationRow(
         software_model=model,
         profile=profile,
@@ -959,7 +961,7 @@ def _row(
         over_licensed_amount=_money(max(0, owned - used), price),
         open_candidates=unit.open_candidates,
         potential_savings=_money(unit.open_candidates, price),
-        reclaimed_seats=len(unit.reclaimed),
+        reclaimed_seats=sum(r.count for r in unit.reclaimed),
         actual_savings=actual,
         as_of=now,
         allocated_in_use=unit.allocated_in_use,

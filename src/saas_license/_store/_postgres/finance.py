@@ -34,6 +34,7 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
         now: dt.datetime,
         timezone: str,
         groups: Sequence[EffectiveAllocation] = (),
+        price_days: Sequence[dt.date] = (),
     ) -> ReconcileFacts:
         """Per-(model, profile) counts for a reconciliation: the SQLite part's aggregates, in one
         snapshot (a repeatable-read transaction), with PostgreSQL's cost exclusions (the
@@ -55,6 +56,7 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
                     now=now,
                     timezone=timezone,
                     groups=groups,
+                    price_days=price_days,
                 )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc

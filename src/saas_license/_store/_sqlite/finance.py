@@ -116,6 +116,7 @@ class SqliteFinanceStore(SqliteBaseStore):
         now: dt.datetime,
         timezone: str,
         groups: Sequence[EffectiveAllocation] = (),
+        price_days: Sequence[dt.date] = (),
     ) -> ReconcileFacts:
         """Per-(model, profile) counts for a reconciliation, read with SQL aggregates in one
         read transaction (see ``_sqlite/reconcile.py``)."""
@@ -134,6 +135,7 @@ class SqliteFinanceStore(SqliteBaseStore):
                     now=now,
                     timezone=timezone,
                     groups=groups,
+                    price_days=price_days,
                 )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc

@@ -32,7 +32,7 @@ from ..._finance.reconciliation import (
     savings_start,
 )
 from ..._rules import ExclusionKind, ExclusionRule
-from ..._time import day_start_ms, format_instant, from_epoch_ms, parse_instant
+from ..._time import day_start, day_start_ms, format_instant, from_epoch_ms, parse_instant
 
 __all__ = [
     "ReconcileFacts",
@@ -250,6 +250,7 @@ def reconcile_facts(
     now: dt.datetime,
     timezone: str,
     groups: Sequence[EffectiveAllocation] = (),
+    price_days: Sequence[dt.date] = (),
 ) -> ReconcileFacts:
     """(units, unmapped, newest, top) for :func:`reconcile_units`, read with aggregates: open
     candidates are counted per unit in SQL, and only the listed ones (``top``) become rows."""
@@ -327,34 +328,57 @@ def reconcile_facts(
     }
 
     open_from, open_params = _open_opportunities(excl, excl_params)
+    # grouped by the candidate's columns, so the candidates drive the join (grouped by the
+    # seat's model, SQLite would walk every seat along the index instead)
     for model, profile, n in db.execute(
-        f"SELECT s.software_model, c.profile, count(*) {open_from} GROUP BY 1, 2", open_params
+        "SELECT (SELECT value FROM candidate_texts WHERE id = c.model), c.profile, count(*) "
+        f"{open_from} GROUP BY c.model, c.profile",
+        open_params,
     ):
         units[model][profile].open_candidates = n
 
+    # This year's reclaims, counted in groups that share what their savings depend on: the
+    # recorded savings and currency, and the period between two days on which an entitlement
+    # starts, ends or is retired (the price in force is the same within one). Each group is
+    # one row; its first and last instants must fall in one price period (else its rows are
+    # read one by one), so the sum is exactly the reference's.
+    cuts = _price_cuts(price_days, timezone)
+    period = (
+        "(CASE " + " ".join(f"WHEN {_WHEN} < ? THEN {k}" for k in range(len(cuts))) + f" ELSE {len(cuts)} END)"
+        if cuts
+        else "0"
+    )
     savings_since, until = format_instant(savings_start(now, timezone)), format_instant(now)
-    for profile, model, reclaimed, closed, actual, currency in db.execute(
+    reclaim_where = (
         # candidates' columns: _store/_sqlite/candidates.py (lifecycle fields in ``more``)
-        "SELECT c.profile, m.value, json_extract(c.more, '$.reclaimed_at'), c.closed_at, "
-        "json_extract(c.more, '$.actual_savings'), cur.value FROM candidates c "
-        "LEFT JOIN candidate_texts m ON m.id = c.model "
+        "FROM candidates c LEFT JOIN candidate_texts m ON m.id = c.model "
         "LEFT JOIN candidate_texts cur ON cur.id = c.currency WHERE c.state = ? "
         "AND json_extract(c.more, '$.undone_at') IS NULL "
         "AND json_extract(c.more, '$.reappeared_at') IS NULL "  # the seat came back: never saved
-        "AND coalesce(json_extract(c.more, '$.reclaimed_at'), c.closed_at) BETWEEN ? AND ?",
-        (CandidateState.CLOSED_COMPLETE.value, savings_since, until),
+        f"AND {_WHEN} BETWEEN ? AND ?"
+    )
+    reclaim_params = [CandidateState.CLOSED_COMPLETE.value, savings_since, until]
+    for profile, model, actual, currency, n, first, last, _ in db.execute(
+        f"SELECT c.profile, m.value, json_extract(c.more, '$.actual_savings') AS actual, "
+        f"cur.value, count(*), min({_WHEN}), max({_WHEN}), {period} AS period "
+        f"{reclaim_where} GROUP BY c.profile, m.value, actual, cur.value, period",
+        [*cuts, *reclaim_params],
     ):
         if model is None:
             continue
-        units[model][profile].reclaimed.append(
-            Reclaim(
-                _text_instant(reclaimed),
-                _text_instant(closed),
-                None,
-                None if actual is None else Decimal(str(actual)),
-                currency,
+        saved = None if actual is None else Decimal(str(actual))
+        lo, hi = _text_instant(first), _text_instant(last)
+        if n == 1 or _same_period(lo, hi, cuts_at=cuts, timezone=timezone):
+            units[model][profile].reclaimed.append(Reclaim(lo, None, None, saved, currency, n))
+            continue
+        for (when,) in db.execute(  # a group across a price change (odd instants): row by row
+            f"SELECT {_WHEN} {reclaim_where} AND c.profile = ? AND m.value = ? "
+            "AND json_extract(c.more, '$.actual_savings') IS ? AND cur.value IS ?",
+            [*reclaim_params, profile, model, actual, currency],
+        ):
+            units[model][profile].reclaimed.append(
+                Reclaim(_text_instant(when), None, None, saved, currency)
             )
-        )
 
     def newest(model: str, profile: str, n: int) -> Sequence[Seat]:
         got = db.execute(
@@ -466,6 +490,25 @@ def opportunity_page(
         )
         for cid, state, profile, model, upn, ident, last in db.execute(sql, params).fetchall()
     ]
+
+
+#: When a closed-complete candidate's seat was taken back (its reclaim, else its closing).
+_WHEN = "coalesce(json_extract(c.more, '$.reclaimed_at'), c.closed_at)"
+
+
+def _price_cuts(days: Sequence[dt.date], timezone: str) -> list[str]:
+    """The first instants (as stored text) of the local days on which a price can change."""
+    return sorted({format_instant(day_start(d, timezone)) for d in days})
+
+
+def _same_period(
+    lo: dt.datetime | None, hi: dt.datetime | None, *, cuts_at: Sequence[str], timezone: str
+) -> bool:
+    """Whether two instants lie between the same two price cuts (parsed, not as text)."""
+    if lo is None or hi is None:
+        return lo is hi
+    marks = [parse_instant(c) for c in cuts_at]
+    return bisect.bisect_right(marks, lo) == bisect.bisect_right(marks, hi)
 
 
 def _text_instant(text: str | None) -> dt.datetime | None:
