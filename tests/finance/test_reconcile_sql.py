@@ -300,9 +300,7 @@ def test_sql_reconciliation_equals_the_reference(  # type: ignore[no-untyped-def
         assert [*want.opportunities] == sorted(want.opportunities, key=opportunity_key)
         paged, after = [], None
         while top:
-            page = opportunities_store(
-                store, now=NOW, timezone=timezone, limit=top, after=after
-            )
+            page = opportunities_store(store, now=NOW, timezone=timezone, limit=top, after=after)
             paged.extend(page)
             if len(page) < top:
                 break

@@ -28,8 +28,8 @@ __all__ = [
     "check_entitlement",
     "finance_store",
     "inactivity_thresholds",
-    "price_book_for",
     "opportunities_store",
+    "price_book_for",
     "reconcile_store",
     "showback_store",
 ]

@@ -49,6 +49,7 @@ from .entitlements import (
 
 __all__ = [
     "ACTIVITY_BUCKETS",
+    "DEFAULT_OPPORTUNITY_LIMIT",
     "ActivityBuckets",
     "LicenseMetric",
     "MetricResult",
@@ -61,7 +62,6 @@ __all__ = [
     "RemediationStatus",
     "UnlicensedSubscription",
     "UnrecognizedInProfile",
-    "DEFAULT_OPPORTUNITY_LIMIT",
     "activity_bucket",
     "opportunity_key",
     "reconcile",
@@ -414,7 +414,15 @@ def opportunity_key(o: ReclaimOpportunity) -> tuple[Any, ...]:
 def _key(o: _Opportunity) -> tuple[Any, ...]:
     la = o.last_activity
     cid = o.candidate_id
-    return (la is not None, _EPOCH if la is None else la, o.profile, o.upn, o.model, cid is None, cid or 0)
+    return (
+        la is not None,
+        _EPOCH if la is None else la,
+        o.profile,
+        o.upn,
+        o.model,
+        cid is None,
+        cid or 0,
+    )
 
 
 @attrs.frozen
@@ -1206,7 +1214,10 @@ def _activity_table(r: Reconciliation) -> Table:
     )
 
 
-def _opportunities_table(r: Reconciliation) -> Table:
+def opportunities_table(
+    opportunities: Iterable[ReclaimOpportunity], *, as_of: dt.datetime, note: str = ""
+) -> Table:
+    """Opportunities as the reconciliation's ``opportunities`` table (one page of them, say)."""
     return Table.from_dicts(
         "opportunities",
         [
@@ -1221,8 +1232,16 @@ def _opportunities_table(r: Reconciliation) -> Table:
             "savings",
             "currency",
         ],
-        _records(r.opportunities),
+        _records(opportunities),
         title="Reclaim candidates (idlest first)",
+        as_of=as_of,
+        note=note,
+    )
+
+
+def _opportunities_table(r: Reconciliation) -> Table:
+    return opportunities_table(
+        r.opportunities,
         as_of=r.as_of,
         note=(
             f"the idlest {len(r.opportunities):,} of {r.opportunity_count:,} open candidates"

@@ -264,8 +264,10 @@ def reconcile_facts(
 
     # Every count is a difference of "last active at or after a bound" counts: one comparison
     # per seat and bound (the buckets' bounds and each inactivity threshold), nothing else.
-    thresholds = {model: t for model, t in inactivity_days.items()}
-    bounds = sorted({30, 60, 90, DEFAULT_INACTIVITY_DAYS, *(t for t in thresholds.values() if t > 0)})
+    thresholds = dict(inactivity_days)
+    bounds = sorted(
+        {30, 60, 90, DEFAULT_INACTIVITY_DAYS, *(t for t in thresholds.values() if t > 0)}
+    )
     at = {days: i for i, days in enumerate(bounds)}
     stats = "count(*), count(last_activity), " + ", ".join(
         "count(CASE WHEN last_activity >= ? THEN 1 END)" for _ in bounds
@@ -344,7 +346,9 @@ def reconcile_facts(
     # read one by one), so the sum is exactly the reference's.
     cuts = _price_cuts(price_days, timezone)
     period = (
-        "(CASE " + " ".join(f"WHEN {_WHEN} < ? THEN {k}" for k in range(len(cuts))) + f" ELSE {len(cuts)} END)"
+        "(CASE "
+        + " ".join(f"WHEN {_WHEN} < ? THEN {k}" for k in range(len(cuts)))
+        + f" ELSE {len(cuts)} END)"
         if cuts
         else "0"
     )
