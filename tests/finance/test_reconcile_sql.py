@@ -60,6 +60,8 @@ DOMAINS = [
     "a_b.com",
     "x@corp.com",
     "axb.com",
+    "\u212aorp.com",
+    "k.\u212aORP.com",
 ]
 
 #: minutes since last activity, crowded around the 30/60/90-day buckets and the thresholds
@@ -415,6 +417,11 @@ USER_PATTERNS = [
     "*@x@corp.com",
     "*_*",
     "*",
+    "*i*",
+    "i?k*",
+    "?lk@*",
+    "*k-9*",
+    "\u212a-9@*",
 ]
 DOMAIN_VALUES = [
     "corp.com",
@@ -426,6 +433,8 @@ DOMAIN_VALUES = [
     "_b.com",
     "@",
     "%.com",
+    "korp.com",
+    "k.korp.com",
 ]
 
 

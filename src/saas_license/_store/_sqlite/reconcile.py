@@ -92,6 +92,47 @@ def _ascii_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any]] | None:
     return None
 
 
+#: The only characters whose lowercase (Python's ``str.lower``) holds an ASCII character or is
+#: longer than one: U+0130 (İ → "i̇") and U+212A (Kelvin sign → "k"). On every other name,
+#: ``LIKE``'s ASCII-only case folding gives what ``fnmatch`` on ``lower()`` gives for a pattern
+#: of ASCII literals, ``*`` and ``?``.
+_LOOSE = {"user": {"i": "%", "k": "_", "?": "%"}, "domain": {"k": "_"}}
+
+
+def _like_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any], bool] | None:
+    """``rule`` (user or domain, ASCII) as ``LIKE``: (condition, parameters, exact). Exact: it
+    is ``rule.matches`` on every name; else it is true at least wherever ``matches`` is (the
+    pattern's ``i``, ``k`` and ``?`` loosened for the two characters above) and the caller
+    confirms its hits in Python. None: the rule needs Python for every name."""
+    upn = f"{alias}.user_principal_name"
+    if rule.kind is ExclusionKind.USER:
+        pattern = rule.value.lower()
+        if not pattern.isascii() or "[" in pattern:
+            return None
+        loose = _LOOSE["user"]
+        exact = not any(c in loose for c in pattern)
+        like = "".join(
+            {"*": "%", "?": "_"}.get(c, _like_literal(c)) if exact or c not in loose else loose[c]
+            for c in pattern
+        )
+        return f"{upn} LIKE ? ESCAPE '\\'", [like], exact
+    if rule.kind is ExclusionKind.DOMAIN:
+        want = rule.value.lower().lstrip("@")
+        if not want.isascii():
+            return None
+        if "@" in want:
+            return "FALSE", [], True  # the part after the last '@' never holds one
+        exact = "k" not in want
+        lit = "".join("_" if c == "k" else _like_literal(c) for c in want)
+        return (
+            f"({upn} LIKE ? ESCAPE '\\' AND ({upn} LIKE ? ESCAPE '\\' "
+            f"OR {upn} LIKE ? ESCAPE '\\' OR {upn} LIKE ? ESCAPE '\\'))",
+            ["%" + lit, lit, "%@" + lit, "%." + lit],
+            exact,
+        )
+    return None
+
+
 def _on_directory(rule: ExclusionRule) -> bool:
     return rule.kind is ExclusionKind.ATTRIBUTE and (rule.attribute or "").startswith("directory.")
 
@@ -117,10 +158,12 @@ def cost_exclusion_sql(
 ) -> tuple[str, list[Any]]:
     """A SQL condition true for seats an active rule keeps out of cost, with its parameters.
 
-    Identifier rules compile to plain comparisons; user and domain rules to ``LIKE`` for
-    ASCII principal names; anything else (attribute rules, bracket globs,
-    non-ASCII names, whose case folding SQLite does not know) calls :meth:`ExclusionRule.matches`
-    itself through a SQL function, so the reference's matching is never re-implemented there.
+    Identifier rules compile to plain comparisons; user and domain rules with ASCII patterns to
+    ``LIKE`` (exact on every name, except that a pattern holding ``i``, ``k`` or ``?`` is
+    loosened for the two characters whose lowercase differs, and its hits are confirmed by
+    Python); anything else (attribute rules, bracket globs, non-ASCII patterns) calls
+    :meth:`ExclusionRule.matches` itself through a SQL function, so the reference's matching is
+    never re-implemented there. No per-name ASCII check: a scan evaluates only the ``LIKE``.
     """
     compile_own = getattr(db, "cost_exclusion_sql", None)
     if compile_own is not None:  # a store without Python SQL functions (PostgreSQL's) compiles
@@ -128,9 +171,7 @@ def cost_exclusion_sql(
     active = [r for r in rules if r.active and r.effect.excludes_cost]
     parts: list[str] = []
     params: list[Any] = []
-    ascii_parts: list[str] = []
-    ascii_params: list[Any] = []
-    by_seat: list[ExclusionRule] = []  # user/domain rules compiled to LIKE for ASCII names
+    loose: list[tuple[ExclusionRule, str, list[Any]]] = []  # LIKE first, then Python
     in_python = [r for r in active if r.kind is ExclusionKind.ATTRIBUTE]
     for rule in active:
         if rule.kind is ExclusionKind.IDENTIFIER:
@@ -144,15 +185,15 @@ def cost_exclusion_sql(
                     parts.append(f"({alias}.identifier = ? AND {alias}.profile IN ({marks}))")
                     params.extend([rule.value, *names])
         elif rule.kind is not ExclusionKind.ATTRIBUTE:
-            compiled = _ascii_sql(rule, alias)
+            compiled = _like_sql(rule, alias)
             if compiled is None:
-                in_python.append(rule)  # Python for every name, ASCII or not
+                in_python.append(rule)  # Python for every name
+            elif compiled[2]:
+                parts.append(compiled[0])
+                params.extend(compiled[1])
             else:
-                by_seat.append(rule)
-                ascii_parts.append(compiled[0])
-                ascii_params.extend(compiled[1])
+                loose.append((rule, compiled[0], compiled[1]))
     upn = f"{alias}.user_principal_name"
-    is_ascii = f"length({upn}) = length(CAST({upn} AS BLOB))"
 
     def udf_call(fn_rules: list[ExclusionRule], name: str) -> str:
         needs_attributes = any(r.kind is ExclusionKind.ATTRIBUTE for r in fn_rules)
@@ -173,14 +214,10 @@ def cost_exclusion_sql(
         )
         return f"{name}({upn}, {alias}.identifier, {attrs_col})"
 
-    if ascii_parts:
-        # ASCII names: the compiled rules as plain SQL; other names: the same rules, matched
-        # by Python. (Rules that never compile stay in ``in_python``, for every name.)
-        fallback = udf_call(by_seat, f"{functions}_by_name")
-        parts.append(
-            f"(CASE WHEN {is_ascii} THEN ({' OR '.join(ascii_parts)}) ELSE {fallback} END)"
-        )
-        params.extend(ascii_params)
+    for n, (rule, cond, cond_params) in enumerate(loose):
+        # the loosened LIKE keeps Python to the few names it lets through
+        parts.append(f"({cond} AND {udf_call([rule], f'{functions}_loose_{n}')})")
+        params.extend(cond_params)
     if in_python:
         parts.append(udf_call(in_python, functions))
     return ("(" + " OR ".join(parts) + ")" if parts else "FALSE"), params
