@@ -384,7 +384,7 @@ def reconcile_facts(
     cuts = _price_cuts(price_days, timezone)
     period = (
         "(CASE "
-        + " ".join(f"WHEN {_WHEN} < ? THEN {k}" for k in range(len(cuts)))
+        + " ".join(f"WHEN r.w < ? THEN {k}" for k in range(len(cuts)))
         + f" ELSE {len(cuts)} END)"
         if cuts
         else "0"
@@ -399,10 +399,14 @@ def reconcile_facts(
         f"AND {_WHEN} BETWEEN ? AND ?"
     )
     reclaim_params = [CandidateState.CLOSED_COMPLETE.value, savings_since, until]
+    # The instant is read from the JSON once per row: the inner query is not merged into the
+    # grouping (its ORDER BY keeps it apart), so the price periods compare a plain column.
     for profile, model, actual, currency, n, first, last, _ in db.execute(
-        f"SELECT c.profile, m.value, json_extract(c.more, '$.actual_savings') AS actual, "
-        f"cur.value, count(*), min({_WHEN}), max({_WHEN}), {period} AS period "
-        f"{reclaim_where} GROUP BY c.profile, m.value, actual, cur.value, period",
+        "SELECT r.profile, r.model, r.actual, r.currency, count(*), min(r.w), max(r.w), "
+        f"{period} AS period FROM (SELECT c.profile AS profile, m.value AS model, "
+        "json_extract(c.more, '$.actual_savings') AS actual, cur.value AS currency, "
+        f"{_WHEN} AS w {reclaim_where} ORDER BY c.id) AS r "
+        "GROUP BY r.profile, r.model, r.actual, r.currency, period",
         [*cuts, *reclaim_params],
     ):
         if model is None:
