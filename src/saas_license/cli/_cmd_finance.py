@@ -409,7 +409,8 @@ def _all_opportunities(ws: Any, result: Any, *, as_json: bool, as_csv: bool) -> 
 
     if as_json and as_csv:
         raise ConfigError("choose one of --json and --csv", field="--csv")
-    pages = _pages(ws.finance.iter_opportunities(page_size=1000), 1000)
+    # each page is one pass over the open candidates: large pages, few passes (~10 MB a page)
+    pages = _pages(ws.finance.iter_opportunities(page_size=20_000), 1000)
     if as_json:
         head = opportunities_table([], as_of=result.as_of).to_json_data()
         head.pop("rows")
