@@ -402,6 +402,11 @@ def cli(ctx: click.Context, workspace: Path | str | None, create: bool, verbose:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: errors are one clear line on stderr and a documented exit code."""
+    if "httpx" not in sys.modules:
+        # httpx imports its own command line (httpx._main) whenever click is installed, and
+        # with it pygments when that is (IPython brings it): ~5 ms a run that this process
+        # never uses. Marked absent, httpx keeps its stub `main` instead.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         code = cli.main(args=argv, prog_name="saas-license", standalone_mode=False)
     except click.exceptions.Abort:
