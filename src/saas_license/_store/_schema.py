@@ -432,6 +432,12 @@ MIGRATIONS["engine"] = [
     _compact_candidates,
     # 3: seat instants as integer epoch milliseconds (UTC)
     _integer_instants,
+    # 4: no index on the seats' identifier alone (issue 13, ~24 bytes a seat and one more
+    # index write per seat merged): only re-pointing an identifier's seats at a model
+    # (``map_identifier``, rare) searched by it; every other query filters by profile first
+    """
+    DROP INDEX IF EXISTS subscriptions_identifier;
+    """,
 ]
 
 
