@@ -49,7 +49,7 @@ def test_engine_4_drops_the_identifier_index_and_keeps_every_seat(
         old = SqliteStore(path)
         old.upsert_subscriptions("p", _records(30), run_id="r1", now=NOW)
         assert "subscriptions_identifier" in _indexes(old)
-        before = [s for s in old.iter_subscriptions("p", active_only=False)]
+        before = list(old.iter_subscriptions("p", active_only=False))
         old.close()
     store = SqliteStore(path)
     try:

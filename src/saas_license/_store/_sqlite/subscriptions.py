@@ -48,6 +48,7 @@ def merge_window(seats: int) -> int:
     """Seats per write transaction when merging or stamping ``seats`` seats."""
     return min(MERGE_BATCH_MAX, max(STAGE_BATCH, seats // 32))
 
+
 _SUB_COLUMNS = (
     "s.id, s.profile, s.external_user_id, s.identifier, s.user_principal_name, s.display_name, "
     "s.software_model, s.last_activity, s.activity_checked_at, s.external_created, s.assigned_at, "
