@@ -93,11 +93,27 @@ class AuditKinds:
     stored once. Made per transaction (a kind stored by a transaction that rolled back must
     not be remembered)."""
 
-    __slots__ = ("_db", "_ids")
+    __slots__ = ("_db", "_ids", "_ms")
 
     def __init__(self, db: Any) -> None:
         self._db = db
         self._ids: dict[tuple[str, str, str], int] = {}
+        self._ms: dict[str, int | None] = {}  # an instant's text → its milliseconds
+
+    def ms_of(self, at: Any) -> int | None:
+        """``at``'s integer milliseconds when the text is that millisecond's canonical form
+        (the form the store writes), else None (the text is then kept as it is)."""
+        if not isinstance(at, str):
+            return None
+        if at in self._ms:
+            return self._ms[at]
+        parsed, found = _instant(at), None
+        if parsed is not None:
+            ms = epoch_ms(parsed)
+            found = ms if format_instant(from_epoch_ms(ms)) == at else None
+        if len(self._ms) < 4096:  # a batch's entries mostly share one instant
+            self._ms[at] = found
+        return found
 
     def id_of(self, actor: str, action: str, entity: str) -> int:
         key = (actor, action, entity)
@@ -120,12 +136,9 @@ def compact_row(row: dict[str, Any], kinds: AuditKinds) -> dict[str, Any]:
     milliseconds when its text is the canonical form of that millisecond, the three texts as a
     kind; :func:`decoded` gives the same text back."""
     out = dict(row)
-    at = row["at"]
-    parsed = _instant(at)
-    if parsed is not None and format_instant(from_epoch_ms(epoch_ms(parsed))) == at:
-        out["at"], out["at_ms"] = "", epoch_ms(parsed)
-    else:  # any other text is kept as it is
-        out["at_ms"] = None
+    out["at_ms"] = ms = kinds.ms_of(row["at"])
+    if ms is not None:  # any other text is kept as it is
+        out["at"] = ""
     out["kind"] = kinds.id_of(row["actor"], row["action"], row["entity"])
     out["actor"] = out["action"] = out["entity"] = ""
     return out
