@@ -198,11 +198,14 @@ def _hash_row(row: Any, *, chain: str, seq: int, prev_hash: str) -> str:
     )
 
 
-def append_chained(db: sqlite3.Connection, values: dict[str, Any]) -> dict[str, Any]:
+def append_chained(
+    db: sqlite3.Connection, values: dict[str, Any], *, compact: bool = True
+) -> dict[str, Any]:
     """Insert one entry at the head of its chain; call inside a write transaction.
 
     ``values`` holds the stored text of the entry's columns (``at``, ``actor``, …). Returns the
-    row as inserted, with ``id``, ``chain``, ``seq``, ``prev_hash`` and ``hash``.
+    row as inserted, with ``id``, ``chain``, ``seq``, ``prev_hash`` and ``hash``. ``compact``
+    False writes the text form of a schema before ``compact`` 5 (for tests of migrations).
     """
     chain = chain_name(values["profile"])
     head = db.execute("SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)).fetchone()
@@ -210,11 +213,18 @@ def append_chained(db: sqlite3.Connection, values: dict[str, Any]) -> dict[str, 
     entry_id = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0])
     row = {**values, "id": entry_id, "chain": chain, "seq": seq, "prev_hash": prev}
     row["hash"] = _hash_row(row, chain=chain, seq=seq, prev_hash=prev)
-    db.execute(
-        f"INSERT INTO audit_log ({_INSERT_COLUMNS}) VALUES {_INSERT_VALUES}",
-        compact_row(row, AuditKinds(db))
-        | {"prev_hash": stored_hash(prev), "hash": stored_hash(row["hash"])},
-    )
+    hashes = {"prev_hash": stored_hash(prev), "hash": stored_hash(row["hash"])}
+    if compact:
+        db.execute(
+            f"INSERT INTO audit_log ({_INSERT_COLUMNS}) VALUES {_INSERT_VALUES}",
+            compact_row(row, AuditKinds(db)) | hashes,
+        )
+    else:
+        db.execute(
+            f"INSERT INTO audit_log ({_COLUMNS}) VALUES (:id, :at, :actor, :action, :entity, "
+            ":entity_id, :profile, :before, :after, :detail, :chain, :seq, :prev_hash, :hash)",
+            row | hashes,
+        )
     db.execute(
         "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
         "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
