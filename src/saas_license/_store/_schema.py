@@ -432,6 +432,12 @@ MIGRATIONS["engine"] = [
     _compact_candidates,
     # 3: seat instants as integer epoch milliseconds (UTC)
     _integer_instants,
+    # 4: no index on the seats' identifier alone (issue 13, ~24 bytes a seat and one more
+    # index write per seat merged): only re-pointing an identifier's seats at a model
+    # (``map_identifier``, rare) searched by it; every other query filters by profile first
+    """
+    DROP INDEX IF EXISTS subscriptions_identifier;
+    """,
 ]
 
 
@@ -622,4 +628,22 @@ MIGRATIONS["compact"] = [
     _candidate_table_rebuilt,
     # 2: the audit chain's hashes as 32-byte blobs (the same hashes)
     _audit_hashes_as_bytes,
+    # 3 (issue 13, ingest): new audit entries keep their instant as integer milliseconds and
+    # their (actor, action, entity) as one shared row; their text columns are left empty, and
+    # the hash is still taken over the text (so entries of either form verify alike). Entries
+    # already written keep their form; each form is found by its own index.
+    """
+    CREATE TABLE audit_kinds (
+        id INTEGER PRIMARY KEY,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        UNIQUE (actor, action, entity)
+    );
+    ALTER TABLE audit_log ADD COLUMN at_ms INTEGER;
+    ALTER TABLE audit_log ADD COLUMN kind INTEGER;
+    DROP INDEX audit_log_entity;
+    CREATE INDEX audit_log_entity ON audit_log (entity, entity_id) WHERE kind IS NULL;
+    CREATE INDEX audit_log_kind ON audit_log (kind, entity_id) WHERE kind IS NOT NULL;
+    """,
 ]
