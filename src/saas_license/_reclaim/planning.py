@@ -19,7 +19,7 @@ from .._profiles import IntegrationProfile
 from .._rules import ReclamationRule
 from .._store import Store
 from .._subscriptions import Subscription
-from .records import HeldItem, PlanAction, PlanItem, ReclaimPlan
+from .records import HeldItem, PlanAction, PlanBasis, PlanItem, ReclaimPlan
 from .stored import StoredPlan
 
 if TYPE_CHECKING:
@@ -222,6 +222,7 @@ class _Decider:
             kind=kind,
             potential_savings=price.amount if price else candidate.potential_savings,
             currency=price.currency if price else candidate.currency,
+            basis=PlanBasis.of(candidate, sub),
         )
         return item, priority
 
