@@ -174,9 +174,9 @@ def read_fresh_facts(
         )
         if verdict.idle and info.activity_from_download and "last_activity" not in record.unknown:
             # idle now, but not on the evidence the plan saw: activity since is a new decision
-            planned = entry[0].planned().last_activity
+            seen = entry[0].planned().last_activity
             if record.last_activity is not None and (
-                planned is None or _ms(record.last_activity) > _ms(planned)
+                seen is None or _ms(record.last_activity) > _ms(seen)
             ):
                 message = (
                     "the vendor reports activity since the plan (last active "

@@ -5,12 +5,13 @@ Implements :class:`~saas_license._store._protocol.PlanStore`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -61,9 +62,46 @@ _PLAN_ORDER = "kind, priority, unit, cand"
 PlanRow = tuple["PlanItem | HeldItem", int, str]
 
 
+class StagedItem(NamedTuple):
+    """A plan item decided without building its candidate and seat (see
+    :mod:`saas_license._reclaim.plan_sql`): the staged columns themselves."""
+
+    kind: int
+    priority: int
+    unit: str
+    cand: int
+    seat: int
+    usr: str
+    currency: str | None
+    savings: str | None
+    state: str
+    ident: str
+    last_activity: int | None
+    checked_at: int | None
+    action: str
+
+
 class SqlitePlanStore(SqliteBaseStore):
     """The :class:`~saas_license._store._protocol.PlanStore` part of
     :class:`~saas_license._store.SqliteStore`."""
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[None]:
+        """Writes to this connection's temporary tables as one transaction (outside one, SQLite
+        commits every row of an ``executemany`` on its own: ~10 us a row). Takes no workspace
+        write lock: only the connection's own temporary tables change."""
+        with self._lock:
+            began = not self._depth and not self._db.in_transaction
+            if began:
+                self._q("BEGIN")
+            try:
+                yield
+            except BaseException:
+                if began:
+                    self._q("ROLLBACK")
+                raise
+            if began:
+                self._q("COMMIT")
 
     def save_plan(self, plan: ReclaimPlan, *, scope: str = "") -> None:
         """Store a reclaim plan under its id (which must be set, with ``expires_at``).
@@ -109,7 +147,7 @@ class SqlitePlanStore(SqliteBaseStore):
                     )
 
     def save_plan_streamed(
-        self, head: ReclaimPlan, rows: Iterable[PlanRow], *, scope: str
+        self, head: ReclaimPlan, rows: Iterable[PlanRow | StagedItem], *, scope: str
     ) -> StoredPlan:
         """Store a plan whose items arrive one by one, in candidate order, never all in memory.
 
@@ -141,10 +179,16 @@ class SqlitePlanStore(SqliteBaseStore):
             pos = 0
             for batch in _batched(rows, _PLAN_BATCH):
                 staged = []
-                for item, priority, unit in batch:
-                    staged.append(_stage_row(pos, item, priority, unit, actions))
+                for row in batch:
+                    if isinstance(row, StagedItem):
+                        if actions.setdefault(row.kind, row.action) != row.action:
+                            raise StoreError("a plan's items of one kind must share one action")
+                        staged.append((pos, 0, *row[:-1], None))
+                    else:
+                        item, priority, unit = row
+                        staged.append(_stage_row(pos, item, priority, unit, actions))
                     pos += 1
-                with self._lock:
+                with self.scratch():
                     self._db.executemany(
                         f"INSERT INTO {stage} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         staged,
@@ -227,7 +271,7 @@ class SqlitePlanStore(SqliteBaseStore):
             ).fetchall():
                 others.setdefault(f"user:{usr}", []).append(identifier)
         for batch in _batched(others.items(), _PLAN_BATCH):
-            with self._lock:
+            with self.scratch():
                 self._db.executemany(
                     f"INSERT INTO {held} VALUES (?, ?)",
                     [
@@ -354,15 +398,16 @@ class SqlitePlanStore(SqliteBaseStore):
             (plan_id, "held" if held else "items", after, limit),
         ).fetchall()
         refs = [r for r in rows if not r[1]]
+        store: Any = self  # a whole store: its candidates and seats are read by id
         candidates: dict[int, RemovalCandidate] = {}
         seats: dict[int, Subscription] = {}
         action = ""
         if refs:
             candidates = {
-                c.id or 0: c for c in self.list_candidates(ids=sorted({r[2] for r in refs}))
+                c.id or 0: c for c in store.list_candidates(ids=sorted({r[2] for r in refs}))
             }
             if not held:
-                seats = self.subscriptions_by_id(sorted({r[3] for r in refs}))
+                seats = store.subscriptions_by_id(sorted({r[3] for r in refs}))
                 head = self._q("SELECT data FROM reclaim_plans WHERE id = ?", (plan_id,)).fetchone()
                 action = (
                     str(json.loads(head[0]).get("summary", {}).get("action", "")) if head else ""
