@@ -329,13 +329,15 @@ class SqlitePlanStore(SqliteBaseStore):
         data = json.loads(row[0])
         summary = data.pop("summary", None)
         if summary is None:  # stored before summaries: counted once, a page at a time
-            plan = converter.structure(data, ReclaimPlan)
-            if plan.items or plan.held:  # older plans kept their items inline
-                summary = summary_of(plan, scope="", units=["" for _ in plan.items])
+            whole = converter.structure(data, ReclaimPlan)
+            if whole.items or whole.held:  # older plans kept their items inline
+                summary = summary_of(whole, scope="", units=["" for _ in whole.items])
                 summary["units_contiguous"] = False
             else:
                 summary = self._count_stored(plan_id)
-        return stored_plan(data, summary, store=self, plan_id=plan_id), _dt(row[1])
+        applied = _dt(row[1])
+        stored = stored_plan(data, summary, store=self, plan_id=plan_id)
+        return attrs.evolve(stored, applied_at=applied), applied
 
     def _count_stored(self, plan_id: str) -> dict[str, Any]:
         notices = reclaims = 0
