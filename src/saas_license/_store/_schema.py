@@ -470,6 +470,25 @@ MIGRATIONS["plans"] = [
         PRIMARY KEY (plan_id, part, seq)
     );
     """,
+    # 2: items stored by reference (issue 13: ~190 us and ~2 KB an item as JSON copies of the
+    # candidate and its seat): the candidate and seat ids, what apply does, the price, and the
+    # basis of the decision (the candidate's state, the seat's holder and activity at plan
+    # time, in integer milliseconds) that apply compares the seat with; a held item keeps its
+    # candidate id and why. ``data`` is '' for such a row; older rows keep their JSON and read
+    # as before.
+    """
+    ALTER TABLE reclaim_plan_items ADD COLUMN candidate_id INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN seat_id INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN kind INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN state TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN user_id TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN identifier TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN last_activity INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN checked_at INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN savings TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN currency TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN reason TEXT;
+    """,
 ]
 
 # Issue 16: the user directory, a snapshot replaced whole by each load. People keep their
