@@ -134,6 +134,7 @@ def build(path: Path, seats: int, *, candidate_share: float = 0.05, seed: int = 
             CandidateState.AWAITING_USER,
             CandidateState.CLOSED_COMPLETE,
         ]
+        batch: list[RemovalCandidate] = []
         with store.transaction():
             for sub in store.iter_subscriptions():
                 if rng.random() >= candidate_share:
@@ -141,7 +142,7 @@ def build(path: Path, seats: int, *, candidate_share: float = 0.05, seed: int = 
                 state = rng.choice(states)
                 closed = state is CandidateState.CLOSED_COMPLETE
                 when = NOW - dt.timedelta(days=rng.randrange(1, 300))
-                store.add_candidate(
+                batch.append(
                     RemovalCandidate(
                         subscription_id=sub.id,
                         profile=sub.profile,
@@ -157,5 +158,9 @@ def build(path: Path, seats: int, *, candidate_share: float = 0.05, seed: int = 
                         reclaimed_at=when if closed else None,
                     )
                 )
+                if len(batch) >= 5000:  # stored a batch at a time (the same ids, in order)
+                    store.add_candidates(batch)
+                    batch = []
+            store.add_candidates(batch)
     finally:
         store.close()

@@ -12,6 +12,16 @@ Issue 16's tiers: the same estate with rights allocated to a profile and to a gr
 (a principal-name pattern) is reconciled again (products, models and license metrics; the
 floor is the same aggregate), and the seats' reconciled/unlicensed flags a saved
 reconciliation writes are timed against the bare ``INSERT … SELECT`` of the active seats' ids.
+
+``--candidate-share 0.7`` puts candidates on 70% of the seats (two thirds of them open: the
+engine estate's ~47% open), to show that the reconciliation's time and memory do not follow the
+open candidates: they are counted in SQL and only the idlest ``--listed`` become records (peak
+traced memory of the reconciliation is printed).
+
+``--index-ingest N`` times what the reconciliation's index costs a first ingest: N seats of one
+profile stored through the store's own staged merge into a fresh workspace, with the index as
+finance migration 4 makes it (in blocks of seat ids), as migration 2 made it (model, profile,
+last activity) and with no such index at all (the floor), interleaved ``--repeat`` times.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import json
 import statistics
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,7 +110,15 @@ def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any
     return statistics.median(runs), runs, out
 
 
-def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> dict[str, Any]:
+def measure(
+    seats: int,
+    *,
+    repeat: int,
+    reference_max: int,
+    timezone: str,
+    candidate_share: float = 0.05,
+    listed: int = 100,
+) -> dict[str, Any]:
     """Build an estate of ``seats`` seats and time its reconciliation against the floor."""
     from saas_license._finance.from_store import reconcile_store
     from saas_license._finance.reconciliation import reconcile
@@ -108,15 +127,23 @@ def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> di
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "estate.db"
         t0 = time.perf_counter()
-        _estate.build(path, seats)
+        _estate.build(path, seats, candidate_share=candidate_share)
         built = time.perf_counter() - t0
         store = SqliteStore(path)
         try:
             counted = store._db.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
             floor, floor_runs, _ = _median(lambda: store._db.execute(FLOOR_SQL).fetchall(), repeat)
-            sql, sql_runs, result = _median(
-                lambda: reconcile_store(store, now=_estate.NOW, timezone=timezone), repeat
-            )
+
+            def run() -> Any:
+                return reconcile_store(
+                    store, now=_estate.NOW, timezone=timezone, opportunity_limit=listed
+                )
+
+            sql, sql_runs, result = _median(run, repeat)
+            tracemalloc.start()
+            run()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
             out: dict[str, Any] = {
                 "seats": counted,
                 "build_seconds": round(built, 2),
@@ -125,7 +152,9 @@ def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> di
                 "reconcile_seconds": round(sql, 4),
                 "reconcile_runs": [round(r, 4) for r in sql_runs],
                 "ratio_to_floor": round(sql / floor, 2),
-                "opportunities": len(result.opportunities),
+                "opportunities": result.opportunity_count,
+                "opportunities_listed": len(result.opportunities),
+                "reconcile_peak_traced_mib": round(peak / 2**20, 1),
                 "unlicensed": len(result.unlicensed),
                 "models": len(result.models),
                 "profile_rows": len(result.profiles),
@@ -154,7 +183,8 @@ def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> di
                     want.models == result.models
                     and want.profiles == result.profiles
                     and want.unlicensed == result.unlicensed
-                    and want.opportunities == result.opportunities
+                    and want.opportunities[:listed] == result.opportunities
+                    and len(want.opportunities) == result.opportunity_count
                     and want.activity == result.activity
                     and want.unmapped == result.unmapped
                 )
@@ -162,6 +192,60 @@ def measure(seats: int, *, repeat: int, reference_max: int, timezone: str) -> di
             return out
         finally:
             store.close()
+
+
+#: The reconciliation's index in each shape the ``--index-ingest`` run compares.
+INDEX_SHAPES = {
+    "blocks (finance 4)": "CREATE INDEX finance_active_seats ON subscriptions "
+    "(software_model, profile, (id >> 12), last_activity) WHERE active = 1",
+    "last activity (finance 2)": "CREATE INDEX finance_active_seats ON subscriptions "
+    "(software_model, profile, last_activity) WHERE active = 1",
+    "none (floor)": "",
+}
+
+
+def index_ingest(seats: int, *, repeat: int) -> dict[str, list[float]]:
+    """Seconds of a first ingest of ``seats`` seats with each index shape, interleaved."""
+    from saas_license import IntegrationProfile, SoftwareModel
+    from saas_license._store import SqliteStore
+
+    records = list(_estate.records("aha-eu", seats, 7))
+    out: dict[str, list[float]] = {name: [] for name in INDEX_SHAPES}
+    for _ in range(repeat):
+        for name, ddl in INDEX_SHAPES.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                store = SqliteStore(Path(tmp) / "w.db")
+                try:
+                    store._db.execute("DROP INDEX finance_active_seats")
+                    if ddl:
+                        store._db.execute(ddl)
+                    for model in ("Roadmaps", "Develop", "Ideas", "Viewer"):
+                        store.ensure_software_model(
+                            SoftwareModel(name=model, publisher="Aha! Labs", paid=True)
+                        )
+                    for ident, model in _estate.IDENTIFIERS.items():
+                        store.map_identifier(ident, model)
+                    store.save_profile(
+                        IntegrationProfile(
+                            name="aha-eu",
+                            display_name="aha-eu",
+                            spoke="aha",
+                            profile_type="Aha! Subscription",
+                            connection_alias="none",
+                        )
+                    )
+                    t0 = time.perf_counter()
+                    store.upsert_subscriptions(
+                        "aha-eu", iter(records), run_id="r1", now=_estate.NOW
+                    )
+                    out[name].append(round(time.perf_counter() - t0, 3))
+                finally:
+                    store.close()
+            print(
+                f"  first ingest of {seats:,} seats, index {name}: {out[name][-1]:.2f} s",
+                flush=True,
+            )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,11 +257,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-max", type=int, default=100_000)
     parser.add_argument("--timezone", default="Europe/Berlin")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--candidate-share", type=float, default=0.05, help="Share of seats with a candidate."
+    )
+    parser.add_argument("--listed", type=int, default=100, help="Opportunities listed.")
+    parser.add_argument(
+        "--index-ingest", type=int, default=0, help="Seats: time the index's cost to ingest."
+    )
     args = parser.parse_args(argv)
+    if args.index_ingest:
+        runs = index_ingest(args.index_ingest, repeat=args.repeat)
+        floor = statistics.median(runs["none (floor)"])
+        for name, times in runs.items():
+            med = statistics.median(times)
+            print(f"index {name}: median {med:.2f} s ({times}) -> {med / floor:.2f}x the floor")
+        if not args.sizes:
+            return 0
     results = []
     for size in (int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()):
         res = measure(
-            size, repeat=args.repeat, reference_max=args.reference_max, timezone=args.timezone
+            size,
+            repeat=args.repeat,
+            reference_max=args.reference_max,
+            timezone=args.timezone,
+            candidate_share=args.candidate_share,
+            listed=args.listed,
         )
         results.append(res)
         if not args.json:
@@ -191,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{res['seats']:>9,} seats: reconcile {res['reconcile_seconds']:.3f} s "
                 f"(runs {res['reconcile_runs']}), floor {res['floor_seconds']:.3f} s "
                 f"-> {res['ratio_to_floor']:.1f}x the floor; {res['opportunities']:,} "
-                f"opportunities, {res['unlicensed']:,} unlicensed{ref} "
+                f"opportunities ({res['opportunities_listed']} listed; peak traced memory "
+                f"{res['reconcile_peak_traced_mib']} MiB), {res['unlicensed']:,} unlicensed{ref} "
                 f"(estate built in {res['build_seconds']:.1f} s)",
                 flush=True,
             )

@@ -55,6 +55,17 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
         f"  a seat of Aha! Roadmaps costs {ws.prices.unit_price('Aha! Roadmaps', at=result.as_of)}"
     )
 
+    # Reclaim opportunities: every open candidate is counted, the idlest are listed, and the
+    # rest are read a page at a time (memory does not follow the number of candidates).
+    top = ws.finance.reconcile(opportunity_limit=3)
+    print(f"  open candidates on counted seats: {top.opportunity_count}; the idlest 3:")
+    for opp in top.opportunities:
+        idle = "never active" if opp.days_inactive is None else f"{opp.days_inactive} days idle"
+        print(f"    {opp.user_principal_name} ({opp.software_model}): {idle}, saves {opp.savings}")
+    if top.opportunities:
+        rest = ws.finance.opportunities(limit=1000, after=top.opportunities[-1])
+        print(f"  the next page holds {len(rest)} more")
+
     # Tiers: products and license metrics; allocations count before company-wide rights.
     roadmaps = next(e for e in ws.finance.entitlements() if e.software_model == "Aha! Roadmaps")
     ws.finance.allocate(roadmaps.id or 0, 30, users=["*@example.com"])  # a group of users

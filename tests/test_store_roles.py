@@ -36,7 +36,12 @@ ROLES: dict[str, type[Any]] = {
 #: Paged reads and reconciliation in SQL (issue 13) are optional capabilities: the workspace
 #: uses them when the store has them.
 EXTRAS: dict[str, set[str]] = {
-    "FinanceStore": {"add_entitlement", "reconcile_facts", "record_seat_status"},
+    "FinanceStore": {
+        "add_entitlement",
+        "reconcile_facts",
+        "reclaim_opportunities",
+        "record_seat_status",
+    },
     "CandidateStore": {"count_candidates", "iter_candidates"},
     "PlanStore": {
         "plan_exists",

@@ -194,3 +194,34 @@ def test_report_writes_html_json_and_csv(
     assert set(json.loads(doc.read_text())["tables"]) == {p.stem for p in csv_dir.glob("*.csv")}
     code, _, err = _run(capsys, "--workspace", ws_path, "report")
     assert code == 2 and err.startswith("error: --html: nothing to write")
+
+
+def test_reconcile_lists_the_idlest_opportunities_and_writes_every_one(
+    ws_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A terminal shows the idlest ``--limit``; --csv, --json and --all page through every one,
+    in the order ``ws.finance.opportunities`` pages them."""
+    w = ("--workspace", ws_path)
+    with Workspace.open(ws_path) as ws:
+        every = list(ws.finance.iter_opportunities(page_size=4))
+        counted = ws.finance.reconcile(opportunity_limit=2)
+        assert ws.finance.opportunities(limit=2) == list(counted.opportunities)
+    total = counted.opportunity_count
+    assert total == len(every) > 5  # the sandbox's idle users have open candidates
+    ids = [str(o.candidate_id) for o in every]
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "opportunities", "--limit", "3")
+    assert code == 0 and f"… and {total - 3:,} more of {total:,}" in out
+    shown = [line.split()[0] for line in out.splitlines()[3:6]]
+    assert shown == ids[:3]
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "opportunities", "--csv")
+    lines = out.splitlines()
+    assert lines[0].startswith("candidate_id,profile,software_model") and len(lines) == total + 1
+    assert [line.split(",")[0] for line in lines[1:]] == ids
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "opportunities", "--json")
+    document = json.loads(out)
+    assert document["name"] == "opportunities" and document["as_of"]
+    assert [str(r["candidate_id"]) for r in document["rows"]] == ids
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "opportunities", "--all")
+    assert code == 0 and sum(line.split()[0] in ids for line in out.splitlines()[3:]) == total
+    code, out, _ = _run(capsys, *w, "reconcile")
+    assert f"open candidates on counted seats: {total}" in out

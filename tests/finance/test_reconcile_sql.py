@@ -24,8 +24,8 @@ from saas_license import (
     SoftwareModel,
 )
 from saas_license._finance.allocations import Allocation
-from saas_license._finance.from_store import reconcile_store
-from saas_license._finance.reconciliation import reconcile
+from saas_license._finance.from_store import opportunities_store, reconcile_store
+from saas_license._finance.reconciliation import opportunity_key, reconcile
 from saas_license._store import SqliteStore
 from saas_license._subscriptions import SubscriptionRecord
 from saas_license._time import day_start, days_between
@@ -60,6 +60,8 @@ DOMAINS = [
     "a_b.com",
     "x@corp.com",
     "axb.com",
+    "\u212aorp.com",
+    "k.\u212aORP.com",
 ]
 
 #: minutes since last activity, crowded around the 30/60/90-day buckets and the thresholds
@@ -282,14 +284,30 @@ def _reference(store: SqliteStore, timezone: str):  # type: ignore[no-untyped-de
     paid_gamma=st.booleans(),
     threshold=st.sampled_from([1, 7, 30, 45, 60, 90]),
     timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/Santiago", "Pacific/Kiritimati"]),
+    top=st.integers(0, 4),
 )
 def test_sql_reconciliation_equals_the_reference(  # type: ignore[no-untyped-def]
-    seats, rules, ents, cands, allocs, paid_gamma, threshold, timezone
+    seats, rules, ents, cands, allocs, paid_gamma, threshold, timezone, top
 ) -> None:
     store = _store(seats, rules, ents, cands, paid_gamma, threshold, allocs)
     try:
-        got = reconcile_store(store, now=NOW, timezone=timezone)
+        got = reconcile_store(store, now=NOW, timezone=timezone, opportunity_limit=None)
         want = _reference(store, timezone)
+        # the idlest ``top`` are listed, every one is counted, and pages of ``top`` read the
+        # rest in the same order
+        listed = reconcile_store(store, now=NOW, timezone=timezone, opportunity_limit=top)
+        assert listed.opportunities == want.opportunities[:top]
+        assert listed.opportunity_count == got.opportunity_count == len(want.opportunities)
+        assert listed.models == want.models
+        assert [*want.opportunities] == sorted(want.opportunities, key=opportunity_key)
+        paged, after = [], None
+        while top:
+            page = opportunities_store(store, now=NOW, timezone=timezone, limit=top, after=after)
+            paged.extend(page)
+            if len(page) < top:
+                break
+            after = page[-1]
+        assert paged == ([*want.opportunities] if top else [])
         assert got.models == want.models
         assert got.profiles == want.profiles
         assert got.unlicensed == want.unlicensed
@@ -399,6 +417,11 @@ USER_PATTERNS = [
     "*@x@corp.com",
     "*_*",
     "*",
+    "*i*",
+    "i?k*",
+    "?lk@*",
+    "*k-9*",
+    "\u212a-9@*",
 ]
 DOMAIN_VALUES = [
     "corp.com",
@@ -410,6 +433,8 @@ DOMAIN_VALUES = [
     "_b.com",
     "@",
     "%.com",
+    "korp.com",
+    "k.korp.com",
 ]
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saas_license._finance.from_store import reconcile_store
+from saas_license._finance.from_store import opportunities_store, reconcile_store
 from saas_license._store.copy import copy_workspace
 
 from ..finance.test_reconcile_sql import (
@@ -56,6 +56,15 @@ def test_reconciliation_is_the_same_on_sqlite_and_postgres(  # type: ignore[no-u
         assert on_postgres.unlicensed == on_sqlite.unlicensed
         want = _reference(pg, timezone)  # the reference, reading PostgreSQL seat by seat
         assert on_postgres.models == want.models and on_postgres.activity == want.activity
+        assert on_postgres.opportunity_count == len(want.opportunities)
+        # the idlest two listed, then the rest paged two at a time, in the same order
+        top = reconcile_store(pg, now=NOW, timezone=timezone, opportunity_limit=2)
+        paged, after = list(top.opportunities), (top.opportunities or [None])[-1]
+        while after is not None:
+            page = opportunities_store(pg, now=NOW, timezone=timezone, limit=2, after=after)
+            paged.extend(page)
+            after = page[-1] if len(page) == 2 else None
+        assert paged == list(want.opportunities)
     finally:
         pg.close()
         sqlite.close()

@@ -16,14 +16,19 @@ from .._store._finance import FinanceStore, keeps_entitlements
 from .entitlements import Entitlement, EntitlementPriceBook, check_currency
 from .pricing import NoPrices, PriceBook
 
+#: Opportunities a reconciliation lists unless told otherwise (the same as
+#: ``reconciliation.DEFAULT_OPPORTUNITY_LIMIT``, kept here so a daily run need not import it).
+DEFAULT_OPPORTUNITY_LIMIT = 100
+
 if TYPE_CHECKING:
-    from .reconciliation import Reconciliation
+    from .reconciliation import ReclaimOpportunity, Reconciliation
     from .showback import Showback
 
 __all__ = [
     "check_entitlement",
     "finance_store",
     "inactivity_thresholds",
+    "opportunities_store",
     "price_book_for",
     "reconcile_store",
     "showback_store",
@@ -65,8 +70,15 @@ def check_entitlement(store: Store, ent: Entitlement, pending: Sequence[Entitlem
     check_currency(ent, [*finance_store(store).list_entitlements(ent.software_model), *pending])
 
 
-def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconciliation:
-    """Reconcile everything the store holds, as of ``now``."""
+def reconcile_store(
+    store: Store,
+    *,
+    now: dt.datetime,
+    timezone: str,
+    opportunity_limit: int | None = DEFAULT_OPPORTUNITY_LIMIT,
+) -> Reconciliation:
+    """Reconcile everything the store holds, as of ``now``, listing the idlest
+    ``opportunity_limit`` opportunities (None: all)."""
     from .reconciliation import reconcile, reconcile_units  # not needed to start a daily run
 
     fin = finance_store(store)
@@ -93,18 +105,21 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
         from .allocations import effective_allocations
 
         effective = effective_allocations(allocations, entitlements, now, timezone)
-        units, unmapped, newest = facts(
+        units, unmapped, newest, top = facts(
             exclusions=exclusions,
             profile_types=profile_types,
             inactivity_days=thresholds,
             now=now,
             timezone=timezone,
             groups=[e for e in effective if e.allocation.is_group],
+            price_days=price_change_days(entitlements),
         )
         return reconcile_units(
             units,
             unmapped,
             newest,
+            top,
+            opportunity_limit=opportunity_limit,
             entitlements=entitlements,
             models=store.list_software_models(),
             now=now,
@@ -127,7 +142,76 @@ def reconcile_store(store: Store, *, now: dt.datetime, timezone: str) -> Reconci
         timezone=timezone,
         inactivity_days=thresholds,
         data_as_of=data_as_of,
+        opportunity_limit=opportunity_limit,
     )
+
+
+def opportunities_store(
+    store: Store,
+    *,
+    now: dt.datetime,
+    timezone: str,
+    limit: int | None,
+    after: ReclaimOpportunity | None = None,
+) -> list[ReclaimOpportunity]:
+    """The opportunities a reconciliation at ``now`` lists, idlest first: ``limit`` of them
+    (None: all) after ``after`` (the last one of the previous page). On a store that pages
+    in SQL each call is one query that keeps only ``limit`` rows; otherwise the reference
+    reconciliation is computed and sliced."""
+    from .._time import epoch_ms
+    from .reconciliation import listing, opportunity_key, page_of
+
+    fin = finance_store(store)
+    read = getattr(fin, "reclaim_opportunities", None)
+    if read is None:
+        every = reconcile_store(store, now=now, timezone=timezone, opportunity_limit=None)
+        found = list(every.opportunities)
+        if after is not None:
+            mark = opportunity_key(after)
+            found = [o for o in found if opportunity_key(o) > mark]
+        return found if limit is None else found[:limit]
+    skip, priced = listing(
+        store.list_software_models(), fin.list_entitlements(), now=now, timezone=timezone
+    )
+    key = None
+    if after is not None:
+        if after.candidate_id is None:
+            raise ConfigError(
+                "page after a stored opportunity (it has no candidate id)", field="after"
+            )
+        la = after.last_activity
+        key = (
+            0 if la is None else 1,
+            0 if la is None else epoch_ms(la),
+            after.profile,
+            after.user_principal_name,
+            after.software_model,
+            after.candidate_id,
+        )
+    profiles = store.list_profiles()
+    rows = read(
+        exclusions=store.list_exclusion_rules(),
+        profile_types={p.name: p.profile_type for p in profiles},
+        skip=skip,
+        now=now,
+        timezone=timezone,
+        limit=limit,
+        after=key,
+    )
+    return page_of(rows, priced)
+
+
+def price_change_days(entitlements: Sequence[Entitlement]) -> list[dt.date]:
+    """The days on which an entitlement starts, ends or is retired: the only days a model's
+    price in force can change (see ``Entitlement.state_on``)."""
+    days: set[dt.date] = set()
+    for ent in entitlements:
+        days.add(ent.start)
+        if ent.end is not None and ent.end < dt.date.max:
+            days.add(ent.end + dt.timedelta(days=1))
+        if ent.retired_on is not None:
+            days.add(ent.retired_on)
+    return sorted(days)
 
 
 def inactivity_thresholds(store: Store) -> dict[str, int]:

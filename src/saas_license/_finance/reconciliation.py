@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,6 +49,7 @@ from .entitlements import (
 
 __all__ = [
     "ACTIVITY_BUCKETS",
+    "DEFAULT_OPPORTUNITY_LIMIT",
     "ActivityBuckets",
     "LicenseMetric",
     "MetricResult",
@@ -62,12 +63,16 @@ __all__ = [
     "UnlicensedSubscription",
     "UnrecognizedInProfile",
     "activity_bucket",
+    "opportunity_key",
     "reconcile",
 ]
 
 #: Days-since-last-activity buckets, in chart order.
 ACTIVITY_BUCKETS = ("0-30", "30-60", "60-90", "90+", "never")
 DEFAULT_INACTIVITY_DAYS = 60
+#: Opportunities a reconciliation lists by default (the idlest); the rest are counted, and
+#: ``ws.finance.opportunities`` pages through them.
+DEFAULT_OPPORTUNITY_LIMIT = 100
 
 
 def activity_bucket(days: int | None) -> str:
@@ -281,6 +286,8 @@ class Reconciliation:
     data_as_of: dict[str, dt.datetime | None] = attrs.Factory(dict)
     products: tuple[ProductResult, ...] = ()
     metrics: tuple[MetricResult, ...] = ()
+    #: every open candidate on a counted seat; ``opportunities`` lists the idlest of them
+    opportunity_count: int = 0
 
     @property
     def compliant(self) -> bool:
@@ -338,6 +345,7 @@ class Reconciliation:
             "timezone": self.timezone,
             "savings_since": format_instant(self.savings_since),
             "compliant": self.compliant,
+            "opportunity_count": self.opportunity_count,
             "data_as_of": {
                 k: None if v is None else format_instant(v) for k, v in self.data_as_of.items()
             },
@@ -379,6 +387,42 @@ class _Opportunity:
     identifier: str
     days: int | None
     last_activity: dt.datetime | None
+    profile: str = ""
+    model: str = ""
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def opportunity_key(o: ReclaimOpportunity) -> tuple[Any, ...]:
+    """The order opportunities are listed and paged in, idlest first: never-active seats, then
+    the oldest last activity, then profile, user, software model and candidate id (text by
+    code point, as both stores compare it)."""
+    la = o.last_activity
+    cid = o.candidate_id
+    return (
+        la is not None,
+        _EPOCH if la is None else la,
+        o.profile,
+        o.user_principal_name,
+        o.software_model,
+        cid is None,
+        cid or 0,
+    )
+
+
+def _key(o: _Opportunity) -> tuple[Any, ...]:
+    la = o.last_activity
+    cid = o.candidate_id
+    return (
+        la is not None,
+        _EPOCH if la is None else la,
+        o.profile,
+        o.upn,
+        o.model,
+        cid is None,
+        cid or 0,
+    )
 
 
 @attrs.frozen
@@ -390,6 +434,7 @@ class _Reclaim:
     undone_at: dt.datetime | None
     actual_savings: Decimal | None
     currency: str | None
+    count: int = 1  # seats reclaimed alike (same recorded savings and currency, same price day)
 
 
 @attrs.define
@@ -402,7 +447,7 @@ class _Unit:
     lent: int = 0
     inactive: int = 0
     buckets: dict[str, int] = attrs.Factory(lambda: dict.fromkeys(ACTIVITY_BUCKETS, 0))
-    open_candidates: list[_Opportunity] = attrs.Factory(list)
+    open_candidates: int = 0  # open candidates on counted seats (listed by ``_Top``)
     reclaimed: list[_Reclaim] = attrs.Factory(list)
     grouped: dict[int, int] = attrs.Factory(dict)  # group allocation id → seats in it
     allocated: int = 0  # rights allocated to this profile
@@ -414,6 +459,9 @@ class _Unit:
 _Units = dict[str, dict[str, _Unit]]
 #: newest(model, profile, n): the unit's ``n`` newest counted seats (first seen, then id, newest first)
 _Newest = Callable[[str, str, int], Sequence[_Seat]]
+#: top(skip, limit): the first ``limit`` (None: all) opportunities in :func:`opportunity_key`
+#: order, leaving out the seats of the models in ``skip`` (free models without rights)
+_Top = Callable[[Collection[str], "int | None"], Sequence[_Opportunity]]
 
 
 def _money(rights: int, price: Decimal | None) -> Decimal | None:
@@ -445,13 +493,15 @@ def reconcile(
     data_as_of: Mapping[str, dt.datetime | None] | None = None,
     allocations: Sequence[Allocation] = (),
     products: Mapping[str, str] | None = None,
+    opportunity_limit: int | None = None,
 ) -> Reconciliation:
     """Reconcile seats against entitlements as of ``now`` (see the module docstring for the rules).
 
     ``subscriptions`` are active seats (streamed once); ``candidates`` may hold any states;
     ``inactivity_days`` gives each model's idle threshold (default 60) for active/inactive;
     ``allocations`` set company-wide rights aside for a profile or a group of users;
-    ``products`` names each model's product (default: its publisher).
+    ``products`` names each model's product (default: its publisher);
+    ``opportunity_limit`` lists only the idlest opportunities (None: all; all are counted).
     This is the reference definition; a SQLite store computes the same result with aggregates
     (:func:`saas_license._finance.from_store.reconcile_store`).
     """
@@ -465,6 +515,7 @@ def reconcile(
     seats: dict[tuple[str, str], list[_Seat]] = defaultdict(list)
     unmapped: dict[tuple[str, str], int] = defaultdict(int)
     counted: dict[int, tuple[str, _Seat]] = {}
+    listed: list[_Opportunity] = []
     for sub in subscriptions:
         if not sub.active:
             continue
@@ -506,8 +557,18 @@ def reconcile(
             hit = counted.get(cand.subscription_id)
             if hit is not None and hit[0] == model:
                 s = hit[1]
-                units[model][cand.profile].open_candidates.append(
-                    _Opportunity(cand.id, cand.state, s.upn, s.identifier, s.days, s.last_activity)
+                units[model][cand.profile].open_candidates += 1
+                listed.append(
+                    _Opportunity(
+                        cand.id,
+                        cand.state,
+                        s.upn,
+                        s.identifier,
+                        s.days,
+                        s.last_activity,
+                        cand.profile,
+                        model,
+                    )
                 )
         elif cand.state is CandidateState.CLOSED_COMPLETE:
             when = _reclaimed_at(cand)
@@ -532,10 +593,16 @@ def reconcile(
         ordered.sort(key=lambda s: s.group != 0)
         return ordered[:n]
 
+    def top(skip: Collection[str], limit: int | None) -> Sequence[_Opportunity]:
+        kept = sorted((o for o in listed if o.model not in skip), key=_key)
+        return kept if limit is None else kept[:limit]
+
     return _finish(
         units,
         unmapped,
         newest,
+        top,
+        opportunity_limit=opportunity_limit,
         entitlements=entitlements,
         models=models,
         now=now,
@@ -550,7 +617,9 @@ def _finish(
     units: _Units,
     unmapped: Mapping[tuple[str, str], int],
     newest: _Newest,
+    top: _Top,
     *,
+    opportunity_limit: int | None,
     entitlements: Sequence[Entitlement],
     models: Sequence[SoftwareModel],
     now: dt.datetime,
@@ -585,17 +654,15 @@ def _finish(
     remediation: list[RemediationOption] = []
     unlicensed: list[UnlicensedSubscription] = []
     activity: list[ActivityBuckets] = []
-    opportunities: list[ReclaimOpportunity] = []
     metrics: list[MetricResult] = []
+    priced: dict[str, tuple[Decimal | None, str | None]] = {}
 
     for model in sorted(units):
         ents = by_model.get(model, [])
         profiles = units[model]
         if model in free and not ents:
             continue
-        raw_price = average_annual_price(ents)
-        price = None if raw_price is None else quantize_money(raw_price)
-        currency = ents[0].currency if ents else None
+        price, currency = priced[model] = _model_price(ents)
         pool = sum(e.purchased_rights for e in ents if e.profile is None) - allocated_of[model]
         day_price = _price_per_day(entitlements, model, timezone=timezone, currency=currency)
         # Allocations first: a group's rights cover its seats, profile by profile (by name);
@@ -658,21 +725,6 @@ def _finish(
                     )
                     for s in newest(model, name, row.rights_needed)
                 )
-            opportunities.extend(
-                ReclaimOpportunity(
-                    candidate_id=o.candidate_id,
-                    profile=name,
-                    software_model=model,
-                    user_principal_name=o.upn,
-                    identifier=o.identifier,
-                    state=o.state,
-                    days_inactive=o.days,
-                    last_activity=o.last_activity,
-                    savings=price,
-                    currency=currency,
-                )
-                for o in unit.open_candidates
-            )
         model_row = _sum_rows(model, rows, pool_left=pool, price=price, currency=currency, now=now)
         model_row = attrs.evolve(
             model_row, entitlements_in_use=len(ents), product=product_of.get(model, model)
@@ -693,14 +745,8 @@ def _finish(
                 never=buckets["never"],
             )
         )
-    opportunities.sort(
-        key=lambda o: (
-            o.days_inactive is not None,
-            -(o.days_inactive or 0),
-            o.profile,
-            o.user_principal_name,
-        )
-    )
+    skip = {m for m in units if m in free and not by_model.get(m)}
+    opportunities = [_listed(o, priced) for o in top(skip, opportunity_limit)]
     return Reconciliation(
         as_of=now,
         timezone=timezone,
@@ -718,7 +764,59 @@ def _finish(
         data_as_of=dict(data_as_of or {}),
         products=_products(model_rows, now=now),
         metrics=tuple(metrics),
+        opportunity_count=sum(r.open_candidates for r in model_rows),
     )
+
+
+def _model_price(ents: Sequence[Entitlement]) -> tuple[Decimal | None, str | None]:
+    """A model's unit price (the rights-weighted average of ``ents``, in force) and currency."""
+    raw_price = average_annual_price(ents)
+    return (
+        None if raw_price is None else quantize_money(raw_price),
+        ents[0].currency if ents else None,
+    )
+
+
+def _listed(
+    o: _Opportunity, priced: Mapping[str, tuple[Decimal | None, str | None]]
+) -> ReclaimOpportunity:
+    price, currency = priced.get(o.model, (None, None))
+    return ReclaimOpportunity(
+        candidate_id=o.candidate_id,
+        profile=o.profile,
+        software_model=o.model,
+        user_principal_name=o.upn,
+        identifier=o.identifier,
+        state=o.state,
+        days_inactive=o.days,
+        last_activity=o.last_activity,
+        savings=price,
+        currency=currency,
+    )
+
+
+def listing(
+    models: Sequence[SoftwareModel],
+    entitlements: Sequence[Entitlement],
+    *,
+    now: dt.datetime,
+    timezone: str,
+) -> tuple[set[str], dict[str, tuple[Decimal | None, str | None]]]:
+    """(models whose seats are not reconciled, price and currency of every other model) as a
+    reconciliation at ``now`` sees them: what paging through its opportunities needs."""
+    by_model: dict[str, list[Entitlement]] = defaultdict(list)
+    for ent in entitlements_in_use(entitlements, now, timezone):
+        by_model[ent.software_model].append(ent)
+    skip = {m.name for m in models if not m.paid and not by_model.get(m.name)}
+    names = {m.name for m in models} | set(by_model)
+    return skip, {m: _model_price(by_model.get(m, [])) for m in names - skip}
+
+
+def page_of(
+    found: Iterable[_Opportunity], priced: Mapping[str, tuple[Decimal | None, str | None]]
+) -> list[ReclaimOpportunity]:
+    """Opportunities a store read (:data:`_Top` rows) with their model's price."""
+    return [_listed(o, priced) for o in found]
 
 
 def _metric(row: ReconciliationRow, *, allocated: int, needed: int) -> MetricResult:
@@ -844,6 +942,7 @@ def _row(
     actual = None if price is None else Decimal("0.00")
     for cand in unit.reclaimed:
         recorded = cand.actual_savings
+        n = cand.count
         if recorded is not None and cand.currency == currency:
             paid: Decimal | None = quantize_money(recorded)  # priced when it was reclaimed
         else:
@@ -851,7 +950,7 @@ def _row(
             paid = price_at(when) if when is not None else None
             paid = price if paid is None else paid
         if paid is not None:
-            actual = (actual or Decimal("0.00")) + paid
+            actual = (actual or Decimal("0.00")) + paid * n
     return ReconciliationRow(
         software_model=model,
         profile=profile,
@@ -868,9 +967,9 @@ def _row(
         currency=currency,
         true_up_cost=_money(max(0, used - owned), price),
         over_licensed_amount=_money(max(0, owned - used), price),
-        open_candidates=len(unit.open_candidates),
-        potential_savings=_money(len(unit.open_candidates), price),
-        reclaimed_seats=len(unit.reclaimed),
+        open_candidates=unit.open_candidates,
+        potential_savings=_money(unit.open_candidates, price),
+        reclaimed_seats=sum(r.count for r in unit.reclaimed),
         actual_savings=actual,
         as_of=now,
         allocated_in_use=unit.allocated_in_use,
@@ -1115,7 +1214,10 @@ def _activity_table(r: Reconciliation) -> Table:
     )
 
 
-def _opportunities_table(r: Reconciliation) -> Table:
+def opportunities_table(
+    opportunities: Iterable[ReclaimOpportunity], *, as_of: dt.datetime, note: str = ""
+) -> Table:
+    """Opportunities as the reconciliation's ``opportunities`` table (one page of them, say)."""
     return Table.from_dicts(
         "opportunities",
         [
@@ -1130,9 +1232,22 @@ def _opportunities_table(r: Reconciliation) -> Table:
             "savings",
             "currency",
         ],
-        _records(r.opportunities),
+        _records(opportunities),
         title="Reclaim candidates (idlest first)",
+        as_of=as_of,
+        note=note,
+    )
+
+
+def _opportunities_table(r: Reconciliation) -> Table:
+    return opportunities_table(
+        r.opportunities,
         as_of=r.as_of,
+        note=(
+            f"the idlest {len(r.opportunities):,} of {r.opportunity_count:,} open candidates"
+            if len(r.opportunities) < r.opportunity_count
+            else ""
+        ),
     )
 
 
@@ -1168,7 +1283,9 @@ def reconcile_units(
     units: _Units,
     unmapped: Mapping[tuple[str, str], int],
     newest: _Newest,
+    top: _Top,
     *,
+    opportunity_limit: int | None = DEFAULT_OPPORTUNITY_LIMIT,
     entitlements: Sequence[Entitlement],
     models: Sequence[SoftwareModel],
     now: dt.datetime,
@@ -1183,6 +1300,8 @@ def reconcile_units(
         units,
         unmapped,
         newest,
+        top,
+        opportunity_limit=opportunity_limit,
         entitlements=entitlements,
         models=models,
         now=now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from ._change import changing
 
 if TYPE_CHECKING:
     from .._finance.allocations import Allocation
-    from .._finance.reconciliation import Reconciliation
+    from .._finance.reconciliation import ReclaimOpportunity, Reconciliation
     from .._finance.showback import Showback
     from .facade import Workspace
     from .remediation import Remediations
@@ -146,14 +146,29 @@ class Finance:
             as_of=now,
         )
 
-    def reconcile(self, *, save: bool = False) -> Reconciliation:
+    def reconcile(
+        self,
+        *,
+        save: bool = False,
+        opportunity_limit: int | None = _finance.DEFAULT_OPPORTUNITY_LIMIT,
+    ) -> Reconciliation:
         """Reconcile seats against entitlements now; ``save`` keeps the result in the workspace,
-        with each remediation option's status and each seat's reconciled/unlicensed flags."""
+        with each remediation option's status and each seat's reconciled/unlicensed flags.
+
+        Every open candidate on a counted seat is counted (``opportunity_count``, and per row);
+        ``opportunities`` lists the idlest ``opportunity_limit`` of them (None: all, which holds
+        one record per candidate). Page through the rest with :meth:`opportunities`.
+        """
         from .._finance.remediation import merge_statuses, with_statuses
 
+        if opportunity_limit is not None and opportunity_limit < 0:
+            raise ConfigError("must be 0 or more", field="opportunity_limit")
         fin = _finance.finance_store(self._ws.store)
         result = _finance.reconcile_store(
-            self._ws.store, now=self._ws.clock(), timezone=self._ws.policy.timezone
+            self._ws.store,
+            now=self._ws.clock(),
+            timezone=self._ws.policy.timezone,
+            opportunity_limit=opportunity_limit,
         )
         stored = fin.list_remediation()
         if not save:
@@ -174,6 +189,38 @@ class Finance:
                     reconciliation_id=saved_id,
                 )
         return result
+
+    def opportunities(
+        self, *, limit: int = 100, after: ReclaimOpportunity | None = None
+    ) -> list[ReclaimOpportunity]:
+        """One page of the reconciliation's opportunities (open removal candidates on counted
+        seats, with their yearly savings), idlest first: ``limit`` of them after ``after``, the
+        last opportunity of the previous page (or of ``reconcile().opportunities``).
+
+        The order: never-active seats, then the oldest last activity, then profile, user,
+        software model and candidate id. Each page is one query that keeps only its rows, so
+        memory does not grow with the number of candidates.
+        """
+        if limit < 1:
+            raise ConfigError("must be 1 or more", field="limit")
+        return _finance.opportunities_store(
+            self._ws.store,
+            now=self._ws.clock(),
+            timezone=self._ws.policy.timezone,
+            limit=limit,
+            after=after,
+        )
+
+    def iter_opportunities(
+        self, *, page_size: int = 1000, after: ReclaimOpportunity | None = None
+    ) -> Iterator[ReclaimOpportunity]:
+        """Every opportunity (after ``after``), idlest first, read ``page_size`` at a time."""
+        while True:
+            page = self.opportunities(limit=page_size, after=after)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1]
 
     # -- allocations, products, remediation (issue 16) ------------------------------------------
 

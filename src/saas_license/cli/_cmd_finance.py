@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from .._tables import Table, cell_text
 from .._time import format_instant
 from ..reports import render_html, write_csv, write_json
 from . import _State, cli
-from ._output import echo_json, echo_table, limit_options, safe
+from ._output import echo_json, echo_stream_table, echo_table, limit_options, safe
 from ._progress import StageProgress
 
 #: Bad CSV rows listed on a terminal; the rest are counted.
@@ -346,6 +347,9 @@ def reconcile_cmd(
         rows = None if show_all_rows or not limit else limit
         _emit(ws.finance.showback(by).table(), as_json=as_json, as_csv=as_csv, limit=rows)
         return
+    # opportunities: a terminal shows the idlest ``limit``; --all, --json and --csv page
+    # through every one below, so none of them is held with the others
+    listed = limit if table_name == "opportunities" and limit and not show_all_rows else 0
     if every_days is not None:
         result = ws.finance.reconcile_if_due(dt.timedelta(days=every_days))
         if result is None:
@@ -356,8 +360,19 @@ def reconcile_cmd(
             )
             return
     else:
-        result = ws.finance.reconcile(save=save)
+        result = ws.finance.reconcile(save=save, opportunity_limit=listed or 100)
     rows = None if show_all_rows or not limit else limit
+    if table_name == "opportunities" and (not listed or as_json or as_csv):
+        _all_opportunities(ws, result, as_json=as_json, as_csv=as_csv)
+        return
+    if table_name == "opportunities":
+        _emit(result.table(table_name), as_json=False, as_csv=False)
+        if result.opportunity_count > len(result.opportunities):
+            click.echo(
+                f"  … and {result.opportunity_count - len(result.opportunities):,} more of "
+                f"{result.opportunity_count:,} (see all: --all, --json or --csv)"
+            )
+        return
     if table_name is not None:
         _emit(result.table(table_name), as_json=as_json, as_csv=as_csv, limit=rows)
         return
@@ -377,7 +392,7 @@ def reconcile_cmd(
     click.echo(
         f"\nunlicensed seats: {len(result.unlicensed)}; seats with unmapped identifiers: "
         f"{sum(u.subscriptions for u in result.unmapped)}; open candidates on counted seats: "
-        f"{len(result.opportunities)}"
+        f"{result.opportunity_count}"
     )
     for currency, sums in result.totals().items():
         click.echo(
@@ -385,6 +400,60 @@ def reconcile_cmd(
             f"{sums['over_licensed_amount']}, potential savings {sums['potential_savings']}, "
             f"realised {sums['actual_savings']}"
         )
+
+
+def _all_opportunities(ws: Any, result: Any, *, as_json: bool, as_csv: bool) -> None:
+    """Every opportunity of ``result``, idlest first, written page by page (JSON: the table's
+    usual document; CSV: one header; a terminal: aligned a page at a time)."""
+    from .._finance.reconciliation import opportunities_table
+
+    if as_json and as_csv:
+        raise ConfigError("choose one of --json and --csv", field="--csv")
+    # each page is one pass over the open candidates: large pages, few passes (~10 MB a page)
+    pages = _pages(ws.finance.iter_opportunities(page_size=20_000), 1000)
+    if as_json:
+        head = opportunities_table([], as_of=result.as_of).to_json_data()
+        head.pop("rows")
+        text = json.dumps(head, indent=2)
+        click.echo(text[: text.rfind("\n}")] + ',\n  "rows": [', nl=False)
+        first = True
+        for page in pages:
+            for record in opportunities_table(page, as_of=result.as_of).to_records():
+                item = json.dumps(record, indent=2).replace("\n", "\n    ")
+                click.echo(("\n    " if first else ",\n    ") + item, nl=False)
+                first = False
+        click.echo(("]" if first else "\n  ]") + "\n}")
+        return
+    if as_csv:
+        header = True
+        for page in pages:
+            text = opportunities_table(page, as_of=result.as_of).to_csv()
+            click.echo(text if header else text.split("\n", 1)[1], nl=False)
+            header = False
+        if header:
+            click.echo(opportunities_table([], as_of=result.as_of).to_csv(), nl=False)
+        return
+    click.echo(f"Reclaim candidates (idlest first) (as of {format_instant(result.as_of)})")
+    table = opportunities_table([], as_of=result.as_of)
+    echo_stream_table(
+        table.columns,
+        (
+            [cell_text(v) for v in row]
+            for page in pages
+            for row in opportunities_table(page, as_of=result.as_of).rows
+        ),
+    )
+
+
+def _pages(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    page: list[Any] = []
+    for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 @cli.command("report")

@@ -6,7 +6,6 @@ signed-in person as the actor of its audit entry.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -106,14 +105,16 @@ def routes(c: Console) -> list[Route]:
     # -- overview ------------------------------------------------------------------------
     def overview(request: Request, user: WebUser | None, form: Form) -> Response:
         ws = c.ws
-        result = ws.finance.reconcile()
+        result = ws.finance.reconcile(opportunity_limit=10)  # the chart shows the idlest 10
         charts = [
             ("Utilisation per software model", markup(utilisation_chart(result.models))),
             ("Days since last activity (counted seats)", markup(activity_chart(result.activity))),
             ("Savings per year", markup(savings_chart(result.models))),
             ("Top reclaim candidates", markup(opportunities_chart(result.opportunities))),
         ]
-        states = Counter(cand.state.value for cand in ws.candidates.query(states=set(OPEN_STATES)))
+        states = {  # counted in SQL: no candidate is read
+            state.value: n for state in OPEN_STATES if (n := ws.candidates.count(states={state}))
+        }
         totals = result.totals()
         return c.render(
             request,

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..._errors import StoreError
 from .._sqlite.finance import SqliteFinanceStore
 from .base import PostgresBaseStore
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from ..._finance.allocations import EffectiveAllocation
+    from ..._finance.reconciliation import Opportunity
     from ..._rules import ExclusionRule
     from .._sqlite.reconcile import ReconcileFacts
 
@@ -33,6 +34,7 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
         now: dt.datetime,
         timezone: str,
         groups: Sequence[EffectiveAllocation] = (),
+        price_days: Sequence[dt.date] = (),
     ) -> ReconcileFacts:
         """Per-(model, profile) counts for a reconciliation: the SQLite part's aggregates, in one
         snapshot (a repeatable-read transaction), with PostgreSQL's cost exclusions (the
@@ -54,9 +56,48 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
                     now=now,
                     timezone=timezone,
                     groups=groups,
+                    price_days=price_days,
                 )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc
             finally:
                 if began:
                     self._q("COMMIT")  # wrote only its temporary tables
+
+    def reclaim_opportunities(
+        self,
+        *,
+        exclusions: Sequence[ExclusionRule],
+        profile_types: Mapping[str, str],
+        skip: Collection[str],
+        now: dt.datetime,
+        timezone: str,
+        limit: int | None,
+        after: tuple[Any, ...] | None = None,
+    ) -> list[Opportunity]:
+        """One page of a reconciliation's opportunities: the SQLite part's query, with
+        PostgreSQL's cost exclusions (temporary tables, dropped by the next call)."""
+        from .._sqlite.reconcile import opportunity_page
+        from .reconcile import drop_excluded_tables
+
+        with self._lock:
+            began = not self._depth
+            if began:
+                drop_excluded_tables(self._db)
+                self._q("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try:
+                return opportunity_page(
+                    self._db,
+                    exclusions=exclusions,
+                    profile_types=profile_types,
+                    skip=skip,
+                    now=now,
+                    timezone=timezone,
+                    limit=limit,
+                    after=after,
+                )
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"workspace database error: {exc}") from exc
+            finally:
+                if began:
+                    self._q("COMMIT")

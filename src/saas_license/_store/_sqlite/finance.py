@@ -22,8 +22,9 @@ from .._finance import SavedReconciliation, SeatStatus, StoredRemediation
 from .base import SqliteBaseStore, _dumps
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
+    from ..._finance.reconciliation import Opportunity
     from ..._rules import ExclusionRule
     from .reconcile import ReconcileFacts
 
@@ -115,6 +116,7 @@ class SqliteFinanceStore(SqliteBaseStore):
         now: dt.datetime,
         timezone: str,
         groups: Sequence[EffectiveAllocation] = (),
+        price_days: Sequence[dt.date] = (),
     ) -> ReconcileFacts:
         """Per-(model, profile) counts for a reconciliation, read with SQL aggregates in one
         read transaction (see ``_sqlite/reconcile.py``)."""
@@ -125,7 +127,7 @@ class SqliteFinanceStore(SqliteBaseStore):
             if began:
                 self._q("BEGIN")  # one snapshot for every query below
             try:
-                units, unmapped, newest = reconcile_facts(
+                facts = reconcile_facts(
                     self._db,
                     exclusions=exclusions,
                     profile_types=profile_types,
@@ -133,13 +135,44 @@ class SqliteFinanceStore(SqliteBaseStore):
                     now=now,
                     timezone=timezone,
                     groups=groups,
+                    price_days=price_days,
                 )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc
             finally:
                 if began:
                     self._db.execute("COMMIT")
-        return units, unmapped, newest
+        return facts
+
+    def reclaim_opportunities(
+        self,
+        *,
+        exclusions: Sequence[ExclusionRule],
+        profile_types: Mapping[str, str],
+        skip: Collection[str],
+        now: dt.datetime,
+        timezone: str,
+        limit: int | None,
+        after: tuple[Any, ...] | None = None,
+    ) -> list[Opportunity]:
+        """One page of a reconciliation's opportunities (open candidates on counted seats),
+        idlest first, after the listing key ``after`` (see ``_sqlite/reconcile.py``)."""
+        from .reconcile import opportunity_page
+
+        with self._lock:
+            try:
+                return opportunity_page(
+                    self._db,
+                    exclusions=exclusions,
+                    profile_types=profile_types,
+                    skip=skip,
+                    now=now,
+                    timezone=timezone,
+                    limit=limit,
+                    after=after,
+                )
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"workspace database error: {exc}") from exc
 
     # -- allocations, products, remediation statuses, seat status (issue 16) ---------------------
 

@@ -14,7 +14,7 @@ import bisect
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,17 +32,23 @@ from ..._finance.reconciliation import (
     savings_start,
 )
 from ..._rules import ExclusionKind, ExclusionRule
-from ..._time import day_start_ms, format_instant, from_epoch_ms, parse_instant
+from ..._time import day_start, day_start_ms, format_instant, from_epoch_ms, parse_instant
 
 __all__ = [
     "ReconcileFacts",
     "cost_exclusion_sql",
     "group_case_sql",
+    "opportunity_page",
     "reconcile_facts",
     "record_seat_status",
 ]
 
-ReconcileFacts = tuple[Any, dict[tuple[str, str], int], Callable[[str, str, int], Sequence[Seat]]]
+ReconcileFacts = tuple[
+    Any,
+    dict[tuple[str, str], int],
+    Callable[[str, str, int], Sequence[Seat]],
+    Callable[[Collection[str], "int | None"], Sequence[Opportunity]],
+]
 
 
 class _SeatView:
@@ -86,6 +92,47 @@ def _ascii_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any]] | None:
     return None
 
 
+#: The only characters whose lowercase (Python's ``str.lower``) holds an ASCII character or is
+#: longer than one: U+0130 (İ → "i̇") and U+212A (Kelvin sign → "k"). On every other name,
+#: ``LIKE``'s ASCII-only case folding gives what ``fnmatch`` on ``lower()`` gives for a pattern
+#: of ASCII literals, ``*`` and ``?``.
+_LOOSE = {"user": {"i": "%", "k": "_", "?": "%"}, "domain": {"k": "_"}}
+
+
+def _like_sql(rule: ExclusionRule, alias: str) -> tuple[str, list[Any], bool] | None:
+    """``rule`` (user or domain, ASCII) as ``LIKE``: (condition, parameters, exact). Exact: it
+    is ``rule.matches`` on every name; else it is true at least wherever ``matches`` is (the
+    pattern's ``i``, ``k`` and ``?`` loosened for the two characters above) and the caller
+    confirms its hits in Python. None: the rule needs Python for every name."""
+    upn = f"{alias}.user_principal_name"
+    if rule.kind is ExclusionKind.USER:
+        pattern = rule.value.lower()
+        if not pattern.isascii() or "[" in pattern:
+            return None
+        loose = _LOOSE["user"]
+        exact = not any(c in loose for c in pattern)
+        like = "".join(
+            {"*": "%", "?": "_"}.get(c, _like_literal(c)) if exact or c not in loose else loose[c]
+            for c in pattern
+        )
+        return f"{upn} LIKE ? ESCAPE '\\'", [like], exact
+    if rule.kind is ExclusionKind.DOMAIN:
+        want = rule.value.lower().lstrip("@")
+        if not want.isascii():
+            return None
+        if "@" in want:
+            return "FALSE", [], True  # the part after the last '@' never holds one
+        exact = "k" not in want
+        lit = "".join("_" if c == "k" else _like_literal(c) for c in want)
+        return (
+            f"({upn} LIKE ? ESCAPE '\\' AND ({upn} LIKE ? ESCAPE '\\' "
+            f"OR {upn} LIKE ? ESCAPE '\\' OR {upn} LIKE ? ESCAPE '\\'))",
+            ["%" + lit, lit, "%@" + lit, "%." + lit],
+            exact,
+        )
+    return None
+
+
 def _on_directory(rule: ExclusionRule) -> bool:
     return rule.kind is ExclusionKind.ATTRIBUTE and (rule.attribute or "").startswith("directory.")
 
@@ -111,10 +158,12 @@ def cost_exclusion_sql(
 ) -> tuple[str, list[Any]]:
     """A SQL condition true for seats an active rule keeps out of cost, with its parameters.
 
-    Identifier rules compile to plain comparisons; user and domain rules to ``LIKE`` for
-    ASCII principal names; anything else (attribute rules, bracket globs,
-    non-ASCII names, whose case folding SQLite does not know) calls :meth:`ExclusionRule.matches`
-    itself through a SQL function, so the reference's matching is never re-implemented there.
+    Identifier rules compile to plain comparisons; user and domain rules with ASCII patterns to
+    ``LIKE`` (exact on every name, except that a pattern holding ``i``, ``k`` or ``?`` is
+    loosened for the two characters whose lowercase differs, and its hits are confirmed by
+    Python); anything else (attribute rules, bracket globs, non-ASCII patterns) calls
+    :meth:`ExclusionRule.matches` itself through a SQL function, so the reference's matching is
+    never re-implemented there. No per-name ASCII check: a scan evaluates only the ``LIKE``.
     """
     compile_own = getattr(db, "cost_exclusion_sql", None)
     if compile_own is not None:  # a store without Python SQL functions (PostgreSQL's) compiles
@@ -122,9 +171,7 @@ def cost_exclusion_sql(
     active = [r for r in rules if r.active and r.effect.excludes_cost]
     parts: list[str] = []
     params: list[Any] = []
-    ascii_parts: list[str] = []
-    ascii_params: list[Any] = []
-    by_seat: list[ExclusionRule] = []  # user/domain rules compiled to LIKE for ASCII names
+    loose: list[tuple[ExclusionRule, str, list[Any]]] = []  # LIKE first, then Python
     in_python = [r for r in active if r.kind is ExclusionKind.ATTRIBUTE]
     for rule in active:
         if rule.kind is ExclusionKind.IDENTIFIER:
@@ -138,15 +185,15 @@ def cost_exclusion_sql(
                     parts.append(f"({alias}.identifier = ? AND {alias}.profile IN ({marks}))")
                     params.extend([rule.value, *names])
         elif rule.kind is not ExclusionKind.ATTRIBUTE:
-            compiled = _ascii_sql(rule, alias)
+            compiled = _like_sql(rule, alias)
             if compiled is None:
-                in_python.append(rule)  # Python for every name, ASCII or not
+                in_python.append(rule)  # Python for every name
+            elif compiled[2]:
+                parts.append(compiled[0])
+                params.extend(compiled[1])
             else:
-                by_seat.append(rule)
-                ascii_parts.append(compiled[0])
-                ascii_params.extend(compiled[1])
+                loose.append((rule, compiled[0], compiled[1]))
     upn = f"{alias}.user_principal_name"
-    is_ascii = f"length({upn}) = length(CAST({upn} AS BLOB))"
 
     def udf_call(fn_rules: list[ExclusionRule], name: str) -> str:
         needs_attributes = any(r.kind is ExclusionKind.ATTRIBUTE for r in fn_rules)
@@ -167,14 +214,10 @@ def cost_exclusion_sql(
         )
         return f"{name}({upn}, {alias}.identifier, {attrs_col})"
 
-    if ascii_parts:
-        # ASCII names: the compiled rules as plain SQL; other names: the same rules, matched
-        # by Python. (Rules that never compile stay in ``in_python``, for every name.)
-        fallback = udf_call(by_seat, f"{functions}_by_name")
-        parts.append(
-            f"(CASE WHEN {is_ascii} THEN ({' OR '.join(ascii_parts)}) ELSE {fallback} END)"
-        )
-        params.extend(ascii_params)
+    for n, (rule, cond, cond_params) in enumerate(loose):
+        # the loosened LIKE keeps Python to the few names it lets through
+        parts.append(f"({cond} AND {udf_call([rule], f'{functions}_loose_{n}')})")
+        params.extend(cond_params)
     if in_python:
         parts.append(udf_call(in_python, functions))
     return ("(" + " OR ".join(parts) + ")" if parts else "FALSE"), params
@@ -244,8 +287,10 @@ def reconcile_facts(
     now: dt.datetime,
     timezone: str,
     groups: Sequence[EffectiveAllocation] = (),
+    price_days: Sequence[dt.date] = (),
 ) -> ReconcileFacts:
-    """(units, unmapped, newest) for :func:`reconcile_units`, read with aggregates."""
+    """(units, unmapped, newest, top) for :func:`reconcile_units`, read with aggregates: open
+    candidates are counted per unit in SQL, and only the listed ones (``top``) become rows."""
     excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
     group, group_params = group_case_sql(db, groups)
     today = now.astimezone(_zone(timezone)).date()
@@ -254,53 +299,47 @@ def reconcile_facts(
         """Seats last active at or after this instant were idle fewer than ``days`` days."""
         return day_start_ms(today, days - 1, timezone)
 
-    def idle(threshold: int) -> tuple[str, list[Any]]:
-        if threshold <= 0:
-            return "TRUE", []
-        return "(last_activity IS NULL OR last_activity < ?)", [since(threshold)]
-
-    # The inactivity threshold differs per model: one CASE over the models that set one.
-    cases, case_params = [], []
-    for model, threshold in sorted(inactivity_days.items()):
-        cond, p = idle(threshold)
-        cases.append(f"WHEN ? THEN {cond}")
-        case_params.extend([model, *p])
-    default_cond, default_params = idle(DEFAULT_INACTIVITY_DAYS)
-    inactive = (
-        f"CASE software_model {' '.join(cases)} ELSE {default_cond} END" if cases else default_cond
+    # Every count is a difference of "last active at or after a bound" counts: one comparison
+    # per seat and bound (the buckets' bounds and each inactivity threshold), nothing else.
+    thresholds = dict(inactivity_days)
+    bounds = sorted(
+        {30, 60, 90, DEFAULT_INACTIVITY_DAYS, *(t for t in thresholds.values() if t > 0)}
     )
-    inactive_params = [*case_params, *default_params] if cases else default_params
-    b30, b60, b90 = since(30), since(60), since(90)
-    stats = f"""
-        count(*),
-        count(CASE WHEN {inactive} THEN 1 END),
-        count(CASE WHEN last_activity >= ? THEN 1 END),
-        count(CASE WHEN last_activity >= ? AND last_activity < ? THEN 1 END),
-        count(CASE WHEN last_activity >= ? AND last_activity < ? THEN 1 END),
-        count(CASE WHEN last_activity < ? THEN 1 END),
-        count(CASE WHEN last_activity IS NULL THEN 1 END)
-    """
-    stats_params = [*inactive_params, b30, b60, b30, b90, b60, b90]
+    at = {days: i for i, days in enumerate(bounds)}
+    stats = "count(*), count(last_activity), " + ", ".join(
+        "count(CASE WHEN last_activity >= ? THEN 1 END)" for _ in bounds
+    )
+    stats_params = [since(days) for days in bounds]
+
+    def counts(model: str, row: Sequence[int]) -> tuple[int, int, list[int]]:
+        """(seats, inactive, buckets) of one aggregate row."""
+        seats, known, *since_n = row
+        recent = [since_n[at[d]] for d in (30, 60, 90)]
+        buckets = [recent[0], recent[1] - recent[0], recent[2] - recent[1], known - recent[2]]
+        threshold = thresholds.get(model, DEFAULT_INACTIVITY_DAYS)
+        inactive = seats if threshold <= 0 else seats - since_n[at[threshold]]
+        return seats, inactive, [*buckets, seats - known]
+
     units = new_units()
     # Every active seat, grouped along the ``finance_active_seats`` index (no sort, no table
     # access); then the few seats excluded from cost, found by one scan, are taken off again.
-    for model, profile, seats, idle_n, *buckets in db.execute(
+    for model, profile, *row in db.execute(
         f"SELECT software_model, profile, {stats} FROM subscriptions "
         "WHERE active = 1 AND software_model IS NOT NULL GROUP BY software_model, profile",
         stats_params,
     ):
         unit = units[model][profile]
-        unit.used = seats
-        unit.inactive = idle_n
+        unit.used, unit.inactive, buckets = counts(model, row)
         unit.buckets.update(zip(ACTIVITY_BUCKETS, buckets, strict=True))
     if excl != "FALSE":
-        for model, profile, seats, idle_n, *buckets in db.execute(
+        for model, profile, *row in db.execute(
             f"SELECT s.software_model, s.profile, {stats} FROM subscriptions s NOT INDEXED "
             f"WHERE s.active = 1 AND s.software_model IS NOT NULL AND {excl} "
             "GROUP BY s.software_model, s.profile",
             [*stats_params, *excl_params],
         ):
             unit = units[model][profile]
+            seats, idle_n, buckets = counts(model, row)
             unit.excluded = seats
             unit.used -= seats
             unit.inactive -= idle_n
@@ -327,57 +366,64 @@ def reconcile_facts(
         )
     }
 
-    days_of = _days_counter(today, timezone)
-    states = [s.value for s in OPEN_STATES]
-    rows = db.execute(
-        f"""
-        SELECT c.id, c.state, c.profile, s.software_model, s.user_principal_name, s.identifier,
-               s.last_activity
-        FROM candidates c JOIN subscriptions s ON s.id = c.subscription_id
-        WHERE c.state IN ({", ".join("?" * len(states))}) AND s.active = 1
-          AND s.software_model IS NOT NULL
-          AND s.software_model = (SELECT value FROM candidate_texts WHERE id = c.model)
-          AND NOT {excl}
-        ORDER BY c.id
-        """,
-        [*states, *excl_params],
-    )
-    state_of = {s.value: s for s in CandidateState}
-    for cid, state, profile, model, upn, ident, last in rows:
-        units[model][profile].open_candidates.append(
-            Opportunity(
-                cid,
-                state_of[state],
-                upn,
-                ident,
-                None if last is None else days_of(last),
-                _instant(last),
-            )
-        )
+    open_from, open_params = _open_opportunities(excl, excl_params)
+    # grouped by the candidate's columns, so the candidates drive the join (grouped by the
+    # seat's model, SQLite would walk every seat along the index instead)
+    for model, profile, n in db.execute(
+        "SELECT (SELECT value FROM candidate_texts WHERE id = c.model), c.profile, count(*) "
+        f"{open_from} GROUP BY c.model, c.profile",
+        open_params,
+    ):
+        units[model][profile].open_candidates = n
 
+    # This year's reclaims, counted in groups that share what their savings depend on: the
+    # recorded savings and currency, and the period between two days on which an entitlement
+    # starts, ends or is retired (the price in force is the same within one). Each group is
+    # one row; its first and last instants must fall in one price period (else its rows are
+    # read one by one), so the sum is exactly the reference's.
+    cuts = _price_cuts(price_days, timezone)
+    period = (
+        "(CASE "
+        + " ".join(f"WHEN r.w < ? THEN {k}" for k in range(len(cuts)))
+        + f" ELSE {len(cuts)} END)"
+        if cuts
+        else "0"
+    )
     savings_since, until = format_instant(savings_start(now, timezone)), format_instant(now)
-    for profile, model, reclaimed, closed, actual, currency in db.execute(
+    reclaim_where = (
         # candidates' columns: _store/_sqlite/candidates.py (lifecycle fields in ``more``)
-        "SELECT c.profile, m.value, json_extract(c.more, '$.reclaimed_at'), c.closed_at, "
-        "json_extract(c.more, '$.actual_savings'), cur.value FROM candidates c "
-        "LEFT JOIN candidate_texts m ON m.id = c.model "
+        "FROM candidates c LEFT JOIN candidate_texts m ON m.id = c.model "
         "LEFT JOIN candidate_texts cur ON cur.id = c.currency WHERE c.state = ? "
         "AND json_extract(c.more, '$.undone_at') IS NULL "
         "AND json_extract(c.more, '$.reappeared_at') IS NULL "  # the seat came back: never saved
-        "AND coalesce(json_extract(c.more, '$.reclaimed_at'), c.closed_at) BETWEEN ? AND ?",
-        (CandidateState.CLOSED_COMPLETE.value, savings_since, until),
+        f"AND {_WHEN} BETWEEN ? AND ?"
+    )
+    reclaim_params = [CandidateState.CLOSED_COMPLETE.value, savings_since, until]
+    # The instant is read from the JSON once per row: the inner query is not merged into the
+    # grouping (its ORDER BY keeps it apart), so the price periods compare a plain column.
+    for profile, model, actual, currency, n, first, last, _ in db.execute(
+        "SELECT r.profile, r.model, r.actual, r.currency, count(*), min(r.w), max(r.w), "
+        f"{period} AS period FROM (SELECT c.profile AS profile, m.value AS model, "
+        "json_extract(c.more, '$.actual_savings') AS actual, cur.value AS currency, "
+        f"{_WHEN} AS w {reclaim_where} ORDER BY c.id) AS r "
+        "GROUP BY r.profile, r.model, r.actual, r.currency, period",
+        [*cuts, *reclaim_params],
     ):
         if model is None:
             continue
-        units[model][profile].reclaimed.append(
-            Reclaim(
-                _text_instant(reclaimed),
-                _text_instant(closed),
-                None,
-                None if actual is None else Decimal(str(actual)),
-                currency,
+        saved = None if actual is None else Decimal(str(actual))
+        lo, hi = _text_instant(first), _text_instant(last)
+        if n == 1 or _same_period(lo, hi, cuts_at=cuts, timezone=timezone):
+            units[model][profile].reclaimed.append(Reclaim(lo, None, None, saved, currency, n))
+            continue
+        for (when,) in db.execute(  # a group across a price change (odd instants): row by row
+            f"SELECT {_WHEN} {reclaim_where} AND c.profile = ? AND m.value = ? "
+            "AND json_extract(c.more, '$.actual_savings') IS ? AND cur.value IS ?",
+            [*reclaim_params, profile, model, actual, currency],
+        ):
+            units[model][profile].reclaimed.append(
+                Reclaim(_text_instant(when), None, None, saved, currency)
             )
-        )
 
     def newest(model: str, profile: str, n: int) -> Sequence[Seat]:
         got = db.execute(
@@ -402,7 +448,112 @@ def reconcile_facts(
             for i, upn, ident, last, first in got
         ]
 
-    return units, unmapped, newest
+    def top(skip: Collection[str], limit: int | None) -> Sequence[Opportunity]:
+        return opportunity_page(
+            db,
+            exclusions=exclusions,
+            profile_types=profile_types,
+            skip=skip,
+            now=now,
+            timezone=timezone,
+            limit=limit,
+            compiled=(excl, excl_params),
+        )
+
+    return units, unmapped, newest, top
+
+
+#: The order opportunities are listed in (see ``opportunity_key``), as SQL: never-active seats
+#: first, then the oldest last activity, then profile, user, model and candidate id.
+_ORDER = (
+    "CASE WHEN s.last_activity IS NULL THEN 0 ELSE 1 END",
+    "COALESCE(s.last_activity, 0)",
+    "c.profile",
+    "s.user_principal_name",
+    "s.software_model",
+    "c.id",
+)
+
+
+def _open_opportunities(excl: str, excl_params: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``FROM … WHERE …`` of the open candidates on counted seats (their model's seat, active,
+    not excluded from cost), with its parameters."""
+    states = [s.value for s in OPEN_STATES]
+    return (
+        f"""FROM candidates c JOIN subscriptions s ON s.id = c.subscription_id
+        WHERE c.state IN ({", ".join("?" * len(states))}) AND s.active = 1
+          AND s.software_model IS NOT NULL
+          AND s.software_model = (SELECT value FROM candidate_texts WHERE id = c.model)
+          AND NOT {excl}""",
+        [*states, *excl_params],
+    )
+
+
+def opportunity_page(
+    db: sqlite3.Connection,
+    *,
+    exclusions: Sequence[ExclusionRule],
+    profile_types: Mapping[str, str],
+    skip: Collection[str],
+    now: dt.datetime,
+    timezone: str,
+    limit: int | None,
+    after: tuple[Any, ...] | None = None,
+    compiled: tuple[str, Sequence[Any]] | None = None,
+) -> list[Opportunity]:
+    """Open candidates on counted seats in listing order, ``limit`` of them (None: all) after
+    the key ``after`` (the ``_ORDER`` values of the last one read), leaving out the seats
+    of the models in ``skip``. One query; SQLite keeps only ``limit`` rows while it sorts."""
+    excl, excl_params = compiled or cost_exclusion_sql(db, exclusions, profile_types)
+    source, params = _open_opportunities(excl, excl_params)
+    if skip:
+        source += f" AND s.software_model NOT IN ({', '.join('?' * len(skip))})"
+        params.extend(sorted(skip))
+    if after is not None:
+        source += f" AND ({', '.join(_ORDER)}) > ({', '.join('?' * len(_ORDER))})"
+        params.extend(after)
+    sql = (
+        "SELECT c.id, c.state, c.profile, s.software_model, s.user_principal_name, "
+        f"s.identifier, s.last_activity {source} ORDER BY {', '.join(_ORDER)}"
+    )
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    today = now.astimezone(_zone(timezone)).date()
+    days_of = _days_counter(today, timezone)
+    state_of = {s.value: s for s in CandidateState}
+    return [
+        Opportunity(
+            cid,
+            state_of[state],
+            upn,
+            ident,
+            None if last is None else days_of(last),
+            _instant(last),
+            profile,
+            model,
+        )
+        for cid, state, profile, model, upn, ident, last in db.execute(sql, params).fetchall()
+    ]
+
+
+#: When a closed-complete candidate's seat was taken back (its reclaim, else its closing).
+_WHEN = "coalesce(json_extract(c.more, '$.reclaimed_at'), c.closed_at)"
+
+
+def _price_cuts(days: Sequence[dt.date], timezone: str) -> list[str]:
+    """The first instants (as stored text) of the local days on which a price can change."""
+    return sorted({format_instant(day_start(d, timezone)) for d in days})
+
+
+def _same_period(
+    lo: dt.datetime | None, hi: dt.datetime | None, *, cuts_at: Sequence[str], timezone: str
+) -> bool:
+    """Whether two instants lie between the same two price cuts (parsed, not as text)."""
+    if lo is None or hi is None:
+        return lo is hi
+    marks = [parse_instant(c) for c in cuts_at]
+    return bisect.bisect_right(marks, lo) == bisect.bisect_right(marks, hi)
 
 
 def _text_instant(text: str | None) -> dt.datetime | None:
