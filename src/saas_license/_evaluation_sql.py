@@ -1,27 +1,33 @@
 """Set-based evaluation: :func:`~saas_license._evaluation.assess` for a whole profile, in SQL.
 
 :func:`assess` stays the one definition of a verdict; this module compiles the same checks, in
-the same order, into one ``CASE`` over the seats' indexed columns. What SQL cannot decide
-exactly falls back, row by row, to :func:`assess` itself:
+the same order, into one ``CASE`` over the seats' indexed columns. What SQL cannot decide from
+columns is decided by the same Python code, once per distinct value, and joined in:
 
 - checks on a seat's attributes (attribute exclusions, administrator, unknown protection,
   ``enabled``, an unknown last activity, reclamation rule filters) run in Python once per
   *distinct* attribute row (``seat_attrs``, shared by many seats) and are joined in;
-- user and domain exclusions compare lower-cased ASCII principal names in SQL; a non-ASCII
-  name, or a pattern with ``[``, goes through the rule's own :meth:`ExclusionRule.matches`;
+- user and domain exclusions compare ASCII principal names in SQL (``LIKE``, ignoring ASCII
+  case, as the rule compares lower-cased names); a non-ASCII name, or a pattern with ``[``,
+  goes through the rule's own :meth:`ExclusionRule.matches`;
 - day counts are exact in SQL in any zone, DST included: seats store instants as integer
   epoch milliseconds, and "fewer than K days" is a comparison with the first instant of the
   zone's local day ``today - K + 1`` (:func:`~saas_license._time.day_start_ms`);
 - with a user directory loaded, each seat's person is found once (``temp.eval_person``, by the
   same normalised look-up as the Python path); when a rule names a ``directory.*`` fact, the
   attribute checks run once per distinct *(attribute row, person)* pair instead, on the seat's
-  attributes with the person's facts added, and every seat handed to :func:`assess` carries
-  them too. Leavers' proposals come first.
+  attributes with the person's facts added, and every seat handed back carries them too.
+  Leavers' proposals come first.
 
-The few pieces that differ between database engines (a Python SQL function, ``GLOB``, JSON
-aggregates, keyed temp tables, bulk inserts) go through an :class:`EvaluationDialect`: SQLite's
-is this module's; a store names its own in ``_evaluation_dialect`` (PostgreSQL's is
-``_store/_postgres/evaluation.py``), and the rest of the SQL is the same on both.
+:func:`evaluate_profile` reads no seat into Python to count verdicts: one pass returns a tally
+(a character per seat), with ids only for the seats to act on, which wait in
+``temp.eval_hits`` and are read back a page at a time.
+
+The few pieces that differ between database engines (a Python SQL function, ``LIKE``, the
+tally's string aggregate, keyed temp tables, bulk inserts) go through an
+:class:`EvaluationDialect`: SQLite's is this module's; a store names its own in
+``_evaluation_dialect`` (PostgreSQL's is ``_store/_postgres/evaluation.py``), and the rest of
+the SQL is the same on both.
 
 Agreement with :func:`assess` is property-tested (``tests/test_evaluation_sql.py``; on both
 stores, ``tests/postgres/test_evaluation_sql_both.py``).
