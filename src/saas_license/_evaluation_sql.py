@@ -241,12 +241,12 @@ class _People:
     (leavers are marked in ``temp.eval_person``); a :class:`Person` is built only for a seat that
     needs its facts."""
 
-    def __init__(self, db: sqlite3.Connection, seats: dict[int, int]) -> None:
-        self._db, self.seats = db, seats
+    def __init__(self, db: sqlite3.Connection, found: bool) -> None:
+        self._db, self._found = db, found
         self._cache: dict[int, Person] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.seats)
+        return self._found
 
     def person(self, pid: int) -> Person | None:
         """The person stored under ``pid`` (None for -1, "not in the directory")."""
@@ -264,8 +264,9 @@ class _People:
 
     def of_seat(self, sid: int) -> Person | None:
         """The person seat ``sid`` belongs to, or None."""
-        pid = self.seats.get(sid)
-        return None if pid is None else self.person(pid)
+        row = self._db.execute("SELECT person FROM temp.eval_person WHERE sub = ?", (sid,))
+        found = row.fetchone()
+        return None if found is None else self.person(int(found[0]))
 
 
 def _seat_people(
@@ -281,7 +282,7 @@ def _seat_people(
         "fkey INTEGER NOT NULL, lead INTEGER NOT NULL)"
     )
     if db.execute("SELECT 1 FROM directory_people LIMIT 1").fetchone() is None:
-        return _People(db, {}), {}
+        return _People(db, False), {}
     keys: dict[tuple[Any, ...], int] = {}
     key_of: dict[int, int] = {}
     columns = "".join(f", json_extract(data, '$.{name}')" for name in named)
@@ -292,13 +293,6 @@ def _seat_people(
         for values, k in keys.items()
     }
     by_address = dict(db.execute("SELECT address, person_id FROM directory_addresses"))
-    pairs = [
-        (sid, pid)
-        for sid, upn in db.execute(
-            "SELECT id, user_principal_name FROM subscriptions WHERE profile = ?", (profile,)
-        )
-        if (pid := by_address.get(normalise_email(upn))) is not None
-    ]
     leavers = {
         pid
         for (pid,) in db.execute(
@@ -306,14 +300,24 @@ def _seat_people(
             (LEAVER,),
         )
     }
-    # lead 0: a leaver's seat, proposed before the others
-    dialect.insert_rows(
-        db,
-        "eval_person",
-        4,
-        [(sid, pid, key_of[pid], int(pid not in leavers)) for sid, pid in pairs],
-    )
-    return _People(db, dict(pairs)), facts
+    # a page of seats at a time (no list of every seat); lead 0: a leaver's seat, proposed
+    # before the others
+    found, last = False, 0
+    while page := db.execute(
+        "SELECT id, user_principal_name FROM subscriptions WHERE profile = ? AND id > ? "
+        "ORDER BY id LIMIT 20000",
+        (profile, last),
+    ).fetchall():
+        last = page[-1][0]
+        rows = [
+            (sid, pid, key_of[pid], int(pid not in leavers))
+            for sid, upn in page
+            if (pid := by_address.get(normalise_email(upn))) is not None
+        ]
+        if rows:
+            dialect.insert_rows(db, "eval_person", 4, rows)
+            found = True
+    return _People(db, found), facts
 
 
 def _compile(
