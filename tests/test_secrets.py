@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,27 @@ def test_secret_file_is_owner_only(tmp_path: Path) -> None:
     assert mode == 0o600
     assert store.get("alias/a/api_key") == Secret("v1")
     assert list(store.names()) == ["alias/a/api_key"]
+
+
+_WRITER = """
+import sys
+from saas_license._secrets import Secret, SecretStore
+store = SecretStore(sys.argv[1])
+for i in range(40):
+    store.set(f"alias/{sys.argv[2]}-{i}/api_key", Secret(f"v{i}"))
+store.delete(f"alias/{sys.argv[2]}-0/api_key")
+"""
+
+
+def test_concurrent_writers_never_lose_each_others_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), f"w{n}"]) for n in range(4)
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
+    names = set(SecretStore(path).names())
+    assert names == {f"alias/w{n}-{i}/api_key" for n in range(4) for i in range(1, 40)}
+    assert stat.S_IMODE(os.stat(path.with_name("secrets.json.write-lock")).st_mode) == 0o600
 
 
 def test_api_key_never_reaches_db_reprs_or_logs(

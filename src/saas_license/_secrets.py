@@ -6,10 +6,11 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ._errors import ConfigError, StoreError
-from ._files import private_dirs
+from ._files import file_lock, private_dirs
 
 __all__ = ["Secret", "SecretStore"]
 
@@ -89,17 +90,26 @@ class SecretStore:
         value = self._read().get(key)
         return Secret(value) if value else None
 
+    def _locked(self) -> AbstractContextManager[None]:
+        """Serialise read-modify-write across processes, so two writers never lose each other's key.
+
+        Not ``<file>.lock``: a token refresh holds that one while it saves through :meth:`set`.
+        """
+        return file_lock(self.path.with_name(self.path.name + ".write-lock"))
+
     def set(self, key: str, value: Secret) -> None:
         """Store (or replace) one secret."""
-        data = self._read()
-        data[key] = value.reveal()
-        self._write(data)
+        with self._locked():
+            data = self._read()
+            data[key] = value.reveal()
+            self._write(data)
 
     def delete(self, key: str) -> None:
         """Forget one secret; a missing key is fine."""
-        data = self._read()
-        if data.pop(key, None) is not None:
-            self._write(data)
+        with self._locked():
+            data = self._read()
+            if data.pop(key, None) is not None:
+                self._write(data)
 
     def names(self) -> Iterator[str]:
         """The names of the stored secrets (never the values)."""

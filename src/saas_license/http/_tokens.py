@@ -10,14 +10,11 @@ would lose the token.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -25,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from .._errors import ConfigError, StoreError
-from .._files import private_dirs
+from .._files import file_lock, private_dirs
 from .._secrets import Secret, SecretStore
 
 __all__ = [
@@ -38,53 +35,11 @@ __all__ = [
     "file_lock",
 ]
 
-#: How long a process waits for another one's token refresh before giving up.
-LOCK_TIMEOUT = 120.0
-
 #: What an OAuth2 error says to do when only a new authorization helps; a spoke may pass its own.
 REAUTHORIZE_HINT = (
     "re-authorize this profile (CLI `connect PROFILE`, "
     "Python `ws.profiles.oauth_begin` then `ws.profiles.oauth_complete`)"
 )
-
-
-@contextlib.contextmanager
-def file_lock(
-    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT, poll: float = 0.05
-) -> Iterator[None]:
-    """Hold an exclusive OS lock on ``path`` (created owner-only) across processes and threads.
-
-    POSIX ``flock``: released by the OS when the holder dies, so a crash never leaves it stuck.
-    Elsewhere (Windows) it does not lock: keep one process per token there.
-    """
-    lock_path = Path(path)
-    if sys.platform == "win32":  # pragma: no cover - POSIX only, documented
-        yield
-        return
-    import fcntl
-
-    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"another process has held the token lock {lock_path} for over "
-                        f"{timeout:g}s",
-                        hint="check for a hung process holding the lock, then run again",
-                    ) from None
-                time.sleep(poll)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def _optional_secret(value: Any) -> Secret | None:
