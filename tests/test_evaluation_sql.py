@@ -575,10 +575,11 @@ def test_user_and_domain_rules_take_like_specials_literally() -> None:
     store.close()
 
 
-def test_an_evaluations_lists_are_read_a_page_at_a_time_until_the_next_evaluation() -> None:
+def test_an_evaluations_lists_are_read_a_page_at_a_time_while_the_store_keeps_them() -> None:
     """Proposals, cancellations and skips stay in the store, read back in pages of any size
-    (the same answers each time); a later evaluation of the store replaces them, and reading
-    the older one then fails loudly instead of answering for the wrong evaluation."""
+    (the same answers each time, a later evaluation of the store meanwhile or not); once the
+    store has dropped them (eight evaluations later), reading them fails loudly instead of
+    answering for another evaluation."""
     old = NOW - dt.timedelta(days=300)
     base: dict[str, Any] = dict(
         user="u",
@@ -620,10 +621,15 @@ def test_an_evaluations_lists_are_read_a_page_at_a_time_until_the_next_evaluatio
     assert [(c.user_principal_name, a.verdict) for c, a in ev.to_skip] == [
         ("svc@corp.com", Verdict.EXCLUDED)
     ]
-    later = evaluate_profile(store, "p", **kw)
-    with pytest.raises(RuntimeError, match="later evaluation"):
+    later = evaluate_profile(store, "p", **kw)  # e.g. another profile's run meanwhile
+    assert [s.user_principal_name for b in ev.proposals(2) for s, _ in b] == [
+        u for p in pages for u in p
+    ]
+    for _ in range(7):
+        evaluate_profile(store, "p", **kw)
+    with pytest.raises(RuntimeError, match="later evaluations"):
         next(ev.proposals())
-    with pytest.raises(RuntimeError, match="later evaluation"):
+    with pytest.raises(RuntimeError, match="later evaluations"):
         list(ev.to_cancel)
     assert later.proposed == 7 and len(list(later.to_cancel)) == 3
     store.close()

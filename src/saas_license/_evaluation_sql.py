@@ -20,8 +20,8 @@ columns is decided by the same Python code, once per distinct value, and joined 
   Leavers' proposals come first.
 
 :func:`evaluate_profile` reads no seat into Python to count verdicts: one pass returns a tally
-(a character per seat), with ids only for the seats to act on, which wait in
-``temp.eval_hits`` and are read back a page at a time.
+(a character per seat), with ids only for the seats to act on, which wait in a temp table of
+the evaluation's own (``eval_hits_<n>``) and are read back a page at a time.
 
 The few pieces that differ between database engines (a Python SQL function, ``LIKE``, the
 tally's string aggregate, keyed temp tables, bulk inserts) go through an
@@ -212,6 +212,12 @@ class _Compiled:
     def seat(self, sub: Subscription) -> Subscription:
         """``sub`` with its person's ``directory.*`` facts (as the Python path sees it)."""
         return sub if not self.people else with_person(sub, self.people.of_seat(sub.id))
+
+    def with_person(self, sub: Subscription, person: int | None) -> Subscription:
+        """``sub`` with the facts of the person stored under ``person`` (None: nobody)."""
+        if not self.people:
+            return sub
+        return with_person(sub, None if person is None else self.people.person(person))
 
 
 #: The facts a person has, as ``directory.<name>`` (see :meth:`Person.facts`).
@@ -605,6 +611,8 @@ _TALLY = 65
 #: it has one, then ","
 _LISTED = re.compile(r"([A-`])(\d+)(?::(\d+))?,")
 _PAGE = 500
+#: how many evaluations' lists a store keeps (each evaluation lists into its own temp table)
+_KEPT = 8
 
 
 def _token(value: int) -> str:
@@ -685,8 +693,9 @@ def evaluate_profile(
     One SQL pass decides every seat and returns a tally: one character per seat (its verdict,
     and whether it has an open candidate), followed by its id only for the seats to act on.
     Verdicts are counted from it in Python (SQLite has no hash aggregate: a ``GROUP BY`` would
-    sort a million verdicts); the listed seats go into ``temp.eval_hits``, read back a page at
-    a time. No other seat, and no seat's data, is read into Python.
+    sort a million verdicts); the listed seats go into a temp table of this evaluation's own
+    (``eval_hits_<n>``), read back a page at a time. No other seat, and no seat's data, is
+    read into Python.
     """
     by_model = {r.software_model: r for r in rules if r.active}
     db: sqlite3.Connection = store._db
@@ -694,8 +703,14 @@ def evaluate_profile(
     open_states = {f"o{n}": s for n, s in enumerate(sorted(s.value for s in OPEN_STATES))}
     dialect = _dialect(store)
     with store._lock:
+        # each evaluation lists into its own table, so two evaluations of one store (e.g. the
+        # scheduler and the console, different profiles) never read each other's lists; the
+        # store keeps the newest _KEPT
         serial = getattr(store, "_evaluation_serial", 0) + 1
         store._evaluation_serial = serial
+        hits = f"eval_hits_{serial}"
+        if serial > _KEPT:
+            db.execute(f"DROP TABLE IF EXISTS temp.eval_hits_{serial - _KEPT}")
         c = _compile(
             db,
             profile,
@@ -708,7 +723,7 @@ def evaluate_profile(
             protective_fields=protective_fields,
             dialect=dialect,
         )
-        for name in ("eval_open", "eval_need", "eval_hits"):
+        for name in ("eval_open", "eval_need", hits):
             db.execute(f"DROP TABLE IF EXISTS temp.{name}")
         db.execute("CREATE TABLE temp.eval_open (sub INTEGER PRIMARY KEY, cand INTEGER NOT NULL)")
         # one open candidate per seat (the lowest id, as the row-by-row path keeps)
@@ -723,9 +738,10 @@ def evaluate_profile(
         )
         db.execute(
             dialect.keyed_table(
-                "eval_hits",
+                hits,
                 "kind TEXT NOT NULL, lead INTEGER NOT NULL, sub INTEGER NOT NULL, "
-                "value INTEGER NOT NULL, cand INTEGER, PRIMARY KEY (kind, lead, sub)",
+                "value INTEGER NOT NULL, cand INTEGER, person INTEGER, "
+                "PRIMARY KEY (kind, lead, sub)",
             )
         )
         # the one pass over the profile's seats
@@ -746,8 +762,9 @@ def evaluate_profile(
             dialect.insert_rows(db, "eval_need", 3, chunk)
         del tally, listed
         db.execute(
-            "INSERT INTO temp.eval_hits SELECT n.kind, "
-            "CASE WHEN n.kind = 'P' THEN COALESCE(ep.lead, 1) ELSE 1 END, n.sub, n.value, eo.cand "
+            f"INSERT INTO temp.{hits} SELECT n.kind, "
+            "CASE WHEN n.kind = 'P' THEN COALESCE(ep.lead, 1) ELSE 1 END, n.sub, n.value, eo.cand, "
+            "ep.person "
             "FROM temp.eval_need n LEFT JOIN temp.eval_open eo ON eo.sub = n.sub "
             "LEFT JOIN temp.eval_person ep ON ep.sub = n.sub"
         )
@@ -756,13 +773,13 @@ def evaluate_profile(
         met = sum(n for (_, held), n in counts.items() if held)
         if db.execute("SELECT COUNT(*) FROM temp.eval_open").fetchone()[0] > met:
             db.execute(
-                "INSERT INTO temp.eval_hits SELECT 'S', 1, o.sub, 0, o.cand "
+                f"INSERT INTO temp.{hits} SELECT 'S', 1, o.sub, 0, o.cand, NULL "
                 "FROM temp.eval_open o WHERE NOT EXISTS (SELECT 1 FROM subscriptions s "
                 "WHERE s.id = o.sub AND s.profile = :p AND s.active = 1)",
                 {"p": profile},
             )
         listed_counts = dict(
-            db.execute("SELECT kind, COUNT(*) FROM temp.eval_hits GROUP BY kind").fetchall()
+            db.execute(f"SELECT kind, COUNT(*) FROM temp.{hits} GROUP BY kind").fetchall()
         )
     verdicts: Counter[str] = Counter()
     for (code, _), n in counts.items():
@@ -771,45 +788,46 @@ def evaluate_profile(
         n for (code, held), n in counts.items() if held and code not in _CANCEL_CODES | _SKIP_CODES
     )
 
-    def pages(kind: str, batch: int) -> Iterator[list[tuple[int, int, int | None]]]:
+    def pages(kind: str, batch: int) -> Iterator[list[tuple[int, int, int | None, int | None]]]:
         after = (-1, -1)
         while True:
             with store._lock:
-                if getattr(store, "_evaluation_serial", 0) != serial:
+                if getattr(store, "_evaluation_serial", 0) - serial >= _KEPT:
                     raise RuntimeError(
-                        "a later evaluation of this store replaced this one's lists: "
+                        f"{_KEPT} later evaluations of this store replaced this one's lists: "
                         "read them before evaluating again"
                     )
                 rows = db.execute(
-                    "SELECT lead, sub, value, cand FROM temp.eval_hits WHERE kind = ? "
+                    f"SELECT lead, sub, value, cand, person FROM temp.{hits} WHERE kind = ? "
                     "AND (lead > ? OR (lead = ? AND sub > ?)) ORDER BY lead, sub LIMIT ?",
                     (kind, after[0], after[0], after[1], batch),
                 ).fetchall()
             if not rows:
                 return
             after = (rows[-1][0], rows[-1][1])
-            yield [(sub, value, cand) for _, sub, value, cand in rows]
+            yield [(sub, value, cand, person) for _, sub, value, cand, person in rows]
 
     def proposals(batch: int) -> Iterator[list[tuple[Subscription, Assessment]]]:
         for page in pages("P", batch):
-            found = store.subscriptions_by_id([sub for sub, _, _ in page])
+            found = store.subscriptions_by_id([sub for sub, _, _, _ in page])
             yield [
                 (
-                    c.seat(found[sub]),  # with the person's facts: approvers read the manager
+                    # with the person's facts: approvers read the manager
+                    c.with_person(found[sub], person),
                     _assessment(value, found[sub], c, now=now, policy=policy),
                 )
-                for sub, value, _ in page
+                for sub, value, _, person in page
             ]
 
     def candidates(kind: str) -> Iterator[list[tuple[RemovalCandidate, Assessment]]]:
         for page in pages(kind, _PAGE):
             by_id = {cand.id: cand for cand in store.list_candidates(ids=[r[2] for r in page])}
             seats = store.subscriptions_by_id(
-                [sub for sub, value, _ in page if _CODES[_decode(value)[0]][1]]
+                [sub for sub, value, _, _ in page if _CODES[_decode(value)[0]][1]]
             )
             yield [
                 (by_id[cand], _assessment(value, seats.get(sub), c, now=now, policy=policy))
-                for sub, value, cand in page
+                for sub, value, cand, _ in page
             ]
 
     return SetEvaluation(
