@@ -95,7 +95,7 @@ def saas_license_argv() -> list[str]:
     found = shutil.which("saas-license")
     if found:
         return [found]
-    return [sys.executable, "-c", "import sys; from saas_license.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "from saas_license.cli import console; console()"]
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import importlib.metadata
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._entry_points import EntryPointLike
 from ._plugins import NamedPlugins
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class NotifierRegistry(NamedPlugins):
         self,
         *,
         load_entry_points: bool = True,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[EntryPointLike] | None = None,
     ) -> None:
         #: Delivery outcomes recorded through this registry, by status value (for a service's log).
         self.tally: Counter[str] = Counter()

@@ -38,7 +38,7 @@ from ._reclaim.reappearance import VerificationReport, verify_reclaims
 from ._reclaim.stored import StoredPlan
 from ._rules import ReclamationRule
 from ._scheduling import record_run, run_lock
-from ._spokes import SpokeContext
+from ._spokes import EXPECTED_RECORDS_META, SpokeContext
 from ._store import Store
 from ._store._sqlite.base import SqliteBaseStore
 from ._time import utcnow
@@ -177,6 +177,9 @@ def _download(
     counter = [0]
     info = spoke.info()
     known = {k.identifier: k for k in info.identifiers}
+    expected = _expected_records(store, profile)
+    if expected is not None and ctx.expected_records is None:
+        ctx = attrs.evolve(ctx, expected_records=expected)
     boundary = BoundaryCheck(
         spoke=spoke.name,
         profile=profile,
@@ -214,6 +217,8 @@ def _download(
         store.mark_seen(profile, boundary.seen, run_id=run_id)
         store.add_quarantined(boundary.quarantined)
         closed = stage.close_unseen()
+        if counter[0] != expected:  # a complete download: the next one's first wave
+            store.set_meta(EXPECTED_RECORDS_META + profile, str(counter[0]))
         job.counts.update(
             records=counter[0],
             created=store.count_created(profile, run_id),
@@ -225,6 +230,15 @@ def _download(
         )
     for q in boundary.quarantined[:20]:
         log.warning("quarantined a record: %s", q)
+
+
+def _expected_records(store: Store, profile: str) -> int | None:
+    """What the profile's last complete download (or its validation) counted, if anything."""
+    raw = store.get_meta(EXPECTED_RECORDS_META + profile)
+    try:
+        return max(0, int(raw)) if raw is not None else None
+    except ValueError:  # never trusted beyond sizing a first wave: unreadable is unknown
+        return None
 
 
 def _activity(

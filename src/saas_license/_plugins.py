@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -14,6 +13,8 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from ._entry_points import EntryPointLike
+from ._entry_points import entry_points as find_entry_points
 from ._errors import SaasLicenseError, SpokeError, SpokeNotFoundError
 from ._sandbox import SandboxOffer
 from ._spokes import ReclaimResult, SpokeContext, SpokeInfo, ValidationReport
@@ -53,7 +54,7 @@ class PluginProblem:
 
 
 def load_plugins(
-    entry_points: Iterable[importlib.metadata.EntryPoint],
+    entry_points: Iterable[EntryPointLike],
     *,
     kind: str,
     register: Callable[[object, str], object],
@@ -95,7 +96,7 @@ class NamedPlugins:
         self,
         *,
         load_entry_points: bool = True,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[EntryPointLike] | None = None,
         builtins: Mapping[str, object] | None = None,
     ) -> None:
         self.pm = make_plugin_manager()
@@ -103,7 +104,7 @@ class NamedPlugins:
         for name, plugin in (builtins or {}).items():
             self.register(plugin, name=name)
         if entry_points is None and load_entry_points:
-            entry_points = importlib.metadata.entry_points(group=self.group)
+            entry_points = find_entry_points(self.group)
         self.problems: list[PluginProblem] = load_plugins(
             entry_points or (),
             kind=self.kind,
@@ -292,7 +293,7 @@ class SpokeRegistry:
         self,
         *,
         load_entry_points: bool = True,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[EntryPointLike] | None = None,
         strict: bool | None = None,
     ) -> None:
         self.pm = make_plugin_manager()
@@ -300,7 +301,7 @@ class SpokeRegistry:
         self._spokes: dict[str, Spoke] = {}
         self._strict = os.environ.get(ENV_STRICT) == "1" if strict is None else strict
         if entry_points is None and load_entry_points:
-            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+            entry_points = find_entry_points(ENTRY_POINT_GROUP)
         disabled = {n.strip() for n in os.environ.get(ENV_DISABLE, "").split(",") if n.strip()}
         self.problems = load_plugins(
             entry_points or (),

@@ -15,6 +15,7 @@ from ._subscriptions import KnownIdentifier
 from .http import HttpOptions, OAuth2Endpoints, TokenStore
 
 __all__ = [
+    "EXPECTED_RECORDS_META",
     "Identity",
     "ProcessPermission",
     "ReclaimResult",
@@ -24,6 +25,11 @@ __all__ = [
     "ValidationCheck",
     "ValidationReport",
 ]
+
+
+#: Workspace meta key (then the profile's name) under which the core keeps a profile's
+#: :attr:`SpokeContext.expected_records`: set by a complete download and by validation.
+EXPECTED_RECORDS_META = "download.expected_records:"
 
 
 @attrs.frozen(kw_only=True)
@@ -77,6 +83,11 @@ class SpokeContext:
     now: dt.datetime | None = None
     integration_user_id: str | None = None
     token_store: TokenStore | None = attrs.field(default=None, repr=False)
+    #: Roughly how many records this profile's download yields: the last complete download's
+    #: count, or what validation saw (None: unknown). Only a hint for sizing a listing's first
+    #: requests (e.g. :func:`~saas_license.http.paginate`'s ``first_wave``); never a reason to
+    #: stop reading early or to trust a listing as complete.
+    expected_records: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -106,6 +117,10 @@ class ValidationReport:
     #: What the spoke found for each vendor behaviour that is not published (one line each),
     #: printed by ``saas-license validate --explain``.
     explain: tuple[str, ...] = ()
+    #: How many records a download would list, when a check learned it (e.g. the account's
+    #: user count from the first page of the users list): the first run's
+    #: :attr:`SpokeContext.expected_records`. None: not learned.
+    expected_records: int | None = None
 
     def check(self, process: Process) -> ValidationCheck | None:
         """The check for ``process``, if the spoke ran one."""

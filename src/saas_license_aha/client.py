@@ -160,9 +160,15 @@ class AhaClient:
         key: Callable[[T], Hashable],
         per_page: int = MAX_PER_PAGE,
         workers: int | None = None,
+        expected: int | None = None,
     ) -> Iterator[T]:
         """As :meth:`iter_users`, each user object read by ``read(obj, where=…)`` in the page's
-        thread (the download reads users straight into seats); ``key`` gives a read user's id."""
+        thread (the download reads users straight into seats); ``key`` gives a read user's id.
+
+        ``expected`` (e.g. the previous download's count) requests the pages it spans together
+        with page 1, at most ``workers`` of them: one round trip instead of two. Page 1's
+        ``total_pages`` still decides what is read (see :func:`~saas_license.http.paginate`).
+        """
         size = max(1, min(per_page, MAX_PER_PAGE))
 
         def fetch(number: int) -> Page[T]:
@@ -181,6 +187,7 @@ class AhaClient:
             key=key,
             workers=self._workers() if workers is None else workers,
             what="Aha! users list",
+            first_wave=1 if not expected else -(-expected // size),
         )
 
     def get_user(self, user_id: str) -> AhaUser:

@@ -130,7 +130,11 @@ class AhaSpoke:
         """Every seat held by an enabled user, streamed page by page."""
         with self.client(ctx) as client:
             read = functools.partial(user_seats, shared={})  # alike users share attributes
-            for _user_id, seats in client.iter_users_as(read, key=itemgetter(0)):
+            # the last count is of seats (an enabled user holds one or more, a disabled one
+            # none): a first wave it over-sizes asks for a few empty pages past the end, one it
+            # under-sizes is completed from page 1's total_pages
+            users = client.iter_users_as(read, key=itemgetter(0), expected=ctx.expected_records)
+            for _user_id, seats in users:
                 yield from seats
 
     def activity(self, ctx: SpokeContext, since: dt.datetime) -> Iterator[ActivityRecord]:
@@ -328,7 +332,12 @@ class AhaSpoke:
             if ctx.profile.processes.reclaim:
                 checks.append(self._check_reclaim(me, own, source))
             explain = self._explain(ctx, client, me_raw, raw, own, source)
-        return ValidationReport(checks=tuple(checks), identity=identity, explain=explain)
+        return ValidationReport(
+            checks=tuple(checks),
+            identity=identity,
+            explain=explain,
+            expected_records=pagination.total_records,
+        )
 
     def _own_record(self, client: AhaClient, me: AhaUser) -> tuple[AhaUser | None, str]:
         """The integration user's full record: ``GET /users/:id``, else the users list by email."""

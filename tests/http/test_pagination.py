@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -146,3 +147,113 @@ def test_keyset_behaves_like_a_set(keys: list[object]) -> None:
         assert ("nope" in packed) is False
     finally:
         KeySet._FLUSH = 2048
+
+
+# -- the first wave: pages 1..N requested before page 1 tells the count ---------------------
+
+
+@settings(max_examples=80)
+@given(
+    size=st.integers(0, 300),
+    per_page=st.integers(1, 40),
+    workers=st.integers(1, 6),
+    first_wave=st.integers(1, 8),
+)
+def test_a_first_wave_of_any_size_gives_every_item_once_in_order(
+    size: int, per_page: int, workers: int, first_wave: int
+) -> None:
+    listing = Listing(list(range(1, size + 1)), per_page)
+    got = list(paginate(listing.fetch, key=lambda i: i, workers=workers, first_wave=first_wave))
+    assert got == list(range(1, size + 1))
+    pages = -(-size // per_page)
+    # every page once, plus the wave's pages past the end (asked before the count was known)
+    assert listing.fetches == max(1, pages, min(first_wave, workers))
+
+
+@settings(max_examples=120)
+@given(
+    size=st.integers(1, 200),
+    per_page=st.integers(1, 25),
+    workers=st.integers(2, 5),
+    first_wave=st.integers(2, 8),
+    data=st.data(),
+)
+def test_a_first_wave_under_drift_never_misses_or_repeats_anyone(
+    size: int, per_page: int, workers: int, first_wave: int, data: st.DataObject
+) -> None:
+    pages = -(-size // per_page)
+    # changes during the first pass's fetches (the wave's pages past the end included)
+    first_pass = max(pages, min(first_wave, workers))
+    fetch_numbers = data.draw(st.lists(st.integers(1, first_pass + 1), unique=True, max_size=6))
+    events = {
+        n: [(data.draw(st.sampled_from(["add", "remove"])), data.draw(st.floats(0, 0.999)))]
+        for n in fetch_numbers
+    }
+    listing = Listing(list(range(1, size + 1)), per_page, events)
+    got = list(
+        paginate(
+            listing.fetch, key=lambda i: i, workers=workers, max_passes=3, first_wave=first_wave
+        )
+    )
+    assert len(got) == len(set(got)), "an item was yielded twice"
+    stable = set(range(1, size + 1)) - listing.removed
+    assert stable <= set(got), f"missed {sorted(stable - set(got))[:5]}"
+    assert set(got) <= listing.ever
+
+
+def test_the_first_wave_is_requested_before_page_one_answers() -> None:
+    listing = Listing(list(range(1, 41)), 10)  # 4 pages
+    started = {n: threading.Event() for n in range(1, 5)}
+
+    def fetch(number: int) -> Page[int]:
+        started[number].set()
+        if number == 1:  # page 1 answers only once the others were asked for
+            assert all(started[n].wait(5) for n in (2, 3, 4)), "the wave waited for page 1"
+        return listing.fetch(number)
+
+    assert list(paginate(fetch, key=lambda i: i, workers=4, first_wave=4)) == list(range(1, 41))
+    assert listing.fetches == 4
+
+
+def test_a_page_past_the_end_with_records_means_the_listing_grew_and_is_read_again() -> None:
+    # page 1 says two pages; by the time page 3 (asked early) answers, the listing has grown
+    listing = Listing(list(range(1, 21)), 10, {3: [("add", 1.0)]})
+    calls: list[int] = []
+
+    def fetch(number: int) -> Page[int]:
+        calls.append(number)
+        if number == 3 and len(calls) <= 3:  # first pass: page 3 after pages 1 and 2 were served
+            while listing.fetches < 2:
+                threading.Event().wait(0.001)
+        return listing.fetch(number)
+
+    got = list(paginate(fetch, key=lambda i: i, workers=3, first_wave=3))
+    assert sorted(got) == list(range(1, 22)) and len(got) == 21
+    assert len(calls) > 3, "the grown listing was not read again"
+
+
+def test_a_refused_page_past_the_end_is_ignored_but_a_refused_page_inside_fails() -> None:
+    listing = Listing(list(range(1, 21)), 10)  # 2 pages
+
+    def refusing(bad: int) -> Callable[[int], Page[int]]:
+        def fetch(number: int) -> Page[int]:
+            if number == bad:
+                raise RuntimeError(f"page {number} refused")
+            return listing.fetch(number)
+
+        return fetch
+
+    got = list(paginate(refusing(4), key=lambda i: i, workers=4, first_wave=4))
+    assert got == list(range(1, 21))
+    with pytest.raises(RuntimeError, match="page 2 refused"):
+        list(paginate(refusing(2), key=lambda i: i, workers=4, first_wave=4))
+
+
+def test_without_a_count_the_waves_pages_are_read_in_order_and_the_rest_one_by_one() -> None:
+    items = list(range(1, 56))
+
+    def fetch(number: int) -> Page[int]:
+        chunk = items[(number - 1) * 10 : number * 10]
+        return Page(number=number, items=chunk, total_pages=None, total_records=None)
+
+    assert list(paginate(fetch, key=lambda i: i, workers=3, first_wave=3)) == items

@@ -1,11 +1,44 @@
 """The user directory: who a seat's e-mail address belongs to (person, manager, department, cost
-centre, employment status), from a built-in CSV file or a directory plugin."""
+centre, employment status), from a built-in CSV file or a directory plugin.
 
-from .csv_source import DIRECTORY_COLUMNS, read_directory_csv
-from .errors import DirectoryError
-from .index import DirectoryIndex, Resolution
-from .records import EMPLOYMENT_STATUSES, Person
-from .registry import DIRECTORY_ENTRY_POINT_GROUP, DirectoryRegistry
+Names are imported on first use (PEP 562): the store imports :mod:`.records` for ``Person``,
+and that alone must not load the CSV reader, the index or the plugin registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .csv_source import DIRECTORY_COLUMNS, read_directory_csv
+    from .errors import DirectoryError
+    from .index import DirectoryIndex, Resolution
+    from .records import EMPLOYMENT_STATUSES, Person
+    from .registry import DIRECTORY_ENTRY_POINT_GROUP, DirectoryRegistry
+
+_HOMES = {
+    "DIRECTORY_COLUMNS": ".csv_source",
+    "read_directory_csv": ".csv_source",
+    "DirectoryError": ".errors",
+    "DirectoryIndex": ".index",
+    "Resolution": ".index",
+    "EMPLOYMENT_STATUSES": ".records",
+    "Person": ".records",
+    "DIRECTORY_ENTRY_POINT_GROUP": ".registry",
+    "DirectoryRegistry": ".registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a name from its home module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DIRECTORY_COLUMNS",

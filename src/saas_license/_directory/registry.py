@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable
 from pathlib import Path
 
+from .._entry_points import EntryPointLike
 from .._errors import ConfigError, SpokeError
 from .._plugins import NamedPlugins
 from ..hookspecs import hookimpl
@@ -39,7 +39,7 @@ class DirectoryRegistry(NamedPlugins):
         self,
         *,
         load_entry_points: bool = True,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[EntryPointLike] | None = None,
     ) -> None:
         super().__init__(
             load_entry_points=load_entry_points,

@@ -61,8 +61,6 @@ class Outbox:
             self._register_smtp(self._notifiers)
 
     def _register_smtp(self, registry: NotifierRegistry) -> None:
-        from ..email import SmtpNotifier
-
         self.smtp_problem = None
         try:
             settings = self._ws.settings.smtp()
@@ -72,4 +70,6 @@ class Outbox:
             log.warning("the SMTP notifier is not set up: %s", exc)
             return
         if settings is not None:
+            from ..email import SmtpNotifier
+
             registry.register(SmtpNotifier(settings), name=SMTP_NOTIFIER)

@@ -25,7 +25,7 @@ from .._profiles import (
 )
 from .._scheduling import run_lock, schedule_profile
 from .._secrets import Secret
-from .._spokes import SpokeContext, ValidationReport
+from .._spokes import EXPECTED_RECORDS_META, SpokeContext, ValidationReport
 from ..http import (
     DEFAULT_REDIRECT_URI,
     AuthorizationCodeFlow,
@@ -377,6 +377,10 @@ class Profiles:
         if report.identity is not None:
             updates["integration_user_id"] = report.identity.external_user_id
         if report.download_ok:
+            if report.expected_records is not None:  # sizes the first run's listing
+                self._ws.store.set_meta(
+                    EXPECTED_RECORDS_META + name, str(max(0, report.expected_records))
+                )
             updates["validated_at"] = self._ws.clock()
             if prof.status is ProfileStatus.DRAFT:
                 updates["status"] = ProfileStatus.VALIDATED

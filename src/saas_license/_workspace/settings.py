@@ -201,6 +201,8 @@ class Settings:
 
     def smtp(self) -> SmtpSettings | None:
         """The SMTP notifier's settings, or None when neither a host nor a dry-run directory is set."""
+        if self.get("smtp.host") is None and self.get("smtp.dry_run_dir") is None:
+            return None  # (without loading smtplib: a daily run needs none)
         from ..email import SmtpSettings
 
         return SmtpSettings.from_workspace(self._ws)

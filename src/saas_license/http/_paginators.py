@@ -127,29 +127,90 @@ class _Pass(Generic[T]):
         return self.drift or (expected is not None and self.count != expected)
 
 
-def _ordered(fetch: Callable[[int], Page[T]], numbers: range, workers: int) -> Iterator[Page[T]]:
-    """Pages ``numbers`` in order, at most ``workers`` in flight ahead of the consumer."""
-    if workers <= 1 or len(numbers) <= 1:
+def _ordered(
+    fetch: Callable[[int], Page[T]],
+    numbers: range,
+    workers: int,
+    ahead: dict[int, Future[Page[T]]] | None = None,
+    pool: ThreadPoolExecutor | None = None,
+) -> Iterator[Page[T]]:
+    """Pages ``numbers`` in order, at most ``workers`` in flight ahead of the consumer.
+
+    ``ahead`` holds pages already requested (the first wave, in ``pool``): they are taken from
+    there instead of being requested again, and count against ``workers``.
+    """
+    ahead = ahead if ahead is not None else {}
+    if pool is None and (workers <= 1 or len(numbers) <= 1):
         for n in numbers:
-            yield fetch(n)
+            future = ahead.pop(n, None)
+            yield future.result() if future is not None else fetch(n)
         return
+    owned = pool is None
+    pool = pool or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pages")
     pending: list[Future[Page[T]]] = []
     todo = iter(numbers)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pages") as pool:
-        try:
-            for n in todo:
-                pending.append(pool.submit(fetch, n))
-                if len(pending) >= workers:
-                    break
-            while pending:
-                page = pending.pop(0).result()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append(pool.submit(fetch, nxt))
-                yield page
-        finally:
-            for future in pending:
-                future.cancel()
+    try:
+        for n in todo:
+            future = ahead.pop(n, None)
+            pending.append(future if future is not None else pool.submit(fetch, n))
+            if len(pending) + len(ahead) >= workers:
+                break
+        while pending:
+            page = pending.pop(0).result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                future = ahead.pop(nxt, None)
+                pending.append(future if future is not None else pool.submit(fetch, nxt))
+            yield page
+    finally:
+        for future in pending:
+            future.cancel()
+        if owned:
+            pool.shutdown(wait=True)
+
+
+class _FirstWave(Generic[T]):
+    """Page 1 and the pages after it requested at once, before page 1 tells how many there are.
+
+    Sized from a hint (e.g. the previous run's listing), so a listing known to span ``wave``
+    pages costs one round trip instead of two. Pages past the end page 1 reports are never
+    read into the listing: an empty one is what was expected, an error is ignored, and one
+    with records (the listing grew meanwhile) marks the pass drifted, so it is read again.
+    """
+
+    def __init__(self, fetch: Callable[[int], Page[T]], wave: int, workers: int) -> None:
+        self.fetch = fetch
+        self.pool = ThreadPoolExecutor(max_workers=max(wave, workers), thread_name_prefix="pages")
+        self.ahead: dict[int, Future[Page[T]]] = {
+            n: self.pool.submit(fetch, n) for n in range(1, wave + 1)
+        }
+
+    def first(self) -> Page[T]:
+        return self.ahead.pop(1).result()
+
+    def take(self, number: int) -> Page[T]:
+        """Page ``number``: the wave's answer if it was requested early, else fetched now."""
+        future = self.ahead.pop(number, None)
+        return future.result() if future is not None else self.fetch(number)
+
+    def past_the_end(self, last: int, totals: tuple[int | None, int | None]) -> bool:
+        """True when a page requested past ``last`` came back with records or other totals."""
+        grew = False
+        for n in sorted(n for n in self.ahead if n > last):
+            future = self.ahead.pop(n)
+            try:
+                page = future.result()
+            except Exception as exc:  # a page past the end may be refused: nothing lost
+                log.debug("page %d, past the end of the listing, failed: %s", n, exc)
+                continue
+            if page.items or (page.total_pages, page.total_records) != totals:
+                grew = True
+        return grew
+
+    def close(self) -> None:
+        for future in self.ahead.values():
+            future.cancel()
+        self.pool.shutdown(wait=True)
 
 
 #: One read of a listing: ``read(keep, seen, first_pass)`` hands its :class:`_Pass` to ``keep``.
@@ -182,6 +243,7 @@ def paginate(
     max_passes: int = 3,
     max_pages: int = DEFAULT_MAX_PAGES,
     what: str = "listing",
+    first_wave: int = 1,
 ) -> Iterator[T]:
     """Every item of a page-numbered listing once, streamed page by page.
 
@@ -194,21 +256,52 @@ def paginate(
     differs from ``total_records``, or (first pass) an item appeared twice; it is read again, and
     after ``max_passes`` drifted passes :class:`InconsistentListingError` is raised so the
     caller stores nothing partial.
+
+    ``first_wave`` (at most ``workers``) requests pages 1 to ``first_wave`` at once, before page
+    1 tells the count: one round trip fewer when the caller expects that many pages (e.g. from
+    the previous run). It changes which requests are made, never which items come out: pages
+    past the end page 1 reports are not read into the listing (one with records there marks
+    the pass drifted), and pages page 1 reports beyond the wave are fetched as usual.
     """
+    wave = max(1, min(first_wave, workers))
 
     def one_pass(keep: Callable[[_Pass[T]], None], seen: KeySet | None, first: bool) -> Iterator[T]:
-        page = fetch(1)
+        early = _FirstWave(fetch, wave, workers) if wave > 1 else None
+        try:
+            yield from _read(keep, seen, first, early)
+        finally:
+            if early is not None:
+                early.close()
+
+    def _read(
+        keep: Callable[[_Pass[T]], None],
+        seen: KeySet | None,
+        first: bool,
+        early: _FirstWave[T] | None,
+    ) -> Iterator[T]:
+        page = early.first() if early is not None else fetch(1)
         state: _Pass[T] = _Pass(
             seen=seen, key=key, first_pass=first, totals=(page.total_pages, page.total_records)
         )
         keep(state)
         yield from state.take(page.items, (page.total_pages, page.total_records))
         if page.total_pages is not None:
-            for later in _ordered(fetch, range(2, page.total_pages + 1), workers):
+            last = page.total_pages
+            if early is not None and early.past_the_end(last, state.totals):
+                state.drift = True
+            for later in _ordered(
+                fetch,
+                range(2, last + 1),
+                workers,
+                ahead=early.ahead if early is not None else None,
+                pool=early.pool if early is not None else None,
+            ):
                 if not later.items:
                     state.drift = True
                 yield from state.take(later.items, (later.total_pages, later.total_records))
             return
+        # no count: read on page by page (the wave's pages first, as they come)
+        fetch_next: Callable[[int], Page[T]] = early.take if early is not None else fetch
         longest = len(page.items)
         number = 1
         stale = 0
@@ -219,7 +312,7 @@ def paginate(
                     f"the {what} did not end after {max_pages} pages; stopped at page {number}",
                     hint="check the page parameter the spoke sends, or raise max_pages",
                 )
-            page = fetch(number)
+            page = fetch_next(number)
             yield from state.take(page.items, (page.total_pages, page.total_records))
             stale = stale + 1 if page.items and state.fresh == 0 and key is not None else 0
             if stale >= 2:  # once may be drift (offsets moved); twice in a row is a loop
@@ -243,12 +336,14 @@ def paginate_offsets(
     max_passes: int = 3,
     max_pages: int = DEFAULT_MAX_PAGES,
     what: str = "listing",
+    first_wave: int = 1,
 ) -> Iterator[T]:
     """Every item of an offset/limit listing once: ``fetch(offset, limit)`` returns one page.
 
     With a ``total_records`` on the first page the rest is fetched concurrently (``workers`` in
-    flight); without, page after page until a short one. Guards, de-duplication and drift as
-    :func:`paginate` (it is the same engine: offset ``(n - 1) * page_size`` is page ``n``).
+    flight); without, page after page until a short one. Guards, de-duplication, drift and
+    ``first_wave`` as :func:`paginate` (it is the same engine: offset ``(n - 1) * page_size`` is
+    page ``n``).
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
@@ -260,7 +355,13 @@ def paginate_offsets(
         return Page(number=number, items=got.items, total_pages=pages, total_records=total)
 
     return paginate(
-        as_page, key=key, workers=workers, max_passes=max_passes, max_pages=max_pages, what=what
+        as_page,
+        key=key,
+        workers=workers,
+        max_passes=max_passes,
+        max_pages=max_pages,
+        what=what,
+        first_wave=first_wave,
     )
 
 
