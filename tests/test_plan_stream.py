@@ -249,3 +249,45 @@ def test_a_plan_looks_each_models_price_up_once(
     assert len(plain.items) > len(models) >= 1
     assert sorted(m for m, _ in asked) == sorted(models)
     assert {at for _, at in asked} == {NOW}
+
+
+@pytest.mark.parametrize("scope", ["user", "seat"])
+def test_plain_candidates_are_decided_in_sql_and_agree(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    scope: str,
+) -> None:
+    """Ready or released candidates whose seat the evaluation's SQL finds idle are staged from
+    the SQL rows (no candidate or seat object built); the plan is still the one built whole."""
+    import saas_license._reclaim.plan_sql as plan_sql
+
+    path = _demo(tmp_path, monkeypatch, capsys)
+    made: list[int] = []
+    plain = plan_sql._plain
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        found = plain(*args, **kw)
+        made.append(found is not None)
+        return found
+
+    monkeypatch.setattr(plan_sql, "_plain", counted)
+    with Workspace.open(path, clock=lambda: NOW) as ws:
+        (profile,) = ws.store.list_profiles()
+        _vary(ws, profile.name)
+        whole = build_plan(ws.store, profile, now=NOW, scope=scope, prices=ws.prices)
+        stored = stream_plan(
+            ws.store,
+            profile,
+            now=NOW,
+            plan_id="sql123",
+            expires_at=NOW + dt.timedelta(hours=24),
+            scope=scope,
+            prices=ws.prices,
+        )
+        assert list(stored.items) == list(whole.items)
+        assert list(stored.held) == list(whole.held)
+        assert stored.savings_by_currency == whole.savings_by_currency
+    # most items came from SQL rows, the varied ones (held, gone, waiting) from Python
+    assert sum(made) > len(whole.items) // 2
+    assert len(made) - sum(made) >= 4

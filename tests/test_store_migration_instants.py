@@ -126,7 +126,8 @@ def test_text_instants_become_the_same_milliseconds(tmp_path: Path) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'subscriptions'"
             )
         }
-        assert indexes_after == indexes_before
+        # every index made again (``engine`` 4 then drops the identifier's own)
+        assert indexes_after == indexes_before - {"subscriptions_identifier"}
         assert "finance_active_seats" in indexes_after
         columns = ", ".join(SEAT_INSTANTS)
         for i, text in enumerate(texts, 1):

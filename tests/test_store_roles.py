@@ -44,6 +44,7 @@ EXTRAS: dict[str, set[str]] = {
         "iter_plan_items",
         "plan_head",
         "save_plan_streamed",
+        "scratch",
     },
     "SubscriptionStore": {"iter_seat_keys"},
 }

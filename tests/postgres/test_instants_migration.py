@@ -60,3 +60,31 @@ def test_text_instants_become_the_same_milliseconds(
         ]
     finally:
         store.close()
+
+
+def test_engine_4_drops_the_identifier_index(
+    pg_schema: PgSchema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert len(PG_MIGRATIONS["engine"]) >= 4
+    with monkeypatch.context() as m:  # a workspace from before engine 4
+        m.setitem(PG_MIGRATIONS, "engine", PG_MIGRATIONS["engine"][:3])
+        store = pg_schema.open()
+        store.close()
+
+    def indexes() -> set[str]:
+        with psycopg.connect(pg_schema.owner_url, autocommit=True) as conn:
+            return {
+                r[0]
+                for r in conn.execute(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                    "AND tablename = 'subscriptions'"
+                )
+            }
+
+    assert "subscriptions_identifier" in indexes()
+    store = pg_schema.open()
+    try:
+        assert store.schema_versions()["engine"] == len(PG_MIGRATIONS["engine"])
+        assert "subscriptions_identifier" not in indexes()
+    finally:
+        store.close()

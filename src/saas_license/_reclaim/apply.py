@@ -36,7 +36,7 @@ from .._subscriptions import Subscription
 from .._time import utcnow
 from .confirm import REQUESTED, confirm_reclaim, one_line, recover_locked, settle_action
 from .planning import recheck, reclaim_key
-from .recheck import Checked, read_fresh_facts
+from .recheck import Checked, activity_moved, read_fresh_facts
 from .records import PlanAction, PlanItem, ReclaimAction
 from .stored import StoredPlan
 
@@ -176,9 +176,10 @@ class _Applier:
     def _check(self, item: PlanItem) -> tuple[RemovalCandidate, Subscription] | None:
         """Re-read and re-assess one item; closes or holds it (recording the outcome) if unsafe."""
         now = self.clock()
+        basis = item.planned()
         candidate = self.store.get_candidate(item.candidate.id or 0)
         sub = self.store.get_subscription(item.subscription.id)
-        if candidate is None or candidate.state is not item.candidate.state:
+        if candidate is None or candidate.state is not basis.state:
             state = candidate.state.value if candidate else "gone"
             self.outcomes.append(_outcome(item, "held", f"the candidate is {state} now"))
             return None
@@ -197,6 +198,12 @@ class _Applier:
                 reason="the seat is gone from the vendor",
             )
             self.outcomes.append(_outcome(item, "skipped", "the seat is gone"))
+            return None
+        if sub.external_user_id != basis.external_user_id or sub.identifier != basis.identifier:
+            # never act on a seat that is not the one planned (the decision was about another)
+            self.outcomes.append(
+                _outcome(item, "held", "the seat is not the one planned any more: make a new plan")
+            )
             return None
         if candidate.state is CandidateState.READY:
             asks = self.workflow.route_for(candidate).asks_user
@@ -221,6 +228,10 @@ class _Applier:
             protective_fields=self.info.protective_fields,
         )
         if verdict.idle:
+            moved = activity_moved(basis.last_activity, sub.last_activity)
+            if moved:
+                self.outcomes.append(_outcome(item, "held", f"{moved}: make a new plan"))
+                return None
             return candidate, sub
         reason = f"re-checked before reclaim: {verdict.verdict.value}"
         if verdict.verdict.protects:
@@ -504,7 +515,7 @@ def _reclaim_groups(plan: StoredPlan, scope: str) -> Iterator[tuple[str, list[Pl
         key = ""
         group: list[PlanItem] = []
         for item in plan.reclaims:
-            unit = reclaim_key(scope, item.subscription)
+            unit = _planned_unit(scope, item)
             if group and unit != key:
                 yield key, group
                 group = []
@@ -515,8 +526,16 @@ def _reclaim_groups(plan: StoredPlan, scope: str) -> Iterator[tuple[str, list[Pl
         return
     groups: dict[str, list[PlanItem]] = defaultdict(list)
     for item in plan.reclaims:
-        groups[reclaim_key(scope, item.subscription)].append(item)
+        groups[_planned_unit(scope, item)].append(item)
     yield from groups.items()
+
+
+def _planned_unit(scope: str, item: PlanItem) -> str:
+    """The vendor unit an item was planned in (its seat's holder at plan time, for per-user
+    reclaims): a seat that changed hands since is held by the re-check, never regrouped."""
+    if scope == "seat":
+        return f"seat:{item.subscription.id}"
+    return f"user:{item.planned().external_user_id}"
 
 
 def _plan_store(store: Store) -> SqlitePlanStore:

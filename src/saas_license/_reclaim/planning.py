@@ -19,11 +19,13 @@ from .._profiles import IntegrationProfile
 from .._rules import ReclamationRule
 from .._store import Store
 from .._subscriptions import Subscription
-from .records import HeldItem, PlanAction, PlanItem, ReclaimPlan
+from .plan_sql import sql_plan_rows
+from .records import HeldItem, PlanAction, PlanBasis, PlanItem, ReclaimPlan
 from .stored import StoredPlan
 
 if TYPE_CHECKING:
     from .._store import SqliteStore
+    from .._store._sqlite.plans import PlanRow
 
 __all__ = ["build_plan", "recheck", "reclaim_key", "stream_plan"]
 
@@ -222,6 +224,7 @@ class _Decider:
             kind=kind,
             potential_savings=price.amount if price else candidate.potential_savings,
             currency=price.currency if price else candidate.currency,
+            basis=PlanBasis.of(candidate, sub),
         )
         return item, priority
 
@@ -339,26 +342,36 @@ def stream_plan(
         protective_fields=protective_fields,
     )
 
-    def rows() -> Iterator[tuple[PlanItem | HeldItem, int, str]]:
+    def decided(page: list[RemovalCandidate]) -> Iterator[tuple[int, PlanRow]]:
+        # the candidates' seats as they are now; inactive or moved seats count as gone
+        seats = {
+            i: s
+            for i, s in pages.subscriptions_by_id(sorted({c.subscription_id for c in page})).items()
+            if s.active and s.profile == profile.name
+        }
+        for candidate in page:
+            made = decide(candidate, seats.get(candidate.subscription_id))
+            if isinstance(made, HeldItem):
+                yield candidate.id or 0, (made, 0, "")
+            else:
+                item, priority = made
+                yield candidate.id or 0, (item, priority, reclaim_key(scope, item.subscription))
+
+    def slow(ids: list[int]) -> Iterator[tuple[int, PlanRow]]:
+        if ids:
+            yield from decided(store.list_candidates(profile.name, ids=ids, states=OPEN_STATES))
+
+    fast = sql_plan_rows(
+        store, decide, scope=scope, protective_fields=tuple(protective_fields), slow=slow
+    )
+
+    def rows() -> Iterator[PlanRow]:
         after: int | None = None
         while page := store.list_candidates(
             profile.name, states=OPEN_STATES, limit=_STREAM_PAGE, after=after
         ):
-            # the candidates' seats as they are now; inactive or moved seats count as gone
-            seats = {
-                i: s
-                for i, s in pages.subscriptions_by_id(
-                    sorted({c.subscription_id for c in page})
-                ).items()
-                if s.active and s.profile == profile.name
-            }
-            for candidate in page:
-                decided = decide(candidate, seats.get(candidate.subscription_id))
-                if isinstance(decided, HeldItem):
-                    yield decided, 0, ""
-                else:
-                    item, priority = decided
-                    yield item, priority, reclaim_key(scope, item.subscription)
+            for _, row in decided(page):
+                yield row
             after = page[-1].id
 
     head = ReclaimPlan(
@@ -369,7 +382,7 @@ def stream_plan(
         id=plan_id,
         expires_at=expires_at,
     )
-    return pages.save_plan_streamed(head, rows(), scope=scope)
+    return pages.save_plan_streamed(head, rows() if fast is None else fast, scope=scope)
 
 
 def _plan_store(store: object) -> SqliteStore:

@@ -23,7 +23,7 @@ from .._subscriptions import Subscription, SubscriptionRecord
 from .confirm import one_line
 from .records import PlanItem
 
-__all__ = ["Checked", "FreshFacts", "fresh_subscription", "read_fresh_facts"]
+__all__ = ["Checked", "FreshFacts", "activity_moved", "fresh_subscription", "read_fresh_facts"]
 
 #: A plan item that passed the stored checks, with its candidate and seat as stored now.
 Checked = tuple[PlanItem, RemovalCandidate, Subscription]
@@ -55,6 +55,30 @@ class FreshFacts:
             for e, v, m in self.verdicts
             if v is None or not v.idle
         )
+
+
+def _ms(value: dt.datetime) -> int:
+    return (value - _EPOCH) // _MS
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MS = dt.timedelta(milliseconds=1)
+
+
+def activity_moved(planned: dt.datetime | None, now: dt.datetime | None) -> str:
+    """Why a seat's last activity is not what the plan saw (newer, or no longer known), or ''.
+
+    Compared to the millisecond (what the store keeps): a plan's decision rested on that
+    instant, and a reclaim never goes ahead on evidence that has changed since."""
+    if planned is None and now is None:
+        return ""
+    if now is None:
+        return "the seat's last activity is no longer known"
+    if planned is None or _ms(now) > _ms(planned):
+        return f"activity since the plan (last active {now:%Y-%m-%d %H:%M} UTC)"
+    if _ms(now) < _ms(planned):
+        return "the seat's last activity is older than the plan saw"
+    return ""
 
 
 def fresh_subscription(
@@ -148,5 +172,17 @@ def read_fresh_facts(
             policy=policy,
             protective_fields=info.protective_fields,
         )
+        if verdict.idle and info.activity_from_download and "last_activity" not in record.unknown:
+            # idle now, but not on the evidence the plan saw: activity since is a new decision
+            seen = entry[0].planned().last_activity
+            if record.last_activity is not None and (
+                seen is None or _ms(record.last_activity) > _ms(seen)
+            ):
+                message = (
+                    "the vendor reports activity since the plan (last active "
+                    f"{record.last_activity:%Y-%m-%d %H:%M} UTC): make a new plan"
+                )
+                verdicts.append((entry, None, message))
+                continue
         verdicts.append((entry, verdict, ""))
     return FreshFacts(verdicts=tuple(verdicts))

@@ -21,6 +21,7 @@ __all__ = [
     "PLANNABLE_STATES",
     "HeldItem",
     "PlanAction",
+    "PlanBasis",
     "PlanItem",
     "ReclaimAction",
     "ReclaimPlan",
@@ -41,11 +42,36 @@ class PlanAction(str, enum.Enum):
 
 
 @attrs.frozen(kw_only=True)
+class PlanBasis:
+    """What a plan item's decision rested on, kept with the stored item: the candidate's state
+    and the seat's holder and activity when the plan was made. Apply refuses an item whose seat
+    moved on since (another holder, activity seen or lost), whatever the re-check says."""
+
+    state: CandidateState
+    external_user_id: str
+    identifier: str
+    last_activity: dt.datetime | None = None
+    activity_checked_at: dt.datetime | None = None
+
+    @classmethod
+    def of(cls, candidate: RemovalCandidate, seat: Subscription) -> PlanBasis:
+        """The basis of a decision made now on ``candidate`` and its ``seat``."""
+        return cls(
+            state=candidate.state,
+            external_user_id=seat.external_user_id,
+            identifier=seat.identifier,
+            last_activity=seat.last_activity,
+            activity_checked_at=seat.activity_checked_at,
+        )
+
+
+@attrs.frozen(kw_only=True)
 class PlanItem:
     """One seat the plan acts on: reclaim it, or notify its user first.
 
     ``action`` is the human description (the spoke's reclaim effect, e.g. "disable user", or
-    "notify user"); ``kind`` is what apply does.
+    "notify user"); ``kind`` is what apply does. An item read from a stored plan shows its
+    candidate and seat as they are *now*; ``basis`` is what the plan saw (:meth:`planned`).
     """
 
     candidate: RemovalCandidate
@@ -54,6 +80,13 @@ class PlanItem:
     potential_savings: Decimal | None = None
     kind: PlanAction = PlanAction.RECLAIM
     currency: str | None = None
+    #: The candidate's state and the seat's holder and activity at plan time (None: an item
+    #: whose ``candidate`` and ``subscription`` are themselves the plan-time copies).
+    basis: PlanBasis | None = None
+
+    def planned(self) -> PlanBasis:
+        """What the plan saw of this item (what apply compares the seat with before acting)."""
+        return self.basis or PlanBasis.of(self.candidate, self.subscription)
 
 
 @attrs.frozen(kw_only=True)

@@ -129,6 +129,8 @@ class StoredPlan:
     #: are next to each other in ``items`` (so apply can take them a page at a time).
     scope: str = ""
     units_contiguous: bool = False
+    #: When the plan was applied (None: not yet), as the store said when it was read.
+    applied_at: dt.datetime | None = None
     _store: Any = attrs.field(default=None, eq=False, repr=False, alias="store")
 
     @property

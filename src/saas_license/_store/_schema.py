@@ -432,6 +432,12 @@ MIGRATIONS["engine"] = [
     _compact_candidates,
     # 3: seat instants as integer epoch milliseconds (UTC)
     _integer_instants,
+    # 4: no index on the seats' identifier alone (issue 13, ~24 bytes a seat and one more
+    # index write per seat merged): only re-pointing an identifier's seats at a model
+    # (``map_identifier``, rare) searched by it; every other query filters by profile first
+    """
+    DROP INDEX IF EXISTS subscriptions_identifier;
+    """,
 ]
 
 
@@ -463,6 +469,25 @@ MIGRATIONS["plans"] = [
         data TEXT NOT NULL,
         PRIMARY KEY (plan_id, part, seq)
     );
+    """,
+    # 2: items stored by reference (issue 13: ~190 us and ~2 KB an item as JSON copies of the
+    # candidate and its seat): the candidate and seat ids, what apply does, the price, and the
+    # basis of the decision (the candidate's state, the seat's holder and activity at plan
+    # time, in integer milliseconds) that apply compares the seat with; a held item keeps its
+    # candidate id and why. ``data`` is '' for such a row; older rows keep their JSON and read
+    # as before.
+    """
+    ALTER TABLE reclaim_plan_items ADD COLUMN candidate_id INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN seat_id INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN kind INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN state TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN user_id TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN identifier TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN last_activity INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN checked_at INTEGER;
+    ALTER TABLE reclaim_plan_items ADD COLUMN savings TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN currency TEXT;
+    ALTER TABLE reclaim_plan_items ADD COLUMN reason TEXT;
     """,
 ]
 
@@ -622,4 +647,22 @@ MIGRATIONS["compact"] = [
     _candidate_table_rebuilt,
     # 2: the audit chain's hashes as 32-byte blobs (the same hashes)
     _audit_hashes_as_bytes,
+    # 3 (issue 13, ingest): new audit entries keep their instant as integer milliseconds and
+    # their (actor, action, entity) as one shared row; their text columns are left empty, and
+    # the hash is still taken over the text (so entries of either form verify alike). Entries
+    # already written keep their form; each form is found by its own index.
+    """
+    CREATE TABLE audit_kinds (
+        id INTEGER PRIMARY KEY,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        UNIQUE (actor, action, entity)
+    );
+    ALTER TABLE audit_log ADD COLUMN at_ms INTEGER;
+    ALTER TABLE audit_log ADD COLUMN kind INTEGER;
+    DROP INDEX audit_log_entity;
+    CREATE INDEX audit_log_entity ON audit_log (entity, entity_id) WHERE kind IS NULL;
+    CREATE INDEX audit_log_kind ON audit_log (kind, entity_id) WHERE kind IS NOT NULL;
+    """,
 ]

@@ -22,6 +22,9 @@ from ._app import Console, markup, page
 from ._auth import SESSION_COOKIE, PasswordAuth
 from ._users import Role, WebUser
 
+#: Plan items shown per page (a plan may list hundreds of thousands of seats).
+PLAN_PAGE = 200
+
 __all__ = ["routes"]
 
 Form = Mapping[str, Any]
@@ -314,17 +317,26 @@ def routes(c: Console) -> list[Route]:
         return c.redirect(request, f"/plans/{plan.id}", message=f"Plan {plan.id} made (dry run).")
 
     def plan_view(request: Request, user: WebUser | None, form: Form) -> Response:
-        found = c.ws.store.get_plan(request.path_params["pid"])
-        if found is None:
+        try:  # the head and counts; the items are read a page at a time
+            plan = c.ws.plans.get(request.path_params["pid"])
+        except SaasLicenseError:
             return c.render(request, "missing.html", status=404, user=user, what="plan")
-        plan, applied_at = found
         expired = plan.expires_at is not None and plan.expires_at <= c.ws.clock()
+        try:
+            start = max(0, int(request.query_params.get("from", "0")))
+        except ValueError:
+            start = 0
+        start = min(start, max(0, len(plan) - 1))
         return c.render(
             request,
             "plan.html",
             user=user,
             plan=plan,
-            applied_at=applied_at,
+            items=list(plan.items[start : start + PLAN_PAGE]),
+            held=list(plan.held[:PLAN_PAGE]),
+            start=start,
+            page=PLAN_PAGE,
+            applied_at=plan.applied_at,
             expired=expired,
             savings=plan.savings_by_currency,
         )

@@ -333,5 +333,9 @@ def app_grants(role: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{schema}} TO {quoted}",
         f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {{schema}} TO {quoted}",
         f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {quoted}",
+        # what compact entries' kinds say is part of what their hashes cover (the table exists
+        # from migration ``compact`` 5 on)
+        "DO $$ BEGIN IF to_regclass('audit_kinds') IS NOT NULL THEN "
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_kinds FROM {quoted}; END IF; END $$",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_versions FROM {quoted}",
     ]

@@ -14,8 +14,21 @@ import attrs
 
 from ..._audit import GENESIS_HASH, AuditEntry, AuditVerification, chain_name
 from ..._errors import StoreError
-from ..._time import format_instant, parse_instant
-from .._integrity import _COLUMNS, _hash_row, append_chained, hex_of, stored_hash, verify_chain
+from ..._time import epoch_ms, format_instant, parse_instant
+from .._integrity import (
+    _INSERT_COLUMNS,
+    _INSERT_VALUES,
+    _READ_COLUMNS,
+    AuditKinds,
+    _hash_row,
+    append_chained,
+    compact_row,
+    decoded,
+    hex_of,
+    read_kinds,
+    stored_hash,
+    verify_chain,
+)
 from .base import SqliteBaseStore, _dumps, _is_busy, _ts
 
 __all__ = ["SqliteAuditStore"]
@@ -67,6 +80,7 @@ class SqliteAuditStore(SqliteBaseStore):
                     self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0]
                 )
                 rows = []
+                kinds = AuditKinds(self._db)
                 at_of: tuple[dt.datetime | None, str | None] = (None, None)
                 for entry in entries:
                     if entry.at is not at_of[0]:  # a batch's entries mostly share one instant
@@ -98,16 +112,14 @@ class SqliteAuditStore(SqliteBaseStore):
                         "prev_hash": prev,
                     }
                     digest = _hash_row(row, chain=chain, seq=seq + 1, prev_hash=prev)
+                    row = compact_row(row, kinds)
                     row["prev_hash"] = stored_hash(prev)
                     row["hash"] = stored_hash(digest)
                     heads[chain] = (seq + 1, digest)
                     rows.append(row)
                     next_id += 1
                 self._db.executemany(
-                    f"INSERT INTO audit_log ({_COLUMNS}) VALUES "
-                    "(:id, :at, :actor, :action, :entity, :entity_id, :profile, :before, :after, "
-                    ":detail, :chain, :seq, :prev_hash, :hash)",
-                    rows,
+                    f"INSERT INTO audit_log ({_INSERT_COLUMNS}) VALUES {_INSERT_VALUES}", rows
                 )
                 self._db.executemany(
                     "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
@@ -132,29 +144,45 @@ class SqliteAuditStore(SqliteBaseStore):
     ) -> list[AuditEntry]:
         """Audit entries, oldest first; ``action`` matches a prefix (``candidate.``), ``last``
         keeps the newest ``limit`` entries instead of the oldest."""
-        sql, where = "SELECT * FROM audit_log", []
+        sql, where = f"SELECT {_READ_COLUMNS} FROM audit_log", []
         params: list[Any] = []
+        # an entry written since ``compact`` 5 keeps its instant in ``at_ms`` and its actor,
+        # action and entity in its kind; one written before, in its text columns
         if profile is not None:
             where.append("profile = ?")
             params.append(profile)
-        if entity is not None:
-            where.append("entity = ?")
-            params.append(entity)
-        if entity_id is not None:
+        if entity is not None and entity_id is not None:  # each form by its own index
+            where.append(
+                "((kind IS NULL AND entity = ? AND entity_id = ?) OR (kind IS NOT NULL AND "
+                "kind IN (SELECT id FROM audit_kinds WHERE entity = ?) AND entity_id = ?))"
+            )
+            params.extend([entity, entity_id, entity, entity_id])
+        elif entity is not None:
+            where.append(
+                "((kind IS NULL AND entity = ?) OR kind IN "
+                "(SELECT id FROM audit_kinds WHERE entity = ?))"
+            )
+            params.extend([entity, entity])
+        elif entity_id is not None:
             where.append("entity_id = ?")
             params.append(entity_id)
         if action is not None:
-            where.append("substr(action, 1, ?) = ?")
-            params.extend([len(action), action])
+            where.append(
+                "((kind IS NULL AND substr(action, 1, ?) = ?) OR kind IN "
+                "(SELECT id FROM audit_kinds WHERE substr(action, 1, ?) = ?))"
+            )
+            params.extend([len(action), action, len(action), action])
         if since is not None:
-            where.append("at >= ?")
-            params.append(format_instant(since))
+            where.append("((at_ms IS NULL AND at >= ?) OR at_ms >= ?)")
+            params.extend([format_instant(since), epoch_ms(since)])  # the text form's millisecond
         if where:
             sql += " WHERE " + " AND ".join(where)
         order = "DESC" if last else "ASC"
-        rows = list(self._q(sql + f" ORDER BY id {order} LIMIT ?", (*params, limit)))
+        stored = list(self._q(sql + f" ORDER BY id {order} LIMIT ?", (*params, limit)))
         if last:
-            rows.reverse()
+            stored.reverse()
+        kinds = read_kinds(self._db) if any(r["kind"] is not None for r in stored) else {}
+        rows = [decoded(r, kinds) for r in stored]
         return [
             AuditEntry(
                 id=r["id"],

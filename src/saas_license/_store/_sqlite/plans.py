@@ -5,21 +5,32 @@ Implements :class:`~saas_license._store._protocol.PlanStore`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
+from ..._candidates.records import CandidateState, RemovalCandidate
 from ..._convert import converter
 from ..._errors import StoreError
-from ..._reclaim.records import HeldItem, PlanAction, PlanItem, ReclaimAction, ReclaimPlan
+from ..._reclaim.records import (
+    HeldItem,
+    PlanAction,
+    PlanBasis,
+    PlanItem,
+    ReclaimAction,
+    ReclaimPlan,
+)
 from ..._reclaim.stored import StoredPlan, stored_plan, summary_of
+from ..._subscriptions import Subscription
 from ..._time import format_instant
 from .base import SqliteBaseStore, _batched, _dt, _dumps
+from .candidates import from_ms, to_ms
 
 __all__ = ["SqlitePlanStore"]
 
@@ -28,12 +39,21 @@ _PLAN_BATCH = 500
 
 #: One row of a plan being built, staged before it is sorted: ``held`` 0 (acted on), 1 (held by
 #: its own decision) or 2 (held: its unit has seats the plan does not cover); ``kind`` 0
-#: (notify) or 1 (reclaim); ``unit`` what one vendor reclaim frees (``user:…``/``seat:…``).
+#: (notify) or 1 (reclaim); ``unit`` what one vendor reclaim frees (``user:…``/``seat:…``); the
+#: rest is what the stored item keeps (:data:`_REF_COLUMNS`): ids, price, the decision's basis.
 _STAGE_COLUMNS = (
     "pos INTEGER PRIMARY KEY, held INTEGER NOT NULL, kind INTEGER NOT NULL, "
     "priority INTEGER NOT NULL, unit TEXT NOT NULL, cand INTEGER NOT NULL, "
-    "seat INTEGER NOT NULL, usr TEXT NOT NULL, currency TEXT, savings TEXT, data TEXT NOT NULL"
+    "seat INTEGER NOT NULL, usr TEXT NOT NULL, currency TEXT, savings TEXT, state TEXT, "
+    "ident TEXT, last_activity INTEGER, checked_at INTEGER, reason TEXT"
 )
+#: A stored plan item by reference (``plans`` 2): what :meth:`SqlitePlanStore.plan_items` reads.
+_REF_COLUMNS = (
+    "candidate_id, seat_id, kind, state, user_id, identifier, last_activity, checked_at, "
+    "savings, currency, reason"
+)
+#: What ``action`` says of a notice (the spoke's reclaim effect is kept in the plan's head).
+NOTIFY_ACTION = "notify user"
 #: The plan's order (as :func:`~saas_license._reclaim.planning.build_plan` sorts): notices
 #: first, leavers' seats first, then by unit and candidate.
 _PLAN_ORDER = "kind, priority, unit, cand"
@@ -42,16 +62,54 @@ _PLAN_ORDER = "kind, priority, unit, cand"
 PlanRow = tuple["PlanItem | HeldItem", int, str]
 
 
+class StagedItem(NamedTuple):
+    """A plan item decided without building its candidate and seat (see
+    :mod:`saas_license._reclaim.plan_sql`): the staged columns themselves."""
+
+    kind: int
+    priority: int
+    unit: str
+    cand: int
+    seat: int
+    usr: str
+    currency: str | None
+    savings: str | None
+    state: str
+    ident: str
+    last_activity: int | None
+    checked_at: int | None
+    action: str
+
+
 class SqlitePlanStore(SqliteBaseStore):
     """The :class:`~saas_license._store._protocol.PlanStore` part of
     :class:`~saas_license._store.SqliteStore`."""
 
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[None]:
+        """Writes to this connection's temporary tables as one transaction (outside one, SQLite
+        commits every row of an ``executemany`` on its own: ~10 us a row). Takes no workspace
+        write lock: only the connection's own temporary tables change."""
+        with self._lock:
+            began = not self._depth and not self._db.in_transaction
+            if began:
+                self._q("BEGIN")
+            try:
+                yield
+            except BaseException:
+                if began:
+                    self._q("ROLLBACK")
+                raise
+            if began:
+                self._q("COMMIT")
+
     def save_plan(self, plan: ReclaimPlan, *, scope: str = "") -> None:
         """Store a reclaim plan under its id (which must be set, with ``expires_at``).
 
-        The items go in one row each, a batch at a time: the plan is never turned into one
-        JSON document as a whole (memory, issue 13). ``scope`` is the spoke's reclaim scope
-        the plan was made with (when known, apply reads the plan a page at a time).
+        The items go in one row each, a batch at a time, by reference (their candidate and
+        seat ids, price and :class:`PlanBasis`); an item whose candidate has no id, or whose
+        action is not the plan's, keeps its JSON. ``scope`` is the spoke's reclaim scope the
+        plan was made with (when known, apply reads the plan a page at a time).
         """
         if plan.id is None or plan.expires_at is None:
             raise StoreError("a stored reclaim plan needs an id and an expiry")
@@ -61,9 +119,10 @@ class SqlitePlanStore(SqliteBaseStore):
             else f"user:{i.subscription.external_user_id}"
             for i in plan.items
         ]
+        action = next((i.action for i in plan.reclaims), "")
         head = {
             **converter.unstructure(attrs.evolve(plan, items=(), held=())),
-            "summary": summary_of(plan, scope=scope, units=units),
+            "summary": {**summary_of(plan, scope=scope, units=units), "action": action},
         }
         if not scope:
             head["summary"]["units_contiguous"] = False
@@ -82,13 +141,13 @@ class SqlitePlanStore(SqliteBaseStore):
             for part, items in (("items", plan.items), ("held", plan.held)):
                 for batch in _batched(enumerate(items), _PLAN_BATCH):
                     self._db.executemany(
-                        "INSERT INTO reclaim_plan_items (plan_id, part, seq, data) "
-                        "VALUES (?, ?, ?, ?)",
-                        [(plan.id, part, i, _dumps(converter.unstructure(it))) for i, it in batch],
+                        "INSERT INTO reclaim_plan_items (plan_id, part, seq, data, "
+                        f"{_REF_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(plan.id, part, i, *_item_row(it, action)) for i, it in batch],
                     )
 
     def save_plan_streamed(
-        self, head: ReclaimPlan, rows: Iterable[PlanRow], *, scope: str
+        self, head: ReclaimPlan, rows: Iterable[PlanRow | StagedItem], *, scope: str
     ) -> StoredPlan:
         """Store a plan whose items arrive one by one, in candidate order, never all in memory.
 
@@ -96,43 +155,50 @@ class SqlitePlanStore(SqliteBaseStore):
         staged in a temporary table of this connection (no workspace lock held); then the
         per-unit hold (a reclaim frees every seat of its unit: act only when the plan covers all
         of them) and the plan's order are computed in SQL, and the plan is written in one short
-        transaction. The result equals :func:`~saas_license._reclaim.planning.build_plan`'s
-        plan saved with :meth:`save_plan`. Unapplied plans of the profile that have expired lose
-        their items (they can never be applied; their head and counts stay).
+        transaction, each item by reference (``plans`` 2: ids, price and the decision's basis,
+        never a copy of the candidate and seat). The result equals
+        :func:`~saas_license._reclaim.planning.build_plan`'s plan saved with :meth:`save_plan`.
+        Unapplied plans of the profile that have expired lose their items (they can never be
+        applied; their head and counts stay).
         """
         if head.id is None or head.expires_at is None:
             raise StoreError("a stored reclaim plan needs an id and an expiry")
         if not re.fullmatch(r"[A-Za-z0-9_]+", head.id):
             raise StoreError(f"a streamed plan's id must be a plain token, not {head.id!r}")
         per_seat = scope == "seat"
-        stage, held, late, planned, users = (
-            f"temp.plan_{head.id}{suffix}" for suffix in ("", "_held", "_late", "_seats", "_users")
+        stage, held, planned, users = (
+            f"temp.plan_{head.id}{suffix}" for suffix in ("", "_held", "_seats", "_users")
         )
         self._drop_plan_stage(head.id)
         self._q(f"CREATE TABLE {stage} ({_STAGE_COLUMNS})")
         self._q(f"CREATE TABLE {held} (unit TEXT PRIMARY KEY, reason TEXT NOT NULL)")
-        self._q(f"CREATE TABLE {late} (pos INTEGER PRIMARY KEY, data TEXT NOT NULL)")
         self._q(f"CREATE TABLE {planned} (seat INTEGER PRIMARY KEY)")
         self._q(f"CREATE TABLE {users} (usr TEXT PRIMARY KEY)")
+        actions: dict[int, str] = {}
         try:
             pos = 0
             for batch in _batched(rows, _PLAN_BATCH):
                 staged = []
-                for item, priority, unit in batch:
-                    staged.append(_stage_row(pos, item, priority, unit))
+                for row in batch:
+                    if isinstance(row, StagedItem):
+                        if actions.setdefault(row.kind, row.action) != row.action:
+                            raise StoreError("a plan's items of one kind must share one action")
+                        staged.append((pos, 0, *row[:-1], None))
+                    else:
+                        item, priority, unit = row
+                        staged.append(_stage_row(pos, item, priority, unit, actions))
                     pos += 1
-                with self._lock:
+                with self.scratch():
                     self._db.executemany(
-                        f"INSERT INTO {stage} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", staged
+                        f"INSERT INTO {stage} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        staged,
                     )
             self._hold_uncovered(head.profile, stage, held, planned, users, per_seat=per_seat)
-            self._late_held(stage, held, late)
-            summary = self._stage_summary(stage, scope)
+            summary = {**self._stage_summary(stage, scope), "action": actions.get(1, "")}
             data = {
                 **converter.unstructure(attrs.evolve(head, items=(), held=())),
                 "summary": summary,
             }
-            early = summary["held_count"] - self._q(f"SELECT count(*) FROM {late}").fetchone()[0]
             # the plan is new (its head insert fails on a duplicate id) and its positions are
             # distinct: OR IGNORE only keeps an empty part from counting as a duplicate on PostgreSQL
             with self.transaction():
@@ -153,29 +219,29 @@ class SqlitePlanStore(SqliteBaseStore):
                     ),
                 )
                 self._q(
-                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data) "
-                    f"SELECT ?, 'items', row_number() OVER (ORDER BY {_PLAN_ORDER}) - 1, data "
-                    f"FROM {stage} WHERE held = 0",
+                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data, "
+                    "candidate_id, seat_id, kind, state, user_id, identifier, last_activity, "
+                    "checked_at, savings, currency) "
+                    f"SELECT ?, 'items', row_number() OVER (ORDER BY {_PLAN_ORDER}) - 1, '', "
+                    "cand, seat, kind, state, usr, ident, last_activity, checked_at, savings, "
+                    f"currency FROM {stage} WHERE held = 0",
                     (head.id,),
                 )
+                # held by their own decision first, then those of units the plan cannot cover
                 self._q(
-                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data) "
-                    "SELECT ?, 'held', row_number() OVER (ORDER BY pos) - 1, data "
-                    f"FROM {stage} WHERE held = 1",
+                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data, "
+                    "candidate_id, reason) SELECT ?, 'held', row_number() OVER "
+                    "(ORDER BY p.held, p.pos) - 1, '', p.cand, COALESCE(p.reason, h.reason) "
+                    f"FROM {stage} p LEFT JOIN {held} h ON p.held = 2 AND h.unit = p.unit "
+                    "WHERE p.held > 0",
                     (head.id,),
-                )
-                self._q(
-                    "INSERT OR IGNORE INTO reclaim_plan_items (plan_id, part, seq, data) "
-                    "SELECT ?, 'held', row_number() OVER (ORDER BY pos) - 1 + ?, data "
-                    f"FROM {late}",
-                    (head.id, early),
                 )
         finally:
             self._drop_plan_stage(head.id)
         return stored_plan(data, summary, store=self, plan_id=head.id)
 
     def _drop_plan_stage(self, plan_id: str) -> None:
-        for suffix in ("", "_held", "_late", "_seats", "_users"):
+        for suffix in ("", "_held", "_late", "_seats", "_users"):  # "_late": older builds
             self._q(f"DROP TABLE IF EXISTS temp.plan_{plan_id}{suffix}")
 
     def _hold_uncovered(
@@ -205,7 +271,7 @@ class SqlitePlanStore(SqliteBaseStore):
             ).fetchall():
                 others.setdefault(f"user:{usr}", []).append(identifier)
         for batch in _batched(others.items(), _PLAN_BATCH):
-            with self._lock:
+            with self.scratch():
                 self._db.executemany(
                     f"INSERT INTO {held} VALUES (?, ?)",
                     [
@@ -221,22 +287,6 @@ class SqlitePlanStore(SqliteBaseStore):
         self._q(
             f"UPDATE {stage} SET held = 2 WHERE {reclaim} AND unit IN (SELECT unit FROM {held})"
         )
-
-    def _late_held(self, stage: str, held: str, late: str) -> None:
-        """The items of held units as held items (their candidate, and why), in plan order."""
-        after = -1
-        while rows := self._q(
-            f"SELECT p.pos, p.data, h.reason FROM {stage} p JOIN {held} h ON h.unit = p.unit "
-            f"WHERE p.held = 2 AND p.pos > ? ORDER BY p.pos LIMIT {_PLAN_BATCH}",
-            (after,),
-        ).fetchall():
-            converted = [
-                (pos, _dumps({"candidate": json.loads(data)["candidate"], "reason": reason}))
-                for pos, data, reason in rows
-            ]
-            with self._lock:
-                self._db.executemany(f"INSERT INTO {late} VALUES (?, ?)", converted)
-            after = rows[-1][0]
 
     def _stage_summary(self, stage: str, scope: str) -> dict[str, Any]:
         """Counts, savings per currency and whether each unit's reclaims are next to each other."""
@@ -279,13 +329,15 @@ class SqlitePlanStore(SqliteBaseStore):
         data = json.loads(row[0])
         summary = data.pop("summary", None)
         if summary is None:  # stored before summaries: counted once, a page at a time
-            plan = converter.structure(data, ReclaimPlan)
-            if plan.items or plan.held:  # older plans kept their items inline
-                summary = summary_of(plan, scope="", units=["" for _ in plan.items])
+            whole = converter.structure(data, ReclaimPlan)
+            if whole.items or whole.held:  # older plans kept their items inline
+                summary = summary_of(whole, scope="", units=["" for _ in whole.items])
                 summary["units_contiguous"] = False
             else:
                 summary = self._count_stored(plan_id)
-        return stored_plan(data, summary, store=self, plan_id=plan_id), _dt(row[1])
+        applied = _dt(row[1])
+        stored = stored_plan(data, summary, store=self, plan_id=plan_id)
+        return attrs.evolve(stored, applied_at=applied), applied
 
     def _count_stored(self, plan_id: str) -> dict[str, Any]:
         notices = reclaims = 0
@@ -337,14 +389,47 @@ class SqlitePlanStore(SqliteBaseStore):
         self, plan_id: str, *, held: bool = False, limit: int = 500, after: int = -1
     ) -> list[tuple[int, PlanItem | HeldItem]]:
         """One page of a stored plan's items (``held``: the candidates it holds back), as
-        (position, item) after position ``after``: review a plan without loading it whole."""
-        cls: type[PlanItem | HeldItem] = HeldItem if held else PlanItem
+        (position, item) after position ``after``: review a plan without loading it whole.
+
+        An item stored by reference reads its candidate and seat as they are now (joined by
+        id, a page at a time), with what the plan saw in :attr:`PlanItem.basis`; an item
+        stored before (``plans`` 1) reads its JSON copy."""
         rows = self._q(
-            "SELECT seq, data FROM reclaim_plan_items WHERE plan_id = ? AND part = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
+            f"SELECT seq, data, {_REF_COLUMNS} FROM reclaim_plan_items "
+            "WHERE plan_id = ? AND part = ? AND seq > ? ORDER BY seq LIMIT ?",
             (plan_id, "held" if held else "items", after, limit),
         ).fetchall()
-        return [(r[0], converter.structure(json.loads(r[1]), cls)) for r in rows]
+        refs = [r for r in rows if not r[1]]
+        store: Any = self  # a whole store: its candidates and seats are read by id
+        candidates: dict[int, RemovalCandidate] = {}
+        seats: dict[int, Subscription] = {}
+        action = ""
+        if refs:
+            candidates = {
+                c.id or 0: c for c in store.list_candidates(ids=sorted({r[2] for r in refs}))
+            }
+            if not held:
+                seats = store.subscriptions_by_id(sorted({r[3] for r in refs}))
+                head = self._q("SELECT data FROM reclaim_plans WHERE id = ?", (plan_id,)).fetchone()
+                action = (
+                    str(json.loads(head[0]).get("summary", {}).get("action", "")) if head else ""
+                )
+        cls: type[PlanItem | HeldItem] = HeldItem if held else PlanItem
+        out: list[tuple[int, PlanItem | HeldItem]] = []
+        for r in rows:
+            if r[1]:
+                out.append((r[0], converter.structure(json.loads(r[1]), cls)))
+                continue
+            candidate = candidates.get(r[2])
+            if candidate is None:
+                raise StoreError(
+                    f"plan {plan_id} names candidate {r[2]}, which the store no longer holds"
+                )
+            if held:
+                out.append((r[0], HeldItem(candidate=candidate, reason=r[12] or "")))
+                continue
+            out.append((r[0], _ref_item(r, candidate, seats.get(r[3]), action)))
+        return out
 
     def iter_plan_items(self, plan_id: str, *, held: bool = False) -> Iterator[Any]:
         """Every item of a stored plan (or every held one), read a page at a time."""
@@ -443,23 +528,95 @@ class SqlitePlanStore(SqliteBaseStore):
         ]
 
 
-def _stage_row(pos: int, item: PlanItem | HeldItem, priority: int, unit: str) -> tuple[Any, ...]:
-    """One staged row of a plan being built (see :data:`_STAGE_COLUMNS`)."""
-    data = _dumps(converter.unstructure(item))
+def _stage_row(
+    pos: int, item: PlanItem | HeldItem, priority: int, unit: str, actions: dict[int, str]
+) -> tuple[Any, ...]:
+    """One staged row of a plan being built (see :data:`_STAGE_COLUMNS`); ``actions`` collects
+    what each kind's items say (one per kind: it is kept once, in the plan's head)."""
     cand = item.candidate.id or 0
     if isinstance(item, HeldItem):
-        return (pos, 1, 0, 0, "", cand, 0, "", None, None, data)
-    sub = item.subscription
+        return (pos, 1, 0, 0, "", cand, 0, "", None, None, None, None, None, None, item.reason)
+    kind = 0 if item.kind is PlanAction.NOTIFY else 1
+    if actions.setdefault(kind, item.action) != item.action:
+        raise StoreError(f"a plan's {item.kind.value} items must share one action")
+    basis = item.planned()
     return (
         pos,
         0,
-        0 if item.kind is PlanAction.NOTIFY else 1,
+        kind,
         priority,
         unit,
         cand,
-        sub.id,
-        sub.external_user_id,
+        item.subscription.id,
+        basis.external_user_id,
         item.currency,
         None if item.potential_savings is None else str(item.potential_savings),
-        data,
+        basis.state.value,
+        basis.identifier,
+        to_ms(basis.last_activity),
+        to_ms(basis.activity_checked_at),
+        None,
+    )
+
+
+def _item_row(item: PlanItem | HeldItem, action: str) -> tuple[Any, ...]:
+    """``data`` and :data:`_REF_COLUMNS` of one item saved whole (:meth:`save_plan`): by
+    reference when its candidate is stored and its action is what the plan's head says."""
+    cand = item.candidate.id
+    if isinstance(item, HeldItem):
+        if cand is None:
+            return (_dumps(converter.unstructure(item)), *(None,) * 11)
+        return ("", cand, *(None,) * 9, item.reason)
+    expected = NOTIFY_ACTION if item.kind is PlanAction.NOTIFY else action
+    if cand is None or item.action != expected:
+        return (_dumps(converter.unstructure(item)), *(None,) * 11)
+    basis = item.planned()
+    return (
+        "",
+        cand,
+        item.subscription.id,
+        0 if item.kind is PlanAction.NOTIFY else 1,
+        basis.state.value,
+        basis.external_user_id,
+        basis.identifier,
+        to_ms(basis.last_activity),
+        to_ms(basis.activity_checked_at),
+        None if item.potential_savings is None else str(item.potential_savings),
+        item.currency,
+        None,
+    )
+
+
+def _ref_item(
+    row: Any, candidate: RemovalCandidate, seat: Subscription | None, action: str
+) -> PlanItem:
+    """A plan item stored by reference: its candidate and seat as they are now (a seat no longer
+    stored, e.g. its profile was deleted, is shown from the candidate, inactive), what the plan
+    saw as its basis."""
+    (_, _, _, seat_id, kind, state, user, ident, last, checked, savings, currency, _) = row
+    if seat is None:
+        seat = Subscription(
+            id=seat_id,
+            profile=candidate.profile,
+            external_user_id=candidate.external_user_id,
+            user_principal_name=candidate.user_principal_name,
+            identifier=candidate.identifier,
+            software_model=candidate.software_model,
+            active=False,
+        )
+    notify = kind == 0
+    return PlanItem(
+        candidate=candidate,
+        subscription=seat,
+        action=NOTIFY_ACTION if notify else action,
+        potential_savings=None if savings is None else Decimal(savings),
+        kind=PlanAction.NOTIFY if notify else PlanAction.RECLAIM,
+        currency=currency,
+        basis=PlanBasis(
+            state=CandidateState(state),
+            external_user_id=user,
+            identifier=ident,
+            last_activity=from_ms(last),
+            activity_checked_at=from_ms(checked),
+        ),
     )

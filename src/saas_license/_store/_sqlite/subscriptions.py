@@ -23,12 +23,31 @@ from ..._subscriptions import ActivityRecord, Subscription, SubscriptionRecord
 from ..._time import epoch_ms, from_epoch_ms
 from .base import SqliteBaseStore, _batched, _dt, _dumps, _from_ms, _is_busy, _ms, _ts
 
-__all__ = ["BATCH_SIZE", "STAGE_BATCH", "DownloadStage", "SqliteSubscriptionStore"]
+__all__ = [
+    "BATCH_SIZE",
+    "MERGE_BATCH_MAX",
+    "STAGE_BATCH",
+    "DownloadStage",
+    "SqliteSubscriptionStore",
+    "merge_window",
+]
 
 BATCH_SIZE = 500
 #: Seats merged (or closed) per write transaction when a staged download is swapped in: small
 #: enough that no transaction holds the database's write lock for long, even at 1M seats.
 STAGE_BATCH = 2000
+#: The most seats one merge (or activity stamp) transaction takes: a large download merges in
+#: windows of ~1/32 of its size between :data:`STAGE_BATCH` and this, so a million seats take
+#: 50 commits, not 500 (each commit writes every index leaf the window dirtied to the WAL
+#: again: with random index keys, ~2.4x the merge time at 300,000 seats) and no transaction
+#: holds the write lock for more than a fraction of a second.
+MERGE_BATCH_MAX = 20_000
+
+
+def merge_window(seats: int) -> int:
+    """Seats per write transaction when merging or stamping ``seats`` seats."""
+    return min(MERGE_BATCH_MAX, max(STAGE_BATCH, seats // 32))
+
 
 _SUB_COLUMNS = (
     "s.id, s.profile, s.external_user_id, s.identifier, s.user_principal_name, s.display_name, "
@@ -404,7 +423,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
     def stamp_activity_checked(self, profile: str, *, run_id: str, now: dt.datetime) -> int:
         """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped.
 
-        Stamps by windows of :data:`STAGE_BATCH` ids, one short transaction each (issue 8). A
+        Stamps by windows of ids (:func:`merge_window`), one short transaction each (issue 8). A
         seat whose last activity the vendor did not report, or whose record was quarantined this
         run, is not checked (issue 8, item 2).
         """
@@ -420,11 +439,12 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
         ).fetchone()
         stamped = 0
-        for start in range(0 if lo is None else lo - 1, 0 if hi is None else hi, STAGE_BATCH):
+        window = merge_window(0 if lo is None else hi - lo + 1)
+        for start in range(0 if lo is None else lo - 1, 0 if hi is None else hi, window):
             with self.transaction():
                 cur = self._q(
                     sql + " AND id > ? AND id <= ?",
-                    (epoch_ms(now), profile, run, start, start + STAGE_BATCH),
+                    (epoch_ms(now), profile, run, start, start + window),
                 )
             stamped += max(cur.rowcount, 0)
         return stamped
@@ -631,7 +651,7 @@ class DownloadStage:
 
     :meth:`add` streams the spoke's records into a temporary table of this connection (writing
     it takes no lock on the workspace), so reads, rule edits and ``jobs`` work all through a
-    long download. :meth:`merge` then upserts them in batches of :data:`STAGE_BATCH`, one
+    long download. :meth:`merge` then upserts them in windows of :func:`merge_window` seats, one
     short transaction each, and :meth:`close_unseen` closes vanished seats the same way. Only a
     download that was staged completely is merged, so only a complete download closes seats; a
     failed one leaves the store as it was. With ``fence`` each batch checks the run still holds
@@ -673,10 +693,10 @@ class DownloadStage:
 
     def merge(self, *, now: dt.datetime) -> int:
         """Merge the staged records into the workspace set-based, one short transaction per
-        batch of :data:`STAGE_BATCH` seats."""
-        merged = 0
-        for lo in range(0, self.staged, STAGE_BATCH):
-            hi = min(lo + STAGE_BATCH, self.staged)
+        window of :func:`merge_window` seats."""
+        merged, window = 0, merge_window(self.staged)
+        for lo in range(0, self.staged, window):
+            hi = min(lo + window, self.staged)
             with self._store.transaction():
                 self._store._check_fence(self.profile, self.fence)
                 try:
