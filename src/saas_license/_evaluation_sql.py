@@ -204,6 +204,12 @@ class _Compiled:
     #: the seats' people, when a directory is loaded
     people: _People | None = None
 
+    @property
+    def verdict(self) -> str:
+        """The verdict CASE: a code of :data:`_CODES`, or ``_EXCLUDED_BY`` + the exclusion
+        rule's index (the plan's SQL compares it with ``_IDLE``)."""
+        return self.case()
+
     def case(self, then: Callable[[int], str] = str) -> str:
         """The verdict CASE, each branch's result spelled by ``then(value)``."""
         whens = " ".join(f"WHEN {cond} THEN {then(v)}" for cond, v in self.branches)
