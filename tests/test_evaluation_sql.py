@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -522,4 +523,113 @@ def test_leavers_are_proposed_first_by_the_set_based_evaluation() -> None:
     )
     order = [s.user_principal_name for batch in sql.proposals(2) for s, _ in batch]
     assert order == ["zoe@x.corp.com", "ann@corp.com", "Bob@Corp.COM"]
+    store.close()
+
+
+#: names with LIKE's own special characters (``%``, ``_``, ``\``), beyond ASCII, and without "@"
+LIKE_NAMES = [
+    "ann_b@corp.com",
+    "annxb@corp.com",
+    "a%b@c_rp.com",
+    "a%b@corp.com",
+    "back\\slash@corp.com",
+    "Éva@Corp.com",
+    "c_rp.com",
+    "x@sub.c%rp.com",
+]
+
+
+def test_user_and_domain_rules_take_like_specials_literally() -> None:
+    """SQLite decides user patterns and domains with ``LIKE`` on ASCII names: its wildcards in a
+    name or a pattern are plain characters there, as for the rule itself."""
+    old = NOW - dt.timedelta(days=300)
+    base: dict[str, Any] = dict(
+        user="u",
+        identifier="x.roadmaps",
+        model="Roadmaps",
+        last_activity=old,
+        checked=NOW - dt.timedelta(hours=1),
+        created=old,
+        assigned=None,
+        active=True,
+        attributes={"department": "Sales", "administrator": False},
+        unknown=frozenset(),
+        cooldown=None,
+        open=False,
+    )
+    store = _build([{**base, "upn": u} for u in LIKE_NAMES])
+    rules = {"Roadmaps": ReclamationRule(software_model="Roadmaps")}
+    patterns = ["ann_*", "ann?b@*", "a%b@*", "%", "*\\*", "back\\slash@*", "éva@*", "*@c_rp.com"]
+    domains = ["c_rp.com", "corp.com", "c%rp.com", "_rp.com", "@c_rp.com"]
+    matched = 0
+    for value, kind in [(p, "user") for p in patterns] + [(d, "domain") for d in domains]:
+        rule = ExclusionRule(kind=kind, value=value)  # type: ignore[arg-type]
+        kw: dict[str, Any] = dict(
+            now=NOW, profile_type="T", exclusions=[rule], integration_user_id=None
+        )
+        for sub, got in assess_profile(store, "p", rules=rules, **kw):
+            want = assess(sub, rules=rules, cooldown_until=None, **kw)
+            assert got == want, (value, sub.user_principal_name)
+            matched += got.verdict is Verdict.EXCLUDED
+    assert matched >= 8  # the rules do match some names: not vacuous
+    store.close()
+
+
+def test_an_evaluations_lists_are_read_a_page_at_a_time_while_the_store_keeps_them() -> None:
+    """Proposals, cancellations and skips stay in the store, read back in pages of any size
+    (the same answers each time, a later evaluation of the store meanwhile or not); once the
+    store has dropped them (eight evaluations later), reading them fails loudly instead of
+    answering for another evaluation."""
+    old = NOW - dt.timedelta(days=300)
+    base: dict[str, Any] = dict(
+        user="u",
+        identifier="x.roadmaps",
+        model="Roadmaps",
+        last_activity=old,
+        checked=NOW - dt.timedelta(hours=1),
+        created=old,
+        assigned=None,
+        active=True,
+        attributes={"department": "Sales", "administrator": False},
+        unknown=frozenset(),
+        cooldown=None,
+        open=False,
+    )
+    rows = [{**base, "upn": f"u{i}@corp.com"} for i in range(7)]
+    rows += [
+        {**base, "upn": f"back{i}@corp.com", "open": True, "last_activity": NOW} for i in range(3)
+    ]
+    rows += [{**base, "upn": "svc@corp.com", "open": True}]
+    store = _build(rows)
+    kw: dict[str, Any] = dict(
+        now=NOW,
+        profile_type="T",
+        exclusions=[ExclusionRule(kind="user", value="svc@*")],
+        rules=[ReclamationRule(software_model="Roadmaps")],
+        integration_user_id=None,
+    )
+    ev = evaluate_profile(store, "p", **kw)
+    assert ev.proposed == 7
+    pages = [[s.user_principal_name for s, _ in batch] for batch in ev.proposals(3)]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [u for p in pages for u in p] == [f"u{i}@corp.com" for i in range(7)]
+    assert [
+        u for b in ev.proposals(500) for u, _ in ((s.user_principal_name, a) for s, a in b)
+    ] == [u for p in pages for u in p]
+    assert len(ev.to_cancel) == 3 and len(ev.to_skip) == 1
+    assert {a.verdict for _, a in ev.to_cancel} == {Verdict.ACTIVE}
+    assert [(c.user_principal_name, a.verdict) for c, a in ev.to_skip] == [
+        ("svc@corp.com", Verdict.EXCLUDED)
+    ]
+    later = evaluate_profile(store, "p", **kw)  # e.g. another profile's run meanwhile
+    assert [s.user_principal_name for b in ev.proposals(2) for s, _ in b] == [
+        u for p in pages for u in p
+    ]
+    for _ in range(7):
+        evaluate_profile(store, "p", **kw)
+    with pytest.raises(RuntimeError, match="later evaluations"):
+        next(ev.proposals())
+    with pytest.raises(RuntimeError, match="later evaluations"):
+        list(ev.to_cancel)
+    assert later.proposed == 7 and len(list(later.to_cancel)) == 3
     store.close()

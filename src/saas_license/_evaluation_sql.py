@@ -1,27 +1,33 @@
 """Set-based evaluation: :func:`~saas_license._evaluation.assess` for a whole profile, in SQL.
 
 :func:`assess` stays the one definition of a verdict; this module compiles the same checks, in
-the same order, into one ``CASE`` over the seats' indexed columns. What SQL cannot decide
-exactly falls back, row by row, to :func:`assess` itself:
+the same order, into one ``CASE`` over the seats' indexed columns. What SQL cannot decide from
+columns is decided by the same Python code, once per distinct value, and joined in:
 
 - checks on a seat's attributes (attribute exclusions, administrator, unknown protection,
   ``enabled``, an unknown last activity, reclamation rule filters) run in Python once per
   *distinct* attribute row (``seat_attrs``, shared by many seats) and are joined in;
-- user and domain exclusions compare lower-cased ASCII principal names in SQL; a non-ASCII
-  name, or a pattern with ``[``, goes through the rule's own :meth:`ExclusionRule.matches`;
+- user and domain exclusions compare ASCII principal names in SQL (``LIKE``, ignoring ASCII
+  case, as the rule compares lower-cased names); a non-ASCII name, or a pattern with ``[``,
+  goes through the rule's own :meth:`ExclusionRule.matches`;
 - day counts are exact in SQL in any zone, DST included: seats store instants as integer
   epoch milliseconds, and "fewer than K days" is a comparison with the first instant of the
   zone's local day ``today - K + 1`` (:func:`~saas_license._time.day_start_ms`);
 - with a user directory loaded, each seat's person is found once (``temp.eval_person``, by the
   same normalised look-up as the Python path); when a rule names a ``directory.*`` fact, the
   attribute checks run once per distinct *(attribute row, person)* pair instead, on the seat's
-  attributes with the person's facts added, and every seat handed to :func:`assess` carries
-  them too. Leavers' proposals come first.
+  attributes with the person's facts added, and every seat handed back carries them too.
+  Leavers' proposals come first.
 
-The few pieces that differ between database engines (a Python SQL function, ``GLOB``, JSON
-aggregates, keyed temp tables, bulk inserts) go through an :class:`EvaluationDialect`: SQLite's
-is this module's; a store names its own in ``_evaluation_dialect`` (PostgreSQL's is
-``_store/_postgres/evaluation.py``), and the rest of the SQL is the same on both.
+:func:`evaluate_profile` reads no seat into Python to count verdicts: one pass returns a tally
+(a character per seat), with ids only for the seats to act on, which wait in a temp table of
+the evaluation's own (``eval_hits_<n>``) and are read back a page at a time.
+
+The few pieces that differ between database engines (a Python SQL function, ``LIKE``, the
+tally's string aggregate, keyed temp tables, bulk inserts) go through an
+:class:`EvaluationDialect`: SQLite's is this module's; a store names its own in
+``_evaluation_dialect`` (PostgreSQL's is ``_store/_postgres/evaluation.py``), and the rest of
+the SQL is the same on both.
 
 Agreement with :func:`assess` is property-tested (``tests/test_evaluation_sql.py``; on both
 stores, ``tests/postgres/test_evaluation_sql_both.py``).
@@ -30,7 +36,9 @@ stores, ``tests/postgres/test_evaluation_sql_both.py``).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,7 +49,7 @@ import attrs
 from ._candidates.records import OPEN_STATES, RemovalCandidate
 from ._directory.facts import LEAVER, with_person
 from ._directory.records import Person, normalise_email
-from ._evaluation import Assessment, EvaluationPolicy, Verdict, assess, unknown_protection
+from ._evaluation import Assessment, EvaluationPolicy, Verdict, unknown_protection
 from ._rules import ExclusionKind, ExclusionRule, ReclamationRule
 from ._subscriptions import Subscription
 from ._time import MIN_MS, ceil_epoch_ms, day_start_ms, days_between, format_instant
@@ -68,9 +76,19 @@ _CODES: list[tuple[Verdict, bool, bool]] = [  # (verdict, carries the rule, carr
     (Verdict.IDLE, True, True),  # 15
 ]
 _IDLE = 15
-#: hands a row back to :func:`assess` (no check needs it since instants are integers: kept for
-#: any check SQL cannot decide exactly)
-_FALLBACK = 99
+#: the SQL CASE's value for a seat excluded by rule ``i`` (of the evaluation's exclusions)
+_EXCLUDED_BY = 100
+#: verdict codes of open candidates that the evaluation cancels (activity came back) and skips
+#: (the seat became protected); every other verdict leaves an open candidate as it is
+_CANCEL_CODES = frozenset(
+    k for k, (v, _, _) in enumerate(_CODES) if v in (Verdict.ACTIVE, Verdict.NEW_ACCOUNT_GRACE)
+)
+_SKIP_CODES = frozenset(k for k, (v, _, _) in enumerate(_CODES) if v.protects)
+
+
+def _decode(value: int) -> tuple[int, int | None]:
+    """A CASE value as (verdict code, index of the exclusion rule or None)."""
+    return (1, value - _EXCLUDED_BY) if value >= _EXCLUDED_BY else (value, None)
 
 
 class EvaluationDialect:
@@ -85,18 +103,30 @@ class EvaluationDialect:
         """True when the text ``column`` holds only ASCII characters."""
         return f"length({column}) = length(CAST({column} AS BLOB))"
 
-    def glob(self, column: str, param: str) -> str:
-        """``column`` matches the pattern in ``:param`` (made by :meth:`glob_pattern`)."""
-        return f"{column} GLOB :{param}"
+    def like(self, column: str, param: str) -> str:
+        """The ASCII text ``column`` matches, ignoring ASCII case, the pattern in ``:param``
+        (made by :meth:`like_pattern`). SQLite's ``LIKE`` folds ASCII case itself, so no
+        ``lower()`` copy of every name is made."""
+        return f"{column} LIKE :{param} ESCAPE '\\'"
 
-    def glob_pattern(self, pattern: str) -> str:
-        """An fnmatch pattern without ``[`` as :meth:`glob` reads it."""
-        return pattern
+    def like_pattern(self, pattern: str) -> str:
+        """A lower-case fnmatch pattern without ``[`` as :meth:`like` reads it: ``*`` and ``?``
+        become ``%`` and ``_``; ``%``, ``_`` and the escape character are escaped."""
+        out = []
+        for ch in pattern:
+            if ch in "\\%_":
+                out.append("\\" + ch)
+            elif ch == "*":
+                out.append("%")
+            elif ch == "?":
+                out.append("_")
+            else:
+                out.append(ch)
+        return "".join(out)
 
-    def json_rows(self, columns: Sequence[str], where: str) -> str:
-        """An aggregate of ``columns`` of the rows where ``where`` holds, as the text of a JSON
-        array of arrays (NULL when no row does)."""
-        return f"json_group_array(json_array({', '.join(columns)})) FILTER (WHERE {where})"
+    def concat(self, expr: str) -> str:
+        """An aggregate joining the text ``expr`` of every row, in any order, with no separator."""
+        return f"group_concat({expr}, '')"
 
     def keyed_table(self, name: str, columns: str) -> str:
         """``CREATE TABLE`` of a temp table whose rows live in their primary key."""
@@ -165,18 +195,35 @@ def _pre_code(seat: _Seat, protective_fields: Sequence[str]) -> int | None:
 @attrs.frozen(kw_only=True)
 class _Compiled:
     sql_from: str
-    verdict: str
-    verdict_excluded: str
-    exclusion: str
+    #: :func:`assess`'s checks in order: (SQL condition, CASE value), the first that holds wins
+    #: (none: idle)
+    branches: tuple[tuple[str, int], ...]
     params: dict[str, Any]
     exclusions: tuple[ExclusionRule, ...]
     rules: Mapping[str, ReclamationRule]
     #: the seats' people, when a directory is loaded
     people: _People | None = None
 
+    @property
+    def verdict(self) -> str:
+        """The verdict CASE: a code of :data:`_CODES`, or ``_EXCLUDED_BY`` + the exclusion
+        rule's index (the plan's SQL compares it with ``_IDLE``)."""
+        return self.case()
+
+    def case(self, then: Callable[[int], str] = str) -> str:
+        """The verdict CASE, each branch's result spelled by ``then(value)``."""
+        whens = " ".join(f"WHEN {cond} THEN {then(v)}" for cond, v in self.branches)
+        return f"CASE {whens} ELSE {then(_IDLE)} END"
+
     def seat(self, sub: Subscription) -> Subscription:
         """``sub`` with its person's ``directory.*`` facts (as the Python path sees it)."""
         return sub if not self.people else with_person(sub, self.people.of_seat(sub.id))
+
+    def with_person(self, sub: Subscription, person: int | None) -> Subscription:
+        """``sub`` with the facts of the person stored under ``person`` (None: nobody)."""
+        if not self.people:
+            return sub
+        return with_person(sub, None if person is None else self.people.person(person))
 
 
 #: The facts a person has, as ``directory.<name>`` (see :meth:`Person.facts`).
@@ -202,15 +249,16 @@ def _directory_facts(
 
 
 class _People:
-    """The people behind a profile's seats, read lazily: the seat → person map and the leavers
-    come from SQL; a :class:`Person` is built only for a seat that needs its facts."""
+    """The people behind a profile's seats, read lazily: the seat → person map comes from SQL
+    (leavers are marked in ``temp.eval_person``); a :class:`Person` is built only for a seat that
+    needs its facts."""
 
-    def __init__(self, db: sqlite3.Connection, seats: dict[int, int], leavers: set[int]) -> None:
-        self._db, self.seats, self._leavers = db, seats, leavers
+    def __init__(self, db: sqlite3.Connection, found: bool) -> None:
+        self._db, self._found = db, found
         self._cache: dict[int, Person] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.seats)
+        return self._found
 
     def person(self, pid: int) -> Person | None:
         """The person stored under ``pid`` (None for -1, "not in the directory")."""
@@ -228,12 +276,9 @@ class _People:
 
     def of_seat(self, sid: int) -> Person | None:
         """The person seat ``sid`` belongs to, or None."""
-        pid = self.seats.get(sid)
-        return None if pid is None else self.person(pid)
-
-    def leaver_seats(self) -> set[int]:
-        """The seats whose person's employment status is ``leaver``."""
-        return {sid for sid, pid in self.seats.items() if pid in self._leavers}
+        row = self._db.execute("SELECT person FROM temp.eval_person WHERE sub = ?", (sid,))
+        found = row.fetchone()
+        return None if found is None else self.person(int(found[0]))
 
 
 def _seat_people(
@@ -246,10 +291,10 @@ def _seat_people(
     db.execute("DROP TABLE IF EXISTS temp.eval_person")
     db.execute(
         "CREATE TABLE temp.eval_person (sub INTEGER PRIMARY KEY, person INTEGER NOT NULL, "
-        "fkey INTEGER NOT NULL)"
+        "fkey INTEGER NOT NULL, lead INTEGER NOT NULL)"
     )
     if db.execute("SELECT 1 FROM directory_people LIMIT 1").fetchone() is None:
-        return _People(db, {}, set()), {}
+        return _People(db, False), {}
     keys: dict[tuple[Any, ...], int] = {}
     key_of: dict[int, int] = {}
     columns = "".join(f", json_extract(data, '$.{name}')" for name in named)
@@ -260,14 +305,6 @@ def _seat_people(
         for values, k in keys.items()
     }
     by_address = dict(db.execute("SELECT address, person_id FROM directory_addresses"))
-    pairs = [
-        (sid, pid)
-        for sid, upn in db.execute(
-            "SELECT id, user_principal_name FROM subscriptions WHERE profile = ?", (profile,)
-        )
-        if (pid := by_address.get(normalise_email(upn))) is not None
-    ]
-    dialect.insert_rows(db, "eval_person", 3, [(sid, pid, key_of[pid]) for sid, pid in pairs])
     leavers = {
         pid
         for (pid,) in db.execute(
@@ -275,7 +312,24 @@ def _seat_people(
             (LEAVER,),
         )
     }
-    return _People(db, dict(pairs), leavers), facts
+    # a page of seats at a time (no list of every seat); lead 0: a leaver's seat, proposed
+    # before the others
+    found, last = False, 0
+    while page := db.execute(
+        "SELECT id, user_principal_name FROM subscriptions WHERE profile = ? AND id > ? "
+        "ORDER BY id LIMIT 20000",
+        (profile, last),
+    ).fetchall():
+        last = page[-1][0]
+        rows = [
+            (sid, pid, key_of[pid], int(pid not in leavers))
+            for sid, upn in page
+            if (pid := by_address.get(normalise_email(upn))) is not None
+        ]
+        if rows:
+            dialect.insert_rows(db, "eval_person", 4, rows)
+            found = True
+    return _People(db, found), facts
 
 
 def _compile(
@@ -307,8 +361,11 @@ def _compile(
     db.execute("DROP TABLE IF EXISTS temp.eval_filtered")
     db.execute("DROP TABLE IF EXISTS temp.eval_rules")
     db.execute(
-        "CREATE TABLE temp.eval_attrs (id INTEGER NOT NULL, person INTEGER NOT NULL, "
-        "excl INTEGER, pre INTEGER, la_unknown INTEGER NOT NULL, PRIMARY KEY (id, person))"
+        dialect.keyed_table(
+            "eval_attrs",
+            "id INTEGER NOT NULL, person INTEGER NOT NULL, excl INTEGER, pre INTEGER, "
+            "la_unknown INTEGER NOT NULL, PRIMARY KEY (id, person)",
+        )
     )
     db.execute(
         dialect.keyed_table(
@@ -352,8 +409,11 @@ def _compile(
     # the local day today - K + 1, exact in any zone
     today = now.astimezone(_zone(policy.timezone)).date()
     db.execute(
-        "CREATE TABLE temp.eval_rules (model TEXT PRIMARY KEY, active INTEGER, "
-        "has_filter INTEGER, g_since BIGINT, i_since BIGINT, candidates INTEGER)"
+        dialect.keyed_table(
+            "eval_rules",
+            "model TEXT PRIMARY KEY, active INTEGER, has_filter INTEGER, g_since BIGINT, "
+            "i_since BIGINT, candidates INTEGER",
+        )
     )
     db.executemany(
         "INSERT INTO temp.eval_rules VALUES (?, ?, ?, ?, ?, ?)",
@@ -374,6 +434,7 @@ def _compile(
     params: dict[str, Any] = {"p": profile, "now": format_instant(now)}
     conds: list[tuple[int, str]] = []
     ascii_upn = dialect.is_ascii("s.user_principal_name")
+    upn = "s.user_principal_name"
 
     def match(i: int, upn: str) -> bool:
         return excl[i].matches(_Seat({}, frozenset(), upn), profile_type)
@@ -400,67 +461,67 @@ def _compile(
                 params[f"x{i}"] = rule.value
                 conds.append((i, f"s.identifier = :x{i}"))
         elif rule.kind is ExclusionKind.USER and "[" not in rule.value:
-            params[f"x{i}"] = dialect.glob_pattern(rule.value.lower())
+            # fnmatchcase on lower-cased names is LIKE ignoring ASCII case, on ASCII names
+            params[f"x{i}"] = dialect.like_pattern(rule.value.lower())
             conds.append(
                 (
                     i,
-                    f"(CASE WHEN {ascii_upn} THEN "
-                    f"{dialect.glob('lower(s.user_principal_name)', f'x{i}')} "
+                    f"(CASE WHEN {ascii_upn} THEN {dialect.like(upn, f'x{i}')} "
                     f"ELSE {sl_match(i)} END)",
                 )
             )
         elif rule.kind is ExclusionKind.DOMAIN:
             want = rule.value.lower().lstrip("@")
-            params[f"x{i}"], params[f"y{i}"] = "@" + want, "." + want
-            lu = "lower(s.user_principal_name)"
-            ends = "(length({lu}) >= length(:{k}) AND substr({lu}, length({lu}) - length(:{k}) + 1) = :{k})"
-            same = (
-                "FALSE"
-                if "@" in want
-                else f"({ends.format(lu=lu, k=f'x{i}')} OR (instr({lu}, '@') = 0 AND {lu} = :w{i}))"
-            )
-            params[f"w{i}"] = want
-            sub = "FALSE" if "@" in want else ends.format(lu=lu, k=f"y{i}")
-            conds.append(
-                (
-                    i,
-                    f"(CASE WHEN {ascii_upn} THEN ({same} OR {sub}) ELSE {sl_match(i)} END)",
-                )
-            )
+            if "@" in want:  # the part after a name's last "@" never holds one
+                continue
+            # the part after the last "@" (the whole name without one) is ``want`` or ends in
+            # "." + ``want``: on an ASCII name, it ends in "@want" or ".want", or is ``want``
+            esc = dialect.like_pattern(want)
+            params[f"x{i}"], params[f"y{i}"], params[f"w{i}"] = "%@" + esc, "%." + esc, esc
+            ends = " OR ".join(dialect.like(upn, f"{k}{i}") for k in "xyw")
+            conds.append((i, f"(CASE WHEN {ascii_upn} THEN ({ends}) ELSE {sl_match(i)} END)"))
         else:  # a user pattern with a character class: fnmatch's own rules, row by row
             conds.append((i, sl_match(i)))
-    exclusion = (
-        "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in conds) + " END" if conds else "NULL"
-    )
     try:
         params["stale"] = ceil_epoch_ms(now - policy.activity_max_age)
     except OverflowError:
         params["stale"] = MIN_MS
     params["me"] = integration_user_id
+
+    # cooldowns: the few seats whose candidate keeps them until after now
+    db.execute("DROP TABLE IF EXISTS temp.eval_cool")
+    db.execute("CREATE TABLE temp.eval_cool (sub INTEGER PRIMARY KEY)")
+    db.execute(
+        "INSERT OR IGNORE INTO temp.eval_cool SELECT subscription_id FROM candidates "
+        "WHERE profile = :p AND keep_until > :now",
+        params,
+    )
     grant = (
         "(CASE WHEN s.external_created IS NULL THEN s.assigned_at "
         "WHEN s.assigned_at IS NULL THEN s.external_created "
         "WHEN s.external_created > s.assigned_at THEN s.external_created ELSE s.assigned_at END)"
     )
     ref = f"COALESCE(s.last_activity, {grant})"
-    verdict = f"""CASE
-        WHEN s.active = 0 THEN 0
-        WHEN ({" OR ".join(c for _, c in conds) or "FALSE"}) THEN 1
-        WHEN ea.pre IS NOT NULL THEN ea.pre
-        WHEN s.external_user_id = :me THEN 5
-        WHEN ea.la_unknown <> 0 THEN 6
-        WHEN s.activity_checked_at IS NULL THEN 6
-        WHEN s.activity_checked_at < :stale THEN 7
-        WHEN r.model IS NULL OR r.active = 0 THEN 8
-        WHEN r.has_filter <> 0 AND EXISTS (SELECT 1 FROM temp.eval_filtered f
-            WHERE f.attrs = s.attrs AND f.person = ea.person AND f.model = r.model) THEN 9
-        WHEN {ref} IS NULL THEN 10
-        WHEN {grant} >= r.g_since THEN 11
-        WHEN {ref} >= r.i_since THEN 12
-        WHEN r.candidates = 0 THEN 13
-        WHEN EXISTS (SELECT 1 FROM candidates c WHERE c.subscription_id = s.id
-            AND c.profile = s.profile AND c.keep_until > :now) THEN 14
-        ELSE {_IDLE} END"""
+    branches: list[tuple[str, int]] = [("s.active = 0", 0)]
+    branches += [(cond, _EXCLUDED_BY + i) for i, cond in conds]
+    branches += [(f"ea.pre = {code}", code) for code in (2, 3, 4)]
+    branches += [
+        ("s.external_user_id = :me", 5),
+        ("ea.la_unknown <> 0", 6),
+        ("s.activity_checked_at IS NULL", 6),
+        ("s.activity_checked_at < :stale", 7),
+        ("r.model IS NULL OR r.active = 0", 8),
+        (
+            "r.has_filter <> 0 AND EXISTS (SELECT 1 FROM temp.eval_filtered f "
+            "WHERE f.attrs = s.attrs AND f.person = ea.person AND f.model = r.model)",
+            9,
+        ),
+        (f"{ref} IS NULL", 10),
+        (f"{grant} >= r.g_since", 11),
+        (f"{ref} >= r.i_since", 12),
+        ("r.candidates = 0", 13),
+        ("EXISTS (SELECT 1 FROM temp.eval_cool k WHERE k.sub = s.id)", 14),
+    ]
     sql_from = (
         "subscriptions s LEFT JOIN temp.eval_person ep ON ep.sub = s.id "
         "CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs "
@@ -470,9 +531,7 @@ def _compile(
     ) + "LEFT JOIN temp.eval_rules r ON r.model = s.software_model"
     return _Compiled(
         sql_from=sql_from,
-        verdict=verdict,
-        verdict_excluded="FALSE" if not conds else "s.active = 1",
-        exclusion=exclusion,
+        branches=tuple(branches),
         params=params,
         exclusions=excl,
         rules=rules,
@@ -487,18 +546,21 @@ def _zone(name: str) -> dt.tzinfo:
 
 
 def _assessment(
-    code: int,
-    excl: int | None,
-    sub: Subscription,
+    value: int,
+    sub: Subscription | None,
     c: _Compiled,
     *,
     now: dt.datetime,
     policy: EvaluationPolicy,
 ) -> Assessment:
-    """The full :class:`Assessment` behind a SQL verdict code (the rule, the days counted)."""
+    """The full :class:`Assessment` behind a CASE value (the rule, the days counted); ``sub`` is
+    needed only for a verdict that carries a rule or days."""
+    code, excl = _decode(value)
     verdict, with_rule, with_days = _CODES[code]
     if verdict is Verdict.EXCLUDED:
         return Assessment(verdict=verdict, exclusion=c.exclusions[excl or 0])
+    if sub is None:
+        return Assessment(verdict=verdict)
     rule = c.rules.get(sub.software_model or "") if with_rule else None
     days = None
     if with_days:
@@ -521,8 +583,8 @@ def assess_profile(
     protective_fields: Sequence[str] = ("administrator",),
     active_only: bool = True,
 ) -> Iterator[tuple[Subscription, Assessment]]:
-    """Every seat of ``profile`` with its :class:`Assessment`, decided in SQL (row by row only
-    where SQL cannot be exact); the same answers as :func:`assess` with the store's cooldowns."""
+    """Every seat of ``profile`` with its :class:`Assessment`, decided in SQL; the same answers
+    as :func:`assess` with the store's cooldowns (what the agreement tests compare)."""
     db: sqlite3.Connection = store._db
     policy = policy or EvaluationPolicy()
     with store._lock:
@@ -540,75 +602,84 @@ def assess_profile(
         )
         where = "s.profile = :p" + (" AND s.active = 1" if active_only else "")
         rows = db.execute(
-            f"SELECT s.id, {c.verdict}, {c.exclusion} FROM {c.sql_from} WHERE {where} "
-            "ORDER BY s.id",
-            c.params,
+            f"SELECT s.id, {c.case()} FROM {c.sql_from} WHERE {where} ORDER BY s.id", c.params
         ).fetchall()
     subs = {s.id: s for s in store.iter_subscriptions(profile, active_only=active_only)}
-    cooldowns = store.cooldowns(profile, now=now)
-    for sid, code, excl in rows:
+    for sid, value in rows:
         sub = c.seat(subs[sid])  # as evaluated: with its person's facts
-        if code == _FALLBACK:
-            yield (
-                sub,
-                _fallback(
-                    sub,
-                    c,
-                    now=now,
-                    policy=policy,
-                    cooldowns=cooldowns,
-                    profile_type=profile_type,
-                    integration_user_id=integration_user_id,
-                    protective_fields=protective_fields,
-                ),
-            )
-        else:
-            yield sub, _assessment(code, excl, sub, c, now=now, policy=policy)
+        yield sub, _assessment(value, sub, c, now=now, policy=policy)
 
 
-def _fallback(
-    sub: Subscription,
-    c: _Compiled,
-    *,
-    now: dt.datetime,
-    policy: EvaluationPolicy,
-    cooldowns: Mapping[int, dt.datetime],
-    profile_type: str | None,
-    integration_user_id: str | None,
-    protective_fields: Sequence[str],
-) -> Assessment:
-    return assess(
-        c.seat(sub),
-        now=now,
-        profile_type=profile_type,
-        exclusions=c.exclusions,
-        rules=c.rules,
-        integration_user_id=integration_user_id,
-        policy=policy,
-        cooldown_until=cooldowns.get(sub.id),
-        protective_fields=protective_fields,
-    )
+#: One character per seat in the evaluation's tally: ``chr(_TALLY + 2 * code + open)``, where
+#: ``open`` is 1 when the seat has an open candidate ("A" to "`": no digit, ":" or ",")
+_TALLY = 65
+#: a listed seat in the tally: its character, its id, ":" and the exclusion rule's index when
+#: it has one, then ","
+_LISTED = re.compile(r"([A-`])(\d+)(?::(\d+))?,")
+_PAGE = 500
+#: how many evaluations' lists a store keeps (each evaluation lists into its own temp table)
+_KEPT = 8
+
+
+def _token(value: int) -> str:
+    """The SQL of one seat's part of the tally, for the CASE branch of ``value``: one character,
+    followed by the seat's id for the seats the evaluation must act on (new proposals, open
+    candidates to cancel or skip)."""
+    code, excl = _decode(value)
+    free, held = chr(_TALLY + 2 * code), chr(_TALLY + 2 * code + 1)
+    suffix = "," if excl is None else f":{excl},"
+
+    def listed(ch: str) -> str:
+        return f"'{ch}' || s.id || '{suffix}'"
+
+    no_open = listed(free) if code == _IDLE else f"'{free}'"
+    with_open = listed(held) if code in _CANCEL_CODES | _SKIP_CODES else f"'{held}'"
+    return f"CASE WHEN eo.sub IS NULL THEN {no_open} ELSE {with_open} END"
+
+
+class _Listed:
+    """Open candidates the evaluation cancels or skips, with their assessments: counted, and
+    read from the store a page at a time when iterated (never held all at once)."""
+
+    def __init__(
+        self, pages: Callable[[], Iterator[list[tuple[RemovalCandidate, Assessment]]]], count: int
+    ) -> None:
+        self._pages, self._count = pages, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __iter__(self) -> Iterator[tuple[RemovalCandidate, Assessment]]:
+        for page in self._pages():
+            yield from page
+
+    def __repr__(self) -> str:
+        return f"<{self._count} candidates>"
 
 
 @attrs.frozen(kw_only=True)
 class SetEvaluation:
-    """What one set-based evaluation decided (as :class:`~saas_license._evaluation.Evaluation`,
-    with the candidates that stay counted, not listed)."""
+    """What one set-based evaluation decided (as :class:`~saas_license._evaluation.Evaluation`):
+    verdicts and candidates that stay are counted; new proposals, cancellations and skips are
+    kept in the store's temp tables and read a page at a time, so memory does not grow with
+    them. They are valid until the next evaluation on the same store (which replaces them:
+    reading an older one then raises :class:`RuntimeError`)."""
 
-    #: The seats to propose, by id, in order (with the assessment when :func:`assess` gave it).
-    proposal_ids: tuple[tuple[int, Assessment | None], ...]
+    #: How many new proposals :meth:`proposals` yields.
+    proposed: int
     still_idle: int
-    to_cancel: tuple[tuple[RemovalCandidate, Assessment], ...]
-    to_skip: tuple[tuple[RemovalCandidate, Assessment], ...]
+    to_cancel: _Listed
+    to_skip: _Listed
     verdicts: Mapping[str, int]
-    fallback_rows: int = 0
-    _resolve: Any = attrs.field(default=None, eq=False, repr=False, alias="resolve")
+    _proposals: Any = attrs.field(default=None, eq=False, repr=False, alias="proposals")
 
-    def proposals(self, batch: int = 500) -> Iterator[list[tuple[Subscription, Assessment]]]:
-        """The new proposals with their seats, read from the store ``batch`` at a time (never
-        all at once)."""
-        for n in range(0, len(self.proposal_ids), batch):
-            yield self._resolve(self.proposal_ids[n : n + batch])
+    def proposals(self, batch: int = _PAGE) -> Iterator[list[tuple[Subscription, Assessment]]]:
+        """The new proposals with their seats (leavers' seats first, then in seat order), read
+        from the store ``batch`` at a time (never all at once)."""
+        return self._proposals(batch)  # type: ignore[no-any-return]
 
 
 def evaluate_profile(
@@ -625,16 +696,27 @@ def evaluate_profile(
 ) -> SetEvaluation:
     """:func:`~saas_license._evaluation.evaluate` over a profile's stored seats, set-based.
 
-    Verdicts are counted in SQL; only new proposals, seats with an open candidate and the rare
-    rows SQL hands back to :func:`assess` are read into Python.
+    One SQL pass decides every seat and returns a tally: one character per seat (its verdict,
+    and whether it has an open candidate), followed by its id only for the seats to act on.
+    Verdicts are counted from it in Python (SQLite has no hash aggregate: a ``GROUP BY`` would
+    sort a million verdicts); the listed seats go into a temp table of this evaluation's own
+    (``eval_hits_<n>``), read back a page at a time. No other seat, and no seat's data, is
+    read into Python.
     """
     by_model = {r.software_model: r for r in rules if r.active}
     db: sqlite3.Connection = store._db
     policy = policy or EvaluationPolicy()
-    open_states = sorted(s.value for s in OPEN_STATES)
-    marks = ", ".join("?" * len(open_states))
+    open_states = {f"o{n}": s for n, s in enumerate(sorted(s.value for s in OPEN_STATES))}
     dialect = _dialect(store)
     with store._lock:
+        # each evaluation lists into its own table, so two evaluations of one store (e.g. the
+        # scheduler and the console, different profiles) never read each other's lists; the
+        # store keeps the newest _KEPT
+        serial = getattr(store, "_evaluation_serial", 0) + 1
+        store._evaluation_serial = serial
+        hits = f"eval_hits_{serial}"
+        if serial > _KEPT:
+            db.execute(f"DROP TABLE IF EXISTS temp.eval_hits_{serial - _KEPT}")
         c = _compile(
             db,
             profile,
@@ -647,124 +729,127 @@ def evaluate_profile(
             protective_fields=protective_fields,
             dialect=dialect,
         )
-        db.execute("DROP TABLE IF EXISTS temp.eval_open")
+        for name in ("eval_open", "eval_need", hits):
+            db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        db.execute("CREATE TABLE temp.eval_open (sub INTEGER PRIMARY KEY, cand INTEGER NOT NULL)")
+        # one open candidate per seat (the lowest id, as the row-by-row path keeps)
         db.execute(
-            "CREATE TABLE temp.eval_open (sub INTEGER PRIMARY KEY, candidate INTEGER NOT NULL)"
+            "INSERT OR IGNORE INTO temp.eval_open SELECT subscription_id, id FROM candidates "
+            f"WHERE profile = :p AND state IN ({', '.join(':' + k for k in open_states)}) "
+            "ORDER BY subscription_id, id",
+            {"p": profile, **open_states},
         )
         db.execute(
-            "INSERT OR IGNORE INTO temp.eval_open SELECT subscription_id, MIN(id) FROM candidates "
-            f"WHERE profile = ? AND state IN ({marks}) GROUP BY subscription_id",
-            (profile, *open_states),
+            "CREATE TABLE temp.eval_need (sub INTEGER PRIMARY KEY, kind TEXT NOT NULL, value INTEGER NOT NULL)"
         )
-        # one pass: every verdict counted, and only the rows that matter listed (as JSON)
-        base = f"FROM {c.sql_from} WHERE s.profile = :p AND s.active = 1"
-        grouped = db.execute(
-            "SELECT v, COUNT(*), "
-            + dialect.json_rows(("id", "x", "o"), f"o IS NOT NULL OR v IN ({_IDLE}, {_FALLBACK})")
-            + " "
-            f"FROM (SELECT s.id AS id, {c.verdict} AS v, "
-            f"CASE WHEN {c.verdict_excluded} THEN {c.exclusion} END AS x, "
-            f"(SELECT candidate FROM temp.eval_open WHERE sub = s.id) AS o {base}) AS t GROUP BY v",
+        db.execute(
+            dialect.keyed_table(
+                hits,
+                "kind TEXT NOT NULL, lead INTEGER NOT NULL, sub INTEGER NOT NULL, "
+                "value INTEGER NOT NULL, cand INTEGER, person INTEGER, "
+                "PRIMARY KEY (kind, lead, sub)",
+            )
+        )
+        # the one pass over the profile's seats
+        (tally,) = db.execute(
+            f"SELECT {dialect.concat(c.case(_token))} FROM {c.sql_from} "
+            "LEFT JOIN temp.eval_open eo ON eo.sub = s.id WHERE s.profile = :p AND s.active = 1",
             c.params,
-        ).fetchall()
-        counts = {v: n for v, n, _ in grouped}
-        interesting = sorted(
-            (int(r[0]), v, r[1], r[2]) for v, _, rows in grouped for r in json.loads(rows or "[]")
+        ).fetchone()
+        tally = tally or ""
+        # (verdict code, has an open candidate) -> seats; digits and separators are not codes
+        counts = {
+            divmod(k, 2): n
+            for ch, n in Counter(tally).items()
+            if 0 <= (k := ord(ch) - _TALLY) < 2 * len(_CODES)
+        }
+        listed = _LISTED.finditer(tally)
+        while chunk := [_need(m) for m in itertools.islice(listed, 5000)]:
+            dialect.insert_rows(db, "eval_need", 3, chunk)
+        del tally, listed
+        db.execute(
+            f"INSERT INTO temp.{hits} SELECT n.kind, "
+            "CASE WHEN n.kind = 'P' THEN COALESCE(ep.lead, 1) ELSE 1 END, n.sub, n.value, eo.cand, "
+            "ep.person "
+            "FROM temp.eval_need n LEFT JOIN temp.eval_open eo ON eo.sub = n.sub "
+            "LEFT JOIN temp.eval_person ep ON ep.sub = n.sub"
         )
-        vanished = [
-            r[0]
-            for r in db.execute(
-                "SELECT o.candidate FROM temp.eval_open o WHERE NOT EXISTS (SELECT 1 FROM "
-                "subscriptions s WHERE s.id = o.sub AND s.profile = ? AND s.active = 1) "
-                "ORDER BY o.candidate",
-                (profile,),
+        # open candidates whose seat is gone (or inactive): skipped; looked for only when the
+        # pass met fewer open candidates than there are
+        met = sum(n for (_, held), n in counts.items() if held)
+        if db.execute("SELECT COUNT(*) FROM temp.eval_open").fetchone()[0] > met:
+            db.execute(
+                f"INSERT INTO temp.{hits} SELECT 'S', 1, o.sub, 0, o.cand, NULL "
+                "FROM temp.eval_open o WHERE NOT EXISTS (SELECT 1 FROM subscriptions s "
+                "WHERE s.id = o.sub AND s.profile = :p AND s.active = 1)",
+                {"p": profile},
             )
-        ]
+        listed_counts = dict(
+            db.execute(f"SELECT kind, COUNT(*) FROM temp.{hits} GROUP BY kind").fetchall()
+        )
     verdicts: Counter[str] = Counter()
-    for code, n in counts.items():
-        if code != _FALLBACK:
-            verdicts[_CODES[code][0].value] += n
-    cooldowns = store.cooldowns(profile, now=now) if counts.get(_FALLBACK) else {}
-    proposal_ids: list[tuple[int, Assessment | None]] = []
-    still = 0
-    cancel: list[tuple[RemovalCandidate, Assessment]] = []
-    skip: list[tuple[RemovalCandidate, Assessment]] = []
-    fallback = 0
-    # seats whose candidate simply stays idle are never read; new proposals are read later,
-    # a batch at a time
-    needed = []
-    for row in interesting:
-        if row[3] is None and row[1] == _IDLE:
-            proposal_ids.append((row[0], None))
-        elif row[3] is not None and row[1] == _IDLE:
-            still += 1
-        else:
-            needed.append(row)
-    subs = store.subscriptions_by_id([r[0] for r in needed])
-    candidates = {
-        cand.id: cand for cand in _candidates(store, [r[3] for r in needed if r[3] is not None])
-    }
-    for sid, code, excl, open_id in needed:
-        sub = subs[sid]
-        if code == _FALLBACK:
-            fallback += 1
-            result = _fallback(
-                sub,
-                c,
-                now=now,
-                policy=policy,
-                cooldowns=cooldowns,
-                profile_type=profile_type,
-                integration_user_id=integration_user_id,
-                protective_fields=protective_fields,
-            )
-            verdicts[result.verdict.value] += 1
-        else:
-            result = _assessment(code, excl, sub, c, now=now, policy=policy)
-        if open_id is None:
-            if result.idle:
-                proposal_ids.append((sid, result))
-            continue
-        candidate = candidates[open_id]
-        if result.idle:
-            still += 1
-        elif result.verdict.protects:
-            skip.append((candidate, result))
-        elif result.verdict in (Verdict.ACTIVE, Verdict.NEW_ACCOUNT_GRACE):
-            cancel.append((candidate, result))
-        else:
-            still += 1
-    # leavers' seats first (then in seat order), as the row-by-row path proposes them
-    leavers = c.people.leaver_seats() if c.people else set()
-    proposal_ids.sort(key=lambda p: (p[0] not in leavers, p[0]))
+    for (code, _), n in counts.items():
+        verdicts[_CODES[code][0].value] += n
+    still = sum(
+        n for (code, held), n in counts.items() if held and code not in _CANCEL_CODES | _SKIP_CODES
+    )
 
-    def resolve(
-        chunk: Sequence[tuple[int, Assessment | None]],
-    ) -> list[tuple[Subscription, Assessment]]:
-        found = store.subscriptions_by_id([sid for sid, _ in chunk])
-        return [
-            (
-                c.seat(found[sid]),  # with the person's facts: approvers read the manager
-                a or _assessment(_IDLE, None, found[sid], c, now=now, policy=policy),
-            )
-            for sid, a in chunk
-        ]
+    def pages(kind: str, batch: int) -> Iterator[list[tuple[int, int, int | None, int | None]]]:
+        after = (-1, -1)
+        while True:
+            with store._lock:
+                if getattr(store, "_evaluation_serial", 0) - serial >= _KEPT:
+                    raise RuntimeError(
+                        f"{_KEPT} later evaluations of this store replaced this one's lists: "
+                        "read them before evaluating again"
+                    )
+                rows = db.execute(
+                    f"SELECT lead, sub, value, cand, person FROM temp.{hits} WHERE kind = ? "
+                    "AND (lead > ? OR (lead = ? AND sub > ?)) ORDER BY lead, sub LIMIT ?",
+                    (kind, after[0], after[0], after[1], batch),
+                ).fetchall()
+            if not rows:
+                return
+            after = (rows[-1][0], rows[-1][1])
+            yield [(sub, value, cand, person) for _, sub, value, cand, person in rows]
 
-    for cand in _candidates(store, vanished):
-        skip.append((cand, Assessment(verdict=Verdict.INACTIVE_SEAT)))
+    def proposals(batch: int) -> Iterator[list[tuple[Subscription, Assessment]]]:
+        for page in pages("P", batch):
+            found = store.subscriptions_by_id([sub for sub, _, _, _ in page])
+            yield [
+                (
+                    # with the person's facts: approvers read the manager
+                    c.with_person(found[sub], person),
+                    _assessment(value, found[sub], c, now=now, policy=policy),
+                )
+                for sub, value, _, person in page
+            ]
+
+    def candidates(kind: str) -> Iterator[list[tuple[RemovalCandidate, Assessment]]]:
+        for page in pages(kind, _PAGE):
+            by_id = {cand.id: cand for cand in store.list_candidates(ids=[r[2] for r in page])}
+            seats = store.subscriptions_by_id(
+                [sub for sub, value, _, _ in page if _CODES[_decode(value)[0]][1]]
+            )
+            yield [
+                (by_id[cand], _assessment(value, seats.get(sub), c, now=now, policy=policy))
+                for sub, value, cand, _ in page
+            ]
+
     return SetEvaluation(
-        proposal_ids=tuple(proposal_ids),
+        proposed=listed_counts.get("P", 0),
         still_idle=still,
-        to_cancel=tuple(cancel),
-        to_skip=tuple(skip),
+        to_cancel=_Listed(lambda: candidates("C"), listed_counts.get("C", 0)),
+        to_skip=_Listed(lambda: candidates("S"), listed_counts.get("S", 0)),
         verdicts=dict(verdicts),
-        fallback_rows=fallback,
-        resolve=resolve,
+        proposals=proposals,
     )
 
 
-def _candidates(store: Any, ids: Sequence[int]) -> list[RemovalCandidate]:
-    out: list[RemovalCandidate] = []
-    for n in range(0, len(ids), 500):
-        out.extend(store.list_candidates(ids=ids[n : n + 500]))
-    return out
+def _need(m: re.Match[str]) -> tuple[int, str, int]:
+    """A listed seat of the tally as (seat id, kind, CASE value): kind "P" for a new proposal,
+    "C" for an open candidate to cancel, "S" for one to skip."""
+    code, held = divmod(ord(m[1]) - _TALLY, 2)
+    value = code if m[3] is None else _EXCLUDED_BY + int(m[3])
+    kind = "P" if not held else "C" if code in _CANCEL_CODES else "S"
+    return int(m[2]), kind, value

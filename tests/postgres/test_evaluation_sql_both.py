@@ -254,7 +254,7 @@ def test_every_verdict_on_both_stores(postgres_server) -> None:  # type: ignore[
             assert _summary(ev) == _summary(
                 evaluate_profile(sqlite, "p", rules=list(rules.values()), **kw)
             )
-            assert ev.to_cancel and ev.still_idle and ev.proposal_ids  # each path exercised
+            assert ev.to_cancel and ev.still_idle and ev.proposed  # each path exercised
     sqlite.close()
 
 

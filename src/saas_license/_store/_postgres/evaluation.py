@@ -2,12 +2,12 @@
 :class:`~saas_license._evaluation_sql.EvaluationDialect`): the rest of its SQL is SQLite's,
 run through :mod:`.dialect`, so both stores decide every seat with the same statements.
 
-- user patterns: ``LIKE`` on the lower-cased ASCII name (``*`` → ``%``, ``?`` → ``_``), as
-  ``GLOB`` on SQLite;
+- user patterns and domains: ``LIKE`` on the lower-cased ASCII name (``*`` → ``%``, ``?`` →
+  ``_``), where SQLite's ``LIKE`` folds ASCII case itself;
 - rules SQL cannot decide exactly (non-ASCII names, patterns with a character class): no Python
   runs inside PostgreSQL, so :meth:`ExclusionRule.matches` runs here once per distinct name the
   rule is asked about, and the names it matches go into ``pg_temp.eval_match`` for the SQL;
-- the rows an evaluation lists come back as one JSON text per verdict (``json_agg``);
+- the evaluation's tally is ``string_agg`` (SQLite's ``group_concat``);
 - temp tables are filled by ``COPY`` (one round trip, however many rows) and analysed, so the
   planner knows their size.
 """
@@ -28,26 +28,13 @@ class PostgresEvaluation(EvaluationDialect):
     def is_ascii(self, column: str) -> str:
         return f"octet_length({column}) = length({column})"
 
-    def glob(self, column: str, param: str) -> str:
-        # "LIKE" would become "ILIKE" in the dialect: the explicit operator is exact, and the
-        # name is already lower-cased ASCII
-        return f'({column} COLLATE "C") OPERATOR(pg_catalog.~~) :{param}'
+    def like(self, column: str, param: str) -> str:
+        # "LIKE" would become "ILIKE" in the dialect: the explicit operator on the lower-cased
+        # name is exact (the pattern is lower-case, the name ASCII)
+        return f'(lower({column}) COLLATE "C") OPERATOR(pg_catalog.~~) :{param}'
 
-    def glob_pattern(self, pattern: str) -> str:
-        out = []
-        for ch in pattern:
-            if ch in "\\%_":
-                out.append("\\" + ch)
-            elif ch == "*":
-                out.append("%")
-            elif ch == "?":
-                out.append("_")
-            else:
-                out.append(ch)
-        return "".join(out)
-
-    def json_rows(self, columns: Sequence[str], where: str) -> str:
-        return f"(json_agg(json_build_array({', '.join(columns)})) FILTER (WHERE {where}))::text"
+    def concat(self, expr: str) -> str:
+        return f"string_agg({expr}, '')"
 
     def keyed_table(self, name: str, columns: str) -> str:
         return f"CREATE TABLE temp.{name} ({columns})"
