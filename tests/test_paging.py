@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,30 @@ def test_pages_put_together_are_the_whole_list(demo_ws: str) -> None:
         assert list(ws.candidates.iter(states=set(OPEN_STATES), after=middle)) == whole[51:]
         assert ws.candidates.count(states=set(OPEN_STATES), after=middle) == 52
         assert ws.candidates.count(states={CandidateState.CLOSED_SKIPPED}) == 0
+
+
+def test_pages_over_interleaved_states_are_the_whole_list(demo_ws: str) -> None:
+    # candidates of every open state mixed by id: each page ends where the merged states say
+    states = sorted(s.value for s in OPEN_STATES)
+    with sqlite3.connect(demo_ws) as db:
+        ids = [r[0] for r in db.execute("SELECT id FROM candidates ORDER BY id")]
+        db.executemany(
+            "UPDATE candidates SET state = ? WHERE id = ?",
+            [(states[(i * 7) % len(states)], cid) for i, cid in enumerate(ids)],
+        )
+    with Workspace.open(demo_ws) as ws:
+        (profile,) = {c.profile for c in ws.candidates.query()}
+        for picked in ({*OPEN_STATES}, {CandidateState(states[0]), CandidateState(states[2])}):
+            whole = ws.candidates.query(profile, states=picked)
+            assert len(whole) > 0 and len({c.state for c in whole}) == len(picked)
+            for size in (1, 2, 3, 10, len(whole) - 1, len(whole), len(whole) + 5):
+                pages, after = [], None
+                while page := ws.candidates.query(profile, states=picked, limit=size, after=after):
+                    assert len(page) <= size
+                    pages.append(page)
+                    after = page[-1].id
+                assert [c for p in pages for c in p] == whole, size
+                assert all(len(p) == size for p in pages[:-1]), size
 
 
 def test_cli_pages_with_limit_and_after(demo_ws: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,6 +71,12 @@ def sql_plan_rows(
     return _rows(store, decide, compiled, _IDLE, scope=scope, slow=slow)
 
 
+def _page_end(store: Any, profile: str, states: list[str], after: int) -> int:
+    """Where the page after ``after`` ends (one index seek per state, not a sort of the rest)."""
+    end = store.candidate_page_end(profile, states, after, PAGE)
+    return (1 << 62) if end is None else int(end)
+
+
 def _rows(
     store: Any,
     decide: _Decider,
@@ -92,9 +98,9 @@ def _rows(
         while page := store._q(
             "SELECT c.id, c.subscription_id, c.state, c.rule_id, c.savings, cur.value "
             "FROM candidates c LEFT JOIN candidate_texts cur ON cur.id = c.currency "
-            f"WHERE c.profile = ? AND c.state IN ({marks}) AND c.id > ? ORDER BY c.id "
-            f"LIMIT {PAGE}",
-            (name, *states, after),
+            f"WHERE c.profile = ? AND c.state IN ({marks}) AND c.id > ? AND c.id <= ? "
+            f"ORDER BY c.id LIMIT {PAGE}",
+            (name, *states, after, _page_end(store, name, states, after)),
         ).fetchall():
             after = page[-1][0]
             with store.scratch():
