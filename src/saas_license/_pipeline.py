@@ -6,8 +6,8 @@ Nothing here changes anything at the vendor: reclaims happen in :mod:`saas_licen
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import itertools
 import logging
 import secrets
 import sqlite3
@@ -277,6 +277,8 @@ def _activity(
 
 #: New candidates (with their audit entries) stored per write transaction.
 _CREATE_BATCH = 500
+#: Cancellations or skips (each moved and audited whole) stored per write transaction.
+_MOVE_BATCH = 500
 
 
 class _LazyCandidates:
@@ -311,35 +313,9 @@ class _LazyCooldowns(Mapping[int, dt.datetime]):
         return len(self._get())
 
 
-class _Chunks:
-    """Commit every ``size`` decisions: storing a big evaluation never holds the write lock for
-    long (issue 8). Each decision (a candidate and its audit entries) is whole on its own."""
-
-    def __init__(self, store: Store, size: int = 100) -> None:
-        self.store, self.size, self.count = store, size, 0
-        self._tx: contextlib.AbstractContextManager[None] | None = None
-
-    def __enter__(self) -> _Chunks:
-        self._tx = self.store.transaction()
-        self._tx.__enter__()
-        return self
-
-    def tick(self) -> None:
-        self.count += 1
-        if self.count % self.size == 0 and self._tx is not None:
-            self._tx.__exit__(None, None, None)
-            self._tx = self.store.transaction()
-            self._tx.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._tx is not None:
-            self._tx.__exit__(*exc)
-
-
 def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluation) -> int:
     """Store what the evaluation decided: new candidates, cancellations, skips (each audited)."""
     created = 0
-    store = workflow.store
     # each batch of new candidates, with their audit entries, is one short transaction
     if isinstance(ev, SetEvaluation):
         for batch in ev.proposals(_CREATE_BATCH):
@@ -354,32 +330,20 @@ def _apply_evaluation(workflow: CandidateWorkflow, ev: Evaluation | SetEvaluatio
                     [(p.subscription, p.assessment) for p in ordered[n : n + _CREATE_BATCH]]
                 )
             )
-    with _Chunks(store) as chunks:
-        for candidate, verdict in ev.to_cancel:
-            chunks.tick()
-            workflow.move(
-                candidate,
-                CandidateEvent.ACTIVITY_RETURNED,
-                actor="system",
-                reason=f"activity came back ({verdict.verdict.value})",
-            )
-        for candidate, verdict in ev.to_skip:
-            chunks.tick()
-            event = (
-                CandidateEvent.VANISHED
-                if verdict.verdict is Verdict.INACTIVE_SEAT
-                else CandidateEvent.PROTECTED
-            )
-            workflow.move(
-                candidate,
-                event,
-                actor="system",
-                reason=(
-                    "the seat is gone from the vendor"
-                    if event is CandidateEvent.VANISHED
-                    else f"no longer reclaimable ({verdict.verdict.value})"
-                ),
-            )
+    # cancellations and skips, a batch per transaction (each move whole, as one move() would be)
+    cancels = (
+        (c, CandidateEvent.ACTIVITY_RETURNED, f"activity came back ({v.verdict.value})")
+        for c, v in ev.to_cancel
+    )
+    skips = (
+        (c, CandidateEvent.VANISHED, "the seat is gone from the vendor")
+        if v.verdict is Verdict.INACTIVE_SEAT
+        else (c, CandidateEvent.PROTECTED, f"no longer reclaimable ({v.verdict.value})")
+        for c, v in ev.to_skip
+    )
+    for moves in (cancels, skips):
+        while moving := list(itertools.islice(moves, _MOVE_BATCH)):
+            workflow.move_many(moving, actor="system")
     return created
 
 

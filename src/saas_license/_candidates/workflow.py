@@ -83,22 +83,28 @@ class CandidateWorkflow:
             )
         return found
 
-    def rule_for(self, candidate: RemovalCandidate) -> ReclamationRule | None:
-        """The reclamation rule that governs ``candidate`` (by id, else by software model)."""
-        rules = self.store.list_reclamation_rules()
+    def rule_for(
+        self, candidate: RemovalCandidate, rules: Sequence[ReclamationRule] | None = None
+    ) -> ReclamationRule | None:
+        """The reclamation rule that governs ``candidate`` (by id, else by software model),
+        among ``rules`` when given (else the stored ones)."""
+        if rules is None:
+            rules = self.store.list_reclamation_rules()
         if candidate.rule_id is not None:
             for rule in rules:
                 if rule.id == candidate.rule_id:
                     return rule
         return next((r for r in rules if r.software_model == candidate.software_model), None)
 
-    def route_for(self, candidate: RemovalCandidate) -> Route:
+    def route_for(
+        self, candidate: RemovalCandidate, rules: Sequence[ReclamationRule] | None = None
+    ) -> Route:
         """How ``candidate`` moves through START and KEEP, from its rule as it is now.
 
         Whether the user is notified follows the rule until the reclaim starts; from then on
         the candidate keeps what was decided at the start.
         """
-        rule = self.rule_for(candidate)
+        rule = self.rule_for(candidate, rules)
         base = rule.route if rule is not None else Route()
         if rule is not None and candidate.state in (
             CandidateState.READY,
@@ -236,27 +242,89 @@ class CandidateWorkflow:
                     + " or ".join(sorted(s.value for s in expect)),
                     hint=f"see where candidate {cid} stands (CLI `candidates show {cid}`, Python `ws.candidates.get({cid})`)",
                 )
-            route = self.route_for(fresh)
-            completes = event in (
-                CandidateEvent.RECLAIMED,
-                CandidateEvent.VANISHED,
-                CandidateEvent.CLOSE_COMPLETE,
-            )
-            if (
-                completes
-                and fresh.state is CandidateState.AWAITING_REVOCATION
-                and "actual_savings" not in changes
-            ):
-                amount, currency = self.price(fresh.software_model, now)
-                if amount is None:
-                    amount, currency = fresh.potential_savings, fresh.currency
-                changes.update(actual_savings=amount, currency=currency)
-            new, entry = transition(
-                fresh, event, now=now, actor=actor, reason=reason, route=route, **changes
-            )
+            new, entry = self._moved(fresh, event, now=now, actor=actor, reason=reason, **changes)
             self.store.update_candidate(new)
             self.store.append_audit(entry)
         return new
+
+    def move_many(
+        self,
+        moves: Iterable[tuple[RemovalCandidate | int, CandidateEvent, str]],
+        *,
+        actor: str,
+    ) -> list[RemovalCandidate]:
+        """:meth:`move` for many candidates (each ``(candidate, event, reason)``) in one
+        transaction: every candidate read fresh, moved and audited exactly as one :meth:`move`
+        each would, with the rules read once and the rows written set-wise."""
+        wanted = list(moves)
+        ids = []
+        for candidate, _, _ in wanted:
+            cid = candidate if isinstance(candidate, int) else candidate.id
+            if cid is None:
+                raise InvalidTransitionError(
+                    "only a stored candidate (with an id) can change state"
+                )
+            ids.append(int(cid))
+        if not ids:
+            return []
+        now = self.clock()
+        prices: dict[str | None, tuple[Decimal | None, str | None]] = {}
+        with self.store.transaction():
+            rules = self.store.list_reclamation_rules()
+            fresh = {c.id: c for c in self.store.list_candidates(ids=set(ids))}
+            moved, entries = [], []
+            for cid, (_, event, reason) in zip(ids, wanted, strict=True):
+                if cid not in fresh:
+                    self.get(cid)  # raises the clear "no removal candidate" error
+                new, entry = self._moved(
+                    fresh[cid],
+                    event,
+                    now=now,
+                    actor=actor,
+                    reason=reason,
+                    rules=rules,
+                    prices=prices,
+                )
+                fresh[cid] = new  # a candidate moved twice moves from where the first left it
+                moved.append(new)
+                entries.append(entry)
+            self.store.update_candidates(moved)
+            self.store.append_audit_many(entries)
+        return moved
+
+    def _moved(
+        self,
+        fresh: RemovalCandidate,
+        event: CandidateEvent,
+        *,
+        now: dt.datetime,
+        actor: str,
+        reason: str,
+        rules: Sequence[ReclamationRule] | None = None,
+        prices: dict[str | None, tuple[Decimal | None, str | None]] | None = None,
+        **changes: Any,
+    ) -> tuple[RemovalCandidate, AuditEntry]:
+        """``fresh`` moved by ``event`` (not stored): the new candidate and its audit entry."""
+        route = self.route_for(fresh, rules)
+        completes = event in (
+            CandidateEvent.RECLAIMED,
+            CandidateEvent.VANISHED,
+            CandidateEvent.CLOSE_COMPLETE,
+        )
+        if (
+            completes
+            and fresh.state is CandidateState.AWAITING_REVOCATION
+            and "actual_savings" not in changes
+        ):
+            if prices is None:
+                prices = {}
+            if fresh.software_model not in prices:
+                prices[fresh.software_model] = self.price(fresh.software_model, now)
+            amount, currency = prices[fresh.software_model]
+            if amount is None:
+                amount, currency = fresh.potential_savings, fresh.currency
+            changes.update(actual_savings=amount, currency=currency)
+        return transition(fresh, event, now=now, actor=actor, reason=reason, route=route, **changes)
 
     def annotate(
         self,

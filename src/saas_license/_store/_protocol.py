@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from .._audit import AuditEntry, AuditVerification
@@ -148,6 +148,7 @@ class CandidateStore(Protocol):
     def add_candidates(self, candidates: list[RemovalCandidate]) -> list[RemovalCandidate]: ...
     def next_candidate_id(self) -> int: ...
     def update_candidate(self, candidate: RemovalCandidate) -> None: ...
+    def update_candidates(self, candidates: Sequence[RemovalCandidate]) -> None: ...
     def get_candidate(self, candidate_id: int) -> RemovalCandidate | None: ...
     def list_candidates(
         self,

@@ -376,6 +376,15 @@ class SqliteCandidateStore(SqliteBaseStore):
             if cur.rowcount != 1:
                 raise StoreError(f"no removal candidate with id {candidate.id}")
 
+    def update_candidates(self, candidates: Sequence[RemovalCandidate]) -> None:
+        """:meth:`update_candidate` for many at once (one statement run over every row)."""
+        if not candidates:
+            return
+        with self.transaction():
+            cur = self._db.executemany(_UPDATE, candidate_params(self._db, candidates))
+            if cur.rowcount != len(candidates):
+                raise StoreError("a removal candidate to update is not stored")
+
     def get_candidate(self, candidate_id: int) -> RemovalCandidate | None:
         """One candidate by id."""
         row = self._q(SELECT + " WHERE c.id = ?", (candidate_id,)).fetchone()
