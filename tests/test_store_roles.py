@@ -42,7 +42,7 @@ EXTRAS: dict[str, set[str]] = {
         "reclaim_opportunities",
         "record_seat_status",
     },
-    "CandidateStore": {"count_candidates", "iter_candidates"},
+    "CandidateStore": {"candidate_page_end", "count_candidates", "iter_candidates"},
     "PlanStore": {
         "plan_exists",
         "plan_items",
