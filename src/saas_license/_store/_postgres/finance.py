@@ -3,8 +3,10 @@ part's SQL (``_store/_sqlite/finance.py``) on the PostgreSQL base, through :mod:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..._errors import StoreError
@@ -40,29 +42,18 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
         snapshot (a repeatable-read transaction), with PostgreSQL's cost exclusions (the
         connection compiles them: :meth:`.dialect.Connection.cost_exclusion_sql`)."""
         from .._sqlite.reconcile import reconcile_facts
-        from .reconcile import drop_excluded_tables
 
-        with self._lock:
-            began = not self._depth
-            if began:
-                drop_excluded_tables(self._db)
-                self._q("BEGIN ISOLATION LEVEL REPEATABLE READ")
-            try:
-                return reconcile_facts(
-                    self._db,
-                    exclusions=exclusions,
-                    profile_types=profile_types,
-                    inactivity_days=inactivity_days,
-                    now=now,
-                    timezone=timezone,
-                    groups=groups,
-                    price_days=price_days,
-                )
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"workspace database error: {exc}") from exc
-            finally:
-                if began:
-                    self._q("COMMIT")  # wrote only its temporary tables
+        with self._snapshot():
+            return reconcile_facts(
+                self._db,
+                exclusions=exclusions,
+                profile_types=profile_types,
+                inactivity_days=inactivity_days,
+                now=now,
+                timezone=timezone,
+                groups=groups,
+                price_days=price_days,
+            )
 
     def reclaim_opportunities(
         self,
@@ -78,6 +69,23 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
         """One page of a reconciliation's opportunities: the SQLite part's query, with
         PostgreSQL's cost exclusions (temporary tables, dropped by the next call)."""
         from .._sqlite.reconcile import opportunity_page
+
+        with self._snapshot():
+            return opportunity_page(
+                self._db,
+                exclusions=exclusions,
+                profile_types=profile_types,
+                skip=skip,
+                now=now,
+                timezone=timezone,
+                limit=limit,
+                after=after,
+            )
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One repeatable-read snapshot for a reconciliation's queries (outside a transaction;
+        inside one, that one's), the cost exclusions' temporary tables dropped first."""
         from .reconcile import drop_excluded_tables
 
         with self._lock:
@@ -86,18 +94,9 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
                 drop_excluded_tables(self._db)
                 self._q("BEGIN ISOLATION LEVEL REPEATABLE READ")
             try:
-                return opportunity_page(
-                    self._db,
-                    exclusions=exclusions,
-                    profile_types=profile_types,
-                    skip=skip,
-                    now=now,
-                    timezone=timezone,
-                    limit=limit,
-                    after=after,
-                )
+                yield
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc
             finally:
                 if began:
-                    self._q("COMMIT")
+                    self._q("COMMIT")  # wrote only its temporary tables
