@@ -291,9 +291,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             f"CREATE TABLE IF NOT EXISTS {table}_held "
             "(uid TEXT NOT NULL, ident TEXT NOT NULL, PRIMARY KEY (uid, ident))"
         )
-        self._db.executemany(
-            f"INSERT OR IGNORE INTO {table}_held (uid, ident) VALUES (?, ?)", keys
-        )
+        self._db.executemany(f"INSERT OR IGNORE INTO {table}_held (uid, ident) VALUES (?, ?)", keys)
 
     def _stage_insert(self, table: str, rows: list[tuple[Any, ...]], pairs: _StageAttrs) -> None:
         """Write staged rows, and the attribute pairs first seen in them."""
@@ -412,8 +410,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             "(SELECT m.software_model FROM identifier_map m WHERE m.identifier = st.ident), "
             "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, sa.attrs"
             + (f", {checked} " if stamp else " ")
-            + 
-            f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
+            + f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
             f"WHERE {window} AND st.done = 0 ORDER BY st.seq "
             "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
             "user_principal_name = excluded.user_principal_name, "
