@@ -47,6 +47,7 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
         pairs: int,
         stamp: bool = False,
         held: bool = False,
+        fresh: bool = False,
     ) -> None:
         merge = functools.partial(
             super()._merge_staged,
@@ -57,6 +58,7 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
             pairs=pairs,
             stamp=stamp,
             held=held,
+            fresh=fresh,
         )
         self._fresh_statistics(hi - lo)
         window = "seq > ? AND seq <= ?"

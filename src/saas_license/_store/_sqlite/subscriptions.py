@@ -321,6 +321,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         pairs: int,
         stamp: bool = False,
         held: bool = False,
+        fresh: bool = False,
     ) -> None:
         """Merge staged rows ``lo < seq <= hi`` set-based; call inside a write transaction.
 
@@ -332,7 +333,9 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         the same write counts each seat's activity as checked at ``now`` (what
         :meth:`stamp_activity_checked` did in a second write of every seat), except a seat whose
         record left its last activity unknown or, with ``held``, one a quarantined record of
-        this download named (the stage's ``_held`` table).
+        this download named (the stage's ``_held`` table). ``fresh``: the profile had no seats
+        when the merge began, so no staged row can be an unchanged seat and the fast path's
+        look-ups are skipped (the upsert alone is always right; the fast path only saves writes).
         """
         run = self._run_number(run_id, create=True)
         now_s = epoch_ms(now)
@@ -365,12 +368,16 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         # the unchanged-seat fast path: each staged row looks its seat up once (the unique key)
         # and is compared column by column in SQL; a key staged twice in one window takes the
         # full path, in order, with the rest of its window
-        repeated = self._qn(
-            f"SELECT 1 FROM {table} st WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 "
-            "LIMIT 1",
-            args,
-        ).fetchone()
-        if repeated is None:
+        repeated = (
+            fresh
+            or self._qn(
+                f"SELECT 1 FROM {table} st WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 "
+                "LIMIT 1",
+                args,
+            ).fetchone()
+            is not None
+        )
+        if not repeated:
             self._qn(  # staged rows drive the join (CROSS JOIN keeps that order)
                 f"UPDATE {table} AS u SET done = 1, sid = same.id FROM (SELECT st.seq, s.id "
                 f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
@@ -793,6 +800,13 @@ class DownloadStage:
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"could not stage the download: {exc}") from exc
         merged, window = 0, merge_window(self.staged)
+        # a profile's first download: every staged row is a new seat (no look-ups of stored ones)
+        fresh = (
+            self._store._q(
+                "SELECT 1 FROM subscriptions WHERE profile = ? LIMIT 1", (self.profile,)
+            ).fetchone()
+            is None
+        )
         for lo in range(0, self.staged, window):
             hi = min(lo + window, self.staged)
             with self._store.transaction():
@@ -808,6 +822,7 @@ class DownloadStage:
                         pairs=self._marks[bisect.bisect_left(self._marks, (hi, 0))][1],
                         stamp=activity_checked,
                         held=bool(held),
+                        fresh=fresh,
                     )
                     if activity_checked and hi == self.staged:  # with the last window
                         self._store._q(
