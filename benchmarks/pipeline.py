@@ -121,6 +121,12 @@ def _listing_child(base_url: str, key: str) -> dict[str, Any]:
     return {"records": records, "wall": wall, "cpu": cpu}
 
 
+def _api_key() -> str:
+    """A sandbox API key that never starts with ``-`` (the child's argument parser would take
+    it for an option: one run in 64 failed that way)."""
+    return "k" + secrets.token_urlsafe(16)
+
+
 def _spawn(base_url: str, key: str, mode: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.pipeline", "--child", mode, base_url, key],
@@ -136,7 +142,7 @@ def measure_download(size: int) -> dict[str, Any]:
     """The download step alone against a ``size``-user account (a fresh child process)."""
     from saas_license_aha.sandbox import SandboxApp, SandboxServer
 
-    key = secrets.token_urlsafe(16)
+    key = _api_key()
     app = SandboxApp(user_count=size, api_keys=[key], seed=1)
     with SandboxServer(app) as server:
         # this process only serves while a child runs: its CPU meanwhile is the sandbox's
@@ -157,7 +163,7 @@ def measure(size: int, *, memory: bool = True) -> dict[str, Any]:
     """Timed and memory runs of one daily cycle against a ``size``-user account."""
     from saas_license_aha.sandbox import SandboxApp, SandboxServer
 
-    key = secrets.token_urlsafe(16)
+    key = _api_key()
     app = SandboxApp(user_count=size, api_keys=[key], seed=1)
     with SandboxServer(app) as server:
         timed = _spawn(server.base_url, key, "timed")
