@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from saas_license import Workspace
 from saas_license._gcpause import YOUNG_THRESHOLD, fewer_collections
 
 
@@ -61,3 +63,23 @@ def test_a_collector_off_or_already_less_eager_is_left_alone(
     with fewer_collections():
         assert gc.get_threshold() == threshold
     assert gc.get_threshold() == threshold
+
+
+def test_a_daily_run_lists_under_the_raised_threshold_and_restores_it(
+    published: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from saas_license_aha.spoke import AhaSpoke
+
+    during: list[tuple[int, int, int]] = []
+    listing = AhaSpoke.download
+
+    def watched(self: AhaSpoke, ctx: Any) -> Iterator[Any]:
+        for record in listing(self, ctx):
+            during.append(gc.get_threshold())
+            yield record
+
+    monkeypatch.setattr(AhaSpoke, "download", watched)
+    report = published.jobs.run("aha")
+    assert report.ok and during
+    assert set(during) == {(YOUNG_THRESHOLD, 10, 10)}
+    assert gc.get_threshold() == (700, 10, 10)
