@@ -259,9 +259,9 @@ def _instant(data: dict[str, Any], name: str) -> dt.datetime | None:
             # with it (nothing to strip, ``Z`` read as +00:00, already UTC), in a fifth the time
             try:
                 parsed = _fromisoformat(value[:-1] + "+00:00")
-            except ValueError:
-                return _UNCLEAR  # type: ignore[no-any-return]
-            if parsed.tzinfo is _UTC:
+            except ValueError:  # 3.10 reads fewer forms: parse_instant decides
+                parsed = None
+            if parsed is not None and parsed.tzinfo is _UTC:
                 return parsed
         try:
             return parse_instant(value)
