@@ -216,7 +216,13 @@ def _download(
                 store.save_reclamation_rule(ReclamationRule(software_model=k.software_model))
                 rule_models.add(k.software_model)
                 rules_created += 1
-        stage.merge(now=now)
+        # the download's activity counted as checked in the merge's own write of each seat
+        # (the activity step then only counts them); never a seat a quarantined record named
+        stage.merge(
+            now=now,
+            activity_checked=info.activity_from_download and ctx.profile.processes.activity,
+            quarantined=boundary.seen,
+        )
         # A quarantined record never closes or changes the seat it names.
         store.mark_seen(profile, boundary.seen, run_id=run_id)
         store.add_quarantined(boundary.quarantined)
