@@ -212,7 +212,7 @@ def head_of(data: dict[str, Any]) -> ReclaimPlan:
     """A stored head back as a :class:`ReclaimPlan` without items (:func:`head_data` reversed)."""
     fields = attrs.fields(attrs.resolve_types(ReclaimPlan))
     values: dict[str, Any] = {
-        f.name: converter.structure(data[f.name], f.type)
+        f.name: converter.structure(data[f.name], f.type)  # type: ignore[arg-type]  # resolved
         for f in fields
         if f.name not in _ITEM_FIELDS and f.name in data
     }
