@@ -68,3 +68,33 @@ def test_exit_handlers_run_on_the_quick_path_too(tmp_path: Path) -> None:
 def test_the_command_is_the_console() -> None:
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert 'saas-license = "saas_license.cli:console"' in text
+
+
+GC_REPORT = (
+    "import atexit, gc\n"
+    "atexit.register(lambda: print('GC', *gc.get_threshold(), gc.isenabled(),"
+    " gc.get_freeze_count() > 0, file=sys.stderr))\n"
+)
+
+
+def _gc_state(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return next(line for line in done.stderr.splitlines() if line.startswith("GC ")).split()[1:]
+
+
+def test_the_collector_is_as_before_once_the_workspace_is_open(tmp_path: Path) -> None:
+    # start-up collects rarely; once the command has its workspace, the thresholds are the
+    # interpreter's again (what start-up made is frozen out of later full passes)
+    import gc
+
+    default = [str(n) for n in gc.get_threshold()]
+    done = _console(tmp_path, GC_REPORT, "--workspace", "ws.db", "--create", "models")
+    assert done.returncode == 0, done.stderr
+    assert _gc_state(done) == [*default, "True", "True"]
+
+
+def test_the_collector_still_runs_for_a_command_without_a_workspace(tmp_path: Path) -> None:
+    done = _console(tmp_path, GC_REPORT, "--version")
+    assert done.returncode == 0, done.stderr
+    young, *_, enabled, frozen = _gc_state(done)
+    assert enabled == "True" and frozen == "False"
+    assert 700 <= int(young) <= 100_000  # raised, never off: garbage is still collected

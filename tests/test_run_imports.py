@@ -17,12 +17,28 @@ from .conftest import API_KEY
 
 #: Packages a dry-run daily cycle never needs: the web console, reports, reconciliation, CSV
 #: imports, the PostgreSQL store, SMTP (no SMTP settings), OAuth2 (an API key), importlib's
-#: distribution metadata (entry points are read directly) and httpx's own CLI (pygments).
+#: distribution metadata (entry points are read directly) and httpx's own CLI (pygments); the
+#: workspace's parts a run does not touch (finance, directory, answers, rules, plans) and
+#: what they import (a directory's CSV checks, savings, rule impact), and the vendor calls of
+#: a reclaim (a run only plans).
 NOT_FOR_A_RUN = (
     "saas_license.web",
     "saas_license.reports",
     "saas_license._finance.reconciliation",
     "saas_license._finance.csv_import",
+    "saas_license._finance.savings",
+    "saas_license._workspace.finance",
+    "saas_license._workspace.directory",
+    "saas_license._workspace.answers",
+    "saas_license._workspace.rules",
+    "saas_license._workspace.plans",
+    "saas_license._directory.resolution",
+    "saas_license._directory.index",
+    "saas_license._csvrows",
+    "saas_license._rule_impact",
+    "saas_license._reclaim.apply",
+    "saas_license._reclaim.recheck",
+    "csv",
     "saas_license._store._postgres",
     "saas_license.email._smtp",
     "saas_license.http._loopback",

@@ -4,12 +4,14 @@ showback read, added to a seat's own attributes (which they never overwrite)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
-from .index import DirectoryIndex
 from .records import Person
+
+if TYPE_CHECKING:
+    from .index import DirectoryIndex
 
 __all__ = [
     "LEAVER",
@@ -40,7 +42,11 @@ def directory_of(store: object) -> DirectoryIndex | None:
     if people is None:
         return None
     found = people()
-    return DirectoryIndex(found) if found else None
+    if not found:
+        return None
+    from .index import DirectoryIndex  # with the CSV checks: only a workspace with a directory
+
+    return DirectoryIndex(found)
 
 
 def seat_facts(attributes: Mapping[str, Any], person: Person | None) -> dict[str, Any]:

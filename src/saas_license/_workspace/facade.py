@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .._audit import AuditEntry
 from .._errors import ConfigError
@@ -24,19 +25,21 @@ from .._time import utcnow
 from ..http import (
     HttpOptions,
 )
-from .answers import Answers
-from .approvals import Approvals
-from .audit import Audit
-from .candidates import Candidates
-from .directory import Directory
-from .finance import Finance
-from .jobs import Jobs
-from .outbox import Outbox
-from .plans import Plans
-from .profiles import Profiles
-from .rules import Rules
-from .settings import Settings
-from .subscriptions import Subscriptions
+
+if TYPE_CHECKING:
+    from .answers import Answers
+    from .approvals import Approvals
+    from .audit import Audit
+    from .candidates import Candidates
+    from .directory import Directory
+    from .finance import Finance
+    from .jobs import Jobs
+    from .outbox import Outbox
+    from .plans import Plans
+    from .profiles import Profiles
+    from .rules import Rules
+    from .settings import Settings
+    from .subscriptions import Subscriptions
 
 __all__ = ["Workspace", "check_workspace_path"]
 
@@ -142,19 +145,100 @@ class Workspace:
         #: The URL a PostgreSQL workspace was opened with (it may hold a password: never shown).
         self._url: str | None = None
         self.prices: PriceBook = _finance.price_book_for(store, self.policy.timezone)
-        self.profiles = Profiles(self)
-        self.subscriptions = Subscriptions(self)
-        self.rules = Rules(self)
-        self.jobs = Jobs(self)
-        self.candidates = Candidates(self)
-        self.plans = Plans(self)
-        self.outbox = Outbox(self)
-        self.finance = Finance(self)
-        self.audit = Audit(self)
-        self.settings = Settings(self)
-        self.approvals = Approvals(self)
-        self.answers = Answers(self)
-        self.directory = Directory(self)
+
+    # Each part is made (and its module imported) on first use: a daily run touches a few of
+    # them, and importing the others (finance, directory, answers, …) is start-up it never uses.
+
+    @functools.cached_property
+    def profiles(self) -> Profiles:
+        """``ws.profiles``: see :class:`Profiles`."""
+        from .profiles import Profiles
+
+        return Profiles(self)
+
+    @functools.cached_property
+    def subscriptions(self) -> Subscriptions:
+        """``ws.subscriptions``: see :class:`Subscriptions`."""
+        from .subscriptions import Subscriptions
+
+        return Subscriptions(self)
+
+    @functools.cached_property
+    def rules(self) -> Rules:
+        """``ws.rules``: see :class:`Rules`."""
+        from .rules import Rules
+
+        return Rules(self)
+
+    @functools.cached_property
+    def jobs(self) -> Jobs:
+        """``ws.jobs``: see :class:`Jobs`."""
+        from .jobs import Jobs
+
+        return Jobs(self)
+
+    @functools.cached_property
+    def candidates(self) -> Candidates:
+        """``ws.candidates``: see :class:`Candidates`."""
+        from .candidates import Candidates
+
+        return Candidates(self)
+
+    @functools.cached_property
+    def plans(self) -> Plans:
+        """``ws.plans``: see :class:`Plans`."""
+        from .plans import Plans
+
+        return Plans(self)
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """``ws.outbox``: see :class:`Outbox`."""
+        from .outbox import Outbox
+
+        return Outbox(self)
+
+    @functools.cached_property
+    def finance(self) -> Finance:
+        """``ws.finance``: see :class:`Finance`."""
+        from .finance import Finance
+
+        return Finance(self)
+
+    @functools.cached_property
+    def audit(self) -> Audit:
+        """``ws.audit``: see :class:`Audit`."""
+        from .audit import Audit
+
+        return Audit(self)
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """``ws.settings``: see :class:`Settings`."""
+        from .settings import Settings
+
+        return Settings(self)
+
+    @functools.cached_property
+    def approvals(self) -> Approvals:
+        """``ws.approvals``: see :class:`Approvals`."""
+        from .approvals import Approvals
+
+        return Approvals(self)
+
+    @functools.cached_property
+    def answers(self) -> Answers:
+        """``ws.answers``: see :class:`Answers`."""
+        from .answers import Answers
+
+        return Answers(self)
+
+    @functools.cached_property
+    def directory(self) -> Directory:
+        """``ws.directory``: see :class:`Directory`."""
+        from .directory import Directory
+
+        return Directory(self)
 
     @classmethod
     def open(

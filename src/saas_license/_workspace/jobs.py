@@ -15,7 +15,6 @@ from .._errors import ProfileStateError, RunInProgressError, SaasLicenseError
 from .._jobs import JobResult, JobStatus, ScheduledJob, job_name
 from .._notify import DeliveryStatus
 from .._pipeline import AlreadyRanError, ProgressCallback, RunReport, ScheduledRun, run_profile
-from .._reclaim.apply import apply_plan
 from .._reclaim.auto import (
     SCHEDULER_ACTOR,
     AutoReclaimPolicy,
@@ -332,6 +331,8 @@ class Jobs:
             expires_at=now + self._ws.policy.plan_ttl,
         )
         self._ws.store.save_plan(auto_plan)
+        from .._reclaim.apply import apply_plan  # only automatic reclaims call the vendor
+
         try:
             report = apply_plan(
                 self._ws.store,

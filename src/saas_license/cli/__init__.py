@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import gc
 import logging
 import os
 import sqlite3
@@ -132,6 +133,7 @@ class _State:
                 if pinned is None
                 else Workspace.open(self.workspace_path, create=create, clock=pinned)
             )
+            _started()
         return self._ws
 
     def close(self) -> None:
@@ -439,6 +441,7 @@ def console() -> NoReturn:
     on any other way out (an exception, Ctrl-C), the usual exit.
     """
     status: str | int | None = 0
+    _start_up()
     try:
         main()
     except SystemExit as exc:
@@ -461,6 +464,33 @@ def console() -> NoReturn:
         sys.stderr.flush()
     finally:
         os._exit(status)
+
+
+#: The collector's thresholds before :func:`_start_up` raised them (None: not raised now).
+_GC_THRESHOLDS: tuple[int, int, int] | None = None
+#: Objects allocated between young collections while the command starts up.
+_START_UP_GC_THRESHOLD = 100_000
+
+
+def _start_up() -> None:
+    """Collect garbage rarely while the command starts: importing it allocates ~10^5 objects
+    (modules, classes, functions) and frees almost none, so the collector's young-generation
+    passes (every 700 allocations, each now and then a full pass over all of them) find
+    nothing; they cost a daily run ~3% of its CPU. :func:`_started` puts them back."""
+    global _GC_THRESHOLDS
+    if _GC_THRESHOLDS is None:
+        _GC_THRESHOLDS = gc.get_threshold()
+        gc.set_threshold(_START_UP_GC_THRESHOLD, *_GC_THRESHOLDS[1:])
+
+
+def _started() -> None:
+    """Start-up is over (the workspace is open): what it allocated is kept out of later full
+    passes (``gc.freeze``) and the collector's thresholds are as they were."""
+    global _GC_THRESHOLDS
+    if _GC_THRESHOLDS is not None:
+        gc.freeze()
+        gc.set_threshold(*_GC_THRESHOLDS)
+        _GC_THRESHOLDS = None
 
 
 def _add_workspace_options(command: click.Command) -> None:

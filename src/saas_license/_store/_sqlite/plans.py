@@ -26,7 +26,7 @@ from ..._reclaim.records import (
     ReclaimAction,
     ReclaimPlan,
 )
-from ..._reclaim.stored import StoredPlan, stored_plan, summary_of
+from ..._reclaim.stored import StoredPlan, head_data, stored_plan, summary_of
 from ..._subscriptions import Subscription
 from ..._time import format_instant
 from .base import SqliteBaseStore, _batched, _dt, _dumps
@@ -121,7 +121,7 @@ class SqlitePlanStore(SqliteBaseStore):
         ]
         action = next((i.action for i in plan.reclaims), "")
         head = {
-            **converter.unstructure(attrs.evolve(plan, items=(), held=())),
+            **head_data(plan),
             "summary": {**summary_of(plan, scope=scope, units=units), "action": action},
         }
         if not scope:
@@ -196,7 +196,7 @@ class SqlitePlanStore(SqliteBaseStore):
             self._hold_uncovered(head.profile, stage, held, planned, users, per_seat=per_seat)
             summary = {**self._stage_summary(stage, scope), "action": actions.get(1, "")}
             data = {
-                **converter.unstructure(attrs.evolve(head, items=(), held=())),
+                **head_data(head),
                 "summary": summary,
             }
             # the plan is new (its head insert fails on a duplicate id) and its positions are
