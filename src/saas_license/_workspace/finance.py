@@ -413,9 +413,12 @@ class Finance:
     def savings(
         self, profile: str | None = None, *, since: dt.datetime | None = None
     ) -> SavingsSummary:
-        """Potential savings of open candidates and actual savings of reclaimed seats."""
+        """Potential savings of open candidates and actual savings of reclaimed seats
+        (candidates streamed a page at a time where the store can: memory stays flat)."""
+        store = self._ws.store
+        stream = getattr(store, "iter_candidates", None)
         return summarize_savings(
-            self._ws.store.list_candidates(profile),
+            stream(profile) if stream is not None else store.list_candidates(profile),
             self._ws.prices,
             now=self._ws.clock(),
             since=since,
