@@ -52,7 +52,8 @@ FLAGS_FLOOR_SQL = (
 def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float) -> dict[str, Any]:
     """Allocate rights to a profile and a group, reconcile again, and write the seat flags."""
     from saas_license._finance.allocations import Allocation
-    from saas_license._finance.from_store import reconcile_store
+    from saas_license._finance.from_store import group_allocations, reconcile_store
+    from saas_license._finance.reconciliation import unlicensed_units
 
     scale = max(1, counted // 1000)
     ents = {e.software_model: e for e in store.list_entitlements() if e.profile is None}
@@ -79,8 +80,9 @@ def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float
                 exclusions=store.list_exclusion_rules(),
                 profile_types={p.name: p.profile_type for p in store.list_profiles()},
                 models=[r.software_model for r in result.models],
-                unlicensed=[u.subscription_id for u in result.unlicensed],
+                unlicensed_units=[(m, p, n) for m, p, n, _ in unlicensed_units(result)],
                 reconciliation_id=1,
+                groups=group_allocations(store, now=_estate.NOW, timezone=timezone),
             )
         )
 
@@ -136,7 +138,11 @@ def measure(
 
             def run() -> Any:
                 return reconcile_store(
-                    store, now=_estate.NOW, timezone=timezone, opportunity_limit=listed
+                    store,
+                    now=_estate.NOW,
+                    timezone=timezone,
+                    opportunity_limit=listed,
+                    unlicensed_limit=listed,
                 )
 
             sql, sql_runs, result = _median(run, repeat)
@@ -155,7 +161,8 @@ def measure(
                 "opportunities": result.opportunity_count,
                 "opportunities_listed": len(result.opportunities),
                 "reconcile_peak_traced_mib": round(peak / 2**20, 1),
-                "unlicensed": len(result.unlicensed),
+                "unlicensed": result.unlicensed_count,
+                "unlicensed_listed": len(result.unlicensed),
                 "models": len(result.models),
                 "profile_rows": len(result.profiles),
             }
@@ -182,7 +189,8 @@ def measure(
                 out["equal_to_reference"] = (
                     want.models == result.models
                     and want.profiles == result.profiles
-                    and want.unlicensed == result.unlicensed
+                    and want.unlicensed[:listed] == result.unlicensed
+                    and len(want.unlicensed) == result.unlicensed_count
                     and want.opportunities[:listed] == result.opportunities
                     and len(want.opportunities) == result.opportunity_count
                     and want.activity == result.activity

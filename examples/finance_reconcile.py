@@ -71,7 +71,9 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
     few = ws.finance.reconcile(unlicensed_limit=2)
     print(f"  unlicensed seats: {few.unlicensed_count}; the first {len(few.unlicensed)}:")
     for seat in few.unlicensed:
-        print(f"    {seat.user_principal_name} ({seat.software_model}, {seat.profile}): {seat.reason}")
+        print(
+            f"    {seat.user_principal_name} ({seat.software_model}, {seat.profile}): {seat.reason}"
+        )
     if few.unlicensed:
         more = sum(1 for _ in ws.finance.iter_unlicensed(after=few.unlicensed[-1]))
         print(f"  and {more} more, read a page at a time")

@@ -297,9 +297,7 @@ def _check_unlicensed(store: SqliteStore, want: Reconciliation, top: int, timezo
     paged: list[Any] = []
     after = None
     while True:
-        page = list(
-            unlicensed_store(store, now=NOW, timezone=timezone, limit=size, after=after)
-        )
+        page = list(unlicensed_store(store, now=NOW, timezone=timezone, limit=size, after=after))
         paged.extend(page)
         if len(page) < size:
             break

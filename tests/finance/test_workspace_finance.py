@@ -115,7 +115,11 @@ def test_savings_read_candidates_as_a_stream_and_price_each_model_once(
     got = summarize_savings(iter(candidates), Counting(), now=now)  # type: ignore[arg-type]
     assert sorted(asked) == sorted({c.software_model for c in candidates if c.is_open})
     want_eur = sum(
-        (Decimal("100.00") for c in candidates if c.is_open and c.software_model == "Aha! Roadmaps"),
+        (
+            Decimal("100.00")
+            for c in candidates
+            if c.is_open and c.software_model == "Aha! Roadmaps"
+        ),
         Decimal("0"),
     )
     assert got.potential["EUR"] == want_eur > 0

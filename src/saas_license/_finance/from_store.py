@@ -156,12 +156,16 @@ def reconcile_store(
     )
 
 
-def group_allocations(store: Store, *, now: dt.datetime, timezone: str) -> list[EffectiveAllocation]:
+def group_allocations(
+    store: Store, *, now: dt.datetime, timezone: str
+) -> list[EffectiveAllocation]:
     """The group allocations in effect at ``now``: they order a unit's unlicensed seats."""
     from .allocations import effective_allocations
 
     fin = finance_store(store)
-    effective = effective_allocations(fin.list_allocations(), fin.list_entitlements(), now, timezone)
+    effective = effective_allocations(
+        fin.list_allocations(), fin.list_entitlements(), now, timezone
+    )
     return [e for e in effective if e.allocation.is_group]
 
 
@@ -204,7 +208,7 @@ def unlicensed_store(
     profiles = store.list_profiles()
     exclusions = store.list_exclusion_rules()
     groups = group_allocations(store, now=now, timezone=timezone)
-    every = [(m, p, n) for m, p, n, _ in units]
+    needed = [(m, p, n) for m, p, n, _ in units]
     mark = None if after is None else (after.software_model, after.profile, after.subscription_id)
     rank: int | None = None  # seats of the mark's unit up to it (None: the store counts them)
     left = limit
@@ -214,7 +218,7 @@ def unlicensed_store(
             exclusions=exclusions,
             profile_types={p.name: p.profile_type for p in profiles},
             groups=groups,
-            units=every,
+            units=needed,
             limit=take,
             after=mark,
             rank=rank,

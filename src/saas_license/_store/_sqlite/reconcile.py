@@ -258,9 +258,7 @@ def _unit_seats(excl: str, group: str) -> str:
 #: The order of one unit's seats (``_unit_seats`` columns): the seats a right covers last first.
 _UNIT_ORDER = "u.g, u.first_seen DESC, u.id DESC"
 #: The unit's seats after a key (g, first seen, id) in ``_UNIT_ORDER``.
-_UNIT_AFTER = (
-    "(u.g > ? OR (u.g = ? AND (u.first_seen < ? OR (u.first_seen = ? AND u.id < ?))))"
-)
+_UNIT_AFTER = "(u.g > ? OR (u.g = ? AND (u.first_seen < ? OR (u.first_seen = ? AND u.id < ?))))"
 
 
 def _after_params(key: Sequence[int]) -> list[int]:
@@ -306,8 +304,7 @@ def record_seat_status(
             chosen = f"SELECT u.id FROM ({seats}) AS u ORDER BY {_UNIT_ORDER} LIMIT ?"
             chosen_params = [*params, n]
         db.execute(
-            "UPDATE finance_seat_status SET unlicensed = 1 "
-            f"WHERE subscription_id IN ({chosen})",
+            f"UPDATE finance_seat_status SET unlicensed = 1 WHERE subscription_id IN ({chosen})",
             chosen_params,
         )
     return int(db.execute("SELECT count(*) FROM finance_seat_status").fetchone()[0])
