@@ -80,7 +80,7 @@ def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float
                 exclusions=store.list_exclusion_rules(),
                 profile_types={p.name: p.profile_type for p in store.list_profiles()},
                 models=[r.software_model for r in result.models],
-                unlicensed_units=[(m, p, n) for m, p, n, _ in unlicensed_units(result)],
+                unlicensed_units=[u[:4] for u in unlicensed_units(result)],
                 reconciliation_id=1,
                 groups=group_allocations(store, now=_estate.NOW, timezone=timezone),
             )

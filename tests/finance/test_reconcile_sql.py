@@ -315,7 +315,7 @@ def _check_unlicensed(store: SqliteStore, want: Reconciliation, top: int, timezo
             exclusions=store.list_exclusion_rules(),
             profile_types={p.name: p.profile_type for p in store.list_profiles()},
             models=[r.software_model for r in want.models],
-            unlicensed_units=[(m, p, n) for m, p, n, _ in unlicensed_units(listed)],
+            unlicensed_units=[u[:4] for u in unlicensed_units(listed)],
             reconciliation_id=1,
             groups=group_allocations(store, now=NOW, timezone=timezone),
         )

@@ -160,7 +160,7 @@ def test_allocations_and_seat_flags_are_the_same_on_sqlite_and_postgres(  # type
                     exclusions=store.list_exclusion_rules(),
                     profile_types=PROFILES,
                     models=[m.software_model for m in result.models],
-                    unlicensed_units=[(m, p, n) for m, p, n, _ in unlicensed_units(result)],
+                    unlicensed_units=[u[:4] for u in unlicensed_units(result)],
                     reconciliation_id=1,
                     groups=group_allocations(store, now=NOW, timezone=timezone),
                 )

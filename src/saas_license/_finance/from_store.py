@@ -204,11 +204,11 @@ def unlicensed_store(
         store, now=now, timezone=timezone, opportunity_limit=0, unlicensed_limit=0
     )
     units = unlicensed_units(counted)
-    reasons = {(m, p): r for m, p, _, r in units}
+    reasons = {(m, p): r for m, p, _, _, r in units}
     profiles = store.list_profiles()
     exclusions = store.list_exclusion_rules()
     groups = group_allocations(store, now=now, timezone=timezone)
-    needed = [(m, p, n) for m, p, n, _ in units]
+    needed = [u[:3] for u in units]
     mark = None if after is None else (after.software_model, after.profile, after.subscription_id)
     rank: int | None = None  # seats of the mark's unit up to it (None: the store counts them)
     left = limit

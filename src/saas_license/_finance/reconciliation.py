@@ -807,15 +807,22 @@ def unlicensed_records(
     ]
 
 
-def unlicensed_units(result: Reconciliation) -> list[tuple[str, str, int, str]]:
-    """(model, profile, seats no right covers, reason) of every unit that lacks rights, in
-    :data:`UNLICENSED_ORDER`: what a store needs to list, page or flag the unlicensed seats."""
+def unlicensed_units(result: Reconciliation) -> list[tuple[str, str, int, int, str]]:
+    """(model, profile, seats no right covers, counted seats, reason) of every unit that lacks
+    rights, in :data:`UNLICENSED_ORDER`: what a store needs to list, page or flag the
+    unlicensed seats."""
     reasons = {
         r.software_model: "no entitlement" if not r.entitlements_in_use else "not enough rights"
         for r in result.models
     }
     return [
-        (r.software_model, r.profile or "", r.rights_needed, reasons[r.software_model])
+        (
+            r.software_model,
+            r.profile or "",
+            r.rights_needed,
+            r.rights_used,
+            reasons[r.software_model],
+        )
         for r in result.profiles
         if r.rights_needed
     ]

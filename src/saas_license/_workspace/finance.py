@@ -197,7 +197,7 @@ class Finance:
                     exclusions=self._ws.store.list_exclusion_rules(),
                     profile_types={p.name: p.profile_type for p in profiles},
                     models=[r.software_model for r in result.models],
-                    unlicensed_units=[(m, p, n) for m, p, n, _ in unlicensed_units(result)],
+                    unlicensed_units=[u[:4] for u in unlicensed_units(result)],
                     reconciliation_id=saved_id,
                     groups=_finance.group_allocations(
                         self._ws.store, now=result.as_of, timezone=self._ws.policy.timezone

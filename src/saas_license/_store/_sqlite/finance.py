@@ -274,13 +274,14 @@ class SqliteFinanceStore(SqliteBaseStore):
         exclusions: Sequence[ExclusionRule],
         profile_types: Mapping[str, str],
         models: Sequence[str],
-        unlicensed_units: Sequence[tuple[str, str, int]],
+        unlicensed_units: Sequence[tuple[str, str, int, int]],
         reconciliation_id: int,
         groups: Sequence[EffectiveAllocation] = (),
     ) -> int:
         """Replace every seat's reconciled/unlicensed flags with a reconciliation's, set-based:
-        in each (model, profile, n) of ``unlicensed_units`` the first ``n`` counted seats in the
-        reconciliation's order of unlicensed seats (``groups`` in effect) are unlicensed."""
+        in each (model, profile, n, used) of ``unlicensed_units`` the first ``n`` of the ``used``
+        counted seats in the reconciliation's order of unlicensed seats (``groups`` in effect)
+        are unlicensed."""
         from .reconcile import record_seat_status
 
         with self.transaction():

@@ -272,40 +272,43 @@ def record_seat_status(
     exclusions: Sequence[ExclusionRule],
     profile_types: Mapping[str, str],
     models: Sequence[str],
-    unlicensed_units: Sequence[tuple[str, str, int]],
+    unlicensed_units: Sequence[tuple[str, str, int, int]],
     reconciliation_id: int,
     groups: Sequence[EffectiveAllocation] = (),
 ) -> int:
     """Replace every seat's reconciled/unlicensed flags, set-based: the counted seats of the
-    reconciled ``models`` are reconciled, and in each (model, profile, n) of
-    ``unlicensed_units`` the first ``n`` seats in UNLICENSED_ORDER are not covered by a right
-    (``groups``: the group allocations in effect, which order them). No seat id passes through
-    Python. Returns how many seats were reconciled; call inside a write transaction."""
+    reconciled ``models`` are reconciled, and in each (model, profile, n, used) of
+    ``unlicensed_units`` the first ``n`` of its ``used`` counted seats in UNLICENSED_ORDER are
+    not covered by a right (``groups``: the group allocations in effect, which order them). A
+    unit none of whose seats a right covers is flagged as its rows are inserted; the others
+    by one ``UPDATE`` each. No seat id passes through Python. Returns how many seats were
+    reconciled; call inside a write transaction."""
     excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
     group, group_params = group_case_sql(db, groups)
     db.execute("DELETE FROM finance_seat_status")
+    whole = [(m, p) for m, p, n, used in unlicensed_units if n > 0 and n >= used]
+    some = [(m, p, n) for m, p, n, used in unlicensed_units if 0 < n < used]
     if models:
         marks = ", ".join("?" * len(models))
+        flag = (
+            "CASE "
+            + " ".join("WHEN s.software_model = ? AND s.profile = ? THEN 1" for _ in whole)
+            + " ELSE 0 END"
+            if whole
+            else "0"
+        )
         db.execute(
             "INSERT INTO finance_seat_status (subscription_id, unlicensed, reconciliation_id) "
-            f"SELECT s.id, 0, ? FROM subscriptions s WHERE s.active = 1 "
+            f"SELECT s.id, {flag}, ? FROM subscriptions s WHERE s.active = 1 "
             f"AND s.software_model IN ({marks}) AND NOT {excl}",
-            [reconciliation_id, *models, *excl_params],
+            [*(v for unit in whole for v in unit), reconciliation_id, *models, *excl_params],
         )
     seats = _unit_seats(excl, group)
-    for model, profile, n in unlicensed_units:
-        if n <= 0:
-            continue
-        params = [*group_params, profile, model, *excl_params]
-        (used,) = db.execute(f"SELECT count(*) FROM ({seats}) AS u", params).fetchone()
-        if n >= used:  # every counted seat of the unit (no right at all): no order needed
-            chosen, chosen_params = f"SELECT u.id FROM ({seats}) AS u", params
-        else:  # the unit's first n seats; SQLite keeps only n rows while it sorts
-            chosen = f"SELECT u.id FROM ({seats}) AS u ORDER BY {_UNIT_ORDER} LIMIT ?"
-            chosen_params = [*params, n]
+    for model, profile, n in some:  # the unit's first n seats; SQLite keeps n rows as it sorts
         db.execute(
-            f"UPDATE finance_seat_status SET unlicensed = 1 WHERE subscription_id IN ({chosen})",
-            chosen_params,
+            "UPDATE finance_seat_status SET unlicensed = 1 WHERE subscription_id IN "
+            f"(SELECT u.id FROM ({seats}) AS u ORDER BY {_UNIT_ORDER} LIMIT ?)",
+            [*group_params, profile, model, *excl_params, n],
         )
     return int(db.execute("SELECT count(*) FROM finance_seat_status").fetchone()[0])
 
