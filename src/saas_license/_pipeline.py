@@ -28,6 +28,7 @@ from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._evaluation_sql import SetEvaluation, evaluate_profile
 from ._faultpoints import kill_point
 from ._finance.pricing import PriceBook
+from ._gcpause import fewer_collections
 from ._jobs import JobResult, JobStatus
 from ._models import SoftwareModel
 from ._notify import NotifierRegistry
@@ -190,7 +191,10 @@ def _download(
     # staged outside the write lock, then swapped in by short transactions; a download that
     # fails while staging leaves the store as it was, and only a complete one closes seats
     with store.stage_download(profile, run_id=run_id, fence=fence) as stage:
-        stage.add(boundary.filter(_counting(spoke.download(ctx), counter, progress, "download")))
+        with fewer_collections():  # the listing: ~10 short-lived objects a user
+            stage.add(
+                boundary.filter(_counting(spoke.download(ctx), counter, progress, "download"))
+            )
         models_created = rules_created = 0
         rule_models = {r.software_model for r in store.list_reclamation_rules()}
         mapped = store.identifier_map()
@@ -212,7 +216,13 @@ def _download(
                 store.save_reclamation_rule(ReclamationRule(software_model=k.software_model))
                 rule_models.add(k.software_model)
                 rules_created += 1
-        stage.merge(now=now)
+        # the download's activity counted as checked in the merge's own write of each seat
+        # (the activity step then only counts them); never a seat a quarantined record named
+        stage.merge(
+            now=now,
+            activity_checked=info.activity_from_download and ctx.profile.processes.activity,
+            quarantined=boundary.seen,
+        )
         # A quarantined record never closes or changes the seat it names.
         store.mark_seen(profile, boundary.seen, run_id=run_id)
         store.add_quarantined(boundary.quarantined)

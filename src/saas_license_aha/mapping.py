@@ -242,6 +242,10 @@ _UNKNOWN_SETS: tuple[frozenset[str], ...] = tuple(
 _UNCLEAR: Any = object()
 
 
+_UTC = dt.timezone.utc
+_fromisoformat = dt.datetime.fromisoformat
+
+
 def _instant(data: dict[str, Any], name: str) -> dt.datetime | None:
     """As ``_Reader.instant``: the instant, None for an explicit null, else :data:`_UNCLEAR`."""
     if name not in data:
@@ -250,6 +254,15 @@ def _instant(data: dict[str, Any], name: str) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if value[-1:] == "Z" and value[:1].isdigit():
+            # Aha!'s own form (``2026-11-19T05:46:00.000Z``): exactly what parse_instant does
+            # with it (nothing to strip, ``Z`` read as +00:00, already UTC), in a fifth the time
+            try:
+                parsed = _fromisoformat(value[:-1] + "+00:00")
+            except ValueError:  # 3.10 reads fewer forms: parse_instant decides
+                parsed = None
+            if parsed is not None and parsed.tzinfo is _UTC:
+                return parsed
         try:
             return parse_instant(value)
         except ValueError:

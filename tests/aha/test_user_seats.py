@@ -29,6 +29,11 @@ _INSTANTS = st.sampled_from(
         "2026-11-01T10:00:00",  # naive: unreadable
         "not a date",
         " 2026-03-01T00:00:00.000Z ",
+        "2026-03-01T00:00:00.000z",  # lower-case zone: the reference reading accepts it
+        "2026-11-01T10:00:00+02:00Z",  # an offset and a Z: unreadable
+        "2026-13-01T00:00:00.000Z",  # no 13th month
+        "2026-11-01Z",  # a date alone, in Aha!'s zone form
+        "\u0662026-11-01T10:00:00.000Z",  # a non-ASCII digit first
         "",
         None,
         5,

@@ -44,7 +44,13 @@ class StagedDownload(Protocol):
     staged: int
 
     def add(self, records: Iterable[SubscriptionRecord]) -> int: ...
-    def merge(self, *, now: dt.datetime) -> int: ...
+    def merge(
+        self,
+        *,
+        now: dt.datetime,
+        activity_checked: bool = False,
+        quarantined: Iterable[tuple[str, str]] = (),
+    ) -> int: ...
     def close_unseen(self) -> list[int]: ...
 
 

@@ -447,6 +447,12 @@ MIGRATIONS["engine"] = [
     """
     DROP INDEX IF EXISTS subscriptions_identifier;
     """,
+    # 5: a download's activity counted as checked by its merge, in the same write that marks
+    # each seat seen (issue 13: one write per unchanged seat, not two): the instant it did so,
+    # so the activity step of that run only counts the seats (NULL: stamped the old way)
+    """
+    ALTER TABLE download_runs ADD COLUMN activity_checked_at INTEGER;
+    """,
 ]
 
 

@@ -8,6 +8,7 @@ each hold a seat once (the same result, in the same order)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from .._sqlite.subscriptions import SqliteSubscriptionStore
 from .base import PostgresBaseStore
@@ -35,8 +36,30 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
             self._merged_since_analyze = 0
 
     def _merge_staged(
-        self, profile: str, table: str, lo: int, hi: int, *, run_id: str, now: dt.datetime
+        self,
+        profile: str,
+        table: str,
+        lo: int,
+        hi: int,
+        *,
+        run_id: str,
+        now: dt.datetime,
+        pairs: int,
+        stamp: bool = False,
+        held: bool = False,
+        fresh: bool = False,
     ) -> None:
+        merge = functools.partial(
+            super()._merge_staged,
+            profile,
+            table,
+            run_id=run_id,
+            now=now,
+            pairs=pairs,
+            stamp=stamp,
+            held=held,
+            fresh=fresh,
+        )
         self._fresh_statistics(hi - lo)
         window = "seq > ? AND seq <= ?"
         repeated = self._q(
@@ -44,14 +67,14 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
             (lo, hi),
         ).fetchone()
         if repeated is None:
-            super()._merge_staged(profile, table, lo, hi, run_id=run_id, now=now)
+            merge(lo, hi)
             return
         start, seen = lo, set[tuple[str, str]]()
         for seq, uid, ident in self._q(
             f"SELECT seq, uid, ident FROM {table} WHERE {window} ORDER BY seq", (lo, hi)
         ).fetchall():
             if (uid, ident) in seen:  # a seat again: merge what came before it first
-                super()._merge_staged(profile, table, start, seq - 1, run_id=run_id, now=now)
+                merge(start, seq - 1)
                 start, seen = seq - 1, set[tuple[str, str]]()
             seen.add((uid, ident))
-        super()._merge_staged(profile, table, start, hi, run_id=run_id, now=now)
+        merge(start, hi)

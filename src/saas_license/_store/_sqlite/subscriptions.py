@@ -5,6 +5,7 @@ Implements :class:`~saas_license._store._protocol.SubscriptionStore`.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import functools
@@ -96,6 +97,9 @@ class _StageAttrs:
             found = self._keys[pair] = len(self._keys) + 1
             self._new.append((found, attributes, unknown))
         return found
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
     def take_new(self) -> list[tuple[int, str, str]]:
         """(akey, attributes, unknown) of the pairs numbered since the last call."""
@@ -259,7 +263,9 @@ class SqliteSubscriptionStore(SqliteBaseStore):
                     rows = _stage_rows(batch, staged, pairs)
                     staged += len(rows)
                     self._stage_insert(table, rows, pairs)
-                self._merge_staged(profile, table, 0, staged, run_id=run_id, now=now)
+                self._merge_staged(
+                    profile, table, 0, staged, run_id=run_id, now=now, pairs=len(pairs)
+                )
             except sqlite3.DatabaseError as exc:
                 if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                     raise self._busy() from None
@@ -276,6 +282,16 @@ class SqliteSubscriptionStore(SqliteBaseStore):
     def _drop_stage(self, table: str) -> None:
         self._q(f"DROP TABLE IF EXISTS {table}")
         self._q(f"DROP TABLE IF EXISTS {table}_attrs")
+        self._q(f"DROP TABLE IF EXISTS {table}_held")
+
+    def _stage_held(self, table: str, keys: list[tuple[str, str]]) -> None:
+        """The (user, identifier) keys a download's quarantined records named: their seats'
+        activity is never counted as checked by that download (issue 8, item 2)."""
+        self._q(
+            f"CREATE TABLE IF NOT EXISTS {table}_held "
+            "(uid TEXT NOT NULL, ident TEXT NOT NULL, PRIMARY KEY (uid, ident))"
+        )
+        self._db.executemany(f"INSERT OR IGNORE INTO {table}_held (uid, ident) VALUES (?, ?)", keys)
 
     def _stage_insert(self, table: str, rows: list[tuple[Any, ...]], pairs: _StageAttrs) -> None:
         """Write staged rows, and the attribute pairs first seen in them."""
@@ -294,19 +310,51 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         return -1 if row is None else int(row[0])
 
     def _merge_staged(
-        self, profile: str, table: str, lo: int, hi: int, *, run_id: str, now: dt.datetime
+        self,
+        profile: str,
+        table: str,
+        lo: int,
+        hi: int,
+        *,
+        run_id: str,
+        now: dt.datetime,
+        pairs: int,
+        stamp: bool = False,
+        held: bool = False,
+        fresh: bool = False,
     ) -> None:
         """Merge staged rows ``lo < seq <= hi`` set-based; call inside a write transaction.
 
+        ``pairs``: the stage's attribute pairs numbered up to ``hi`` (at least): those not
+        resolved to ``seat_attrs`` yet are, first (a few look-ups, not one per seat).
+
         Seats whose stored row already says what the record says (the common case of a daily
-        re-run) only get marked seen; the rest are upserted in staging order.
+        re-run) only get marked seen; the rest are upserted in staging order. With ``stamp``
+        the same write counts each seat's activity as checked at ``now`` (what
+        :meth:`stamp_activity_checked` did in a second write of every seat), except a seat whose
+        record left its last activity unknown or, with ``held``, one a quarantined record of
+        this download named (the stage's ``_held`` table). ``fresh``: the profile had no seats
+        when the merge began, so no staged row can be an unchanged seat and the fast path's
+        look-ups are skipped (the upsert alone is always right; the fast path only saves writes).
         """
         run = self._run_number(run_id, create=True)
         now_s = epoch_ms(now)
+        # the instant a staged row's seat gets as activity_checked_at (NULL: left as it was)
+        checked = (
+            "CASE WHEN sa.unknown NOT LIKE '%\"last_activity\"%'"
+            + (
+                f" AND NOT EXISTS (SELECT 1 FROM {table}_held h "
+                "WHERE h.uid = st.uid AND h.ident = st.ident)"
+                if held
+                else ""
+            )
+            + " THEN :now END"
+        )
         window = "st.seq > :lo AND st.seq <= :hi"
-        args = {"lo": lo, "hi": hi, "p": profile, "run": run, "now": now_s}
-        # this window's attribute pairs not resolved yet: stored once each (few for many seats)
-        pending = f"attrs IS NULL AND akey IN (SELECT st.akey FROM {table} st WHERE {window})"
+        args = {"lo": lo, "hi": hi, "p": profile, "run": run, "now": now_s, "top": pairs}
+        # the attribute pairs numbered so far and not resolved yet: stored once each (few for
+        # many seats), with no pass over the window (pairs are numbered as they first appear)
+        pending = "attrs IS NULL AND akey <= :top"
         self._qn(
             f"INSERT OR IGNORE INTO seat_attrs (attributes, unknown) "
             f"SELECT attributes, unknown FROM {table}_attrs WHERE {pending} ORDER BY akey",
@@ -320,12 +368,16 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         # the unchanged-seat fast path: each staged row looks its seat up once (the unique key)
         # and is compared column by column in SQL; a key staged twice in one window takes the
         # full path, in order, with the rest of its window
-        repeated = self._qn(
-            f"SELECT 1 FROM {table} st WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 "
-            "LIMIT 1",
-            args,
-        ).fetchone()
-        if repeated is None:
+        repeated = (
+            fresh
+            or self._qn(
+                f"SELECT 1 FROM {table} st WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 "
+                "LIMIT 1",
+                args,
+            ).fetchone()
+            is not None
+        )
+        if not repeated:
             self._qn(  # staged rows drive the join (CROSS JOIN keeps that order)
                 f"UPDATE {table} AS u SET done = 1, sid = same.id FROM (SELECT st.seq, s.id "
                 f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
@@ -341,19 +393,31 @@ class SqliteSubscriptionStore(SqliteBaseStore):
                 "WHERE u.seq = same.seq",
                 args,
             )
-            self._qn(
-                "UPDATE subscriptions SET seen_run = :run, last_seen_at = :now WHERE id IN ("
-                f"SELECT st.sid FROM {table} st WHERE {window} AND st.done = 1)",
-                args,
-            )
+            if stamp:  # seen and checked in one write per seat (no column of an index)
+                self._qn(
+                    "UPDATE subscriptions AS s SET seen_run = :run, last_seen_at = :now, "
+                    "activity_checked_at = COALESCE(x.chk, s.activity_checked_at) "
+                    f"FROM (SELECT st.sid, {checked} AS chk FROM {table} st "
+                    f"CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
+                    f"WHERE {window} AND st.done = 1) AS x WHERE s.id = x.sid",
+                    args,
+                )
+            else:
+                self._qn(
+                    "UPDATE subscriptions SET seen_run = :run, last_seen_at = :now WHERE id IN ("
+                    f"SELECT st.sid FROM {table} st WHERE {window} AND st.done = 1)",
+                    args,
+                )
         self._qn(
             "INSERT INTO subscriptions (profile, external_user_id, identifier, "
             "user_principal_name, display_name, software_model, last_activity, external_created, "
-            "assigned_at, first_seen_at, last_seen_at, created_run, seen_run, active, attrs) "
-            "SELECT :p, st.uid, st.ident, st.upn, st.display, "
+            "assigned_at, first_seen_at, last_seen_at, created_run, seen_run, active, attrs"
+            + (", activity_checked_at) " if stamp else ") ")
+            + "SELECT :p, st.uid, st.ident, st.upn, st.display, "
             "(SELECT m.software_model FROM identifier_map m WHERE m.identifier = st.ident), "
-            "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, sa.attrs "
-            f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
+            "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, sa.attrs"
+            + (f", {checked} " if stamp else " ")
+            + f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
             f"WHERE {window} AND st.done = 0 ORDER BY st.seq "
             "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
             "user_principal_name = excluded.user_principal_name, "
@@ -365,7 +429,13 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             "external_created = COALESCE(excluded.external_created, subscriptions.external_created), "
             "assigned_at = COALESCE(excluded.assigned_at, subscriptions.assigned_at), "
             "last_seen_at = excluded.last_seen_at, seen_run = excluded.seen_run, active = 1, "
-            "attrs = excluded.attrs",
+            "attrs = excluded.attrs"
+            + (
+                ", activity_checked_at = COALESCE(excluded.activity_checked_at, "
+                "subscriptions.activity_checked_at)"
+                if stamp
+                else ""
+            ),
             args,
         )
 
@@ -428,13 +498,24 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         run, is not checked (issue 8, item 2).
         """
         # NOT INDEXED: walk the id window (a rowid range), never a whole profile's index entries
-        sql = (
-            "UPDATE subscriptions NOT INDEXED SET activity_checked_at = ? "
+        which = (
             "WHERE profile = ? AND seen_run = ? "
             "AND attrs NOT IN (SELECT id FROM seat_attrs WHERE unknown LIKE '%\"last_activity\"%') "
             "AND (quarantined_run IS NULL OR quarantined_run != seen_run)"
         )
-        run = self._run_number(run_id, create=False)
+        sql = "UPDATE subscriptions NOT INDEXED SET activity_checked_at = ? " + which
+        found = self._q(
+            "SELECT id, activity_checked_at FROM download_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if found is not None and found[1] is not None:
+            # the merge stamped them already, in the same write that marked them seen
+            # (:meth:`DownloadStage.merge` with ``activity_checked``): count, write nothing
+            row = self._q(
+                "SELECT COUNT(*) FROM subscriptions NOT INDEXED " + which,
+                (profile, int(found[0])),
+            ).fetchone()
+            return int(row[0])
+        run = -1 if found is None else int(found[0])
         lo, hi = self._q(
             "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
         ).fetchone()
@@ -667,6 +748,8 @@ class DownloadStage:
         self._store, self.profile, self.run_id, self.fence = store, profile, run_id, fence
         self._table = f"temp.stage_{run_id}"
         self._pairs = _StageAttrs()
+        #: (rows staged, pairs numbered) after each staged batch: a merge window's pairs
+        self._marks: list[tuple[int, int]] = []
         self.identifiers: set[str] = set()
         self.staged = 0
 
@@ -682,6 +765,7 @@ class DownloadStage:
         for batch in _batched(records, STAGE_BATCH):
             rows = _stage_rows(batch, self.staged, self._pairs)
             self.staged += len(rows)
+            self._marks.append((self.staged, len(self._pairs)))
             self.identifiers.update(r.identifier for r in batch)
             try:
                 with self._store._lock:  # never inside another thread's transaction
@@ -691,18 +775,60 @@ class DownloadStage:
             kill_point("download.staged")
         return self.staged
 
-    def merge(self, *, now: dt.datetime) -> int:
+    def merge(
+        self,
+        *,
+        now: dt.datetime,
+        activity_checked: bool = False,
+        quarantined: Iterable[tuple[str, str]] = (),
+    ) -> int:
         """Merge the staged records into the workspace set-based, one short transaction per
-        window of :func:`merge_window` seats."""
+        window of :func:`merge_window` seats.
+
+        With ``activity_checked`` (a spoke whose download carries last activity) each merged
+        seat's activity counts as checked at ``now`` in the same write that marks it seen, so
+        the download's activity needs no second write of every seat: a later
+        :meth:`~SqliteSubscriptionStore.stamp_activity_checked` of this run only counts them.
+        A seat whose record left last activity unknown, or one named by a ``quarantined``
+        record (user, identifier) of this download, is not counted as checked.
+        """
+        held = sorted(set(quarantined)) if activity_checked else []
+        if held:
+            try:
+                with self._store._lock:
+                    self._store._stage_held(self._table, held)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"could not stage the download: {exc}") from exc
         merged, window = 0, merge_window(self.staged)
+        # a profile's first download: every staged row is a new seat (no look-ups of stored ones)
+        fresh = (
+            self._store._q(
+                "SELECT 1 FROM subscriptions WHERE profile = ? LIMIT 1", (self.profile,)
+            ).fetchone()
+            is None
+        )
         for lo in range(0, self.staged, window):
             hi = min(lo + window, self.staged)
             with self._store.transaction():
                 self._store._check_fence(self.profile, self.fence)
                 try:
                     self._store._merge_staged(
-                        self.profile, self._table, lo, hi, run_id=self.run_id, now=now
+                        self.profile,
+                        self._table,
+                        lo,
+                        hi,
+                        run_id=self.run_id,
+                        now=now,
+                        pairs=self._marks[bisect.bisect_left(self._marks, (hi, 0))][1],
+                        stamp=activity_checked,
+                        held=bool(held),
+                        fresh=fresh,
                     )
+                    if activity_checked and hi == self.staged:  # with the last window
+                        self._store._q(
+                            "UPDATE download_runs SET activity_checked_at = ? WHERE run_id = ?",
+                            (epoch_ms(now), self.run_id),
+                        )
                 except StoreError:
                     raise
                 except sqlite3.DatabaseError as exc:  # pragma: no cover - _q maps these
