@@ -12,9 +12,11 @@ measures each mode in a fresh child process:
 3. the measured part, with the peak reset first (``/proc/self/clear_refs``): a second whole
    cycle (download again, evaluate with the new rules, plan), a saved plan for review
    (``ws.plans.create``) and a walk over every item of the run's plan (kept alive, as a
-   caller holding its ``RunReport`` would), a reconciliation (``ws.finance.reconcile``) and a
-   walk over every open candidate (``ws.candidates.iter``), each phase's peak RSS (``VmHWM``)
-   read after it.
+   caller holding its ``RunReport`` would), a reconciliation (``ws.finance.reconcile``), a
+   saved one (``save=True``: each seat's reconciled/unlicensed flags), a walk over every
+   unlicensed seat (``ws.finance.iter_unlicensed``; the estate has no entitlements, so every
+   counted seat is unlicensed) and a walk over every open candidate (``ws.candidates.iter``),
+   each phase's peak RSS (``VmHWM``) read after it.
 
 The floor is a bare interpreter importing httpx, attrs, cattrs, click, pluggy and sqlite3.
 Targets (issue 13): ≤ 300 MiB at 1,000,000 seats, and the same with few or many candidates.
@@ -90,8 +92,15 @@ def _child(base_url: str, key: str, days: int) -> dict[str, Any]:
             1 for _ in report.plan.held
         )
         phases["plan"] = _status("VmHWM")
-        ws.finance.reconcile()
+        result = ws.finance.reconcile()
+        out["unlicensed_count"] = result.unlicensed_count
+        out["unlicensed_listed"] = len(result.unlicensed)
+        del result
         phases["reconcile"] = _status("VmHWM")
+        ws.finance.reconcile(save=True)  # and each seat's reconciled/unlicensed flags
+        phases["reconcile_saved"] = _status("VmHWM")
+        out["unlicensed_walked"] = sum(1 for _ in ws.finance.iter_unlicensed())
+        phases["unlicensed"] = _status("VmHWM")
         walked = sum(1 for _ in ws.candidates.iter("p"))  # every candidate, any state
         phases["candidates"] = _status("VmHWM")
         out["measured_s"] = round(time.perf_counter() - t0, 2)

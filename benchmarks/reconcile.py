@@ -13,6 +13,11 @@ Issue 16's tiers: the same estate with rights allocated to a profile and to a gr
 floor is the same aggregate), and the seats' reconciled/unlicensed flags a saved
 reconciliation writes are timed against the bare ``INSERT … SELECT`` of the active seats' ids.
 
+``--unlicensed`` deletes every entitlement first, so every counted seat is unlicensed (the
+memory benchmark's estate): the reconciliation lists the first ``--listed`` and counts the
+rest; then the seat flags and a walk over every unlicensed seat (``unlicensed_store``, a page
+at a time) are timed, with the walk's peak traced memory, instead of the tiers.
+
 ``--candidate-share 0.7`` puts candidates on 70% of the seats (two thirds of them open: the
 engine estate's ~47% open), to show that the reconciliation's time and memory do not follow the
 open candidates: they are counted in SQL and only the idlest ``--listed`` become records (peak
@@ -52,7 +57,8 @@ FLAGS_FLOOR_SQL = (
 def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float) -> dict[str, Any]:
     """Allocate rights to a profile and a group, reconcile again, and write the seat flags."""
     from saas_license._finance.allocations import Allocation
-    from saas_license._finance.from_store import reconcile_store
+    from saas_license._finance.from_store import group_allocations, reconcile_store
+    from saas_license._finance.reconciliation import unlicensed_units
 
     scale = max(1, counted // 1000)
     ents = {e.software_model: e for e in store.list_entitlements() if e.profile is None}
@@ -79,8 +85,9 @@ def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float
                 exclusions=store.list_exclusion_rules(),
                 profile_types={p.name: p.profile_type for p in store.list_profiles()},
                 models=[r.software_model for r in result.models],
-                unlicensed=[u.subscription_id for u in result.unlicensed],
+                unlicensed_units=[u[:4] for u in unlicensed_units(result)],
                 reconciliation_id=1,
+                groups=group_allocations(store, now=_estate.NOW, timezone=timezone),
             )
         )
 
@@ -101,6 +108,37 @@ def _tiers(store: Any, counted: int, *, repeat: int, timezone: str, floor: float
     }
 
 
+def _unlicensed(store: Any, result: Any, *, timezone: str) -> dict[str, Any]:
+    """With no rights: the seat flags (each unit flagged in SQL) and a walk over every
+    unlicensed seat, a page at a time, with its peak traced memory."""
+    from saas_license._finance.from_store import group_allocations, unlicensed_store
+    from saas_license._finance.reconciliation import unlicensed_units
+
+    t0 = time.perf_counter()
+    flagged = store.record_seat_status(
+        exclusions=store.list_exclusion_rules(),
+        profile_types={p.name: p.profile_type for p in store.list_profiles()},
+        models=[r.software_model for r in result.models],
+        unlicensed_units=[u[:4] for u in unlicensed_units(result)],
+        reconciliation_id=1,
+        groups=group_allocations(store, now=_estate.NOW, timezone=timezone),
+    )
+    flags = time.perf_counter() - t0
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    walked = sum(1 for _ in unlicensed_store(store, now=_estate.NOW, timezone=timezone, limit=None))
+    walk = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "flags_seconds": round(flags, 3),
+        "reconciled_seats": flagged,
+        "unlicensed_walked": walked,
+        "walk_seconds": round(walk, 2),
+        "walk_peak_traced_mib": round(peak / 2**20, 1),
+    }
+
+
 def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
     runs, out = [], None
     for _ in range(repeat):
@@ -118,6 +156,7 @@ def measure(
     timezone: str,
     candidate_share: float = 0.05,
     listed: int = 100,
+    unlicensed: bool = False,
 ) -> dict[str, Any]:
     """Build an estate of ``seats`` seats and time its reconciliation against the floor."""
     from saas_license._finance.from_store import reconcile_store
@@ -130,13 +169,21 @@ def measure(
         _estate.build(path, seats, candidate_share=candidate_share)
         built = time.perf_counter() - t0
         store = SqliteStore(path)
+        if unlicensed:  # no rights at all: every counted seat is unlicensed
+            with store.transaction():
+                store._db.execute("DELETE FROM finance_allocations")
+                store._db.execute("DELETE FROM finance_entitlements")
         try:
             counted = store._db.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
             floor, floor_runs, _ = _median(lambda: store._db.execute(FLOOR_SQL).fetchall(), repeat)
 
             def run() -> Any:
                 return reconcile_store(
-                    store, now=_estate.NOW, timezone=timezone, opportunity_limit=listed
+                    store,
+                    now=_estate.NOW,
+                    timezone=timezone,
+                    opportunity_limit=listed,
+                    unlicensed_limit=listed,
                 )
 
             sql, sql_runs, result = _median(run, repeat)
@@ -155,7 +202,8 @@ def measure(
                 "opportunities": result.opportunity_count,
                 "opportunities_listed": len(result.opportunities),
                 "reconcile_peak_traced_mib": round(peak / 2**20, 1),
-                "unlicensed": len(result.unlicensed),
+                "unlicensed": result.unlicensed_count,
+                "unlicensed_listed": len(result.unlicensed),
                 "models": len(result.models),
                 "profile_rows": len(result.profiles),
             }
@@ -182,13 +230,17 @@ def measure(
                 out["equal_to_reference"] = (
                     want.models == result.models
                     and want.profiles == result.profiles
-                    and want.unlicensed == result.unlicensed
+                    and want.unlicensed[:listed] == result.unlicensed
+                    and len(want.unlicensed) == result.unlicensed_count
                     and want.opportunities[:listed] == result.opportunities
                     and len(want.opportunities) == result.opportunity_count
                     and want.activity == result.activity
                     and want.unmapped == result.unmapped
                 )
-            out.update(_tiers(store, counted, repeat=repeat, timezone=timezone, floor=floor))
+            if unlicensed:
+                out.update(_unlicensed(store, result, timezone=timezone))
+            else:
+                out.update(_tiers(store, counted, repeat=repeat, timezone=timezone, floor=floor))
             return out
         finally:
             store.close()
@@ -260,7 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--candidate-share", type=float, default=0.05, help="Share of seats with a candidate."
     )
-    parser.add_argument("--listed", type=int, default=100, help="Opportunities listed.")
+    parser.add_argument(
+        "--listed", type=int, default=100, help="Opportunities (and unlicensed seats) listed."
+    )
+    parser.add_argument(
+        "--unlicensed",
+        action="store_true",
+        help="Delete every entitlement first (every counted seat unlicensed); time the seat "
+        "flags and a walk over every unlicensed seat instead of the tiers.",
+    )
     parser.add_argument(
         "--index-ingest", type=int, default=0, help="Seats: time the index's cost to ingest."
     )
@@ -282,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             timezone=args.timezone,
             candidate_share=args.candidate_share,
             listed=args.listed,
+            unlicensed=args.unlicensed,
         )
         results.append(res)
         if not args.json:
@@ -300,6 +361,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"(estate built in {res['build_seconds']:.1f} s)",
                 flush=True,
             )
+            if args.unlicensed:
+                print(
+                    f"{'':>9}  no rights: {res['unlicensed']:,} unlicensed "
+                    f"({res['unlicensed_listed']} listed); seat flags "
+                    f"({res['reconciled_seats']:,} reconciled) {res['flags_seconds']:.3f} s; "
+                    f"every unlicensed seat walked in {res['walk_seconds']:.2f} s "
+                    f"(peak traced memory {res['walk_peak_traced_mib']} MiB)",
+                    flush=True,
+                )
+                continue
             print(
                 f"{'':>9}  tiers with allocations (product, model, metric): "
                 f"{res['tiers_seconds']:.3f} s -> {res['tiers_ratio_to_floor']:.1f}x the floor "

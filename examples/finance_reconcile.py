@@ -50,7 +50,7 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
         )
     for currency, sums in result.totals().items():
         print(f"  {currency}: {', '.join(f'{k} {v}' for k, v in sums.items())}")
-    print(f"  unlicensed seats: {len(result.unlicensed)}; unmapped: {len(result.unmapped)}")
+    print(f"  unlicensed seats: {result.unlicensed_count}; unmapped: {len(result.unmapped)}")
     print(
         f"  a seat of Aha! Roadmaps costs {ws.prices.unit_price('Aha! Roadmaps', at=result.as_of)}"
     )
@@ -65,6 +65,18 @@ with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "ws.db", h
     if top.opportunities:
         rest = ws.finance.opportunities(limit=1000, after=top.opportunities[-1])
         print(f"  the next page holds {len(rest)} more")
+
+    # Unlicensed seats likewise: counted, the first listed (by model and profile, newest
+    # first), the rest paged; a saved reconciliation flags every one of them in SQL.
+    few = ws.finance.reconcile(unlicensed_limit=2)
+    print(f"  unlicensed seats: {few.unlicensed_count}; the first {len(few.unlicensed)}:")
+    for seat in few.unlicensed:
+        print(
+            f"    {seat.user_principal_name} ({seat.software_model}, {seat.profile}): {seat.reason}"
+        )
+    if few.unlicensed:
+        more = sum(1 for _ in ws.finance.iter_unlicensed(after=few.unlicensed[-1]))
+        print(f"  and {more} more, read a page at a time")
 
     # Tiers: products and license metrics; allocations count before company-wide rights.
     roadmaps = next(e for e in ws.finance.entitlements() if e.software_model == "Aha! Roadmaps")

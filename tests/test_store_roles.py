@@ -41,6 +41,7 @@ EXTRAS: dict[str, set[str]] = {
         "reconcile_facts",
         "reclaim_opportunities",
         "record_seat_status",
+        "unlicensed_seats",
     },
     "CandidateStore": {"candidate_page_end", "count_candidates", "iter_candidates"},
     "PlanStore": {

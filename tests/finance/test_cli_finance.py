@@ -225,3 +225,43 @@ def test_reconcile_lists_the_idlest_opportunities_and_writes_every_one(
     assert code == 0 and sum(line.split()[0] in ids for line in out.splitlines()[3:]) == total
     code, out, _ = _run(capsys, *w, "reconcile")
     assert f"open candidates on counted seats: {total}" in out
+
+
+def test_reconcile_lists_the_first_unlicensed_seats_and_writes_every_one(
+    ws_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A terminal shows the first ``--limit`` unlicensed seats; --csv, --json and --all page
+    through every one, in the order ``ws.finance.unlicensed`` pages them."""
+    w = ("--workspace", ws_path)
+    with Workspace.open(ws_path) as ws:
+        every = list(ws.finance.iter_unlicensed(page_size=4))
+        counted = ws.finance.reconcile(unlicensed_limit=2)
+        assert ws.finance.unlicensed(limit=2) == list(counted.unlicensed)
+        assert ws.finance.unlicensed(limit=3, after=every[1]) == every[2:5]
+    total = counted.unlicensed_count
+    assert total == len(every) > 5  # no entitlement yet: every counted seat is unlicensed
+    ids = [str(u.subscription_id) for u in every]
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "unlicensed", "--limit", "3")
+    assert code == 0 and f"… and {total - 3:,} more of {total:,}" in out
+    shown = [line.split()[0] for line in out.splitlines()[3:6]]
+    assert shown == ids[:3]
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "unlicensed", "--csv")
+    lines = out.splitlines()
+    assert lines[0].startswith("subscription_id,profile,software_model") and len(lines) == total + 1
+    assert [line.split(",")[0] for line in lines[1:]] == ids
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "unlicensed", "--all", "--json")
+    document = json.loads(out)
+    assert document["name"] == "unlicensed" and document["as_of"]
+    assert [str(r["subscription_id"]) for r in document["rows"]] == ids
+    code, out, _ = _run(capsys, *w, "reconcile", "--table", "unlicensed", "--all")
+    assert code == 0 and sum(line.split()[0] in ids for line in out.splitlines()[3:]) == total
+    code, out, _ = _run(capsys, *w, "reconcile", "--json")
+    document = json.loads(out)
+    assert document["unlicensed_count"] == total
+    assert len(document["tables"]["unlicensed"]["rows"]) == min(total, 100)
+    code, out, _ = _run(capsys, *w, "reconcile")
+    assert f"unlicensed seats: {total};" in out
+    with Workspace.open(ws_path) as ws:  # a saved reconciliation flags every one, listed or not
+        ws.finance.reconcile(save=True, unlicensed_limit=1)
+        flagged = {r.subscription.id for r in ws.subscriptions.rows() if r.unlicensed}
+    assert flagged == {u.subscription_id for u in every}

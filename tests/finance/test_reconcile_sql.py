@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,8 +25,18 @@ from saas_license import (
     SoftwareModel,
 )
 from saas_license._finance.allocations import Allocation
-from saas_license._finance.from_store import opportunities_store, reconcile_store
-from saas_license._finance.reconciliation import opportunity_key, reconcile
+from saas_license._finance.from_store import (
+    group_allocations,
+    opportunities_store,
+    reconcile_store,
+    unlicensed_store,
+)
+from saas_license._finance.reconciliation import (
+    Reconciliation,
+    opportunity_key,
+    reconcile,
+    unlicensed_units,
+)
 from saas_license._store import SqliteStore
 from saas_license._subscriptions import SubscriptionRecord
 from saas_license._time import day_start, days_between
@@ -274,6 +285,45 @@ def _reference(store: SqliteStore, timezone: str):  # type: ignore[no-untyped-de
     )
 
 
+def _check_unlicensed(store: SqliteStore, want: Reconciliation, top: int, timezone: str) -> None:
+    """The first ``top`` unlicensed seats are listed and every one is counted; pages of
+    ``top`` (each call on its own, or one walk) read them all in the reference's order; the
+    seat flags a saved reconciliation writes (chosen in SQL) are the reference's seats."""
+    every = list(want.unlicensed)
+    listed = reconcile_store(store, now=NOW, timezone=timezone, unlicensed_limit=top)
+    assert list(listed.unlicensed) == every[:top]
+    assert listed.unlicensed_count == len(every) == sum(r.rights_needed for r in want.profiles)
+    size = max(top, 1)
+    paged: list[Any] = []
+    after = None
+    while True:
+        page = list(unlicensed_store(store, now=NOW, timezone=timezone, limit=size, after=after))
+        paged.extend(page)
+        if len(page) < size:
+            break
+        after = page[-1]
+    assert paged == every
+    walk = unlicensed_store(store, now=NOW, timezone=timezone, limit=None, page_size=size)
+    assert list(walk) == every
+    for k in range(min(len(every), 3)):  # from a seat inside a unit, one page at a time
+        rest = unlicensed_store(
+            store, now=NOW, timezone=timezone, limit=None, after=every[k], page_size=1
+        )
+        assert list(rest) == every[k + 1 :]
+    with store.transaction():
+        reconciled = store.record_seat_status(
+            exclusions=store.list_exclusion_rules(),
+            profile_types={p.name: p.profile_type for p in store.list_profiles()},
+            models=[r.software_model for r in want.models],
+            unlicensed_units=[u[:4] for u in unlicensed_units(listed)],
+            reconciliation_id=1,
+            groups=group_allocations(store, now=NOW, timezone=timezone),
+        )
+    flags = dict(store._db.execute("SELECT subscription_id, unlicensed FROM finance_seat_status"))
+    assert reconciled == len(flags) == sum(r.rights_used for r in want.models)
+    assert {i for i, u in flags.items() if u} == {u.subscription_id for u in every}
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seats=seat_rows,
@@ -308,6 +358,7 @@ def test_sql_reconciliation_equals_the_reference(  # type: ignore[no-untyped-def
                 break
             after = page[-1]
         assert paged == ([*want.opportunities] if top else [])
+        _check_unlicensed(store, want, top, timezone)
         assert got.models == want.models
         assert got.profiles == want.profiles
         assert got.unlicensed == want.unlicensed
@@ -379,6 +430,7 @@ def test_allocations_agree_with_the_reference(  # type: ignore[no-untyped-def]
             want.products,
             want.unlicensed,
         )
+        _check_unlicensed(store, want, 2, "UTC")
         for m in want.metrics:
             assert m.allocated_in_use + m.not_allocated_in_use + m.rights_needed == m.rights_used
             assert m.allocated_not_in_use + m.not_allocated == m.rights_available

@@ -89,3 +89,39 @@ def test_finance_modules_are_documented(module: str) -> None:
             assert inspect.getdoc(obj), f"{module}.{name} has no docstring"
     for name in ("Entitlement", "Reconciliation", "Table", "CsvImportError"):
         assert name in saas_license.__all__
+
+
+def test_savings_read_candidates_as_a_stream_and_price_each_model_once(
+    published: Workspace,
+) -> None:
+    """``ws.finance.savings()`` walks the store's candidate stream and asks the price book once
+    per software model; the sums are those of pricing every open candidate on its own."""
+    from saas_license._finance.savings import summarize_savings
+
+    published.jobs.run("aha")
+    published.finance.add_entitlement(
+        "Aha! Roadmaps", purchased_rights=10, unit_cost="100", currency="EUR", start="2020-01-01"
+    )
+    prices = published.prices
+    asked: list[str] = []
+
+    class Counting:
+        def unit_price(self, software_model: str, *, at: dt.datetime) -> object:
+            asked.append(software_model)
+            return prices.unit_price(software_model, at=at)
+
+    now = published.clock()
+    candidates = published.store.list_candidates("aha")
+    got = summarize_savings(iter(candidates), Counting(), now=now)  # type: ignore[arg-type]
+    assert sorted(asked) == sorted({c.software_model for c in candidates if c.is_open})
+    want_eur = sum(
+        (
+            Decimal("100.00")
+            for c in candidates
+            if c.is_open and c.software_model == "Aha! Roadmaps"
+        ),
+        Decimal("0"),
+    )
+    assert got.potential["EUR"] == want_eur > 0
+    assert got.open_candidates == sum(1 for c in candidates if c.is_open)
+    assert published.finance.savings() == got

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saas_license._finance.from_store import opportunities_store, reconcile_store
+from saas_license._finance.from_store import (
+    group_allocations,
+    opportunities_store,
+    reconcile_store,
+    unlicensed_store,
+)
+from saas_license._finance.reconciliation import unlicensed_units
 from saas_license._store.copy import copy_workspace
 
 from ..finance.test_reconcile_sql import (
@@ -65,6 +71,24 @@ def test_reconciliation_is_the_same_on_sqlite_and_postgres(  # type: ignore[no-u
             paged.extend(page)
             after = page[-1] if len(page) == 2 else None
         assert paged == list(want.opportunities)
+        # unlicensed seats: the first two listed, every one counted, paged two at a time (each
+        # call on its own), walked one at a time, and walked from inside a unit
+        first = reconcile_store(pg, now=NOW, timezone=timezone, unlicensed_limit=2)
+        assert list(first.unlicensed) == list(want.unlicensed[:2])
+        assert first.unlicensed_count == len(want.unlicensed)
+        listed, mark = list(first.unlicensed), (first.unlicensed or [None])[-1]
+        while mark is not None:
+            more = list(unlicensed_store(pg, now=NOW, timezone=timezone, limit=2, after=mark))
+            listed.extend(more)
+            mark = more[-1] if len(more) == 2 else None
+        assert listed == list(want.unlicensed)
+        walk = unlicensed_store(pg, now=NOW, timezone=timezone, limit=None, page_size=1)
+        assert list(walk) == list(want.unlicensed)
+        if want.unlicensed:
+            rest = unlicensed_store(
+                pg, now=NOW, timezone=timezone, limit=None, after=want.unlicensed[0], page_size=1
+            )
+            assert list(rest) == list(want.unlicensed[1:])
     finally:
         pg.close()
         sqlite.close()
@@ -130,16 +154,23 @@ def test_allocations_and_seat_flags_are_the_same_on_sqlite_and_postgres(  # type
         copy_workspace(sqlite, pg)
         results = []
         for store in (sqlite, pg):
-            result = reconcile_store(store, now=NOW, timezone=timezone)
-            flagged = store.record_seat_status(
-                exclusions=store.list_exclusion_rules(),
-                profile_types=PROFILES,
-                models=[m.software_model for m in result.models],
-                unlicensed=[u.subscription_id for u in result.unlicensed],
-                reconciliation_id=1,
-            )
+            result = reconcile_store(store, now=NOW, timezone=timezone, unlicensed_limit=None)
+            with store.transaction():
+                flagged = store.record_seat_status(
+                    exclusions=store.list_exclusion_rules(),
+                    profile_types=PROFILES,
+                    models=[m.software_model for m in result.models],
+                    unlicensed_units=[u[:4] for u in unlicensed_units(result)],
+                    reconciliation_id=1,
+                    groups=group_allocations(store, now=NOW, timezone=timezone),
+                )
             ids = [s.id for s in store.iter_subscriptions(active_only=False)]
-            results.append((result.to_json_data(), flagged, store.seat_status(ids)))
+            status = store.seat_status(ids)
+            # the seats chosen in SQL are the ones the reconciliation lists
+            assert {i for i, st in status.items() if st.unlicensed} == {
+                u.subscription_id for u in result.unlicensed
+            }
+            results.append((result.to_json_data(), flagged, status))
         assert results[1] == results[0]
     finally:
         pg.close()

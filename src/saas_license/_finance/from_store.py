@@ -4,7 +4,7 @@ feeds :func:`~saas_license._finance.reconciliation.reconcile` from it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .._candidates.records import OPEN_STATES, CandidateState
@@ -19,19 +19,25 @@ from .pricing import NoPrices, PriceBook
 #: Opportunities a reconciliation lists unless told otherwise (the same as
 #: ``reconciliation.DEFAULT_OPPORTUNITY_LIMIT``, kept here so a daily run need not import it).
 DEFAULT_OPPORTUNITY_LIMIT = 100
+#: Unlicensed seats a reconciliation lists unless told otherwise (the same as
+#: ``reconciliation.DEFAULT_UNLICENSED_LIMIT``).
+DEFAULT_UNLICENSED_LIMIT = 100
 
 if TYPE_CHECKING:
-    from .reconciliation import ReclaimOpportunity, Reconciliation
+    from .allocations import EffectiveAllocation
+    from .reconciliation import ReclaimOpportunity, Reconciliation, UnlicensedSubscription
     from .showback import Showback
 
 __all__ = [
     "check_entitlement",
     "finance_store",
+    "group_allocations",
     "inactivity_thresholds",
     "opportunities_store",
     "price_book_for",
     "reconcile_store",
     "showback_store",
+    "unlicensed_store",
 ]
 
 
@@ -76,9 +82,11 @@ def reconcile_store(
     now: dt.datetime,
     timezone: str,
     opportunity_limit: int | None = DEFAULT_OPPORTUNITY_LIMIT,
+    unlicensed_limit: int | None = DEFAULT_UNLICENSED_LIMIT,
 ) -> Reconciliation:
     """Reconcile everything the store holds, as of ``now``, listing the idlest
-    ``opportunity_limit`` opportunities (None: all)."""
+    ``opportunity_limit`` opportunities and the first ``unlicensed_limit`` unlicensed seats
+    (None: all)."""
     from .reconciliation import reconcile, reconcile_units  # not needed to start a daily run
 
     fin = finance_store(store)
@@ -120,6 +128,7 @@ def reconcile_store(
             newest,
             top,
             opportunity_limit=opportunity_limit,
+            unlicensed_limit=unlicensed_limit,
             entitlements=entitlements,
             models=store.list_software_models(),
             now=now,
@@ -143,7 +152,99 @@ def reconcile_store(
         inactivity_days=thresholds,
         data_as_of=data_as_of,
         opportunity_limit=opportunity_limit,
+        unlicensed_limit=unlicensed_limit,
     )
+
+
+def group_allocations(
+    store: Store, *, now: dt.datetime, timezone: str
+) -> list[EffectiveAllocation]:
+    """The group allocations in effect at ``now``: they order a unit's unlicensed seats."""
+    from .allocations import effective_allocations
+
+    fin = finance_store(store)
+    effective = effective_allocations(
+        fin.list_allocations(), fin.list_entitlements(), now, timezone
+    )
+    return [e for e in effective if e.allocation.is_group]
+
+
+def unlicensed_store(
+    store: Store,
+    *,
+    now: dt.datetime,
+    timezone: str,
+    limit: int | None,
+    after: UnlicensedSubscription | None = None,
+    page_size: int = 20_000,
+) -> Iterator[UnlicensedSubscription]:
+    """The unlicensed seats a reconciliation at ``now`` lists, in its order: ``limit`` of them
+    (None: all) after ``after`` (one of them, e.g. the last of the previous page), read
+    ``page_size`` at a time. On a store that pages in SQL the reconciliation is counted once
+    (no seat listed) and each unit's seats are read by queries that keep only a page;
+    otherwise the reference reconciliation is computed and sliced."""
+    from .reconciliation import unlicensed_records, unlicensed_units
+
+    fin = finance_store(store)
+    read = getattr(fin, "unlicensed_seats", None)
+    if read is None:
+        every = reconcile_store(
+            store, now=now, timezone=timezone, opportunity_limit=0, unlicensed_limit=None
+        )
+        found = list(every.unlicensed)
+        if after is not None:
+            at = next(
+                (k for k, u in enumerate(found) if u.subscription_id == after.subscription_id),
+                None,
+            )
+            found = found[at + 1 :] if at is not None else _after_unit(found, after)
+        yield from (found if limit is None else found[:limit])
+        return
+    counted = reconcile_store(
+        store, now=now, timezone=timezone, opportunity_limit=0, unlicensed_limit=0
+    )
+    units = unlicensed_units(counted)
+    reasons = {(m, p): r for m, p, _, _, r in units}
+    profiles = store.list_profiles()
+    exclusions = store.list_exclusion_rules()
+    groups = group_allocations(store, now=now, timezone=timezone)
+    needed = [u[:3] for u in units]
+    mark = None if after is None else (after.software_model, after.profile, after.subscription_id)
+    rank: int | None = None  # seats of the mark's unit up to it (None: the store counts them)
+    left = limit
+    while left is None or left > 0:
+        take = page_size if left is None else min(page_size, left)
+        rows = read(
+            exclusions=exclusions,
+            profile_types={p.name: p.profile_type for p in profiles},
+            groups=groups,
+            units=needed,
+            limit=take,
+            after=mark,
+            rank=rank,
+        )
+        for model, seat in rows:
+            yield from unlicensed_records(model, [seat], reason=reasons[(model, seat.profile)])
+        if len(rows) < take:
+            return
+        if left is not None:
+            left -= len(rows)
+        # the next page starts after the last seat read, whose rank in its unit is known
+        # unless the page stayed in the unit of an ``after`` the store counted itself
+        model, seat = rows[-1]
+        unit = (model, seat.profile)
+        in_unit = sum(1 for m, s in rows if (m, s.profile) == unit)
+        same = mark is not None and (mark[0], mark[1]) == unit
+        rank = (None if rank is None else rank + in_unit) if same else in_unit
+        mark = (model, seat.profile, seat.id)
+
+
+def _after_unit(
+    found: Sequence[UnlicensedSubscription], after: UnlicensedSubscription
+) -> list[UnlicensedSubscription]:
+    """The seats of the units after ``after``'s (model, profile), when it is no longer listed."""
+    unit = (after.software_model, after.profile)
+    return [u for u in found if (u.software_model, u.profile) > unit]
 
 
 def opportunities_store(

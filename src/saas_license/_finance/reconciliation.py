@@ -50,6 +50,7 @@ from .entitlements import (
 __all__ = [
     "ACTIVITY_BUCKETS",
     "DEFAULT_OPPORTUNITY_LIMIT",
+    "DEFAULT_UNLICENSED_LIMIT",
     "ActivityBuckets",
     "LicenseMetric",
     "MetricResult",
@@ -73,6 +74,16 @@ DEFAULT_INACTIVITY_DAYS = 60
 #: Opportunities a reconciliation lists by default (the idlest); the rest are counted, and
 #: ``ws.finance.opportunities`` pages through them.
 DEFAULT_OPPORTUNITY_LIMIT = 100
+#: Unlicensed seats a reconciliation lists by default (the first in :data:`UNLICENSED_ORDER`);
+#: the rest are counted, and ``ws.finance.unlicensed`` pages through them.
+DEFAULT_UNLICENSED_LIMIT = 100
+#: The order unlicensed seats are listed and paged in: by software model, then profile (names
+#: by code point); within one (model, profile), the seats a right covers last: seats outside
+#: any group allocation first, then the newest (first seen latest, then the highest seat id).
+UNLICENSED_ORDER = (
+    "software model, profile, outside a group allocation first, newest first (first seen, "
+    "then seat id)"
+)
 
 
 def activity_bucket(days: int | None) -> str:
@@ -288,6 +299,9 @@ class Reconciliation:
     metrics: tuple[MetricResult, ...] = ()
     #: every open candidate on a counted seat; ``opportunities`` lists the idlest of them
     opportunity_count: int = 0
+    #: every counted seat no right covers; ``unlicensed`` lists the first of them
+    #: (:data:`UNLICENSED_ORDER`)
+    unlicensed_count: int = 0
 
     @property
     def compliant(self) -> bool:
@@ -346,6 +360,7 @@ class Reconciliation:
             "savings_since": format_instant(self.savings_since),
             "compliant": self.compliant,
             "opportunity_count": self.opportunity_count,
+            "unlicensed_count": self.unlicensed_count,
             "data_as_of": {
                 k: None if v is None else format_instant(v) for k, v in self.data_as_of.items()
             },
@@ -356,7 +371,7 @@ class Reconciliation:
         status = "compliant" if self.compliant else "NOT compliant"
         head = (
             f"<p><b>Reconciliation</b> as of {format_instant(self.as_of)} "
-            f"({self.timezone}): {status}; {len(self.unlicensed)} unlicensed seats, "
+            f"({self.timezone}): {status}; {self.unlicensed_count} unlicensed seats, "
             f"{sum(u.subscriptions for u in self.unmapped)} seats with unmapped identifiers</p>"
         )
         return head + self.table("models").to_html() + self.table("totals").to_html()
@@ -494,6 +509,7 @@ def reconcile(
     allocations: Sequence[Allocation] = (),
     products: Mapping[str, str] | None = None,
     opportunity_limit: int | None = None,
+    unlicensed_limit: int | None = None,
 ) -> Reconciliation:
     """Reconcile seats against entitlements as of ``now`` (see the module docstring for the rules).
 
@@ -501,7 +517,8 @@ def reconcile(
     ``inactivity_days`` gives each model's idle threshold (default 60) for active/inactive;
     ``allocations`` set company-wide rights aside for a profile or a group of users;
     ``products`` names each model's product (default: its publisher);
-    ``opportunity_limit`` lists only the idlest opportunities (None: all; all are counted).
+    ``opportunity_limit`` lists only the idlest opportunities (None: all; all are counted);
+    ``unlicensed_limit`` lists only the first unlicensed seats (None: all; all are counted).
     This is the reference definition; a SQLite store computes the same result with aggregates
     (:func:`saas_license._finance.from_store.reconcile_store`).
     """
@@ -603,6 +620,7 @@ def reconcile(
         newest,
         top,
         opportunity_limit=opportunity_limit,
+        unlicensed_limit=unlicensed_limit,
         entitlements=entitlements,
         models=models,
         now=now,
@@ -620,6 +638,7 @@ def _finish(
     top: _Top,
     *,
     opportunity_limit: int | None,
+    unlicensed_limit: int | None = None,
     entitlements: Sequence[Entitlement],
     models: Sequence[SoftwareModel],
     now: dt.datetime,
@@ -653,6 +672,7 @@ def _finish(
     profile_rows: list[ReconciliationRow] = []
     remediation: list[RemediationOption] = []
     unlicensed: list[UnlicensedSubscription] = []
+    unlicensed_count = 0
     activity: list[ActivityBuckets] = []
     metrics: list[MetricResult] = []
     priced: dict[str, tuple[Decimal | None, str | None]] = {}
@@ -711,19 +731,14 @@ def _finish(
             rows.append(row)
             profile_rows.append(row)
             remediation.extend(_options(row))
-            reason = "no entitlement" if not ents else "not enough rights"
-            if row.rights_needed:
+            unlicensed_count += row.rights_needed
+            # the unit's first seats in UNLICENSED_ORDER, while the listing has room
+            room = row.rights_needed
+            if unlicensed_limit is not None:
+                room = min(room, unlicensed_limit - len(unlicensed))
+            if room > 0:
                 unlicensed.extend(
-                    UnlicensedSubscription(
-                        subscription_id=s.id,
-                        profile=s.profile,
-                        software_model=model,
-                        user_principal_name=s.upn,
-                        identifier=s.identifier,
-                        reason=reason,
-                        last_activity=s.last_activity,
-                    )
-                    for s in newest(model, name, row.rights_needed)
+                    unlicensed_records(model, newest(model, name, room), reason=_reason(ents))
                 )
         model_row = _sum_rows(model, rows, pool_left=pool, price=price, currency=currency, now=now)
         model_row = attrs.evolve(
@@ -765,7 +780,52 @@ def _finish(
         products=_products(model_rows, now=now),
         metrics=tuple(metrics),
         opportunity_count=sum(r.open_candidates for r in model_rows),
+        unlicensed_count=unlicensed_count,
     )
+
+
+def _reason(ents: Sequence[Entitlement]) -> str:
+    """Why a unit's seats are unlicensed: its model has no entitlement in force, or too few."""
+    return "no entitlement" if not ents else "not enough rights"
+
+
+def unlicensed_records(
+    model: str, seats: Iterable[_Seat], *, reason: str
+) -> list[UnlicensedSubscription]:
+    """Seats of one model's unit as :class:`UnlicensedSubscription` records."""
+    return [
+        UnlicensedSubscription(
+            subscription_id=s.id,
+            profile=s.profile,
+            software_model=model,
+            user_principal_name=s.upn,
+            identifier=s.identifier,
+            reason=reason,
+            last_activity=s.last_activity,
+        )
+        for s in seats
+    ]
+
+
+def unlicensed_units(result: Reconciliation) -> list[tuple[str, str, int, int, str]]:
+    """(model, profile, seats no right covers, counted seats, reason) of every unit that lacks
+    rights, in :data:`UNLICENSED_ORDER`: what a store needs to list, page or flag the
+    unlicensed seats."""
+    reasons = {
+        r.software_model: "no entitlement" if not r.entitlements_in_use else "not enough rights"
+        for r in result.models
+    }
+    return [
+        (
+            r.software_model,
+            r.profile or "",
+            r.rights_needed,
+            r.rights_used,
+            reasons[r.software_model],
+        )
+        for r in result.profiles
+        if r.rights_needed
+    ]
 
 
 def _model_price(ents: Sequence[Entitlement]) -> tuple[Decimal | None, str | None]:
@@ -1176,7 +1236,10 @@ def _remediation_table(r: Reconciliation) -> Table:
     )
 
 
-def _unlicensed_table(r: Reconciliation) -> Table:
+def unlicensed_table(
+    unlicensed: Iterable[UnlicensedSubscription], *, as_of: dt.datetime, note: str = ""
+) -> Table:
+    """Unlicensed seats as the reconciliation's ``unlicensed`` table (one page of them, say)."""
     return Table.from_dicts(
         "unlicensed",
         [
@@ -1188,9 +1251,22 @@ def _unlicensed_table(r: Reconciliation) -> Table:
             "reason",
             "last_activity",
         ],
-        _records(r.unlicensed),
+        _records(unlicensed),
         title="Unlicensed subscriptions",
+        as_of=as_of,
+        note=note,
+    )
+
+
+def _unlicensed_table(r: Reconciliation) -> Table:
+    return unlicensed_table(
+        r.unlicensed,
         as_of=r.as_of,
+        note=(
+            f"the first {len(r.unlicensed):,} of {r.unlicensed_count:,} unlicensed seats"
+            if len(r.unlicensed) < r.unlicensed_count
+            else ""
+        ),
     )
 
 
@@ -1286,6 +1362,7 @@ def reconcile_units(
     top: _Top,
     *,
     opportunity_limit: int | None = DEFAULT_OPPORTUNITY_LIMIT,
+    unlicensed_limit: int | None = DEFAULT_UNLICENSED_LIMIT,
     entitlements: Sequence[Entitlement],
     models: Sequence[SoftwareModel],
     now: dt.datetime,
@@ -1302,6 +1379,7 @@ def reconcile_units(
         newest,
         top,
         opportunity_limit=opportunity_limit,
+        unlicensed_limit=unlicensed_limit,
         entitlements=entitlements,
         models=models,
         now=now,

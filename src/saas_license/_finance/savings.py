@@ -14,7 +14,7 @@ from decimal import Decimal
 import attrs
 
 from .._candidates.records import CandidateState, RemovalCandidate
-from .pricing import PriceBook
+from .pricing import PriceBook, UnitPrice
 
 __all__ = ["SavingsSummary", "summarize_savings"]
 
@@ -48,7 +48,11 @@ def summarize_savings(
     since: dt.datetime | None = None,
 ) -> SavingsSummary:
     """Sum potential savings of open candidates and actual savings of reclaimed seats
-    (reclaimed at or after ``since``, when given: e.g. the start of the year)."""
+    (reclaimed at or after ``since``, when given: e.g. the start of the year).
+
+    ``candidates`` are read once, as they come (a store's stream: nothing is held per
+    candidate), and ``prices`` is asked once per software model (the price at ``now``)."""
+    prices_at_now: dict[str, UnitPrice | None] = {}
     potential: dict[str, Decimal] = defaultdict(Decimal)
     actual: dict[str, Decimal] = defaultdict(Decimal)
     n_open = n_reclaimed = open_unpriced = reclaimed_unpriced = n_reappeared = 0
@@ -56,7 +60,10 @@ def summarize_savings(
     for c in candidates:
         if c.is_open:
             n_open += 1
-            price = prices.unit_price(c.software_model, at=now) if c.software_model else None
+            model = c.software_model
+            if model and model not in prices_at_now:
+                prices_at_now[model] = prices.unit_price(model, at=now)
+            price = prices_at_now[model] if model else None
             if price is not None:
                 potential[price.currency] += price.amount
                 periods.add(price.period)

@@ -21,7 +21,11 @@ from ._change import changing
 
 if TYPE_CHECKING:
     from .._finance.allocations import Allocation
-    from .._finance.reconciliation import ReclaimOpportunity, Reconciliation
+    from .._finance.reconciliation import (
+        ReclaimOpportunity,
+        Reconciliation,
+        UnlicensedSubscription,
+    )
     from .._finance.showback import Showback
     from .facade import Workspace
     from .remediation import Remediations
@@ -151,24 +155,30 @@ class Finance:
         *,
         save: bool = False,
         opportunity_limit: int | None = _finance.DEFAULT_OPPORTUNITY_LIMIT,
+        unlicensed_limit: int | None = _finance.DEFAULT_UNLICENSED_LIMIT,
     ) -> Reconciliation:
         """Reconcile seats against entitlements now; ``save`` keeps the result in the workspace,
         with each remediation option's status and each seat's reconciled/unlicensed flags.
 
         Every open candidate on a counted seat is counted (``opportunity_count``, and per row);
         ``opportunities`` lists the idlest ``opportunity_limit`` of them (None: all, which holds
-        one record per candidate). Page through the rest with :meth:`opportunities`.
+        one record per candidate). Page through the rest with :meth:`opportunities`. Likewise
+        every unlicensed seat is counted (``unlicensed_count``) and ``unlicensed`` lists the
+        first ``unlicensed_limit`` of them (None: all); page with :meth:`unlicensed`.
         """
         from .._finance.remediation import merge_statuses, with_statuses
 
         if opportunity_limit is not None and opportunity_limit < 0:
             raise ConfigError("must be 0 or more", field="opportunity_limit")
+        if unlicensed_limit is not None and unlicensed_limit < 0:
+            raise ConfigError("must be 0 or more", field="unlicensed_limit")
         fin = _finance.finance_store(self._ws.store)
         result = _finance.reconcile_store(
             self._ws.store,
             now=self._ws.clock(),
             timezone=self._ws.policy.timezone,
             opportunity_limit=opportunity_limit,
+            unlicensed_limit=unlicensed_limit,
         )
         stored = fin.list_remediation()
         if not save:
@@ -180,15 +190,61 @@ class Finance:
             fin.save_remediation(rows)
             record = getattr(fin, "record_seat_status", None)
             if record is not None:
+                from .._finance.reconciliation import unlicensed_units
+
                 profiles = self._ws.store.list_profiles()
-                record(
+                record(  # set-based: each unit's unlicensed seats are chosen in SQL
                     exclusions=self._ws.store.list_exclusion_rules(),
                     profile_types={p.name: p.profile_type for p in profiles},
                     models=[r.software_model for r in result.models],
-                    unlicensed=[u.subscription_id for u in result.unlicensed],
+                    unlicensed_units=[u[:4] for u in unlicensed_units(result)],
                     reconciliation_id=saved_id,
+                    groups=_finance.group_allocations(
+                        self._ws.store, now=result.as_of, timezone=self._ws.policy.timezone
+                    ),
                 )
         return result
+
+    def unlicensed(
+        self, *, limit: int = 100, after: UnlicensedSubscription | None = None
+    ) -> list[UnlicensedSubscription]:
+        """One page of the reconciliation's unlicensed seats (counted seats no right covers):
+        ``limit`` of them after ``after``, the last seat of the previous page (or of
+        ``reconcile().unlicensed``).
+
+        The order: software model, then profile; within one, the seats a right would cover
+        last: seats outside any group allocation first, then the newest (first seen latest,
+        then the highest seat id). Each call counts the reconciliation again (aggregates) and
+        reads only its page, so memory does not grow with the number of seats.
+        """
+        if limit < 1:
+            raise ConfigError("must be 1 or more", field="limit")
+        return list(
+            _finance.unlicensed_store(
+                self._ws.store,
+                now=self._ws.clock(),
+                timezone=self._ws.policy.timezone,
+                limit=limit,
+                after=after,
+            )
+        )
+
+    def iter_unlicensed(
+        self, *, page_size: int = 20_000, after: UnlicensedSubscription | None = None
+    ) -> Iterator[UnlicensedSubscription]:
+        """Every unlicensed seat (after ``after``) in :meth:`unlicensed`'s order: the
+        reconciliation counted once, the seats read ``page_size`` at a time (each page is one
+        pass over a unit's seats: large pages, few passes)."""
+        if page_size < 1:
+            raise ConfigError("must be 1 or more", field="page_size")
+        return _finance.unlicensed_store(
+            self._ws.store,
+            now=self._ws.clock(),
+            timezone=self._ws.policy.timezone,
+            limit=None,
+            after=after,
+            page_size=page_size,
+        )
 
     def opportunities(
         self, *, limit: int = 100, after: ReclaimOpportunity | None = None
@@ -357,9 +413,12 @@ class Finance:
     def savings(
         self, profile: str | None = None, *, since: dt.datetime | None = None
     ) -> SavingsSummary:
-        """Potential savings of open candidates and actual savings of reclaimed seats."""
+        """Potential savings of open candidates and actual savings of reclaimed seats
+        (candidates streamed a page at a time where the store can: memory stays flat)."""
+        store = self._ws.store
+        stream = getattr(store, "iter_candidates", None)
         return summarize_savings(
-            self._ws.store.list_candidates(profile),
+            stream(profile) if stream is not None else store.list_candidates(profile),
             self._ws.prices,
             now=self._ws.clock(),
             since=since,

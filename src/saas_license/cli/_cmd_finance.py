@@ -347,9 +347,10 @@ def reconcile_cmd(
         rows = None if show_all_rows or not limit else limit
         _emit(ws.finance.showback(by).table(), as_json=as_json, as_csv=as_csv, limit=rows)
         return
-    # opportunities: a terminal shows the idlest ``limit``; --all, --json and --csv page
-    # through every one below, so none of them is held with the others
-    listed = limit if table_name == "opportunities" and limit and not show_all_rows else 0
+    # opportunities and unlicensed seats: a terminal shows the first ``limit``; --all, --json
+    # and --csv page through every one below, so none of them is held with the others
+    paged = table_name in ("opportunities", "unlicensed")
+    listed = limit if paged and limit and not show_all_rows else 0
     if every_days is not None:
         result = ws.finance.reconcile_if_due(dt.timedelta(days=every_days))
         if result is None:
@@ -360,17 +361,25 @@ def reconcile_cmd(
             )
             return
     else:
-        result = ws.finance.reconcile(save=save, opportunity_limit=listed or 100)
+        result = ws.finance.reconcile(
+            save=save,
+            opportunity_limit=listed if table_name == "opportunities" and listed else 100,
+            unlicensed_limit=listed if table_name == "unlicensed" and listed else 100,
+        )
     rows = None if show_all_rows or not limit else limit
-    if table_name == "opportunities" and (not listed or as_json or as_csv):
-        _all_opportunities(ws, result, as_json=as_json, as_csv=as_csv)
+    if paged and (not listed or as_json or as_csv):
+        _all_rows(ws, result, table_name or "", as_json=as_json, as_csv=as_csv)
         return
-    if table_name == "opportunities":
-        _emit(result.table(table_name), as_json=False, as_csv=False)
-        if result.opportunity_count > len(result.opportunities):
+    if paged:
+        _emit(result.table(table_name or ""), as_json=False, as_csv=False)
+        shown, total = (
+            (len(result.opportunities), result.opportunity_count)
+            if table_name == "opportunities"
+            else (len(result.unlicensed), result.unlicensed_count)
+        )
+        if total > shown:
             click.echo(
-                f"  … and {result.opportunity_count - len(result.opportunities):,} more of "
-                f"{result.opportunity_count:,} (see all: --all, --json or --csv)"
+                f"  … and {total - shown:,} more of {total:,} (see all: --all, --json or --csv)"
             )
         return
     if table_name is not None:
@@ -390,7 +399,7 @@ def reconcile_cmd(
         click.echo()
         _emit(result.table(name), as_json=False, as_csv=False, limit=rows)
     click.echo(
-        f"\nunlicensed seats: {len(result.unlicensed)}; seats with unmapped identifiers: "
+        f"\nunlicensed seats: {result.unlicensed_count}; seats with unmapped identifiers: "
         f"{sum(u.subscriptions for u in result.unmapped)}; open candidates on counted seats: "
         f"{result.opportunity_count}"
     )
@@ -402,23 +411,30 @@ def reconcile_cmd(
         )
 
 
-def _all_opportunities(ws: Any, result: Any, *, as_json: bool, as_csv: bool) -> None:
-    """Every opportunity of ``result``, idlest first, written page by page (JSON: the table's
-    usual document; CSV: one header; a terminal: aligned a page at a time)."""
-    from .._finance.reconciliation import opportunities_table
+def _all_rows(ws: Any, result: Any, name: str, *, as_json: bool, as_csv: bool) -> None:
+    """Every opportunity (idlest first) or unlicensed seat of ``result``, written page by page
+    (JSON: the table's usual document; CSV: one header; a terminal: aligned a page at a
+    time)."""
+    from .._finance.reconciliation import opportunities_table, unlicensed_table
 
     if as_json and as_csv:
         raise ConfigError("choose one of --json and --csv", field="--csv")
-    # each page is one pass over the open candidates: large pages, few passes (~10 MB a page)
-    pages = _pages(ws.finance.iter_opportunities(page_size=20_000), 1000)
+    # each page is one pass over the open candidates (or a unit's seats): large pages, few
+    # passes (~10 MB a page)
+    if name == "opportunities":
+        table_of: Any = opportunities_table
+        pages = _pages(ws.finance.iter_opportunities(page_size=20_000), 1000)
+    else:
+        table_of = unlicensed_table
+        pages = _pages(ws.finance.iter_unlicensed(page_size=20_000), 1000)
     if as_json:
-        head = opportunities_table([], as_of=result.as_of).to_json_data()
+        head = table_of([], as_of=result.as_of).to_json_data()
         head.pop("rows")
         text = json.dumps(head, indent=2)
         click.echo(text[: text.rfind("\n}")] + ',\n  "rows": [', nl=False)
         first = True
         for page in pages:
-            for record in opportunities_table(page, as_of=result.as_of).to_records():
+            for record in table_of(page, as_of=result.as_of).to_records():
                 item = json.dumps(record, indent=2).replace("\n", "\n    ")
                 click.echo(("\n    " if first else ",\n    ") + item, nl=False)
                 first = False
@@ -427,20 +443,20 @@ def _all_opportunities(ws: Any, result: Any, *, as_json: bool, as_csv: bool) -> 
     if as_csv:
         header = True
         for page in pages:
-            text = opportunities_table(page, as_of=result.as_of).to_csv()
+            text = table_of(page, as_of=result.as_of).to_csv()
             click.echo(text if header else text.split("\n", 1)[1], nl=False)
             header = False
         if header:
-            click.echo(opportunities_table([], as_of=result.as_of).to_csv(), nl=False)
+            click.echo(table_of([], as_of=result.as_of).to_csv(), nl=False)
         return
-    click.echo(f"Reclaim candidates (idlest first) (as of {format_instant(result.as_of)})")
-    table = opportunities_table([], as_of=result.as_of)
+    table = table_of([], as_of=result.as_of)
+    click.echo(f"{table.title} (as of {format_instant(result.as_of)})")
     echo_stream_table(
         table.columns,
         (
             [cell_text(v) for v in row]
             for page in pages
-            for row in opportunities_table(page, as_of=result.as_of).rows
+            for row in table_of(page, as_of=result.as_of).rows
         ),
     )
 

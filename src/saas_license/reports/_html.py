@@ -79,7 +79,7 @@ def render_html(
     """
     tz = result.timezone
     totals = result.totals()
-    unlicensed = len(result.unlicensed)
+    unlicensed = result.unlicensed_count  # counted; the table lists the first of them
     unmapped = sum(u.subscriptions for u in result.unmapped)
     cards = [
         _card(

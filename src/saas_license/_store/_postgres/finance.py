@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
 
     from ..._finance.allocations import EffectiveAllocation
-    from ..._finance.reconciliation import Opportunity
+    from ..._finance.reconciliation import Opportunity, Seat
     from ..._rules import ExclusionRule
     from .._sqlite.reconcile import ReconcileFacts
 
@@ -80,6 +80,33 @@ class PostgresFinanceStore(PostgresBaseStore, SqliteFinanceStore):
                 timezone=timezone,
                 limit=limit,
                 after=after,
+            )
+
+    def unlicensed_seats(
+        self,
+        *,
+        exclusions: Sequence[ExclusionRule],
+        profile_types: Mapping[str, str],
+        groups: Sequence[EffectiveAllocation],
+        units: Sequence[tuple[str, str, int]],
+        limit: int | None,
+        after: tuple[str, str, int] | None = None,
+        rank: int | None = None,
+    ) -> list[tuple[str, Seat]]:
+        """One page of a reconciliation's unlicensed seats: the SQLite part's queries, with
+        PostgreSQL's cost exclusions (temporary tables, dropped by the next call)."""
+        from .._sqlite.reconcile import unlicensed_page
+
+        with self._snapshot():
+            return unlicensed_page(
+                self._db,
+                exclusions=exclusions,
+                profile_types=profile_types,
+                groups=groups,
+                units=units,
+                limit=limit,
+                after=after,
+                rank=rank,
             )
 
     @contextlib.contextmanager

@@ -24,7 +24,7 @@ from .base import SqliteBaseStore, _dumps
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
 
-    from ..._finance.reconciliation import Opportunity
+    from ..._finance.reconciliation import Opportunity, Seat
     from ..._rules import ExclusionRule
     from .reconcile import ReconcileFacts
 
@@ -174,6 +174,38 @@ class SqliteFinanceStore(SqliteBaseStore):
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc
 
+    def unlicensed_seats(
+        self,
+        *,
+        exclusions: Sequence[ExclusionRule],
+        profile_types: Mapping[str, str],
+        groups: Sequence[EffectiveAllocation],
+        units: Sequence[tuple[str, str, int]],
+        limit: int | None,
+        after: tuple[str, str, int] | None = None,
+        rank: int | None = None,
+    ) -> list[tuple[str, Seat]]:
+        """One page of a reconciliation's unlicensed seats as (model, seat), given each unit's
+        (model, profile, seats no right covers) in order, after the seat ``after`` (model,
+        profile, seat id; ``rank``: its place in its unit, None to count it); see
+        ``_sqlite/reconcile.py``."""
+        from .reconcile import unlicensed_page
+
+        with self._lock:
+            try:
+                return unlicensed_page(
+                    self._db,
+                    exclusions=exclusions,
+                    profile_types=profile_types,
+                    groups=groups,
+                    units=units,
+                    limit=limit,
+                    after=after,
+                    rank=rank,
+                )
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"workspace database error: {exc}") from exc
+
     # -- allocations, products, remediation statuses, seat status (issue 16) ---------------------
 
     def add_allocation(self, allocation: Allocation) -> Allocation:
@@ -242,10 +274,14 @@ class SqliteFinanceStore(SqliteBaseStore):
         exclusions: Sequence[ExclusionRule],
         profile_types: Mapping[str, str],
         models: Sequence[str],
-        unlicensed: Sequence[int],
+        unlicensed_units: Sequence[tuple[str, str, int, int]],
         reconciliation_id: int,
+        groups: Sequence[EffectiveAllocation] = (),
     ) -> int:
-        """Replace every seat's reconciled/unlicensed flags with a reconciliation's, set-based."""
+        """Replace every seat's reconciled/unlicensed flags with a reconciliation's, set-based:
+        in each (model, profile, n, used) of ``unlicensed_units`` the first ``n`` of the ``used``
+        counted seats in the reconciliation's order of unlicensed seats (``groups`` in effect)
+        are unlicensed."""
         from .reconcile import record_seat_status
 
         with self.transaction():
@@ -255,8 +291,9 @@ class SqliteFinanceStore(SqliteBaseStore):
                     exclusions=exclusions,
                     profile_types=profile_types,
                     models=models,
-                    unlicensed=unlicensed,
+                    unlicensed_units=unlicensed_units,
                     reconciliation_id=reconciliation_id,
+                    groups=groups,
                 )
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"workspace database error: {exc}") from exc

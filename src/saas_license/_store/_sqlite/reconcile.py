@@ -41,6 +41,7 @@ __all__ = [
     "opportunity_page",
     "reconcile_facts",
     "record_seat_status",
+    "unlicensed_page",
 ]
 
 ReconcileFacts = tuple[
@@ -243,39 +244,151 @@ def group_case_sql(
     return f"(CASE {' '.join(whens)} ELSE 0 END)", params
 
 
+def _unit_seats(excl: str, group: str) -> str:
+    """``SELECT … FROM … WHERE`` of one unit's counted seats (parameters: the group's, then
+    profile, model and the exclusions'), each with its order key in UNLICENSED_ORDER: ``g``
+    (1: in a group allocation, listed after the others), then first seen and id, newest first."""
+    return f"""SELECT s.id AS id, s.user_principal_name AS upn, s.identifier AS identifier,
+        s.last_activity AS last_activity, s.first_seen_at AS first_seen,
+        CASE WHEN {group} != 0 THEN 1 ELSE 0 END AS g
+        FROM subscriptions s
+        WHERE s.active = 1 AND s.profile = ? AND +s.software_model = ? AND NOT {excl}"""
+
+
+#: The order of one unit's seats (``_unit_seats`` columns): the seats a right covers last first.
+_UNIT_ORDER = "u.g, u.first_seen DESC, u.id DESC"
+#: The unit's seats after a key (g, first seen, id) in ``_UNIT_ORDER``.
+_UNIT_AFTER = "(u.g > ? OR (u.g = ? AND (u.first_seen < ? OR (u.first_seen = ? AND u.id < ?))))"
+
+
+def _after_params(key: Sequence[int]) -> list[int]:
+    g, first, sid = key
+    return [g, g, first, first, sid]
+
+
 def record_seat_status(
     db: sqlite3.Connection,
     *,
     exclusions: Sequence[ExclusionRule],
     profile_types: Mapping[str, str],
     models: Sequence[str],
-    unlicensed: Sequence[int],
+    unlicensed_units: Sequence[tuple[str, str, int, int]],
     reconciliation_id: int,
+    groups: Sequence[EffectiveAllocation] = (),
 ) -> int:
     """Replace every seat's reconciled/unlicensed flags, set-based: the counted seats of the
-    reconciled ``models`` are reconciled, and ``unlicensed`` of them are not covered by a
-    right. Returns how many seats were reconciled; call inside a write transaction."""
+    reconciled ``models`` are reconciled, and in each (model, profile, n, used) of
+    ``unlicensed_units`` the first ``n`` of its ``used`` counted seats in UNLICENSED_ORDER are
+    not covered by a right (``groups``: the group allocations in effect, which order them). A
+    unit none of whose seats a right covers is flagged as its rows are inserted; the others
+    by one ``UPDATE`` each. No seat id passes through Python. Returns how many seats were
+    reconciled; call inside a write transaction."""
     excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
+    group, group_params = group_case_sql(db, groups)
     db.execute("DELETE FROM finance_seat_status")
+    whole = [(m, p) for m, p, n, used in unlicensed_units if n > 0 and n >= used]
+    some = [(m, p, n) for m, p, n, used in unlicensed_units if 0 < n < used]
     if models:
         marks = ", ".join("?" * len(models))
+        flag = (
+            "CASE "
+            + " ".join("WHEN s.software_model = ? AND s.profile = ? THEN 1" for _ in whole)
+            + " ELSE 0 END"
+            if whole
+            else "0"
+        )
         db.execute(
             "INSERT INTO finance_seat_status (subscription_id, unlicensed, reconciliation_id) "
-            f"SELECT s.id, 0, ? FROM subscriptions s WHERE s.active = 1 "
+            f"SELECT s.id, {flag}, ? FROM subscriptions s WHERE s.active = 1 "
             f"AND s.software_model IN ({marks}) AND NOT {excl}",
-            [reconciliation_id, *models, *excl_params],
+            [*(v for unit in whole for v in unit), reconciliation_id, *models, *excl_params],
         )
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS finance_unlicensed (id INTEGER PRIMARY KEY)")
-    db.execute("DELETE FROM temp.finance_unlicensed")
-    db.executemany(
-        "INSERT OR IGNORE INTO temp.finance_unlicensed VALUES (?)", ((i,) for i in unlicensed)
-    )
-    db.execute(
-        "UPDATE finance_seat_status SET unlicensed = 1 "
-        "WHERE subscription_id IN (SELECT id FROM temp.finance_unlicensed)"
-    )
-    db.execute("DELETE FROM temp.finance_unlicensed")
+    seats = _unit_seats(excl, group)
+    for model, profile, n in some:  # the unit's first n seats; SQLite keeps n rows as it sorts
+        db.execute(
+            "UPDATE finance_seat_status SET unlicensed = 1 WHERE subscription_id IN "
+            f"(SELECT u.id FROM ({seats}) AS u ORDER BY {_UNIT_ORDER} LIMIT ?)",
+            [*group_params, profile, model, *excl_params, n],
+        )
     return int(db.execute("SELECT count(*) FROM finance_seat_status").fetchone()[0])
+
+
+def unlicensed_page(
+    db: sqlite3.Connection,
+    *,
+    exclusions: Sequence[ExclusionRule],
+    profile_types: Mapping[str, str],
+    groups: Sequence[EffectiveAllocation],
+    units: Sequence[tuple[str, str, int]],
+    limit: int | None,
+    after: tuple[str, str, int] | None = None,
+    rank: int | None = None,
+) -> list[tuple[str, Seat]]:
+    """Unlicensed seats in UNLICENSED_ORDER as (model, seat): ``limit`` of them (None: all)
+    after the seat ``after`` (model, profile, seat id), given each unit's (model, profile,
+    seats no right covers) in order. ``rank``: how many seats of ``after``'s unit come up to
+    it in that order (None: counted here, one more pass over the unit). Each unit read is one
+    query that keeps only its rows."""
+    excl, excl_params = cost_exclusion_sql(db, exclusions, profile_types)
+    group, group_params = group_case_sql(db, groups)
+    seats = _unit_seats(excl, group)
+    todo = list(units)
+    key: tuple[int, int, int] | None = None
+    if after is not None:
+        model, profile, sid = after
+        at = next((k for k, u in enumerate(todo) if u[:2] == (model, profile)), None)
+        if at is None:  # its unit lacks no right now: start at the next unit in order
+            todo = [u for u in todo if u[:2] > (model, profile)]
+        else:
+            row = db.execute(  # the seat's key (any seat still stored has one)
+                f"SELECT CASE WHEN {group} != 0 THEN 1 ELSE 0 END, s.first_seen_at, s.id "
+                "FROM subscriptions s WHERE s.id = ?",
+                [*group_params, sid],
+            ).fetchone()
+            if row is None:
+                from ..._errors import ConfigError
+
+                raise ConfigError(
+                    f"seat {sid} is no longer stored", field="after", hint="start again"
+                )
+            key = (int(row[0]), int(row[1]), int(row[2]))
+            if rank is None:
+                (rank,) = db.execute(
+                    f"SELECT count(*) FROM ({seats}) AS u WHERE NOT {_UNIT_AFTER}",
+                    [*group_params, profile, model, *excl_params, *_after_params(key)],
+                ).fetchone()
+            todo = todo[at:]
+            todo[0] = (model, profile, todo[0][2] - int(rank or 0))
+    out: list[tuple[str, Seat]] = []
+    for k, (model, profile, n) in enumerate(todo):
+        take = n if limit is None else min(n, limit - len(out))
+        if take <= 0:
+            if limit is not None and len(out) >= limit:
+                break
+            continue
+        params: list[Any] = [*group_params, profile, model, *excl_params]
+        sql = f"SELECT u.id, u.upn, u.identifier, u.last_activity, u.first_seen FROM ({seats}) AS u"
+        if k == 0 and key is not None:
+            sql += f" WHERE {_UNIT_AFTER}"
+            params.extend(_after_params(key))
+        sql += f" ORDER BY {_UNIT_ORDER} LIMIT ?"
+        params.append(take)
+        out.extend(
+            (
+                model,
+                Seat(
+                    id=i,
+                    profile=profile,
+                    upn=upn,
+                    identifier=ident,
+                    last_activity=_instant(last),
+                    first_seen=_instant(first),
+                    days=None,
+                ),
+            )
+            for i, upn, ident, last, first in db.execute(sql, params)
+        )
+    return out
 
 
 def reconcile_facts(
@@ -427,13 +540,9 @@ def reconcile_facts(
 
     def newest(model: str, profile: str, n: int) -> Sequence[Seat]:
         got = db.execute(
-            f"""
-            SELECT s.id, s.user_principal_name, s.identifier, s.last_activity, s.first_seen_at
-            FROM subscriptions s
-            WHERE s.active = 1 AND s.profile = ? AND +s.software_model = ? AND NOT {excl}
-            ORDER BY {group} != 0, s.first_seen_at DESC, s.id DESC LIMIT ?
-            """,
-            [profile, model, *excl_params, *group_params, n],
+            "SELECT u.id, u.upn, u.identifier, u.last_activity, u.first_seen "
+            f"FROM ({_unit_seats(excl, group)}) AS u ORDER BY {_UNIT_ORDER} LIMIT ?",
+            [*group_params, profile, model, *excl_params, n],
         )
         return [
             Seat(
