@@ -846,15 +846,18 @@ def evaluate_profile(
         n for (code, held), n in counts.items() if held and code not in _CANCEL_CODES | _SKIP_CODES
     )
 
+    def current() -> None:
+        if getattr(store, "_evaluation_serial", 0) - serial >= _KEPT:
+            raise RuntimeError(
+                f"{_KEPT} later evaluations of this store replaced this one's lists: "
+                "read them before evaluating again"
+            )
+
     def pages(kind: str, batch: int) -> Iterator[list[tuple[int, int, int | None, int | None]]]:
         after = (-1, -1)
         while True:
             with store._lock:
-                if getattr(store, "_evaluation_serial", 0) - serial >= _KEPT:
-                    raise RuntimeError(
-                        f"{_KEPT} later evaluations of this store replaced this one's lists: "
-                        "read them before evaluating again"
-                    )
+                current()
                 rows = db.execute(
                     f"SELECT lead, sub, value, cand, person FROM temp.{hits} WHERE kind = ? "
                     "AND (lead, sub) > (?, ?) ORDER BY lead, sub LIMIT ?",
@@ -887,11 +890,7 @@ def evaluate_profile(
         after = (-1, -1)
         while True:
             with store._lock:
-                if getattr(store, "_evaluation_serial", 0) - serial >= _KEPT:
-                    raise RuntimeError(
-                        f"{_KEPT} later evaluations of this store replaced this one's lists: "
-                        "read them before evaluating again"
-                    )
+                current()
                 rows = db.execute(
                     "SELECT h.lead, h.sub, h.person, s.profile, s.external_user_id, "
                     "s.user_principal_name, s.identifier, s.software_model, s.last_activity, "
