@@ -465,8 +465,7 @@ class CandidateWorkflow:
                 after: dict[str, Any] = {"state": _VALUES[draft.state], "subscription_id": seat.id}
                 # as _created_entry: the days are in the message, the justification the rules'
                 parts.append((str(cid), after, message))
-            for draft, _, rows in groups.values():
-                store.add_candidate_rows(draft, rows)
+            store.add_candidate_rows([(draft, rows) for draft, _, rows in groups.values()])
             kill_point("candidates.before_audit")  # the rows written, their entries not yet
             template = AuditEntry(
                 at=now,

@@ -380,13 +380,14 @@ class SqliteCandidateStore(SqliteBaseStore):
 
     def add_candidate_rows(
         self,
-        template: RemovalCandidate,
-        rows: Sequence[tuple[int, int, str, int, int | None, str]],
+        groups: Sequence[
+            tuple[RemovalCandidate, Sequence[tuple[int, int, str, int, int | None, str]]]
+        ],
     ) -> None:
-        """Store new candidates that are ``template`` but for each row's ``(id,
+        """Store new candidates, each group's ``template`` but for each of its rows' ``(id,
         subscription_id, user_principal_name, inactive_days, last_activity as epoch
-        milliseconds, message)``, in one statement: how a day's run stores the many candidates
-        its rules propose, without a :class:`RemovalCandidate` each.
+        milliseconds, message)``, in one statement and in id order: how a day's run stores the
+        many candidates its rules propose, without a :class:`RemovalCandidate` each.
 
         Each row's ``external_user_id`` and ``identifier`` are its seat's (stored as "the
         seat's"), its ``recipient`` its own user principal name when the template's is the
@@ -394,23 +395,26 @@ class SqliteCandidateStore(SqliteBaseStore):
         the caller's, numbered from :meth:`next_candidate_id` in the same transaction. One open
         candidate per seat, or none of them is stored.
         """
-        if not rows:
+        if not any(rows for _, rows in groups):
             return
-        if template.updated_at != template.opened_at:
-            raise ValueError("a template's updated_at must be its opened_at")
         with self.transaction():
-            (p,) = candidate_params(self._db, [template])
-            head = (p["profile"], p["state"], p["opened"], p["closed"], p["keep"])
-            mid = (p["model"],)
-            tail = (p["rule"],)
-            end = (p["approver"], p["source"], p["savings"], p["currency"], p["more"])
-            if any(r[5].startswith(_MARK) for r in rows):
-                raise ValueError("a message starting with \\x1f needs add_candidates")
-            pack = _pack_message
-            values = [
-                (cid, sid, *head, upn, *mid, days, last, *tail, pack(message, days), *end)
-                for cid, sid, upn, days, last, message in rows
-            ]
+            values: list[tuple[Any, ...]] = []
+            for template, rows in groups:
+                if template.updated_at != template.opened_at:
+                    raise ValueError("a template's updated_at must be its opened_at")
+                if any(r[5].startswith(_MARK) for r in rows):
+                    raise ValueError("a message starting with \\x1f needs add_candidates")
+                (p,) = candidate_params(self._db, [template])
+                head = (p["profile"], p["state"], p["opened"], p["closed"], p["keep"])
+                mid = (p["model"],)
+                tail = (p["rule"],)
+                end = (p["approver"], p["source"], p["savings"], p["currency"], p["more"])
+                pack = _pack_message
+                values.extend(
+                    (cid, sid, *head, upn, *mid, days, last, *tail, pack(message, days), *end)
+                    for cid, sid, upn, days, last, message in rows
+                )
+            values.sort(key=lambda v: v[0])  # in id order: the table's pages fill up whole
             try:
                 self._db.executemany(_INSERT_ROWS, values)
             except sqlite3.IntegrityError:
