@@ -19,6 +19,9 @@ Printed per size, each with its floor measured in the same run:
   against a bare ``SELECT`` of the same rows read into Python (the floor), with the same rows
   scanned inside the engine (one row out) printed beside it for context; the first pass (which
   lists every new proposal) is timed too;
+- **candidates stored**: the first pass's new candidates stored as a run stores them (5,000 a
+  transaction, each with its audit entry), per candidate, against a bare ``executemany`` of the
+  same candidate and audit rows into tables without indexes or triggers;
 - **store**: bytes per seat of the workspace's files after a checkpoint (seats, shared
   attributes, indexes, candidates and their audit entries).
 
@@ -158,6 +161,37 @@ def _floor_insert(rows: list[tuple[Any, ...]]) -> float:
     db.commit()
     out = time.perf_counter() - t0
     db.close()
+    return out
+
+
+#: New candidates stored per write transaction (as ``_pipeline._CREATE_BATCH``).
+CREATE_BATCH = 5000
+
+
+def _floor_candidates(store: Any) -> float:
+    """The floor of storing new candidates: the same candidate rows and audit rows, as
+    stored, written by a bare ``executemany`` each into tables of the same columns (no index,
+    no trigger, no Python per row) in a fresh file database, one commit."""
+    rows = {
+        table: store._db.execute(f"SELECT * FROM {table}").fetchall()
+        for table in ("candidates", "audit_log")
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        for table, found in rows.items():
+            marks = ", ".join("?" * len(found[0]))
+            db.execute(f"CREATE TABLE {table} ({', '.join(f'c{i}' for i in range(len(found[0])))})")
+            rows[table] = [tuple(r) for r in found]
+        t0 = time.perf_counter()
+        db.execute("BEGIN")
+        for table, found in rows.items():
+            marks = ", ".join("?" * len(found[0]))
+            db.executemany(f"INSERT INTO {table} VALUES ({marks})", found)
+        db.execute("COMMIT")
+        out = time.perf_counter() - t0
+        db.close()
     return out
 
 
@@ -324,10 +358,11 @@ def measure(
         t0 = time.perf_counter()
         workflow = CandidateWorkflow(store, clock=lambda: NOW + dt.timedelta(hours=2))
         created = 0
-        for batch in ev.proposals(500):
-            created += len(workflow.create_many(batch))
+        for seats in ev.proposed_seats(CREATE_BATCH):  # as a run stores them
+            created += workflow.create_proposed(seats)
         store_candidates = time.perf_counter() - t0
         del ev
+        floor_candidates = None if postgres is not None else _floor_candidates(store)
 
         evals, floors, scans = [], [], []
         for _ in range(3):  # the daily pass, open candidates in place: median of 3
@@ -385,6 +420,7 @@ def measure(
         "floor_select_rows": bare,
         "candidates": created,
         "store_candidates_s": store_candidates,
+        "floor_candidates_s": floor_candidates,
         "still_idle": ev.still_idle,
         "verdicts": verdicts,
         "reconcile_s": reconcile,
@@ -488,6 +524,19 @@ def _print(rows: list[dict[str, Any]], *, flush: bool = False) -> None:
         f"the same rows scanned in SQL {b['floor_scan_s']:.3f}s "
         f"({b['evaluate_s'] / b['floor_scan_s']:.1f}x); first pass (lists "
         f"{b['candidates']:,} new proposals) {b['evaluate_first_s']:.3f}s"
+    )
+    per = b["store_candidates_s"] / max(b["candidates"], 1) * 1e6
+    floor_c = b["floor_candidates_s"]
+    print(
+        f"candidates stored at {b['seats']:,} seats: {b['candidates']:,} in "
+        f"{b['store_candidates_s']:.2f}s, {per:.1f} us each"
+        + (
+            ""
+            if floor_c is None
+            else f" (floor: a bare executemany of the same candidate and audit rows "
+            f"{floor_c / max(b['candidates'], 1) * 1e6:.1f} us each; "
+            f"{b['store_candidates_s'] / floor_c:.1f}x)"
+        )
     )
     print(
         f"reconcile at {b['seats']:,} seats: {b['reconcile_s']:.3f}s (floor "

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -21,6 +21,7 @@ from .._audit import AuditEntry
 from .._directory.facts import manager_address, seat_facts
 from .._errors import ConfigError
 from .._evaluation import Assessment
+from .._faultpoints import kill_point
 from .._finance.pricing import NoPrices, PriceBook
 from .._links import AnswerRole, answer_url
 from .._notify import (
@@ -39,6 +40,9 @@ from .approvers import DEFAULT_APPROVER_GROUP, ApproverRoute, ApproverSource, ro
 from .notices import NoticeContext, compose_notice, deadline_text, role_of
 from .records import CandidateState, Justification, RemovalCandidate, UserResponse
 from .states import CandidateEvent, InvalidTransitionError, Route, initial_state, transition
+
+if TYPE_CHECKING:
+    from .._evaluation_sql import ProposedSeat
 
 __all__ = ["APPROVAL_LINK_DAYS", "CandidateWorkflow"]
 
@@ -167,10 +171,10 @@ class CandidateWorkflow:
             groups=self.notices.groups,
         )
 
-    def _manager(self, sub: Subscription, memo: _Memo | None = None) -> Any:
+    def _manager(self, sub: Subscription | ProposedSeat, memo: _Memo | None = None) -> Any:
         """The seat's manager: the directory's, else the vendor's ``manager`` attribute."""
-        if "directory.email" in sub.attributes:  # already seen with the person's facts
-            return manager_address(sub.attributes)
+        if "directory.email" in sub.attributes or getattr(sub, "directory_checked", False):
+            return manager_address(sub.attributes)  # already seen with the person's facts
         if memo is None:
             person = self.store.find_person(sub.user_principal_name)
         elif not memo.directory:
@@ -370,7 +374,12 @@ class CandidateWorkflow:
         """Open a candidate for ``sub`` (one open candidate per seat), audited."""
         now = self.clock()
         draft, message = self._draft(
-            sub, assessment, now=now, justification=justification, reason=reason
+            sub,
+            assessment.rule if assessment is not None else None,
+            assessment.inactive_days if assessment is not None else None,
+            now=now,
+            justification=justification,
+            reason=reason,
         )
         with self.store.transaction():
             candidate = self.store.add_candidate(draft)
@@ -389,24 +398,113 @@ class CandidateWorkflow:
         """
         if not items:
             return []
-        now = self.clock()
         memo = _Memo(directory=self.store.directory_source() is not None)
+        return self._create_all(
+            [(sub, a.rule, a.inactive_days) for sub, a in items], actor=actor, memo=memo
+        )
+
+    def create_proposed(self, seats: Sequence[ProposedSeat], *, actor: str = "system") -> int:
+        """:meth:`create_many` for the seats a set-based evaluation proposes
+        (:meth:`~saas_license._evaluation_sql.SetEvaluation.proposed_seats`): the same
+        candidates and audit entries, in one transaction. Returns how many were stored.
+
+        Each seat carries its person's facts (no directory look-up), and no
+        :class:`RemovalCandidate` or :class:`AuditEntry` is built per seat: seats that share
+        what a draft decides (profile, rule, model, manager, whether the user has an address)
+        share one draft, built by the same code as :meth:`create`'s, and each is stored as
+        that draft with its own seat, user, idle days, last activity and message.
+        """
+        if not seats:
+            return 0
+        store: Any = self.store
+        memo = _Memo(directory=False)
+        if not hasattr(store, "add_candidate_rows") or not hasattr(store, "append_audit_similar"):
+            items = [(seat, seat.rule, seat.inactive_days) for seat in seats]
+            return len(self._create_all(items, actor=actor, memo=memo))
+        profile = seats[0].profile
+        if any(seat.profile != profile for seat in seats):
+            raise ValueError("create_proposed takes the seats of one profile")
+        now = self.clock()
+        # draft key -> (the shared draft, its message's tail, its rows)
+        groups: dict[tuple[Any, ...], tuple[RemovalCandidate, str, list[Any]]] = {}
+        parts: list[tuple[str | None, dict[str, Any] | None, str]] = []
+        with self.store.transaction():
+            first = self.store.next_candidate_id()
+            for n, seat in enumerate(seats):
+                cid, upn, days, rule = (
+                    first + n,
+                    seat.user_principal_name,
+                    seat.inactive_days,
+                    seat.rule,
+                )
+                manager = manager_address(seat.attributes)
+                try:
+                    hash(manager)
+                    key: tuple[Any, ...] = (id(rule), seat.software_model, manager)
+                    key += (bool(upn), "@" in upn)
+                except TypeError:  # an unusual manager value: a draft of its own
+                    key = (cid,)
+                group = groups.get(key)
+                if group is None:
+                    draft, message = self._draft(
+                        seat,
+                        rule,
+                        days,
+                        now=now,
+                        justification=Justification.LOW_USAGE,
+                        reason="",
+                        memo=memo,
+                        candidate_id=cid,
+                    )
+                    base = _idle_message(days, rule)
+                    assert message.startswith(base)  # _draft's message for a rule's proposal
+                    group = groups[key] = (draft, message[len(base) :], [])
+                draft, tail, rows = group
+                message = _idle_message(days, rule) + tail
+                rows.append((cid, seat.id, upn, days, seat.last_activity_ms, message))
+                after: dict[str, Any] = {"state": _VALUES[draft.state], "subscription_id": seat.id}
+                # as _created_entry: the days are in the message, the justification the rules'
+                parts.append((str(cid), after, message))
+            store.add_candidate_rows([(draft, rows) for draft, _, rows in groups.values()])
+            kill_point("candidates.before_audit")  # the rows written, their entries not yet
+            template = AuditEntry(
+                at=now,
+                actor=actor,
+                action="candidate.created",
+                entity="candidate",
+                profile=profile,
+            )
+            store.append_audit_similar(template, parts)
+        return len(seats)
+
+    def _create_all(
+        self,
+        items: Sequence[tuple[Any, ReclamationRule | None, int | None]],
+        *,
+        actor: str,
+        memo: _Memo,
+    ) -> list[RemovalCandidate]:
+        """New candidates for ``(seat, rule, idle days)`` and their audit entries, in one
+        transaction (a seat is a :class:`Subscription` or anything with its fields)."""
+        now = self.clock()
         with self.store.transaction():
             # numbered here, in the transaction that stores them: each is built once
             first = self.store.next_candidate_id()
             drafts = [
                 self._draft(
                     sub,
-                    a,
+                    rule,
+                    inactive,
                     now=now,
                     justification=Justification.LOW_USAGE,
                     reason="",
                     memo=memo,
                     candidate_id=first + n,
                 )
-                for n, (sub, a) in enumerate(items)
+                for n, (sub, rule, inactive) in enumerate(items)
             ]
             stored = self.store.add_candidates([d for d, _ in drafts])
+            kill_point("candidates.before_audit")  # the rows written, their entries not yet
             self.store.append_audit_many(
                 [
                     _created_entry(c, actor=actor, message=m)
@@ -417,8 +515,9 @@ class CandidateWorkflow:
 
     def _draft(
         self,
-        sub: Subscription,
-        assessment: Assessment | None,
+        sub: Subscription | ProposedSeat,
+        rule: ReclamationRule | None,
+        inactive: int | None,
         *,
         now: dt.datetime,
         justification: Justification,
@@ -428,7 +527,6 @@ class CandidateWorkflow:
     ) -> tuple[RemovalCandidate, str]:
         """A new candidate for ``sub`` (not stored yet) and the message it carries."""
         memo = memo if memo is not None else _Memo(directory=True)
-        rule = assessment.rule if assessment is not None else None
         if rule is None:
             rule = next(
                 (
@@ -444,10 +542,9 @@ class CandidateWorkflow:
             memo.prices[sub.software_model] = self.price(sub.software_model, now)
         amount, currency = memo.prices[sub.software_model]
         state = initial_state(notify_user=notify, recipient=recipient)
-        inactive = assessment.inactive_days if assessment is not None else None
         approval = self._route(sub.profile, rule, self._manager(sub, memo) or "", memo)
         message = reason or (
-            f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
+            _idle_message(inactive, rule)
             if rule is not None and inactive is not None
             else "proposed by hand"
         )
@@ -828,6 +925,11 @@ def _plain(changes: dict[str, Any]) -> dict[str, Any]:
 _VALUES: dict[Any, str] = {
     m: m.value for e in (CandidateState, Justification, ApproverSource) for m in e
 }
+
+
+def _idle_message(inactive: int, rule: ReclamationRule) -> str:
+    """Why a rule proposed a seat (a new candidate's message, before any note on its state)."""
+    return f"no activity for {inactive} days (rule: {rule.inactivity_days} days)"
 
 
 def _created_entry(candidate: RemovalCandidate, *, actor: str, message: str) -> AuditEntry:

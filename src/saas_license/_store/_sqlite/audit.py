@@ -8,21 +8,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from ..._audit import GENESIS_HASH, AuditEntry, AuditVerification, chain_name
+from ..._audit import GENESIS_HASH, AuditEntry, AuditVerification, chain_name, entry_hash
 from ..._errors import StoreError
 from ..._time import epoch_ms, format_instant, parse_instant
 from .._integrity import (
     _INSERT_COLUMNS,
-    _INSERT_VALUES,
     _READ_COLUMNS,
     AuditKinds,
-    _hash_row,
     append_chained,
-    compact_row,
     decoded,
     hex_of,
     read_kinds,
@@ -32,6 +30,13 @@ from .._integrity import (
 from .base import SqliteBaseStore, _dumps, _is_busy, _ts
 
 __all__ = ["SqliteAuditStore"]
+
+#: One compact entry (:func:`compact_row`'s columns; actor, action and entity empty: its kind
+#: holds them), positional and plain (PostgreSQL takes many rows of it by ``COPY``).
+_INSERT_TEXTS = (
+    f"INSERT INTO audit_log ({_INSERT_COLUMNS}) VALUES "
+    "(?, ?, '', '', '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 #: The stored JSON of ``before``/``after`` (as ``_dumps``: sorted keys, compact), one encoder.
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
@@ -73,6 +78,49 @@ class SqliteAuditStore(SqliteBaseStore):
     def append_audit_many(self, entries: list[AuditEntry]) -> None:
         """Append entries in order, each at the head of its chain, with one statement per batch
         (the same rows and hashes as :meth:`append_audit` one by one)."""
+        at_of: tuple[dt.datetime | None, str | None] = (None, None)
+        texts = []
+        for entry in entries:
+            if entry.at is not at_of[0]:  # a batch's entries mostly share one instant
+                at_of = (entry.at, _ts(entry.at))
+            texts.append(
+                (
+                    at_of[1],
+                    entry.actor,
+                    entry.action,
+                    entry.entity,
+                    entry.entity_id,
+                    entry.profile,
+                    None if entry.before is None else _encode(entry.before),
+                    None if entry.after is None else _encode(entry.after),
+                    entry.detail,
+                )
+            )
+        self._append_texts(texts)
+
+    def append_audit_similar(
+        self,
+        template: AuditEntry,
+        parts: Sequence[tuple[str | None, dict[str, Any] | None, str]],
+    ) -> None:
+        """:meth:`append_audit_many` for entries that are ``template`` but for each part's
+        ``(entity_id, after, detail)``: how a day's run audits the many candidates it creates,
+        without an :class:`AuditEntry` each (the same rows and hashes)."""
+        at = _ts(template.at)
+        shared = (at, template.actor, template.action, template.entity)
+        profile = template.profile
+        before = None if template.before is None else _encode(template.before)
+        self._append_texts(
+            [
+                (*shared, eid, profile, before, None if after is None else _encode(after), d)
+                for eid, after, d in parts
+            ]
+        )
+
+    def _append_texts(self, texts: Sequence[tuple[Any, ...]]) -> None:
+        """Append entries given as their stored text ``(at, actor, action, entity, entity_id,
+        profile, before, after, detail)``, in order, each at the head of its chain: hashed as
+        written, stored compact (:func:`compact_row`'s columns), one statement for all."""
         with self.transaction():
             try:
                 heads: dict[str, tuple[int, str]] = {}
@@ -81,11 +129,9 @@ class SqliteAuditStore(SqliteBaseStore):
                 )
                 rows = []
                 kinds = AuditKinds(self._db)
-                at_of: tuple[dt.datetime | None, str | None] = (None, None)
-                for entry in entries:
-                    if entry.at is not at_of[0]:  # a batch's entries mostly share one instant
-                        at_of = (entry.at, _ts(entry.at))
-                    chain = chain_name(entry.profile)
+                kind_of: dict[tuple[str, str, str], int] = {}
+                for at, actor, action, entity, eid, profile, before, after, detail in texts:
+                    chain = chain_name(profile)
                     if chain not in heads:
                         head = self._db.execute(
                             "SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)
@@ -96,31 +142,49 @@ class SqliteAuditStore(SqliteBaseStore):
                             else (int(head[0]), str(hex_of(head[1])))
                         )
                     seq, prev = heads[chain]
-                    row: dict[str, Any] = {
-                        "at": at_of[1],
-                        "actor": entry.actor,
-                        "action": entry.action,
-                        "entity": entry.entity,
-                        "entity_id": entry.entity_id,
-                        "profile": entry.profile,
-                        "before": None if entry.before is None else _encode(entry.before),
-                        "after": None if entry.after is None else _encode(entry.after),
-                        "detail": entry.detail,
-                        "id": next_id,
-                        "chain": chain,
-                        "seq": seq + 1,
-                        "prev_hash": prev,
-                    }
-                    digest = _hash_row(row, chain=chain, seq=seq + 1, prev_hash=prev)
-                    row = compact_row(row, kinds)
-                    row["prev_hash"] = stored_hash(prev)
-                    row["hash"] = stored_hash(digest)
-                    heads[chain] = (seq + 1, digest)
-                    rows.append(row)
+                    seq += 1
+                    digest = entry_hash(
+                        chain=chain,
+                        seq=seq,
+                        prev_hash=prev,
+                        entry_id=next_id,
+                        at=at,
+                        actor=actor,
+                        action=action,
+                        entity=entity,
+                        entity_id=eid,
+                        profile=profile,
+                        before=before,
+                        after=after,
+                        detail=detail,
+                    )
+                    # compact_row's columns: the instant as milliseconds (when canonical),
+                    # actor, action and entity as a kind
+                    ms = kinds.ms_of(at)
+                    key = (actor, action, entity)
+                    kind = kind_of.get(key)
+                    if kind is None:
+                        kind = kind_of[key] = kinds.id_of(actor, action, entity)
+                    rows.append(
+                        (
+                            next_id,
+                            at if ms is None else "",
+                            eid,
+                            profile,
+                            before,
+                            after,
+                            detail,
+                            chain,
+                            seq,
+                            stored_hash(prev),
+                            stored_hash(digest),
+                            ms,
+                            kind,
+                        )
+                    )
+                    heads[chain] = (seq, digest)
                     next_id += 1
-                self._db.executemany(
-                    f"INSERT INTO audit_log ({_INSERT_COLUMNS}) VALUES {_INSERT_VALUES}", rows
-                )
+                self._db.executemany(_INSERT_TEXTS, rows)
                 self._db.executemany(
                     "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
                     "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",

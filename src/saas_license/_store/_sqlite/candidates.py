@@ -185,6 +185,15 @@ INSERT = (
     ":upn, :model, :days, :last, :rule, :message, :approver, :source, :savings, :currency, :more)"
 )
 
+#: :data:`INSERT` for a seat's own key (``user_id`` and ``identifier`` NULL), positional and
+#: plain (PostgreSQL takes many rows of it by ``COPY``).
+_INSERT_ROWS = (
+    "INSERT INTO candidates (id, subscription_id, profile, state, opened_at, closed_at, "
+    "keep_until, user_id, identifier, upn, model, inactive_days, last_activity, rule_id, "
+    "message, approver, approver_source, savings, currency, more) VALUES "
+    "(?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 _UPDATE = (
     "UPDATE candidates SET subscription_id = :sid, profile = :profile, state = :state, "
     "opened_at = :opened, closed_at = :closed, keep_until = :keep, "
@@ -368,6 +377,50 @@ class SqliteCandidateStore(SqliteBaseStore):
                     "a seat among these already has an open removal candidate"
                 ) from None
         return stored
+
+    def add_candidate_rows(
+        self,
+        groups: Sequence[
+            tuple[RemovalCandidate, Sequence[tuple[int, int, str, int, int | None, str]]]
+        ],
+    ) -> None:
+        """Store new candidates, each group's ``template`` but for each of its rows' ``(id,
+        subscription_id, user_principal_name, inactive_days, last_activity as epoch
+        milliseconds, message)``, in one statement and in id order: how a day's run stores the
+        many candidates its rules propose, without a :class:`RemovalCandidate` each.
+
+        Each row's ``external_user_id`` and ``identifier`` are its seat's (stored as "the
+        seat's"), its ``recipient`` its own user principal name when the template's is the
+        template's (else the template's), ``updated_at`` the template's ``opened_at``. Ids are
+        the caller's, numbered from :meth:`next_candidate_id` in the same transaction. One open
+        candidate per seat, or none of them is stored.
+        """
+        if not any(rows for _, rows in groups):
+            return
+        with self.transaction():
+            values: list[tuple[Any, ...]] = []
+            for template, rows in groups:
+                if template.updated_at != template.opened_at:
+                    raise ValueError("a template's updated_at must be its opened_at")
+                if any(r[5].startswith(_MARK) for r in rows):
+                    raise ValueError("a message starting with \\x1f needs add_candidates")
+                (p,) = candidate_params(self._db, [template])
+                head = (p["profile"], p["state"], p["opened"], p["closed"], p["keep"])
+                mid = (p["model"],)
+                tail = (p["rule"],)
+                end = (p["approver"], p["source"], p["savings"], p["currency"], p["more"])
+                pack = _pack_message
+                values.extend(
+                    (cid, sid, *head, upn, *mid, days, last, *tail, pack(message, days), *end)
+                    for cid, sid, upn, days, last, message in rows
+                )
+            values.sort(key=lambda v: v[0])  # in id order: the table's pages fill up whole
+            try:
+                self._db.executemany(_INSERT_ROWS, values)
+            except sqlite3.IntegrityError:
+                raise StoreError(
+                    "a seat among these already has an open removal candidate"
+                ) from None
 
     def update_candidate(self, candidate: RemovalCandidate) -> None:
         """Replace a stored candidate with a new version of itself."""
