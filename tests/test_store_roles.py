@@ -43,7 +43,14 @@ EXTRAS: dict[str, set[str]] = {
         "record_seat_status",
         "unlicensed_seats",
     },
-    "CandidateStore": {"candidate_page_end", "count_candidates", "iter_candidates"},
+    "CandidateStore": {
+        "add_candidate_rows",
+        "candidate_page_end",
+        "count_candidates",
+        "iter_candidates",
+    },
+    # a daily run's new candidates stored in bulk when the store has both (else create_many)
+    "AuditStore": {"append_audit_similar"},
     "PlanStore": {
         "plan_exists",
         "plan_items",

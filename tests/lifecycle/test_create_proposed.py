@@ -130,6 +130,19 @@ def _stored(store: SqliteStore) -> tuple[list[Any], list[Any], list[Any]]:
     return store.list_candidates(), rows, audit
 
 
+class _WithoutBulk:
+    """A store without the bulk writes (as a third party's may be): create_proposed then
+    stores each seat through create_many's path."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("add_candidate_rows", "append_audit_similar"):
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(seat, min_size=1, max_size=25),
@@ -139,7 +152,7 @@ def _stored(store: SqliteStore) -> tuple[list[Any], list[Any], list[Any]]:
 def test_create_proposed_stores_what_one_create_each_would(
     rows: list[dict[str, Any]], rules: list[dict[str, Any]], batch: int
 ) -> None:
-    one, many, fast = (_build(rows, rules) for _ in range(3))
+    one, many, fast, plain = (_build(rows, rules) for _ in range(4))
     # one create() per proposal, in the evaluation's order
     workflow = _workflow(one)
     for page in _evaluate(one).proposals(7):
@@ -154,10 +167,15 @@ def test_create_proposed_stores_what_one_create_each_would(
     ev = _evaluate(fast)
     created = sum(workflow.create_proposed(seats) for seats in ev.proposed_seats(batch))
     assert created == ev.proposed
+    # the same seats into a store without the bulk writes
+    workflow = _workflow(_WithoutBulk(plain))  # type: ignore[arg-type]
+    ev = _evaluate(plain)
+    assert sum(workflow.create_proposed(seats) for seats in ev.proposed_seats(batch)) == created
     expected = _stored(one)
     assert _stored(many) == expected
     assert _stored(fast) == expected
-    for store in (one, many, fast):
+    assert _stored(plain) == expected
+    for store in (one, many, fast, plain):
         store.close()
 
 
