@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import attrs
+import pytest
 
 from saas_license._store import SqliteStore
+from saas_license._store._sqlite import subscriptions
 from saas_license._subscriptions import SubscriptionRecord
 
 UTC = dt.timezone.utc
@@ -114,3 +116,24 @@ def test_attribute_pairs_are_stored_once_and_resolved_in_every_window() -> None:
     again[10] = attrs.evolve(records[10], unknown=frozenset({"enabled"}))
     assert _download(store, again, "r2", NOW) == 4499
     assert store.get_subscription(subs["u11"].id).unknown == {"enabled"}  # type: ignore[union-attr]
+
+
+def test_rows_staged_many_to_a_statement_store_what_one_a_statement_stores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Staging writes whole groups of rows per statement and the rest one a statement: any
+    split stores the same seats (the same order, so the same ids)."""
+    # a repeated key (the later record wins) and a None instant inside the groups
+    records = [_rec(i, last_activity=None if i % 7 == 0 else NOW) for i in range(1, 240)]
+    records.append(_rec(5, display_name="Later"))
+    seats = []
+    for rows in (1, 7, 100, 1000):
+        monkeypatch.setattr(
+            subscriptions.SqliteSubscriptionStore, "_stage_rows_per_statement", rows
+        )
+        store = SqliteStore(":memory:")
+        _download(store, records, "r1", NOW)
+        seats.append(sorted(store.iter_subscriptions("p"), key=lambda s: s.id))
+        store.close()
+    assert seats[0][4].display_name == "Later"
+    assert all(s == seats[0] for s in seats[1:])

@@ -69,6 +69,9 @@ _STAGE_COLUMNS = (
 _STAGE_MARKS = ", ".join("?" * 9)
 #: A staged row as inserted: its columns, not yet merged, no seat found yet.
 _STAGE_INSERT = f"VALUES ({_STAGE_MARKS}, 0, NULL)"
+_STAGE_ROW = f"({_STAGE_MARKS}, 0, NULL)"
+#: Staged rows a statement on SQLite (9 parameters each: within SQLite's oldest limit of 999).
+_STAGE_ROWS = 100
 #: A stage's distinct attribute pairs; ``attrs`` is their ``seat_attrs`` id once merged.
 _STAGE_ATTRS_COLUMNS = (
     "akey INTEGER PRIMARY KEY, attributes TEXT NOT NULL, unknown TEXT NOT NULL, attrs INTEGER"
@@ -167,6 +170,9 @@ def _unknown(text: str) -> frozenset[str]:
 class SqliteSubscriptionStore(SqliteBaseStore):
     """The :class:`~saas_license._store._protocol.SubscriptionStore` part of
     :class:`~saas_license._store.SqliteStore`."""
+
+    #: Staged rows written per statement (1: one a statement, as PostgreSQL's COPY wants them).
+    _stage_rows_per_statement = _STAGE_ROWS
 
     if TYPE_CHECKING:  # the run lock's fence, from the jobs part
 
@@ -300,7 +306,18 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             self._db.executemany(
                 f"INSERT INTO {table}_attrs (akey, attributes, unknown) VALUES (?, ?, ?)", new
             )
-        self._db.executemany(f"INSERT INTO {table} {_STAGE_INSERT}", rows)
+        # many rows a statement: one step (and one hand-over of the interpreter lock, which
+        # the page threads parsing meanwhile want back) per group of rows, not per row
+        per = self._stage_rows_per_statement
+        whole = len(rows) - len(rows) % per if per > 1 else 0
+        if whole:
+            many = f"INSERT INTO {table} VALUES " + ", ".join([_STAGE_ROW] * per)
+            self._db.executemany(
+                many,
+                ([v for row in rows[i : i + per] for v in row] for i in range(0, whole, per)),
+            )
+        if whole < len(rows):
+            self._db.executemany(f"INSERT INTO {table} {_STAGE_INSERT}", rows[whole:])
 
     def _run_number(self, run_id: str, *, create: bool) -> int:
         """The small integer a run id is stored as (-1: a run that stored nothing)."""
