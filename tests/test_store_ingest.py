@@ -128,9 +128,7 @@ def test_rows_staged_many_to_a_statement_store_what_one_a_statement_stores(
     records.append(_rec(5, display_name="Later"))
     seats = []
     for rows in (1, 7, 100, 1000):
-        monkeypatch.setattr(
-            subscriptions.SqliteSubscriptionStore, "_stage_rows_per_statement", rows
-        )
+        monkeypatch.setattr(subscriptions.SqliteSubscriptionStore, "_stage_per", rows)
         store = SqliteStore(":memory:")
         _download(store, records, "r1", NOW)
         seats.append(sorted(store.iter_subscriptions("p"), key=lambda s: s.id))

@@ -20,7 +20,6 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
     """The :class:`~saas_license._store._protocol.SubscriptionStore` part of :class:`~.PostgresStore`."""
 
     _merged_since_analyze = 0
-    _stage_rows_per_statement = 1  # the dialect sends a large executemany by COPY
 
     def _fresh_statistics(self, rows: int) -> None:
         """Refresh the seats' planner statistics whenever this store has merged more seats since

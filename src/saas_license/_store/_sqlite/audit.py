@@ -27,16 +27,14 @@ from .._integrity import (
     stored_hash,
     verify_chain,
 )
-from .base import SqliteBaseStore, _dumps, _is_busy, _ts
+from .base import SqliteBaseStore, _dumps, _is_busy, _ts, insert_rows
 
 __all__ = ["SqliteAuditStore"]
 
 #: One compact entry (:func:`compact_row`'s columns; actor, action and entity empty: its kind
 #: holds them), positional and plain (PostgreSQL takes many rows of it by ``COPY``).
-_INSERT_TEXTS = (
-    f"INSERT INTO audit_log ({_INSERT_COLUMNS}) VALUES "
-    "(?, ?, '', '', '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_INSERT_TEXTS = f"INSERT INTO audit_log ({_INSERT_COLUMNS}) VALUES"
+_INSERT_TEXT = "(?, ?, '', '', '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: The stored JSON of ``before``/``after`` (as ``_dumps``: sorted keys, compact), one encoder.
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
@@ -184,7 +182,7 @@ class SqliteAuditStore(SqliteBaseStore):
                     )
                     heads[chain] = (seq, digest)
                     next_id += 1
-                self._db.executemany(_INSERT_TEXTS, rows)
+                insert_rows(self._db, _INSERT_TEXTS, _INSERT_TEXT, rows)
                 self._db.executemany(
                     "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
                     "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",

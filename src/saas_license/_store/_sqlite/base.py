@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -178,6 +178,29 @@ class SqliteBaseStore:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+#: Parameters a statement may carry on every SQLite this library runs on (3.32 raised it).
+_MAX_PARAMETERS = 999
+
+
+def insert_rows(
+    db: Any, insert: str, row: str, values: Sequence[Sequence[Any]], *, per: int | None = None
+) -> None:
+    """``INSERT`` each of ``values`` (``insert`` ends with ``VALUES``; ``row`` is one row's
+    ``(?, …)``). On SQLite, ``per`` rows a statement (default: as many as its parameters
+    allow): one step, and one hand-over of the interpreter lock, per group instead of per row.
+    Elsewhere one row a parameter set (PostgreSQL's dialect sends a large batch by ``COPY``)."""
+    if per is None:
+        per = max(1, _MAX_PARAMETERS // max(1, row.count("?")))
+    whole = len(values) - len(values) % per if per > 1 and isinstance(db, sqlite3.Connection) else 0
+    if whole:
+        db.executemany(
+            f"{insert} {', '.join([row] * per)}",
+            ([v for r in values[i : i + per] for v in r] for i in range(0, whole, per)),
+        )
+    if whole < len(values):
+        db.executemany(f"{insert} {row}", values[whole:] if whole else values)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

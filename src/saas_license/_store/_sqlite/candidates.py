@@ -25,7 +25,7 @@ from ..._candidates.records import CandidateState, RemovalCandidate
 from ..._convert import converter
 from ..._errors import StoreError
 from ..._time import format_instant, parse_instant
-from .base import SqliteBaseStore, _dumps, _ts
+from .base import SqliteBaseStore, _dumps, _ts, insert_rows
 
 __all__ = [
     "INSERT",
@@ -190,9 +190,9 @@ INSERT = (
 _INSERT_ROWS = (
     "INSERT INTO candidates (id, subscription_id, profile, state, opened_at, closed_at, "
     "keep_until, user_id, identifier, upn, model, inactive_days, last_activity, rule_id, "
-    "message, approver, approver_source, savings, currency, more) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "message, approver, approver_source, savings, currency, more) VALUES"
 )
+_INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 _UPDATE = (
     "UPDATE candidates SET subscription_id = :sid, profile = :profile, state = :state, "
@@ -416,7 +416,7 @@ class SqliteCandidateStore(SqliteBaseStore):
                 )
             values.sort(key=lambda v: v[0])  # in id order: the table's pages fill up whole
             try:
-                self._db.executemany(_INSERT_ROWS, values)
+                insert_rows(self._db, _INSERT_ROWS, _INSERT_ROW, values)
             except sqlite3.IntegrityError:
                 raise StoreError(
                     "a seat among these already has an open removal candidate"

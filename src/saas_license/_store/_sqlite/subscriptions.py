@@ -22,7 +22,17 @@ from ..._faultpoints import kill_point
 from ..._models import SoftwareModel
 from ..._subscriptions import ActivityRecord, Subscription, SubscriptionRecord
 from ..._time import epoch_ms, from_epoch_ms
-from .base import SqliteBaseStore, _batched, _dt, _dumps, _from_ms, _is_busy, _ms, _ts
+from .base import (
+    SqliteBaseStore,
+    _batched,
+    _dt,
+    _dumps,
+    _from_ms,
+    _is_busy,
+    _ms,
+    _ts,
+    insert_rows,
+)
 
 __all__ = [
     "BATCH_SIZE",
@@ -68,7 +78,6 @@ _STAGE_COLUMNS = (
 )
 _STAGE_MARKS = ", ".join("?" * 9)
 #: A staged row as inserted: its columns, not yet merged, no seat found yet.
-_STAGE_INSERT = f"VALUES ({_STAGE_MARKS}, 0, NULL)"
 _STAGE_ROW = f"({_STAGE_MARKS}, 0, NULL)"
 #: Staged rows a statement on SQLite (9 parameters each: within SQLite's oldest limit of 999).
 _STAGE_ROWS = 100
@@ -171,8 +180,8 @@ class SqliteSubscriptionStore(SqliteBaseStore):
     """The :class:`~saas_license._store._protocol.SubscriptionStore` part of
     :class:`~saas_license._store.SqliteStore`."""
 
-    #: Staged rows written per statement (1: one a statement, as PostgreSQL's COPY wants them).
-    _stage_rows_per_statement = _STAGE_ROWS
+    #: Staged rows written per statement on SQLite (see :func:`.base.insert_rows`).
+    _stage_per = _STAGE_ROWS
 
     if TYPE_CHECKING:  # the run lock's fence, from the jobs part
 
@@ -306,18 +315,8 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             self._db.executemany(
                 f"INSERT INTO {table}_attrs (akey, attributes, unknown) VALUES (?, ?, ?)", new
             )
-        # many rows a statement: one step (and one hand-over of the interpreter lock, which
-        # the page threads parsing meanwhile want back) per group of rows, not per row
-        per = self._stage_rows_per_statement
-        whole = len(rows) - len(rows) % per if per > 1 else 0
-        if whole:
-            many = f"INSERT INTO {table} VALUES " + ", ".join([_STAGE_ROW] * per)
-            self._db.executemany(
-                many,
-                ([v for row in rows[i : i + per] for v in row] for i in range(0, whole, per)),
-            )
-        if whole < len(rows):
-            self._db.executemany(f"INSERT INTO {table} {_STAGE_INSERT}", rows[whole:])
+        # many rows a statement: the page threads parsing meanwhile want the lock back
+        insert_rows(self._db, f"INSERT INTO {table} VALUES", _STAGE_ROW, rows, per=self._stage_per)
 
     def _run_number(self, run_id: str, *, create: bool) -> int:
         """The small integer a run id is stored as (-1: a run that stored nothing)."""
