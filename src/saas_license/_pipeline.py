@@ -28,7 +28,6 @@ from ._evaluation import Evaluation, EvaluationPolicy, Verdict, evaluate
 from ._evaluation_sql import SetEvaluation, evaluate_profile
 from ._faultpoints import kill_point
 from ._finance.pricing import PriceBook
-from ._gcpause import fewer_collections
 from ._jobs import JobResult, JobStatus
 from ._models import SoftwareModel
 from ._notify import NotifierRegistry
@@ -191,10 +190,7 @@ def _download(
     # staged outside the write lock, then swapped in by short transactions; a download that
     # fails while staging leaves the store as it was, and only a complete one closes seats
     with store.stage_download(profile, run_id=run_id, fence=fence) as stage:
-        with fewer_collections():  # the listing: ~10 short-lived objects a user
-            stage.add(
-                boundary.filter(_counting(spoke.download(ctx), counter, progress, "download"))
-            )
+        stage.add(boundary.filter(_counting(spoke.download(ctx), counter, progress, "download")))
         models_created = rules_created = 0
         rule_models = {r.software_model for r in store.list_reclamation_rules()}
         mapped = store.identifier_map()
