@@ -149,8 +149,12 @@ class SqliteBaseStore:
                 self.write_stats.record(time.perf_counter() - began)
 
     def _q(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement on the connection. Under the store's lock: a thread reading while
+        another writes would race on the connection's statement cache (3.10: ``KeyError``,
+        then a transaction left open)."""
         try:
-            return self._db.execute(sql, tuple(params))
+            with self._lock:
+                return self._db.execute(sql, tuple(params))
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise self._busy() from None
@@ -159,7 +163,8 @@ class SqliteBaseStore:
     def _qn(self, sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
         """:meth:`_q` with named parameters."""
         try:
-            return self._db.execute(sql, params)
+            with self._lock:
+                return self._db.execute(sql, params)
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise self._busy() from None
