@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import importlib
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from .._audit import AuditEntry
 from .._errors import ConfigError
@@ -112,6 +113,36 @@ def _did_you_mean(target: Path) -> str:
     return f"check the path, or {create}"
 
 
+T = TypeVar("T")
+_PART_LOCK = threading.Lock()
+
+
+class _Part(Generic[T]):
+    """A workspace part (``ws.profiles``, …): its class imported and the part made on first
+    use, once per workspace even when threads ask at the same time; later reads are a plain
+    instance attribute."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name, self._attr = module, name, ""
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self._attr = attr
+
+    @overload
+    def __get__(self, ws: None, owner: type) -> _Part[T]: ...
+    @overload
+    def __get__(self, ws: Workspace, owner: type) -> T: ...
+    def __get__(self, ws: Workspace | None, owner: type) -> _Part[T] | T:
+        if ws is None:
+            return self
+        with _PART_LOCK:
+            part: T | None = ws.__dict__.get(self._attr)
+            if part is None:
+                module = importlib.import_module(self._module, __package__)
+                part = ws.__dict__[self._attr] = getattr(module, self._name)(ws)
+        return part
+
+
 class Workspace:
     """One workspace: open it, then work through its parts — ``ws.profiles``, ``ws.jobs``,
     ``ws.subscriptions``, ``ws.rules``, ``ws.candidates``, ``ws.plans``, ``ws.outbox``,
@@ -148,97 +179,19 @@ class Workspace:
 
     # Each part is made (and its module imported) on first use: a daily run touches a few of
     # them, and importing the others (finance, directory, answers, …) is start-up it never uses.
-
-    @functools.cached_property
-    def profiles(self) -> Profiles:
-        """``ws.profiles``: see :class:`Profiles`."""
-        from .profiles import Profiles
-
-        return Profiles(self)
-
-    @functools.cached_property
-    def subscriptions(self) -> Subscriptions:
-        """``ws.subscriptions``: see :class:`Subscriptions`."""
-        from .subscriptions import Subscriptions
-
-        return Subscriptions(self)
-
-    @functools.cached_property
-    def rules(self) -> Rules:
-        """``ws.rules``: see :class:`Rules`."""
-        from .rules import Rules
-
-        return Rules(self)
-
-    @functools.cached_property
-    def jobs(self) -> Jobs:
-        """``ws.jobs``: see :class:`Jobs`."""
-        from .jobs import Jobs
-
-        return Jobs(self)
-
-    @functools.cached_property
-    def candidates(self) -> Candidates:
-        """``ws.candidates``: see :class:`Candidates`."""
-        from .candidates import Candidates
-
-        return Candidates(self)
-
-    @functools.cached_property
-    def plans(self) -> Plans:
-        """``ws.plans``: see :class:`Plans`."""
-        from .plans import Plans
-
-        return Plans(self)
-
-    @functools.cached_property
-    def outbox(self) -> Outbox:
-        """``ws.outbox``: see :class:`Outbox`."""
-        from .outbox import Outbox
-
-        return Outbox(self)
-
-    @functools.cached_property
-    def finance(self) -> Finance:
-        """``ws.finance``: see :class:`Finance`."""
-        from .finance import Finance
-
-        return Finance(self)
-
-    @functools.cached_property
-    def audit(self) -> Audit:
-        """``ws.audit``: see :class:`Audit`."""
-        from .audit import Audit
-
-        return Audit(self)
-
-    @functools.cached_property
-    def settings(self) -> Settings:
-        """``ws.settings``: see :class:`Settings`."""
-        from .settings import Settings
-
-        return Settings(self)
-
-    @functools.cached_property
-    def approvals(self) -> Approvals:
-        """``ws.approvals``: see :class:`Approvals`."""
-        from .approvals import Approvals
-
-        return Approvals(self)
-
-    @functools.cached_property
-    def answers(self) -> Answers:
-        """``ws.answers``: see :class:`Answers`."""
-        from .answers import Answers
-
-        return Answers(self)
-
-    @functools.cached_property
-    def directory(self) -> Directory:
-        """``ws.directory``: see :class:`Directory`."""
-        from .directory import Directory
-
-        return Directory(self)
+    profiles: _Part[Profiles] = _Part(".profiles", "Profiles")
+    subscriptions: _Part[Subscriptions] = _Part(".subscriptions", "Subscriptions")
+    rules: _Part[Rules] = _Part(".rules", "Rules")
+    jobs: _Part[Jobs] = _Part(".jobs", "Jobs")
+    candidates: _Part[Candidates] = _Part(".candidates", "Candidates")
+    plans: _Part[Plans] = _Part(".plans", "Plans")
+    outbox: _Part[Outbox] = _Part(".outbox", "Outbox")
+    finance: _Part[Finance] = _Part(".finance", "Finance")
+    audit: _Part[Audit] = _Part(".audit", "Audit")
+    settings: _Part[Settings] = _Part(".settings", "Settings")
+    approvals: _Part[Approvals] = _Part(".approvals", "Approvals")
+    answers: _Part[Answers] = _Part(".answers", "Answers")
+    directory: _Part[Directory] = _Part(".directory", "Directory")
 
     @classmethod
     def open(
