@@ -11,6 +11,7 @@ as before, so the plan is the same item for item (``tests/test_plan_stream.py``)
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -92,11 +93,11 @@ _LOOKUPS = {
 }
 
 
-def _lookups(store: Any, decide: _Decider, plain: str, args: tuple[Any, ...]) -> None:
-    """Fill the temporary tables of :data:`_LOOKUPS` for this plan (a few rows each)."""
+def _lookups(store: Any, decide: _Decider, plain: str, args: tuple[Any, ...], tag: str) -> None:
+    """Fill the temporary tables of :data:`_LOOKUPS` for this plan (a few rows each), their
+    names ending in ``tag`` (two plans built at once on one connection never share them)."""
     for name, columns in _LOOKUPS.items():
-        store._q(f"DROP TABLE IF EXISTS temp.{name}")
-        store._q(f"CREATE TABLE temp.{name} ({columns})")
+        store._q(f"CREATE TABLE temp.{name}_{tag} ({columns})")
     rules = [(rid, int(r.route.asks_user)) for rid, r in decide.rules_by_id.items()]
     models = [
         r[0]
@@ -129,7 +130,7 @@ def _lookups(store: Any, decide: _Decider, plain: str, args: tuple[Any, ...]) ->
         ):
             if rows:
                 marks = ", ".join("?" * len(rows[0]))
-                store._db.executemany(f"INSERT INTO temp.{name} VALUES ({marks})", rows)
+                store._db.executemany(f"INSERT INTO temp.{name}_{tag} VALUES ({marks})", rows)
 
 
 def _rows(
@@ -148,7 +149,7 @@ def _rows(
     states = sorted(s.value for s in OPEN_STATES)
     marks = ", ".join("?" * len(states))
     plain = f"c.profile = ? AND c.state IN ({', '.join('?' * len(_PLAIN))})"
-    _lookups(store, decide, plain, (name, *_PLAIN))
+    tag = secrets.token_hex(4)
     unit = "'seat:' || x.id" if scope == "seat" else "'user:' || x.external_user_id"
     window = (
         "c.profile = :pl_p AND c.state IN (:pl_ready, :pl_released) "
@@ -169,18 +170,19 @@ def _rows(
         f"FROM {compiled.sql_from} WHERE s.profile = :p AND s.active = 1 AND s.id IN "
         f"(SELECT c.subscription_id FROM candidates c WHERE {window})) x "
         "ON x.id = c.subscription_id "
-        "LEFT JOIN temp.plan_rules r ON r.id = c.rule_id "
-        "LEFT JOIN temp.plan_prices pr ON pr.model = x.software_model "
-        "LEFT JOIN temp.plan_savings sv ON sv.raw = c.savings "
+        f"LEFT JOIN temp.plan_rules_{tag} r ON r.id = c.rule_id "
+        f"LEFT JOIN temp.plan_prices_{tag} pr ON pr.model = x.software_model "
+        f"LEFT JOIN temp.plan_savings_{tag} sv ON sv.raw = c.savings "
         "LEFT JOIN candidate_texts cur ON cur.id = c.currency "
         f"WHERE {window} AND x.v = :pl_idle "
-        "AND c.id NOT IN (SELECT id FROM temp.plan_unresolved) "
+        f"AND c.id NOT IN (SELECT id FROM temp.plan_unresolved_{tag}) "
         "AND (c.state <> :pl_ready OR r.id IS NOT NULL) "
         "AND (c.savings IS NULL OR pr.model IS NOT NULL OR sv.raw IS NOT NULL)"
     )
     actions = {0: NOTIFY_ACTION, 1: decide.action}
     after = 0
     try:
+        _lookups(store, decide, plain, (name, *_PLAIN), tag)
         while after < _LAST:
             end = _page_end(store, name, states, after)
             params = {
@@ -219,4 +221,4 @@ def _rows(
             after = end
     finally:
         for table in _LOOKUPS:
-            store._q(f"DROP TABLE IF EXISTS temp.{table}")
+            store._q(f"DROP TABLE IF EXISTS temp.{table}_{tag}")
