@@ -106,7 +106,7 @@ def similar_hasher(
     head = "[" + json_piece(chain) + ","
     mid = "," + ",".join(map(json_piece, (at, actor, action, entity))) + ","
     tail = "," + json_piece(profile) + "," + json_piece(before) + ","
-    piece, sha256 = json_piece, hashlib.sha256
+    piece, text, sha256, int_text = json_piece, encode_basestring, hashlib.sha256, int.__repr__
 
     def digest(
         seq: int,
@@ -116,9 +116,14 @@ def similar_hasher(
         after: str | None,
         detail: str,
     ) -> str:
+        # json_piece's cases inline for the usual types (ints, text): one call a field less
         payload = (
-            f"{head}{piece(seq)},{piece(prev_hash)},{piece(entry_id)}{mid}"
-            f"{piece(entity_id)}{tail}{piece(after)},{piece(detail)}]"
+            f"{head}{int_text(seq) if type(seq) is int else piece(seq)},"
+            f"{text(prev_hash) if type(prev_hash) is str else piece(prev_hash)},"
+            f"{int_text(entry_id) if type(entry_id) is int else piece(entry_id)}{mid}"
+            f"{text(entity_id) if type(entity_id) is str else piece(entity_id)}{tail}"
+            f"{text(after) if type(after) is str else piece(after)},"
+            f"{text(detail) if type(detail) is str else piece(detail)}]"
         )
         return sha256(payload.encode("utf-8")).hexdigest()
 
