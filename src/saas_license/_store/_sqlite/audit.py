@@ -126,13 +126,15 @@ class SqliteAuditStore(SqliteBaseStore):
                 at_of = (entry.at, _ts(entry.at))
             texts.append(
                 (
-                    at_of[1],
-                    entry.actor,
-                    entry.action,
-                    entry.entity,
+                    (
+                        at_of[1],
+                        entry.actor,
+                        entry.action,
+                        entry.entity,
+                        entry.profile,
+                        None if entry.before is None else encode_value(entry.before),
+                    ),
                     entry.entity_id,
-                    entry.profile,
-                    None if entry.before is None else encode_value(entry.before),
                     None if entry.after is None else encode_value(entry.after),
                     entry.detail,
                 )
@@ -147,25 +149,30 @@ class SqliteAuditStore(SqliteBaseStore):
         """:meth:`append_audit_many` for entries that are ``template`` but for each part's
         ``(entity_id, after, detail)``: how a day's run audits the many candidates it creates,
         without an :class:`AuditEntry` each (the same rows and hashes)."""
-        at = _ts(template.at)
-        shared = (at, template.actor, template.action, template.entity)
-        profile = template.profile
         before = None if template.before is None else encode_value(template.before)
+        shared = (
+            _ts(template.at),
+            template.actor,
+            template.action,
+            template.entity,
+            template.profile,
+            before,
+        )
         self._append_texts(
             [
-                (*shared, eid, profile, before, None if after is None else encode_value(after), d)
+                (shared, eid, None if after is None else encode_value(after), d)
                 for eid, after, d in parts
             ]
         )
 
     def _append_texts(self, texts: Sequence[tuple[Any, ...]]) -> None:
-        """Append entries given as their stored text ``(at, actor, action, entity, entity_id,
-        profile, before, after, detail)``, in order, each at the head of its chain: hashed as
+        """Append entries given as their stored text ``((at, actor, action, entity, profile,
+        before), entity_id, after, detail)``, in order, each at the head of its chain: hashed as
         written, stored compact (:func:`compact_row`'s columns), one statement for all.
 
-        What entries share (instant, actor, action, entity, profile, ``before``: a batch's
-        entries mostly share all of it) is worked out once: their chain, its hash pieces
-        (:func:`similar_hasher`), the instant's milliseconds and the kind."""
+        What entries share (the first six fields: a batch's entries mostly share them all, and
+        :meth:`append_audit_similar`'s share one tuple of them) is worked out once: their
+        chain, its hash pieces (:func:`similar_hasher`), the instant's milliseconds, the kind."""
         with self.transaction():
             try:
                 # chain -> [seq, hash as hex, hash as stored] of its head
@@ -176,18 +183,21 @@ class SqliteAuditStore(SqliteBaseStore):
                 rows = []
                 kinds = AuditKinds(self._db)
                 shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-                for at, actor, action, entity, eid, profile, before, after, detail in texts:
-                    key = (at, actor, action, entity, profile, before)
-                    found = shared.get(key)
-                    if found is None:
-                        if len(shared) > 4096:  # many distinct entries: keep memory flat
-                            shared.clear()
-                        found = shared[key] = self._shared(heads, kinds, *key)
-                    chain, hasher, stored_at, ms, kind = found
-                    head = heads[chain]
+                last: Any = None
+                fromhex = bytes.fromhex
+                for key, eid, after, detail in texts:
+                    if key is not last:  # the same fields as the entry before: as they were
+                        found = shared.get(key)
+                        if found is None:
+                            if len(shared) > 4096:  # many distinct entries: keep memory flat
+                                shared.clear()
+                            found = shared[key] = self._shared(heads, kinds, *key)
+                        chain, hasher, stored_at, ms, kind = found
+                        profile, before, head = key[4], key[5], heads[chain]
+                        last = key
                     seq = head[0] + 1
                     digest = hasher(seq, head[1], next_id, eid, after, detail)
-                    raw = stored_hash(digest)
+                    raw = fromhex(digest)  # stored_hash
                     rows.append(
                         (
                             next_id,
