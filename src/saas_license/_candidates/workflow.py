@@ -430,18 +430,12 @@ class CandidateWorkflow:
         parts: list[tuple[str | None, dict[str, Any] | None, str]] = []
         with self.store.transaction():
             first = self.store.next_candidate_id()
-            for n, seat in enumerate(seats):
-                cid, upn, days, rule = (
-                    first + n,
-                    seat.user_principal_name,
-                    seat.inactive_days,
-                    seat.rule,
-                )
-                manager = manager_address(seat.attributes)
+            for cid, seat in enumerate(seats, first):
+                sid, _, _, upn, _, model, last_ms, attributes, days, rule = seat
+                manager = manager_address(attributes)
                 try:
-                    hash(manager)
-                    key: tuple[Any, ...] = (id(rule), seat.software_model, manager)
-                    key += (bool(upn), "@" in upn)
+                    key: tuple[Any, ...] = (id(rule), model, manager, bool(upn), "@" in upn)
+                    hash(key)
                 except TypeError:  # an unusual manager value: a draft of its own
                     key = (cid,)
                 group = groups.get(key)
@@ -464,9 +458,9 @@ class CandidateWorkflow:
                     group = groups[key] = (draft, rest, _VALUES[draft.state], [])
                 _, rest, state, rows = group
                 message = f"no activity for {days}{rest}"
-                rows.append((cid, seat.id, upn, days, seat.last_activity_ms, message))
+                rows.append((cid, sid, upn, days, last_ms, message))
                 # as _created_entry: the days are in the message, the justification the rules'
-                parts.append((str(cid), {"state": state, "subscription_id": seat.id}, message))
+                parts.append((str(cid), {"state": state, "subscription_id": sid}, message))
             store.add_candidate_rows([(draft, rows) for draft, _, _, rows in groups.values()])
             kill_point("candidates.before_audit")  # the rows written, their entries not yet
             template = AuditEntry(
