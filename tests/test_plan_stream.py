@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from saas_license import Workspace
 from saas_license._candidates.records import CandidateState
+from saas_license._finance.pricing import UnitPrice
 from saas_license._reclaim.planning import build_plan, stream_plan
 from saas_license._reclaim.records import PlanAction
 from saas_license._reclaim.stored import StoredPlan
@@ -251,31 +253,57 @@ def test_a_plan_looks_each_models_price_up_once(
     assert {at for _, at in asked} == {NOW}
 
 
+@pytest.mark.parametrize("priced", [True, False], ids=["price-book", "own-savings"])
 @pytest.mark.parametrize("scope", ["user", "seat"])
 def test_plain_candidates_are_decided_in_sql_and_agree(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     scope: str,
+    priced: bool,
 ) -> None:
-    """Ready or released candidates whose seat the evaluation's SQL finds idle are staged from
-    the SQL rows (no candidate or seat object built); the plan is still the one built whole."""
-    import saas_license._reclaim.plan_sql as plan_sql
+    """Ready or released candidates whose seat the evaluation's SQL finds idle are staged by
+    one SQL statement a page (no candidate or seat object built, no row through Python); the
+    plan is still the one built whole."""
+    import saas_license._reclaim.planning as planning
 
     path = _demo(tmp_path, monkeypatch, capsys)
-    made: list[int] = []
-    plain = plan_sql._plain
+    slow: list[int] = []
+    real = planning.sql_plan_rows
 
     def counted(*args: Any, **kw: Any) -> Any:
-        found = plain(*args, **kw)
-        made.append(found is not None)
-        return found
+        inner = kw["slow"]
 
-    monkeypatch.setattr(plan_sql, "_plain", counted)
+        def counting(ids: list[int]) -> Any:
+            slow.extend(ids)
+            return inner(ids)
+
+        return real(*args, **{**kw, "slow": counting})
+
+    monkeypatch.setattr(planning, "sql_plan_rows", counted)
     with Workspace.open(path, clock=lambda: NOW) as ws:
         (profile,) = ws.store.list_profiles()
         _vary(ws, profile.name)
-        whole = build_plan(ws.store, profile, now=NOW, scope=scope, prices=ws.prices)
+        # savings of every shape: a candidate's own (stored text, one with trailing zeros,
+        # one in another currency, most none), and a price book pricing one model only
+        candidates = ws.store.list_candidates(profile.name)
+        for n, cand in enumerate(candidates[10:40]):
+            amount, currency = [(Decimal("12.50"), "EUR"), (Decimal("7"), "USD"), (None, None)][
+                n % 3
+            ]
+            ws.store.update_candidate(
+                attrs.evolve(cand, potential_savings=amount, currency=currency)
+            )
+        priced_model = candidates[20].software_model
+
+        class OneModel:
+            def unit_price(self, software_model: str, *, at: dt.datetime) -> UnitPrice | None:
+                if software_model != priced_model:
+                    return None
+                return UnitPrice(amount=Decimal("99.90"), currency="USD")
+
+        book = OneModel() if priced else None
+        whole = build_plan(ws.store, profile, now=NOW, scope=scope, prices=book)
         stored = stream_plan(
             ws.store,
             profile,
@@ -283,11 +311,12 @@ def test_plain_candidates_are_decided_in_sql_and_agree(
             plan_id="sql123",
             expires_at=NOW + dt.timedelta(hours=24),
             scope=scope,
-            prices=ws.prices,
+            prices=book,
         )
         assert list(stored.items) == list(whole.items)
         assert list(stored.held) == list(whole.held)
         assert stored.savings_by_currency == whole.savings_by_currency
-    # most items came from SQL rows, the varied ones (held, gone, waiting) from Python
-    assert sum(made) > len(whole.items) // 2
-    assert len(made) - sum(made) >= 4
+        assert whole.savings_by_currency  # savings came through either way
+    # most items were staged by SQL, the varied ones (held, gone, waiting) came from Python
+    assert len(slow) < len(whole.items) // 2
+    assert len(slow) >= 4 and len(set(slow)) == len(slow)

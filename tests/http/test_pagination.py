@@ -149,6 +149,43 @@ def test_keyset_behaves_like_a_set(keys: list[object]) -> None:
         KeySet._FLUSH = 2048
 
 
+@given(
+    parts=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.lists(st.integers(0, 10**6), max_size=40),
+        ),
+        max_size=8,
+    )
+)
+def test_keyset_of_ascending_stretches_behaves_like_a_set(
+    parts: list[tuple[bool, list[int]]],
+) -> None:
+    """Ascending stretches (a listing in id order: the last run grows in place) mixed with
+    keys in any order (runs merged): still a set, every run still sorted."""
+    keys: list[str] = []
+    top = 0
+    for ascending, steps in parts:
+        if ascending:  # each key above the last one so far (steps of 0 repeat a key)
+            for step in steps:
+                top += step
+                keys.append(str(top))
+        else:
+            keys.extend(str(step) for step in steps)
+    KeySet._FLUSH = 8
+    try:
+        packed, plain = KeySet(), set()
+        for key in keys:
+            assert packed.add(key) == (key not in plain)
+            plain.add(key)
+        assert len(packed) == len(plain)
+        assert all(k in packed for k in plain)
+        assert all(list(run) == sorted(run) for run in packed._runs)
+        assert str(max((int(k) for k in keys), default=0) + 1) not in packed
+    finally:
+        KeySet._FLUSH = 2048
+
+
 # -- the first wave: pages 1..N requested before page 1 tells the count ---------------------
 
 

@@ -36,7 +36,8 @@ class KeySet:
 
     Vendor ids are mostly numeric strings; 100,000 of them take about 0.8 MB here instead of
     ~10 MB in a set of str. Runs are merged like a binary counter (at most ~log2(n) runs, never
-    a list of all keys in memory). Any other key (an int, leading zeros, text) goes to a set.
+    a list of all keys in memory); keys above every earlier one (a listing in ascending id
+    order) extend the last run instead. Any other key (an int, leading zeros, text) goes to a set.
     """
 
     _FLUSH = 2048
@@ -73,6 +74,12 @@ class KeySet:
     def _flush(self) -> None:
         run = array("q", sorted(self._recent))
         self._recent.clear()
+        if self._runs and run[0] > self._top:
+            # all above every key so far (an ascending listing): the last run grows in place,
+            # sorted still, with no merge at all
+            self._runs[-1].extend(run)
+            self._top = run[-1]
+            return
         self._top = max(self._top, run[-1])
         while self._runs and len(self._runs[-1]) <= len(run):
             run = array("q", heapq.merge(self._runs.pop(), run))

@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -62,23 +62,12 @@ _PLAN_ORDER = "kind, priority, unit, cand"
 PlanRow = tuple["PlanItem | HeldItem", int, str]
 
 
-class StagedItem(NamedTuple):
-    """A plan item decided without building its candidate and seat (see
-    :mod:`saas_license._reclaim.plan_sql`): the staged columns themselves."""
+class StagedBlock(NamedTuple):
+    """Plan rows decided and staged by SQL (see :mod:`saas_license._reclaim.plan_sql`):
+    ``write(stage)`` inserts them into the stage table (their ``pos`` their candidate id) and
+    says what each kind of item it staged does (``{kind: action}``)."""
 
-    kind: int
-    priority: int
-    unit: str
-    cand: int
-    seat: int
-    usr: str
-    currency: str | None
-    savings: str | None
-    state: str
-    ident: str
-    last_activity: int | None
-    checked_at: int | None
-    action: str
+    write: Callable[[str], dict[int, str]]
 
 
 class SqlitePlanStore(SqliteBaseStore):
@@ -147,7 +136,7 @@ class SqlitePlanStore(SqliteBaseStore):
                     )
 
     def save_plan_streamed(
-        self, head: ReclaimPlan, rows: Iterable[PlanRow | StagedItem], *, scope: str
+        self, head: ReclaimPlan, rows: Iterable[PlanRow | StagedBlock], *, scope: str
     ) -> StoredPlan:
         """Store a plan whose items arrive one by one, in candidate order, never all in memory.
 
@@ -175,24 +164,36 @@ class SqlitePlanStore(SqliteBaseStore):
         self._q(f"CREATE TABLE {planned} (seat INTEGER PRIMARY KEY)")
         self._q(f"CREATE TABLE {users} (usr TEXT PRIMARY KEY)")
         actions: dict[int, str] = {}
+        insert = f"INSERT INTO {stage} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         try:
-            pos = 0
-            for batch in _batched(rows, _PLAN_BATCH):
-                staged = []
-                for row in batch:
-                    if isinstance(row, StagedItem):
-                        if actions.setdefault(row.kind, row.action) != row.action:
-                            raise StoreError("a plan's items of one kind must share one action")
-                        staged.append((pos, 0, *row[:-1], None))
-                    else:
-                        item, priority, unit = row
-                        staged.append(_stage_row(pos, item, priority, unit, actions))
-                    pos += 1
-                with self.scratch():
-                    self._db.executemany(
-                        f"INSERT INTO {stage} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        staged,
+            # a row's position is its candidate's id: the rows come in candidate order. A block
+            # is written as it arrives: the rows after it depend on what it staged.
+            last = 0
+            staged: list[tuple[Any, ...]] = []
+            for row in rows:
+                if isinstance(row, StagedBlock):
+                    with self.scratch():
+                        self._db.executemany(insert, staged)
+                        staged = []
+                        for kind, action in row.write(stage).items():
+                            if actions.setdefault(kind, action) != action:
+                                raise StoreError("a plan's items of one kind must share one action")
+                    continue
+                item, priority, unit = row
+                cand = item.candidate.id
+                if cand is None or cand <= last:
+                    raise StoreError(
+                        "a streamed plan's rows come one per stored candidate, in candidate "
+                        f"order (candidate {cand} after {last})"
                     )
+                last = cand
+                staged.append(_stage_row(cand, item, priority, unit, actions))
+                if len(staged) >= _PLAN_BATCH:
+                    with self.scratch():
+                        self._db.executemany(insert, staged)
+                    staged = []
+            with self.scratch():
+                self._db.executemany(insert, staged)
             self._hold_uncovered(head.profile, stage, held, planned, users, per_seat=per_seat)
             summary = {**self._stage_summary(stage, scope), "action": actions.get(1, "")}
             data = {
