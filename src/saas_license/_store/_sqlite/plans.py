@@ -140,7 +140,9 @@ class SqlitePlanStore(SqliteBaseStore):
     ) -> StoredPlan:
         """Store a plan whose items arrive one by one, in candidate order, never all in memory.
 
-        ``head`` is the plan without items (its ``id`` and ``expires_at`` set). The rows are
+        ``head`` is the plan without items (its ``id`` and ``expires_at`` set). Each row is one
+        stored candidate's item or held item, ids ascending; a :class:`StagedBlock` stages the
+        rows SQL decided itself, as it arrives (before the rows after it). The rows are
         staged in a temporary table of this connection (no workspace lock held); then the
         per-unit hold (a reclaim frees every seat of its unit: act only when the plan covers all
         of them) and the plan's order are computed in SQL, and the plan is written in one short
