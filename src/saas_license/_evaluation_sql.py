@@ -553,6 +553,13 @@ def _compile(
     )
 
 
+#: Zone names whose wall clock is UTC's at every instant; the first day of the epoch; a day.
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
+_EPOCH_DAY = dt.date(1970, 1, 1)
+_DAY_MS = 86_400_000
+_new_tuple = tuple.__new__
+
+
 def _zone(name: str) -> dt.tzinfo:
     from zoneinfo import ZoneInfo
 
@@ -882,6 +889,10 @@ def evaluate_profile(
 
     zone = _zone(policy.timezone)
     today = now.astimezone(zone).date()
+    # in UTC a stored instant's day is its milliseconds floored to whole days: no datetime
+    # built per seat (any other zone converts each instant)
+    in_utc = policy.timezone in _UTC_NAMES
+    today_ms_day = (today - _EPOCH_DAY).days
 
     def seats(batch: int) -> Iterator[list[ProposedSeat]]:
         # the seat's columns joined to each proposal (one query a page, index seeks on both
@@ -917,10 +928,15 @@ def evaluate_profile(
                     attributes = shared[key] = MappingProxyType(seen)
                 # as _assessment: the last activity, else the later of the grants
                 reference = la if la is not None else max(g for g in (ec, aa) if g is not None)
-                days = (today - from_epoch_ms(reference).astimezone(zone).date()).days
+                if in_utc:
+                    days = today_ms_day - reference // _DAY_MS
+                else:
+                    days = (today - from_epoch_ms(reference).astimezone(zone).date()).days
+                # ProposedSeat(...) without its generated __new__ (the same tuple)
                 page.append(
-                    ProposedSeat(
-                        sid, prof, uid, upn, ident, model, la, attributes, days, c.rules[model]
+                    _new_tuple(
+                        ProposedSeat,
+                        (sid, prof, uid, upn, ident, model, la, attributes, days, c.rules[model]),
                     )
                 )
             yield page

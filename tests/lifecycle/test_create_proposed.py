@@ -22,11 +22,13 @@ from saas_license import ReclamationRule, SoftwareModel
 from saas_license._candidates.notices import NoticeContext
 from saas_license._candidates.workflow import CandidateWorkflow
 from saas_license._directory import Person
+from saas_license._evaluation import EvaluationPolicy
 from saas_license._evaluation_sql import evaluate_profile
 from saas_license._finance.pricing import UnitPrice
 from saas_license._store import SqliteStore
 from saas_license._store._sqlite.candidates import SELECT
 from saas_license._subscriptions import SubscriptionRecord
+from saas_license._time import days_between
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 MODELS = ("Roadmaps", "Develop", "Teamwork")
@@ -213,6 +215,75 @@ def test_proposed_seats_are_the_proposals(tmp_path: Path) -> None:
         )
         assert (s.inactive_days, s.rule) == (assessment.inactive_days, assessment.rule)
         assert dict(s.attributes) == sub.attributes
+    store.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone=st.sampled_from(
+        ["UTC", "Etc/UTC", "Europe/Berlin", "America/Sao_Paulo", "Pacific/Chatham"]
+    ),
+    idle=st.lists(
+        st.tuples(
+            st.builds(
+                lambda days, edge: days * 86_400_000 + edge,
+                # recent, or before 1970 (56 years and more before 2026)
+                st.integers(min_value=0, max_value=400) | st.integers(20_500, 25_000),
+                # on a day's edge (UTC), an hour or a half from it, or anywhere in the day
+                st.sampled_from([0, -1, 1, 3_600_000, -3_600_001, 1_800_000, 45 * 60_000])
+                | st.integers(min_value=0, max_value=86_399_999),
+            ),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_proposed_seats_count_idle_days_as_the_evaluation(
+    zone: str, idle: list[tuple[int, bool]]
+) -> None:
+    """Idle days on the wall calendar of the policy's zone (in UTC worked out from the stored
+    milliseconds alone): the proposals' days and :func:`days_between`'s, for instants on and
+    around midnight, before 1970, and seats never active (counted from their grant)."""
+    store = SqliteStore(":memory:")
+    store.ensure_software_model(SoftwareModel(name="Roadmaps", publisher="P", paid=True))
+    store.map_identifier("roadmaps", "Roadmaps")
+    store.save_reclamation_rule(
+        ReclamationRule(software_model="Roadmaps", inactivity_days=1, new_account_grace_days=0)
+    )
+    now = NOW + dt.timedelta(hours=1)
+    records = []
+    for i, (back_ms, never) in enumerate(idle):
+        # back from a midnight (UTC), so many instants fall on or next to a day's edge
+        last = dt.datetime(2026, 6, 13, tzinfo=dt.timezone.utc) - dt.timedelta(milliseconds=back_ms)
+        records.append(
+            SubscriptionRecord(
+                external_user_id=f"u{i}",
+                user_principal_name=f"{i}@example.com",
+                identifier="roadmaps",
+                last_activity=None if never else last,
+                external_created=last,
+            )
+        )
+    store.upsert_subscriptions("p", records, run_id="r", now=NOW)
+    store._q("UPDATE subscriptions SET activity_checked_at = ?", (int(NOW.timestamp() * 1000),))
+    ev = evaluate_profile(
+        store,
+        "p",
+        now=now,
+        profile_type="t",
+        exclusions=[],
+        rules=store.list_reclamation_rules(),
+        integration_user_id=None,
+        policy=EvaluationPolicy(timezone=zone),
+    )
+    whole = [pair for page in ev.proposals(5) for pair in page]
+    lean = [s for page in ev.proposed_seats(3) for s in page]
+    assert len(whole) == len(lean) == len(idle)
+    for (sub, assessment), s in zip(whole, lean, strict=True):
+        reference = sub.last_activity or sub.external_created
+        assert reference is not None
+        assert s.inactive_days == assessment.inactive_days == days_between(reference, now, zone)
     store.close()
 
 

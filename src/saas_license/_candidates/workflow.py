@@ -425,23 +425,17 @@ class CandidateWorkflow:
         if any(seat.profile != profile for seat in seats):
             raise ValueError("create_proposed takes the seats of one profile")
         now = self.clock()
-        # draft key -> (the shared draft, its message's tail, its rows)
-        groups: dict[tuple[Any, ...], tuple[RemovalCandidate, str, list[Any]]] = {}
+        # draft key -> (the shared draft, its message after the days, its state, its rows)
+        groups: dict[tuple[Any, ...], tuple[RemovalCandidate, str, str, list[Any]]] = {}
         parts: list[tuple[str | None, dict[str, Any] | None, str]] = []
         with self.store.transaction():
             first = self.store.next_candidate_id()
-            for n, seat in enumerate(seats):
-                cid, upn, days, rule = (
-                    first + n,
-                    seat.user_principal_name,
-                    seat.inactive_days,
-                    seat.rule,
-                )
-                manager = manager_address(seat.attributes)
+            for cid, seat in enumerate(seats, first):
+                sid, _, _, upn, _, model, last_ms, attributes, days, rule = seat
+                manager = manager_address(attributes)
                 try:
-                    hash(manager)
-                    key: tuple[Any, ...] = (id(rule), seat.software_model, manager)
-                    key += (bool(upn), "@" in upn)
+                    key: tuple[Any, ...] = (id(rule), model, manager, bool(upn), "@" in upn)
+                    hash(key)
                 except TypeError:  # an unusual manager value: a draft of its own
                     key = (cid,)
                 group = groups.get(key)
@@ -458,14 +452,16 @@ class CandidateWorkflow:
                     )
                     base = _idle_message(days, rule)
                     assert message.startswith(base)  # _draft's message for a rule's proposal
-                    group = groups[key] = (draft, message[len(base) :], [])
-                draft, tail, rows = group
-                message = _idle_message(days, rule) + tail
-                rows.append((cid, seat.id, upn, days, seat.last_activity_ms, message))
-                after: dict[str, Any] = {"state": _VALUES[draft.state], "subscription_id": seat.id}
+                    # the message but for its days: _idle_message's text after them, the tail
+                    rest = f" days (rule: {rule.inactivity_days} days){message[len(base) :]}"
+                    assert f"no activity for {days}{rest}" == message
+                    group = groups[key] = (draft, rest, _VALUES[draft.state], [])
+                _, rest, state, rows = group
+                message = f"no activity for {days}{rest}"
+                rows.append((cid, sid, upn, days, last_ms, message))
                 # as _created_entry: the days are in the message, the justification the rules'
-                parts.append((str(cid), after, message))
-            store.add_candidate_rows([(draft, rows) for draft, _, rows in groups.values()])
+                parts.append((str(cid), {"state": state, "subscription_id": sid}, message))
+            store.add_candidate_rows([(draft, rows) for draft, _, _, rows in groups.values()])
             kill_point("candidates.before_audit")  # the rows written, their entries not yet
             template = AuditEntry(
                 at=now,

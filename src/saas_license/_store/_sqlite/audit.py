@@ -9,11 +9,19 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii as _ascii
 from typing import Any
 
 import attrs
 
-from ..._audit import GENESIS_HASH, AuditEntry, AuditVerification, chain_name, entry_hash
+from ..._audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditVerification,
+    EntryHasher,
+    chain_name,
+    similar_hasher,
+)
 from ..._errors import StoreError
 from ..._time import epoch_ms, format_instant, parse_instant
 from .._integrity import (
@@ -38,6 +46,41 @@ _INSERT_TEXT = "(?, ?, '', '', '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: The stored JSON of ``before``/``after`` (as ``_dumps``: sorted keys, compact), one encoder.
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+#: A flat value's keys (as the dict holds them) → each key, in :data:`_encode`'s order, with
+#: its text as written there (``{"key":`` for the first, ``,"key":`` after it).
+_PLANS: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
+
+
+def encode_value(value: Any) -> str:
+    """:data:`_encode`'s text of ``value``, byte for byte; a flat dict (text keys; text, plain
+    int or None values: what an audit entry's ``before``/``after`` mostly is) is put together
+    from the encoder's own pieces, without setting an encoder up per value."""
+    if type(value) is not dict or not value:
+        return _encode(value)
+    keys = tuple(value)
+    plan = _PLANS.get(keys)
+    if plan is None:
+        if any(type(key) is not str for key in keys):
+            return _encode(value)
+        if len(_PLANS) > 256:  # keys are the code's own few shapes; bounded all the same
+            _PLANS.clear()
+        plan = _PLANS[keys] = tuple(
+            (key, ("{" if n == 0 else ",") + _ascii(key) + ":")
+            for n, key in enumerate(sorted(keys))
+        )
+    pieces = []
+    for key, name in plan:
+        item = value[key]
+        if type(item) is str:
+            pieces.append(name + _ascii(item))
+        elif type(item) is int:
+            pieces.append(name + int.__repr__(item))
+        elif item is None:
+            pieces.append(name + "null")
+        else:
+            return _encode(value)
+    pieces.append("}")
+    return "".join(pieces)
 
 
 class SqliteAuditStore(SqliteBaseStore):
@@ -83,14 +126,16 @@ class SqliteAuditStore(SqliteBaseStore):
                 at_of = (entry.at, _ts(entry.at))
             texts.append(
                 (
-                    at_of[1],
-                    entry.actor,
-                    entry.action,
-                    entry.entity,
+                    (
+                        at_of[1],
+                        entry.actor,
+                        entry.action,
+                        entry.entity,
+                        entry.profile,
+                        None if entry.before is None else encode_value(entry.before),
+                    ),
                     entry.entity_id,
-                    entry.profile,
-                    None if entry.before is None else _encode(entry.before),
-                    None if entry.after is None else _encode(entry.after),
+                    None if entry.after is None else encode_value(entry.after),
                     entry.detail,
                 )
             )
@@ -104,69 +149,59 @@ class SqliteAuditStore(SqliteBaseStore):
         """:meth:`append_audit_many` for entries that are ``template`` but for each part's
         ``(entity_id, after, detail)``: how a day's run audits the many candidates it creates,
         without an :class:`AuditEntry` each (the same rows and hashes)."""
-        at = _ts(template.at)
-        shared = (at, template.actor, template.action, template.entity)
-        profile = template.profile
-        before = None if template.before is None else _encode(template.before)
+        before = None if template.before is None else encode_value(template.before)
+        shared = (
+            _ts(template.at),
+            template.actor,
+            template.action,
+            template.entity,
+            template.profile,
+            before,
+        )
         self._append_texts(
             [
-                (*shared, eid, profile, before, None if after is None else _encode(after), d)
+                (shared, eid, None if after is None else encode_value(after), d)
                 for eid, after, d in parts
             ]
         )
 
     def _append_texts(self, texts: Sequence[tuple[Any, ...]]) -> None:
-        """Append entries given as their stored text ``(at, actor, action, entity, entity_id,
-        profile, before, after, detail)``, in order, each at the head of its chain: hashed as
-        written, stored compact (:func:`compact_row`'s columns), one statement for all."""
+        """Append entries given as their stored text ``((at, actor, action, entity, profile,
+        before), entity_id, after, detail)``, in order, each at the head of its chain: hashed as
+        written, stored compact (:func:`compact_row`'s columns), one statement for all.
+
+        What entries share (the first six fields: a batch's entries mostly share them all, and
+        :meth:`append_audit_similar`'s share one tuple of them) is worked out once: their
+        chain, its hash pieces (:func:`similar_hasher`), the instant's milliseconds, the kind."""
         with self.transaction():
             try:
-                heads: dict[str, tuple[int, str]] = {}
+                # chain -> [seq, hash as hex, hash as stored] of its head
+                heads: dict[str, list[Any]] = {}
                 next_id = int(
                     self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0]
                 )
                 rows = []
                 kinds = AuditKinds(self._db)
-                kind_of: dict[tuple[str, str, str], int] = {}
-                for at, actor, action, entity, eid, profile, before, after, detail in texts:
-                    chain = chain_name(profile)
-                    if chain not in heads:
-                        head = self._db.execute(
-                            "SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)
-                        ).fetchone()
-                        heads[chain] = (
-                            (0, GENESIS_HASH)
-                            if head is None
-                            else (int(head[0]), str(hex_of(head[1])))
-                        )
-                    seq, prev = heads[chain]
-                    seq += 1
-                    digest = entry_hash(
-                        chain=chain,
-                        seq=seq,
-                        prev_hash=prev,
-                        entry_id=next_id,
-                        at=at,
-                        actor=actor,
-                        action=action,
-                        entity=entity,
-                        entity_id=eid,
-                        profile=profile,
-                        before=before,
-                        after=after,
-                        detail=detail,
-                    )
-                    # compact_row's columns: the instant as milliseconds (when canonical),
-                    # actor, action and entity as a kind
-                    ms = kinds.ms_of(at)
-                    key = (actor, action, entity)
-                    kind = kind_of.get(key)
-                    if kind is None:
-                        kind = kind_of[key] = kinds.id_of(actor, action, entity)
+                shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+                last: Any = None
+                fromhex = bytes.fromhex
+                for key, eid, after, detail in texts:
+                    if key is not last:  # the same fields as the entry before: as they were
+                        found = shared.get(key)
+                        if found is None:
+                            if len(shared) > 4096:  # many distinct entries: keep memory flat
+                                shared.clear()
+                            found = shared[key] = self._shared(heads, kinds, *key)
+                        chain, hasher, stored_at, ms, kind = found
+                        profile, before, head = key[4], key[5], heads[chain]
+                        last = key
+                    seq = head[0] + 1
+                    digest = hasher(seq, head[1], next_id, eid, after, detail)
+                    raw = fromhex(digest)  # stored_hash
                     rows.append(
                         (
                             next_id,
-                            at if ms is None else "",
+                            stored_at,
                             eid,
                             profile,
                             before,
@@ -174,24 +209,61 @@ class SqliteAuditStore(SqliteBaseStore):
                             detail,
                             chain,
                             seq,
-                            stored_hash(prev),
-                            stored_hash(digest),
+                            head[2],
+                            raw,
                             ms,
                             kind,
                         )
                     )
-                    heads[chain] = (seq, digest)
+                    head[0], head[1], head[2] = seq, digest, raw
                     next_id += 1
                 insert_rows(self._db, _INSERT_TEXTS, _INSERT_TEXT, rows)
                 self._db.executemany(
                     "INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?) "
                     "ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    [(chain, seq, stored_hash(h)) for chain, (seq, h) in heads.items()],
+                    [(chain, seq, raw) for chain, (seq, _, raw) in heads.items()],
                 )
             except sqlite3.DatabaseError as exc:
                 if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                     raise self._busy() from None
                 raise StoreError(f"could not append to the audit log: {exc}") from exc
+
+    def _shared(
+        self,
+        heads: dict[str, list[Any]],
+        kinds: AuditKinds,
+        at: Any,
+        actor: str,
+        action: str,
+        entity: str,
+        profile: str | None,
+        before: str | None,
+    ) -> tuple[str, EntryHasher, Any, int | None, int]:
+        """For entries that share these fields: their chain (its head read into ``heads`` when
+        not there yet), hasher, stored instant text, milliseconds and kind (compact_row's
+        columns: the instant as milliseconds when canonical, actor, action and entity as a
+        kind)."""
+        chain = chain_name(profile)
+        if chain not in heads:
+            head = self._db.execute(
+                "SELECT seq, hash FROM audit_chains WHERE chain = ?", (chain,)
+            ).fetchone()
+            if head is None:
+                heads[chain] = [0, GENESIS_HASH, stored_hash(GENESIS_HASH)]
+            else:
+                prev = str(hex_of(head[1]))
+                heads[chain] = [int(head[0]), prev, stored_hash(prev)]
+        hasher = similar_hasher(
+            chain=chain,
+            at=at,
+            actor=actor,
+            action=action,
+            entity=entity,
+            profile=profile,
+            before=before,
+        )
+        ms = kinds.ms_of(at)
+        return chain, hasher, at if ms is None else "", ms, kinds.id_of(actor, action, entity)
 
     def list_audit(
         self,

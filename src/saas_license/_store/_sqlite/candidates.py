@@ -131,6 +131,19 @@ def _pack_message(message: str, inactive_days: int) -> str | None:
     return message
 
 
+class _Packed(dict[tuple[str, int], "str | None"]):
+    """:func:`_pack_message` of ``(message, inactive_days)``, each worked out once; a message
+    starting with the mark is refused (it needs :meth:`~SqliteCandidateStore.add_candidates`,
+    which keeps it in ``more``)."""
+
+    def __missing__(self, key: tuple[str, int]) -> str | None:
+        message, days = key
+        if message.startswith(_MARK):
+            raise ValueError("a message starting with \\x1f needs add_candidates")
+        found = self[key] = _pack_message(message, days)
+        return found
+
+
 def _unpack_message(stored: str | None, inactive_days: int) -> str:
     if stored is None:
         return ""
@@ -399,19 +412,47 @@ class SqliteCandidateStore(SqliteBaseStore):
             return
         with self.transaction():
             values: list[tuple[Any, ...]] = []
+            packed = _Packed()  # (message, days) -> stored message: rows share a few
             for template, rows in groups:
                 if template.updated_at != template.opened_at:
                     raise ValueError("a template's updated_at must be its opened_at")
-                if any(r[5].startswith(_MARK) for r in rows):
-                    raise ValueError("a message starting with \\x1f needs add_candidates")
                 (p,) = candidate_params(self._db, [template])
-                head = (p["profile"], p["state"], p["opened"], p["closed"], p["keep"])
-                mid = (p["model"],)
-                tail = (p["rule"],)
-                end = (p["approver"], p["source"], p["savings"], p["currency"], p["more"])
-                pack = _pack_message
+                profile, state, opened, closed, keep = (
+                    p["profile"],
+                    p["state"],
+                    p["opened"],
+                    p["closed"],
+                    p["keep"],
+                )
+                model, rule = p["model"], p["rule"]
+                approver, source, savings, currency, more = (
+                    p["approver"],
+                    p["source"],
+                    p["savings"],
+                    p["currency"],
+                    p["more"],
+                )
                 values.extend(
-                    (cid, sid, *head, upn, *mid, days, last, *tail, pack(message, days), *end)
+                    (
+                        cid,
+                        sid,
+                        profile,
+                        state,
+                        opened,
+                        closed,
+                        keep,
+                        upn,
+                        model,
+                        days,
+                        last,
+                        rule,
+                        packed[message, days],
+                        approver,
+                        source,
+                        savings,
+                        currency,
+                        more,
+                    )
                     for cid, sid, upn, days, last, message in rows
                 )
             values.sort(key=lambda v: v[0])  # in id order: the table's pages fill up whole
