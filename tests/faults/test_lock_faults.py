@@ -230,7 +230,9 @@ def _poll_running(ws: Path, proc: subprocess.Popen[str], *, timeout: float = 60)
 
 def test_reads_and_rule_edits_work_during_a_long_download(tmp_path: Path) -> None:
     seed = _seed()
-    users, latency = 8_000, 2_500  # 40 pages, 10 at a time (Aha!'s budget): ~10 s of download
+    # 80 pages, 10 at a time (Aha!'s budget): ~20 s of download, long enough for the five CLI
+    # calls below on a loaded machine (with 40 pages, 10 s, they outlasted it at load 10+)
+    users, latency = 16_000, 2_500
     with served_sandbox(users=users, seed=seed, latency_ms=latency) as base:
         ws = tmp_path / "ws.db"
         publish(ws, base)
