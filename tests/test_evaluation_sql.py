@@ -81,6 +81,9 @@ def seats(draw: st.DrawFn) -> dict[str, Any]:
         ),
         "cooldown": draw(st.none() | instants.map(lambda t: t + dt.timedelta(days=2))),
         "open": draw(st.booleans()),
+        # a later complete download carried the seat unchanged (its profile's, or another's),
+        # having checked its activity then, or not (``_store/_sqlite/seen.py``)
+        "carried": draw(st.none() | st.tuples(st.none() | checks, st.booleans())),
     }
 
 
@@ -184,7 +187,27 @@ def _build(rows: list[dict[str, Any]]) -> SqliteStore:
         for i, r in enumerate(rows)
     ]
     store.upsert_subscriptions("p", records, run_id="r", now=NOW)
+    top = store._run_number("top", create=True)
+    store._q(
+        "UPDATE download_runs SET profile = 'p', carried_to = id, carried_seen_at = ? WHERE id = ?",
+        (_fmt(NOW), top),
+    )
     for i, r in enumerate(rows, 1):
+        if r.get("carried") is not None:
+            checked, own = r["carried"]
+            run = store._run_number(f"c{i}", create=True)
+            store._q(
+                "UPDATE download_runs SET profile = ?, carried_to = ?, carried_seen_at = ?, "
+                "carried_checked_at = ? WHERE id = ?",
+                (
+                    "p" if own else "q",
+                    top,
+                    _fmt(NOW),
+                    None if checked is None else _fmt(checked),
+                    run,
+                ),
+            )
+            store._q("UPDATE subscriptions SET seen_run = ? WHERE id = ?", (run, i))
         store._q(
             "UPDATE subscriptions SET software_model = ?, activity_checked_at = ?, active = ? "
             "WHERE id = ?",

@@ -36,7 +36,7 @@ def _download(
     with store.stage_download("p", run_id=run) as stage:
         stage.add(records)
         stage.merge(now=now)
-        fast = store._q(f"SELECT COUNT(*) FROM temp.stage_{run} WHERE done = 1").fetchone()[0]
+        fast = store._q(f"SELECT COUNT(*) FROM temp.stage_{run}_same").fetchone()[0]
         stage.close_unseen()
     return int(fast)
 

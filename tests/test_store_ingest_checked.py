@@ -53,7 +53,7 @@ def _download(
         if folded:
             stage.merge(now=now, activity_checked=True, quarantined=quarantined)
         else:
-            stage.merge(now=now)
+            stage.merge(now=now, quarantined=quarantined)  # as the pipeline does
         store.mark_seen("p", quarantined, run_id=run)
         stage.close_unseen()
     return store.stamp_activity_checked("p", run_id=run, now=now)

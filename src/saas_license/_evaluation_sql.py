@@ -52,6 +52,7 @@ from ._directory.facts import LEAVER, seat_facts, with_person
 from ._directory.records import Person, normalise_email
 from ._evaluation import Assessment, EvaluationPolicy, Verdict, unknown_protection
 from ._rules import ExclusionKind, ExclusionRule, ReclamationRule
+from ._store._sqlite.seen import CHECKED, SEEN_JOIN
 from ._subscriptions import Subscription
 from ._time import (
     MIN_MS,
@@ -522,8 +523,8 @@ def _compile(
     branches += [
         ("s.external_user_id = :me", 5),
         ("ea.la_unknown <> 0", 6),
-        ("s.activity_checked_at IS NULL", 6),
-        ("s.activity_checked_at < :stale", 7),
+        (f"{CHECKED} IS NULL", 6),
+        (f"{CHECKED} < :stale", 7),
         ("r.model IS NULL OR r.active = 0", 8),
         (
             "r.has_filter <> 0 AND EXISTS (SELECT 1 FROM temp.eval_filtered f "
@@ -542,7 +543,7 @@ def _compile(
         "AND ea.person = COALESCE(ep.fkey, -1) "
         if by_person
         else "subscriptions s CROSS JOIN temp.eval_attrs ea ON ea.id = s.attrs AND ea.person = -1 "
-    ) + "LEFT JOIN temp.eval_rules r ON r.model = s.software_model"
+    ) + f"LEFT JOIN temp.eval_rules r ON r.model = s.software_model {SEEN_JOIN}"
     return _Compiled(
         sql_from=sql_from,
         branches=tuple(branches),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._candidates.records import OPEN_STATES, CandidateState
 from .._store._sqlite.plans import NOTIFY_ACTION, PlanRow, StagedBlock
+from .._store._sqlite.seen import CHECKED
 
 if TYPE_CHECKING:
     from .planning import _Decider
@@ -166,7 +167,8 @@ def _rows(
         "CASE WHEN pr.model IS NOT NULL THEN pr.amount ELSE sv.canon END, "
         "c.state, x.identifier, x.last_activity, x.activity_checked_at, NULL "
         f"FROM candidates c JOIN (SELECT s.id, s.external_user_id, s.identifier, "
-        f"s.software_model, s.last_activity, s.activity_checked_at, {compiled.verdict} AS v "
+        f"s.software_model, s.last_activity, {CHECKED} AS activity_checked_at, "
+        f"{compiled.verdict} AS v "
         f"FROM {compiled.sql_from} WHERE s.profile = :p AND s.active = 1 AND s.id IN "
         f"(SELECT c.subscription_id FROM candidates c WHERE {window})) x "
         "ON x.id = c.subscription_id "

@@ -453,6 +453,19 @@ MIGRATIONS["engine"] = [
     """
     ALTER TABLE download_runs ADD COLUMN activity_checked_at INTEGER;
     """,
+    # 6: a re-run writes no unchanged seat (issue 13): a complete download carries forward the
+    # runs its unchanged seats were last written by, so those seats read as seen (and, for a
+    # download that carries activity, checked) by it. ``carried_to``: the profile's last
+    # complete download that carried this run (itself for that download's own row);
+    # ``carried_seen_at``/``carried_checked_at``: that download's instants (see
+    # ``_store/_sqlite/seen.py``). Existing workspaces start with nothing carried.
+    """
+    ALTER TABLE download_runs ADD COLUMN profile TEXT;
+    ALTER TABLE download_runs ADD COLUMN carried_to INTEGER;
+    ALTER TABLE download_runs ADD COLUMN carried_seen_at INTEGER;
+    ALTER TABLE download_runs ADD COLUMN carried_checked_at INTEGER;
+    CREATE INDEX download_runs_carried ON download_runs (profile, carried_to);
+    """,
 ]
 
 

@@ -48,6 +48,7 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
         stamp: bool = False,
         held: bool = False,
         fresh: bool = False,
+        latest: int | None = None,
     ) -> None:
         merge = functools.partial(
             super()._merge_staged,
@@ -59,6 +60,7 @@ class PostgresSubscriptionStore(PostgresBaseStore, SqliteSubscriptionStore):
             stamp=stamp,
             held=held,
             fresh=fresh,
+            latest=latest,
         )
         self._fresh_statistics(hi - lo)
         window = "seq > ? AND seq <= ?"

@@ -33,6 +33,7 @@ from .base import (
     _ts,
     insert_rows,
 )
+from .seen import CHECKED, LAST_SEEN, MATERIALIZE, SEEN_JOIN, checked_of
 
 __all__ = [
     "BATCH_SIZE",
@@ -62,23 +63,30 @@ def merge_window(seats: int) -> int:
 
 _SUB_COLUMNS = (
     "s.id, s.profile, s.external_user_id, s.identifier, s.user_principal_name, s.display_name, "
-    "s.software_model, s.last_activity, s.activity_checked_at, s.external_created, s.assigned_at, "
-    "s.first_seen_at, s.last_seen_at, s.active, a.attributes, a.unknown"
+    f"s.software_model, s.last_activity, {CHECKED} AS activity_checked_at, s.external_created, "
+    f"s.assigned_at, s.first_seen_at, {LAST_SEEN} AS last_seen_at, s.active, a.attributes, "
+    "a.unknown"
 )
-#: Seats with their shared attribute rows (``seat_attrs``, issue 13's lean store).
-_SUB_FROM = "subscriptions s CROSS JOIN seat_attrs a ON a.id = s.attrs"  # seats drive the join
+#: Seats with their shared attribute rows (``seat_attrs``, issue 13's lean store) and their
+#: runs (what complete downloads carried: :mod:`.seen`).
+_SUB_FROM = f"subscriptions s CROSS JOIN seat_attrs a ON a.id = s.attrs {SEEN_JOIN}"
 
 #: The columns a download stages per record, in order (the merge reads them back by name).
 #: ``akey`` points at the stage's distinct (attributes, unknown) pair (:class:`_StageAttrs`),
 #: so a staged row is ~80 bytes, not ~300, and the merge compares integers, not JSON.
 _STAGE_COLUMNS = (
     "seq INTEGER PRIMARY KEY, uid TEXT NOT NULL, ident TEXT NOT NULL, upn TEXT NOT NULL, "
-    "display TEXT NOT NULL, la BIGINT, ec BIGINT, aa BIGINT, akey INTEGER NOT NULL, "
-    "done INTEGER NOT NULL DEFAULT 0, sid INTEGER"
+    "display TEXT NOT NULL, la BIGINT, ec BIGINT, aa BIGINT, akey INTEGER NOT NULL"
 )
-_STAGE_MARKS = ", ".join("?" * 9)
-#: A staged row as inserted: its columns, not yet merged, no seat found yet.
-_STAGE_ROW = f"({_STAGE_MARKS}, 0, NULL)"
+#: A staged row as inserted.
+_STAGE_ROW = f"({', '.join('?' * 9)})"
+#: The staged rows whose seat the merge found unchanged (appended, never updated in place), one
+#: per seat: the seat, and ``d`` 1 if the download carries it unwritten, 2 if it only marks it
+#: seen.
+_STAGE_SAME_COLUMNS = "seq INTEGER PRIMARY KEY, sid INTEGER NOT NULL UNIQUE, d INTEGER NOT NULL"
+#: The most identifier mappings the merge compares inline (``CASE``) instead of looking each
+#: staged row's identifier up in ``identifier_map``.
+_INLINE_MAPPINGS = 32
 #: Staged rows a statement on SQLite (9 parameters each: within SQLite's oldest limit of 999).
 _STAGE_ROWS = 100
 #: A stage's distinct attribute pairs; ``attrs`` is their ``seat_attrs`` id once merged.
@@ -293,11 +301,13 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         """The temporary tables of one stage: its rows, and its distinct attribute pairs."""
         self._q(f"CREATE TABLE IF NOT EXISTS {table} ({_STAGE_COLUMNS})")
         self._q(f"CREATE TABLE IF NOT EXISTS {table}_attrs ({_STAGE_ATTRS_COLUMNS})")
+        self._q(f"CREATE TABLE IF NOT EXISTS {table}_same ({_STAGE_SAME_COLUMNS})")
 
     def _drop_stage(self, table: str) -> None:
         self._q(f"DROP TABLE IF EXISTS {table}")
         self._q(f"DROP TABLE IF EXISTS {table}_attrs")
         self._q(f"DROP TABLE IF EXISTS {table}_held")
+        self._q(f"DROP TABLE IF EXISTS {table}_same")
 
     def _stage_held(self, table: str, keys: list[tuple[str, str]]) -> None:
         """The (user, identifier) keys a download's quarantined records named: their seats'
@@ -338,6 +348,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         stamp: bool = False,
         held: bool = False,
         fresh: bool = False,
+        latest: int | None = None,
     ) -> None:
         """Merge staged rows ``lo < seq <= hi`` set-based; call inside a write transaction.
 
@@ -352,6 +363,13 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         this download named (the stage's ``_held`` table). ``fresh``: the profile had no seats
         when the merge began, so no staged row can be an unchanged seat and the fast path's
         look-ups are skipped (the upsert alone is always right; the fast path only saves writes).
+
+        ``latest``: the profile's last complete download (:mod:`.seen`). An unchanged seat whose
+        run it carried is not written at all (``d = 1`` in the stage's ``_same`` rows: the
+        download carries it when it completes, :meth:`DownloadStage.close_unseen`), unless this
+        download would treat it differently from the seat's last write (its record leaves last
+        activity unknown, a quarantined record named it, or only a quarantined record did last
+        time); other unchanged seats are only marked seen (``d = 2``).
         """
         run = self._run_number(run_id, create=True)
         now_s = epoch_ms(now)
@@ -382,20 +400,26 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             args,
         )
         # the unchanged-seat fast path: each staged row looks its seat up once (the unique key)
-        # and is compared column by column in SQL; a key staged twice in one window takes the
-        # full path, in order, with the rest of its window
-        repeated = (
-            fresh
-            or self._qn(
-                f"SELECT 1 FROM {table} st WHERE {window} GROUP BY uid, ident HAVING COUNT(*) > 1 "
-                "LIMIT 1",
-                args,
-            ).fetchone()
-            is not None
-        )
-        if not repeated:
-            self._qn(  # staged rows drive the join (CROSS JOIN keeps that order)
-                f"UPDATE {table} AS u SET done = 1, sid = same.id FROM (SELECT st.seq, s.id "
+        # and is compared column by column in SQL; the rows found unchanged are kept aside, one
+        # per seat (a seat's later rows take the full path, in order, after its first)
+        same = 0
+        if not fresh:
+            args["latest"] = latest
+            carried = (
+                "s.seen_run IN (SELECT id FROM download_runs WHERE profile = :p "
+                "AND carried_to = :latest) "
+                "AND (s.quarantined_run IS NULL OR s.quarantined_run <> s.seen_run)"
+                + (" AND sa.unknown NOT LIKE '%\"last_activity\"%'" if stamp else "")
+                + (
+                    f" AND NOT EXISTS (SELECT 1 FROM {table}_held h "
+                    "WHERE h.uid = st.uid AND h.ident = st.ident)"
+                    if held
+                    else ""
+                )
+            )
+            done = "2" if latest is None else f"CASE WHEN {carried} THEN 1 ELSE 2 END"
+            same = self._qn(  # staged rows drive the join (CROSS JOIN keeps that order)
+                f"INSERT OR IGNORE INTO {table}_same (seq, sid, d) SELECT st.seq, s.id, {done} "
                 f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
                 "CROSS JOIN subscriptions s ON s.profile = :p "
                 "AND s.external_user_id = st.uid AND s.identifier = st.ident "
@@ -404,56 +428,126 @@ class SqliteSubscriptionStore(SqliteBaseStore):
                 "AND (st.la IS NULL OR st.la <= s.last_activity) "
                 "AND (st.ec IS NULL OR st.ec = s.external_created) "
                 "AND (st.aa IS NULL OR st.aa = s.assigned_at) "
-                "AND COALESCE((SELECT m.software_model FROM identifier_map m "
-                "WHERE m.identifier = st.ident), s.software_model) IS s.software_model) AS same "
-                "WHERE u.seq = same.seq",
+                f"AND COALESCE({self._mapped(args)}, s.software_model) IS s.software_model "
+                "ORDER BY st.seq",
                 args,
-            )
+            ).rowcount
+        # every row of the window unchanged (a daily re-run): nothing to check or upsert
+        rest = hi - lo - max(same, 0)
+        # a seat staged twice in the window, changed by its earlier row and found unchanged by a
+        # later one (compared with the seat before the window): in order, the later row would
+        # undo the change, so the whole window takes the full path, in order
+        if (
+            not fresh
+            and rest
+            and self._qn(
+                f"SELECT 1 FROM {table} st CROSS JOIN subscriptions s ON s.profile = :p "
+                "AND s.external_user_id = st.uid AND s.identifier = st.ident "
+                f"CROSS JOIN {table}_same m ON m.sid = s.id AND m.seq > st.seq "
+                f"WHERE {window} AND NOT EXISTS (SELECT 1 FROM {table}_same u "
+                "WHERE u.seq = st.seq) LIMIT 1",
+                args,
+            ).fetchone()
+            is not None
+        ):
+            self._qn(f"DELETE FROM {table}_same WHERE seq > :lo AND seq <= :hi", args)
+        elif not fresh:
             if stamp:  # seen and checked in one write per seat (no column of an index)
                 self._qn(
                     "UPDATE subscriptions AS s SET seen_run = :run, last_seen_at = :now, "
-                    "activity_checked_at = COALESCE(x.chk, s.activity_checked_at) "
-                    f"FROM (SELECT st.sid, {checked} AS chk FROM {table} st "
+                    f"activity_checked_at = COALESCE(x.chk, {checked_of('s')}) "
+                    f"FROM (SELECT u.sid, {checked} AS chk FROM {table}_same u "
+                    f"CROSS JOIN {table} st ON st.seq = u.seq "
                     f"CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
-                    f"WHERE {window} AND st.done = 1) AS x WHERE s.id = x.sid",
+                    "WHERE u.seq > :lo AND u.seq <= :hi AND u.d = 2) AS x WHERE s.id = x.sid",
                     args,
                 )
             else:
                 self._qn(
-                    "UPDATE subscriptions SET seen_run = :run, last_seen_at = :now WHERE id IN ("
-                    f"SELECT st.sid FROM {table} st WHERE {window} AND st.done = 1)",
+                    "UPDATE subscriptions SET seen_run = :run, last_seen_at = :now, "
+                    f"activity_checked_at = {checked_of('subscriptions')} WHERE id IN ("
+                    f"SELECT sid FROM {table}_same WHERE seq > :lo AND seq <= :hi AND d = 2)",
                     args,
                 )
-        self._qn(
-            "INSERT INTO subscriptions (profile, external_user_id, identifier, "
-            "user_principal_name, display_name, software_model, last_activity, external_created, "
-            "assigned_at, first_seen_at, last_seen_at, created_run, seen_run, active, attrs"
-            + (", activity_checked_at) " if stamp else ") ")
-            + "SELECT :p, st.uid, st.ident, st.upn, st.display, "
-            "(SELECT m.software_model FROM identifier_map m WHERE m.identifier = st.ident), "
-            "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, sa.attrs"
-            + (f", {checked} " if stamp else " ")
-            + f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
-            f"WHERE {window} AND st.done = 0 ORDER BY st.seq "
-            "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
-            "user_principal_name = excluded.user_principal_name, "
-            "display_name = excluded.display_name, "
-            "software_model = COALESCE(excluded.software_model, subscriptions.software_model), "
-            "last_activity = CASE WHEN excluded.last_activity IS NOT NULL AND "
-            "(subscriptions.last_activity IS NULL OR excluded.last_activity > subscriptions.last_activity) "
-            "THEN excluded.last_activity ELSE subscriptions.last_activity END, "
-            "external_created = COALESCE(excluded.external_created, subscriptions.external_created), "
-            "assigned_at = COALESCE(excluded.assigned_at, subscriptions.assigned_at), "
-            "last_seen_at = excluded.last_seen_at, seen_run = excluded.seen_run, active = 1, "
-            "attrs = excluded.attrs"
-            + (
-                ", activity_checked_at = COALESCE(excluded.activity_checked_at, "
-                "subscriptions.activity_checked_at)"
-                if stamp
-                else ""
-            ),
-            args,
-        )
+        if fresh or rest:  # the rows not found unchanged, in staging order
+            self._qn(
+                "INSERT INTO subscriptions (profile, external_user_id, identifier, "
+                "user_principal_name, display_name, software_model, last_activity, external_created, "
+                "assigned_at, first_seen_at, last_seen_at, created_run, seen_run, active, attrs"
+                + (", activity_checked_at) " if stamp else ") ")
+                + "SELECT :p, st.uid, st.ident, st.upn, st.display, "
+                "(SELECT m.software_model FROM identifier_map m WHERE m.identifier = st.ident), "
+                "st.la, st.ec, st.aa, :now, :now, :run, :run, 1, sa.attrs"
+                + (f", {checked} " if stamp else " ")
+                + f"FROM {table} st CROSS JOIN {table}_attrs sa ON sa.akey = st.akey "
+                f"WHERE {window} AND NOT EXISTS (SELECT 1 FROM {table}_same u WHERE u.seq = st.seq) "
+                "ORDER BY st.seq "
+                "ON CONFLICT(profile, external_user_id, identifier) DO UPDATE SET "
+                "user_principal_name = excluded.user_principal_name, "
+                "display_name = excluded.display_name, "
+                "software_model = COALESCE(excluded.software_model, subscriptions.software_model), "
+                "last_activity = CASE WHEN excluded.last_activity IS NOT NULL AND "
+                "(subscriptions.last_activity IS NULL OR excluded.last_activity > subscriptions.last_activity) "
+                "THEN excluded.last_activity ELSE subscriptions.last_activity END, "
+                "external_created = COALESCE(excluded.external_created, subscriptions.external_created), "
+                "assigned_at = COALESCE(excluded.assigned_at, subscriptions.assigned_at), "
+                "last_seen_at = excluded.last_seen_at, seen_run = excluded.seen_run, active = 1, "
+                "attrs = excluded.attrs"
+                + (
+                    ", activity_checked_at = COALESCE(excluded.activity_checked_at, "
+                    f"{checked_of('subscriptions')})"
+                    if stamp
+                    else f", activity_checked_at = {checked_of('subscriptions')}"
+                ),
+                args,
+            )
+
+    def _latest_run(self, profile: str) -> int | None:
+        """The profile's last complete download that carried its seats (:mod:`.seen`), if any."""
+        row = self._q(
+            "SELECT MAX(id) FROM download_runs WHERE profile = ? AND carried_to = id", (profile,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def _carry(
+        self, profile: str, run_id: str, seen_at: int, checked_at: int | None, *, fence: str | None
+    ) -> None:
+        """The complete download ``run_id`` (its vanished seats closed) carries the runs the
+        profile's last one carried: their active seats read as seen at ``seen_at`` and, with
+        ``checked_at``, checked then. Its own row carries nothing (its seats say it already)."""
+        with self.transaction():
+            self._check_fence(profile, fence)
+            run = self._run_number(run_id, create=True)
+            latest = self._latest_run(profile)
+            if latest is not None and latest != run:
+                self._q(
+                    "UPDATE download_runs SET carried_to = ?, carried_seen_at = ?, "
+                    "carried_checked_at = COALESCE(?, carried_checked_at) "
+                    "WHERE profile = ? AND carried_to = ?",
+                    (run, seen_at, checked_at, profile, latest),
+                )
+            self._q(
+                "UPDATE download_runs SET profile = ?, carried_to = id, carried_seen_at = ?, "
+                "carried_checked_at = NULL WHERE id = ?",
+                (profile, seen_at, run),
+            )
+        kill_point("download.carried")
+
+    def _mapped(self, args: dict[str, Any]) -> str:
+        """SQL for the software model a staged row's identifier maps to now (NULL: none): the
+        few mappings inline, read inside the merge's transaction; else a look-up per row."""
+        rows = self._q(
+            f"SELECT identifier, software_model FROM identifier_map LIMIT {_INLINE_MAPPINGS + 1}"
+        ).fetchall()
+        if len(rows) > _INLINE_MAPPINGS:
+            return "(SELECT m.software_model FROM identifier_map m WHERE m.identifier = st.ident)"
+        if not rows:
+            return "NULL"
+        whens = []
+        for i, (ident, model) in enumerate(rows):
+            args[f"mi{i}"], args[f"mm{i}"] = ident, model
+            whens.append(f"WHEN :mi{i} THEN :mm{i}")
+        return f"(CASE st.ident {' '.join(whens)} END)"
 
     def count_created(self, profile: str, run_id: str) -> int:
         """Subscriptions first created by ``run_id``."""
@@ -468,12 +562,23 @@ class SqliteSubscriptionStore(SqliteBaseStore):
 
         Closes in batches of :data:`STAGE_BATCH`, each its own short transaction (unless called
         inside an outer one); with ``fence`` (a run lock owner) each batch first checks that
-        the run still holds the profile's lock.
+        the run still holds the profile's lock. A closed seat keeps the instants it had as last
+        seen and checked (:data:`MATERIALIZE`).
+        """
+        return self._close_unseen(profile, run_id=run_id, fence=fence, matched=None)
+
+    def _close_unseen(
+        self, profile: str, *, run_id: str, fence: str | None, matched: str | None
+    ) -> list[int]:
+        """:meth:`close_unseen`; ``matched``: the download's stage, whose rows
+        it found unchanged with ``d = 1`` name seats it saw without writing them (:mod:`.seen`).
         """
         unseen = "profile = ? AND active = 1 AND (seen_run IS NULL OR seen_run != ?)"
         run = self._run_number(run_id, create=False)
+        kept = f" AND id NOT IN (SELECT sid FROM {matched}_same WHERE d = 1)" if matched else ""
         ids = [
-            r[0] for r in self._q(f"SELECT id FROM subscriptions WHERE {unseen}", (profile, run))
+            r[0]
+            for r in self._q(f"SELECT id FROM subscriptions WHERE {unseen}{kept}", (profile, run))
         ]
         closed: list[int] = []
         for batch in _batched(ids, STAGE_BATCH):
@@ -489,7 +594,8 @@ class SqliteSubscriptionStore(SqliteBaseStore):
                 ]
                 if still:
                     self._q(
-                        f"UPDATE subscriptions SET active = 0 WHERE id IN ({', '.join('?' * len(still))})",
+                        f"UPDATE subscriptions SET {MATERIALIZE}, active = 0 "
+                        f"WHERE id IN ({', '.join('?' * len(still))})",
                         still,
                     )
                 closed.extend(still)
@@ -499,12 +605,19 @@ class SqliteSubscriptionStore(SqliteBaseStore):
     def deactivate_subscription(self, subscription_id: int) -> None:
         """Mark one seat inactive (after a successful reclaim)."""
         with self.transaction():
-            self._q("UPDATE subscriptions SET active = 0 WHERE id = ?", (subscription_id,))
+            self._q(
+                f"UPDATE subscriptions SET {MATERIALIZE}, active = 0 WHERE id = ?",
+                (subscription_id,),
+            )
 
     def reactivate_subscription(self, subscription_id: int) -> None:
-        """Mark one seat active again (after an undo)."""
+        """Mark one seat active again (after an undo), with only its own instants: no download
+        carried it while it was closed (:mod:`.seen`)."""
         with self.transaction():
-            self._q("UPDATE subscriptions SET active = 1 WHERE id = ?", (subscription_id,))
+            self._q(
+                "UPDATE subscriptions SET active = 1, seen_run = NULL WHERE id = ? AND active = 0",
+                (subscription_id,),
+            )
 
     def stamp_activity_checked(self, profile: str, *, run_id: str, now: dt.datetime) -> int:
         """Count the activity the download ``run_id`` carried as checked at ``now``; rows stamped.
@@ -514,8 +627,10 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         run, is not checked (issue 8, item 2).
         """
         # NOT INDEXED: walk the id window (a rowid range), never a whole profile's index entries
+        # the seats the download wrote, and the active ones it carried unchanged (:mod:`.seen`)
         which = (
-            "WHERE profile = ? AND seen_run = ? "
+            "WHERE profile = ? AND (seen_run = ? OR (active = 1 AND seen_run IN ("
+            "SELECT id FROM download_runs WHERE profile = ? AND carried_to = ? AND id <> ?))) "
             "AND attrs NOT IN (SELECT id FROM seat_attrs WHERE unknown LIKE '%\"last_activity\"%') "
             "AND (quarantined_run IS NULL OR quarantined_run != seen_run)"
         )
@@ -523,15 +638,16 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         found = self._q(
             "SELECT id, activity_checked_at FROM download_runs WHERE run_id = ?", (run_id,)
         ).fetchone()
+        run = -1 if found is None else int(found[0])
         if found is not None and found[1] is not None:
             # the merge stamped them already, in the same write that marked them seen
-            # (:meth:`DownloadStage.merge` with ``activity_checked``): count, write nothing
+            # (:meth:`DownloadStage.merge` with ``activity_checked``), or the download carried
+            # them with its instant: count, write nothing
             row = self._q(
                 "SELECT COUNT(*) FROM subscriptions NOT INDEXED " + which,
-                (profile, int(found[0])),
+                (profile, run, profile, run, run),
             ).fetchone()
             return int(row[0])
-        run = -1 if found is None else int(found[0])
         lo, hi = self._q(
             "SELECT MIN(id), MAX(id) FROM subscriptions WHERE profile = ?", (profile,)
         ).fetchone()
@@ -541,7 +657,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
             with self.transaction():
                 cur = self._q(
                     sql + " AND id > ? AND id <= ?",
-                    (epoch_ms(now), profile, run, start, start + window),
+                    (epoch_ms(now), profile, run, profile, run, run, start, start + window),
                 )
             stamped += max(cur.rowcount, 0)
         return stamped
@@ -661,7 +777,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         sql = (
             f"SELECT {_SUB_COLUMNS} FROM (SELECT * FROM subscriptions WHERE "
             f"{' AND '.join(where)} ORDER BY id LIMIT ?) s "
-            "CROSS JOIN seat_attrs a ON a.id = s.attrs ORDER BY s.id"
+            f"CROSS JOIN seat_attrs a ON a.id = s.attrs {SEEN_JOIN} ORDER BY s.id"
         )
         last_id = 0
         while True:
@@ -737,7 +853,7 @@ class SqliteSubscriptionStore(SqliteBaseStore):
         with self.transaction():
             run = self._run_number(run_id, create=True)
             self._db.executemany(
-                "UPDATE subscriptions SET seen_run = ?, quarantined_run = ? "
+                f"UPDATE subscriptions SET {MATERIALIZE}, seen_run = ?, quarantined_run = ? "
                 "WHERE profile = ? AND external_user_id = ? AND identifier = ?",
                 [(run, run, profile, user, ident) for user, ident in keys],
             )
@@ -753,7 +869,9 @@ class DownloadStage:
     download that was staged completely is merged, so only a complete download closes seats; a
     failed one leaves the store as it was. With ``fence`` each batch checks the run still holds
     the profile's lock. A crash mid-merge leaves some seats refreshed (each with true vendor
-    data) and none closed; the next complete run finishes the job.
+    data) and none closed; the next complete run finishes the job. Seats the download found
+    unchanged are not written: only a complete download carries them (:mod:`.seen`), so a crash
+    leaves them as the last complete download saw them.
     """
 
     def __init__(
@@ -768,6 +886,8 @@ class DownloadStage:
         self._marks: list[tuple[int, int]] = []
         self.identifiers: set[str] = set()
         self.staged = 0
+        #: the instants a complete merge saw the seats and checked their activity (:mod:`.seen`)
+        self._merged: tuple[int, int | None] | None = None
 
     def __enter__(self) -> DownloadStage:
         self._store._create_stage(self._table)
@@ -808,7 +928,8 @@ class DownloadStage:
         A seat whose record left last activity unknown, or one named by a ``quarantined``
         record (user, identifier) of this download, is not counted as checked.
         """
-        held = sorted(set(quarantined)) if activity_checked else []
+        # staged either way: a seat a quarantined record named is written, never carried
+        held = sorted(set(quarantined))
         if held:
             try:
                 with self._store._lock:
@@ -816,6 +937,7 @@ class DownloadStage:
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"could not stage the download: {exc}") from exc
         merged, window = 0, merge_window(self.staged)
+        self._merged = None
         # a profile's first download: every staged row is a new seat (no look-ups of stored ones)
         fresh = (
             self._store._q(
@@ -823,6 +945,7 @@ class DownloadStage:
             ).fetchone()
             is None
         )
+        latest = self._store._latest_run(self.profile)
         for lo in range(0, self.staged, window):
             hi = min(lo + window, self.staged)
             with self._store.transaction():
@@ -839,6 +962,7 @@ class DownloadStage:
                         stamp=activity_checked,
                         held=bool(held),
                         fresh=fresh,
+                        latest=latest,
                     )
                     if activity_checked and hi == self.staged:  # with the last window
                         self._store._q(
@@ -851,8 +975,15 @@ class DownloadStage:
                     raise StoreError(f"could not store subscriptions: {exc}") from exc
             merged += hi - lo
             kill_point("download.merged")
+        self._merged = (epoch_ms(now), epoch_ms(now) if activity_checked else None)
         return merged
 
     def close_unseen(self) -> list[int]:
-        """Close the seats this (complete) download did not see; their ids."""
-        return self._store.close_unseen(self.profile, run_id=self.run_id, fence=self.fence)
+        """Close the seats this (complete) download did not see; their ids. Then the download
+        carries the seats it saw unchanged (:mod:`.seen`): they read as seen by it."""
+        closed = self._store._close_unseen(
+            self.profile, run_id=self.run_id, fence=self.fence, matched=self._table
+        )
+        if self._merged is not None:
+            self._store._carry(self.profile, self.run_id, *self._merged, fence=self.fence)
+        return closed
